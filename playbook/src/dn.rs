@@ -1,0 +1,366 @@
+//! Distinguished names as Keycloak compares them (RFC 2253 strings).
+//!
+//! Keycloak's `X509ClientAuthenticator` in exact mode
+//! (`x509.allow.regex.pattern.comparison=false`) parses the configured `x509.subjectdn`
+//! with `new X500Principal(dn, customKeywords)`, renders it with
+//! `getName(X500Principal.RFC2253, customOids)` and compares that string, with
+//! `String.equals`, to the same rendering of the leaf certificate's subject. So:
+//! RDNs most-specific first (the reverse of the DER order), no spaces around `,` `+` `=`,
+//! keywords upper case, attribute values case-sensitive.
+//!
+//! This module renders both sides the same way: [`rfc2253_of_der_name`] for a
+//! certificate, [`normalize`] for a configured string. It covers the keywords Java knows
+//! (`CN C L ST O OU STREET DC UID`) plus the three Keycloak adds (`SERIALNUMBER`,
+//! `BUSINESSCATEGORY`, `JURISDICTIONCOUNTRYNAME`); other attributes render as
+//! `OID=#hex`, as Java does.
+
+use std::fmt;
+
+use x509_parser::der_parser::asn1_rs::{Any, FromDer, Tag, ToDer};
+use x509_parser::x509::X509Name;
+
+/// Keyword ↔ OID table: Java's RFC 2253 keywords plus Keycloak's custom ones.
+const KEYWORDS: &[(&str, &str)] = &[
+    ("CN", "2.5.4.3"),
+    ("C", "2.5.4.6"),
+    ("L", "2.5.4.7"),
+    ("ST", "2.5.4.8"),
+    ("O", "2.5.4.10"),
+    ("OU", "2.5.4.11"),
+    ("STREET", "2.5.4.9"),
+    ("DC", "0.9.2342.19200300.100.1.25"),
+    ("UID", "0.9.2342.19200300.100.1.1"),
+    // Keycloak's X509ClientAuthenticator passes these as custom keywords/OIDs.
+    ("SERIALNUMBER", "2.5.4.5"),
+    ("BUSINESSCATEGORY", "2.5.4.15"),
+    ("JURISDICTIONCOUNTRYNAME", "1.3.6.1.4.1.311.60.2.1.3"),
+];
+
+/// A DN string that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a distinguished name ({reason}): {input:?}")]
+pub struct DnParseError {
+    pub input: String,
+    pub reason: &'static str,
+}
+
+/// One attribute value: a string, or raw DER (rendered `#hex`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Value {
+    Text(String),
+    Der(Vec<u8>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ava {
+    /// Keyword when known (`CN`), else the dotted OID.
+    key: String,
+    value: Value,
+}
+
+/// A distinguished name in RFC 2253 order (most specific RDN first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rfc2253Name(Vec<Vec<Ava>>);
+
+impl fmt::Display for Rfc2253Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, rdn) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            for (j, ava) in rdn.iter().enumerate() {
+                if j > 0 {
+                    f.write_str("+")?;
+                }
+                write!(f, "{}=", ava.key)?;
+                match &ava.value {
+                    Value::Text(s) => f.write_str(&escape(s))?,
+                    Value::Der(bytes) => {
+                        f.write_str("#")?;
+                        for b in bytes {
+                            write!(f, "{b:02x}")?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn keyword_for_oid(oid: &str) -> Option<&'static str> {
+    KEYWORDS.iter().find(|(_, o)| *o == oid).map(|(k, _)| *k)
+}
+
+fn oid_for_keyword(keyword: &str) -> Option<&'static str> {
+    KEYWORDS
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
+        .map(|(_, o)| *o)
+}
+
+/// RFC 2253 §2.4 escaping, as `sun.security.x509.AVA.toRFC2253String` does it.
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Renders a certificate name (subject or issuer) as Keycloak/Java's RFC 2253 string.
+pub fn rfc2253(name: &X509Name<'_>) -> String {
+    to_rfc2253(name).to_string()
+}
+
+fn to_rfc2253(name: &X509Name<'_>) -> Rfc2253Name {
+    let mut rdns: Vec<Vec<Ava>> = name
+        .iter_rdn()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|atv| {
+                    let oid = atv.attr_type().to_id_string();
+                    let keyword = keyword_for_oid(&oid);
+                    // Java renders values of unknown attributes, and values that are not
+                    // strings, as `#` + the hex of their DER encoding.
+                    let value = match (keyword, atv.as_str()) {
+                        (Some(_), Ok(s)) => Value::Text(s.to_owned()),
+                        _ => Value::Der(atv.attr_value().to_der_vec().unwrap_or_default()),
+                    };
+                    Ava {
+                        key: keyword.map(str::to_owned).unwrap_or(oid),
+                        value,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    rdns.reverse();
+    Rfc2253Name(rdns)
+}
+
+/// The RFC 2253 rendering of a DER-encoded `Name` (as found in a certificate).
+pub fn rfc2253_of_der_name(der: &[u8]) -> Result<String, DnParseError> {
+    let (_, name) = X509Name::from_der(der).map_err(|_| DnParseError {
+        input: format!("{} bytes of DER", der.len()),
+        reason: "not a DER Name",
+    })?;
+    Ok(rfc2253(&name))
+}
+
+/// Parses a DN string (RFC 2253, or RFC 1779 with spaces, `;` separators, quoted values,
+/// `OID.` prefixes) and renders it the way Keycloak compares it.
+///
+/// `"cn=client, o=Org"` and `"CN=client,O=Org"` both become `"CN=client,O=Org"`; the
+/// order and the case of values are kept, because Keycloak keeps them.
+pub fn normalize(input: &str) -> Result<String, DnParseError> {
+    parse(input).map(|name| name.to_string())
+}
+
+fn parse(input: &str) -> Result<Rfc2253Name, DnParseError> {
+    let err = |reason| DnParseError {
+        input: input.to_owned(),
+        reason,
+    };
+    let mut rdns = Vec::new();
+    let mut rdn = Vec::new();
+    let mut chars = input.chars().peekable();
+    if input.trim().is_empty() {
+        return Err(err("empty"));
+    }
+    loop {
+        // keyword
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if chars.next() != Some('=') {
+            return Err(err("an attribute has no '='"));
+        }
+        let key = key.trim();
+        let key = key
+            .strip_prefix("OID.")
+            .or_else(|| key.strip_prefix("oid."))
+            .unwrap_or(key);
+        if key.is_empty() {
+            return Err(err("an attribute has no type"));
+        }
+        let key = if key.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            if !key
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(err("malformed OID"));
+            }
+            keyword_for_oid(key)
+                .map(str::to_owned)
+                .unwrap_or_else(|| key.to_owned())
+        } else {
+            match oid_for_keyword(key) {
+                Some(oid) => keyword_for_oid(oid).unwrap_or(key).to_owned(),
+                None => return Err(err("unknown attribute keyword")),
+            }
+        };
+        // value
+        while chars.peek() == Some(&' ') {
+            chars.next();
+        }
+        let value = if chars.peek() == Some(&'#') {
+            chars.next();
+            let mut hex = String::new();
+            while let Some(&c) = chars.peek() {
+                if c.is_ascii_hexdigit() {
+                    hex.push(c);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            if hex.is_empty() || hex.len() % 2 != 0 {
+                return Err(err("malformed #hex value"));
+            }
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0))
+                .collect();
+            // A DER string value renders as text when its type is known, as Java does.
+            match (keyword_for_oid_of(&key), Any::from_der(&bytes)) {
+                (true, Ok((_, any))) if is_string_tag(any.tag()) => {
+                    Value::Text(String::from_utf8_lossy(any.data).into_owned())
+                }
+                _ => Value::Der(bytes),
+            }
+        } else if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut s = String::new();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => s.push(chars.next().ok_or_else(|| err("dangling '\\'"))?),
+                    Some(c) => s.push(c),
+                    None => return Err(err("unterminated quoted value")),
+                }
+            }
+            Value::Text(s)
+        } else {
+            let mut s = String::new();
+            let mut trailing_escaped = 0usize;
+            while let Some(&c) = chars.peek() {
+                if matches!(c, ',' | ';' | '+') {
+                    break;
+                }
+                chars.next();
+                if c == '\\' {
+                    let next = chars.next().ok_or_else(|| err("dangling '\\'"))?;
+                    if next.is_ascii_hexdigit() {
+                        let lo = chars.next().ok_or_else(|| err("bad \\hex escape"))?;
+                        let byte = u8::from_str_radix(&format!("{next}{lo}"), 16)
+                            .map_err(|_| err("bad \\hex escape"))?;
+                        s.push(byte as char);
+                    } else {
+                        s.push(next);
+                    }
+                    trailing_escaped = s.len();
+                } else {
+                    s.push(c);
+                }
+            }
+            // Unescaped trailing spaces are not part of the value.
+            let keep = s.trim_end().len().max(trailing_escaped);
+            s.truncate(keep);
+            Value::Text(s)
+        };
+        rdn.push(Ava { key, value });
+        while chars.peek() == Some(&' ') {
+            chars.next();
+        }
+        match chars.next() {
+            None => {
+                rdns.push(std::mem::take(&mut rdn));
+                break;
+            }
+            Some('+') => {}
+            Some(',') | Some(';') => rdns.push(std::mem::take(&mut rdn)),
+            Some(_) => return Err(err("unexpected character after a value")),
+        }
+    }
+    Ok(Rfc2253Name(rdns))
+}
+
+fn keyword_for_oid_of(key: &str) -> bool {
+    oid_for_keyword(key).is_some()
+}
+
+fn is_string_tag(tag: Tag) -> bool {
+    matches!(
+        tag,
+        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::T61String | Tag::BmpString
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_spacing_and_keyword_case() {
+        assert_eq!(
+            normalize("cn=client, o=Org").unwrap(),
+            "CN=client,O=Org",
+            "spaces around ',' do not matter and keywords are upper-cased"
+        );
+        assert_eq!(
+            normalize("CN = client ; O = Org").unwrap(),
+            "CN=client,O=Org"
+        );
+        assert_eq!(normalize("OID.2.5.4.3=client").unwrap(), "CN=client");
+        assert_eq!(normalize("2.5.4.10=Org").unwrap(), "O=Org");
+    }
+
+    #[test]
+    fn keeps_order_and_value_case() {
+        assert_ne!(
+            normalize("CN=Client,O=Org").unwrap(),
+            normalize("CN=client,O=Org").unwrap()
+        );
+        assert_ne!(
+            normalize("O=Org,CN=client").unwrap(),
+            normalize("CN=client,O=Org").unwrap()
+        );
+    }
+
+    #[test]
+    fn handles_escapes_quotes_and_multi_valued_rdns() {
+        assert_eq!(
+            normalize(r#"CN="Doe, John",O=Org"#).unwrap(),
+            r"CN=Doe\, John,O=Org"
+        );
+        assert_eq!(
+            normalize(r"CN=Doe\, John,O=Org").unwrap(),
+            r"CN=Doe\, John,O=Org"
+        );
+        assert_eq!(normalize("CN=a + UID=b,O=Org").unwrap(), "CN=a+UID=b,O=Org");
+        assert_eq!(
+            normalize("SERIALNUMBER=42,O=Org").unwrap(),
+            "SERIALNUMBER=42,O=Org"
+        );
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(normalize("").is_err());
+        assert!(normalize("just a name").is_err());
+        assert!(normalize("FOO=bar").is_err());
+    }
+}

@@ -1,0 +1,34 @@
+//! What the playground's three binaries share: its names, the dev PKI, PEM loading and the
+//! mTLS plumbing, so the client, the provider and the resource server cannot drift apart.
+//!
+//! # Layout
+//!
+//! - [`names`]: realm, client ids, role, scope, ports, DNs: defined once.
+//! - [`pki`]: the dev CA and every certificate the walkthrough uses (rcgen).
+//! - [`pem`]: loading certificates and keys, errors that name the file.
+//! - [`x509`]: reading a certificate back; the RFC 8705 `x5t#S256` thumbprint.
+//! - [`dn`]: distinguished names rendered as Keycloak compares them (RFC 2253).
+//! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
+//! - [`client`]: an HTTPS client that trusts only the dev CA, with an optional identity.
+//!
+//! One crypto provider is used everywhere: aws-lc-rs.
+
+pub mod client;
+pub mod dn;
+pub mod error;
+pub mod names;
+pub mod pem;
+pub mod pki;
+pub mod server;
+pub mod x509;
+
+pub use error::TlsError;
+pub use pem::Identity;
+pub use server::{ClientAuth, Connection};
+
+/// Installs aws-lc-rs as rustls' process-wide crypto provider. Our own configs name the
+/// provider explicitly; this covers any library that asks for the process default.
+/// Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

@@ -1,0 +1,74 @@
+//! The names every part of the playground shares, defined once.
+//!
+//! `scripts/env.sh` repeats the few the shell needs; a test (`tests/env_sh.rs`)
+//! fails if the two ever disagree.
+
+/// The Keycloak realm (`oauth2-provider/import/oauth2-playbook-realm.json`).
+pub const REALM: &str = "oauth2-playbook";
+/// The confidential client that authenticates with its certificate (RFC 8705 `tls_client_auth`).
+pub const MTLS_CLIENT_ID: &str = "oauth2-playbook-client-credentials-mtls";
+/// The classic `client_secret` client, kept for contrast.
+pub const SECRET_CLIENT_ID: &str = "oauth2-playbook-client-credentials-secret";
+/// The secret of [`SECRET_CLIENT_ID`]. A development value: it is in the realm file on purpose.
+pub const SECRET_CLIENT_SECRET: &str = "playbook-dev-secret-change-me";
+/// The realm role the walkthrough assigns; `GET /api/users` requires it.
+pub const READONLY_ROLE: &str = "oauth2-playbook-readonly";
+/// A realm role the walkthrough's client never gets; `POST /api/users` requires it (403 on show).
+pub const WRITE_ROLE: &str = "oauth2-playbook-write";
+/// The optional client scope the client may ask for.
+pub const USERS_READ_SCOPE: &str = "users:read";
+
+/// Where the authorization server (Keycloak or the embedded provider) listens.
+pub const PROVIDER_PORT: u16 = 9443;
+/// Keycloak's management interface (health), published by the container script.
+pub const MANAGEMENT_PORT: u16 = 9000;
+/// Where the resource server listens.
+pub const RESOURCE_SERVER_PORT: u16 = 8443;
+/// The authorization server's base URL.
+pub const PROVIDER_URL: &str = "https://localhost:9443";
+/// The resource server's base URL.
+pub const RESOURCE_SERVER_URL: &str = "https://localhost:8443";
+/// The issuer of the realm's tokens: `{PROVIDER_URL}/realms/{REALM}`.
+pub const ISSUER: &str = "https://localhost:9443/realms/oauth2-playbook";
+/// The protected API the client calls.
+pub const USERS_API_PATH: &str = "/api/users";
+
+/// The realm and client that issue admin tokens (Keycloak's bootstrap admin lives here).
+pub const ADMIN_REALM: &str = "master";
+pub const ADMIN_CLIENT_ID: &str = "admin-cli";
+/// Bootstrap admin (`KC_BOOTSTRAP_ADMIN_USERNAME` / `KC_BOOTSTRAP_ADMIN_PASSWORD`) for development.
+pub const DEFAULT_ADMIN_USERNAME: &str = "admin";
+pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
+
+/// The host name the Keycloak container answers to on its network (also a server-certificate SAN).
+pub const CONTAINER_HOSTNAME: &str = "keycloak";
+
+/// Subject DN of the dev CA, in RFC 2253 order (the realm's `x509.casubjectdn`).
+pub const CA_SUBJECT_DN: &str = "CN=OAuth2 Playbook Dev CA,O=OAuth2 Playbook";
+/// Subject DN of the mTLS client certificate, in RFC 2253 order (the realm's `x509.subjectdn`).
+pub const CLIENT_SUBJECT_DN: &str = "CN=oauth2-playbook-client-credentials-mtls,O=OAuth2 Playbook";
+/// A second client certificate from the same CA, whose DN the realm does not expect.
+pub const OTHER_CLIENT_SUBJECT_DN: &str = "CN=oauth2-playbook-other-client,O=OAuth2 Playbook";
+/// A CA nobody trusts, that issues a certificate with the *right* client DN.
+pub const ROGUE_CA_SUBJECT_DN: &str = "CN=Rogue CA,O=Not The Playbook";
+
+/// `https://host:port/realms/{realm}` for any base URL.
+pub fn issuer_for(base_url: &str, realm: &str) -> String {
+    format!("{}/realms/{realm}", base_url.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_constants_agree() {
+        assert_eq!(ISSUER, issuer_for(PROVIDER_URL, REALM));
+        assert_eq!(PROVIDER_URL, format!("https://localhost:{PROVIDER_PORT}"));
+        assert_eq!(
+            RESOURCE_SERVER_URL,
+            format!("https://localhost:{RESOURCE_SERVER_PORT}")
+        );
+        assert!(CLIENT_SUBJECT_DN.starts_with(&format!("CN={MTLS_CLIENT_ID},")));
+    }
+}

@@ -1,0 +1,524 @@
+//! The development PKI: one dev CA, the two server certificates, the client certificates
+//! the walkthrough needs (right, wrong DN, untrusted CA), generated with rcgen.
+//!
+//! Who trusts whom:
+//! - Keycloak (`--truststore-paths`), the embedded provider and the resource server trust
+//!   `ca.pem` for client certificates;
+//! - the client (and curl, with `--cacert`) trusts `ca.pem` for the servers.
+//!
+//! Keys are ECDSA P-256 (cheap handshakes); the provider's JWT signing key is RSA, as
+//! Keycloak's is, and lives in the provider, not here.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use time::{Duration, OffsetDateTime};
+
+use crate::names;
+
+/// Password of `client.p12`, a development bundle for browsers, Postman or Java.
+pub const P12_PASSWORD: &str = "playbook";
+
+/// Default validity of the dev CA and of the leaf certificates, counted from now.
+pub const DEFAULT_CA_DAYS: i64 = 60;
+pub const DEFAULT_LEAF_DAYS: i64 = 30;
+
+/// Errors while generating or writing the PKI.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("certificate generation: {0}")]
+    Rcgen(#[from] rcgen::Error),
+
+    #[error(
+        "refusing to overwrite existing files (pass --force to replace them):\n  {}",
+        .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  ")
+    )]
+    WouldOverwrite(Vec<PathBuf>),
+
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("PKCS#12 bundle: {0}")]
+    Pkcs12(String),
+
+    #[error("bad DN {dn:?}: {reason}")]
+    BadDn { dn: String, reason: &'static str },
+}
+
+/// A validity window.
+#[derive(Debug, Clone, Copy)]
+pub struct Validity {
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+impl Validity {
+    /// From one minute ago (clock skew) to `days` from now.
+    pub fn days_from_now(days: i64) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Validity {
+            not_before: now - Duration::minutes(1),
+            not_after: now + Duration::days(days),
+        }
+    }
+
+    /// A window that ended an hour ago (for showing what an expired certificate does).
+    pub fn expired() -> Self {
+        let now = OffsetDateTime::now_utc();
+        Validity {
+            not_before: now - Duration::days(2),
+            not_after: now - Duration::hours(1),
+        }
+    }
+}
+
+/// A certificate and its private key, in memory.
+#[derive(Clone)]
+pub struct Issued {
+    pub cert_pem: String,
+    /// PKCS#8 PEM.
+    pub key_pem: String,
+    pub cert_der: CertificateDer<'static>,
+    key_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("x5t#S256", &crate::x509::x5t_s256(&self.cert_der))
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Issued {
+    fn new(cert: rcgen::Certificate, key: &KeyPair) -> Self {
+        Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+            key_der: key.serialize_der(),
+        }
+    }
+
+    /// The private key (PKCS#8 DER).
+    pub fn key_der(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
+    }
+
+    /// RFC 8705 thumbprint of the certificate.
+    pub fn x5t_s256(&self) -> String {
+        crate::x509::x5t_s256(&self.cert_der)
+    }
+
+    /// Certificate followed by key, the single-file form curl's `--cert` and reqwest accept.
+    pub fn identity_pem(&self) -> String {
+        format!("{}{}", self.cert_pem, self.key_pem)
+    }
+
+    /// A password-protected PKCS#12 bundle of this identity and its CA chain.
+    pub fn pkcs12(&self, chain: &[&Issued], password: &str) -> Result<Vec<u8>, PkiError> {
+        let p12 = |e: p12_keystore::error::Error| PkiError::Pkcs12(e.to_string());
+        let key = p12_keystore::PrivateKey::from_der(&self.key_der).map_err(p12)?;
+        let mut certs = vec![p12_keystore::Certificate::from_der(&self.cert_der).map_err(p12)?];
+        for c in chain {
+            certs.push(p12_keystore::Certificate::from_der(&c.cert_der).map_err(p12)?);
+        }
+        let local_key_id =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.cert_der);
+        let key_chain =
+            p12_keystore::PrivateKeyChain::new(local_key_id.as_ref().to_vec(), key, certs);
+        let mut store = p12_keystore::KeyStore::new();
+        store.add_entry(
+            "client",
+            p12_keystore::KeyStoreEntry::PrivateKeyChain(key_chain),
+        );
+        store.writer(password).write().map_err(p12)
+    }
+}
+
+/// Builds an rcgen DN from an RFC 2253 string such as `CN=x,O=y` (RDNs most-specific first;
+/// rcgen writes them in DER order, i.e. reversed). Supports CN, O, OU, C, ST, L.
+fn distinguished_name(rfc2253: &str) -> Result<rcgen::DistinguishedName, PkiError> {
+    let bad = |reason| PkiError::BadDn {
+        dn: rfc2253.to_owned(),
+        reason,
+    };
+    let mut dn = rcgen::DistinguishedName::new();
+    for part in rfc2253.split(',').rev() {
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| bad("an RDN has no '='"))?;
+        let ty = match key.trim().to_ascii_uppercase().as_str() {
+            "CN" => DnType::CommonName,
+            "O" => DnType::OrganizationName,
+            "OU" => DnType::OrganizationalUnitName,
+            "C" => DnType::CountryName,
+            "ST" => DnType::StateOrProvinceName,
+            "L" => DnType::LocalityName,
+            _ => return Err(bad("only CN, O, OU, C, ST and L are supported here")),
+        };
+        if value.contains(['+', '\\', '"']) {
+            return Err(bad("escaped or multi-valued RDNs are not supported here"));
+        }
+        dn.push(ty, value.trim());
+    }
+    Ok(dn)
+}
+
+/// A certificate authority that can issue server and client certificates.
+pub struct CertificateAuthority {
+    pub cert: Issued,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for CertificateAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateAuthority")
+            .field("cert", &self.cert)
+            .finish()
+    }
+}
+
+impl CertificateAuthority {
+    /// A new self-signed root CA with subject `dn` (RFC 2253 order).
+    pub fn new(dn: &str, validity: Validity) -> Result<Self, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = distinguished_name(dn)?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
+        Ok(CertificateAuthority {
+            cert: Issued::new(cert, &key),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    fn issue(
+        &self,
+        dn: &str,
+        sans: &[&str],
+        eku: ExtendedKeyUsagePurpose,
+        validity: Validity,
+    ) -> Result<Issued, PkiError> {
+        let mut params =
+            CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+        params.distinguished_name = distinguished_name(dn)?;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![eku];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Issued::new(cert, &key))
+    }
+
+    /// A TLS server certificate (serverAuth) for `cn` with the given SANs.
+    pub fn issue_server(
+        &self,
+        cn: &str,
+        sans: &[&str],
+        validity: Validity,
+    ) -> Result<Issued, PkiError> {
+        self.issue(
+            &format!("CN={cn},O=OAuth2 Playbook"),
+            sans,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            validity,
+        )
+    }
+
+    /// A TLS client certificate (clientAuth) with subject `dn` (RFC 2253 order).
+    pub fn issue_client(&self, dn: &str, validity: Validity) -> Result<Issued, PkiError> {
+        self.issue(dn, &[], ExtendedKeyUsagePurpose::ClientAuth, validity)
+    }
+}
+
+/// SANs of both server certificates: loopback in every spelling, plus the container host.
+pub const SERVER_SANS: &[&str] = &["localhost", "127.0.0.1", "::1", names::CONTAINER_HOSTNAME];
+
+/// Every certificate the playground uses, in memory.
+#[derive(Debug)]
+pub struct DevPki {
+    pub ca: CertificateAuthority,
+    /// The authorization server (Keycloak or the embedded provider).
+    pub provider: Issued,
+    pub resource_server: Issued,
+    /// The client whose DN the realm expects.
+    pub client: Issued,
+    /// Same CA, another DN: Keycloak answers 401 `invalid_client`.
+    pub other_client: Issued,
+    /// An untrusted CA, issuing a certificate with the right DN: refused during the handshake.
+    pub rogue_ca: CertificateAuthority,
+    pub rogue_client: Issued,
+}
+
+impl DevPki {
+    /// Generates the whole PKI; leaves valid for `leaf_days`, the CAs for `ca_days`.
+    pub fn generate(ca_days: i64, leaf_days: i64) -> Result<Self, PkiError> {
+        let leaf = Validity::days_from_now(leaf_days);
+        let ca = CertificateAuthority::new(names::CA_SUBJECT_DN, Validity::days_from_now(ca_days))?;
+        let rogue_ca = CertificateAuthority::new(
+            names::ROGUE_CA_SUBJECT_DN,
+            Validity::days_from_now(ca_days),
+        )?;
+        Ok(DevPki {
+            provider: ca.issue_server("oauth2-provider", SERVER_SANS, leaf)?,
+            resource_server: ca.issue_server("resource-server", SERVER_SANS, leaf)?,
+            client: ca.issue_client(names::CLIENT_SUBJECT_DN, leaf)?,
+            other_client: ca.issue_client(names::OTHER_CLIENT_SUBJECT_DN, leaf)?,
+            rogue_client: rogue_ca.issue_client(names::CLIENT_SUBJECT_DN, leaf)?,
+            ca,
+            rogue_ca,
+        })
+    }
+
+    /// The files `client certs` writes, in order.
+    pub fn files(&self) -> Result<Vec<PkiFile>, PkiError> {
+        let mut files = Vec::new();
+        let mut pair = |name: &str, what: &'static str, issued: &Issued| {
+            files.push(PkiFile::cert(
+                format!("{name}.pem"),
+                what,
+                issued.cert_pem.clone(),
+            ));
+            files.push(PkiFile::key(
+                format!("{name}.key.pem"),
+                issued.key_pem.clone(),
+            ));
+        };
+        pair(
+            "ca",
+            "dev CA: the trust anchor of every server and client",
+            &self.ca.cert,
+        );
+        pair(
+            "oauth2-provider",
+            "server certificate of the authorization server",
+            &self.provider,
+        );
+        pair(
+            "resource-server",
+            "server certificate of the resource server",
+            &self.resource_server,
+        );
+        pair(
+            "client",
+            "client certificate the realm expects (x509.subjectdn)",
+            &self.client,
+        );
+        pair(
+            "other-client",
+            "client certificate from the dev CA with another DN",
+            &self.other_client,
+        );
+        pair(
+            "rogue-client",
+            "client certificate with the right DN from an untrusted CA",
+            &self.rogue_client,
+        );
+        files.push(PkiFile::cert(
+            "rogue-ca.pem".into(),
+            "the untrusted CA (nobody trusts it; its key is not kept)",
+            self.rogue_ca.cert.cert_pem.clone(),
+        ));
+        files.push(PkiFile {
+            name: "client.p12".into(),
+            what: "client.pem + client.key.pem + ca.pem as PKCS#12 (password 'playbook')",
+            contents: self.client.pkcs12(&[&self.ca.cert], P12_PASSWORD)?,
+            private: true,
+        });
+        Ok(files)
+    }
+}
+
+/// One generated file.
+#[derive(Debug, Clone)]
+pub struct PkiFile {
+    pub name: String,
+    pub what: &'static str,
+    pub contents: Vec<u8>,
+    /// Written with mode 0600.
+    pub private: bool,
+}
+
+impl PkiFile {
+    fn cert(name: String, what: &'static str, pem: String) -> Self {
+        PkiFile {
+            name,
+            what,
+            contents: pem.into_bytes(),
+            private: false,
+        }
+    }
+    fn key(name: String, pem: String) -> Self {
+        PkiFile {
+            name,
+            what: "private key (mode 0600)",
+            contents: pem.into_bytes(),
+            private: true,
+        }
+    }
+}
+
+/// Writes `files` into `dir` atomically (temporary file, then rename), private ones with
+/// mode 0600. Without `force`, nothing is written if any target exists.
+pub fn write_files(dir: &Path, files: &[PkiFile], force: bool) -> Result<Vec<PathBuf>, PkiError> {
+    std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    if !force {
+        let existing: Vec<PathBuf> = files
+            .iter()
+            .map(|f| dir.join(&f.name))
+            .filter(|p| p.exists())
+            .collect();
+        if !existing.is_empty() {
+            return Err(PkiError::WouldOverwrite(existing));
+        }
+    }
+    let mut written = Vec::new();
+    for file in files {
+        let path = dir.join(&file.name);
+        let io = |source| PkiError::Io {
+            path: path.clone(),
+            source,
+        };
+        // A temporary file in the same directory, renamed over the target: a reader never
+        // sees a half-written key, and a crash leaves the old file intact.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", file.name))
+            .tempfile_in(dir)
+            .map_err(io)?;
+        set_mode(tmp.as_file(), if file.private { 0o600 } else { 0o644 }).map_err(io)?;
+        tmp.write_all(&file.contents).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        if force {
+            tmp.persist(&path).map_err(|e| io(e.error))?;
+        } else {
+            // Never clobber a file that appeared since the check above.
+            tmp.persist_noclobber(&path).map_err(|e| io(e.error))?;
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(unix)]
+fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::x509::{CertInfo, Purpose};
+
+    #[test]
+    fn client_certificate_has_the_realm_dn_and_client_eku() {
+        let pki = DevPki::generate(2, 1).unwrap();
+        let info = CertInfo::from_der(&pki.client.cert_der).unwrap();
+        assert_eq!(info.subject, names::CLIENT_SUBJECT_DN);
+        assert_eq!(info.issuer, names::CA_SUBJECT_DN);
+        assert!(info.allows(Purpose::Client));
+        assert!(!info.allows(Purpose::Server));
+        let rogue = CertInfo::from_der(&pki.rogue_client.cert_der).unwrap();
+        assert_eq!(
+            rogue.subject,
+            names::CLIENT_SUBJECT_DN,
+            "same DN, different issuer"
+        );
+        assert_eq!(rogue.issuer, names::ROGUE_CA_SUBJECT_DN);
+    }
+
+    #[test]
+    fn server_certificate_covers_loopback_and_container_names() {
+        let pki = DevPki::generate(2, 1).unwrap();
+        let info = CertInfo::from_der(&pki.provider.cert_der).unwrap();
+        for san in ["DNS:localhost", "IP:127.0.0.1", "IP:::1", "DNS:keycloak"] {
+            assert!(
+                info.subject_alt_names.iter().any(|s| s == san),
+                "{san} in {:?}",
+                info.subject_alt_names
+            );
+        }
+        assert!(info.allows(Purpose::Server));
+    }
+
+    #[test]
+    fn writes_keys_0600_and_never_overwrites_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = DevPki::generate(2, 1).unwrap();
+        let files = pki.files().unwrap();
+        write_files(dir.path(), &files, false).unwrap();
+        let before = std::fs::read(dir.path().join("client.key.pem")).unwrap();
+
+        let again = DevPki::generate(2, 1).unwrap().files().unwrap();
+        let err = write_files(dir.path(), &again, false).unwrap_err();
+        assert!(
+            matches!(&err, PkiError::WouldOverwrite(p) if p.len() == files.len()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--force"));
+        assert_eq!(
+            std::fs::read(dir.path().join("client.key.pem")).unwrap(),
+            before
+        );
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |n: &str| {
+                std::fs::metadata(dir.path().join(n))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777
+            };
+            assert_eq!(mode("client.key.pem"), 0o600);
+            assert_eq!(mode("ca.key.pem"), 0o600);
+            assert_eq!(mode("client.p12"), 0o600);
+            assert_eq!(mode("client.pem"), 0o644);
+        }
+
+        write_files(dir.path(), &again, true).unwrap();
+        assert_ne!(
+            std::fs::read(dir.path().join("client.key.pem")).unwrap(),
+            before
+        );
+    }
+
+    #[test]
+    fn pkcs12_bundle_reads_back_with_its_password() {
+        let pki = DevPki::generate(2, 1).unwrap();
+        let der = pki.client.pkcs12(&[&pki.ca.cert], P12_PASSWORD).unwrap();
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            &der,
+            P12_PASSWORD,
+            p12_keystore::Pkcs12ImportPolicy::Relaxed,
+        )
+        .unwrap();
+        let (_, chain) = store.private_key_chain().unwrap();
+        assert_eq!(chain.certs()[0].as_der(), pki.client.cert_der.as_ref());
+    }
+}

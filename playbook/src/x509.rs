@@ -1,0 +1,235 @@
+//! Reading certificates back: subject and issuer as RFC 2253, SANs, EKUs, validity and the
+//! RFC 8705 thumbprint. `client certs show` prints this; the servers use it in logs.
+
+use std::fmt;
+use std::path::Path;
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+use crate::dn;
+use crate::error::TlsError;
+
+/// A certificate is "close to expiry" when less than this is left.
+pub const EXPIRY_WARNING: time::Duration = time::Duration::days(3);
+
+/// RFC 8705 §3.1 `x5t#S256`: base64url (no padding) of the SHA-256 of the certificate's DER.
+///
+/// This is what Keycloak's `MtlsHoKTokenUtil` puts in the token's `cnf` claim.
+pub fn x5t_s256(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, der))
+}
+
+/// The extended key usages the playground cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `id-kp-serverAuth`: a TLS server certificate.
+    Server,
+    /// `id-kp-clientAuth`: a TLS client certificate.
+    Client,
+}
+
+impl Purpose {
+    fn eku_name(self) -> &'static str {
+        match self {
+            Purpose::Server => "serverAuth",
+            Purpose::Client => "clientAuth",
+        }
+    }
+    fn role(self) -> &'static str {
+        match self {
+            Purpose::Server => "TLS server",
+            Purpose::Client => "TLS client",
+        }
+    }
+}
+
+/// What a person wants to know about a certificate.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CertInfo {
+    /// Subject, RFC 2253 (as Keycloak compares it).
+    pub subject: String,
+    /// Issuer, RFC 2253.
+    pub issuer: String,
+    pub serial: String,
+    /// DNS names and IP addresses.
+    pub subject_alt_names: Vec<String>,
+    /// `serverAuth`, `clientAuth`, ….
+    pub extended_key_usage: Vec<String>,
+    pub is_ca: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// RFC 8705 `x5t#S256`.
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: String,
+}
+
+impl CertInfo {
+    /// Parses a DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Self, String> {
+        let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+        let mut sans = Vec::new();
+        if let Ok(Some(ext)) = cert.subject_alternative_name() {
+            for name in &ext.value.general_names {
+                match name {
+                    GeneralName::DNSName(d) => sans.push(format!("DNS:{d}")),
+                    GeneralName::IPAddress(bytes) => sans.push(format!("IP:{}", ip_string(bytes))),
+                    other => sans.push(other.to_string()),
+                }
+            }
+        }
+        let mut eku = Vec::new();
+        if let Ok(Some(ext)) = cert.extended_key_usage() {
+            let e = ext.value;
+            for (on, name) in [
+                (e.server_auth, "serverAuth"),
+                (e.client_auth, "clientAuth"),
+                (e.code_signing, "codeSigning"),
+                (e.email_protection, "emailProtection"),
+                (e.time_stamping, "timeStamping"),
+                (e.ocsp_signing, "OCSPSigning"),
+                (e.any, "anyExtendedKeyUsage"),
+            ] {
+                if on {
+                    eku.push(name.to_owned());
+                }
+            }
+            eku.extend(e.other.iter().map(|oid| oid.to_id_string()));
+        }
+        let validity = cert.validity();
+        Ok(CertInfo {
+            subject: dn::rfc2253(cert.subject()),
+            issuer: dn::rfc2253(cert.issuer()),
+            serial: cert.raw_serial_as_string(),
+            subject_alt_names: sans,
+            extended_key_usage: eku,
+            is_ca: cert.is_ca(),
+            not_before: validity.not_before.to_datetime(),
+            not_after: validity.not_after.to_datetime(),
+            x5t_s256: x5t_s256(der),
+        })
+    }
+
+    /// Whether the certificate is for `purpose` (no EKU extension means "any").
+    pub fn allows(&self, purpose: Purpose) -> bool {
+        self.extended_key_usage.is_empty()
+            || self
+                .extended_key_usage
+                .iter()
+                .any(|e| e == purpose.eku_name() || e == "anyExtendedKeyUsage")
+    }
+
+    /// Time left before expiry (negative once expired).
+    pub fn remaining(&self) -> time::Duration {
+        self.not_after - OffsetDateTime::now_utc()
+    }
+
+    /// Checks a certificate loaded from `path` for use as `purpose` (when given): refuses an
+    /// expired, not-yet-valid or wrong-EKU certificate, and logs a warning near expiry.
+    pub fn check(&self, path: &Path, purpose: Option<Purpose>) -> Result<(), TlsError> {
+        let now = OffsetDateTime::now_utc();
+        if now > self.not_after {
+            return Err(TlsError::Expired {
+                path: path.to_owned(),
+                subject: self.subject.clone(),
+                not_after: rfc3339(self.not_after),
+            });
+        }
+        if now < self.not_before {
+            return Err(TlsError::NotYetValid {
+                path: path.to_owned(),
+                subject: self.subject.clone(),
+                not_before: rfc3339(self.not_before),
+            });
+        }
+        if let Some(purpose) = purpose
+            && !self.allows(purpose)
+        {
+            return Err(TlsError::WrongEku {
+                path: path.to_owned(),
+                subject: self.subject.clone(),
+                needed: purpose.eku_name(),
+                role: purpose.role(),
+            });
+        }
+        if let Some(warning) = self.expiry_warning() {
+            tracing::warn!("{}: {warning}", path.display());
+        }
+        Ok(())
+    }
+
+    /// "expires in 2 days …" when the certificate is close to expiry.
+    pub fn expiry_warning(&self) -> Option<String> {
+        let left = self.remaining();
+        (left.is_positive() && left < EXPIRY_WARNING).then(|| {
+            format!(
+                "certificate '{}' expires in {}h (at {}); regenerate with `client certs --force`",
+                self.subject,
+                left.whole_hours(),
+                rfc3339(self.not_after)
+            )
+        })
+    }
+}
+
+impl fmt::Display for CertInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "  subject:   {}", self.subject)?;
+        writeln!(f, "  issuer:    {}", self.issuer)?;
+        writeln!(f, "  serial:    {}", self.serial)?;
+        if self.is_ca {
+            writeln!(f, "  CA:        yes")?;
+        }
+        if !self.subject_alt_names.is_empty() {
+            writeln!(f, "  SANs:      {}", self.subject_alt_names.join(", "))?;
+        }
+        if !self.extended_key_usage.is_empty() {
+            writeln!(f, "  EKU:       {}", self.extended_key_usage.join(", "))?;
+        }
+        let state = if self.remaining().is_negative() {
+            "EXPIRED".to_owned()
+        } else {
+            format!("{} days left", self.remaining().whole_days())
+        };
+        writeln!(
+            f,
+            "  validity:  {} .. {} ({state})",
+            rfc3339(self.not_before),
+            rfc3339(self.not_after)
+        )?;
+        write!(f, "  x5t#S256:  {}", self.x5t_s256)
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn ip_string(bytes: &[u8]) -> String {
+    match bytes.len() {
+        4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).unwrap_or_default()).to_string(),
+        16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).unwrap_or_default()).to_string(),
+        _ => format!("{bytes:02x?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The RFC 8705 thumbprint against a vector computed independently:
+    /// `printf 'hello' | openssl dgst -sha256 -binary | basenc --base64url | tr -d '='`.
+    #[test]
+    fn thumbprint_is_base64url_sha256_without_padding() {
+        assert_eq!(
+            x5t_s256(b"hello"),
+            "LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"
+        );
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Shared settings for every script: one source of truth for the shell.
+# The Rust side defines the same names in playbook/src/names.rs; the test
+# playbook/tests/env_sh.rs fails if the two disagree. Each value can be overridden
+# from the environment.
+# shellcheck disable=SC2034  # sourced: the variables are used by the scripts that source it
+
+PLAYBOOK_ROOT="${PLAYBOOK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+
+REALM="${REALM:-oauth2-playbook}"
+CLIENT_ID="${CLIENT_ID:-oauth2-playbook-client-credentials-mtls}"
+READONLY_ROLE="${READONLY_ROLE:-oauth2-playbook-readonly}"
+SCOPE="${SCOPE:-users:read}"
+
+PROVIDER_PORT="${PROVIDER_PORT:-9443}"
+MANAGEMENT_PORT="${MANAGEMENT_PORT:-9000}"
+RESOURCE_SERVER_PORT="${RESOURCE_SERVER_PORT:-8443}"
+PROVIDER_URL="${PROVIDER_URL:-https://localhost:${PROVIDER_PORT}}"
+RESOURCE_SERVER_URL="${RESOURCE_SERVER_URL:-https://localhost:${RESOURCE_SERVER_PORT}}"
+ISSUER="${ISSUER:-${PROVIDER_URL}/realms/${REALM}}"
+
+KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME:-admin}"
+KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD:-admin}"
+
+CERTS_DIR="${CERTS_DIR:-${PLAYBOOK_ROOT}/certs}"
+REALM_FILE="${REALM_FILE:-${PLAYBOOK_ROOT}/oauth2-provider/import/oauth2-playbook-realm.json}"
