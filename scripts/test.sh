@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the project's tests: the shell scripts through shellcheck (when it is installed),
+# then every Rust test of the workspace over real TLS on loopback.
+# Tests against a real Keycloak are #[ignore]d here; run them where a container engine
+# exists with: cargo test -p oauth2-provider --test keycloak -- --ignored
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts=(start.sh scripts/*.sh oauth2-provider/*.sh .ci/run)
+if command -v shellcheck >/dev/null 2>&1; then
+  echo "shellcheck ${scripts[*]}"
+  shellcheck -x "${scripts[@]}"
+else
+  echo "shellcheck is not installed: shell scripts not linted (apt-get install shellcheck)" >&2
+fi
+
+cargo test --workspace --locked "$@"
