@@ -1,1 +1,214 @@
-//! placeholder
+//! The protected API of the mTLS client-credentials playground: it accepts a request only
+//! with a client certificate from our CA, a valid access token from the configured issuer
+//! (checked against the provider's published keys), the RFC 8705 binding between the two,
+//! and the realm role the route needs, and it says exactly why when it refuses.
+//!
+//! ```text
+//! cargo run -p resource-server -- --issuer https://localhost:9443/realms/oauth2-playbook \
+//!     --ca certs/ca.pem --cert certs/resource-server.pem --key certs/resource-server.key.pem
+//! curl --cacert certs/ca.pem --cert certs/client.pem --key certs/client.key.pem \
+//!     -H "Authorization: Bearer $TOKEN" https://localhost:8443/api/whoami
+//! ```
+//!
+//! It works with any provider that publishes OpenID discovery and a JWKS: Keycloak, the
+//! embedded `oauth2-provider`, or any RFC 9068 (`typ: at+jwt`) server.
+//!
+//! # Layout
+//!
+//! - [`config`]: command line ([`config::Args`]) and library configuration ([`Config`]).
+//! - [`discovery`]: `{issuer}/.well-known/openid-configuration` → `jwks_uri`.
+//! - [`jwks`]: the key cache: refetch on unknown `kid` (rate limited), retry with backoff.
+//! - [`auth`]: the validation pipeline and the extractors ([`auth::Authenticated`],
+//!   [`auth::Role`], [`auth::Scope`]), including the RFC 8705 binding check.
+//! - [`error`]: RFC 6750 §3 refusals, one `IntoResponse`.
+//! - [`routes`]: the handlers.
+//!
+//! # In-process use (tests, the walkthrough)
+//!
+//! ```no_run
+//! # async fn example(ca: Vec<rustls_pki_types::CertificateDer<'static>>, identity: playbook::Identity) -> Result<(), Box<dyn std::error::Error>> {
+//! use resource_server::{Config, spawn};
+//!
+//! let config = Config::new("https://localhost:9443/realms/oauth2-playbook", ca);
+//! let tls = config.server_tls(&identity)?;           // identity: the server's cert + key
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let server = spawn(listener, tls, config)?;        // starts loading keys, serves at once
+//! println!("{}", server.url);                        // https://localhost:<port>
+//! server.wait_ready(std::time::Duration::from_secs(10)).await?; // optional: keys loaded
+//! server.stop().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`spawn`] returns at once: if the provider is not up yet, protected routes answer 503
+//! until the background loader gets the keys. [`app`] and [`run`] are the lower-level
+//! pieces [`spawn`] is made of.
+
+pub mod auth;
+pub mod config;
+pub mod discovery;
+pub mod error;
+pub mod jwks;
+pub mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use config::Config;
+
+use crate::auth::Validator;
+use crate::jwks::KeyStore;
+
+/// What every handler and extractor shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub validator: Arc<Validator>,
+}
+
+impl AppState {
+    /// Builds the state; the keys are not fetched yet (see [`AppState::load_keys`]).
+    pub fn new(config: Config) -> Result<Self, playbook::TlsError> {
+        // The provider is reached over TLS trusting only our CA; no client certificate is
+        // needed to read public keys.
+        let http = playbook::client::https_client(&config.ca, None)?;
+        let keys = Arc::new(KeyStore::new(http, &config));
+        let validator = Arc::new(Validator::new(&config, keys));
+        Ok(AppState {
+            config: Arc::new(config),
+            validator,
+        })
+    }
+
+    /// Loads the provider's keys, retrying with backoff until it succeeds. [`run`] spawns this.
+    pub fn load_keys(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.validator.keys().clone().load_until_ready()
+    }
+
+    /// Whether the keys are loaded (`/health/ready`).
+    pub fn is_ready(&self) -> bool {
+        self.validator.keys().status().is_ok()
+    }
+}
+
+/// The routes, without TLS: usable with `tower::ServiceExt::oneshot` (no client
+/// certificate then) or under [`run`].
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/public", get(routes::public))
+        .route(
+            playbook::names::USERS_API_PATH,
+            get(routes::list_users).post(routes::create_user),
+        )
+        .route("/api/whoami", get(routes::whoami))
+        .route("/health/live", get(routes::live))
+        .route("/health/ready", get(routes::ready))
+        .fallback(routes::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves [`app`] over `tls` on `listener` until `shutdown`, loading the provider's keys
+/// in the background meanwhile.
+pub async fn run(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let loader = tokio::spawn(state.load_keys());
+    let result = playbook::server::serve(listener, tls, app(state), shutdown).await;
+    loader.abort();
+    result
+}
+
+/// Why [`spawn`] or [`Running::wait_ready`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] playbook::TlsError),
+    #[error("cannot read the listener's address: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the provider's keys were not loaded within {waited:?}: {reason}")]
+    NotReady { waited: Duration, reason: String },
+    #[error("the server task failed: {0}")]
+    Task(String),
+}
+
+/// A resource server running on a background task.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    /// `https://localhost:<port>`: the name the dev certificates carry.
+    pub url: String,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts a resource server on `listener` (bind `127.0.0.1:0` in tests).
+pub fn spawn(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    config: Config,
+) -> Result<Running, StartError> {
+    let addr = listener.local_addr()?;
+    let state = AppState::new(config)?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(listener, tls, state.clone(), async {
+        let _ = stopped.await;
+    }));
+    Ok(Running {
+        addr,
+        url: format!("https://localhost:{}", addr.port()),
+        state,
+        stop: Some(stop),
+        task,
+    })
+}
+
+impl Running {
+    /// Waits until the provider's keys are loaded, or fails after `timeout` with the reason.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), StartError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.state.validator.keys().status() {
+                Ok(_) => return Ok(()),
+                Err(reason) if tokio::time::Instant::now() >= deadline => {
+                    return Err(StartError::NotReady {
+                        waited: timeout,
+                        reason,
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Stops accepting, drains open connections, and waits for the task.
+    pub async fn stop(mut self) -> Result<(), StartError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .map_err(|e| StartError::Task(e.to_string()))??;
+        Ok(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A test that panics before `stop` must not leave a server behind.
+        self.task.abort();
+    }
+}

@@ -1,1 +1,46 @@
-fn main() {}
+//! `resource-server`: the playground's protected API. Parses the flags, loads the files,
+//! and hands over to the library; see `resource_server` for what it checks.
+//!
+//! ```text
+//! cargo run -p resource-server -- --issuer https://localhost:9443/realms/oauth2-playbook
+//! RUST_LOG=resource_server=debug cargo run -p resource-server -- --client-auth request
+//! ```
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use resource_server::config::Args;
+use resource_server::{AppState, run};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("resource_server=debug,playbook=info")),
+        )
+        .init();
+    playbook::install_crypto_provider();
+
+    let args = Args::parse();
+    let config = args.config().context("loading the CA (--ca)")?;
+    let tls = args
+        .tls(&config)
+        .context("loading the server certificate and key (--cert, --key)")?;
+    let state = AppState::new(config).context("building the HTTPS client for the provider")?;
+
+    let addr = args.listen_addr();
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr} (is another server on this port? try --port)"))?;
+    tracing::info!(
+        %addr,
+        issuer = %args.issuer,
+        client_auth = ?args.client_auth,
+        require_binding = args.require_binding,
+        "resource server listening"
+    );
+    run(listener, tls, state, playbook::server::shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Configuration: the command line ([`Args`], clap derive) and what the library needs
+//! ([`Config`]), kept apart so tests build a [`Config`] in memory without any file.
+//!
+//! ```text
+//! resource-server --issuer https://localhost:9443/realms/oauth2-playbook \
+//!     --ca certs/ca.pem --cert certs/resource-server.pem --key certs/resource-server.key.pem
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use playbook::pem::{Identity, load_ca_certs};
+use playbook::server::ClientAuth;
+use playbook::x509::Purpose;
+use playbook::{TlsError, names};
+use rustls::ServerConfig;
+use rustls_pki_types::CertificateDer;
+
+/// The protected API of the mTLS client-credentials playground: checks the client
+/// certificate, the bearer token (signature via the provider's JWKS, issuer, lifetime,
+/// type), the RFC 8705 certificate binding, and the realm role each route needs.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "resource-server", version)]
+pub struct Args {
+    /// The token issuer. Its `/.well-known/openid-configuration` names the JWKS.
+    #[arg(long, env = "ISSUER", default_value = names::ISSUER)]
+    pub issuer: String,
+
+    /// CA certificate(s) (PEM): verify client certificates AND the provider's server
+    /// certificate when fetching its keys.
+    #[arg(long, default_value = "certs/ca.pem")]
+    pub ca: PathBuf,
+
+    /// This server's certificate chain (PEM).
+    #[arg(long, default_value = "certs/resource-server.pem")]
+    pub cert: PathBuf,
+
+    /// This server's private key (PEM).
+    #[arg(long, default_value = "certs/resource-server.key.pem")]
+    pub key: PathBuf,
+
+    /// Port to listen on.
+    #[arg(long, env = "RESOURCE_SERVER_PORT", default_value_t = names::RESOURCE_SERVER_PORT)]
+    pub port: u16,
+
+    /// Address to bind. Loopback by default: this is a development server.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+
+    /// `required`: no handshake without a client certificate. `request`: a connection
+    /// without one reaches the API and every protected route answers 401 saying why.
+    #[arg(long, value_enum, default_value_t = ClientAuth::Required)]
+    pub client_auth: ClientAuth,
+
+    /// Refuse tokens that are not bound to a certificate (no `cnf.x5t#S256`).
+    #[arg(long)]
+    pub require_binding: bool,
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub leeway: u64,
+
+    /// Require this value in the token's `aud` claim. Unset: `aud` is not checked.
+    #[arg(long)]
+    pub audience: Option<String>,
+
+    /// Require the token's `azp` (the client it was issued to) to be this client id.
+    #[arg(long)]
+    pub authorized_party: Option<String>,
+}
+
+impl Args {
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+
+    /// Loads the CA file and builds the library configuration.
+    pub fn config(&self) -> Result<Config, TlsError> {
+        let ca = load_ca_certs(&self.ca)?;
+        let mut config = Config::new(&self.issuer, ca);
+        config.require_binding = self.require_binding;
+        config.leeway = Duration::from_secs(self.leeway);
+        config.audience = self.audience.clone();
+        config.authorized_party = self.authorized_party.clone();
+        config.client_auth = self.client_auth;
+        Ok(config)
+    }
+
+    /// Loads this server's certificate and key and builds the TLS configuration that
+    /// verifies client certificates against `config.ca`.
+    pub fn tls(&self, config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
+        let identity = Identity::load(&self.cert, &self.key, Some(Purpose::Server))?;
+        config.server_tls(&identity)
+    }
+}
+
+/// What the resource server needs to run, independent of files and flags.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Exact expected `iss`; discovery is fetched from `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// Roots for client certificates and for the provider's TLS certificate.
+    pub ca: Vec<CertificateDer<'static>>,
+    pub client_auth: ClientAuth,
+    pub require_binding: bool,
+    pub leeway: Duration,
+    pub audience: Option<String>,
+    pub authorized_party: Option<String>,
+    /// The `realm` named in `WWW-Authenticate` challenges.
+    pub realm: String,
+    /// At most one unknown-`kid` refetch of the JWKS per this interval, so a flood of
+    /// tokens with made-up `kid`s cannot turn this server into a load generator.
+    pub min_refetch_interval: Duration,
+    /// First and longest pause between attempts to load the keys while the provider is down.
+    pub retry_min_delay: Duration,
+    pub retry_max_delay: Duration,
+    /// How many validated tokens to remember (keyed by their SHA-256) until they expire.
+    pub token_cache_size: usize,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// Defaults for everything but the issuer and the CA.
+    pub fn new(issuer: &str, ca: Vec<CertificateDer<'static>>) -> Self {
+        Config {
+            issuer: issuer.to_owned(),
+            ca,
+            client_auth: ClientAuth::Required,
+            require_binding: false,
+            leeway: Duration::from_secs(30),
+            audience: None,
+            authorized_party: None,
+            realm: names::REALM.to_owned(),
+            min_refetch_interval: Duration::from_secs(10),
+            retry_min_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(30),
+            token_cache_size: 10_000,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+
+    /// The TLS configuration for `identity`, verifying client certificates against
+    /// [`Config::ca`] as [`Config::client_auth`] says.
+    pub fn server_tls(&self, identity: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
+        playbook::server::server_config(identity, &self.ca, self.client_auth)
+    }
+}

@@ -1,0 +1,200 @@
+//! Every refusal the resource server can give, shaped by [RFC 6750 §3]: one enum, one
+//! [`IntoResponse`], so the status, the `WWW-Authenticate` challenge and the JSON body
+//! always agree.
+//!
+//! | variant | status | `error` (header and body) |
+//! |---|---|---|
+//! | [`ApiError::NoToken`] | 401 | none: RFC 6750 §3.1 says a request with no credentials gets no error code |
+//! | [`ApiError::InvalidRequest`] | 400 | `invalid_request` |
+//! | [`ApiError::InvalidToken`] | 401 | `invalid_token` |
+//! | [`ApiError::InsufficientScope`] | 403 | `insufficient_scope` |
+//! | [`ApiError::KeysUnavailable`] | 503 | `temporarily_unavailable` (no challenge: the token is not at fault) |
+//!
+//! [RFC 6750 §3]: https://www.rfc-editor.org/rfc/rfc6750#section-3
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Why a request to a protected route was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// No bearer token at all (or another scheme): a bare challenge.
+    #[error("no bearer token: {0}")]
+    NoToken(String),
+    /// The `Authorization` header (or the request) is malformed.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    /// The token is expired, forged, for someone else, bound to another certificate, ...
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
+    /// A valid token without the role or scope the route needs.
+    #[error("insufficient_scope: {description}")]
+    InsufficientScope {
+        description: String,
+        /// The scope the route needs, advertised in the challenge (RFC 6750 §3 `scope`).
+        scope: Option<String>,
+    },
+    /// The provider's keys are not loaded yet, so no token can be checked.
+    #[error("temporarily_unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+impl ApiError {
+    /// The RFC 6750 error code, if this refusal has one.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            ApiError::NoToken(_) => None,
+            ApiError::InvalidRequest(_) => Some("invalid_request"),
+            ApiError::InvalidToken(_) => Some("invalid_token"),
+            ApiError::InsufficientScope { .. } => Some("insufficient_scope"),
+            ApiError::KeysUnavailable(_) => Some("temporarily_unavailable"),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NoToken(_) | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            ApiError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn description(&self) -> &str {
+        match self {
+            ApiError::NoToken(d)
+            | ApiError::InvalidRequest(d)
+            | ApiError::InvalidToken(d)
+            | ApiError::KeysUnavailable(d) => d,
+            ApiError::InsufficientScope { description, .. } => description,
+        }
+    }
+
+    /// The `WWW-Authenticate` value for `realm`, or `None` when no challenge applies.
+    pub fn challenge(&self, realm: &str) -> Option<String> {
+        if matches!(self, ApiError::KeysUnavailable(_)) {
+            return None;
+        }
+        let mut value = format!("Bearer realm=\"{}\"", quoted_safe(realm));
+        if let Some(code) = self.code() {
+            value.push_str(&format!(
+                ", error=\"{code}\", error_description=\"{}\"",
+                quoted_safe(self.description())
+            ));
+        }
+        if let ApiError::InsufficientScope {
+            scope: Some(scope), ..
+        } = self
+        {
+            value.push_str(&format!(", scope=\"{}\"", quoted_safe(scope)));
+        }
+        Some(value)
+    }
+
+    /// Attaches the realm named in the challenge: the only piece of configuration the
+    /// response needs.
+    pub fn with_realm(self, realm: &str) -> RealmError {
+        RealmError {
+            error: self,
+            realm: realm.to_owned(),
+        }
+    }
+}
+
+/// RFC 6750 §3: `error_description` and `scope` values must not contain `"` or `\`, and only
+/// printable ASCII (%x20-21 / %x23-5B / %x5D-7E). Anything else becomes `'` or `?`.
+fn quoted_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// The JSON body: the same code and description as the challenge.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    pub error_description: &'a str,
+}
+
+/// An [`ApiError`] with the realm its challenge names; this is what handlers return.
+#[derive(Debug, Clone)]
+pub struct RealmError {
+    pub error: ApiError,
+    pub realm: String,
+}
+
+impl IntoResponse for RealmError {
+    fn into_response(self) -> Response {
+        let error = &self.error;
+        let body = ErrorBody {
+            error: error.code(),
+            error_description: error.description(),
+        };
+        let mut response = (error.status(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(challenge) = error.challenge(&self.realm)
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if matches!(error, ApiError::KeysUnavailable(_)) {
+            // The loader retries in the background; a few seconds is a fair first guess.
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        // Refusals carry token-dependent details: never cache them.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_token_challenge_has_no_error_code() {
+        let e = ApiError::NoToken("send a token".into());
+        assert_eq!(e.challenge("r").as_deref(), Some("Bearer realm=\"r\""));
+        assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn invalid_token_challenge_carries_code_and_sanitised_description() {
+        let e = ApiError::InvalidToken("issuer \"x\" is wrong\\é".into());
+        assert_eq!(
+            e.challenge("r").as_deref(),
+            Some(
+                "Bearer realm=\"r\", error=\"invalid_token\", error_description=\"issuer 'x' is wrong/?\""
+            )
+        );
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_scope() {
+        let e = ApiError::InsufficientScope {
+            description: "needs users:read".into(),
+            scope: Some("users:read".into()),
+        };
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        assert!(
+            e.challenge("r")
+                .unwrap()
+                .ends_with(", scope=\"users:read\"")
+        );
+    }
+
+    #[test]
+    fn unavailable_has_no_challenge() {
+        let e = ApiError::KeysUnavailable("provider down".into());
+        assert_eq!(e.challenge("r"), None);
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
