@@ -19,8 +19,9 @@ source "${SCRIPT_DIR}/../scripts/env.sh"
 source "${SCRIPT_DIR}/../scripts/keycloak.env"
 
 KEYCLOAK_CONF="${SCRIPT_DIR}/keycloak.conf"
-# Where keycloak.conf expects the dev PKI inside the container.
-CONTAINER_PKI_DIR="opt/keycloak/conf/playbook"
+# Where Keycloak reads its configuration and, with --import-realm, the realm files.
+CONTAINER_CONF="/opt/keycloak/conf/keycloak.conf"
+CONTAINER_IMPORT_DIR="/opt/keycloak/data/import"
 
 ENGINE=""
 CREATED=""
@@ -149,30 +150,50 @@ create_container() {
     die "could not create the container from ${KEYCLOAK_IMAGE} (see the engine's message above)"
 }
 
+# The value of an option in keycloak.conf (`option=value` lines): the in-container paths of
+# the dev PKI are read from there, so the file stays the one place that names them.
+conf_value() {
+  local value
+  value="$(sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "${KEYCLOAK_CONF}" | tail -n 1)"
+  [[ -n "${value}" ]] || die "${KEYCLOAK_CONF} has no $1= line"
+  printf '%s' "${value}"
+}
+
 # 6. Copy the options, the dev PKI and the realm into the container. A copy, not a bind
 #    mount: Keycloak runs as uid 1000 and our keys are 0600, owned by you; a bind mount keeps
 #    that owner and mode (unreadable), and chmod-ing your key is not the fix. The files go in
 #    as a tar stream with mode 0644, owned by root (what testcontainers does in the tests).
 #    Only file entries, no directory entries: the existing /opt/keycloak tree keeps its owner.
 copy_files() {
-  STAGING="$(mktemp -d)" # mode 0700: the 0644 copies below are private to you
-  mkdir -p "${STAGING}/${CONTAINER_PKI_DIR}" "${STAGING}/opt/keycloak/data/import"
-  cp "${KEYCLOAK_CONF}" "${STAGING}/opt/keycloak/conf/keycloak.conf"
-  cp "${CERTS_DIR}/oauth2-provider.pem" "${CERTS_DIR}/oauth2-provider.key.pem" "${CERTS_DIR}/ca.pem" \
-    "${STAGING}/${CONTAINER_PKI_DIR}/"
-  cp "${REALM_FILE}" "${STAGING}/opt/keycloak/data/import/${REALM}-realm.json"
-  local files=(
-    opt/keycloak/conf/keycloak.conf
-    "${CONTAINER_PKI_DIR}/oauth2-provider.pem"
-    "${CONTAINER_PKI_DIR}/oauth2-provider.key.pem"
-    "${CONTAINER_PKI_DIR}/ca.pem"
-    "opt/keycloak/data/import/${REALM}-realm.json"
+  STAGING="$(mktemp -d)" # mode 0700: the 0644 copies below stay private to you
+  # container path (absolute) -> host file
+  local -a targets=(
+    "${CONTAINER_CONF}"
+    "$(conf_value https-certificate-file)"
+    "$(conf_value https-certificate-key-file)"
+    "$(conf_value truststore-paths)"
+    "${CONTAINER_IMPORT_DIR}/${REALM}-realm.json"
   )
-  (cd "${STAGING}" && chmod 0644 "${files[@]}")
+  local -a sources=(
+    "${KEYCLOAK_CONF}"
+    "${CERTS_DIR}/oauth2-provider.pem"
+    "${CERTS_DIR}/oauth2-provider.key.pem"
+    "${CERTS_DIR}/ca.pem"
+    "${REALM_FILE}"
+  )
+  local -a entries=()
+  local i entry
+  for i in "${!targets[@]}"; do
+    entry="${targets[i]#/}"
+    mkdir -p "${STAGING}/$(dirname "${entry}")"
+    cp "${sources[i]}" "${STAGING}/${entry}"
+    chmod 0644 "${STAGING}/${entry}"
+    entries+=("${entry}")
+  done
   info "copying keycloak.conf, the dev PKI and the realm into the container"
   # COPYFILE_DISABLE: macOS tar would otherwise add ._* metadata files (a ._*.json would be
   # read by --import-realm).
-  COPYFILE_DISABLE=1 tar -C "${STAGING}" -cf - "${files[@]}" | "${ENGINE}" cp - "${KEYCLOAK_CONTAINER}:/" ||
+  COPYFILE_DISABLE=1 tar -C "${STAGING}" -cf - "${entries[@]}" | "${ENGINE}" cp - "${KEYCLOAK_CONTAINER}:/" ||
     die "could not copy the files into ${KEYCLOAK_CONTAINER}"
   rm -rf -- "${STAGING}"
   STAGING=""

@@ -1,0 +1,221 @@
+//! A real Keycloak in a container (testcontainers), run exactly as `oauth2-provider/start.sh`
+//! runs it: the image tag of [`oauth2_provider::KEYCLOAK_IMAGE_TAG`], the server options of
+//! `oauth2-provider/keycloak.conf` (copied to `/opt/keycloak/conf/keycloak.conf`, where
+//! Keycloak reads them), the realm file the embedded provider imports, and a dev PKI — here
+//! generated in memory and copied in as bytes with mode 0644 (the image runs as uid 1000; a
+//! copied file keeps the tar header's mode, and bytes get 0644).
+//!
+//! Two differences from the script, both on purpose:
+//! - `--hostname-strict=false` instead of `--hostname=https://localhost:9443`: the host port is
+//!   random, so the issuer must follow the request (`https://localhost:<mapped port>/realms/…`);
+//! - random host ports instead of 9443/9000, so the tests never collide with a running playground.
+//!
+//! [`require_engine`] asks the engine for a ping first and panics at once, with the way to
+//! run these tests, when none answers: they fail fast, never pass silently.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use playbook::pki::DevPki;
+use testcontainers::core::ContainerPort;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+/// The ports inside the container: Keycloak's HTTPS port and its management interface.
+const HTTPS_PORT: ContainerPort = ContainerPort::Tcp(8443);
+const MANAGEMENT_PORT: ContainerPort = ContainerPort::Tcp(9000);
+
+/// Where Keycloak imports realm files from with `--import-realm` (regular `*.json` files only).
+const IMPORT_DIR: &str = "/opt/keycloak/data/import";
+/// The configuration file Keycloak reads by default.
+const CONF_PATH: &str = "/opt/keycloak/conf/keycloak.conf";
+
+/// How long Keycloak may take to answer `/health/ready`: `start` runs the build step first,
+/// and CI machines are slow. Generous on purpose; a crash ends the wait early.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How to run these tests, repeated in every failure message.
+pub const HOW_TO_RUN: &str = "these tests need Docker or Podman; they are #[ignore]d by default; \
+     run them with `cargo test -p oauth2-provider --test keycloak -- --ignored` where an engine exists";
+
+/// The pinned image, `quay.io/keycloak/keycloak:<tag>`.
+pub fn image() -> String {
+    format!(
+        "{}:{}",
+        oauth2_provider::KEYCLOAK_IMAGE,
+        oauth2_provider::KEYCLOAK_IMAGE_TAG
+    )
+}
+
+/// `oauth2-provider/keycloak.conf`, the options start.sh, compose.yaml and these tests share.
+pub fn keycloak_conf() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("keycloak.conf");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The value of `option` in a `keycloak.conf` text (`option=value` lines, `#` comments).
+pub fn conf_value(conf: &str, option: &str) -> Option<String> {
+    conf.lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .find(|(key, _)| key.trim() == option)
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+fn engine_address() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| {
+        "the default Docker socket (unix:///var/run/docker.sock; DOCKER_HOST or \
+         ~/.testcontainers.properties to change it)"
+            .to_owned()
+    })
+}
+
+/// Panics at once, with a clear message, unless a container engine answers a ping.
+pub async fn require_engine() {
+    let address = engine_address();
+    let docker = match testcontainers::core::client::docker_client_instance().await {
+        Ok(docker) => docker,
+        Err(e) => panic!("no container engine answered at {address} ({e}); {HOW_TO_RUN}"),
+    };
+    match tokio::time::timeout(Duration::from_secs(10), docker.ping()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => panic!("no container engine answered at {address} ({e}); {HOW_TO_RUN}"),
+        Err(_) => panic!("no container engine answered at {address} within 10 s; {HOW_TO_RUN}"),
+    }
+}
+
+/// A running Keycloak container. Dropping it stops and removes the container.
+#[derive(Debug)]
+pub struct Keycloak {
+    container: ContainerAsync<GenericImage>,
+    /// `https://localhost:<mapped 8443>`: discovery, token endpoint, admin API.
+    pub base_url: String,
+    /// `https://localhost:<mapped 9000>`: `/health/*` (HTTPS, no client certificate).
+    pub management_url: String,
+}
+
+impl Keycloak {
+    /// Starts Keycloak with `pki`'s server certificate and CA and waits until it is ready.
+    pub async fn start(pki: &DevPki) -> Keycloak {
+        require_engine().await;
+
+        let conf = keycloak_conf();
+        let path_of = |option: &str| {
+            conf_value(&conf, option)
+                .unwrap_or_else(|| panic!("oauth2-provider/keycloak.conf has no {option}="))
+        };
+        let realm = std::fs::read(oauth2_provider::realm_file()).expect("the realm file");
+
+        // Inherent GenericImage methods first (exposed ports), then ImageExt (the request).
+        let request = GenericImage::new(
+            oauth2_provider::KEYCLOAK_IMAGE,
+            oauth2_provider::KEYCLOAK_IMAGE_TAG,
+        )
+        .with_exposed_port(HTTPS_PORT)
+        .with_exposed_port(MANAGEMENT_PORT)
+        .with_cmd(["start", "--import-realm", "--hostname-strict=false"])
+        .with_env_var(
+            "KC_BOOTSTRAP_ADMIN_USERNAME",
+            playbook::names::DEFAULT_ADMIN_USERNAME,
+        )
+        .with_env_var(
+            "KC_BOOTSTRAP_ADMIN_PASSWORD",
+            playbook::names::DEFAULT_ADMIN_PASSWORD,
+        )
+        // Bytes, not host files: tar entries with mode 0644, readable by uid 1000.
+        .with_copy_to(CONF_PATH, conf.clone().into_bytes())
+        .with_copy_to(
+            path_of("https-certificate-file"),
+            pki.provider.cert_pem.clone().into_bytes(),
+        )
+        .with_copy_to(
+            path_of("https-certificate-key-file"),
+            pki.provider.key_pem.clone().into_bytes(),
+        )
+        .with_copy_to(
+            path_of("truststore-paths"),
+            pki.ca.cert.cert_pem.clone().into_bytes(),
+        )
+        .with_copy_to(
+            format!("{IMPORT_DIR}/{}-realm.json", playbook::names::REALM),
+            realm,
+        )
+        // Covers pulling the image on a cold machine; readiness is awaited below.
+        .with_startup_timeout(STARTUP_TIMEOUT);
+
+        let container = request.start().await.unwrap_or_else(|e| {
+            panic!(
+                "could not start {} ({e}); is the image pullable from here? {HOW_TO_RUN}",
+                image()
+            )
+        });
+
+        let host = container.get_host().await.expect("container host");
+        let port = |p: ContainerPort| {
+            let container = &container;
+            async move {
+                container
+                    .get_host_port_ipv4(p)
+                    .await
+                    .unwrap_or_else(|e| panic!("host port of {p:?}: {e}"))
+            }
+        };
+        let base_url = format!("https://{host}:{}", port(HTTPS_PORT).await);
+        let management_url = format!("https://{host}:{}", port(MANAGEMENT_PORT).await);
+        let keycloak = Keycloak {
+            container,
+            base_url,
+            management_url,
+        };
+        keycloak.wait_ready(pki).await;
+        keycloak
+    }
+
+    /// Polls `/health/ready` over HTTPS, trusting only our CA (as start.sh's curl does),
+    /// until 200; panics with Keycloak's log if it exits or the timeout passes.
+    async fn wait_ready(&self, pki: &DevPki) {
+        let http =
+            playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+                .expect("https client");
+        let url = format!("{}/health/ready", self.management_url);
+        let started = Instant::now();
+        loop {
+            let last = match http.get(&url).send().await {
+                Ok(r) if r.status() == reqwest::StatusCode::OK => return,
+                Ok(r) => format!("HTTP {}", r.status()),
+                Err(e) => format!("{e}"),
+            };
+            if !self.container.is_running().await.unwrap_or(false) {
+                panic!(
+                    "Keycloak exited during startup ({url}: {last}); its log:\n{}",
+                    self.logs().await
+                );
+            }
+            if started.elapsed() > STARTUP_TIMEOUT {
+                panic!(
+                    "Keycloak not ready after {:?} ({url}: {last}); its log:\n{}",
+                    STARTUP_TIMEOUT,
+                    self.logs().await
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// The issuer of the realm's tokens: `{base_url}/realms/oauth2-playbook`.
+    pub fn issuer(&self) -> String {
+        playbook::names::issuer_for(&self.base_url, playbook::names::REALM)
+    }
+
+    /// Keycloak's stdout and stderr so far (for failure messages).
+    pub async fn logs(&self) -> String {
+        let out = self.container.stdout_to_vec().await.unwrap_or_default();
+        let err = self.container.stderr_to_vec().await.unwrap_or_default();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&err)
+        )
+    }
+}
