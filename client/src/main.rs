@@ -1,1 +1,36 @@
-fn main() {}
+//! `client`: the playground's command line. Parses the arguments and hands over to
+//! [`client::cli::run`]; see `client --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    // `.env` in the current directory, if any; variables already set win.
+    if let Err(err) = dotenvy::from_path(".env")
+        && !err.not_found()
+    {
+        eprintln!("error: .env: {err}");
+        return ExitCode::FAILURE;
+    }
+    let cli = client::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(client::cli::run(cli))
+}

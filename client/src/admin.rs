@@ -1,0 +1,436 @@
+//! Keycloak's Admin REST API, the few calls the walkthrough needs to give the client's
+//! service-account user the realm role `oauth2-playbook-readonly` (and to take it back).
+//!
+//! 1. admin token: password grant on realm `master` with client `admin-cli` and the
+//!    bootstrap admin (`KC_BOOTSTRAP_ADMIN_USERNAME` / `KC_BOOTSTRAP_ADMIN_PASSWORD`);
+//! 2. `GET /admin/realms/{realm}/clients?clientId=…` (exact match) → the client's UUID;
+//! 3. `GET /admin/realms/{realm}/clients/{uuid}/service-account-user` → the user;
+//! 4. `GET /admin/realms/{realm}/roles/{name}` → the role's id;
+//! 5. `POST` / `DELETE /admin/realms/{realm}/users/{id}/role-mappings/realm` with
+//!    `[{"id":…,"name":…}]` (Keycloak wants both and checks they agree).
+//!
+//! Assigning is idempotent in Keycloak already; we read the mappings first anyway so the
+//! output can say whether anything changed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use crate::error::ClientError;
+use crate::output::Output;
+use crate::token::{AccessToken, ClientSecret};
+
+/// `ClientRepresentation`, the fields we use.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ClientRepresentation {
+    pub id: String,
+    #[serde(rename = "clientId")]
+    pub client_id: String,
+    #[serde(rename = "serviceAccountsEnabled", default)]
+    pub service_accounts_enabled: bool,
+}
+
+/// `UserRepresentation`, the fields we use.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct UserRepresentation {
+    pub id: String,
+    pub username: String,
+}
+
+/// `RoleRepresentation`; serialised as `{"id","name"}`, what role-mapping calls need.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct RoleRepresentation {
+    pub id: String,
+    pub name: String,
+}
+
+/// An authenticated Admin REST session on one realm.
+#[derive(Debug)]
+pub struct AdminApi {
+    http: reqwest::Client,
+    /// The server root (`https://localhost:9443/`).
+    base: Url,
+    realm: String,
+    token: AccessToken,
+}
+
+/// What an assign/remove did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Added,
+    AlreadyAssigned,
+    Removed,
+    WasNotAssigned,
+}
+
+/// The user and role a mapping call is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleTarget {
+    pub client: ClientRepresentation,
+    pub user: UserRepresentation,
+    pub role: RoleRepresentation,
+}
+
+impl AdminApi {
+    /// Gets an admin token (password grant, realm `master`, client `admin-cli`).
+    pub async fn login(
+        http: reqwest::Client,
+        base: Url,
+        realm: &str,
+        username: &str,
+        password: &ClientSecret,
+        out: &Output,
+    ) -> Result<Self, ClientError> {
+        let url = join(
+            &base,
+            &format!(
+                "realms/{}/protocol/openid-connect/token",
+                playbook::names::ADMIN_REALM
+            ),
+        )?;
+        out.send(&format!(
+            "POST {url}\ngrant_type=password&client_id={}&username={username}&password=[redacted]",
+            playbook::names::ADMIN_CLIENT_ID
+        ));
+        let form = [
+            ("grant_type", "password"),
+            ("client_id", playbook::names::ADMIN_CLIENT_ID),
+            ("username", username),
+            ("password", password.secret()),
+        ];
+        let response = http
+            .post(url.clone())
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| ClientError::transport(&url, e))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(match body.get("error").and_then(Value::as_str) {
+                Some(code) => ClientError::OAuth {
+                    url,
+                    error: crate::error::OAuthError {
+                        status: status.as_u16(),
+                        error: code.to_owned(),
+                        error_description: body
+                            .get("error_description")
+                            .and_then(Value::as_str)
+                            .map(|d| format!("{d} (admin user {username:?}: check KC_BOOTSTRAP_ADMIN_USERNAME/_PASSWORD)")),
+                    },
+                },
+                None => ClientError::Unexpected {
+                    what: "admin token",
+                    method: "POST",
+                    url,
+                    status: status.as_u16(),
+                    body: body.to_string(),
+                },
+            });
+        }
+        let token = body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ClientError::BadJson {
+                url: url.clone(),
+                what: "an admin token response",
+                detail: "no access_token".into(),
+            })?;
+        out.recv(&format!("{} {}", status, out.redacted_json(&body)));
+        Ok(AdminApi {
+            http,
+            base,
+            realm: realm.to_owned(),
+            token: AccessToken::new(token),
+        })
+    }
+
+    fn url(&self, path: &str) -> Result<Url, ClientError> {
+        join(&self.base, &format!("admin/realms/{}/{path}", self.realm))
+    }
+
+    async fn send(
+        &self,
+        what: &'static str,
+        method: reqwest::Method,
+        url: Url,
+        body: Option<&Value>,
+        out: &Output,
+    ) -> Result<Value, ClientError> {
+        let method_name: &'static str = match method {
+            reqwest::Method::GET => "GET",
+            reqwest::Method::POST => "POST",
+            reqwest::Method::DELETE => "DELETE",
+            _ => "HTTP",
+        };
+        match body {
+            Some(b) => out.send(&format!("{method_name} {url}\n{b}")),
+            None => out.send(&format!("{method_name} {url}")),
+        }
+        let mut request = self
+            .http
+            .request(method, url.clone())
+            .bearer_auth(self.token.secret())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ClientError::transport(&url, e))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ClientError::transport(&url, e))?;
+        let json: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
+        };
+        if !status.is_success() {
+            out.recv(&format!("{status} {text}"));
+            return Err(ClientError::Unexpected {
+                what,
+                method: method_name,
+                url,
+                status: status.as_u16(),
+                body: text.chars().take(300).collect(),
+            });
+        }
+        if json.is_null() {
+            out.recv(&status.to_string());
+        } else {
+            out.recv(&format!("{status} {}", out.redacted_json(&json)));
+        }
+        Ok(json)
+    }
+
+    fn parse<T: for<'de> Deserialize<'de>>(
+        url: &Url,
+        what: &'static str,
+        json: Value,
+    ) -> Result<T, ClientError> {
+        serde_json::from_value(json).map_err(|e| ClientError::BadJson {
+            url: url.clone(),
+            what,
+            detail: e.to_string(),
+        })
+    }
+
+    /// `GET /clients?clientId=…`: Keycloak matches `clientId` exactly (no `search=true`).
+    pub async fn find_client(
+        &self,
+        client_id: &str,
+        out: &Output,
+    ) -> Result<ClientRepresentation, ClientError> {
+        let mut url = self.url("clients")?;
+        url.query_pairs_mut().append_pair("clientId", client_id);
+        let json = self
+            .send("find client", reqwest::Method::GET, url.clone(), None, out)
+            .await?;
+        let clients: Vec<ClientRepresentation> = Self::parse(&url, "a list of clients", json)?;
+        clients
+            .into_iter()
+            .find(|c| c.client_id == client_id)
+            .ok_or_else(|| ClientError::Setting {
+                name: "CLIENT_ID",
+                value: client_id.to_owned(),
+                fix: format!(
+                    "realm {:?} has no such client; was the realm imported?",
+                    self.realm
+                ),
+            })
+    }
+
+    /// `GET /clients/{uuid}/service-account-user`.
+    pub async fn service_account_user(
+        &self,
+        client: &ClientRepresentation,
+        out: &Output,
+    ) -> Result<UserRepresentation, ClientError> {
+        let url = self.url(&format!("clients/{}/service-account-user", client.id))?;
+        let json = self
+            .send(
+                "service-account user",
+                reqwest::Method::GET,
+                url.clone(),
+                None,
+                out,
+            )
+            .await?;
+        Self::parse(&url, "a user", json)
+    }
+
+    /// `GET /roles/{name}`.
+    pub async fn realm_role(
+        &self,
+        name: &str,
+        out: &Output,
+    ) -> Result<RoleRepresentation, ClientError> {
+        let url = self.url(&format!("roles/{}", encode_segment(name)))?;
+        let json = self
+            .send("realm role", reqwest::Method::GET, url.clone(), None, out)
+            .await?;
+        Self::parse(&url, "a role", json)
+    }
+
+    /// `GET /users/{id}/role-mappings/realm`: the realm roles mapped directly to the user.
+    pub async fn realm_role_mappings(
+        &self,
+        user: &UserRepresentation,
+        out: &Output,
+    ) -> Result<Vec<RoleRepresentation>, ClientError> {
+        let url = self.url(&format!("users/{}/role-mappings/realm", user.id))?;
+        let json = self
+            .send(
+                "list role mappings",
+                reqwest::Method::GET,
+                url.clone(),
+                None,
+                out,
+            )
+            .await?;
+        Self::parse(&url, "a list of roles", json)
+    }
+
+    /// `POST /users/{id}/role-mappings/realm` with `[{"id","name"}]`.
+    pub async fn add_realm_roles(
+        &self,
+        user: &UserRepresentation,
+        roles: &[RoleRepresentation],
+        out: &Output,
+    ) -> Result<(), ClientError> {
+        let url = self.url(&format!("users/{}/role-mappings/realm", user.id))?;
+        let body = serde_json::to_value(roles).unwrap_or(Value::Null);
+        self.send("assign role", reqwest::Method::POST, url, Some(&body), out)
+            .await
+            .map(drop)
+    }
+
+    /// `DELETE /users/{id}/role-mappings/realm` with `[{"id","name"}]`.
+    pub async fn remove_realm_roles(
+        &self,
+        user: &UserRepresentation,
+        roles: &[RoleRepresentation],
+        out: &Output,
+    ) -> Result<(), ClientError> {
+        let url = self.url(&format!("users/{}/role-mappings/realm", user.id))?;
+        let body = serde_json::to_value(roles).unwrap_or(Value::Null);
+        self.send(
+            "remove role",
+            reqwest::Method::DELETE,
+            url,
+            Some(&body),
+            out,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Steps 2–4: the client, its service-account user and the role.
+    pub async fn resolve(
+        &self,
+        client_id: &str,
+        role: &str,
+        out: &Output,
+    ) -> Result<RoleTarget, ClientError> {
+        out.note(&format!(
+            "find the client {client_id:?} (its UUID is what the API uses)"
+        ));
+        let client = self.find_client(client_id, out).await?;
+        out.note(
+            "its service-account user (the \"user\" client-credentials tokens are issued for)",
+        );
+        let user = self.service_account_user(&client, out).await?;
+        out.note(&format!(
+            "the realm role {role:?} (Keycloak wants its id and name)"
+        ));
+        let role = self.realm_role(role, out).await?;
+        Ok(RoleTarget { client, user, role })
+    }
+
+    /// Whether the role is currently mapped to the user.
+    pub async fn is_assigned(
+        &self,
+        target: &RoleTarget,
+        out: &Output,
+    ) -> Result<bool, ClientError> {
+        let mapped = self.realm_role_mappings(&target.user, out).await?;
+        Ok(mapped.iter().any(|r| r.id == target.role.id))
+    }
+
+    /// Maps the role to the user unless it already is.
+    pub async fn assign(&self, target: &RoleTarget, out: &Output) -> Result<Change, ClientError> {
+        if self.is_assigned(target, out).await? {
+            out.note(&format!(
+                "{} already has {}: nothing to do",
+                target.user.username, target.role.name
+            ));
+            return Ok(Change::AlreadyAssigned);
+        }
+        self.add_realm_roles(&target.user, std::slice::from_ref(&target.role), out)
+            .await?;
+        Ok(Change::Added)
+    }
+
+    /// Removes the mapping if it exists.
+    pub async fn remove(&self, target: &RoleTarget, out: &Output) -> Result<Change, ClientError> {
+        if !self.is_assigned(target, out).await? {
+            out.note(&format!(
+                "{} does not have {}: nothing to do",
+                target.user.username, target.role.name
+            ));
+            return Ok(Change::WasNotAssigned);
+        }
+        self.remove_realm_roles(&target.user, std::slice::from_ref(&target.role), out)
+            .await?;
+        Ok(Change::Removed)
+    }
+}
+
+fn join(base: &Url, path: &str) -> Result<Url, ClientError> {
+    base.join(path).map_err(|e| ClientError::Setting {
+        name: "ISSUER",
+        value: base.to_string(),
+        fix: format!("cannot build the admin URL {path:?}: {e}"),
+    })
+}
+
+/// A role name as one URL path segment.
+fn encode_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_mapping_body_is_an_array_of_id_and_name() {
+        let role = RoleRepresentation {
+            id: "5f1c".into(),
+            name: "oauth2-playbook-readonly".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&[role]).unwrap(),
+            r#"[{"id":"5f1c","name":"oauth2-playbook-readonly"}]"#
+        );
+    }
+
+    #[test]
+    fn reads_keycloak_representations_ignoring_other_fields() {
+        let c: ClientRepresentation = serde_json::from_value(serde_json::json!({
+            "id": "uuid-1", "clientId": "oauth2-playbook-client-credentials-mtls",
+            "serviceAccountsEnabled": true, "attributes": {"x509.subjectdn": "CN=x"}
+        }))
+        .unwrap();
+        assert_eq!(c.id, "uuid-1");
+        assert!(c.service_accounts_enabled);
+        assert_eq!(encode_segment("a role/x"), "a%20role%2Fx");
+    }
+}

@@ -1,0 +1,167 @@
+//! `client certs`: the development PKI written to `certs/` (or `--out DIR`), and
+//! `client certs show FILE...`: what a certificate says about itself, including the
+//! RFC 8705 thumbprint `x5t#S256` that later appears in the token's `cnf` claim.
+//!
+//! Generation itself lives in `playbook::pki` (shared with the tests of every crate);
+//! this module decides what to tell the person running it.
+
+use std::path::{Path, PathBuf};
+
+use playbook::pki::{DevPki, PkiError, write_files};
+use playbook::x509::CertInfo;
+use serde_json::json;
+
+use crate::error::ClientError;
+use crate::output::Output;
+
+/// Generates the PKI into `dir`. Without `force`, refuses (writing nothing) if any of the
+/// files exists. Leaves are valid `days` days, the CAs twice as long.
+pub fn generate(
+    dir: &Path,
+    force: bool,
+    days: i64,
+    out: &Output,
+) -> Result<Vec<PathBuf>, ClientError> {
+    if days < 1 {
+        return Err(ClientError::Setting {
+            name: "--days",
+            value: days.to_string(),
+            fix: "give at least 1 day".into(),
+        });
+    }
+    let pki = DevPki::generate(days * 2, days)?;
+    let files = pki.files()?;
+    let written = match write_files(dir, &files, force) {
+        Ok(w) => w,
+        Err(PkiError::WouldOverwrite(existing)) => {
+            return Err(ClientError::Pki(PkiError::WouldOverwrite(existing)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    out.heading(&format!("Wrote the development PKI to {}", dir.display()));
+    for (file, path) in files.iter().zip(&written) {
+        out.plain(&format!("  {:<40} {}", path.display(), file.what));
+    }
+    let client = CertInfo::from_der(&pki.client.cert_der).map_err(|detail| ClientError::File {
+        path: dir.join("client.pem"),
+        detail,
+    })?;
+    out.heading("The client certificate (what the realm's x509.subjectdn must equal)");
+    out.plain(&client.to_string());
+    out.plain("");
+    out.plain(&format!(
+        "Who trusts whom: the provider and the resource server trust {} for client certificates;\n\
+         the client (and curl --cacert) trusts it for the servers. Keys are mode 0600.\n\
+         Check with: openssl verify -CAfile {} {}",
+        dir.join("ca.pem").display(),
+        dir.join("ca.pem").display(),
+        dir.join("client.pem").display()
+    ));
+    out.json(&json!({
+        "dir": dir,
+        "files": files.iter().zip(&written).map(|(f, p)| json!({"path": p, "what": f.what, "private": f.private})).collect::<Vec<_>>(),
+        "client": client,
+    }));
+    Ok(written)
+}
+
+/// What one file turned out to be.
+#[derive(Debug, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Shown {
+    Certificates {
+        path: PathBuf,
+        certificates: Vec<CertInfo>,
+    },
+    PrivateKey {
+        path: PathBuf,
+    },
+    Error {
+        path: PathBuf,
+        error: String,
+    },
+}
+
+/// Prints every certificate in each file; returns whether every file could be read.
+pub fn show(paths: &[PathBuf], out: &Output) -> bool {
+    let mut all_ok = true;
+    let mut shown = Vec::new();
+    for path in paths {
+        let item = show_one(path);
+        match &item {
+            Shown::Certificates { path, certificates } => {
+                for (i, info) in certificates.iter().enumerate() {
+                    let label = if certificates.len() > 1 {
+                        format!(
+                            "{} (certificate {} of {})",
+                            path.display(),
+                            i + 1,
+                            certificates.len()
+                        )
+                    } else {
+                        path.display().to_string()
+                    };
+                    out.heading(&label);
+                    out.plain(&info.to_string());
+                    if info.remaining().is_negative() {
+                        out.warn("EXPIRED: regenerate with `client certs --force`");
+                    } else if let Some(w) = info.expiry_warning() {
+                        out.warn(&w);
+                    }
+                }
+            }
+            Shown::PrivateKey { path } => {
+                out.heading(&path.display().to_string());
+                out.plain("  a private key (not shown; it never leaves this machine)");
+            }
+            Shown::Error { error, .. } => {
+                all_ok = false;
+                out.heading(&path.display().to_string());
+                out.fail(error);
+            }
+        }
+        shown.push(item);
+    }
+    out.json(&serde_json::to_value(&shown).unwrap_or_default());
+    all_ok
+}
+
+fn show_one(path: &Path) -> Shown {
+    let error = |e: String| Shown::Error {
+        path: path.to_owned(),
+        error: e,
+    };
+    match playbook::pem::load_certs(path) {
+        Ok(ders) => {
+            let mut certificates = Vec::new();
+            for der in &ders {
+                match CertInfo::from_der(der) {
+                    Ok(info) => certificates.push(info),
+                    Err(e) => {
+                        return error(format!(
+                            "{}: not a valid X.509 certificate: {e}",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+            Shown::Certificates {
+                path: path.to_owned(),
+                certificates,
+            }
+        }
+        Err(e) => {
+            // `client certs show certs/*.pem` also matches the keys: say what they are.
+            let looks_like_key = std::fs::read(path)
+                .map(|b| String::from_utf8_lossy(&b).contains("PRIVATE KEY-----"))
+                .unwrap_or(false);
+            if looks_like_key {
+                Shown::PrivateKey {
+                    path: path.to_owned(),
+                }
+            } else {
+                error(e.to_string())
+            }
+        }
+    }
+}

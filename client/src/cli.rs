@@ -1,0 +1,580 @@
+//! The command line: clap definitions (their doc comments are the `--help` texts) and the
+//! dispatch `main` calls. Every setting comes from a flag, else an environment variable,
+//! else `.env` in the current directory, else the defaults `./start.sh` uses.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use playbook::names;
+use playbook::x509::Purpose;
+use playbook::{Identity, pem};
+use serde_json::json;
+use url::Url;
+
+use crate::admin::{AdminApi, Change};
+use crate::certs;
+use crate::discovery;
+use crate::error::ClientError;
+use crate::output::Output;
+use crate::resource::{self, TokenCache, TokenSource};
+use crate::retry;
+use crate::settings::Settings;
+use crate::token::{
+    self, ClientAuth, ClientId, ClientSecret, CurlTls, DecodedJwt, Scope, TokenRequest,
+};
+use crate::walkthrough;
+
+/// The mTLS OAuth 2.0 client-credentials playground client (RFC 6749 §4.4, RFC 8705).
+///
+/// Quick start (from the repository root): `./start.sh` builds everything, generates the
+/// certificates, starts a provider (Keycloak in a container, or the embedded one) and the
+/// resource server, and runs `client walkthrough`.
+///
+/// By hand, with the servers running:
+///   client certs                      # the dev PKI in certs/ (once)
+///   client token --decode             # a token over mutual TLS, decoded
+///   client admin assign-role          # give the client the realm role
+///   client call /api/users            # call the API with a cached, bound token
+///
+/// Settings: each flag below can also come from the environment variable in [env: …], or
+/// from a `.env` file in the current directory (real environment variables win).
+#[derive(Debug, Parser)]
+#[command(name = "client", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The realm's issuer URL; endpoints come from its discovery document.
+    #[arg(long, env = "ISSUER", default_value = names::ISSUER, global = true)]
+    pub issuer: Url,
+    /// The realm (for the admin API). Default: read from the issuer (…/realms/{realm}).
+    #[arg(long, env = "REALM", global = true)]
+    pub realm: Option<String>,
+    /// The client that authenticates with its certificate (tls_client_auth).
+    #[arg(long, env = "CLIENT_ID", default_value = names::MTLS_CLIENT_ID, global = true)]
+    pub client_id: String,
+    /// Scope to request (e.g. `users:read`); none by default.
+    #[arg(long, env = "CLIENT_SCOPE", global = true)]
+    pub scope: Option<String>,
+    /// The resource server's base URL.
+    #[arg(long, env = "RESOURCE_SERVER_URL", default_value = names::RESOURCE_SERVER_URL, global = true)]
+    pub resource_server: Url,
+    /// Where `client certs` writes and every command reads the certificates.
+    #[arg(long, env = "CERTS_DIR", default_value = "certs", global = true)]
+    pub certs_dir: PathBuf,
+    /// The CA the servers' certificates must chain to (the only root trusted).
+    /// Default: CERTS_DIR/ca.pem.
+    #[arg(long, env = "CA_CERT", global = true)]
+    pub ca: Option<PathBuf>,
+    /// The client certificate presented in the TLS handshake. Default: CERTS_DIR/client.pem.
+    #[arg(long, env = "CLIENT_CERT", global = true)]
+    pub cert: Option<PathBuf>,
+    /// Its private key. Default: CERTS_DIR/client.key.pem.
+    #[arg(long, env = "CLIENT_KEY", global = true)]
+    pub key: Option<PathBuf>,
+    /// Keycloak's bootstrap admin (realm master, client admin-cli), for the admin API.
+    #[arg(long, env = "KC_BOOTSTRAP_ADMIN_USERNAME", default_value = names::DEFAULT_ADMIN_USERNAME, global = true)]
+    pub admin_username: String,
+    /// The bootstrap admin's password.
+    #[arg(long, env = "KC_BOOTSTRAP_ADMIN_PASSWORD", default_value = names::DEFAULT_ADMIN_PASSWORD, hide_default_value = true, global = true)]
+    pub admin_password: String,
+    /// The client_secret client, used by `client token --secret` for contrast.
+    #[arg(long, env = "SECRET_CLIENT_ID", default_value = names::SECRET_CLIENT_ID, global = true)]
+    pub secret_client_id: String,
+    /// Its secret (a development value from the realm file).
+    #[arg(long, env = "CLIENT_SECRET", default_value = names::SECRET_CLIENT_SECRET, hide_default_value = true, global = true)]
+    pub client_secret: String,
+    /// Seconds to wait for a server that is still starting (connection refused) before giving up.
+    #[arg(long, env = "WAIT_SECS", default_value_t = 120, global = true)]
+    pub wait: u64,
+    /// Print one JSON document for scripts instead of the narration.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print tokens and secrets whole (they are shortened by default).
+    #[arg(long, global = true)]
+    pub show_secrets: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate the development PKI (CA, server and client certificates) into CERTS_DIR,
+    /// or read certificates back with `client certs show FILE...`.
+    ///
+    /// Files: ca.pem (the trust anchor), oauth2-provider.pem and resource-server.pem (serverAuth;
+    /// SANs localhost, 127.0.0.1, ::1, keycloak), client.pem (clientAuth; the subject DN the
+    /// realm's x509.subjectdn expects), other-client.pem (same CA, another DN),
+    /// rogue-client.pem (right DN, untrusted CA), each with a .key.pem (mode 0600), and
+    /// client.p12 (password `playbook`). Existing files are never overwritten without --force.
+    Certs(CertsArgs),
+    /// Show the provider's discovery document: the endpoints and what it supports.
+    Discover,
+    /// Request an access token with the client-credentials grant.
+    ///
+    /// Default: RFC 8705 tls_client_auth: `grant_type=client_credentials&client_id=…` in the
+    /// form, the certificate (--cert/--key) in the TLS handshake, no secret. The response is
+    /// printed as the server returned it (tokens shortened unless --show-secrets).
+    /// For a script: `client token --json --show-secrets | jq -r .access_token`.
+    Token(TokenArgs),
+    /// Call the resource server, e.g. `client call /api/users /api/whoami`.
+    ///
+    /// Gets a token over mutual TLS, keeps it until shortly before it expires (later paths
+    /// reuse it), and fetches a new one once if the server answers `invalid_token`.
+    Call(CallArgs),
+    /// Give or take the realm role through Keycloak's Admin REST API (idempotent; every
+    /// request is shown).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// The narrated flow: certificates, token requests right and wrong, the role, the API,
+    /// the binding. Exits non-zero if any step's outcome is not the expected one.
+    ///
+    /// Steps: 1 the certificates; 2 no client certificate → 401 invalid_client; 3 the wrong
+    /// certificate → 401 invalid_client (3b: untrusted CA → refused); 4 the right certificate
+    /// → a token bound to it (cnf.x5t#S256); 5 the API without the role → 403; 6 the role
+    /// assigned via the admin API, a new token → 200; 7 that token over another certificate's
+    /// connection → 401; 8 a write call → 403. If the role is already assigned at the start
+    /// it is removed first (and said so); at the end it is removed again unless --keep-role.
+    Walkthrough(WalkthroughArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CertsArgs {
+    #[command(subcommand)]
+    pub show: Option<CertsCommand>,
+    /// Directory to write to (default: CERTS_DIR).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// Validity of the leaf certificates in days, from now (the CAs get twice as long).
+    #[arg(long, default_value_t = playbook::pki::DEFAULT_LEAF_DAYS)]
+    pub days: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Print subject and issuer (RFC 2253), SANs, EKU, validity and the RFC 8705 thumbprint
+    /// x5t#S256 of each certificate; warns when one is close to expiry.
+    Show {
+        /// PEM files (keys among them are recognised and skipped).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Authenticate with the client secret (HTTP Basic) instead of the certificate, for
+    /// contrast: the token is then not bound to any certificate.
+    #[arg(long)]
+    pub secret: bool,
+    /// Decode the token: header and claims, and whether cnf.x5t#S256 matches --cert.
+    #[arg(long)]
+    pub decode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// API paths, each starting with '/'; the token is reused across them.
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// HTTP method.
+    #[arg(long, short = 'X', default_value = "GET")]
+    pub method: reqwest::Method,
+    /// JSON body to send (with POST/PUT).
+    #[arg(long, short = 'd')]
+    pub data: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Map the realm role to the client's service-account user.
+    AssignRole(RoleArgs),
+    /// Remove that mapping.
+    RemoveRole(RoleArgs),
+    /// Say whether the role is mapped.
+    Status(RoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RoleArgs {
+    /// The realm role.
+    #[arg(long, default_value = names::READONLY_ROLE)]
+    pub role: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WalkthroughArgs {
+    /// Leave the role assigned at the end (to keep playing with `client call`).
+    #[arg(long)]
+    pub keep_role: bool,
+    /// Skip step 3b (the certificate from an untrusted CA).
+    #[arg(long)]
+    pub skip_rogue: bool,
+}
+
+impl GlobalArgs {
+    /// The resolved settings.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::defaults(&self.certs_dir);
+        s.issuer = self.issuer.clone();
+        s.realm = self
+            .realm
+            .clone()
+            .or_else(|| Settings::realm_of(&self.issuer))
+            .unwrap_or_else(|| names::REALM.to_owned());
+        s.client_id = ClientId::new(&self.client_id);
+        s.scope = self.scope.clone().filter(|v| !v.is_empty()).map(Scope::new);
+        s.resource_server = self.resource_server.clone();
+        if let Some(ca) = &self.ca {
+            s.ca = ca.clone();
+        }
+        if let Some(cert) = &self.cert {
+            s.cert = cert.clone();
+        }
+        if let Some(key) = &self.key {
+            s.key = key.clone();
+        }
+        s.admin_username = self.admin_username.clone();
+        s.admin_password = ClientSecret::new(&self.admin_password);
+        s.secret_client_id = ClientId::new(&self.secret_client_id);
+        s.client_secret = ClientSecret::new(&self.client_secret);
+        s.wait = Duration::from_secs(self.wait);
+        s
+    }
+}
+
+/// Runs the parsed command; the exit code says whether it did what was asked.
+pub async fn run(cli: Cli) -> ExitCode {
+    let out = Output::stdout(cli.global.json, cli.global.show_secrets);
+    let settings = cli.global.settings();
+    match dispatch(&cli, &settings, &out).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("error: {err}");
+            if cli.global.json {
+                out.json(&json!({"error": err.to_string()}));
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientError> {
+    playbook::install_crypto_provider();
+    match &cli.command {
+        Command::Certs(args) => match &args.show {
+            Some(CertsCommand::Show { files }) => Ok(certs::show(files, out)),
+            None => {
+                let dir = args
+                    .out
+                    .clone()
+                    .unwrap_or_else(|| cli.global.certs_dir.clone());
+                certs::generate(&dir, args.force, args.days, out).map(|_| true)
+            }
+        },
+        Command::Discover => {
+            let http = https(s, None)?;
+            let url = discovery::discovery_url(&s.issuer)?;
+            out.send(&format!("GET {url}"));
+            let m = retry::until_up("the provider", &url, s.wait, || {
+                discovery::discover(&http, &s.issuer)
+            })
+            .await?;
+            out.recv(&serde_json::to_string_pretty(&m.raw).unwrap_or_default());
+            out.plain(&format!(
+                "\ntoken endpoint for tls_client_auth: {}",
+                m.token_endpoint_for_mtls()
+            ));
+            out.json(&m.raw);
+            Ok(true)
+        }
+        Command::Token(args) => token_command(s, args, out).await,
+        Command::Call(args) => call_command(s, args, out).await,
+        Command::Admin(cmd) => admin_command(s, cmd, out).await,
+        Command::Walkthrough(args) => {
+            let options = walkthrough::Options {
+                keep_role: args.keep_role,
+                skip_rogue: args.skip_rogue,
+            };
+            let report = walkthrough::run(s, &options, out).await?;
+            out.json(&serde_json::to_value(&report).unwrap_or_default());
+            Ok(report.all_passed())
+        }
+    }
+}
+
+fn https(s: &Settings, identity: Option<&Identity>) -> Result<reqwest::Client, ClientError> {
+    let roots = pem::load_ca_certs(&s.ca)?;
+    Ok(playbook::client::https_client(&roots, identity)?)
+}
+
+fn identity(s: &Settings) -> Result<Identity, ClientError> {
+    Ok(Identity::load(&s.cert, &s.key, Some(Purpose::Client))?)
+}
+
+/// Discovery with waiting, then the token endpoint for `auth`.
+async fn token_endpoint(s: &Settings, auth: &ClientAuth) -> Result<Url, ClientError> {
+    let http = https(s, None)?;
+    let url = discovery::discovery_url(&s.issuer)?;
+    let m = retry::until_up("the provider", &url, s.wait, || {
+        discovery::discover(&http, &s.issuer)
+    })
+    .await?;
+    if m.supports_auth_method(auth.method_name()) == Some(false) {
+        tracing::warn!(
+            "the provider does not list {} in token_endpoint_auth_methods_supported",
+            auth.method_name()
+        );
+    }
+    Ok(match auth {
+        ClientAuth::TlsClientAuth => m.token_endpoint_for_mtls().clone(),
+        ClientAuth::SecretBasic(_) => m.token_endpoint.clone(),
+    })
+}
+
+async fn token_command(s: &Settings, args: &TokenArgs, out: &Output) -> Result<bool, ClientError> {
+    let (request, id) = if args.secret {
+        let req = TokenRequest {
+            client_id: s.secret_client_id.clone(),
+            scope: s.scope.clone(),
+            auth: ClientAuth::SecretBasic(s.client_secret.clone()),
+        };
+        (req, None)
+    } else {
+        let req = TokenRequest {
+            client_id: s.client_id.clone(),
+            scope: s.scope.clone(),
+            auth: ClientAuth::TlsClientAuth,
+        };
+        (req, Some(identity(s)?))
+    };
+    let endpoint = token_endpoint(s, &request.auth).await?;
+    let http = https(s, id.as_ref())?;
+    out.step(
+        "1",
+        &format!("client credentials ({})", request.auth.method_name()),
+    );
+    out.send(&format!(
+        "POST {endpoint}\n{}{}",
+        request.form_body(),
+        match (&request.auth, &id) {
+            (ClientAuth::SecretBasic(_), _) =>
+                "\nAuthorization: Basic [client_id:client_secret, redacted]".to_owned(),
+            (_, Some(i)) => format!("\n(TLS client certificate: {})", i.cert_path.display()),
+            _ => String::new(),
+        }
+    ));
+    let curl_tls = CurlTls {
+        ca: s.ca.clone(),
+        cert: id.as_ref().map(|_| (s.cert.clone(), s.key.clone())),
+    };
+    out.curl(&request.curl(&endpoint, &curl_tls, false));
+    let response = match token::request_token(&http, &endpoint, &request).await {
+        Ok(r) => r,
+        Err(ClientError::OAuth { error, url }) => {
+            out.recv(&format!(
+                "{} {}",
+                error.status,
+                json!({"error": error.error, "error_description": error.error_description})
+            ));
+            return Err(ClientError::OAuth { error, url });
+        }
+        Err(e) => return Err(e),
+    };
+    out.recv(&format!(
+        "200 OK\n{}",
+        pretty(&redact_unless(out, &response.raw))
+    ));
+    let mut doc = redact_unless(out, &response.raw);
+    if args.decode {
+        let jwt = DecodedJwt::decode(&response.access_token)?;
+        out.step(
+            "2",
+            "the access token, decoded (signature not verified here)",
+        );
+        out.plain(&format!("header: {}", pretty(&jwt.header)));
+        out.plain(&format!("claims: {}", pretty(&jwt.claims)));
+        let binding = id.as_ref().map(|i| jwt.binding(&i.x5t_s256()));
+        match &binding {
+            Some(token::Binding::Matches { x5t_s256 }) => out.ok(&format!(
+                "cnf.x5t#S256 {x5t_s256} matches {} (RFC 8705 certificate-bound token)",
+                s.cert.display()
+            )),
+            Some(token::Binding::Differs { token, ours }) => out.fail(&format!(
+                "cnf.x5t#S256 {token} does NOT match {} ({ours})",
+                s.cert.display()
+            )),
+            Some(token::Binding::Unbound) => {
+                out.warn("no cnf claim: the token is not bound to the certificate")
+            }
+            None => {
+                out.note("no certificate was used, so the token is a plain bearer token (no cnf)")
+            }
+        }
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert(
+                "decoded".into(),
+                serde_json::to_value(&jwt).unwrap_or_default(),
+            );
+            if let Some(b) = binding {
+                obj.insert(
+                    "cnf_check".into(),
+                    serde_json::to_value(b).unwrap_or_default(),
+                );
+            }
+        }
+    }
+    out.json(&doc);
+    Ok(true)
+}
+
+async fn call_command(s: &Settings, args: &CallArgs, out: &Output) -> Result<bool, ClientError> {
+    let id = identity(s)?;
+    let http = https(s, Some(&id))?;
+    let request = TokenRequest {
+        client_id: s.client_id.clone(),
+        scope: s.scope.clone(),
+        auth: ClientAuth::TlsClientAuth,
+    };
+    let endpoint = token_endpoint(s, &request.auth).await?;
+    let body = match &args.data {
+        Some(d) => Some(serde_json::from_str::<serde_json::Value>(d).map_err(|e| {
+            ClientError::Setting {
+                name: "--data",
+                value: d.clone(),
+                fix: format!("must be JSON: {e}"),
+            }
+        })?),
+        None => None,
+    };
+    let mut cache = TokenCache::default();
+    let mut all_ok = true;
+    let mut results = Vec::new();
+    for (i, path) in args.paths.iter().enumerate() {
+        let url = resource::api_url(&s.resource_server, path)?;
+        out.step(&(i + 1).to_string(), &format!("{} {url}", args.method));
+        // The resource server may still be starting: wait for it (connection refused only).
+        let deadline = std::time::Instant::now() + s.wait;
+        let mut announced = false;
+        let (response, source) = loop {
+            let fetch = async || token::request_token(&http, &endpoint, &request).await;
+            match resource::call_cached(
+                &http,
+                &s.resource_server,
+                args.method.clone(),
+                path,
+                body.as_ref(),
+                &mut cache,
+                fetch,
+            )
+            .await
+            {
+                Err(e) if e.is_not_up_yet() && std::time::Instant::now() < deadline => {
+                    if !std::mem::replace(&mut announced, true) {
+                        eprintln!(
+                            "waiting for the resource server at {url} (up to {}s): {e}",
+                            s.wait.as_secs()
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) if e.is_not_up_yet() => {
+                    return Err(ClientError::GaveUp {
+                        url,
+                        waited: s.wait,
+                        detail: e.to_string(),
+                    });
+                }
+                other => break other?,
+            }
+        };
+        out.note(match source {
+            TokenSource::Cached => "token: reused from the cache",
+            TokenSource::Fetched => "token: fetched (tls_client_auth)",
+            TokenSource::Refetched => "token: the server said invalid_token, so a new one was fetched and the call repeated once",
+        });
+        out.recv(&response.summary());
+        all_ok &= (200..300).contains(&response.status);
+        results.push(json!({"path": path, "token": source, "response": response}));
+    }
+    out.json(&json!(results));
+    Ok(all_ok)
+}
+
+async fn admin_command(
+    s: &Settings,
+    cmd: &AdminCommand,
+    out: &Output,
+) -> Result<bool, ClientError> {
+    let (AdminCommand::AssignRole(r) | AdminCommand::RemoveRole(r) | AdminCommand::Status(r)) = cmd;
+    let http = https(s, None)?;
+    let base = s.admin_base()?;
+    out.step("1", "admin token (realm master, client admin-cli)");
+    let login_url = base.clone();
+    let api = retry::until_up("the provider", &login_url, s.wait, || {
+        AdminApi::login(
+            http.clone(),
+            base.clone(),
+            &s.realm,
+            &s.admin_username,
+            &s.admin_password,
+            out,
+        )
+    })
+    .await?;
+    out.step("2", "the client, its service-account user, the role");
+    let target = api.resolve(s.client_id.as_str(), &r.role, out).await?;
+    out.step("3", "the role mapping");
+    let (change, assigned) = match cmd {
+        AdminCommand::AssignRole(_) => {
+            let c = api.assign(&target, out).await?;
+            (Some(c), true)
+        }
+        AdminCommand::RemoveRole(_) => {
+            let c = api.remove(&target, out).await?;
+            (Some(c), false)
+        }
+        AdminCommand::Status(_) => (None, api.is_assigned(&target, out).await?),
+    };
+    let who = &target.user.username;
+    match change {
+        Some(Change::Added) => out.ok(&format!(
+            "{} assigned to {who}; new tokens carry it",
+            r.role
+        )),
+        Some(Change::AlreadyAssigned) => out.ok(&format!("{who} already had {}", r.role)),
+        Some(Change::Removed) => out.ok(&format!(
+            "{} removed from {who}; new tokens lack it",
+            r.role
+        )),
+        Some(Change::WasNotAssigned) => out.ok(&format!("{who} did not have {}", r.role)),
+        None => out.ok(&format!(
+            "{who} {} {}",
+            if assigned { "has" } else { "does not have" },
+            r.role
+        )),
+    }
+    out.json(&json!({
+        "client": target.client, "user": target.user, "role": target.role,
+        "change": change, "assigned": assigned,
+    }));
+    Ok(true)
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+fn redact_unless(out: &Output, v: &serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(&out.redacted_json(v)).unwrap_or_else(|_| v.clone())
+}

@@ -1,0 +1,535 @@
+//! The client-credentials grant (RFC 6749 §4.4) at the token endpoint.
+//!
+//! Two ways to authenticate the client:
+//! - **`tls_client_auth`** (RFC 8705 §2.1): the form carries `client_id` and *no* secret;
+//!   the proof is the certificate presented in the TLS handshake, which the provider
+//!   matches against the client's registered subject DN (Keycloak: `x509.subjectdn`).
+//!   The token it issues is bound to that certificate: `cnf.x5t#S256` (RFC 8705 §3.1).
+//! - **`client_secret_basic`** (RFC 6749 §2.3.1), for contrast: id and secret in HTTP Basic.
+//!
+//! The response is kept exactly as the server sent it (field order included), and an error
+//! keeps the server's RFC 6749 §5.2 code verbatim.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::Value;
+use url::Url;
+
+use crate::error::{ClientError, OAuthError};
+
+/// RFC 6749 `client_id`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn new(id: impl Into<String>) -> Self {
+        ClientId(id.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// RFC 6749 §3.3 `scope`: space-separated names, sent as one form field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Scope(String);
+
+impl Scope {
+    pub fn new(scope: impl Into<String>) -> Self {
+        Scope(scope.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A credential: `Debug` prints `[redacted]`; the value only through [`secret`](Self::secret).
+macro_rules! secret_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(value.into())
+            }
+            /// The value itself: for the wire, never for a log.
+            pub fn secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// A client secret or password.
+    ClientSecret
+);
+secret_type!(
+    /// A bearer access token (a JWT when it comes from Keycloak).
+    AccessToken
+);
+
+/// How the client proves who it is at the token endpoint.
+#[derive(Debug, Clone)]
+pub enum ClientAuth {
+    /// RFC 8705 `tls_client_auth`: the certificate in the handshake, nothing secret in the request.
+    TlsClientAuth,
+    /// RFC 6749 §2.3.1 HTTP Basic with a client secret.
+    SecretBasic(ClientSecret),
+}
+
+impl ClientAuth {
+    /// The RFC 8414 / RFC 8705 name of the method.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            ClientAuth::TlsClientAuth => "tls_client_auth",
+            ClientAuth::SecretBasic(_) => "client_secret_basic",
+        }
+    }
+}
+
+/// A client-credentials token request.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub client_id: ClientId,
+    pub scope: Option<Scope>,
+    pub auth: ClientAuth,
+}
+
+impl TokenRequest {
+    /// The form fields, in the order they are sent.
+    ///
+    /// `client_id` is in the form for `tls_client_auth` because that is how the provider
+    /// knows which client's DN to compare (RFC 8705 §2: "the client_id parameter is
+    /// REQUIRED"); with HTTP Basic it travels in the header instead.
+    pub fn form_fields(&self) -> Vec<(&'static str, &str)> {
+        let mut fields = vec![("grant_type", "client_credentials")];
+        if let ClientAuth::TlsClientAuth = self.auth {
+            fields.push(("client_id", self.client_id.as_str()));
+        }
+        if let Some(scope) = &self.scope {
+            fields.push(("scope", scope.as_str()));
+        }
+        fields
+    }
+
+    /// The exact `application/x-www-form-urlencoded` body.
+    pub fn form_body(&self) -> String {
+        let mut body = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.form_fields() {
+            body.append_pair(k, v);
+        }
+        body.finish()
+    }
+
+    /// The `Authorization` header value, if the method uses one. RFC 6749 §2.3.1: id and
+    /// secret are form-urlencoded *before* being joined and base64-encoded.
+    pub fn authorization(&self) -> Option<String> {
+        match &self.auth {
+            ClientAuth::TlsClientAuth => None,
+            ClientAuth::SecretBasic(secret) => {
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                let pair = format!("{}:{}", enc(self.client_id.as_str()), enc(secret.secret()));
+                Some(format!("Basic {}", STANDARD.encode(pair)))
+            }
+        }
+    }
+
+    /// The same request as a curl command (the secret shortened unless `show_secret`).
+    pub fn curl(&self, token_endpoint: &Url, tls: &CurlTls, show_secret: bool) -> String {
+        use crate::output::shell_quote as q;
+        let mut cmd = tls.args();
+        if let ClientAuth::SecretBasic(secret) = &self.auth {
+            let shown = if show_secret {
+                secret.secret().to_owned()
+            } else {
+                "$CLIENT_SECRET".to_owned()
+            };
+            cmd.push_str(&format!(
+                " --user {}:{}",
+                q(self.client_id.as_str()),
+                if show_secret {
+                    q(&shown)
+                } else {
+                    format!("\"{shown}\"")
+                }
+            ));
+        }
+        for (k, v) in self.form_fields() {
+            if k == "scope" {
+                cmd.push_str(&format!(" --data-urlencode {}", q(&format!("{k}={v}"))));
+            } else {
+                cmd.push_str(&format!(" -d {}", q(&format!("{k}={v}"))));
+            }
+        }
+        cmd.push(' ');
+        cmd.push_str(&q(token_endpoint.as_str()));
+        cmd
+    }
+}
+
+/// The TLS part of a printed curl command: `--cacert` always (never `-k`), and the client
+/// certificate and key when one is presented.
+#[derive(Debug, Clone)]
+pub struct CurlTls {
+    pub ca: std::path::PathBuf,
+    pub cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl CurlTls {
+    pub fn args(&self) -> String {
+        use crate::output::shell_quote as q;
+        let mut s = format!("curl -sS --cacert {}", q(&self.ca.display().to_string()));
+        if let Some((cert, key)) = &self.cert {
+            s.push_str(&format!(
+                " --cert {} --key {}",
+                q(&cert.display().to_string()),
+                q(&key.display().to_string())
+            ));
+        }
+        s
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1), with the raw JSON as the server sent it.
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    pub access_token: AccessToken,
+    pub token_type: String,
+    pub expires_in: Option<u64>,
+    pub scope: Option<String>,
+    /// The whole body, field order preserved.
+    pub raw: Value,
+}
+
+impl TokenResponse {
+    pub fn from_json(url: &Url, raw: Value) -> Result<Self, ClientError> {
+        let bad = |detail: &str| ClientError::BadJson {
+            url: url.clone(),
+            what: "a token response (RFC 6749 §5.1)",
+            detail: detail.to_owned(),
+        };
+        let access_token = raw
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no access_token"))?;
+        let token_type = raw
+            .get("token_type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no token_type"))?;
+        Ok(TokenResponse {
+            access_token: AccessToken::new(access_token),
+            token_type: token_type.to_owned(),
+            expires_in: raw.get("expires_in").and_then(Value::as_u64),
+            scope: raw.get("scope").and_then(Value::as_str).map(str::to_owned),
+            raw,
+        })
+    }
+}
+
+/// Sends `request` to `token_endpoint` over `http` (which presents the client certificate,
+/// if any, during the handshake). An RFC 6749 §5.2 error comes back as
+/// [`ClientError::OAuth`] with the server's code verbatim.
+pub async fn request_token(
+    http: &reqwest::Client,
+    token_endpoint: &Url,
+    request: &TokenRequest,
+) -> Result<TokenResponse, ClientError> {
+    let mut builder = http
+        .post(token_endpoint.clone())
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(request.form_body());
+    if let Some(auth) = request.authorization() {
+        builder = builder.header(reqwest::header::AUTHORIZATION, auth);
+    }
+    let response = builder
+        .send()
+        .await
+        .map_err(|e| ClientError::transport(token_endpoint, e))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ClientError::transport(token_endpoint, e))?;
+    let json: Option<Value> = serde_json::from_str(&text).ok();
+    if status.is_success() {
+        let json = json.ok_or_else(|| ClientError::BadJson {
+            url: token_endpoint.clone(),
+            what: "a token response (RFC 6749 §5.1)",
+            detail: format!("not JSON: {}", crate::output::shorten(&text)),
+        })?;
+        return TokenResponse::from_json(token_endpoint, json);
+    }
+    match json
+        .as_ref()
+        .and_then(|j| j.get("error"))
+        .and_then(Value::as_str)
+    {
+        Some(code) => Err(ClientError::OAuth {
+            url: token_endpoint.clone(),
+            error: OAuthError {
+                status: status.as_u16(),
+                error: code.to_owned(),
+                error_description: json
+                    .as_ref()
+                    .and_then(|j| j.get("error_description"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            },
+        }),
+        None => Err(ClientError::Unexpected {
+            what: "token request",
+            method: "POST",
+            url: token_endpoint.clone(),
+            status: status.as_u16(),
+            body: text.chars().take(300).collect(),
+        }),
+    }
+}
+
+/// A JWT's header and claims, decoded but **not verified**: reading them is for people;
+/// the resource server verifies the signature against the provider's JWKS.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecodedJwt {
+    pub header: Value,
+    pub claims: Value,
+}
+
+impl DecodedJwt {
+    pub fn decode(token: &AccessToken) -> Result<Self, ClientError> {
+        let mut parts = token.secret().split('.');
+        let (Some(h), Some(c), Some(_sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(ClientError::Jwt(
+                "expected three dot-separated parts".into(),
+            ));
+        };
+        let part = |name: &str, b64: &str| -> Result<Value, ClientError> {
+            let bytes = URL_SAFE_NO_PAD
+                .decode(b64)
+                .map_err(|e| ClientError::Jwt(format!("{name}: not base64url: {e}")))?;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Jwt(format!("{name}: not JSON: {e}")))
+        };
+        Ok(DecodedJwt {
+            header: part("header", h)?,
+            claims: part("claims", c)?,
+        })
+    }
+
+    /// RFC 8705 §3.1 `cnf.x5t#S256`, the thumbprint of the certificate the token is bound to.
+    pub fn cnf_x5t_s256(&self) -> Option<&str> {
+        self.claims.get("cnf")?.get("x5t#S256")?.as_str()
+    }
+
+    /// Keycloak's `realm_access.roles`.
+    pub fn realm_roles(&self) -> Vec<String> {
+        self.claims
+            .get("realm_access")
+            .and_then(|r| r.get("roles"))
+            .and_then(Value::as_array)
+            .map(|roles| {
+                roles
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn has_realm_role(&self, role: &str) -> bool {
+        self.realm_roles().iter().any(|r| r == role)
+    }
+}
+
+/// Whether the token is bound to the certificate whose thumbprint is `x5t_s256`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "binding", rename_all = "snake_case")]
+pub enum Binding {
+    /// `cnf.x5t#S256` equals our certificate's thumbprint.
+    Matches { x5t_s256: String },
+    /// Bound, but to another certificate.
+    Differs { token: String, ours: String },
+    /// No `cnf` claim: a plain bearer token.
+    Unbound,
+}
+
+impl DecodedJwt {
+    pub fn binding(&self, our_x5t_s256: &str) -> Binding {
+        match self.cnf_x5t_s256() {
+            Some(t) if t == our_x5t_s256 => Binding::Matches {
+                x5t_s256: t.to_owned(),
+            },
+            Some(t) => Binding::Differs {
+                token: t.to_owned(),
+                ours: our_x5t_s256.to_owned(),
+            },
+            None => Binding::Unbound,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mtls(scope: Option<&str>) -> TokenRequest {
+        TokenRequest {
+            client_id: ClientId::new("oauth2-playbook-client-credentials-mtls"),
+            scope: scope.map(Scope::new),
+            auth: ClientAuth::TlsClientAuth,
+        }
+    }
+
+    /// The exact bytes of the tls_client_auth form: grant_type, client_id, no secret.
+    #[test]
+    fn tls_client_auth_form_is_exactly_grant_type_and_client_id() {
+        let req = mtls(None);
+        assert_eq!(
+            req.form_body(),
+            "grant_type=client_credentials&client_id=oauth2-playbook-client-credentials-mtls"
+        );
+        assert_eq!(req.authorization(), None);
+    }
+
+    /// `users:read` is percent-encoded as the form encoding requires.
+    #[test]
+    fn scope_is_form_encoded() {
+        let body = mtls(Some("users:read")).form_body();
+        assert_eq!(
+            body,
+            "grant_type=client_credentials&client_id=oauth2-playbook-client-credentials-mtls&scope=users%3Aread"
+        );
+        assert!(!body.contains("client_secret"));
+        assert_eq!(
+            mtls(Some("openid users:read"))
+                .form_body()
+                .rsplit('&')
+                .next(),
+            Some("scope=openid+users%3Aread")
+        );
+    }
+
+    /// Secret clients use HTTP Basic; the secret never appears in the form.
+    #[test]
+    fn client_secret_goes_in_basic_auth_not_in_the_form() {
+        let req = TokenRequest {
+            client_id: ClientId::new("oauth2-playbook-client-credentials-secret"),
+            scope: None,
+            auth: ClientAuth::SecretBasic(ClientSecret::new("playbook-dev-secret-change-me")),
+        };
+        assert_eq!(req.form_body(), "grant_type=client_credentials");
+        // printf 'oauth2-playbook-client-credentials-secret:playbook-dev-secret-change-me' | base64 -w0
+        assert_eq!(
+            req.authorization().unwrap(),
+            "Basic b2F1dGgyLXBsYXlib29rLWNsaWVudC1jcmVkZW50aWFscy1zZWNyZXQ6cGxheWJvb2stZGV2LXNlY3JldC1jaGFuZ2UtbWU="
+        );
+        let curl = req.curl(
+            &Url::parse("https://localhost:9443/t").unwrap(),
+            &CurlTls {
+                ca: "certs/ca.pem".into(),
+                cert: None,
+            },
+            false,
+        );
+        assert!(!curl.contains("change-me"), "{curl}");
+    }
+
+    #[test]
+    fn curl_command_presents_the_certificate_and_never_skips_verification() {
+        let curl = mtls(Some("users:read")).curl(
+            &Url::parse("https://localhost:9443/realms/r/protocol/openid-connect/token").unwrap(),
+            &CurlTls {
+                ca: "certs/ca.pem".into(),
+                cert: Some(("certs/client.pem".into(), "certs/client.key.pem".into())),
+            },
+            false,
+        );
+        assert_eq!(
+            curl,
+            "curl -sS --cacert certs/ca.pem --cert certs/client.pem --key certs/client.key.pem \
+             -d grant_type=client_credentials -d client_id=oauth2-playbook-client-credentials-mtls \
+             --data-urlencode scope=users:read \
+             https://localhost:9443/realms/r/protocol/openid-connect/token"
+        );
+        assert!(!curl.contains(" -k") && !curl.contains("--insecure"));
+    }
+
+    #[test]
+    fn secrets_print_redacted_in_debug() {
+        let t = AccessToken::new("eyJ.secret.value");
+        assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
+        assert_eq!(
+            format!("{:?}", ClientSecret::new("x")),
+            "ClientSecret([redacted])"
+        );
+    }
+
+    #[test]
+    fn decodes_claims_and_compares_the_binding() {
+        let enc = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let token = AccessToken::new(format!(
+            "{}.{}.sig",
+            enc(serde_json::json!({"alg":"RS256","typ":"JWT","kid":"k1"})),
+            enc(serde_json::json!({
+                "realm_access": {"roles": ["default-roles-x", "oauth2-playbook-readonly"]},
+                "cnf": {"x5t#S256": "abc"}
+            }))
+        ));
+        let jwt = DecodedJwt::decode(&token).unwrap();
+        assert_eq!(jwt.header["kid"], "k1");
+        assert!(jwt.has_realm_role("oauth2-playbook-readonly"));
+        assert!(!jwt.has_realm_role("oauth2-playbook"));
+        assert_eq!(
+            jwt.binding("abc"),
+            Binding::Matches {
+                x5t_s256: "abc".into()
+            }
+        );
+        assert!(matches!(jwt.binding("xyz"), Binding::Differs { .. }));
+        assert!(DecodedJwt::decode(&AccessToken::new("not-a-jwt")).is_err());
+    }
+
+    #[test]
+    fn oauth_error_display_keeps_the_wire_code() {
+        let e = OAuthError {
+            status: 401,
+            error: "invalid_client".into(),
+            error_description: Some("Invalid client or Invalid client credentials".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid_client: Invalid client or Invalid client credentials (HTTP 401)"
+        );
+    }
+}
