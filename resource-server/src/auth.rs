@@ -61,13 +61,16 @@ use crate::jwks::{ALLOWED_ALGORITHMS, KeyError, KeyStore};
 /// The claims this server reads. Unknown claims are ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
+    // `iss` and `exp` default when absent so that the check that requires them (in
+    // `jsonwebtoken::decode`) reports the missing claim by name.
+    #[serde(default)]
     pub iss: String,
     #[serde(default)]
     pub sub: Option<String>,
     /// `aud` may be a string or an array (RFC 7519 §4.1.3); always a list here.
     #[serde(default, deserialize_with = "string_or_list")]
     pub aud: Vec<String>,
-    #[serde(deserialize_with = "numeric_date")]
+    #[serde(default, deserialize_with = "numeric_date")]
     pub exp: u64,
     #[serde(default, deserialize_with = "optional_numeric_date")]
     pub nbf: Option<u64>,
@@ -469,8 +472,10 @@ impl Validator {
                 )
             }
             ErrorKind::InvalidSignature => format!(
-                "the signature does not verify with the provider's key {kid:?}: the token was \
-                 altered or signed by someone else"
+                "the signature does not verify with the provider's key {}: the token was \
+                 altered or signed by someone else",
+                kid.map(|k| format!("{k:?}"))
+                    .unwrap_or_else(|| "(no kid)".to_owned())
             ),
             ErrorKind::InvalidIssuer => format!(
                 "the token was issued by {}, this server trusts only {:?}",

@@ -1,0 +1,377 @@
+//! Test support: a stand-in token provider that serves discovery and a JWKS over TLS (like
+//! any OpenID provider, Keycloak included), mints tokens with its RSA keys, can rotate them
+//! and can come up late; plus a resource server under test and an HTTPS caller.
+//!
+//! Tokens are built by hand (header JSON, payload JSON, RS256 signature with aws-lc-rs) so
+//! a test can forge exactly the bad token it needs: `alg: none`, HS256 keyed with the
+//! public key, a foreign `kid`, a wrong signature.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use playbook::pki::{DevPki, Issued};
+use playbook::server::{self, ClientAuth};
+use playbook::{Identity, names};
+use resource_server::{Config, Running};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Presents a certificate as it is: the server is the one under test.
+pub fn identity(issued: &Issued) -> Identity {
+    Identity::unchecked(
+        Path::new("test.pem"),
+        vec![issued.cert_der.clone()],
+        issued.key_der(),
+    )
+}
+
+/// An RSA signing key with its `kid`.
+pub struct SigningKey {
+    pub kid: String,
+    pair: RsaKeyPair,
+}
+
+impl SigningKey {
+    pub fn generate(kid: &str) -> Arc<SigningKey> {
+        Arc::new(SigningKey {
+            kid: kid.to_owned(),
+            pair: RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"),
+        })
+    }
+
+    /// The public JWK, shaped as Keycloak publishes it.
+    pub fn jwk(&self) -> Value {
+        let public = self.pair.public_key();
+        json!({
+            "kid": self.kid, "kty": "RSA", "alg": "RS256", "use": "sig",
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        })
+    }
+
+    /// DER SubjectPublicKeyInfo of the public key: what a key-confusion forger would use
+    /// as an HMAC secret.
+    pub fn public_der(&self) -> Vec<u8> {
+        self.pair
+            .public_key()
+            .as_der()
+            .expect("public key DER")
+            .as_ref()
+            .to_vec()
+    }
+
+    /// An RS256 JWS over `header` and `claims`, exactly as given.
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+        let mut signature = vec![0; self.pair.public_modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .expect("RSA signature");
+        format!("{input}.{}", b64(signature))
+    }
+
+    /// Keycloak's header: `{"alg":"RS256","typ":"JWT","kid":…}`.
+    pub fn header(&self) -> Value {
+        json!({"alg": "RS256", "typ": "JWT", "kid": self.kid})
+    }
+
+    pub fn mint(&self, claims: &Value) -> String {
+        self.sign(&self.header(), claims)
+    }
+}
+
+/// HS256 over header and claims with `secret`: the forgery a resource server must refuse.
+pub fn sign_hs256(header: &Value, claims: &Value, secret: &[u8]) -> String {
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", b64(tag.as_ref()))
+}
+
+struct ProviderState {
+    issuer: String,
+    keys: Mutex<Vec<Arc<SigningKey>>>,
+    discovery_hits: AtomicUsize,
+    jwks_hits: AtomicUsize,
+}
+
+async fn discovery(State(state): State<Arc<ProviderState>>) -> Json<Value> {
+    state.discovery_hits.fetch_add(1, Ordering::SeqCst);
+    Json(json!({
+        "issuer": state.issuer,
+        "token_endpoint": format!("{}/protocol/openid-connect/token", state.issuer),
+        "jwks_uri": format!("{}/protocol/openid-connect/certs", state.issuer),
+        "tls_client_certificate_bound_access_tokens": true,
+    }))
+}
+
+async fn jwks(State(state): State<Arc<ProviderState>>) -> Json<Value> {
+    state.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    let keys: Vec<Value> = state.keys.lock().unwrap().iter().map(|k| k.jwk()).collect();
+    // Keycloak also publishes an encryption key; the resource server must skip it.
+    let mut keys = keys;
+    keys.push(
+        json!({"kid": "enc-key", "kty": "RSA", "alg": "RSA-OAEP", "use": "enc",
+                     "n": "sXch", "e": "AQAB"}),
+    );
+    Json(json!({ "keys": keys }))
+}
+
+/// A minimal OpenID provider: discovery + JWKS over TLS, and a token minter.
+pub struct TestProvider {
+    pub issuer: String,
+    pub addr: SocketAddr,
+    state: Arc<ProviderState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestProvider {
+    /// Starts on a fresh loopback port with one signing key.
+    pub async fn start(pki: &DevPki) -> TestProvider {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let mut provider = TestProvider::stopped(listener.local_addr().expect("addr"));
+        provider.serve(pki, listener);
+        provider
+    }
+
+    /// A provider that is not running yet: its port is reserved and then released, so the
+    /// resource server sees "connection refused" until [`TestProvider::start_late`].
+    pub async fn not_started() -> TestProvider {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        TestProvider::stopped(listener.local_addr().expect("addr"))
+    }
+
+    pub async fn start_late(&mut self, pki: &DevPki) {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("re-bind the provider's reserved port");
+        self.serve(pki, listener);
+    }
+
+    fn stopped(addr: SocketAddr) -> TestProvider {
+        let issuer = names::issuer_for(&format!("https://localhost:{}", addr.port()), names::REALM);
+        TestProvider {
+            state: Arc::new(ProviderState {
+                issuer: issuer.clone(),
+                keys: Mutex::new(vec![SigningKey::generate("key-1")]),
+                discovery_hits: AtomicUsize::new(0),
+                jwks_hits: AtomicUsize::new(0),
+            }),
+            issuer,
+            addr,
+            stop: None,
+            task: None,
+        }
+    }
+
+    fn serve(&mut self, pki: &DevPki, listener: TcpListener) {
+        let tls = server::server_config(
+            &identity(&pki.provider),
+            std::slice::from_ref(&pki.ca.cert.cert_der),
+            ClientAuth::Request,
+        )
+        .expect("provider TLS config");
+        let realm = format!("/realms/{}", names::REALM);
+        let app = Router::new()
+            .route(
+                &format!("{realm}/.well-known/openid-configuration"),
+                get(discovery),
+            )
+            .route(&format!("{realm}/protocol/openid-connect/certs"), get(jwks))
+            .with_state(self.state.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.task = Some(tokio::spawn(server::serve(listener, tls, app, async {
+            let _ = stopped.await;
+        })));
+        self.stop = Some(stop);
+    }
+
+    /// The current signing key (the last one published).
+    pub fn key(&self) -> Arc<SigningKey> {
+        self.state
+            .keys
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("a key")
+    }
+
+    /// Key rotation: a new key replaces the published ones.
+    pub fn rotate(&self, kid: &str) -> Arc<SigningKey> {
+        let key = SigningKey::generate(kid);
+        *self.state.keys.lock().unwrap() = vec![key.clone()];
+        key
+    }
+
+    pub fn jwks_hits(&self) -> usize {
+        self.state.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    /// Claims shaped like a Keycloak client-credentials access token for `pki.client`,
+    /// bound to its certificate and carrying the read-only role.
+    pub fn claims(&self, bound_to: Option<&Issued>) -> Value {
+        let now = now();
+        let mut claims = json!({
+            "exp": now + 300, "iat": now, "jti": format!("trrtcc:{}", now),
+            "iss": self.issuer, "aud": "account", "sub": "3f1a9a52-service-account",
+            "typ": "Bearer", "azp": names::MTLS_CLIENT_ID, "acr": "1",
+            "realm_access": {"roles": ["offline_access", "uma_authorization",
+                                        format!("default-roles-{}", names::REALM),
+                                        names::READONLY_ROLE]},
+            "scope": "profile email",
+            "preferred_username": format!("service-account-{}", names::MTLS_CLIENT_ID),
+            "client_id": names::MTLS_CLIENT_ID,
+        });
+        if let Some(cert) = bound_to {
+            claims["cnf"] = json!({"x5t#S256": cert.x5t_s256()});
+        }
+        claims
+    }
+
+    /// A valid token for `pki.client`, signed with the current key.
+    pub fn token(&self, pki: &DevPki) -> String {
+        self.key().mint(&self.claims(Some(&pki.client)))
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+/// A config for the resource server under test, trusting the test PKI and retrying fast.
+pub fn config(pki: &DevPki, provider: &TestProvider) -> Config {
+    let mut config = Config::new(&provider.issuer, vec![pki.ca.cert.cert_der.clone()]);
+    config.retry_min_delay = Duration::from_millis(100);
+    config.retry_max_delay = Duration::from_millis(500);
+    config
+}
+
+/// Starts the resource server under test on a fresh loopback port.
+pub async fn resource_server(pki: &DevPki, config: Config) -> Running {
+    let tls = config
+        .server_tls(&identity(&pki.resource_server))
+        .expect("resource server TLS config");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    resource_server::spawn(listener, tls, config).expect("spawn resource server")
+}
+
+/// One HTTP answer, read completely.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub challenge: Option<String>,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn error(&self) -> Option<&str> {
+        self.body["error"].as_str()
+    }
+    pub fn description(&self) -> &str {
+        self.body["error_description"].as_str().unwrap_or_default()
+    }
+}
+
+/// Calls `url` over a new TLS connection, presenting `cert` and sending `authorization`.
+pub async fn call(
+    pki: &DevPki,
+    method: reqwest::Method,
+    url: &str,
+    cert: Option<&Issued>,
+    authorization: Option<&str>,
+) -> Answer {
+    let id = cert.map(identity);
+    let client =
+        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
+            .expect("https client");
+    let mut request = client.request(method.clone(), url);
+    if let Some(value) = authorization {
+        request = request.header(reqwest::header::AUTHORIZATION, value);
+    }
+    if method == reqwest::Method::POST {
+        request = request.json(&json!({"username": "carol", "email": "carol@example.org"}));
+    }
+    let response = request.send().await.expect("request reaches the server");
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().expect("ASCII challenge").to_owned());
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        challenge,
+        body,
+    }
+}
+
+/// GET with the client certificate and `Authorization: Bearer <token>`.
+pub async fn get_with(pki: &DevPki, url: &str, cert: &Issued, token: &str) -> Answer {
+    call(
+        pki,
+        reqwest::Method::GET,
+        url,
+        Some(cert),
+        Some(&format!("Bearer {token}")),
+    )
+    .await
+}
+
+/// Asserts a 401 `invalid_token` whose description contains `because`, in body and header.
+#[track_caller]
+pub fn assert_invalid_token(answer: &Answer, because: &str) {
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert_eq!(answer.error(), Some("invalid_token"), "{answer:?}");
+    assert!(
+        answer.description().contains(because),
+        "expected the reason to mention {because:?}: {answer:?}"
+    );
+    let challenge = answer.challenge.as_deref().expect("WWW-Authenticate");
+    assert!(
+        challenge.starts_with(&format!(
+            "Bearer realm=\"{}\", error=\"invalid_token\"",
+            names::REALM
+        )),
+        "{challenge}"
+    );
+}
