@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr} (is another server on this port? try --port)"))?;
+    let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(
         %addr,
         issuer = %args.issuer,
