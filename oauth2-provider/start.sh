@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..  # the sourced files are found from the repository root
 # Runs the real Keycloak for the playground in a container (Docker or Podman, whichever
 # answers), with the dev PKI, mTLS requested, and the realm the embedded provider imports.
 #
@@ -13,9 +14,9 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../scripts/env.sh
+# shellcheck source=scripts/env.sh
 source "${SCRIPT_DIR}/../scripts/env.sh"
-# shellcheck source=../scripts/keycloak.env
+# shellcheck source=scripts/keycloak.env
 source "${SCRIPT_DIR}/../scripts/keycloak.env"
 
 KEYCLOAK_CONF="${SCRIPT_DIR}/keycloak.conf"
@@ -35,7 +36,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # Removes what this run created unless it succeeded; runs on every exit (also Ctrl-C).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..  # the sourced files are found from the repository root
 # Stops and removes the Keycloak container that oauth2-provider/start.sh created.
 # Its data (the H2 file database, hence the imported realm and any admin changes) goes with
 # it: the next start.sh imports the realm file afresh. Exits 0 when no such container exists,
@@ -6,9 +7,9 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../scripts/env.sh
+# shellcheck source=scripts/env.sh
 source "${SCRIPT_DIR}/../scripts/env.sh"
-# shellcheck source=../scripts/keycloak.env
+# shellcheck source=scripts/keycloak.env
 source "${SCRIPT_DIR}/../scripts/keycloak.env"
 
 info() { printf 'INFO  %s\n' "$*"; }
