@@ -1,0 +1,137 @@
+//! `client certs` and `client certs show`, run as the real binary
+//! (`env!("CARGO_BIN_EXE_client")`) in a temporary directory, checked with `openssl`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn client(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_client"))
+        .args(args)
+        .current_dir(cwd)
+        // The test must not pick up settings from the environment it runs in.
+        .env_remove("CERTS_DIR")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run the client binary")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn openssl(args: &[&str], cwd: &Path) -> Output {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("openssl is installed")
+}
+
+/// A second `client certs` without `--force` changes nothing, exits non-zero, names the
+/// files and the flag; with `--force` it replaces them.
+#[test]
+fn certs_never_overwrites_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = client(&["certs", "--out", "pki"], dir.path());
+    assert!(first.status.success(), "{}", text(&first));
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(stdout.contains("client.pem"), "{}", text(&first));
+    assert!(stdout.contains(playbook::names::CLIENT_SUBJECT_DN), "{}", text(&first));
+
+    let pki = dir.path().join("pki");
+    let snapshot: Vec<(String, Vec<u8>)> = std::fs::read_dir(&pki)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    assert!(snapshot.len() >= 13, "{snapshot:?}");
+
+    let second = client(&["certs", "--out", "pki"], dir.path());
+    assert!(!second.status.success(), "{}", text(&second));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("--force"), "{}", text(&second));
+    assert!(stderr.contains("client.key.pem"), "{}", text(&second));
+    for (name, bytes) in &snapshot {
+        assert_eq!(&std::fs::read(pki.join(name)).unwrap(), bytes, "{name} changed");
+    }
+    assert_eq!(std::fs::read_dir(&pki).unwrap().count(), snapshot.len(), "no stray files");
+
+    let forced = client(&["certs", "--out", "pki", "--force"], dir.path());
+    assert!(forced.status.success(), "{}", text(&forced));
+    assert_ne!(
+        std::fs::read(pki.join("client.key.pem")).unwrap(),
+        snapshot.iter().find(|(n, _)| n == "client.key.pem").unwrap().1
+    );
+}
+
+/// openssl agrees: client.pem chains to ca.pem, its subject is exactly the realm's DN, and
+/// `client certs show` prints the same thumbprint openssl computes.
+#[test]
+fn openssl_verifies_the_client_certificate_and_its_dn() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = client(&["certs", "--out", "."], dir.path());
+    assert!(made.status.success(), "{}", text(&made));
+
+    let verify = openssl(&["verify", "-CAfile", "ca.pem", "client.pem"], dir.path());
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert_eq!(String::from_utf8_lossy(&verify.stdout).trim(), "client.pem: OK");
+
+    let rogue = openssl(&["verify", "-CAfile", "ca.pem", "rogue-client.pem"], dir.path());
+    assert!(!rogue.status.success(), "the rogue certificate must not verify: {}", text(&rogue));
+
+    let subject = openssl(
+        &["x509", "-in", "client.pem", "-noout", "-subject", "-nameopt", "RFC2253"],
+        dir.path(),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&subject.stdout).trim(),
+        format!("subject={}", playbook::names::CLIENT_SUBJECT_DN)
+    );
+
+    // x5t#S256 as openssl computes it: SHA-256 of the DER, base64url without padding.
+    let der = openssl(&["x509", "-in", "client.pem", "-outform", "DER"], dir.path());
+    let digest = Command::new("openssl")
+        .args(["dgst", "-sha256", "-binary"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(&der.stdout)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    use base64::Engine as _;
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.stdout);
+
+    let shown = client(&["certs", "show", "client.pem", "client.key.pem"], dir.path());
+    assert!(shown.status.success(), "{}", text(&shown));
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(stdout.contains(&format!("x5t#S256:  {expected}")), "{}", text(&shown));
+    assert!(stdout.contains("clientAuth"), "{}", text(&shown));
+    assert!(stdout.contains("a private key"), "{}", text(&shown));
+
+    let json = client(&["certs", "show", "--json", "client.pem"], dir.path());
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(doc[0]["certificates"][0]["x5t#S256"], expected.as_str());
+    assert_eq!(doc[0]["certificates"][0]["subject"], playbook::names::CLIENT_SUBJECT_DN);
+}
+
+/// A file that is not a certificate is named in a clear error and fails the command.
+#[test]
+fn certs_show_names_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    let o = client(&["certs", "show", "notes.txt", "missing.pem"], dir.path());
+    assert!(!o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("notes.txt") && stdout.contains("BEGIN CERTIFICATE"), "{}", text(&o));
+    assert!(stdout.contains("missing.pem") && stdout.contains("client certs"), "{}", text(&o));
+}

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR  # the sourced files are found from the repository root
+# The mTLS client-credentials walkthrough in one command (RFC 6749 §4.4, RFC 8705).
+#
+#   ./start.sh                        build, certificates, provider, resource server, walkthrough
+#   ./start.sh --provider keycloak    use a Keycloak container (Docker or Podman must answer)
+#   ./start.sh --provider embedded    use the embedded provider (no container engine needed)
+#   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
+#
+# Without --provider: Keycloak when a container engine answers, else the embedded provider.
+# Certificates are generated into certs/ only if missing (never overwritten). Servers this
+# script starts are stopped on exit, failure or Ctrl-C; servers already running are used
+# as they are and left alone. Exit code 0 means every walkthrough step behaved as expected.
+#
+# The walkthrough's steps (the same numbers as in `client walkthrough` and the README):
+#   1 the certificates  2 no client certificate -> 401  3 wrong certificate -> 401
+#   (3b untrusted CA -> refused)  4 right certificate -> bound token  5 no role -> 403
+#   6 role assigned via the admin API -> 200  7 token over another certificate -> 401
+#   8 write call -> 403
+# Settings (ports, realm, client id, admin user) come from scripts/env.sh and the environment.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/env.sh
+source "${ROOT}/scripts/env.sh"
+
+# A debug build: on a 2-core first run it is several minutes faster than --release
+# (no optimisation of ~300 crates), and `cargo test` reuses it afterwards. The servers are
+# not performance-sensitive for a walkthrough.
+BIN_DIR="${ROOT}/target/debug"
+LOG_DIR="${ROOT}/target/start-logs"
+# How long a server may take to become ready (Keycloak's first start imports the realm).
+READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-180}"
+
+PROVIDER_CHOICE=""   # keycloak | embedded (empty: decide)
+KEEP_RUNNING=0
+PROVIDER_KIND=""     # what was chosen
+STARTED_KEYCLOAK=0
+PROVIDER_PID=""
+RESOURCE_SERVER_PID=""
+
+INFO() { printf '\033[1mINFO\033[0m  %s\n' "$*"; }
+ERROR() { printf '\033[31mERROR\033[0m %s\n' "$*" >&2; }
+if [[ ! -t 1 ]]; then
+  INFO() { printf 'INFO  %s\n' "$*"; }
+  ERROR() { printf 'ERROR %s\n' "$*" >&2; }
+fi
+die() {
+  ERROR "$@"
+  exit 1
+}
+
+usage() {
+  sed -n '3,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+parse_args() {
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --provider)
+        [[ $# -ge 2 ]] || die "--provider needs a value: keycloak or embedded"
+        PROVIDER_CHOICE="$2"
+        shift 2
+        ;;
+      --provider=*)
+        PROVIDER_CHOICE="${1#--provider=}"
+        shift
+        ;;
+      --keep-running)
+        KEEP_RUNNING=1
+        shift
+        ;;
+      -h | --help)
+        usage
+        exit 0
+        ;;
+      *) die "unknown argument '$1' (see ./start.sh --help)" ;;
+    esac
+  done
+  case "${PROVIDER_CHOICE}" in
+    "" | keycloak | embedded) ;;
+    *) die "--provider must be keycloak or embedded, not '${PROVIDER_CHOICE}'" ;;
+  esac
+}
+
+# Stops what this run started, on every exit (success, failure, Ctrl-C).
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [[ -n "${RESOURCE_SERVER_PID}" ]] && kill -0 "${RESOURCE_SERVER_PID}" 2>/dev/null; then
+    INFO "stopping the resource server (pid ${RESOURCE_SERVER_PID})"
+    kill "${RESOURCE_SERVER_PID}" 2>/dev/null || true
+    wait "${RESOURCE_SERVER_PID}" 2>/dev/null || true
+  fi
+  if [[ -n "${PROVIDER_PID}" ]] && kill -0 "${PROVIDER_PID}" 2>/dev/null; then
+    INFO "stopping the embedded provider (pid ${PROVIDER_PID})"
+    kill "${PROVIDER_PID}" 2>/dev/null || true
+    wait "${PROVIDER_PID}" 2>/dev/null || true
+  fi
+  if [[ ${STARTED_KEYCLOAK} -eq 1 ]]; then
+    INFO "stopping the Keycloak container"
+    "${ROOT}/oauth2-provider/stop.sh" || true
+  fi
+  exit "${status}"
+}
+
+# The certificates directory as the client should print it: relative when it is the
+# repository's own certs/, so the curl commands read `--cacert certs/ca.pem`.
+certs_arg() {
+  if [[ "${CERTS_DIR}" == "${ROOT}/"* ]]; then
+    printf '%s' "${CERTS_DIR#"${ROOT}/"}"
+  else
+    printf '%s' "${CERTS_DIR}"
+  fi
+}
+
+client() {
+  "${BIN_DIR}/client" --certs-dir "$(certs_arg)" --issuer "${ISSUER}" \
+    --resource-server "${RESOURCE_SERVER_URL}" --client-id "${CLIENT_ID}" "$@"
+}
+
+# 0. Build the three binaries (debug; see BIN_DIR above).
+build() {
+  INFO "0. building client, oauth2-provider and resource-server (cargo build; the first build takes a few minutes)"
+  cargo build --locked -p client -p oauth2-provider -p resource-server
+}
+
+# 1. The certificates: generated once; existing files are never overwritten.
+ensure_certs() {
+  if [[ -f "${CERTS_DIR}/ca.pem" && -f "${CERTS_DIR}/client.pem" && -f "${CERTS_DIR}/other-client.pem" ]]; then
+    INFO "1. certificates: using the existing ones in $(certs_arg)/ (regenerate with: ${BIN_DIR#"${ROOT}/"}/client certs --force)"
+  else
+    INFO "1. certificates: none in $(certs_arg)/ yet, generating the dev PKI"
+    client certs
+  fi
+}
+
+# Whether the provider's discovery document answers (over TLS, trusting only our CA).
+provider_answers() {
+  curl -sSf --max-time 3 --cacert "${CERTS_DIR}/ca.pem" \
+    "${ISSUER}/.well-known/openid-configuration" >/dev/null 2>&1
+}
+
+# Waits until "$@" succeeds, at most READY_TIMEOUT_SECS; $1 names what we wait for.
+wait_until() {
+  local what=$1
+  shift
+  local waited=0
+  until "$@"; do
+    if [[ -n "${PROVIDER_PID}" ]] && ! kill -0 "${PROVIDER_PID}" 2>/dev/null; then
+      die "the embedded provider exited; its log: ${LOG_DIR}/oauth2-provider.log"
+    fi
+    if [[ -n "${RESOURCE_SERVER_PID}" ]] && ! kill -0 "${RESOURCE_SERVER_PID}" 2>/dev/null; then
+      die "the resource server exited; its log: ${LOG_DIR}/resource-server.log"
+    fi
+    if [[ ${waited} -ge ${READY_TIMEOUT_SECS} ]]; then
+      die "${what} not ready after ${READY_TIMEOUT_SECS}s (raise READY_TIMEOUT_SECS); logs in ${LOG_DIR}"
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  INFO "${what} is ready (${waited}s)"
+}
+
+# 2. The authorization server: Keycloak in a container if an engine answers (or if asked),
+#    else the embedded provider, which imports the same realm file.
+start_provider() {
+  if provider_answers; then
+    PROVIDER_KIND="already running"
+    INFO "2. provider: something already answers at ${ISSUER}; using it as it is (not stopped afterwards)"
+    return 0
+  fi
+  local engine=""
+  if [[ "${PROVIDER_CHOICE}" != "embedded" ]]; then
+    engine="$("${ROOT}/oauth2-provider/start.sh" --check-engine 2>/dev/null || true)"
+  fi
+  if [[ "${PROVIDER_CHOICE}" == "keycloak" && -z "${engine}" ]]; then
+    die "--provider keycloak: no container engine answers (docker/podman info failed); use --provider embedded"
+  fi
+  if [[ -n "${engine}" ]]; then
+    PROVIDER_KIND="keycloak"
+    INFO "2. provider: Keycloak in a container (${engine} answers)"
+    STARTED_KEYCLOAK=1
+    "${ROOT}/oauth2-provider/start.sh"
+  else
+    PROVIDER_KIND="embedded"
+    if [[ "${PROVIDER_CHOICE}" == "embedded" ]]; then
+      INFO "2. provider: the embedded provider (--provider embedded)"
+    else
+      INFO "2. provider: the embedded provider (no container engine answers; --provider keycloak would need Docker or Podman)"
+    fi
+    "${BIN_DIR}/oauth2-provider" --realm "${REALM_FILE}" --certs "${CERTS_DIR}" \
+      --port "${PROVIDER_PORT}" >"${LOG_DIR}/oauth2-provider.log" 2>&1 &
+    PROVIDER_PID=$!
+    INFO "   pid ${PROVIDER_PID}, log ${LOG_DIR#"${ROOT}/"}/oauth2-provider.log"
+  fi
+  wait_until "the provider at ${ISSUER}" provider_answers
+}
+
+# Whether the resource server answers its readiness check (it needs a client certificate
+# for every request, health included, and is ready once it holds the provider's keys).
+resource_server_ready() {
+  curl -sSf --max-time 3 --cacert "${CERTS_DIR}/ca.pem" \
+    --cert "${CERTS_DIR}/client.pem" --key "${CERTS_DIR}/client.key.pem" \
+    "${RESOURCE_SERVER_URL}/health/ready" >/dev/null 2>&1
+}
+
+# 3. The resource server: trusts our CA for client certificates, validates tokens with the
+#    provider's keys (found through the issuer's discovery document).
+start_resource_server() {
+  if resource_server_ready; then
+    INFO "3. resource server: already running at ${RESOURCE_SERVER_URL}; using it as it is"
+    return 0
+  fi
+  INFO "3. resource server on ${RESOURCE_SERVER_URL} (issuer ${ISSUER})"
+  "${BIN_DIR}/resource-server" --issuer "${ISSUER}" --ca "${CERTS_DIR}/ca.pem" \
+    --cert "${CERTS_DIR}/resource-server.pem" --key "${CERTS_DIR}/resource-server.key.pem" \
+    --port "${RESOURCE_SERVER_PORT}" >"${LOG_DIR}/resource-server.log" 2>&1 &
+  RESOURCE_SERVER_PID=$!
+  INFO "   pid ${RESOURCE_SERVER_PID}, log ${LOG_DIR#"${ROOT}/"}/resource-server.log"
+  wait_until "the resource server at ${RESOURCE_SERVER_URL}" resource_server_ready
+}
+
+# 4. The walkthrough itself (steps 1-8); its exit code is this script's.
+run_walkthrough() {
+  INFO "4. the walkthrough (client walkthrough) against the ${PROVIDER_KIND} provider"
+  local status=0
+  # The admin credentials go through the environment, not the command line (ps shows argv).
+  KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME}" \
+    KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD}" \
+    client walkthrough || status=$?
+  if [[ ${status} -eq 0 ]]; then
+    INFO "the walkthrough passed. Try it by hand: ${BIN_DIR#"${ROOT}/"}/client --help"
+  else
+    ERROR "the walkthrough did not pass (exit ${status}); server logs are in ${LOG_DIR#"${ROOT}/"}/"
+  fi
+  return "${status}"
+}
+
+keep_running() {
+  if [[ ${KEEP_RUNNING} -eq 1 ]]; then
+    INFO "servers keep running (--keep-running); Ctrl-C stops them"
+    wait
+  fi
+}
+
+main() {
+  parse_args "$@"
+  cd "${ROOT}"
+  mkdir -p "${LOG_DIR}"
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  build
+  ensure_certs
+  start_provider
+  start_resource_server
+  local status=0
+  run_walkthrough || status=$?
+  keep_running
+  return "${status}"
+}
+
+main "$@"
