@@ -1,1 +1,332 @@
-//! placeholder
+//! An embedded, Keycloak-compatible authorization server: it imports the *same* realm file
+//! Keycloak imports (`import/oauth2-playbook-realm.json`) and answers the requests the
+//! playground makes (discovery, JWKS, the token endpoint with RFC 8705 `tls_client_auth`,
+//! introspection, the admin REST calls of the walkthrough, health) as Keycloak
+//! [`KEYCLOAK_IMAGE_TAG`] does. A difference from Keycloak is a bug.
+//!
+//! State is in memory and imported at start; nothing is written to disk.
+//!
+//! # Using it from a test
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use oauth2_provider::{Options, Provider};
+//! let pki = playbook::pki::DevPki::generate(2, 1)?;
+//! let provider = Provider::from_realm_file(&oauth2_provider::realm_file(), Options::default())?;
+//! let tls = oauth2_provider::tls_config_from_pki(&pki)?;
+//! let running = oauth2_provider::spawn(provider, tls).await?;
+//! // running.base_url == "https://localhost:<port>", running.management_url likewise (health).
+//! running.stop().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Or, piece by piece: [`app`] (the main router), [`management_app`] (health, Keycloak's
+//! port 9000), [`run`] (serve both over TLS until a shutdown future completes).
+//!
+//! # Layout (one module per protocol step)
+//!
+//! - [`realm`]: the realm-export representation and its import (Keycloak's `RealmManager`).
+//! - [`store`]: the in-memory model: realms, clients, users, roles, client scopes.
+//! - [`keys`]: the realm RSA keys, `kid`, JWKS, RS256 signing.
+//! - [`client_auth`]: client authentication, RFC 8705 §2 `tls_client_auth` and `client_secret_*`.
+//! - [`token`]: the token endpoint, RFC 6749 §4.4 `client_credentials` and the admin `password` grant.
+//! - [`mappers`]: protocol mappers that turn client scopes into claims.
+//! - [`discovery`], [`introspect`], [`admin`], [`health`].
+//! - [`error`]: the wire errors (RFC 6749 §5.2 bodies, Keycloak's admin error bodies).
+
+pub mod admin;
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod health;
+pub mod introspect;
+pub mod keys;
+pub mod mappers;
+pub mod realm;
+pub mod store;
+pub mod token;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::routing::{get, post};
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use url::Url;
+
+pub use realm::RealmFileError;
+
+/// The Keycloak image this provider mirrors. Keycloak's container scripts and tests use
+/// `format!("{KEYCLOAK_IMAGE}:{KEYCLOAK_IMAGE_TAG}")`.
+pub const KEYCLOAK_IMAGE: &str = "quay.io/keycloak/keycloak";
+/// The pinned Keycloak version (26.7: `x509.casubjectdn` exists, before 26.8's serializer switch).
+pub const KEYCLOAK_IMAGE_TAG: &str = "26.7.5";
+
+/// The realm file shipped with this crate (`oauth2-provider/import/oauth2-playbook-realm.json`).
+pub fn realm_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("import/oauth2-playbook-realm.json")
+}
+
+/// Start-up options (what Keycloak takes as `--hostname` and `KC_BOOTSTRAP_ADMIN_*`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Fixed frontend URL (`--hostname https://host:port`). `None`: taken from each request's
+    /// `Host` header, as Keycloak does with `hostname-strict=false`.
+    pub hostname: Option<Url>,
+    /// The master realm's bootstrap admin (`KC_BOOTSTRAP_ADMIN_USERNAME`).
+    pub admin_username: String,
+    /// `KC_BOOTSTRAP_ADMIN_PASSWORD`.
+    pub admin_password: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            hostname: None,
+            admin_username: playbook::names::DEFAULT_ADMIN_USERNAME.to_owned(),
+            admin_password: playbook::names::DEFAULT_ADMIN_PASSWORD.to_owned(),
+        }
+    }
+}
+
+/// The provider: imported realms plus keys. Cheap to clone (shared state).
+#[derive(Clone, Debug)]
+pub struct Provider {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) store: RwLock<store::Store>,
+    pub(crate) keys: Vec<(String, keys::RealmKeys)>,
+    pub(crate) hostname: Option<Url>,
+}
+
+impl Provider {
+    /// Imports a Keycloak realm export from `path` (plus the synthesized `master` realm).
+    pub fn from_realm_file(path: &Path, options: Options) -> Result<Provider, RealmFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RealmFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_realm_json(&text, path, options)
+    }
+
+    /// Imports a realm export given as JSON text; `source` only labels errors.
+    pub fn from_realm_json(
+        json: &str,
+        source: &Path,
+        options: Options,
+    ) -> Result<Provider, RealmFileError> {
+        let rep = realm::parse(json, source)?;
+        Self::from_realm(rep, source, options)
+    }
+
+    /// Imports an already parsed realm representation.
+    pub fn from_realm(
+        rep: realm::RealmRep,
+        source: &Path,
+        options: Options,
+    ) -> Result<Provider, RealmFileError> {
+        let realm = realm::import(rep, source)?;
+        let master = realm::master_realm(&options.admin_username, &options.admin_password);
+        if realm.name == master.name {
+            return Err(RealmFileError::Invalid {
+                path: source.to_owned(),
+                field: "realm".into(),
+                message: "the master realm is synthesized from KC_BOOTSTRAP_ADMIN_*; import another realm".into(),
+            });
+        }
+        let mut keys = Vec::new();
+        for r in [&master, &realm] {
+            keys.push((
+                r.name.clone(),
+                keys::RealmKeys::generate(&r.name).map_err(|e| RealmFileError::Invalid {
+                    path: source.to_owned(),
+                    field: "(realm keys)".into(),
+                    message: e.to_string(),
+                })?,
+            ));
+        }
+        tracing::info!(
+            realm = %realm.name,
+            clients = realm.clients.len(),
+            users = realm.users.len(),
+            "imported realm from {}",
+            source.display()
+        );
+        Ok(Provider {
+            inner: Arc::new(Inner {
+                store: RwLock::new(store::Store {
+                    realms: vec![master, realm],
+                }),
+                keys,
+                hostname: options.hostname,
+            }),
+        })
+    }
+
+    pub(crate) fn keys(&self, realm: &str) -> Option<&keys::RealmKeys> {
+        self.inner
+            .keys
+            .iter()
+            .find(|(name, _)| name == realm)
+            .map(|(_, k)| k)
+    }
+
+    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, store::Store> {
+        self.inner.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, store::Store> {
+        self.inner.store.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The main router (Keycloak's port 8443, ours 9443). Paths as Keycloak's.
+pub fn app(provider: Provider) -> Router {
+    Router::new()
+        .route(
+            "/realms/{realm}/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/realms/{realm}/protocol/openid-connect/certs",
+            get(keys::jwks),
+        )
+        .route(
+            "/realms/{realm}/protocol/openid-connect/token",
+            post(token::token_endpoint),
+        )
+        .route(
+            "/realms/{realm}/protocol/openid-connect/token/introspect",
+            post(introspect::introspect),
+        )
+        .merge(admin::router())
+        .fallback(error::not_found)
+        .with_state(provider)
+}
+
+/// The management router (Keycloak's port 9000): health only.
+pub fn management_app(provider: Provider) -> Router {
+    health::router().with_state(provider)
+}
+
+/// The TLS config Keycloak runs with: our server certificate, client certificates
+/// *requested* (Keycloak's `https-client-auth=request`) and verified against `roots`.
+pub fn tls_config(
+    identity: &playbook::Identity,
+    roots: &[rustls_pki_types::CertificateDer<'static>],
+) -> Result<Arc<ServerConfig>, playbook::TlsError> {
+    playbook::server::server_config(identity, roots, playbook::ClientAuth::Request)
+}
+
+/// [`tls_config`] from `certs/oauth2-provider.pem`, `.key.pem` and `ca.pem` in `dir`.
+pub fn tls_config_from_dir(dir: &Path) -> Result<Arc<ServerConfig>, playbook::TlsError> {
+    let identity = playbook::Identity::load(
+        &dir.join("oauth2-provider.pem"),
+        &dir.join("oauth2-provider.key.pem"),
+        Some(playbook::x509::Purpose::Server),
+    )?;
+    let roots = playbook::pem::load_ca_certs(&dir.join("ca.pem"))?;
+    tls_config(&identity, &roots)
+}
+
+/// [`tls_config`] from an in-memory dev PKI (tests).
+pub fn tls_config_from_pki(
+    pki: &playbook::pki::DevPki,
+) -> Result<Arc<ServerConfig>, playbook::TlsError> {
+    let identity = playbook::Identity::from_parts(
+        Path::new("oauth2-provider.pem"),
+        Path::new("oauth2-provider.key.pem"),
+        vec![pki.provider.cert_der.clone(), pki.ca.cert.cert_der.clone()],
+        pki.provider.key_der(),
+        Some(playbook::x509::Purpose::Server),
+    )?;
+    tls_config(&identity, &[pki.ca.cert.cert_der.clone()])
+}
+
+/// Serves [`app`] on `listener` and, when given, [`management_app`] on `management`
+/// (HTTPS with the same certificate; Keycloak's `https-management-client-auth=none`
+/// means a probe needs no client certificate, and with `request` mode it needs none
+/// here either) until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    management: Option<TcpListener>,
+    tls: Arc<ServerConfig>,
+    provider: Provider,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let mgmt = management.map(|l| {
+        tokio::spawn(playbook::server::serve(
+            l,
+            tls.clone(),
+            management_app(provider.clone()),
+            stopped(stop_rx.clone()),
+        ))
+    });
+    let main = playbook::server::serve(listener, tls, app(provider), stopped(stop_rx));
+    let result = main.await;
+    if let Some(task) = mgmt {
+        task.await.map_err(std::io::Error::other)??;
+    }
+    result
+}
+
+/// A provider serving on loopback ports chosen by the OS (for tests and the client's walkthrough test).
+#[derive(Debug)]
+pub struct Running {
+    /// `https://localhost:<port>`: the base URL Keycloak would have.
+    pub base_url: String,
+    /// `https://localhost:<port>` of the management listener (health).
+    pub management_url: String,
+    /// The provider's state, e.g. for inspecting it.
+    pub provider: Provider,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops the servers and waits for them (bounded: the serve loop drains for at most 5 s).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Binds `127.0.0.1:0` twice (main + management) and serves `provider` in a background task.
+pub async fn spawn(provider: Provider, tls: Arc<ServerConfig>) -> std::io::Result<Running> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let management = TcpListener::bind("127.0.0.1:0").await?;
+    let base_url = format!("https://localhost:{}", listener.local_addr()?.port());
+    let management_url = format!("https://localhost:{}", management.local_addr()?.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(
+        listener,
+        Some(management),
+        tls,
+        provider.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Ok(Running {
+        base_url,
+        management_url,
+        provider,
+        stop: Some(stop),
+        task,
+    })
+}

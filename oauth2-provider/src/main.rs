@@ -1,1 +1,104 @@
-fn main() {}
+//! `oauth2-provider`: the embedded Keycloak-compatible authorization server.
+//!
+//! ```text
+//! oauth2-provider --realm oauth2-provider/import/oauth2-playbook-realm.json --certs certs
+//! ```
+//!
+//! Thin: parse arguments, import the realm, load the TLS files, serve (see the library).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use oauth2_provider::{Options, Provider};
+use tokio::net::TcpListener;
+
+/// An authorization server that imports a Keycloak realm export and answers as Keycloak
+/// 26.7 does: discovery, JWKS, the token endpoint (client_credentials with tls_client_auth
+/// or a client secret; password for the master realm's admin-cli), introspection, the
+/// admin REST calls of the walkthrough, and health on the management port.
+///
+/// State is in memory: the realm file is imported at start, and every change made
+/// through the admin API (role assignments, clients) is lost when the process exits.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Args {
+    /// The realm export to import (Keycloak's `--import-realm` file).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "oauth2-provider/import/oauth2-playbook-realm.json"
+    )]
+    realm: PathBuf,
+    /// Directory with oauth2-provider.pem, oauth2-provider.key.pem and ca.pem
+    /// (`client certs` writes them). Client certificates are requested, not required,
+    /// and verified against ca.pem (Keycloak's https-client-auth=request).
+    #[arg(long, value_name = "DIR", default_value = "certs")]
+    certs: PathBuf,
+    /// HTTPS port (Keycloak's 8443, published as 9443 by the container script).
+    #[arg(long, default_value_t = playbook::names::PROVIDER_PORT)]
+    port: u16,
+    /// Management port for /health/* (HTTPS, same certificate), as Keycloak's 9000.
+    #[arg(long, default_value_t = playbook::names::MANAGEMENT_PORT)]
+    management_port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Fixed base URL for issuer and endpoints (Keycloak's --hostname). Default: taken from
+    /// each request's Host header (Keycloak with hostname-strict=false).
+    #[arg(long, value_name = "URL")]
+    hostname: Option<url::Url>,
+    /// Bootstrap admin of the master realm.
+    #[arg(long, env = "KC_BOOTSTRAP_ADMIN_USERNAME", default_value = playbook::names::DEFAULT_ADMIN_USERNAME)]
+    admin_username: String,
+    /// Bootstrap admin password.
+    #[arg(long, env = "KC_BOOTSTRAP_ADMIN_PASSWORD", default_value = playbook::names::DEFAULT_ADMIN_PASSWORD, hide_default_value = true)]
+    admin_password: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    playbook::install_crypto_provider();
+    let args = Args::parse();
+    let provider = Provider::from_realm_file(
+        &args.realm,
+        Options {
+            hostname: args.hostname,
+            admin_username: args.admin_username,
+            admin_password: args.admin_password,
+        },
+    )?;
+    let tls = oauth2_provider::tls_config_from_dir(&args.certs).with_context(|| {
+        format!(
+            "loading TLS files from {} (create them with `client certs`)",
+            args.certs.display()
+        )
+    })?;
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr} (is Keycloak or another provider running?)"))?;
+    let maddr = SocketAddr::new(args.bind, args.management_port);
+    let management = TcpListener::bind(maddr)
+        .await
+        .with_context(|| format!("binding the management port {maddr}"))?;
+    tracing::info!(
+        "oauth2-provider (Keycloak {} compatible) on https://{addr}, health on https://{maddr}/health/ready",
+        oauth2_provider::KEYCLOAK_IMAGE_TAG
+    );
+    oauth2_provider::run(
+        listener,
+        Some(management),
+        tls,
+        provider,
+        playbook::server::shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}

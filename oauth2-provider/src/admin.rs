@@ -1,0 +1,724 @@
+//! The admin REST calls of the walkthrough, under `/admin/realms/{realm}` (Bearer token of
+//! the `master` realm's admin), with Keycloak's representations and error bodies
+//! (`ClientsResource`, `ClientResource`, `RoleContainerResource`, `UsersResource`,
+//! `RoleMapperResource`, `KeycloakErrorHandler`). Paths are accepted with or without a
+//! trailing slash, as the official admin clients send both.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::Provider;
+use crate::error::AdminError;
+use crate::realm::ClientRep;
+use crate::store::{Client, Realm, Role, User, new_id};
+
+type Result<T> = std::result::Result<T, AdminError>;
+
+fn both(router: Router<Provider>, path: &str, method: MethodRouter<Provider>) -> Router<Provider> {
+    router
+        .route(path, method.clone())
+        .route(&format!("{path}/"), method)
+}
+
+/// The admin routes (state: [`Provider`]).
+pub fn router() -> Router<Provider> {
+    let r = Router::new();
+    let r = both(
+        r,
+        "/admin/realms/{realm}/clients",
+        get(list_clients).post(create_client),
+    );
+    let r = both(
+        r,
+        "/admin/realms/{realm}/clients/{id}",
+        get(get_client).delete(delete_client),
+    );
+    let r = both(
+        r,
+        "/admin/realms/{realm}/clients/{id}/service-account-user",
+        get(service_account_user),
+    );
+    let r = both(r, "/admin/realms/{realm}/roles", get(list_roles));
+    let r = both(r, "/admin/realms/{realm}/roles/{name}", get(get_role));
+    let r = both(r, "/admin/realms/{realm}/users", get(list_users));
+    let r = both(r, "/admin/realms/{realm}/users/{id}", get(get_user));
+    let r = both(
+        r,
+        "/admin/realms/{realm}/users/{id}/role-mappings",
+        get(all_role_mappings),
+    );
+    both(
+        r,
+        "/admin/realms/{realm}/users/{id}/role-mappings/realm",
+        get(realm_role_mappings)
+            .post(add_realm_role_mappings)
+            .delete(delete_realm_role_mappings),
+    )
+}
+
+/// A verified admin: the bearer token of a `master` user with the `admin` role
+/// (`AdminRoot#authenticateRealmAdminRequest`).
+#[derive(Debug, Clone)]
+pub struct AdminAuth {
+    pub username: String,
+}
+
+impl FromRequestParts<Provider> for AdminAuth {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, provider: &Provider) -> Result<Self> {
+        let refuse = |why: &str| {
+            tracing::info!(
+                "admin request {} {} refused: {why}",
+                parts.method,
+                parts.uri.path()
+            );
+            AdminError::unauthorized()
+        };
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(refuse("no Authorization header"));
+        };
+        let value = value.to_str().unwrap_or("");
+        let Some(token) = value
+            .split_once(' ')
+            .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+        else {
+            return Err(refuse("Authorization is not Bearer"));
+        };
+        let master = playbook::names::ADMIN_REALM;
+        let keys = provider.keys(master).expect("master has keys");
+        let Some(claims) = keys.signing.verify(token) else {
+            return Err(refuse(
+                "token signature invalid (not a master realm token?)",
+            ));
+        };
+        let base = crate::discovery::base_url(provider, &parts.headers);
+        if claims.get("iss").and_then(Value::as_str)
+            != Some(crate::discovery::issuer(&base, master).as_str())
+        {
+            return Err(refuse("token issuer is not this server's master realm"));
+        }
+        if claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .is_none_or(|e| e <= crate::token::now())
+        {
+            return Err(refuse("token expired"));
+        }
+        if claims.get("typ").and_then(Value::as_str) != Some("Bearer") {
+            return Err(refuse("not an access token"));
+        }
+        let store = provider.read();
+        let realm = store.realm(master).expect("master exists");
+        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
+        let Some(user) = realm.user_by_id(sub).filter(|u| u.enabled) else {
+            return Err(refuse("token user unknown or disabled"));
+        };
+        let is_admin = realm
+            .effective_roles(user)
+            .iter()
+            .any(|(r, c)| c.is_none() && r.name == "admin");
+        if !is_admin {
+            tracing::info!(
+                "admin request refused: user '{}' lacks the admin role",
+                user.username
+            );
+            return Err(AdminError::forbidden());
+        }
+        Ok(AdminAuth {
+            username: user.username.clone(),
+        })
+    }
+}
+
+fn realm_not_found() -> AdminError {
+    AdminError::not_found("Realm not found.")
+}
+
+fn with_realm<T>(
+    provider: &Provider,
+    name: &str,
+    f: impl FnOnce(&Realm) -> Result<T>,
+) -> Result<T> {
+    let store = provider.read();
+    let realm = store.realm(name).ok_or_else(realm_not_found)?;
+    f(realm)
+}
+
+fn with_realm_mut<T>(
+    provider: &Provider,
+    name: &str,
+    f: impl FnOnce(&mut Realm) -> Result<T>,
+) -> Result<T> {
+    let mut store = provider.write();
+    let realm = store.realm_mut(name).ok_or_else(realm_not_found)?;
+    f(realm)
+}
+
+/// `ModelToRepresentation#toRepresentation(ClientModel)`, fields in Keycloak's order.
+pub fn client_rep(realm: &Realm, c: &Client) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(c.id));
+    m.insert("clientId".into(), json!(c.client_id));
+    if let Some(n) = &c.name {
+        m.insert("name".into(), json!(n));
+    }
+    if let Some(d) = &c.description {
+        m.insert("description".into(), json!(d));
+    }
+    m.insert("surrogateAuthRequired".into(), json!(false));
+    m.insert("enabled".into(), json!(c.enabled));
+    m.insert("alwaysDisplayInConsole".into(), json!(false));
+    m.insert(
+        "clientAuthenticatorType".into(),
+        json!(c.client_authenticator_type),
+    );
+    if !(c.bearer_only || c.public_client) {
+        if let Some(s) = &c.secret {
+            m.insert("secret".into(), json!(s));
+        }
+    }
+    m.insert("redirectUris".into(), json!(c.redirect_uris));
+    m.insert("webOrigins".into(), json!(c.web_origins));
+    m.insert("notBefore".into(), json!(c.not_before));
+    m.insert("bearerOnly".into(), json!(c.bearer_only));
+    m.insert("consentRequired".into(), json!(c.consent_required));
+    m.insert("standardFlowEnabled".into(), json!(c.standard_flow_enabled));
+    m.insert("implicitFlowEnabled".into(), json!(c.implicit_flow_enabled));
+    m.insert(
+        "directAccessGrantsEnabled".into(),
+        json!(c.direct_access_grants_enabled),
+    );
+    m.insert(
+        "serviceAccountsEnabled".into(),
+        json!(c.service_accounts_enabled),
+    );
+    m.insert("publicClient".into(), json!(c.public_client));
+    m.insert("frontchannelLogout".into(), json!(c.frontchannel_logout));
+    m.insert("protocol".into(), json!(c.protocol));
+    let mut attrs = Map::new();
+    // Constants.REALM_CLIENT, always added.
+    attrs.insert("realm_client".into(), json!("false"));
+    for (k, v) in &c.attributes {
+        attrs.insert(k.clone(), json!(v));
+    }
+    m.insert("attributes".into(), Value::Object(attrs));
+    m.insert("authenticationFlowBindingOverrides".into(), json!({}));
+    m.insert("fullScopeAllowed".into(), json!(c.full_scope_allowed));
+    m.insert(
+        "nodeReRegistrationTimeout".into(),
+        json!(c.node_re_registration_timeout),
+    );
+    if !c.mappers.is_empty() {
+        let mappers: Vec<Value> = c
+            .mappers
+            .iter()
+            .map(|p| {
+                json!({"id": p.id, "name": p.name, "protocol": p.protocol,
+                       "protocolMapper": p.mapper_type, "consentRequired": false, "config": p.config})
+            })
+            .collect();
+        m.insert("protocolMappers".into(), json!(mappers));
+    }
+    let _ = realm;
+    m.insert("defaultClientScopes".into(), json!(c.default_scopes));
+    m.insert("optionalClientScopes".into(), json!(c.optional_scopes));
+    m.insert(
+        "access".into(),
+        json!({"view": true, "configure": true, "manage": true}),
+    );
+    Value::Object(m)
+}
+
+/// `ModelToRepresentation#toRepresentation(session, realm, user)` (full) or `toBriefRepresentation`.
+pub fn user_rep(u: &User, brief: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(u.id));
+    m.insert("username".into(), json!(u.username));
+    if let Some(v) = &u.first_name {
+        m.insert("firstName".into(), json!(v));
+    }
+    if let Some(v) = &u.last_name {
+        m.insert("lastName".into(), json!(v));
+    }
+    if let Some(v) = &u.email {
+        m.insert("email".into(), json!(v));
+    }
+    m.insert("emailVerified".into(), json!(u.email_verified));
+    m.insert("createdTimestamp".into(), json!(u.created_timestamp));
+    m.insert("enabled".into(), json!(u.enabled));
+    if !brief {
+        m.insert("totp".into(), json!(false));
+        m.insert("disableableCredentialTypes".into(), json!([]));
+        m.insert("requiredActions".into(), json!([]));
+        m.insert("notBefore".into(), json!(0));
+        if !u.attributes.is_empty() {
+            m.insert("attributes".into(), json!(u.attributes));
+        }
+    }
+    Value::Object(m)
+}
+
+/// `toBriefRepresentation(RoleModel)` or the full one (adds `attributes`).
+pub fn role_rep(r: &Role, full: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(r.id));
+    m.insert("name".into(), json!(r.name));
+    if let Some(d) = &r.description {
+        m.insert("description".into(), json!(d));
+    }
+    m.insert("composite".into(), json!(r.composite()));
+    m.insert("clientRole".into(), json!(r.client_role));
+    m.insert("containerId".into(), json!(r.container_id));
+    if full {
+        m.insert("attributes".into(), Value::Object(r.attributes.clone()));
+    }
+    Value::Object(m)
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClientsQuery {
+    client_id: Option<String>,
+    search: Option<bool>,
+    first: Option<usize>,
+    max: Option<usize>,
+}
+
+/// `GET /clients[?clientId=x]`: exact match unless `search=true`.
+async fn list_clients(
+    _: AdminAuth,
+    State(p): State<Provider>,
+    Path(realm): Path<String>,
+    Query(q): Query<ClientsQuery>,
+) -> Result<Response> {
+    with_realm(&p, &realm, |r| {
+        let mut clients: Vec<&Client> = r.clients.iter().collect();
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        let list: Vec<Value> = match (&q.client_id, q.search.unwrap_or(false)) {
+            (Some(cid), false) => clients
+                .into_iter()
+                .filter(|c| c.client_id == *cid)
+                .map(|c| client_rep(r, c))
+                .collect(),
+            (cid, _) => {
+                let needle = cid.as_deref().unwrap_or("").to_lowercase();
+                clients
+                    .into_iter()
+                    .filter(|c| c.client_id.to_lowercase().contains(&needle))
+                    .skip(q.first.unwrap_or(0))
+                    .take(q.max.unwrap_or(usize::MAX))
+                    .map(|c| client_rep(r, c))
+                    .collect()
+            }
+        };
+        Ok(axum::Json(Value::Array(list)).into_response())
+    })
+}
+
+/// `POST /clients`: 201 + `Location`; 409 on a duplicate clientId; a service-account client
+/// gets its `service-account-<clientId>` user at once (`ClientManager#enableServiceAccount`).
+async fn create_client(
+    auth: AdminAuth,
+    State(p): State<Provider>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let rep: ClientRep = serde_json::from_slice(&body).map_err(|e| {
+        AdminError {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({"error": "invalid_request", "error_description": "Cannot parse the JSON"}),
+        }
+        .tap(|_| tracing::info!("POST client: bad JSON: {e}"))
+    })?;
+    let base = crate::discovery::base_url(&p, &headers);
+    with_realm_mut(&p, &realm, |r| {
+        let defaults_given =
+            rep.default_client_scopes.is_some() || rep.optional_client_scopes.is_some();
+        let mut client = crate::realm::client_from_rep(rep, "client")
+            .map_err(|e| AdminError::bad_request(&e))?;
+        if r.client_by_client_id(&client.client_id).is_some() {
+            return Err(AdminError::error_message(
+                StatusCode::CONFLICT,
+                &format!("Client {} already exists", client.client_id),
+            ));
+        }
+        if r.clients.iter().any(|c| c.id == client.id) {
+            client.id = new_id();
+        }
+        if defaults_given {
+            let keep = |names: Vec<String>| -> Vec<String> {
+                names
+                    .into_iter()
+                    .filter(|n| r.scope_by_name(n).is_some())
+                    .collect()
+            };
+            client.default_scopes = keep(std::mem::take(&mut client.default_scopes));
+            client.optional_scopes = keep(std::mem::take(&mut client.optional_scopes));
+        } else {
+            client.default_scopes = r.default_default_scopes.clone();
+            client.optional_scopes = r.default_optional_scopes.clone();
+        }
+        // Confidential clients created over REST get a generated secret.
+        if !client.public_client && !client.bearer_only && client.secret.is_none() {
+            client.secret = Some(crate::token::secure_id().replace('-', "")[..32].to_owned());
+        }
+        let id = client.id.clone();
+        let sa = client.service_accounts_enabled;
+        let client_id = client.client_id.clone();
+        r.clients.push(client);
+        if sa {
+            r.enable_service_account(&id);
+        }
+        tracing::info!(realm = %r.name, "admin '{}' created client '{client_id}' ({id})", auth.username);
+        let path = uri.path().trim_end_matches('/');
+        Ok((
+            StatusCode::CREATED,
+            [(header::LOCATION, format!("{base}{path}/{id}"))],
+        )
+            .into_response())
+    })
+}
+
+trait Tap: Sized {
+    fn tap(self, f: impl FnOnce(&Self)) -> Self {
+        f(&self);
+        self
+    }
+}
+impl<T> Tap for T {}
+
+async fn get_client(
+    _: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Response> {
+    with_realm(&p, &realm, |r| {
+        let c = r
+            .client_by_id(&id)
+            .ok_or_else(|| AdminError::not_found("Could not find client"))?;
+        Ok(axum::Json(client_rep(r, c)).into_response())
+    })
+}
+
+/// `DELETE /clients/{id}`: removes the client, its roles and its service-account user
+/// (`ClientManager#removeClient`).
+async fn delete_client(
+    auth: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Response> {
+    with_realm_mut(&p, &realm, |r| {
+        let idx = r
+            .clients
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or_else(|| AdminError::not_found("Could not find client"))?;
+        let client = r.clients.remove(idx);
+        let role_ids: Vec<String> = client.roles.iter().map(|x| x.id.clone()).collect();
+        r.users
+            .retain(|u| u.service_account_client.as_deref() != Some(client.id.as_str()));
+        for u in &mut r.users {
+            u.role_ids.retain(|x| !role_ids.contains(x));
+        }
+        for role in &mut r.roles {
+            role.composites.retain(|x| !role_ids.contains(x));
+        }
+        tracing::info!(realm = %r.name, "admin '{}' deleted client '{}'", auth.username, client.client_id);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// `GET /clients/{id}/service-account-user` (no `access` block here).
+async fn service_account_user(
+    _: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Response> {
+    with_realm_mut(&p, &realm, |r| {
+        let c = r
+            .client_by_id(&id)
+            .ok_or_else(|| AdminError::not_found("Could not find client"))?;
+        if !c.service_accounts_enabled {
+            return Err(AdminError::bad_request(&format!(
+                "Service account not enabled for the client '{}'",
+                c.client_id
+            )));
+        }
+        // Enabled but missing: created on the fly.
+        if r.service_account_of(&id).is_none() {
+            r.enable_service_account(&id);
+        }
+        let u = r.service_account_of(&id).expect("just ensured");
+        Ok(axum::Json(user_rep(u, false)).into_response())
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RolesQuery {
+    brief_representation: Option<bool>,
+    search: Option<String>,
+    first: Option<usize>,
+    max: Option<usize>,
+}
+
+/// `GET /roles` (brief by default), sorted by name.
+async fn list_roles(
+    _: AdminAuth,
+    State(p): State<Provider>,
+    Path(realm): Path<String>,
+    Query(q): Query<RolesQuery>,
+) -> Result<Response> {
+    with_realm(&p, &realm, |r| {
+        let mut roles: Vec<&Role> = r.roles.iter().collect();
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        let needle = q.search.unwrap_or_default().to_lowercase();
+        let full = q.brief_representation == Some(false);
+        let list: Vec<Value> = roles
+            .into_iter()
+            .filter(|x| x.name.to_lowercase().contains(&needle))
+            .skip(q.first.unwrap_or(0))
+            .take(q.max.unwrap_or(usize::MAX))
+            .map(|x| role_rep(x, full))
+            .collect();
+        Ok(axum::Json(Value::Array(list)).into_response())
+    })
+}
+
+/// `GET /roles/{name}`: full representation; 404 `Could not find role`.
+async fn get_role(
+    _: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, name)): Path<(String, String)>,
+) -> Result<Response> {
+    with_realm(&p, &realm, |r| {
+        let role = r
+            .role_by_name(&name)
+            .ok_or_else(|| AdminError::not_found("Could not find role"))?;
+        Ok(axum::Json(role_rep(role, true)).into_response())
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UsersQuery {
+    username: Option<String>,
+    exact: Option<bool>,
+    search: Option<String>,
+    brief_representation: Option<bool>,
+    first: Option<usize>,
+    max: Option<usize>,
+}
+
+/// `GET /users?username=x[&exact=true]`: substring match unless `exact` (service accounts
+/// included for attribute searches, excluded otherwise).
+async fn list_users(
+    _: AdminAuth,
+    State(p): State<Provider>,
+    Path(realm): Path<String>,
+    Query(q): Query<UsersQuery>,
+) -> Result<Response> {
+    with_realm(&p, &realm, |r| {
+        let brief = q.brief_representation.unwrap_or(false);
+        let mut users: Vec<&User> = match (&q.username, &q.search) {
+            (Some(name), _) => {
+                let name = name.to_lowercase();
+                r.users
+                    .iter()
+                    .filter(|u| {
+                        if q.exact.unwrap_or(false) {
+                            u.username == name
+                        } else {
+                            u.username.contains(&name)
+                        }
+                    })
+                    .collect()
+            }
+            (None, Some(s)) => {
+                let s = s.to_lowercase();
+                r.users
+                    .iter()
+                    .filter(|u| u.service_account_client.is_none() && u.username.contains(&s))
+                    .collect()
+            }
+            (None, None) => r
+                .users
+                .iter()
+                .filter(|u| u.service_account_client.is_none())
+                .collect(),
+        };
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        let list: Vec<Value> = users
+            .into_iter()
+            .skip(q.first.unwrap_or(0))
+            .take(q.max.unwrap_or(100))
+            .map(|u| user_rep(u, brief))
+            .collect();
+        Ok(axum::Json(Value::Array(list)).into_response())
+    })
+}
+
+async fn get_user(
+    _: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Response> {
+    with_realm(&p, &realm, |r| {
+        let u = r
+            .user_by_id(&id)
+            .ok_or_else(|| AdminError::not_found("User not found"))?;
+        Ok(axum::Json(user_rep(u, false)).into_response())
+    })
+}
+
+/// `GET /users/{id}/role-mappings/realm`: the direct realm roles, brief.
+async fn realm_role_mappings(
+    _: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Response> {
+    with_realm(&p, &realm, |r| {
+        let u = r
+            .user_by_id(&id)
+            .ok_or_else(|| AdminError::not_found("User not found"))?;
+        let list: Vec<Value> = r
+            .roles
+            .iter()
+            .filter(|role| u.role_ids.contains(&role.id))
+            .map(|role| role_rep(role, false))
+            .collect();
+        Ok(axum::Json(Value::Array(list)).into_response())
+    })
+}
+
+/// `GET /users/{id}/role-mappings`: `{realmMappings, clientMappings}`, empty keys omitted.
+async fn all_role_mappings(
+    _: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Response> {
+    with_realm(&p, &realm, |r| {
+        let u = r
+            .user_by_id(&id)
+            .ok_or_else(|| AdminError::not_found("User not found"))?;
+        let realm_roles: Vec<Value> = r
+            .roles
+            .iter()
+            .filter(|role| u.role_ids.contains(&role.id))
+            .map(|role| role_rep(role, false))
+            .collect();
+        let mut clients = Map::new();
+        for c in &r.clients {
+            let mappings: Vec<Value> = c
+                .roles
+                .iter()
+                .filter(|role| u.role_ids.contains(&role.id))
+                .map(|role| role_rep(role, false))
+                .collect();
+            if !mappings.is_empty() {
+                clients.insert(
+                    c.client_id.clone(),
+                    json!({"id": c.id, "client": c.client_id, "mappings": mappings}),
+                );
+            }
+        }
+        let mut out = Map::new();
+        if !realm_roles.is_empty() {
+            out.insert("realmMappings".into(), json!(realm_roles));
+        }
+        if !clients.is_empty() {
+            out.insert("clientMappings".into(), Value::Object(clients));
+        }
+        Ok(axum::Json(Value::Object(out)).into_response())
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct RoleRef {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+fn parse_role_refs(body: &Bytes) -> Result<Option<Vec<RoleRef>>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice::<Option<Vec<RoleRef>>>(body).map_err(|_| AdminError {
+        status: StatusCode::BAD_REQUEST,
+        body: json!({"error": "invalid_request", "error_description": "Cannot parse the JSON"}),
+    })
+}
+
+/// `RoleMapperResource`: each role is looked up by *name*; its id must equal the given id,
+/// else 404 `Role not found`.
+fn resolve_roles(r: &Realm, refs: &[RoleRef]) -> Result<Vec<String>> {
+    refs.iter()
+        .map(|x| {
+            let role = x.name.as_deref().and_then(|n| r.role_by_name(n));
+            match role {
+                Some(role) if x.id.as_deref() == Some(role.id.as_str()) => Ok(role.id.clone()),
+                _ => Err(AdminError::not_found("Role not found")),
+            }
+        })
+        .collect()
+}
+
+/// `POST /users/{id}/role-mappings/realm`: 204, idempotent (`UserAdapter#grantRole`).
+async fn add_realm_role_mappings(
+    auth: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response> {
+    let refs = parse_role_refs(&body)?.unwrap_or_default();
+    with_realm_mut(&p, &realm, |r| {
+        if r.user_by_id(&id).is_none() {
+            return Err(AdminError::not_found("User not found"));
+        }
+        let ids = resolve_roles(r, &refs)?;
+        let user = r.users.iter_mut().find(|u| u.id == id).expect("checked");
+        for rid in ids {
+            if !user.role_ids.contains(&rid) {
+                user.role_ids.push(rid);
+            }
+        }
+        let names: Vec<&str> = refs.iter().filter_map(|x| x.name.as_deref()).collect();
+        tracing::info!(realm = %realm, "admin '{}' granted {names:?} to user '{}'", auth.username, user.username);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// `DELETE /users/{id}/role-mappings/realm`: 204; a role not mapped is a no-op; no body
+/// removes every realm role mapping.
+async fn delete_realm_role_mappings(
+    auth: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response> {
+    let refs = parse_role_refs(&body)?;
+    with_realm_mut(&p, &realm, |r| {
+        if r.user_by_id(&id).is_none() {
+            return Err(AdminError::not_found("User not found"));
+        }
+        let ids: Vec<String> = match &refs {
+            Some(refs) => resolve_roles(r, refs)?,
+            None => r.roles.iter().map(|x| x.id.clone()).collect(),
+        };
+        let user = r.users.iter_mut().find(|u| u.id == id).expect("checked");
+        user.role_ids.retain(|x| !ids.contains(x));
+        tracing::info!(realm = %realm, "admin '{}' removed realm roles from user '{}'", auth.username, user.username);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}

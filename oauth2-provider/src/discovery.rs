@@ -1,0 +1,349 @@
+//! OpenID Provider metadata, `GET /realms/{realm}/.well-known/openid-configuration`
+//! (OpenID Connect Discovery 1.0, RFC 8414, RFC 8705 §3.3 `mtls_endpoint_aliases`), as
+//! Keycloak's `OIDCWellKnownProvider#getConfig` builds it.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::Provider;
+use crate::error::OAuthError;
+
+/// The server's base URL: `--hostname` when given, else `https://<Host header>` (Keycloak
+/// with `hostname-strict=false`: "dynamic from an incoming request").
+pub fn base_url(provider: &Provider, headers: &HeaderMap) -> String {
+    if let Some(h) = &provider.inner.hostname {
+        return h.as_str().trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("localhost");
+    format!("https://{host}")
+}
+
+/// `Urls#realmIssuer`.
+pub fn issuer(base: &str, realm: &str) -> String {
+    playbook::names::issuer_for(base, realm)
+}
+
+/// Signature algorithms Keycloak registers (`SignatureProvider` factories).
+const SIG_ALGS: &[&str] = &[
+    "PS384", "RS384", "EdDSA", "ES384", "HS256", "HS512", "ES256", "RS256", "HS384", "ES512",
+    "PS256", "PS512", "RS512",
+];
+const ASYM_SIG_ALGS: &[&str] = &[
+    "PS384", "RS384", "EdDSA", "ES384", "ES256", "RS256", "ES512", "PS256", "PS512", "RS512",
+];
+/// `ClientAuthenticatorFactory#getProtocolAuthenticatorMethods("openid-connect")`, flattened.
+const AUTH_METHODS: &[&str] = &[
+    "private_key_jwt",
+    "client_secret_basic",
+    "client_secret_post",
+    "tls_client_auth",
+    "client_secret_jwt",
+];
+
+/// `GET /realms/{realm}/.well-known/openid-configuration`.
+pub async fn openid_configuration(
+    State(provider): State<Provider>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let scopes: Vec<String> = {
+        let store = provider.read();
+        let Some(r) = store.realm(&realm) else {
+            return OAuthError::realm_not_found().into_response();
+        };
+        let mut s: Vec<String> = r
+            .client_scopes
+            .iter()
+            .filter(|s| s.protocol == "openid-connect" && s.include_in_metadata())
+            .map(|s| s.name.clone())
+            .collect();
+        if !s.iter().any(|n| n == "openid") {
+            s.insert(0, "openid".into());
+        }
+        s
+    };
+    let base = base_url(&provider, &headers);
+    let doc = document(&base, &realm, scopes);
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        axum::Json(doc),
+    )
+        .into_response()
+}
+
+/// The metadata document, fields in `OIDCConfigurationRepresentation` order.
+pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
+    let iss = issuer(base, realm);
+    let p = format!("{iss}/protocol/openid-connect");
+    let mut d = Map::new();
+    let mut put = |k: &str, v: Value| {
+        d.insert(k.to_owned(), v);
+    };
+    put("issuer", json!(iss));
+    put("authorization_endpoint", json!(format!("{p}/auth")));
+    put("token_endpoint", json!(format!("{p}/token")));
+    put(
+        "introspection_endpoint",
+        json!(format!("{p}/token/introspect")),
+    );
+    put("userinfo_endpoint", json!(format!("{p}/userinfo")));
+    put("end_session_endpoint", json!(format!("{p}/logout")));
+    put("frontchannel_logout_session_supported", json!(true));
+    put("frontchannel_logout_supported", json!(true));
+    put("jwks_uri", json!(format!("{p}/certs")));
+    put(
+        "check_session_iframe",
+        json!(format!("{p}/login-status-iframe.html")),
+    );
+    put(
+        "grant_types_supported",
+        json!([
+            "authorization_code",
+            "client_credentials",
+            "implicit",
+            "password",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:uma-ticket",
+            "urn:openid:params:grant-type:ciba"
+        ]),
+    );
+    put("acr_values_supported", json!(["0", "1"]));
+    put(
+        "response_types_supported",
+        json!([
+            "code",
+            "none",
+            "id_token",
+            "token",
+            "id_token token",
+            "code id_token",
+            "code token",
+            "code id_token token"
+        ]),
+    );
+    put("subject_types_supported", json!(["public", "pairwise"]));
+    put(
+        "prompt_values_supported",
+        json!(["none", "login", "consent"]),
+    );
+    put("id_token_signing_alg_values_supported", json!(SIG_ALGS));
+    put(
+        "id_token_encryption_alg_values_supported",
+        json!([
+            "ECDH-ES+A256KW",
+            "ECDH-ES+A192KW",
+            "ECDH-ES+A128KW",
+            "RSA-OAEP",
+            "RSA-OAEP-256",
+            "RSA1_5",
+            "ECDH-ES"
+        ]),
+    );
+    put(
+        "id_token_encryption_enc_values_supported",
+        json!([
+            "A256GCM",
+            "A192GCM",
+            "A128GCM",
+            "A128CBC-HS256",
+            "A192CBC-HS384",
+            "A256CBC-HS512"
+        ]),
+    );
+    let mut with_none: Vec<&str> = SIG_ALGS.to_vec();
+    with_none.push("none");
+    put("userinfo_signing_alg_values_supported", json!(with_none));
+    put(
+        "userinfo_encryption_alg_values_supported",
+        json!([
+            "ECDH-ES+A256KW",
+            "ECDH-ES+A192KW",
+            "ECDH-ES+A128KW",
+            "RSA-OAEP",
+            "RSA-OAEP-256",
+            "RSA1_5",
+            "ECDH-ES"
+        ]),
+    );
+    put(
+        "userinfo_encryption_enc_values_supported",
+        json!([
+            "A256GCM",
+            "A192GCM",
+            "A128GCM",
+            "A128CBC-HS256",
+            "A192CBC-HS384",
+            "A256CBC-HS512"
+        ]),
+    );
+    put(
+        "request_object_signing_alg_values_supported",
+        json!(with_none),
+    );
+    put(
+        "request_object_encryption_alg_values_supported",
+        json!([
+            "ECDH-ES+A256KW",
+            "ECDH-ES+A192KW",
+            "ECDH-ES+A128KW",
+            "RSA-OAEP",
+            "RSA-OAEP-256",
+            "RSA1_5",
+            "ECDH-ES"
+        ]),
+    );
+    put(
+        "request_object_encryption_enc_values_supported",
+        json!([
+            "A256GCM",
+            "A192GCM",
+            "A128GCM",
+            "A128CBC-HS256",
+            "A192CBC-HS384",
+            "A256CBC-HS512"
+        ]),
+    );
+    put(
+        "response_modes_supported",
+        json!([
+            "query",
+            "fragment",
+            "form_post",
+            "query.jwt",
+            "fragment.jwt",
+            "form_post.jwt",
+            "jwt"
+        ]),
+    );
+    put(
+        "registration_endpoint",
+        json!(format!("{iss}/clients-registrations/openid-connect")),
+    );
+    put("token_endpoint_auth_methods_supported", json!(AUTH_METHODS));
+    put(
+        "token_endpoint_auth_signing_alg_values_supported",
+        json!(SIG_ALGS),
+    );
+    put(
+        "introspection_endpoint_auth_methods_supported",
+        json!(AUTH_METHODS),
+    );
+    put(
+        "introspection_endpoint_auth_signing_alg_values_supported",
+        json!(SIG_ALGS),
+    );
+    put(
+        "authorization_signing_alg_values_supported",
+        json!(SIG_ALGS),
+    );
+    put(
+        "authorization_encryption_alg_values_supported",
+        json!([
+            "ECDH-ES+A256KW",
+            "ECDH-ES+A192KW",
+            "ECDH-ES+A128KW",
+            "RSA-OAEP",
+            "RSA-OAEP-256",
+            "RSA1_5",
+            "ECDH-ES"
+        ]),
+    );
+    put(
+        "authorization_encryption_enc_values_supported",
+        json!([
+            "A256GCM",
+            "A192GCM",
+            "A128GCM",
+            "A128CBC-HS256",
+            "A192CBC-HS384",
+            "A256CBC-HS512"
+        ]),
+    );
+    put(
+        "claims_supported",
+        json!([
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "name",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "email",
+            "acr",
+            "azp",
+            "nonce"
+        ]),
+    );
+    put("claim_types_supported", json!(["normal"]));
+    put("claims_parameter_supported", json!(true));
+    put("scopes_supported", json!(scopes));
+    put("request_parameter_supported", json!(true));
+    put("request_uri_parameter_supported", json!(true));
+    put("require_request_uri_registration", json!(true));
+    put("code_challenge_methods_supported", json!(["plain", "S256"]));
+    put("tls_client_certificate_bound_access_tokens", json!(true));
+    put("dpop_signing_alg_values_supported", json!(ASYM_SIG_ALGS));
+    put("revocation_endpoint", json!(format!("{p}/revoke")));
+    put(
+        "revocation_endpoint_auth_methods_supported",
+        json!(AUTH_METHODS),
+    );
+    put(
+        "revocation_endpoint_auth_signing_alg_values_supported",
+        json!(SIG_ALGS),
+    );
+    put("backchannel_logout_supported", json!(true));
+    put("backchannel_logout_session_supported", json!(true));
+    put(
+        "device_authorization_endpoint",
+        json!(format!("{p}/auth/device")),
+    );
+    put(
+        "backchannel_token_delivery_modes_supported",
+        json!(["poll", "ping"]),
+    );
+    put(
+        "backchannel_authentication_endpoint",
+        json!(format!("{p}/ext/ciba/auth")),
+    );
+    put(
+        "backchannel_authentication_request_signing_alg_values_supported",
+        json!(ASYM_SIG_ALGS),
+    );
+    put("require_pushed_authorization_requests", json!(false));
+    put(
+        "pushed_authorization_request_endpoint",
+        json!(format!("{p}/ext/par/request")),
+    );
+    // MTLSEndpointAliases: the same URLs (Keycloak has no separate mTLS host).
+    put(
+        "mtls_endpoint_aliases",
+        json!({
+            "token_endpoint": format!("{p}/token"),
+            "revocation_endpoint": format!("{p}/revoke"),
+            "introspection_endpoint": format!("{p}/token/introspect"),
+            "device_authorization_endpoint": format!("{p}/auth/device"),
+            "registration_endpoint": format!("{iss}/clients-registrations/openid-connect"),
+            "userinfo_endpoint": format!("{p}/userinfo"),
+            "pushed_authorization_request_endpoint": format!("{p}/ext/par/request"),
+            "backchannel_authentication_endpoint": format!("{p}/ext/ciba/auth"),
+        }),
+    );
+    put(
+        "authorization_response_iss_parameter_supported",
+        json!(true),
+    );
+    Value::Object(d)
+}

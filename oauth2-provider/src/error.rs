@@ -1,0 +1,131 @@
+//! Wire errors, shaped as Keycloak sends them.
+//!
+//! - [`OAuthError`]: RFC 6749 §5.2 `{"error","error_description"}` (Keycloak's
+//!   `CorsErrorResponseException` / `ErrorResponseException`); on the token endpoint with
+//!   `Cache-Control: no-store` and `Pragma: no-cache` (`TokenEndpoint#processGrantRequest`).
+//! - [`AdminError`]: what `KeycloakErrorHandler` writes for the admin API:
+//!   `{"error":"<message>"}`, or `{"errorMessage":"..."}` for `ErrorResponse.exists(...)`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An OAuth 2.0 error answer (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {error}: {description}")]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// Token-endpoint answers carry `Cache-Control: no-store` and `Pragma: no-cache`.
+    pub no_store: bool,
+}
+
+impl OAuthError {
+    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+            no_store: false,
+        }
+    }
+    pub fn no_store(mut self) -> Self {
+        self.no_store = true;
+        self
+    }
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+    /// `AuthenticationProcessor#handleClientAuthException`: 401 `invalid_client`.
+    pub fn invalid_client() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client or Invalid client credentials",
+        )
+    }
+    /// `ClientIdAndSecretAuthenticator#reportFailedAuth`: its own 401 `unauthorized_client`.
+    pub fn bad_client_secret() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            "Invalid client or Invalid client credentials",
+        )
+    }
+    /// `RealmsResource`: unknown realm.
+    pub fn realm_not_found() -> AdminError {
+        AdminError::new(StatusCode::NOT_FOUND, "Realm does not exist")
+    }
+    /// `checkRealm()`.
+    pub fn realm_disabled() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "access_denied", "Realm not enabled")
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(json!({"error": self.error, "error_description": self.description})),
+        )
+            .into_response();
+        if self.no_store {
+            let h = response.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        }
+        response
+    }
+}
+
+/// An admin REST error (`KeycloakErrorHandler`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {body}")]
+pub struct AdminError {
+    pub status: StatusCode,
+    pub body: serde_json::Value,
+}
+
+impl AdminError {
+    /// `{"error": "<exception message>"}`.
+    pub fn new(status: StatusCode, message: &str) -> Self {
+        AdminError {
+            status,
+            body: json!({ "error": message }),
+        }
+    }
+    /// `ErrorResponse.exists(...)`/`error(...)`: `{"errorMessage": "..."}`.
+    pub fn error_message(status: StatusCode, message: &str) -> Self {
+        AdminError {
+            status,
+            body: json!({ "errorMessage": message }),
+        }
+    }
+    /// `NotAuthorizedException("Bearer")` → "HTTP 401 Unauthorized".
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "HTTP 401 Unauthorized")
+    }
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "HTTP 403 Forbidden")
+    }
+    pub fn not_found(message: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn bad_request(message: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// Unmatched paths: 404 (`{"error":"Unable to find matching target resource method"}` is
+/// RESTEasy Reactive's message; the body is UNVERIFIED, the status is not).
+pub async fn not_found() -> Response {
+    AdminError::not_found("Unable to find matching target resource method").into_response()
+}

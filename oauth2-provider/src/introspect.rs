@@ -1,0 +1,171 @@
+//! Token introspection (RFC 7662), `POST /realms/{realm}/protocol/openid-connect/token/introspect`,
+//! as Keycloak's `TokenIntrospectionEndpoint` and `AccessTokenIntrospectionProvider` answer it.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use playbook::server::Connection;
+use serde_json::{Value, json};
+
+use crate::Provider;
+use crate::client_auth::{self, Form, RefusalKind};
+use crate::error::OAuthError;
+
+/// `POST .../token/introspect`.
+pub async fn introspect(
+    State(provider): State<Provider>,
+    Path(realm_name): Path<String>,
+    conn: Connection,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    let query_client_id = query.as_deref().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "client_id")
+            .map(|(_, v)| v.into_owned())
+    });
+    let base = crate::discovery::base_url(&provider, &headers);
+    let mut response = match answer(
+        &provider,
+        &realm_name,
+        &form,
+        query_client_id.as_deref(),
+        &headers,
+        &conn,
+        &base,
+    ) {
+        Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
+        Err(r) => r,
+    };
+    // @NoCache
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn answer(
+    provider: &Provider,
+    realm_name: &str,
+    form: &Form,
+    query_client_id: Option<&str>,
+    headers: &HeaderMap,
+    conn: &Connection,
+    base: &str,
+) -> Result<Value, Response> {
+    let store = provider.read();
+    let Some(realm) = store.realm(realm_name) else {
+        return Err(OAuthError::realm_not_found().into_response());
+    };
+    if !realm.enabled {
+        return Err(OAuthError::realm_disabled().into_response());
+    }
+    // AuthorizeClientUtil.authorizeClient: a disabled client keeps its own 401 invalid_client,
+    // every other failure becomes "Authentication failed.".
+    let auth = match client_auth::authenticate_logged(
+        "introspect",
+        realm,
+        form,
+        query_client_id,
+        headers,
+        conn,
+    ) {
+        Ok(a) => a,
+        Err(r) if r.kind == RefusalKind::Disabled => return Err(r.error.into_response()),
+        Err(_) => {
+            return Err(OAuthError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request",
+                "Authentication failed.",
+            )
+            .into_response());
+        }
+    };
+    let caller = realm
+        .client_by_id(&auth.client_uuid)
+        .expect("authenticated");
+    if caller.public_client {
+        return Err(OAuthError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_request",
+            "Client not allowed.",
+        )
+        .into_response());
+    }
+    if form.has_duplicates() {
+        return Err(OAuthError::invalid_request("duplicated parameter").into_response());
+    }
+    let Some(token) = form.first("token") else {
+        return Err(OAuthError::invalid_request("Token not provided.").into_response());
+    };
+    let hint = form.first("token_type_hint").unwrap_or("access_token");
+    if !matches!(
+        hint,
+        "access_token" | "refresh_token" | "requesting_party_token"
+    ) {
+        return Err(
+            OAuthError::invalid_request(format!("Unsupported token type [{hint}]."))
+                .into_response(),
+        );
+    }
+    let inactive = |why: &str| {
+        tracing::info!(realm = %realm.name, "introspection by '{}': inactive token ({why})", caller.client_id);
+        json!({"active": false})
+    };
+    let keys = provider.keys(&realm.name).expect("every realm has keys");
+    let Some(claims) = keys.signing.verify(token) else {
+        return Ok(inactive("bad signature or not a JWT"));
+    };
+    let expected_iss = crate::discovery::issuer(base, &realm.name);
+    if claims.get("iss").and_then(Value::as_str) != Some(expected_iss.as_str()) {
+        return Ok(inactive("issuer differs from this request's issuer"));
+    }
+    if claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_none_or(|e| e <= crate::token::now())
+    {
+        return Ok(inactive("expired"));
+    }
+    let azp = claims
+        .get("azp")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if !realm.client_by_client_id(&azp).is_some_and(|c| c.enabled) {
+        return Ok(inactive("the token's client is gone or disabled"));
+    }
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
+    let Some(user) = realm.user_by_id(sub).filter(|u| u.enabled) else {
+        return Ok(inactive("the token's user is gone or disabled"));
+    };
+    // Token claims, then client_id (= azp), username, token_type, active.
+    let mut out = match claims {
+        Value::Object(m) => m,
+        _ => return Ok(inactive("claims are not an object")),
+    };
+    if out.get("scope").and_then(Value::as_str) == Some("") {
+        out.remove("scope");
+    }
+    let typ = out.get("typ").cloned().unwrap_or(json!("Bearer"));
+    out.insert("client_id".into(), json!(azp));
+    if !out.contains_key("username") {
+        let username = out
+            .get("preferred_username")
+            .cloned()
+            .unwrap_or_else(|| json!(user.username));
+        out.insert("username".into(), username);
+    }
+    out.insert("token_type".into(), typ);
+    out.insert("active".into(), json!(true));
+    tracing::info!(
+        realm = %realm.name,
+        "introspection by '{}': active token jti={}",
+        caller.client_id,
+        out.get("jti").and_then(serde_json::Value::as_str).unwrap_or("?")
+    );
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,285 @@
+//! The in-memory model: what Keycloak keeps in its database, for the entities the playground
+//! touches. Imported at start ([`crate::realm`]), changed by the admin REST API, gone at exit.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::{Map, Value};
+
+/// All realms (`master` first).
+#[derive(Debug)]
+pub struct Store {
+    pub realms: Vec<Realm>,
+}
+
+impl Store {
+    pub fn realm(&self, name: &str) -> Option<&Realm> {
+        self.realms.iter().find(|r| r.name == name)
+    }
+    pub fn realm_mut(&mut self, name: &str) -> Option<&mut Realm> {
+        self.realms.iter_mut().find(|r| r.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Realm {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    /// Seconds (`accessTokenLifespan`; Keycloak's default 300, master 60).
+    pub access_token_lifespan: i64,
+    /// `ssoSessionIdleTimeout` (refresh token lifetime of the password grant).
+    pub sso_session_idle_timeout: i64,
+    pub roles: Vec<Role>,
+    pub default_role_id: String,
+    pub clients: Vec<Client>,
+    pub users: Vec<User>,
+    pub client_scopes: Vec<ClientScope>,
+    /// Scope names a new client gets (`defaultDefaultClientScopes`).
+    pub default_default_scopes: Vec<String>,
+    /// `defaultOptionalClientScopes`.
+    pub default_optional_scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub client_role: bool,
+    /// Realm id for realm roles, client uuid for client roles.
+    pub container_id: String,
+    pub attributes: Map<String, Value>,
+    /// Ids of the roles this composite role contains.
+    pub composites: Vec<String>,
+}
+
+impl Role {
+    pub fn new(name: &str, container_id: &str, client_role: bool) -> Role {
+        Role {
+            id: new_id(),
+            name: name.to_owned(),
+            description: None,
+            client_role,
+            container_id: container_id.to_owned(),
+            attributes: Map::new(),
+            composites: Vec::new(),
+        }
+    }
+    pub fn composite(&self) -> bool {
+        !self.composites.is_empty()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProtocolMapper {
+    pub id: String,
+    pub name: String,
+    pub protocol: String,
+    pub mapper_type: String,
+    pub config: BTreeMap<String, String>,
+}
+
+impl ProtocolMapper {
+    pub fn flag(&self, key: &str) -> bool {
+        self.config.get(key).is_some_and(|v| v == "true")
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.config.get(key).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientScope {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub protocol: String,
+    pub attributes: BTreeMap<String, String>,
+    pub mappers: Vec<ProtocolMapper>,
+}
+
+impl ClientScope {
+    /// `ClientScopeModel#isIncludeInTokenScope`: a missing attribute counts as true.
+    pub fn include_in_token_scope(&self) -> bool {
+        self.attributes
+            .get("include.in.token.scope")
+            .is_none_or(|v| v.eq_ignore_ascii_case("true"))
+    }
+    /// `include.in.openid.provider.metadata`, default true (`OIDCWellKnownProvider`).
+    pub fn include_in_metadata(&self) -> bool {
+        self.attributes
+            .get("include.in.openid.provider.metadata")
+            .is_none_or(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub client_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub client_authenticator_type: String,
+    pub secret: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub web_origins: Vec<String>,
+    pub not_before: i64,
+    pub bearer_only: bool,
+    pub consent_required: bool,
+    pub standard_flow_enabled: bool,
+    pub implicit_flow_enabled: bool,
+    pub direct_access_grants_enabled: bool,
+    pub service_accounts_enabled: bool,
+    pub public_client: bool,
+    pub frontchannel_logout: bool,
+    pub protocol: String,
+    /// String attributes in the order they were given.
+    pub attributes: Vec<(String, String)>,
+    pub full_scope_allowed: bool,
+    pub node_re_registration_timeout: i64,
+    pub default_scopes: Vec<String>,
+    pub optional_scopes: Vec<String>,
+    pub roles: Vec<Role>,
+    pub mappers: Vec<ProtocolMapper>,
+}
+
+impl Client {
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn attribute_true(&self, key: &str) -> bool {
+        self.attribute(key)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub enabled: bool,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub created_timestamp: i64,
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// Client *uuid* this user is the service account of.
+    pub service_account_client: Option<String>,
+    /// Directly mapped role ids (realm and client roles).
+    pub role_ids: Vec<String>,
+    /// Only the master bootstrap admin has one (compared in constant time).
+    pub password: Option<String>,
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn now_millis() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Realm {
+    pub fn client_by_client_id(&self, client_id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+    pub fn client_by_id(&self, id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+    pub fn user_by_id(&self, id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+    pub fn user_by_username(&self, username: &str) -> Option<&User> {
+        // Keycloak stores usernames lower-cased.
+        self.users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
+    }
+    pub fn service_account_of(&self, client_uuid: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.service_account_client.as_deref() == Some(client_uuid))
+    }
+    pub fn role_by_name(&self, name: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+    pub fn scope_by_name(&self, name: &str) -> Option<&ClientScope> {
+        self.client_scopes.iter().find(|s| s.name == name)
+    }
+    /// Any role (realm or client) by id, with the client that owns it.
+    pub fn role_by_id(&self, id: &str) -> Option<(&Role, Option<&Client>)> {
+        if let Some(r) = self.roles.iter().find(|r| r.id == id) {
+            return Some((r, None));
+        }
+        self.clients
+            .iter()
+            .find_map(|c| c.roles.iter().find(|r| r.id == id).map(|r| (r, Some(c))))
+    }
+
+    /// Every role the user has, composites expanded (Keycloak's `RoleUtils.expandCompositeRoles`),
+    /// as `(role, owning client)`, in first-seen order.
+    pub fn effective_roles(&self, user: &User) -> Vec<(&Role, Option<&Client>)> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut stack: Vec<&str> = user.role_ids.iter().rev().map(String::as_str).collect();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id.to_owned()) {
+                continue;
+            }
+            if let Some((role, client)) = self.role_by_id(id) {
+                out.push((role, client));
+                for c in role.composites.iter().rev() {
+                    stack.push(c);
+                }
+            }
+        }
+        out
+    }
+
+    /// Creates a user with the realm's default role, as `UserProvider#addUser(realm, username)` does.
+    pub fn add_user_with_default_roles(&mut self, username: &str) -> &mut User {
+        let user = User {
+            id: new_id(),
+            username: username.to_lowercase(),
+            enabled: true,
+            email: None,
+            email_verified: false,
+            first_name: None,
+            last_name: None,
+            created_timestamp: now_millis(),
+            attributes: BTreeMap::new(),
+            service_account_client: None,
+            role_ids: vec![self.default_role_id.clone()],
+            password: None,
+        };
+        self.users.push(user);
+        self.users.last_mut().expect("just pushed")
+    }
+
+    /// `ClientManager#enableServiceAccount`: the `service-account-<clientId>` user with the
+    /// default roles, and (26.1+) the `service_account` client scope as a default scope.
+    pub fn enable_service_account(&mut self, client_uuid: &str) {
+        let Some(client) = self.clients.iter_mut().find(|c| c.id == client_uuid) else {
+            return;
+        };
+        client.service_accounts_enabled = true;
+        if !client.default_scopes.iter().any(|s| s == "service_account")
+            && self
+                .client_scopes
+                .iter()
+                .any(|s| s.name == "service_account")
+        {
+            client.default_scopes.push("service_account".to_owned());
+        }
+        let username = format!("service-account-{}", client.client_id);
+        if self.service_account_of(client_uuid).is_none() {
+            let user = self.add_user_with_default_roles(&username);
+            user.service_account_client = Some(client_uuid.to_owned());
+        }
+    }
+}
