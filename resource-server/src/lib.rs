@@ -125,10 +125,17 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let loader = tokio::spawn(state.load_keys());
-    let result = playbook::server::serve(listener, tls, app(state), shutdown).await;
-    loader.abort();
-    result
+    // Aborted when `run` returns or is dropped (e.g. an aborted task), never left behind.
+    let _loader = AbortOnDrop(tokio::spawn(state.load_keys()));
+    playbook::server::serve(listener, tls, app(state), shutdown).await
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Why [`spawn`] or [`Running::wait_ready`] failed.
