@@ -1,0 +1,218 @@
+//! Real tokens from the embedded Keycloak-compatible provider (`oauth2-provider`), over
+//! mTLS end to end: the walkthrough's 403 before the role is assigned (through the admin
+//! REST API, as with Keycloak), 200 after, and a stolen token refused from another
+//! certificate.
+
+mod support;
+
+use std::time::Duration;
+
+use oauth2_provider::{Options, Provider};
+use playbook::names;
+use playbook::pki::{DevPki, Issued};
+use serde_json::{Value, json};
+use support::*;
+
+struct Setup {
+    pki: DevPki,
+    provider: oauth2_provider::Running,
+    server: resource_server::Running,
+    issuer: String,
+}
+
+impl Setup {
+    async fn start(require_binding: bool) -> Setup {
+        playbook::install_crypto_provider();
+        let pki = DevPki::generate(1, 1).expect("PKI");
+        let provider =
+            Provider::from_realm_file(&oauth2_provider::realm_file(), Options::default())
+                .expect("realm import");
+        let tls = oauth2_provider::tls_config_from_pki(&pki).expect("provider TLS");
+        let provider = oauth2_provider::spawn(provider, tls)
+            .await
+            .expect("provider starts");
+        let issuer = names::issuer_for(&provider.base_url, names::REALM);
+        let mut config = resource_server::Config::new(&issuer, vec![pki.ca.cert.cert_der.clone()]);
+        config.require_binding = require_binding;
+        let server = resource_server(&pki, config).await;
+        server
+            .wait_ready(Duration::from_secs(20))
+            .await
+            .expect("the provider's keys load");
+        Setup {
+            pki,
+            provider,
+            server,
+            issuer,
+        }
+    }
+
+    fn http(&self, cert: Option<&Issued>) -> reqwest::Client {
+        let id = cert.map(identity);
+        playbook::client::https_client(
+            std::slice::from_ref(&self.pki.ca.cert.cert_der),
+            id.as_ref(),
+        )
+        .expect("client")
+    }
+
+    /// RFC 6749 §4.4 with RFC 8705 `tls_client_auth`: the certificate is the credential.
+    async fn mtls_token(&self) -> String {
+        let response = self
+            .http(Some(&self.pki.client))
+            .post(format!("{}/protocol/openid-connect/token", self.issuer))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", names::MTLS_CLIENT_ID),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("token JSON");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// The classic client: a secret, no certificate binding.
+    async fn secret_token(&self) -> String {
+        let response = self
+            .http(Some(&self.pki.client))
+            .post(format!("{}/protocol/openid-connect/token", self.issuer))
+            .basic_auth(names::SECRET_CLIENT_ID, Some(names::SECRET_CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("token JSON");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// What the walkthrough does through Keycloak's admin REST API: give the mTLS client's
+    /// service account the read-only realm role.
+    async fn assign_readonly_role(&self) {
+        let http = self.http(None);
+        let base = &self.provider.base_url;
+        let admin: Value = http
+            .post(format!(
+                "{}/protocol/openid-connect/token",
+                names::issuer_for(base, names::ADMIN_REALM)
+            ))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", names::ADMIN_CLIENT_ID),
+                ("username", names::DEFAULT_ADMIN_USERNAME),
+                ("password", names::DEFAULT_ADMIN_PASSWORD),
+            ])
+            .send()
+            .await
+            .expect("admin token")
+            .json()
+            .await
+            .expect("admin token JSON");
+        let admin = admin["access_token"].as_str().expect("admin access_token");
+        let get = |path: String| {
+            let request = http.get(format!("{base}/admin/realms/{}{path}", names::REALM));
+            async move {
+                let response = request.bearer_auth(admin).send().await.expect("admin GET");
+                assert_eq!(response.status(), 200);
+                response.json::<Value>().await.expect("admin JSON")
+            }
+        };
+        let clients = get(format!("/clients?clientId={}", names::MTLS_CLIENT_ID)).await;
+        let client_uuid = clients[0]["id"].as_str().expect("client id").to_owned();
+        let user = get(format!("/clients/{client_uuid}/service-account-user")).await;
+        let user_id = user["id"].as_str().expect("user id").to_owned();
+        let role = get(format!("/roles/{}", names::READONLY_ROLE)).await;
+        let status = http
+            .post(format!(
+                "{base}/admin/realms/{}/users/{user_id}/role-mappings/realm",
+                names::REALM
+            ))
+            .bearer_auth(admin)
+            .json(&json!([role]))
+            .send()
+            .await
+            .expect("role mapping")
+            .status();
+        assert_eq!(status, 204);
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url)
+    }
+
+    async fn stop(self) {
+        self.server.stop().await.expect("resource server stops");
+        self.provider.stop().await;
+    }
+}
+
+/// The walkthrough: token over mTLS → 403 without the role → role assigned → new token →
+/// 200, bound to the client certificate; the same token from another certificate → 401.
+#[tokio::test]
+async fn walkthrough_with_the_embedded_provider() {
+    let s = Setup::start(false).await;
+    let users = s.url(names::USERS_API_PATH);
+
+    let before = s.mtls_token().await;
+    let refused = get_with(&s.pki, &users, &s.pki.client, &before).await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert_eq!(refused.error(), Some("insufficient_scope"));
+    assert!(refused.description().contains(names::READONLY_ROLE));
+
+    s.assign_readonly_role().await;
+    let token = s.mtls_token().await;
+    let answer = get_with(&s.pki, &users, &s.pki.client, &token).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+
+    let who = get_with(&s.pki, &s.url("/api/whoami"), &s.pki.client, &token).await;
+    assert_eq!(who.status, 200, "{who:?}");
+    assert_eq!(who.body["client"], names::MTLS_CLIENT_ID);
+    assert_eq!(who.body["issuer"], s.issuer);
+    assert_eq!(who.body["binding"]["result"], "matches");
+    assert_eq!(
+        who.body["binding"]["token_x5t_s256"],
+        s.pki.client.x5t_s256()
+    );
+
+    let stolen = get_with(&s.pki, &users, &s.pki.other_client, &token).await;
+    assert_invalid_token(&stolen, "bound to certificate");
+
+    // POST needs a role nobody gets.
+    let post = call(
+        &s.pki,
+        reqwest::Method::POST,
+        &users,
+        Some(&s.pki.client),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(post.status, 403, "{post:?}");
+    s.stop().await;
+}
+
+/// The secret client's token is not bound to a certificate: accepted as `unbound` by
+/// default, refused with `--require-binding`.
+#[tokio::test]
+async fn secret_client_token_is_unbound() {
+    let s = Setup::start(false).await;
+    let token = s.secret_token().await;
+    let who = get_with(&s.pki, &s.url("/api/whoami"), &s.pki.client, &token).await;
+    assert_eq!(who.status, 200, "{who:?}");
+    assert_eq!(who.body["binding"]["result"], "unbound");
+    assert_eq!(who.body["client"], names::SECRET_CLIENT_ID);
+    s.stop().await;
+
+    let s = Setup::start(true).await;
+    let token = s.secret_token().await;
+    let refused = get_with(&s.pki, &s.url("/api/whoami"), &s.pki.client, &token).await;
+    assert_invalid_token(&refused, "not bound");
+    s.stop().await;
+}
