@@ -203,7 +203,10 @@ impl AdminApi {
         if json.is_null() {
             out.recv(&status.to_string());
         } else {
-            out.recv(&format!("{status} {}", out.redacted_json(&json)));
+            out.recv(&format!(
+                "{status} {}",
+                out.redacted_json(&crate::output::brief(&json))
+            ));
         }
         Ok(json)
     }

@@ -211,6 +211,45 @@ impl Output {
     }
 }
 
+/// The fields of an admin representation worth showing; the rest is counted, not printed.
+const BRIEF_FIELDS: &[&str] = &[
+    "id",
+    "clientId",
+    "username",
+    "name",
+    "enabled",
+    "serviceAccountsEnabled",
+    "clientAuthenticatorType",
+    "composite",
+    "clientRole",
+];
+
+/// A representation cut down to [`BRIEF_FIELDS`], with `"…": "+N more fields"` when
+/// something was left out (Keycloak's ClientRepresentation alone has ~30 fields).
+pub fn brief(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(brief).collect()),
+        Value::Object(map) => {
+            let mut kept: serde_json::Map<String, Value> = map
+                .iter()
+                .filter(|(k, _)| BRIEF_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let left_out = map.len() - kept.len();
+            if left_out > 0 && !kept.is_empty() {
+                kept.insert(
+                    "…".into(),
+                    Value::String(format!("+{left_out} more fields")),
+                );
+                Value::Object(kept)
+            } else {
+                value.clone()
+            }
+        }
+        other => other.clone(),
+    }
+}
+
 /// `eyJhbGciOi…(1102 chars)`: enough to recognise a value, not enough to use it.
 pub fn shorten(value: &str) -> String {
     const KEEP: usize = 10;
@@ -278,6 +317,21 @@ mod tests {
         assert!(!shown.contains("change-me"), "{shown}");
         assert!(shown.contains("eyJhbGciOi…(38 chars)"), "{shown}");
         assert!(shown.contains("\"expires_in\":300"), "{shown}");
+    }
+
+    #[test]
+    fn brief_keeps_the_identifying_fields_and_counts_the_rest() {
+        let client = serde_json::json!([{"id": "u1", "clientId": "c", "attributes": {}, "protocol": "openid-connect"}]);
+        assert_eq!(
+            brief(&client).to_string(),
+            r#"[{"id":"u1","clientId":"c","…":"+2 more fields"}]"#
+        );
+        let token = serde_json::json!({"access_token": "x", "expires_in": 60});
+        assert_eq!(
+            brief(&token),
+            token,
+            "objects without known fields are left whole"
+        );
     }
 
     #[test]

@@ -41,14 +41,21 @@ fn certs_never_overwrites_without_force() {
     assert!(first.status.success(), "{}", text(&first));
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(stdout.contains("client.pem"), "{}", text(&first));
-    assert!(stdout.contains(playbook::names::CLIENT_SUBJECT_DN), "{}", text(&first));
+    assert!(
+        stdout.contains(playbook::names::CLIENT_SUBJECT_DN),
+        "{}",
+        text(&first)
+    );
 
     let pki = dir.path().join("pki");
     let snapshot: Vec<(String, Vec<u8>)> = std::fs::read_dir(&pki)
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
         })
         .collect();
     assert!(snapshot.len() >= 13, "{snapshot:?}");
@@ -59,15 +66,27 @@ fn certs_never_overwrites_without_force() {
     assert!(stderr.contains("--force"), "{}", text(&second));
     assert!(stderr.contains("client.key.pem"), "{}", text(&second));
     for (name, bytes) in &snapshot {
-        assert_eq!(&std::fs::read(pki.join(name)).unwrap(), bytes, "{name} changed");
+        assert_eq!(
+            &std::fs::read(pki.join(name)).unwrap(),
+            bytes,
+            "{name} changed"
+        );
     }
-    assert_eq!(std::fs::read_dir(&pki).unwrap().count(), snapshot.len(), "no stray files");
+    assert_eq!(
+        std::fs::read_dir(&pki).unwrap().count(),
+        snapshot.len(),
+        "no stray files"
+    );
 
     let forced = client(&["certs", "--out", "pki", "--force"], dir.path());
     assert!(forced.status.success(), "{}", text(&forced));
     assert_ne!(
         std::fs::read(pki.join("client.key.pem")).unwrap(),
-        snapshot.iter().find(|(n, _)| n == "client.key.pem").unwrap().1
+        snapshot
+            .iter()
+            .find(|(n, _)| n == "client.key.pem")
+            .unwrap()
+            .1
     );
 }
 
@@ -81,13 +100,31 @@ fn openssl_verifies_the_client_certificate_and_its_dn() {
 
     let verify = openssl(&["verify", "-CAfile", "ca.pem", "client.pem"], dir.path());
     assert!(verify.status.success(), "{}", text(&verify));
-    assert_eq!(String::from_utf8_lossy(&verify.stdout).trim(), "client.pem: OK");
+    assert_eq!(
+        String::from_utf8_lossy(&verify.stdout).trim(),
+        "client.pem: OK"
+    );
 
-    let rogue = openssl(&["verify", "-CAfile", "ca.pem", "rogue-client.pem"], dir.path());
-    assert!(!rogue.status.success(), "the rogue certificate must not verify: {}", text(&rogue));
+    let rogue = openssl(
+        &["verify", "-CAfile", "ca.pem", "rogue-client.pem"],
+        dir.path(),
+    );
+    assert!(
+        !rogue.status.success(),
+        "the rogue certificate must not verify: {}",
+        text(&rogue)
+    );
 
     let subject = openssl(
-        &["x509", "-in", "client.pem", "-noout", "-subject", "-nameopt", "RFC2253"],
+        &[
+            "x509",
+            "-in",
+            "client.pem",
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "RFC2253",
+        ],
         dir.path(),
     );
     assert_eq!(
@@ -96,7 +133,10 @@ fn openssl_verifies_the_client_certificate_and_its_dn() {
     );
 
     // x5t#S256 as openssl computes it: SHA-256 of the DER, base64url without padding.
-    let der = openssl(&["x509", "-in", "client.pem", "-outform", "DER"], dir.path());
+    let der = openssl(
+        &["x509", "-in", "client.pem", "-outform", "DER"],
+        dir.path(),
+    );
     let digest = Command::new("openssl")
         .args(["dgst", "-sha256", "-binary"])
         .stdin(std::process::Stdio::piped())
@@ -111,17 +151,27 @@ fn openssl_verifies_the_client_certificate_and_its_dn() {
     use base64::Engine as _;
     let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.stdout);
 
-    let shown = client(&["certs", "show", "client.pem", "client.key.pem"], dir.path());
+    let shown = client(
+        &["certs", "show", "client.pem", "client.key.pem"],
+        dir.path(),
+    );
     assert!(shown.status.success(), "{}", text(&shown));
     let stdout = String::from_utf8_lossy(&shown.stdout);
-    assert!(stdout.contains(&format!("x5t#S256:  {expected}")), "{}", text(&shown));
+    assert!(
+        stdout.contains(&format!("x5t#S256:  {expected}")),
+        "{}",
+        text(&shown)
+    );
     assert!(stdout.contains("clientAuth"), "{}", text(&shown));
     assert!(stdout.contains("a private key"), "{}", text(&shown));
 
     let json = client(&["certs", "show", "--json", "client.pem"], dir.path());
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
     assert_eq!(doc[0]["certificates"][0]["x5t#S256"], expected.as_str());
-    assert_eq!(doc[0]["certificates"][0]["subject"], playbook::names::CLIENT_SUBJECT_DN);
+    assert_eq!(
+        doc[0]["certificates"][0]["subject"],
+        playbook::names::CLIENT_SUBJECT_DN
+    );
 }
 
 /// A file that is not a certificate is named in a clear error and fails the command.
@@ -132,6 +182,14 @@ fn certs_show_names_a_bad_file() {
     let o = client(&["certs", "show", "notes.txt", "missing.pem"], dir.path());
     assert!(!o.status.success(), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("notes.txt") && stdout.contains("BEGIN CERTIFICATE"), "{}", text(&o));
-    assert!(stdout.contains("missing.pem") && stdout.contains("client certs"), "{}", text(&o));
+    assert!(
+        stdout.contains("notes.txt") && stdout.contains("BEGIN CERTIFICATE"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        stdout.contains("missing.pem") && stdout.contains("client certs"),
+        "{}",
+        text(&o)
+    );
 }

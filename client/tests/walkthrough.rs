@@ -1,0 +1,293 @@
+//! The whole walkthrough in-process: the embedded provider and the resource server on
+//! `127.0.0.1:0` with an in-memory dev PKI (written to a temporary directory, since the
+//! client reads files as a user's would), real TLS on loopback, every step's outcome checked.
+
+use std::path::Path;
+use std::time::Duration;
+
+use client::output::Output;
+use client::resource::{self, TokenCache, TokenSource};
+use client::token::{self, ClientAuth, TokenRequest};
+use client::walkthrough::{self, Options, Report};
+use client::{ClientError, Settings};
+use playbook::pki::{DevPki, write_files};
+use playbook::{Identity, names};
+
+struct Servers {
+    provider: oauth2_provider::Running,
+    resource_server: resource_server::Running,
+    _dir: tempfile::TempDir,
+    settings: Settings,
+}
+
+async fn start() -> Servers {
+    playbook::install_crypto_provider();
+    let pki = DevPki::generate(2, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
+
+    let provider = oauth2_provider::Provider::from_realm_file(
+        &oauth2_provider::realm_file(),
+        oauth2_provider::Options::default(),
+    )
+    .unwrap();
+    let tls = oauth2_provider::tls_config_from_pki(&pki).unwrap();
+    let provider = oauth2_provider::spawn(provider, tls).await.unwrap();
+
+    let issuer = names::issuer_for(&provider.base_url, names::REALM);
+    let config = resource_server::Config::new(&issuer, vec![pki.ca.cert.cert_der.clone()]);
+    let identity = Identity::from_parts(
+        Path::new("resource-server.pem"),
+        Path::new("resource-server.key.pem"),
+        vec![pki.resource_server.cert_der.clone()],
+        pki.resource_server.key_der(),
+        None,
+    )
+    .unwrap();
+    let tls = config.server_tls(&identity).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let resource_server = resource_server::spawn(listener, tls, config).unwrap();
+    resource_server
+        .wait_ready(Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    let mut settings = Settings::for_servers(dir.path(), &provider.base_url, &resource_server.url);
+    settings.wait = Duration::from_secs(10);
+    Servers {
+        provider,
+        resource_server,
+        _dir: dir,
+        settings,
+    }
+}
+
+impl Servers {
+    async fn stop(self) {
+        self.resource_server.stop().await.unwrap();
+        self.provider.stop().await;
+    }
+}
+
+fn assert_step(report: &Report, number: &str, needle: &str) {
+    let step = report
+        .step(number)
+        .unwrap_or_else(|| panic!("no step {number} in {report:#?}"));
+    assert!(step.passed, "step {number} failed: {step:#?}");
+    assert!(
+        step.actual.contains(needle),
+        "step {number}: expected {needle:?} in {:?}",
+        step.actual
+    );
+}
+
+/// Steps 1–8 (and 3b) against the embedded provider and the resource server: each step
+/// has the outcome the walkthrough promises, and the realm is left as it was found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_walkthrough_step_behaves_as_expected() {
+    let servers = start().await;
+    let (out, captured) = Output::captured(false);
+    let report = walkthrough::run(&servers.settings, &Options::default(), &out)
+        .await
+        .unwrap_or_else(|e| panic!("walkthrough failed to run: {e}\n{}", captured.text()));
+    let text = captured.text();
+
+    let numbers: Vec<&str> = report.steps.iter().map(|s| s.number.as_str()).collect();
+    assert_eq!(
+        numbers,
+        ["1", "2", "3", "3b", "4", "5", "6", "7", "8"],
+        "{text}"
+    );
+    assert!(report.all_passed(), "{report:#?}\n{text}");
+    assert_step(&report, "1", names::CLIENT_SUBJECT_DN);
+    assert_step(&report, "2", "invalid_client");
+    assert_step(&report, "2", "(HTTP 401)");
+    assert_step(&report, "3", "invalid_client");
+    assert_step(&report, "4", "cnf.x5t#S256");
+    assert_step(&report, "5", "403");
+    assert_step(&report, "6", "carries");
+    assert_step(&report, "6", "200");
+    assert_step(&report, "7", "401 invalid_token");
+    assert_step(&report, "8", "403");
+
+    // The narration shows requests, answers and curl commands, never -k, never a whole token.
+    assert!(
+        text.contains(
+            "grant_type=client_credentials&client_id=oauth2-playbook-client-credentials-mtls"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("--cacert") && !text.contains(" -k "),
+        "{text}"
+    );
+    for (i, _) in text.match_indices("eyJ") {
+        let window: String = text[i..].chars().take(12).collect();
+        assert!(
+            window.contains('…'),
+            "a token is printed unshortened near: {window}"
+        );
+    }
+    assert!(text.contains("Summary"), "{text}");
+
+    // Left as found: the role was not assigned before, so it is not assigned after.
+    assert_eq!(report.changes.len(), 1, "{:?}", report.changes);
+    assert!(
+        report.changes[0].contains("removed again"),
+        "{:?}",
+        report.changes
+    );
+    let again = walkthrough::run(&servers.settings, &Options::default(), &Output::quiet())
+        .await
+        .unwrap();
+    assert!(again.all_passed(), "a second run passes too: {again:#?}");
+    assert!(
+        again.changes[0].contains("removed again"),
+        "{:?}",
+        again.changes
+    );
+
+    servers.stop().await;
+}
+
+/// With the role already assigned (an earlier run with --keep-role), the walkthrough
+/// removes it first so that step 5 still shows 403, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_already_assigned_role_is_removed_first_and_restored() {
+    let servers = start().await;
+    let keep = Options {
+        keep_role: true,
+        skip_rogue: true,
+    };
+    let first = walkthrough::run(&servers.settings, &keep, &Output::quiet())
+        .await
+        .unwrap();
+    assert!(first.all_passed(), "{first:#?}");
+    assert!(
+        first.changes[0].contains("--keep-role"),
+        "{:?}",
+        first.changes
+    );
+    assert!(first.step("3b").is_none(), "3b skipped on request");
+
+    let (out, captured) = Output::captured(false);
+    let second = walkthrough::run(&servers.settings, &Options::default(), &out)
+        .await
+        .unwrap();
+    assert!(second.all_passed(), "{second:#?}\n{}", captured.text());
+    assert!(
+        captured.text().contains("already has"),
+        "{}",
+        captured.text()
+    );
+    assert!(
+        second.changes[0].contains("as found"),
+        "{:?}",
+        second.changes
+    );
+    servers.stop().await;
+}
+
+/// `client call`'s cache: a rejected token (`invalid_token`) is replaced exactly once, and
+/// the next call reuses the fresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_token_is_refetched_once_on_invalid_token() {
+    let servers = start().await;
+    let s = &servers.settings;
+    // Give the client the role so that the calls succeed once the token is good.
+    walkthrough::run(
+        s,
+        &Options {
+            keep_role: true,
+            skip_rogue: true,
+        },
+        &Output::quiet(),
+    )
+    .await
+    .unwrap();
+
+    let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
+    let identity = Identity::load(&s.cert, &s.key, None).unwrap();
+    let http = playbook::client::https_client(&roots, Some(&identity)).unwrap();
+    let metadata = client::discovery::discover(&http, &s.issuer).await.unwrap();
+    let endpoint = metadata.token_endpoint_for_mtls().clone();
+    let request = TokenRequest {
+        client_id: s.client_id.clone(),
+        scope: None,
+        auth: ClientAuth::TlsClientAuth,
+    };
+    let mut fetches = 0;
+    let mut fetch = async || {
+        fetches += 1;
+        token::request_token(&http, &endpoint, &request).await
+    };
+
+    // A garbage token in the cache, as if it had been revoked or the keys rotated.
+    let mut cache = TokenCache::default();
+    let bogus = token::TokenResponse::from_json(
+        &endpoint,
+        serde_json::json!({"access_token": "eyJhbGciOiJSUzI1NiJ9.e30.AAAA", "token_type": "Bearer", "expires_in": 300}),
+    )
+    .unwrap();
+    cache.store(&bogus);
+
+    let (first, source) = resource::call_cached(
+        &http,
+        &s.resource_server,
+        reqwest::Method::GET,
+        names::USERS_API_PATH,
+        None,
+        &mut cache,
+        &mut fetch,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (first.status, source),
+        (200, TokenSource::Refetched),
+        "{first:?}"
+    );
+    let (second, source) = resource::call_cached(
+        &http,
+        &s.resource_server,
+        reqwest::Method::GET,
+        names::USERS_API_PATH,
+        None,
+        &mut cache,
+        &mut fetch,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (second.status, source),
+        (200, TokenSource::Cached),
+        "{second:?}"
+    );
+    assert_eq!(fetches, 1, "one refetch, then the cache");
+    servers.stop().await;
+}
+
+/// A provider that is not there: the walkthrough gives up after the wait it names.
+#[tokio::test]
+async fn unreachable_provider_gives_up_with_a_message_naming_the_wait() {
+    let pki = DevPki::generate(2, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
+    // A port nothing listens on: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut s = Settings::for_servers(
+        dir.path(),
+        &format!("https://localhost:{port}"),
+        "https://localhost:1",
+    );
+    s.wait = Duration::from_millis(500);
+    let err = walkthrough::run(&s, &Options::default(), &Output::quiet())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::GaveUp { .. }), "{err}");
+    assert!(err.to_string().contains("--wait"), "{err}");
+}
