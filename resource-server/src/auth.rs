@@ -697,10 +697,23 @@ impl Authenticated {
 }
 
 async fn authenticate(state: &AppState, parts: &Parts) -> Result<Authenticated, ApiError> {
-    let token = bearer_token(&parts.headers, parts.uri.query())?;
     // Absent only when the router runs without `playbook::server::serve` (no TLS at all).
-    let connection = parts.extensions.get::<Connection>().cloned();
-    let Some(connection) = connection.filter(|c| c.client_leaf().is_some()) else {
+    let connection = parts
+        .extensions
+        .get::<Connection>()
+        .cloned()
+        .filter(|c| c.client_leaf().is_some());
+    let token = match bearer_token(&parts.headers, parts.uri.query()) {
+        Err(ApiError::NoToken(_)) if connection.is_none() => {
+            return Err(ApiError::NoToken(
+                "this API needs mutual TLS and an access token: present the client certificate \
+                 and send Authorization: Bearer <token>"
+                    .into(),
+            ));
+        }
+        other => other?,
+    };
+    let Some(connection) = connection else {
         return Err(ApiError::InvalidToken(
             "this connection presented no client certificate: the API requires mutual TLS \
              (RFC 8705). Present the client certificate the token was issued to"

@@ -77,8 +77,9 @@ impl Args {
         SocketAddr::new(self.bind, self.port)
     }
 
-    /// Loads the CA file and builds the library configuration.
-    pub fn config(&self) -> Result<Config, TlsError> {
+    /// Checks the issuer, loads the CA file and builds the library configuration.
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        check_issuer(&self.issuer)?;
         let ca = load_ca_certs(&self.ca)?;
         let mut config = Config::new(&self.issuer, ca);
         config.require_binding = self.require_binding;
@@ -95,6 +96,34 @@ impl Args {
         let identity = Identity::load(&self.cert, &self.key, Some(Purpose::Server))?;
         config.server_tls(&identity)
     }
+}
+
+/// A configuration value that cannot work, named with its fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "--issuer {value:?}: {reason}; expected the realm's issuer, e.g. {example}",
+        example = names::ISSUER
+    )]
+    Issuer { value: String, reason: String },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// The issuer must be an absolute https URL without query or fragment (RFC 8414 §2).
+pub fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::Issuer {
+        value: issuer.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = url::Url::parse(issuer).map_err(|e| bad(&format!("not a URL ({e})")))?;
+    if url.scheme() != "https" {
+        return Err(bad("the issuer must be an https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("an issuer has no query or fragment"));
+    }
+    Ok(())
 }
 
 /// What the resource server needs to run, independent of files and flags.
@@ -147,5 +176,25 @@ impl Config {
     /// [`Config::ca`] as [`Config::client_auth`] says.
     pub fn server_tls(&self, identity: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
         playbook::server::server_config(identity, &self.ca, self.client_auth)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_must_be_plain_https() {
+        assert!(check_issuer(names::ISSUER).is_ok());
+        for bad in [
+            "localhost:9443/realms/x",
+            "http://localhost:9443/realms/x",
+            "https://h/realms/x?a=b",
+            "https://h/realms/x#f",
+            "",
+        ] {
+            let err = check_issuer(bad).unwrap_err().to_string();
+            assert!(err.contains("--issuer"), "{err}");
+        }
     }
 }

@@ -90,7 +90,8 @@ pub async fn get_json<T: DeserializeOwned>(
 ) -> Result<T, FetchError> {
     let unreachable = |e: reqwest::Error| FetchError::Unreachable {
         url: url.to_owned(),
-        detail: error_chain(&e),
+        // The URL is already in our message; keep the causes (refused, TLS alert, ...).
+        detail: error_chain(&e.without_url()),
     };
     let response = http
         .get(url)

@@ -24,7 +24,9 @@ async fn main() -> anyhow::Result<()> {
     playbook::install_crypto_provider();
 
     let args = Args::parse();
-    let config = args.config().context("loading the CA (--ca)")?;
+    let config = args
+        .config()
+        .context("checking --issuer and loading the CA (--ca)")?;
     let tls = args
         .tls(&config)
         .context("loading the server certificate and key (--cert, --key)")?;

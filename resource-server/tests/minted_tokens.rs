@@ -451,6 +451,21 @@ async fn request_mode_without_certificate_gets_401() {
     )
     .await;
     assert_invalid_token(&anonymous, "no client certificate");
+    // Neither certificate nor token: a bare challenge that names both.
+    let nothing = call(
+        &s.pki,
+        Method::GET,
+        &s.url(names::USERS_API_PATH),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(nothing.status, 401);
+    assert_eq!(nothing.error(), None);
+    assert!(
+        nothing.description().contains("client certificate"),
+        "{nothing:?}"
+    );
     let with_cert = call(
         &s.pki,
         Method::GET,
