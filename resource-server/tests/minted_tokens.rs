@@ -555,6 +555,32 @@ async fn rfc9068_tokens_and_audience() {
     s.stop().await;
 }
 
+/// An ES256 key published next to the RSA one (a new `kid`: one refetch) verifies
+/// RFC 9068-style tokens; the EC key cannot be used for an RS256 token.
+#[tokio::test]
+async fn es256_tokens_verify_with_an_ec_key() {
+    let s = Setup::start().await;
+    let ec = EcSigningKey::generate("ec-1");
+    s.provider.publish(ec.jwk());
+    let mut claims = s.provider.claims(Some(&s.pki.client));
+    claims.as_object_mut().unwrap().remove("typ");
+    let token = ec.sign(
+        &json!({"alg": "ES256", "typ": "at+jwt", "kid": "ec-1"}),
+        &claims,
+    );
+    let who = s.get("/api/whoami", &token).await;
+    assert_eq!(who.status, 200, "{who:?}");
+    assert_eq!(who.body["token"]["alg"], "ES256");
+
+    // Same kid, RSA algorithm: refused before any signature check (alg/key mismatch).
+    let confused = s.provider.key().sign(
+        &json!({"alg": "RS256", "typ": "at+jwt", "kid": "ec-1"}),
+        &claims,
+    );
+    assert_invalid_token(&s.get("/api/whoami", &confused).await, "Ec key");
+    s.stop().await;
+}
+
 /// The scope guard over real TLS: exact match, never substring.
 #[tokio::test]
 async fn scope_guard_matches_exactly() {

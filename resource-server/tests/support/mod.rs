@@ -112,6 +112,42 @@ impl SigningKey {
     }
 }
 
+/// A P-256 key for ES256 tokens, as RFC 9068 providers often use.
+pub struct EcSigningKey {
+    pub kid: String,
+    pair: aws_lc_rs::signature::EcdsaKeyPair,
+}
+
+impl EcSigningKey {
+    pub fn generate(kid: &str) -> EcSigningKey {
+        EcSigningKey {
+            kid: kid.to_owned(),
+            pair: aws_lc_rs::signature::EcdsaKeyPair::generate(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            )
+            .expect("EC key generation"),
+        }
+    }
+
+    /// The public JWK: x and y from the uncompressed point `04 || x || y`.
+    pub fn jwk(&self) -> Value {
+        let point = self.pair.public_key().as_ref();
+        assert_eq!(point.len(), 65, "uncompressed P-256 point");
+        json!({"kid": self.kid, "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
+               "x": b64(&point[1..33]), "y": b64(&point[33..])})
+    }
+
+    /// An ES256 JWS (the signature is the fixed-size r || s, RFC 7518 §3.4).
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+        let signature = self
+            .pair
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .expect("EC signature");
+        format!("{input}.{}", b64(signature.as_ref()))
+    }
+}
+
 /// HS256 over header and claims with `secret`: the forgery a resource server must refuse.
 pub fn sign_hs256(header: &Value, claims: &Value, secret: &[u8]) -> String {
     let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
@@ -123,6 +159,8 @@ pub fn sign_hs256(header: &Value, claims: &Value, secret: &[u8]) -> String {
 struct ProviderState {
     issuer: String,
     keys: Mutex<Vec<Arc<SigningKey>>>,
+    /// Published as they are, next to the RSA keys.
+    extra_jwks: Mutex<Vec<Value>>,
     discovery_hits: AtomicUsize,
     jwks_hits: AtomicUsize,
 }
@@ -142,6 +180,7 @@ async fn jwks(State(state): State<Arc<ProviderState>>) -> Json<Value> {
     let keys: Vec<Value> = state.keys.lock().unwrap().iter().map(|k| k.jwk()).collect();
     // Keycloak also publishes an encryption key; the resource server must skip it.
     let mut keys = keys;
+    keys.extend(state.extra_jwks.lock().unwrap().iter().cloned());
     keys.push(
         json!({"kid": "enc-key", "kty": "RSA", "alg": "RSA-OAEP", "use": "enc",
                      "n": "sXch", "e": "AQAB"}),
@@ -187,6 +226,7 @@ impl TestProvider {
             state: Arc::new(ProviderState {
                 issuer: issuer.clone(),
                 keys: Mutex::new(vec![SigningKey::generate("key-1")]),
+                extra_jwks: Mutex::new(Vec::new()),
                 discovery_hits: AtomicUsize::new(0),
                 jwks_hits: AtomicUsize::new(0),
             }),
@@ -235,6 +275,11 @@ impl TestProvider {
         let key = SigningKey::generate(kid);
         *self.state.keys.lock().unwrap() = vec![key.clone()];
         key
+    }
+
+    /// Publishes another JWK (an EC key, say) next to the RSA keys.
+    pub fn publish(&self, jwk: Value) {
+        self.state.extra_jwks.lock().unwrap().push(jwk);
     }
 
     pub fn jwks_hits(&self) -> usize {
