@@ -34,7 +34,8 @@ READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-180}"
 
 PROVIDER_CHOICE=""   # keycloak | embedded (empty: decide)
 KEEP_RUNNING=0
-PROVIDER_KIND=""     # what was chosen
+PROVIDER_KIND=""     # keycloak | embedded: what choose_provider decided
+PROVIDER_REASON=""   # and why
 STARTED_KEYCLOAK=0
 PROVIDER_PID=""
 RESOURCE_SERVER_PID=""
@@ -162,14 +163,9 @@ wait_until() {
   INFO "${what} is ready (${waited}s)"
 }
 
-# 2. The authorization server: Keycloak in a container if an engine answers (or if asked),
-#    else the embedded provider, which imports the same realm file.
-start_provider() {
-  if provider_answers; then
-    PROVIDER_KIND="already running"
-    INFO "2. provider: something already answers at ${ISSUER}; using it as it is (not stopped afterwards)"
-    return 0
-  fi
+# Decides which provider to run, before anything is built, so a wrong choice fails fast:
+# Keycloak when a container engine answers (or --provider keycloak), else the embedded one.
+choose_provider() {
   local engine=""
   if [[ "${PROVIDER_CHOICE}" != "embedded" ]]; then
     engine="$("${ROOT}/oauth2-provider/start.sh" --check-engine 2>/dev/null || true)"
@@ -179,16 +175,30 @@ start_provider() {
   fi
   if [[ -n "${engine}" ]]; then
     PROVIDER_KIND="keycloak"
-    INFO "2. provider: Keycloak in a container (${engine} answers)"
+    PROVIDER_REASON="${engine} answers"
+  elif [[ "${PROVIDER_CHOICE}" == "embedded" ]]; then
+    PROVIDER_KIND="embedded"
+    PROVIDER_REASON="--provider embedded"
+  else
+    PROVIDER_KIND="embedded"
+    PROVIDER_REASON="no container engine answers; --provider keycloak would need Docker or Podman"
+  fi
+}
+
+# 2. The authorization server: Keycloak in a container, or the embedded provider, which
+#    imports the same realm file and answers as Keycloak does.
+start_provider() {
+  if provider_answers; then
+    INFO "2. provider: something already answers at ${ISSUER}; using it as it is (not stopped afterwards)"
+    PROVIDER_KIND="already running"
+    return 0
+  fi
+  if [[ "${PROVIDER_KIND}" == "keycloak" ]]; then
+    INFO "2. provider: Keycloak in a container (${PROVIDER_REASON})"
     STARTED_KEYCLOAK=1
     "${ROOT}/oauth2-provider/start.sh"
   else
-    PROVIDER_KIND="embedded"
-    if [[ "${PROVIDER_CHOICE}" == "embedded" ]]; then
-      INFO "2. provider: the embedded provider (--provider embedded)"
-    else
-      INFO "2. provider: the embedded provider (no container engine answers; --provider keycloak would need Docker or Podman)"
-    fi
+    INFO "2. provider: the embedded provider (${PROVIDER_REASON})"
     "${BIN_DIR}/oauth2-provider" --realm "${REALM_FILE}" --certs "${CERTS_DIR}" \
       --port "${PROVIDER_PORT}" >"${LOG_DIR}/oauth2-provider.log" 2>&1 &
     PROVIDER_PID=$!
@@ -251,6 +261,7 @@ main() {
   trap cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  choose_provider
   build
   ensure_certs
   start_provider

@@ -123,6 +123,15 @@ pub async fn discover(
         .text()
         .await
         .map_err(|e| ClientError::transport(&url, e))?;
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Err(ClientError::Discovery {
+            url,
+            detail: format!(
+                "HTTP 404 {}: no provider configuration here; check ISSUER/--issuer (the realm name is part of it)",
+                text.chars().take(200).collect::<String>()
+            ),
+        });
+    }
     if !status.is_success() {
         return Err(ClientError::Unexpected {
             what: "discovery",

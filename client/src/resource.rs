@@ -53,7 +53,7 @@ impl ApiResponse {
         }
         if !self.body.is_null() {
             let body = self.body.to_string();
-            let body: String = body.chars().take(400).collect();
+            let body: String = body.chars().take(2000).collect();
             s.push_str(&format!("\n{body}"));
         }
         s
