@@ -227,7 +227,7 @@ fn parse(input: &str) -> Result<Rfc2253Name, DnParseError> {
                     break;
                 }
             }
-            if hex.is_empty() || hex.len() % 2 != 0 {
+            if hex.is_empty() || !hex.len().is_multiple_of(2) {
                 return Err(err("malformed #hex value"));
             }
             let bytes: Vec<u8> = (0..hex.len())
