@@ -1,0 +1,1457 @@
+//! The scenario suite shared by the embedded provider and a real Keycloak: every scenario is
+//! an `async fn(&Fixture)` that talks HTTPS to `fixture.base_url`, and asserts what Keycloak
+//! 26.7 answers. One list, two providers:
+//!
+//! ```ignore
+//! #[macro_use]
+//! mod scenarios;
+//! scenario_tests!(my_fixture);                      // one #[tokio::test] per scenario
+//! scenario_tests!(my_fixture, #[ignore = "needs a container engine"]);
+//! ```
+//!
+//! Rules every scenario keeps, because against Keycloak one container serves them all:
+//! - it is independent of the others and leaves the provider as it found it (throwaway
+//!   clients get unique ids and are deleted; a role it assigns is removed);
+//! - scenarios that assign roles to the shared mTLS service account, or assert on its
+//!   role-dependent claims, hold [`shared_service_account`] so they never interleave;
+//! - nothing depends on JSON key order or on the order of roles in a list.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use playbook::Identity;
+use playbook::names::{
+    ADMIN_CLIENT_ID, ADMIN_REALM, CA_SUBJECT_DN, CLIENT_SUBJECT_DN, MTLS_CLIENT_ID, READONLY_ROLE,
+    REALM, SECRET_CLIENT_ID, SECRET_CLIENT_SECRET, USERS_READ_SCOPE, WRITE_ROLE,
+};
+use playbook::pki::{DevPki, Issued};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Where the provider under test runs and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// `https://localhost:PORT` (the issuer is `{base_url}/realms/oauth2-playbook`).
+    pub base_url: String,
+    /// `https://localhost:PORT` of the management interface (health).
+    pub management_url: String,
+    /// The PKI whose CA the provider trusts and whose DNs the realm file names.
+    pub pki: Arc<DevPki>,
+    pub admin_username: String,
+    pub admin_password: String,
+}
+
+pub type ScenarioFn = for<'a> fn(&'a Fixture) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// The list of scenario names, written once. `$cb` is called with `$prefix` then the names.
+macro_rules! scenario_names {
+    ($($cb:ident)::+ ; $($prefix:tt)*) => {
+        $($cb)::+ ! { $($prefix)*
+            discovery_document,
+            jwks_keys,
+            health_endpoints,
+            mtls_token_response,
+            mtls_token_claims,
+            token_verifies_with_independent_library,
+            token_claims_follow_role_mappings,
+            admin_walkthrough,
+            admin_requires_bearer_token,
+            admin_token_response,
+            created_client_gets_service_account,
+            secret_client_basic_and_post,
+            optional_scope_and_openid,
+            introspection,
+            regex_mode_matches_java_legacy_dn,
+            error_missing_grant_type,
+            error_unsupported_grant_type,
+            error_duplicated_parameter,
+            error_unknown_client,
+            error_missing_client_id,
+            error_mtls_without_certificate,
+            error_mtls_wrong_subject_dn,
+            error_mtls_untrusted_ca_refused_in_handshake,
+            error_mtls_wrong_ca_subject_dn,
+            error_client_disabled,
+            error_wrong_client_secret,
+            error_service_accounts_disabled,
+            error_public_client,
+            error_bearer_only_client,
+            error_invalid_scope,
+            error_hok_binding_without_certificate,
+            error_wrong_content_type,
+        }
+    };
+}
+pub(crate) use scenario_names;
+
+macro_rules! define_all {
+    ($($name:ident),* $(,)?) => {
+        mod runners {
+            use super::*;
+            $(
+                pub fn $name<'a>(f: &'a Fixture) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+                    Box::pin(super::$name(f))
+                }
+            )*
+        }
+        /// Every scenario, by name.
+        pub const ALL: &[(&str, ScenarioFn)] = &[ $( (stringify!($name), runners::$name as ScenarioFn) ),* ];
+    };
+}
+scenario_names!(define_all;);
+
+/// One `#[tokio::test]` per scenario; `$fixture` is an async fn returning a `Fixture` (or a
+/// `&'static Fixture`); extra attributes (e.g. `#[ignore]`) are put on every test.
+macro_rules! scenario_tests {
+    ($fixture:path $(, #[$attr:meta])* $(,)?) => {
+        $crate::scenarios::scenario_names!($crate::scenarios::__scenario_tests_impl; ($fixture) ($(#[$attr])*));
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use scenario_tests;
+
+#[doc(hidden)]
+macro_rules! __scenario_tests_impl {
+    (($fixture:path) ($(#[$attr:meta])*) $name:ident $(, $rest:ident)* $(,)?) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $name() {
+            let fixture = $fixture().await;
+            $crate::scenarios::run(stringify!($name), &fixture).await;
+        }
+        $crate::scenarios::__scenario_tests_impl! { ($fixture) ($(#[$attr])*) $($rest),* }
+    };
+    (($fixture:path) ($(#[$attr:meta])*) $(,)?) => {};
+}
+pub(crate) use __scenario_tests_impl;
+
+/// Runs one scenario by name, bounded in time.
+pub async fn run(name: &str, fixture: &Fixture) {
+    let (_, f) = ALL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no scenario named {name}"));
+    tokio::time::timeout(std::time::Duration::from_secs(60), f(fixture))
+        .await
+        .unwrap_or_else(|_| panic!("scenario {name} took more than 60 s"));
+}
+
+/// Held by scenarios that change or read the role mappings of the shared mTLS service account.
+pub async fn shared_service_account() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+fn identity(issued: &Issued) -> Identity {
+    Identity::unchecked(
+        Path::new("scenario-client.pem"),
+        vec![issued.cert_der.clone()],
+        issued.key_der(),
+    )
+}
+
+/// An HTTPS client trusting only the fixture's CA, presenting `cert` when given.
+pub fn http(f: &Fixture, cert: Option<&Issued>) -> reqwest::Client {
+    playbook::install_crypto_provider();
+    let id = cert.map(identity);
+    playbook::client::https_client(&[f.pki.ca.cert.cert_der.clone()], id.as_ref())
+        .expect("https client")
+}
+
+pub fn issuer(f: &Fixture) -> String {
+    format!("{}/realms/{REALM}", f.base_url)
+}
+
+pub fn token_url(f: &Fixture) -> String {
+    format!("{}/protocol/openid-connect/token", issuer(f))
+}
+
+/// Status, headers, JSON body (Null when the body is not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    async fn from(r: reqwest::Response) -> Answer {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        Answer {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Asserts an RFC 6749 §5.2 error answer exactly.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, error: &str, description: &str) {
+        assert_eq!(
+            (self.status.as_u16(), &self.body),
+            (
+                status,
+                &json!({"error": error, "error_description": description})
+            ),
+            "expected {status} {error} '{description}'"
+        );
+    }
+
+    /// Token-endpoint answers are never cached (`TokenEndpoint`: set before any check).
+    #[track_caller]
+    pub fn assert_no_store(&self) {
+        assert_eq!(
+            self.headers
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
+        assert_eq!(
+            self.headers.get("pragma").and_then(|v| v.to_str().ok()),
+            Some("no-cache")
+        );
+    }
+
+    pub fn str(&self, key: &str) -> &str {
+        self.body[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string '{key}' in {}", self.body))
+    }
+}
+
+pub async fn post_form(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Answer {
+    Answer::from(client.post(url).form(form).send().await.expect("request")).await
+}
+
+/// A token request of the mTLS client with its certificate.
+pub async fn mtls_token(f: &Fixture, extra: &[(&str, &str)]) -> Answer {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", MTLS_CLIENT_ID),
+    ];
+    form.extend_from_slice(extra);
+    post_form(&http(f, Some(&f.pki.client)), &token_url(f), &form).await
+}
+
+/// The decoded payload of a JWT (no verification: tests that verify use jsonwebtoken).
+pub fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
+}
+
+pub fn header(jwt: &str) -> Value {
+    let h = jwt.split('.').next().expect("header");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).expect("base64url")).expect("JSON")
+}
+
+/// Space-separated scope string as a sorted set.
+pub fn scope_set(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .split(' ')
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn realm_roles(claims: &Value) -> Vec<String> {
+    claims["realm_access"]["roles"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The admin API with a fresh admin token (master realm, admin-cli, password grant).
+pub struct Admin {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Admin {
+    pub async fn login(f: &Fixture) -> Admin {
+        let http = http(f, None);
+        let url = format!(
+            "{}/realms/{ADMIN_REALM}/protocol/openid-connect/token",
+            f.base_url
+        );
+        let a = post_form(
+            &http,
+            &url,
+            &[
+                ("grant_type", "password"),
+                ("client_id", ADMIN_CLIENT_ID),
+                ("username", &f.admin_username),
+                ("password", &f.admin_password),
+            ],
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "admin token: {}", a.body);
+        Admin {
+            http,
+            base: format!("{}/admin/realms/{REALM}", f.base_url),
+            token: a.str("access_token").to_owned(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        Answer::from(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .expect("GET"),
+        )
+        .await
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> Answer {
+        Answer::from(
+            self.http
+                .request(method, format!("{}{path}", self.base))
+                .bearer_auth(&self.token)
+                .json(body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// The UUID of a client, by clientId (`GET /clients?clientId=` is exact).
+    pub async fn client_uuid(&self, client_id: &str) -> String {
+        let a = self.get(&format!("/clients?clientId={client_id}")).await;
+        assert_eq!(a.status, StatusCode::OK);
+        let list = a.body.as_array().expect("array");
+        assert_eq!(list.len(), 1, "exactly one client {client_id}: {}", a.body);
+        list[0]["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn service_account(&self, client_uuid: &str) -> Value {
+        let a = self
+            .get(&format!("/clients/{client_uuid}/service-account-user"))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body
+    }
+
+    pub async fn role(&self, name: &str) -> Value {
+        let a = self.get(&format!("/roles/{name}")).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body
+    }
+
+    pub async fn set_role(&self, user_id: &str, role: &Value, assigned: bool) {
+        let method = if assigned {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::DELETE
+        };
+        let body = json!([{"id": role["id"], "name": role["name"]}]);
+        let a = self
+            .send(
+                method,
+                &format!("/users/{user_id}/role-mappings/realm"),
+                &body,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
+    }
+
+    /// Creates a throwaway client (unique clientId) and returns (uuid, clientId).
+    pub async fn create_client(&self, prefix: &str, mut rep: Value) -> (String, String) {
+        let client_id = format!(
+            "scenario-{prefix}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        rep["clientId"] = json!(client_id);
+        let a = self.send(reqwest::Method::POST, "/clients", &rep).await;
+        assert_eq!(a.status, StatusCode::CREATED, "create client: {}", a.body);
+        let location = a.headers["location"].to_str().expect("Location");
+        let uuid = location.rsplit('/').next().expect("id").to_owned();
+        (uuid, client_id)
+    }
+
+    pub async fn delete_client(&self, uuid: &str) {
+        let a = self
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/clients/{uuid}"),
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::NO_CONTENT,
+            "delete client: {}",
+            a.body
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Discovery, JWKS, health
+
+/// The discovery document names the realm's endpoints, the mTLS aliases, and the methods.
+pub async fn discovery_document(f: &Fixture) {
+    let url = format!("{}/.well-known/openid-configuration", issuer(f));
+    let r = http(f, None).get(url).send().await.expect("discovery");
+    assert_eq!(r.status(), StatusCode::OK);
+    let d: Value = r.json().await.expect("JSON");
+    let iss = issuer(f);
+    let p = format!("{iss}/protocol/openid-connect");
+    assert_eq!(d["issuer"], json!(iss));
+    assert_eq!(d["token_endpoint"], json!(format!("{p}/token")));
+    assert_eq!(d["jwks_uri"], json!(format!("{p}/certs")));
+    assert_eq!(
+        d["introspection_endpoint"],
+        json!(format!("{p}/token/introspect"))
+    );
+    assert_eq!(d["tls_client_certificate_bound_access_tokens"], json!(true));
+    assert_eq!(
+        d["mtls_endpoint_aliases"]["token_endpoint"],
+        d["token_endpoint"]
+    );
+    assert_eq!(
+        d["mtls_endpoint_aliases"]["introspection_endpoint"],
+        d["introspection_endpoint"]
+    );
+    let has = |field: &str, v: &str| {
+        assert!(
+            d[field].as_array().is_some_and(|a| a.contains(&json!(v))),
+            "{field} contains {v}: {}",
+            d[field]
+        )
+    };
+    for m in [
+        "tls_client_auth",
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ] {
+        has("token_endpoint_auth_methods_supported", m);
+        has("introspection_endpoint_auth_methods_supported", m);
+    }
+    assert!(
+        !d["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("self_signed_tls_client_auth")),
+        "Keycloak has no self_signed_tls_client_auth"
+    );
+    has("grant_types_supported", "client_credentials");
+    has("grant_types_supported", "password");
+    has("scopes_supported", "openid");
+    has("scopes_supported", USERS_READ_SCOPE);
+    has("id_token_signing_alg_values_supported", "RS256");
+    assert!(
+        d.get("token_introspection_endpoint").is_none(),
+        "26.x has only introspection_endpoint"
+    );
+    // Unknown realm: 404.
+    let r = http(f, None)
+        .get(format!(
+            "{}/realms/no-such-realm/.well-known/openid-configuration",
+            f.base_url
+        ))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// The JWKS has the RS256 signing key; kid = base64url(SHA-256(SPKI)); x5c/x5t#S256 agree.
+pub async fn jwks_keys(f: &Fixture) {
+    let url = format!("{}/protocol/openid-connect/certs", issuer(f));
+    let r = http(f, None).get(&url).send().await.expect("jwks");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let jwks: Value = r.json().await.expect("JSON");
+    let keys = jwks["keys"].as_array().expect("keys");
+    let sig: Vec<&Value> = keys
+        .iter()
+        .filter(|k| k["use"] == "sig" && k["alg"] == "RS256")
+        .collect();
+    assert_eq!(sig.len(), 1, "one RS256 signing key: {jwks}");
+    let k = sig[0];
+    assert_eq!(k["kty"], "RSA");
+    assert_eq!(k["e"], "AQAB");
+    let kid = k["kid"].as_str().expect("kid");
+    assert_eq!(kid.len(), 43, "base64url SHA-256");
+    let der = STANDARD
+        .decode(k["x5c"][0].as_str().expect("x5c"))
+        .expect("x5c is standard base64 DER");
+    assert_eq!(k["x5t#S256"], json!(playbook::x509::x5t_s256(&der)));
+    // KeyUtils#createKeyId: SHA-256 over the certificate's SubjectPublicKeyInfo.
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("x5c parses");
+    let spki = cert.tbs_certificate.subject_pki.raw;
+    let expected_kid =
+        URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki));
+    assert_eq!(kid, expected_kid);
+    // The modulus in `n` is the certificate's key.
+    let n = URL_SAFE_NO_PAD.decode(k["n"].as_str().unwrap()).expect("n");
+    assert_eq!(n.len(), 256, "RSA-2048");
+    // Accept: application/jwk-set+json switches the content type.
+    let r = http(f, None)
+        .get(&url)
+        .header("accept", "application/jwk-set+json")
+        .send()
+        .await
+        .expect("jwks");
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/jwk-set+json"
+    );
+}
+
+/// Health answers on the management interface.
+pub async fn health_endpoints(f: &Fixture) {
+    for path in [
+        "/health/ready",
+        "/health/live",
+        "/health/started",
+        "/health",
+    ] {
+        let r = http(f, None)
+            .get(format!("{}{path}", f.management_url))
+            .send()
+            .await
+            .expect("health");
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let v: Value = r.json().await.expect("JSON");
+        assert_eq!(v["status"], "UP", "{path}: {v}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tokens
+
+/// The token response of `client_credentials` with `tls_client_auth`: fields and headers.
+pub async fn mtls_token_response(f: &Fixture) {
+    let a = mtls_token(f, &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    a.assert_no_store();
+    let b = &a.body;
+    let expires = b["expires_in"].as_i64().expect("expires_in");
+    assert!((299..=300).contains(&expires), "expires_in {expires}");
+    assert_eq!(b["refresh_expires_in"], json!(0));
+    assert_eq!(b["token_type"], "Bearer");
+    assert_eq!(b["not-before-policy"], json!(0));
+    assert_eq!(scope_set(a.str("scope")), vec!["email", "profile"]);
+    for absent in ["refresh_token", "id_token", "session_state"] {
+        assert!(b.get(absent).is_none(), "{absent} must be absent: {b}");
+    }
+}
+
+/// The access token's header and claims: issuer, subject = service-account user,
+/// `cnf.x5t#S256` = thumbprint of the client certificate used.
+pub async fn mtls_token_claims(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let uuid = admin.client_uuid(MTLS_CLIENT_ID).await;
+    let sa = admin.service_account(&uuid).await;
+    let a = mtls_token(f, &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let jwt = a.str("access_token");
+    let h = header(jwt);
+    assert_eq!(h["alg"], "RS256");
+    assert_eq!(h["typ"], "JWT");
+    assert!(h["kid"].is_string());
+    let c = claims(jwt);
+    assert_eq!(c["iss"], json!(issuer(f)));
+    assert_eq!(c["sub"], sa["id"]);
+    assert_eq!(c["azp"], MTLS_CLIENT_ID);
+    assert_eq!(c["client_id"], MTLS_CLIENT_ID);
+    assert_eq!(c["typ"], "Bearer");
+    assert_eq!(
+        c["preferred_username"],
+        json!(format!("service-account-{MTLS_CLIENT_ID}"))
+    );
+    assert_eq!(c["email_verified"], json!(false));
+    assert_eq!(c["acr"], "1");
+    assert_eq!(
+        c["aud"], "account",
+        "audience from the account client roles"
+    );
+    assert!(
+        c["jti"].as_str().unwrap().starts_with("trrtcc:"),
+        "{}",
+        c["jti"]
+    );
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 300);
+    assert!(c.get("sid").is_none(), "transient session: no sid");
+    assert_eq!(
+        scope_set(c["scope"].as_str().unwrap()),
+        vec!["email", "profile"]
+    );
+    // RFC 8705 §3.1: the token is bound to the certificate used on this connection.
+    assert_eq!(c["cnf"]["x5t#S256"], json!(f.pki.client.x5t_s256()));
+    let roles = realm_roles(&c);
+    for r in [
+        "default-roles-oauth2-playbook",
+        "offline_access",
+        "uma_authorization",
+    ] {
+        assert!(roles.contains(&r.to_owned()), "{r} in {roles:?}");
+    }
+    assert!(!roles.contains(&WRITE_ROLE.to_owned()));
+    assert!(c["clientAddress"].is_string() && c["clientHost"].is_string());
+}
+
+/// A token verifies with jsonwebtoken (an independent JWT library) against the JWKS; a
+/// tampered token does not.
+pub async fn token_verifies_with_independent_library(f: &Fixture) {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
+    let a = mtls_token(f, &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let jwt = a.str("access_token").to_owned();
+    let jwks: JwkSet = http(f, None)
+        .get(format!("{}/protocol/openid-connect/certs", issuer(f)))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("JWK set parses with jsonwebtoken");
+    let kid = decode_header(&jwt).expect("header").kid.expect("kid");
+    let jwk = jwks.find(&kid).expect("the token's kid is in the JWKS");
+    let key = DecodingKey::from_jwk(jwk).expect("RSA JWK");
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_issuer(&[issuer(f)]);
+    v.set_audience(&["account"]);
+    let data = decode::<Value>(&jwt, &key, &v).expect("signature, exp, iss and aud verify");
+    assert_eq!(data.claims["azp"], MTLS_CLIENT_ID);
+    // Flip one character of the payload: the signature no longer verifies.
+    let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
+    let mut payload = claims(&jwt);
+    payload["azp"] = json!("someone-else");
+    parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap());
+    assert!(decode::<Value>(&parts.join("."), &key, &v).is_err());
+}
+
+/// `realm_access.roles` is taken from the current role mappings: absent before the
+/// walkthrough assigns the role, present after, gone again after removal.
+pub async fn token_claims_follow_role_mappings(f: &Fixture) {
+    let _lock = shared_service_account().await;
+    let admin = Admin::login(f).await;
+    let uuid = admin.client_uuid(MTLS_CLIENT_ID).await;
+    let sa = admin.service_account(&uuid).await;
+    let sa_id = sa["id"].as_str().unwrap();
+    let role = admin.role(READONLY_ROLE).await;
+    admin.set_role(sa_id, &role, false).await;
+    let roles = |a: &Answer| realm_roles(&claims(a.str("access_token")));
+    let before = mtls_token(f, &[]).await;
+    assert!(!roles(&before).contains(&READONLY_ROLE.to_owned()));
+    admin.set_role(sa_id, &role, true).await;
+    let after = mtls_token(f, &[]).await;
+    let result = roles(&after);
+    admin.set_role(sa_id, &role, false).await;
+    assert!(result.contains(&READONLY_ROLE.to_owned()), "{result:?}");
+    assert!(!result.contains(&WRITE_ROLE.to_owned()));
+    let removed = mtls_token(f, &[]).await;
+    assert!(!roles(&removed).contains(&READONLY_ROLE.to_owned()));
+}
+
+// ---------------------------------------------------------------------------------------
+// Admin API
+
+/// The walkthrough's admin sequence, with Keycloak's answers at each step.
+pub async fn admin_walkthrough(f: &Fixture) {
+    let _lock = shared_service_account().await;
+    let admin = Admin::login(f).await;
+    // Find the client: exact match, also with a trailing slash; a prefix finds nothing.
+    let uuid = admin.client_uuid(MTLS_CLIENT_ID).await;
+    let a = admin
+        .get(&format!("/clients/?clientId={MTLS_CLIENT_ID}"))
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body[0]["id"], json!(uuid));
+    let c = &a.body[0];
+    assert_eq!(c["clientAuthenticatorType"], "client-x509");
+    assert_eq!(c["serviceAccountsEnabled"], json!(true));
+    assert_eq!(c["standardFlowEnabled"], json!(false));
+    assert_eq!(c["attributes"]["x509.subjectdn"], CLIENT_SUBJECT_DN);
+    assert_eq!(c["attributes"]["x509.casubjectdn"], CA_SUBJECT_DN);
+    assert_eq!(
+        c["attributes"]["tls.client.certificate.bound.access.tokens"],
+        "true"
+    );
+    let a = admin.get("/clients?clientId=oauth2-playbook-client").await;
+    assert_eq!(a.body, json!([]), "clientId is an exact match");
+    let a = admin.get(&format!("/clients/{uuid}")).await;
+    assert_eq!(a.body["clientId"], MTLS_CLIENT_ID);
+    // The service-account user.
+    let sa = admin.service_account(&uuid).await;
+    let sa_id = sa["id"].as_str().unwrap().to_owned();
+    let sa_name = format!("service-account-{MTLS_CLIENT_ID}");
+    assert_eq!(sa["username"], json!(sa_name));
+    assert_eq!(sa["enabled"], json!(true));
+    let a = admin
+        .get(&format!("/users?username={sa_name}&exact=true"))
+        .await;
+    assert_eq!(a.body.as_array().map(Vec::len), Some(1), "{}", a.body);
+    assert_eq!(a.body[0]["id"], json!(sa_id));
+    let a = admin.get(&format!("/users/{sa_id}")).await;
+    assert_eq!(a.body["username"], json!(sa_name));
+    // The role by name.
+    let role = admin.role(READONLY_ROLE).await;
+    assert_eq!(role["name"], READONLY_ROLE);
+    assert_eq!(role["composite"], json!(false));
+    assert_eq!(role["clientRole"], json!(false));
+    assert!(role["id"].is_string() && role["containerId"].is_string());
+    let a = admin.get("/roles").await;
+    let names: Vec<&str> = a
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&READONLY_ROLE) && names.contains(&WRITE_ROLE),
+        "{names:?}"
+    );
+    // Assign, list, re-assign (idempotent), remove.
+    let mappings = format!("/users/{sa_id}/role-mappings/realm");
+    let names_of = |a: &Answer| -> Vec<String> {
+        a.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    admin.set_role(&sa_id, &role, false).await;
+    admin.set_role(&sa_id, &role, true).await;
+    let listed = admin.get(&mappings).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(
+        names_of(&listed)
+            .iter()
+            .filter(|n| *n == READONLY_ROLE)
+            .count(),
+        1
+    );
+    admin.set_role(&sa_id, &role, true).await;
+    let listed = admin.get(&mappings).await;
+    assert_eq!(
+        names_of(&listed)
+            .iter()
+            .filter(|n| *n == READONLY_ROLE)
+            .count(),
+        1,
+        "idempotent"
+    );
+    admin.set_role(&sa_id, &role, false).await;
+    let listed = admin.get(&mappings).await;
+    assert!(!names_of(&listed).contains(&READONLY_ROLE.to_owned()));
+    assert!(names_of(&listed).contains(&"default-roles-oauth2-playbook".to_owned()));
+    admin.set_role(&sa_id, &role, false).await; // removing again: still 204
+    // id and name must agree.
+    let write = admin.role(WRITE_ROLE).await;
+    let a = admin
+        .send(
+            reqwest::Method::POST,
+            &mappings,
+            &json!([{"id": write["id"], "name": READONLY_ROLE}]),
+        )
+        .await;
+    assert_eq!(
+        (a.status.as_u16(), a.body),
+        (404, json!({"error": "Role not found"}))
+    );
+    let a = admin
+        .send(
+            reqwest::Method::POST,
+            &mappings,
+            &json!([{"id": "x", "name": "no-such-role"}]),
+        )
+        .await;
+    assert_eq!(
+        (a.status.as_u16(), a.body),
+        (404, json!({"error": "Role not found"}))
+    );
+    let listed = admin.get(&mappings).await;
+    assert!(
+        !names_of(&listed).contains(&READONLY_ROLE.to_owned()),
+        "a refused mapping changes nothing"
+    );
+    // Not found.
+    let a = admin.get("/roles/no-such-role").await;
+    assert_eq!(
+        (a.status.as_u16(), a.body),
+        (404, json!({"error": "Could not find role"}))
+    );
+    let missing = uuid::Uuid::new_v4();
+    let a = admin.get(&format!("/clients/{missing}")).await;
+    assert_eq!(
+        (a.status.as_u16(), a.body),
+        (404, json!({"error": "Could not find client"}))
+    );
+    let a = admin.get(&format!("/users/{missing}")).await;
+    assert_eq!(
+        (a.status.as_u16(), a.body),
+        (404, json!({"error": "User not found"}))
+    );
+}
+
+/// The admin API answers 401 `HTTP 401 Unauthorized` without a (valid) bearer token.
+pub async fn admin_requires_bearer_token(f: &Fixture) {
+    let url = format!("{}/admin/realms/{REALM}/clients", f.base_url);
+    let r = http(f, None).get(&url).send().await.expect("request");
+    let a = Answer::from(r).await;
+    assert_eq!(
+        (a.status.as_u16(), a.body),
+        (401, json!({"error": "HTTP 401 Unauthorized"}))
+    );
+    let r = http(f, None)
+        .get(&url)
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The admin token: `password` grant on `master` with `admin-cli`; wrong password refused.
+pub async fn admin_token_response(f: &Fixture) {
+    let url = format!(
+        "{}/realms/{ADMIN_REALM}/protocol/openid-connect/token",
+        f.base_url
+    );
+    let client = http(f, None);
+    let a = post_form(
+        &client,
+        &url,
+        &[
+            ("grant_type", "password"),
+            ("client_id", ADMIN_CLIENT_ID),
+            ("username", &f.admin_username),
+            ("password", &f.admin_password),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    a.assert_no_store();
+    let expires = a.body["expires_in"].as_i64().unwrap();
+    assert!(
+        (59..=60).contains(&expires),
+        "master tokens last 60 s: {expires}"
+    );
+    assert!(a.body["refresh_expires_in"].as_i64().unwrap() > 0);
+    assert_eq!(a.body["token_type"], "Bearer");
+    assert!(a.body["refresh_token"].is_string() && a.body["session_state"].is_string());
+    let a = post_form(
+        &client,
+        &url,
+        &[
+            ("grant_type", "password"),
+            ("client_id", ADMIN_CLIENT_ID),
+            ("username", &f.admin_username),
+            ("password", "wrong-password"),
+        ],
+    )
+    .await;
+    a.assert_error(401, "invalid_grant", "Invalid user credentials");
+}
+
+/// `POST /clients` with service accounts creates `service-account-<clientId>` with the
+/// default roles; a duplicate is 409; `DELETE` removes it.
+pub async fn created_client_gets_service_account(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let rep = json!({"protocol": "openid-connect", "publicClient": false,
+                     "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+                     "clientAuthenticatorType": "client-secret", "secret": "scenario-secret"});
+    let (uuid, client_id) = admin.create_client("sa", rep.clone()).await;
+    let sa = admin.service_account(&uuid).await;
+    assert_eq!(
+        sa["username"],
+        json!(format!("service-account-{client_id}"))
+    );
+    let roles = admin
+        .get(&format!(
+            "/users/{}/role-mappings/realm",
+            sa["id"].as_str().unwrap()
+        ))
+        .await;
+    let names: Vec<&str> = roles
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"default-roles-oauth2-playbook"),
+        "{names:?}"
+    );
+    let mut dup = rep.clone();
+    dup["clientId"] = json!(client_id);
+    let a = admin.send(reqwest::Method::POST, "/clients", &dup).await;
+    assert_eq!(
+        (a.status.as_u16(), a.body),
+        (
+            409,
+            json!({"errorMessage": format!("Client {client_id} already exists")})
+        )
+    );
+    // The new client can get a token at once.
+    let t = post_form(
+        &http(f, None),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", "scenario-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.body);
+    admin.delete_client(&uuid).await;
+    let a = admin.get(&format!("/clients/{uuid}")).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------------------------------
+// The client-secret client, scopes, introspection
+
+/// The client-secret client authenticates with HTTP Basic and with form post.
+pub async fn secret_client_basic_and_post(f: &Fixture) {
+    let client = http(f, None);
+    let r = client
+        .post(token_url(f))
+        .basic_auth(SECRET_CLIENT_ID, Some(SECRET_CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token");
+    let a = Answer::from(r).await;
+    assert_eq!(a.status, StatusCode::OK, "Basic: {}", a.body);
+    let c = claims(a.str("access_token"));
+    assert_eq!(c["azp"], SECRET_CLIENT_ID);
+    assert!(c.get("cnf").is_none(), "not certificate-bound");
+    let a = post_form(
+        &client,
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", SECRET_CLIENT_ID),
+            ("client_secret", SECRET_CLIENT_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "post: {}", a.body);
+    assert_eq!(claims(a.str("access_token"))["azp"], SECRET_CLIENT_ID);
+}
+
+/// `scope=users:read` (an optional client scope) is granted; `scope=openid` adds an ID token.
+pub async fn optional_scope_and_openid(f: &Fixture) {
+    let a = mtls_token(f, &[("scope", USERS_READ_SCOPE)]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(
+        scope_set(a.str("scope")),
+        vec!["email", "profile", USERS_READ_SCOPE]
+    );
+    assert_eq!(
+        scope_set(claims(a.str("access_token"))["scope"].as_str().unwrap()),
+        vec!["email", "profile", USERS_READ_SCOPE]
+    );
+    let a = mtls_token(f, &[("scope", "openid users:read")]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(
+        scope_set(a.str("scope")),
+        vec!["email", "openid", "profile", USERS_READ_SCOPE]
+    );
+    let id = claims(a.str("id_token"));
+    assert_eq!(id["typ"], "ID");
+    assert_eq!(id["aud"], MTLS_CLIENT_ID);
+    // A default scope may be named explicitly.
+    let a = mtls_token(f, &[("scope", "profile")]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+}
+
+/// Introspection: an authenticated client sees an active token's claims; garbage is
+/// `{"active":false}`; an unauthenticated caller is refused.
+pub async fn introspection(f: &Fixture) {
+    let url = format!("{}/protocol/openid-connect/token/introspect", issuer(f));
+    let a = mtls_token(f, &[]).await;
+    let token = a.str("access_token").to_owned();
+    let mtls = http(f, Some(&f.pki.client));
+    let i = post_form(
+        &mtls,
+        &url,
+        &[("client_id", MTLS_CLIENT_ID), ("token", &token)],
+    )
+    .await;
+    assert_eq!(i.status, StatusCode::OK, "{}", i.body);
+    assert_eq!(i.body["active"], json!(true));
+    assert_eq!(i.body["client_id"], MTLS_CLIENT_ID);
+    assert_eq!(i.body["token_type"], "Bearer");
+    assert_eq!(
+        i.body["username"],
+        json!(format!("service-account-{MTLS_CLIENT_ID}"))
+    );
+    assert_eq!(i.body["cnf"]["x5t#S256"], json!(f.pki.client.x5t_s256()));
+    // Another confidential client may introspect it too.
+    let i = post_form(
+        &http(f, None),
+        &url,
+        &[
+            ("client_id", SECRET_CLIENT_ID),
+            ("client_secret", SECRET_CLIENT_SECRET),
+            ("token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(i.body["active"], json!(true), "{}", i.body);
+    let i = post_form(
+        &mtls,
+        &url,
+        &[("client_id", MTLS_CLIENT_ID), ("token", "not-a-token")],
+    )
+    .await;
+    assert_eq!((i.status.as_u16(), i.body), (200, json!({"active": false})));
+    let i = post_form(&mtls, &url, &[("client_id", MTLS_CLIENT_ID)]).await;
+    i.assert_error(400, "invalid_request", "Token not provided.");
+    let i = post_form(
+        &http(f, None),
+        &url,
+        &[("client_id", MTLS_CLIENT_ID), ("token", &token)],
+    )
+    .await;
+    i.assert_error(401, "invalid_request", "Authentication failed.");
+}
+
+/// Without `x509.allow.regex.pattern.comparison` Keycloak matches `x509.subjectdn` as a
+/// regex against Java's legacy DN form, `CN=..., O=...` (comma *and space*).
+pub async fn regex_mode_matches_java_legacy_dn(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let legacy = "CN=oauth2-playbook-client-credentials-mtls, O=OAuth2 Playbook";
+    let mut made = Vec::new();
+    for (dn, expected) in [(legacy, 200u16), (CLIENT_SUBJECT_DN, 401)] {
+        let (uuid, client_id) = admin
+            .create_client(
+                "regex",
+                json!({"protocol": "openid-connect", "serviceAccountsEnabled": true,
+                       "standardFlowEnabled": false, "clientAuthenticatorType": "client-x509",
+                       "attributes": {"x509.subjectdn": dn, "x509.casubjectdn": CA_SUBJECT_DN}}),
+            )
+            .await;
+        made.push(uuid);
+        let a = post_form(
+            &http(f, Some(&f.pki.client)),
+            &token_url(f),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+        assert_eq!(a.status.as_u16(), expected, "regex '{dn}': {}", a.body);
+    }
+    for uuid in made {
+        admin.delete_client(&uuid).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The token endpoint's error table (Keycloak 26.7, TokenEndpoint + authenticators + grant)
+
+/// No `grant_type`: 400 `invalid_request`, no-store headers even on errors.
+pub async fn error_missing_grant_type(f: &Fixture) {
+    let a = post_form(
+        &http(f, Some(&f.pki.client)),
+        &token_url(f),
+        &[("client_id", MTLS_CLIENT_ID)],
+    )
+    .await;
+    a.assert_error(400, "invalid_request", "Missing form parameter: grant_type");
+    a.assert_no_store();
+}
+
+/// An unknown grant type: 400 `unsupported_grant_type` (checked before client authentication).
+pub async fn error_unsupported_grant_type(f: &Fixture) {
+    let a = post_form(&http(f, None), &token_url(f), &[("grant_type", "magic")]).await;
+    a.assert_error(400, "unsupported_grant_type", "Unsupported grant_type");
+    let a = post_form(&http(f, None), &token_url(f), &[("grant_type", "")]).await;
+    a.assert_error(400, "unsupported_grant_type", "Unsupported grant_type");
+}
+
+/// A parameter twice: 400 `duplicated parameter` — checked *after* client authentication.
+pub async fn error_duplicated_parameter(f: &Fixture) {
+    let a = mtls_token(f, &[("scope", "profile"), ("scope", "email")]).await;
+    a.assert_error(400, "invalid_request", "duplicated parameter");
+    // Bad credentials and a duplicate: the 401 wins.
+    let a = post_form(
+        &http(f, None),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", MTLS_CLIENT_ID),
+            ("scope", "a"),
+            ("scope", "b"),
+        ],
+    )
+    .await;
+    a.assert_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    );
+}
+
+/// An unknown `client_id`: 401 `invalid_client`.
+pub async fn error_unknown_client(f: &Fixture) {
+    let a = post_form(
+        &http(f, Some(&f.pki.client)),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "no-such-client"),
+        ],
+    )
+    .await;
+    a.assert_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    );
+}
+
+/// No `client_id` at all, certificate presented: 401 `invalid_client` (RFC 8705 needs it).
+pub async fn error_missing_client_id(f: &Fixture) {
+    let a = post_form(
+        &http(f, Some(&f.pki.client)),
+        &token_url(f),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    a.assert_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    );
+}
+
+/// The mTLS client without a certificate (allowed by `https-client-auth=request`): 401.
+pub async fn error_mtls_without_certificate(f: &Fixture) {
+    let a = post_form(
+        &http(f, None),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", MTLS_CLIENT_ID),
+        ],
+    )
+    .await;
+    a.assert_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    );
+    a.assert_no_store();
+}
+
+/// A certificate from the right CA with another subject DN: 401.
+pub async fn error_mtls_wrong_subject_dn(f: &Fixture) {
+    let a = post_form(
+        &http(f, Some(&f.pki.other_client)),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", MTLS_CLIENT_ID),
+        ],
+    )
+    .await;
+    a.assert_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    );
+}
+
+/// A certificate with the right DN from an untrusted CA never gets past the TLS handshake.
+pub async fn error_mtls_untrusted_ca_refused_in_handshake(f: &Fixture) {
+    let r = http(f, Some(&f.pki.rogue_client))
+        .post(token_url(f))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", MTLS_CLIENT_ID),
+        ])
+        .send()
+        .await;
+    assert!(
+        r.is_err(),
+        "expected a TLS failure, got {:?}",
+        r.map(|r| r.status())
+    );
+}
+
+/// The right certificate, but the client's `x509.casubjectdn` names another CA: 401.
+pub async fn error_mtls_wrong_ca_subject_dn(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let (uuid, client_id) = admin
+        .create_client(
+            "ca-dn",
+            json!({"protocol": "openid-connect", "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+                   "clientAuthenticatorType": "client-x509",
+                   "attributes": {"x509.subjectdn": CLIENT_SUBJECT_DN,
+                                  "x509.allow.regex.pattern.comparison": "false",
+                                  "x509.casubjectdn": "CN=Some Other CA,O=OAuth2 Playbook"}}),
+        )
+        .await;
+    let a = post_form(
+        &http(f, Some(&f.pki.client)),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    admin.delete_client(&uuid).await;
+    a.assert_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    );
+}
+
+/// A disabled client: 401 `invalid_client`, even with the right certificate.
+pub async fn error_client_disabled(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let (uuid, client_id) = admin
+        .create_client(
+            "disabled",
+            json!({"protocol": "openid-connect", "enabled": false, "serviceAccountsEnabled": true,
+                   "standardFlowEnabled": false, "clientAuthenticatorType": "client-x509",
+                   "attributes": {"x509.subjectdn": CLIENT_SUBJECT_DN,
+                                  "x509.allow.regex.pattern.comparison": "false",
+                                  "x509.casubjectdn": CA_SUBJECT_DN}}),
+        )
+        .await;
+    let a = post_form(
+        &http(f, Some(&f.pki.client)),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    admin.delete_client(&uuid).await;
+    a.assert_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    );
+}
+
+/// A wrong or missing secret: the secret authenticator's own 401 `unauthorized_client`.
+pub async fn error_wrong_client_secret(f: &Fixture) {
+    let client = http(f, None);
+    let r = client
+        .post(token_url(f))
+        .basic_auth(SECRET_CLIENT_ID, Some("wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token");
+    Answer::from(r).await.assert_error(
+        401,
+        "unauthorized_client",
+        "Invalid client or Invalid client credentials",
+    );
+    let a = post_form(
+        &client,
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", SECRET_CLIENT_ID),
+            ("client_secret", "wrong"),
+        ],
+    )
+    .await;
+    a.assert_error(
+        401,
+        "unauthorized_client",
+        "Invalid client or Invalid client credentials",
+    );
+    let a = post_form(
+        &client,
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", SECRET_CLIENT_ID),
+        ],
+    )
+    .await;
+    a.assert_error(
+        401,
+        "unauthorized_client",
+        "Invalid client or Invalid client credentials",
+    );
+}
+
+/// A client with service accounts off: 401 `unauthorized_client`.
+pub async fn error_service_accounts_disabled(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let (uuid, client_id) = admin
+        .create_client(
+            "no-sa",
+            json!({"protocol": "openid-connect", "serviceAccountsEnabled": false, "standardFlowEnabled": false,
+                   "clientAuthenticatorType": "client-secret", "secret": "scenario-secret"}),
+        )
+        .await;
+    let a = post_form(
+        &http(f, None),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", "scenario-secret"),
+        ],
+    )
+    .await;
+    let sa = admin
+        .get(&format!("/clients/{uuid}/service-account-user"))
+        .await;
+    admin.delete_client(&uuid).await;
+    a.assert_error(
+        401,
+        "unauthorized_client",
+        "Client not enabled to retrieve service account",
+    );
+    assert_eq!(
+        (sa.status.as_u16(), sa.body),
+        (
+            400,
+            json!({"error": format!("Service account not enabled for the client '{client_id}'")})
+        )
+    );
+}
+
+/// A public client asking for client credentials: 401 `unauthorized_client`.
+pub async fn error_public_client(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let (uuid, client_id) = admin
+        .create_client(
+            "public",
+            json!({"protocol": "openid-connect", "publicClient": true, "standardFlowEnabled": false}),
+        )
+        .await;
+    let a = post_form(
+        &http(f, None),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    admin.delete_client(&uuid).await;
+    a.assert_error(
+        401,
+        "unauthorized_client",
+        "Public client not allowed to retrieve service account",
+    );
+}
+
+/// A bearer-only client: `TokenEndpoint#checkClient` answers 400 `invalid_client`.
+pub async fn error_bearer_only_client(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let (uuid, client_id) = admin
+        .create_client(
+            "bearer-only",
+            json!({"protocol": "openid-connect", "bearerOnly": true, "standardFlowEnabled": false,
+                   "clientAuthenticatorType": "client-secret", "secret": "scenario-secret"}),
+        )
+        .await;
+    let a = post_form(
+        &http(f, None),
+        &token_url(f),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", "scenario-secret"),
+        ],
+    )
+    .await;
+    admin.delete_client(&uuid).await;
+    a.assert_error(400, "invalid_client", "Bearer-only not allowed");
+}
+
+/// A scope the client does not have: 400 `invalid_scope` quoting the raw parameter;
+/// an empty `scope=` is invalid too.
+pub async fn error_invalid_scope(f: &Fixture) {
+    let a = mtls_token(f, &[("scope", "users:write")]).await;
+    a.assert_error(400, "invalid_scope", "Invalid scopes: users:write");
+    a.assert_no_store();
+    let a = mtls_token(f, &[("scope", "openid users:write")]).await;
+    a.assert_error(400, "invalid_scope", "Invalid scopes: openid users:write");
+    let a = mtls_token(f, &[("scope", "")]).await;
+    a.assert_error(400, "invalid_scope", "Invalid scopes: ");
+}
+
+/// Certificate-bound tokens on, no certificate (a secret client): 400 `invalid_request`.
+pub async fn error_hok_binding_without_certificate(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let (uuid, client_id) = admin
+        .create_client(
+            "hok",
+            json!({"protocol": "openid-connect", "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+                   "clientAuthenticatorType": "client-secret", "secret": "scenario-secret",
+                   "attributes": {"tls.client.certificate.bound.access.tokens": "true"}}),
+        )
+        .await;
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id.as_str()),
+        ("client_secret", "scenario-secret"),
+    ];
+    let without = post_form(&http(f, None), &token_url(f), &form).await;
+    // With any trusted certificate the token is bound to it.
+    let with = post_form(&http(f, Some(&f.pki.other_client)), &token_url(f), &form).await;
+    admin.delete_client(&uuid).await;
+    without.assert_error(
+        400,
+        "invalid_request",
+        "Client Certification missing for MTLS HoK Token Binding",
+    );
+    assert_eq!(with.status, StatusCode::OK, "{}", with.body);
+    assert_eq!(
+        claims(with.str("access_token"))["cnf"]["x5t#S256"],
+        json!(f.pki.other_client.x5t_s256())
+    );
+}
+
+/// A JSON body instead of a form: 415 (the endpoint only consumes form posts).
+pub async fn error_wrong_content_type(f: &Fixture) {
+    let r = http(f, Some(&f.pki.client))
+        .post(token_url(f))
+        .json(&json!({"grant_type": "client_credentials", "client_id": MTLS_CLIENT_ID}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
