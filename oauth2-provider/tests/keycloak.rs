@@ -11,13 +11,72 @@
 //! silently. The other tests here need no engine: they check that the script, compose.yaml
 //! and these tests cannot drift apart (one image tag, one option file, the same paths).
 
+// The suite is shared with the embedded provider's tests; its per-test macro is not used here.
+#[allow(unused_imports, unused_macros)]
+mod scenarios;
 mod support {
     pub mod keycloak;
 }
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use support::keycloak::{self, conf_value, keycloak_conf};
+use playbook::pki::DevPki;
+use scenarios::Fixture;
+use support::keycloak::{self, Keycloak, conf_value, keycloak_conf};
+
+/// Every scenario of the shared suite (`scenarios::ALL`, the list the embedded provider's tests
+/// run), in order, against ONE Keycloak container: startup takes half a minute, and the
+/// scenarios leave the realm as they found it. Each is reported by name; a failing scenario
+/// does not stop the others, and the test fails at the end naming every failure, with the
+/// tail of Keycloak's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a container engine (Docker or Podman): cargo test -p oauth2-provider --test keycloak -- --ignored"]
+async fn keycloak_passes_every_scenario() {
+    playbook::install_crypto_provider();
+    let pki = Arc::new(DevPki::generate(2, 1).expect("dev PKI"));
+    let keycloak = Keycloak::start(&pki).await;
+    println!(
+        "{} answers at {} (issuer {})",
+        keycloak::image(),
+        keycloak.base_url,
+        keycloak.issuer()
+    );
+    let fixture = Arc::new(Fixture {
+        base_url: keycloak.base_url.clone(),
+        management_url: keycloak.management_url.clone(),
+        pki,
+        admin_username: playbook::names::DEFAULT_ADMIN_USERNAME.to_owned(),
+        admin_password: playbook::names::DEFAULT_ADMIN_PASSWORD.to_owned(),
+    });
+
+    let mut failed = Vec::new();
+    for &(name, _) in scenarios::ALL {
+        let f = Arc::clone(&fixture);
+        // A task per scenario: its panic (the assertion message is printed by the panic
+        // hook) becomes a JoinError here instead of ending the run.
+        let outcome = tokio::spawn(async move { scenarios::run(name, &f).await }).await;
+        match outcome {
+            Ok(()) => println!("scenario {name} ... ok"),
+            Err(e) => {
+                println!("scenario {name} ... FAILED ({e})");
+                failed.push(name);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        let log = keycloak.logs().await;
+        let tail: Vec<&str> = log.lines().rev().take(150).collect();
+        panic!(
+            "{} of {} scenarios failed against {}: {}\n--- last lines of Keycloak's log ---\n{}",
+            failed.len(),
+            scenarios::ALL.len(),
+            keycloak::image(),
+            failed.join(", "),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+}
 
 fn repo_file(relative: &str) -> (PathBuf, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
