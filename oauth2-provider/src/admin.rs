@@ -181,10 +181,12 @@ pub fn client_rep(realm: &Realm, c: &Client) -> Value {
         "clientAuthenticatorType".into(),
         json!(c.client_authenticator_type),
     );
-    if !(c.bearer_only || c.public_client) {
-        if let Some(s) = &c.secret {
-            m.insert("secret".into(), json!(s));
-        }
+    if let Some(s) = c
+        .secret
+        .as_ref()
+        .filter(|_| !(c.bearer_only || c.public_client))
+    {
+        m.insert("secret".into(), json!(s));
     }
     m.insert("redirectUris".into(), json!(c.redirect_uris));
     m.insert("webOrigins".into(), json!(c.web_origins));

@@ -38,7 +38,7 @@ pub async fn introspect(
         &base,
     ) {
         Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     };
     // @NoCache
     response
@@ -55,13 +55,13 @@ fn answer(
     headers: &HeaderMap,
     conn: &Connection,
     base: &str,
-) -> Result<Value, Response> {
+) -> Result<Value, Box<Response>> {
     let store = provider.read();
     let Some(realm) = store.realm(realm_name) else {
-        return Err(OAuthError::realm_not_found().into_response());
+        return Err(Box::new(OAuthError::realm_not_found().into_response()));
     };
     if !realm.enabled {
-        return Err(OAuthError::realm_disabled().into_response());
+        return Err(Box::new(OAuthError::realm_disabled().into_response()));
     }
     // AuthorizeClientUtil.authorizeClient: a disabled client keeps its own 401 invalid_client,
     // every other failure becomes "Authentication failed.".
@@ -74,42 +74,52 @@ fn answer(
         conn,
     ) {
         Ok(a) => a,
-        Err(r) if r.kind == RefusalKind::Disabled => return Err(r.error.into_response()),
+        Err(r) if r.kind == RefusalKind::Disabled => {
+            return Err(Box::new(r.error.into_response()));
+        }
         Err(_) => {
-            return Err(OAuthError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_request",
-                "Authentication failed.",
-            )
-            .into_response());
+            return Err(Box::new(
+                OAuthError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_request",
+                    "Authentication failed.",
+                )
+                .into_response(),
+            ));
         }
     };
     let caller = realm
         .client_by_id(&auth.client_uuid)
         .expect("authenticated");
     if caller.public_client {
-        return Err(OAuthError::new(
-            StatusCode::FORBIDDEN,
-            "invalid_request",
-            "Client not allowed.",
-        )
-        .into_response());
+        return Err(Box::new(
+            OAuthError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_request",
+                "Client not allowed.",
+            )
+            .into_response(),
+        ));
     }
     if form.has_duplicates() {
-        return Err(OAuthError::invalid_request("duplicated parameter").into_response());
+        return Err(Box::new(
+            OAuthError::invalid_request("duplicated parameter").into_response(),
+        ));
     }
     let Some(token) = form.first("token") else {
-        return Err(OAuthError::invalid_request("Token not provided.").into_response());
+        return Err(Box::new(
+            OAuthError::invalid_request("Token not provided.").into_response(),
+        ));
     };
     let hint = form.first("token_type_hint").unwrap_or("access_token");
     if !matches!(
         hint,
         "access_token" | "refresh_token" | "requesting_party_token"
     ) {
-        return Err(
+        return Err(Box::new(
             OAuthError::invalid_request(format!("Unsupported token type [{hint}]."))
                 .into_response(),
-        );
+        ));
     }
     let inactive = |why: &str| {
         tracing::info!(realm = %realm.name, "introspection by '{}': inactive token ({why})", caller.client_id);

@@ -245,7 +245,7 @@ pub fn tls_config_from_pki(
         pki.provider.key_der(),
         Some(playbook::x509::Purpose::Server),
     )?;
-    tls_config(&identity, &[pki.ca.cert.cert_der.clone()])
+    tls_config(&identity, std::slice::from_ref(&pki.ca.cert.cert_der))
 }
 
 /// Serves [`app`] on `listener` and, when given, [`management_app`] on `management`

@@ -326,10 +326,8 @@ fn import_inner(rep: RealmRep) -> Result<Realm, ImportError> {
     };
     let mut default_role = Role::new(&default_name, &realm_id, false);
     default_role.description = Some("${role_default-roles}".into());
-    if let Some(r) = &rep.default_role {
-        if let Some(id) = &r.id {
-            default_role.id = id.clone();
-        }
+    if let Some(id) = rep.default_role.as_ref().and_then(|r| r.id.as_ref()) {
+        default_role.id = id.clone();
     }
     realm.default_role_id = default_role.id.clone();
     realm.roles.push(default_role);
@@ -636,10 +634,12 @@ fn import_inner(rep: RealmRep) -> Result<Realm, ImportError> {
 }
 
 fn add_composite(realm: &mut Realm, role_name: &str, child_id: &str) {
-    if let Some(role) = realm.roles.iter_mut().find(|r| r.name == role_name) {
-        if !role.composites.iter().any(|c| c == child_id) {
-            role.composites.push(child_id.to_owned());
-        }
+    if let Some(role) = realm
+        .roles
+        .iter_mut()
+        .find(|r| r.name == role_name && !r.composites.iter().any(|c| c == child_id))
+    {
+        role.composites.push(child_id.to_owned());
     }
 }
 

@@ -182,13 +182,13 @@ pub async fn token_endpoint(
             );
             e.no_store().into_response()
         }
-        Err(Failure::Other(response)) => no_store(response),
+        Err(Failure::Other(response)) => no_store(*response),
     }
 }
 
 enum Failure {
     OAuth(OAuthError, String),
-    Other(Response),
+    Other(Box<Response>),
 }
 
 fn fail(e: OAuthError, reason: impl Into<String>) -> Failure {
@@ -206,9 +206,9 @@ fn process(
 ) -> Result<Value, Failure> {
     let store = provider.read();
     let Some(realm) = store.realm(realm_name) else {
-        return Err(Failure::Other(
+        return Err(Failure::Other(Box::new(
             OAuthError::realm_not_found().into_response(),
-        ));
+        )));
     };
     // checkSsl: we only serve HTTPS. checkRealm:
     if !realm.enabled {
@@ -407,7 +407,7 @@ fn client_credentials(
     let access_token = keys
         .signing
         .sign(&claims.into_json())
-        .map_err(|e| Failure::Other(internal(&e.to_string())))?;
+        .map_err(|e| Failure::Other(Box::new(internal(&e.to_string()))))?;
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
     body.insert("expires_in".into(), json!(exp - now));
@@ -415,7 +415,7 @@ fn client_credentials(
     body.insert("token_type".into(), json!(typ));
     if oidc {
         let id_token = id_token(&ctx, &issuer, now, exp, &access_token, keys)
-            .map_err(|e| Failure::Other(internal(&e)))?;
+            .map_err(|e| Failure::Other(Box::new(internal(&e))))?;
         body.insert("id_token".into(), json!(id_token));
     }
     body.insert("not-before-policy".into(), json!(0));
@@ -571,7 +571,7 @@ fn password(
     let access_token = keys
         .signing
         .sign(&claims.into_json())
-        .map_err(|e| Failure::Other(internal(&e.to_string())))?;
+        .map_err(|e| Failure::Other(Box::new(internal(&e.to_string()))))?;
     let refresh = json!({
         "exp": refresh_exp, "iat": now, "jti": format!("onrtro:{}", secure_id()),
         "iss": issuer, "aud": issuer, "sub": user.id, "typ": "Refresh", "azp": cid,
@@ -580,7 +580,7 @@ fn password(
     let refresh_token = keys
         .signing
         .sign(&refresh)
-        .map_err(|e| Failure::Other(internal(&e.to_string())))?;
+        .map_err(|e| Failure::Other(Box::new(internal(&e.to_string()))))?;
     tracing::info!(
         realm = %realm.name,
         "token issued to user '{}' via client '{cid}' (password grant), session {sid}",
