@@ -33,15 +33,25 @@ use crate::walkthrough;
 /// resource server, and runs `client walkthrough`.
 ///
 /// By hand, with the servers running:
-///   client certs                      # the dev PKI in certs/ (once)
-///   client token --decode             # a token over mutual TLS, decoded
-///   client admin assign-role          # give the client the realm role
-///   client call /api/users            # call the API with a cached, bound token
+///   client certs                      the dev PKI in certs/ (once; never overwrites)
+///   client certs show certs/client.pem  subject, issuer, EKU, validity, x5t#S256
+///   client discover                   the provider's endpoints
+///   client token --decode             a token over mutual TLS, decoded, cnf checked
+///   client token --secret --decode    the same with a client secret: an unbound token
+///   client admin assign-role          give the client the realm role (remove-role, status)
+///   client call /api/users /api/whoami  call the API with a cached, bound token
+///   client walkthrough                steps 1-8, narrated; --json for scripts
 ///
-/// Settings: each flag below can also come from the environment variable in [env: …], or
-/// from a `.env` file in the current directory (real environment variables win).
+/// Settings: each option below can also come from the environment variable shown as
+/// [env: …], or from a `.env` file in the current directory (real environment variables
+/// win). Defaults match ./start.sh and scripts/env.sh. Only certs/ca.pem is trusted for the
+/// servers (as curl --cacert); there is no option to skip verification.
+///
+/// Output: numbered steps with what is sent, what comes back and the equivalent curl
+/// command; tokens and secrets shortened unless --show-secrets; colours only on a terminal
+/// (NO_COLOR turns them off). Exit code 0 when the command did what was asked.
 #[derive(Debug, Parser)]
-#[command(name = "client", version, max_term_width = 100)]
+#[command(name = "client", version, max_term_width = 100, verbatim_doc_comment)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -83,13 +93,13 @@ pub struct GlobalArgs {
     #[arg(long, env = "KC_BOOTSTRAP_ADMIN_USERNAME", default_value = names::DEFAULT_ADMIN_USERNAME, global = true)]
     pub admin_username: String,
     /// The bootstrap admin's password.
-    #[arg(long, env = "KC_BOOTSTRAP_ADMIN_PASSWORD", default_value = names::DEFAULT_ADMIN_PASSWORD, hide_default_value = true, global = true)]
+    #[arg(long, env = "KC_BOOTSTRAP_ADMIN_PASSWORD", default_value = names::DEFAULT_ADMIN_PASSWORD, hide_default_value = true, hide_env_values = true, global = true)]
     pub admin_password: String,
     /// The client_secret client, used by `client token --secret` for contrast.
     #[arg(long, env = "SECRET_CLIENT_ID", default_value = names::SECRET_CLIENT_ID, global = true)]
     pub secret_client_id: String,
     /// Its secret (a development value from the realm file).
-    #[arg(long, env = "CLIENT_SECRET", default_value = names::SECRET_CLIENT_SECRET, hide_default_value = true, global = true)]
+    #[arg(long, env = "CLIENT_SECRET", default_value = names::SECRET_CLIENT_SECRET, hide_default_value = true, hide_env_values = true, global = true)]
     pub client_secret: String,
     /// Seconds to wait for a server that is still starting (connection refused) before giving up.
     #[arg(long, env = "WAIT_SECS", default_value_t = 120, global = true)]
@@ -134,12 +144,21 @@ pub enum Command {
     /// The narrated flow: certificates, token requests right and wrong, the role, the API,
     /// the binding. Exits non-zero if any step's outcome is not the expected one.
     ///
-    /// Steps: 1 the certificates; 2 no client certificate → 401 invalid_client; 3 the wrong
-    /// certificate → 401 invalid_client (3b: untrusted CA → refused); 4 the right certificate
-    /// → a token bound to it (cnf.x5t#S256); 5 the API without the role → 403; 6 the role
-    /// assigned via the admin API, a new token → 200; 7 that token over another certificate's
-    /// connection → 401; 8 a write call → 403. If the role is already assigned at the start
-    /// it is removed first (and said so); at the end it is removed again unless --keep-role.
+    /// Steps:
+    ///   1  the certificates: subject DN, issuer, x5t#S256 thumbprint
+    ///   2  token request without a client certificate      → 401 invalid_client
+    ///   3  with the wrong certificate (same CA, other DN)  → 401 invalid_client
+    ///   3b with a certificate from an untrusted CA         → refused (TLS handshake)
+    ///   4  with the right certificate → a token; cnf.x5t#S256 = the certificate's thumbprint
+    ///   5  GET /api/users without the role                 → 403 insufficient_scope
+    ///   6  role assigned via the admin API; a new token carries it → 200
+    ///   7  that token over a connection with another certificate → 401 invalid_token
+    ///   8  POST /api/users (a role the client never gets)  → 403
+    ///
+    /// Provider state: if the role is already assigned at the start it is removed first (and
+    /// said so), so that step 5 shows the 403; at the end it is removed again unless
+    /// --keep-role. Needs certs/client.pem, other-client.pem (and rogue-client.pem for 3b).
+    #[command(verbatim_doc_comment)]
     Walkthrough(WalkthroughArgs),
 }
 

@@ -2,7 +2,8 @@
 //! `127.0.0.1:0` with an in-memory dev PKI (written to a temporary directory, since the
 //! client reads files as a user's would), real TLS on loopback, every step's outcome checked.
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
 use client::output::Output;
@@ -10,64 +11,9 @@ use client::resource::{self, TokenCache, TokenSource};
 use client::token::{self, ClientAuth, TokenRequest};
 use client::walkthrough::{self, Options, Report};
 use client::{ClientError, Settings};
+use common::start;
 use playbook::pki::{DevPki, write_files};
 use playbook::{Identity, names};
-
-struct Servers {
-    provider: oauth2_provider::Running,
-    resource_server: resource_server::Running,
-    _dir: tempfile::TempDir,
-    settings: Settings,
-}
-
-async fn start() -> Servers {
-    playbook::install_crypto_provider();
-    let pki = DevPki::generate(2, 1).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
-
-    let provider = oauth2_provider::Provider::from_realm_file(
-        &oauth2_provider::realm_file(),
-        oauth2_provider::Options::default(),
-    )
-    .unwrap();
-    let tls = oauth2_provider::tls_config_from_pki(&pki).unwrap();
-    let provider = oauth2_provider::spawn(provider, tls).await.unwrap();
-
-    let issuer = names::issuer_for(&provider.base_url, names::REALM);
-    let config = resource_server::Config::new(&issuer, vec![pki.ca.cert.cert_der.clone()]);
-    let identity = Identity::from_parts(
-        Path::new("resource-server.pem"),
-        Path::new("resource-server.key.pem"),
-        vec![pki.resource_server.cert_der.clone()],
-        pki.resource_server.key_der(),
-        None,
-    )
-    .unwrap();
-    let tls = config.server_tls(&identity).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let resource_server = resource_server::spawn(listener, tls, config).unwrap();
-    resource_server
-        .wait_ready(Duration::from_secs(20))
-        .await
-        .unwrap();
-
-    let mut settings = Settings::for_servers(dir.path(), &provider.base_url, &resource_server.url);
-    settings.wait = Duration::from_secs(10);
-    Servers {
-        provider,
-        resource_server,
-        _dir: dir,
-        settings,
-    }
-}
-
-impl Servers {
-    async fn stop(self) {
-        self.resource_server.stop().await.unwrap();
-        self.provider.stop().await;
-    }
-}
 
 fn assert_step(report: &Report, number: &str, needle: &str) {
     let step = report

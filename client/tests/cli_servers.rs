@@ -1,0 +1,167 @@
+//! The `client` binary (`env!("CARGO_BIN_EXE_client")`) against the in-process servers:
+//! settings from environment variables as `./start.sh` passes them, the exit code of
+//! `client walkthrough`, and `client token` / `client call` / `client admin` end to end.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Servers, start};
+use playbook::names;
+
+/// Runs the client with the servers' settings in its environment (as `.env` or
+/// `scripts/env.sh` would give them), off the async runtime that serves the servers.
+async fn client(servers: &Servers, extra_env: &[(&str, String)], args: &[&str]) -> Output {
+    let s = &servers.settings;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_client"));
+    cmd.args(args)
+        .current_dir(servers.dir.path())
+        .env("ISSUER", s.issuer.as_str())
+        .env("RESOURCE_SERVER_URL", s.resource_server.as_str())
+        .env("CERTS_DIR", servers.dir.path())
+        .env("WAIT_SECS", "10")
+        .env("NO_COLOR", "1")
+        // The embedded provider's bootstrap admin (oauth2_provider::Options::default()).
+        .env("KC_BOOTSTRAP_ADMIN_USERNAME", names::DEFAULT_ADMIN_USERNAME)
+        .env("KC_BOOTSTRAP_ADMIN_PASSWORD", names::DEFAULT_ADMIN_PASSWORD);
+    // Nothing from the developer's own shell may change what is tested.
+    for var in [
+        "REALM",
+        "CLIENT_ID",
+        "CLIENT_SCOPE",
+        "CA_CERT",
+        "CLIENT_CERT",
+        "CLIENT_KEY",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("run client"))
+        .await
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `client walkthrough --json` exits 0 and reports every step passed; presenting the wrong
+/// certificate as the client's own makes step 4 fail and the exit code non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walkthrough_exit_code_says_whether_every_step_passed() {
+    let servers = start().await;
+    let ok = client(&servers, &[], &["walkthrough", "--json"]).await;
+    assert!(ok.status.success(), "{}", text(&ok));
+    let report: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("one JSON document");
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 9, "{report:#}");
+    assert!(steps.iter().all(|s| s["passed"] == true), "{report:#}");
+
+    let other = servers.dir.path().join("other-client.pem");
+    let other_key = servers.dir.path().join("other-client.key.pem");
+    let bad = client(
+        &servers,
+        &[
+            ("CLIENT_CERT", other.display().to_string()),
+            ("CLIENT_KEY", other_key.display().to_string()),
+        ],
+        &["walkthrough"],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert!(stdout.contains("NOT as expected"), "{}", text(&bad));
+    assert!(stdout.contains("invalid_client"), "{}", text(&bad));
+    servers.stop().await;
+}
+
+/// `client token --decode --json`: tls_client_auth gives a token bound to client.pem; the
+/// token is shortened unless --show-secrets; `--secret` gives an unbound one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_command_reports_the_binding() {
+    let servers = start().await;
+    let o = client(&servers, &[], &["token", "--decode", "--json"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["token_type"], "Bearer");
+    assert!(
+        doc["access_token"].as_str().unwrap().contains('…'),
+        "shortened: {doc:#}"
+    );
+    assert_eq!(doc["cnf_check"]["binding"], "matches", "{doc:#}");
+    assert_eq!(doc["decoded"]["claims"]["azp"], names::MTLS_CLIENT_ID);
+
+    let o = client(&servers, &[], &["token", "--json", "--show-secrets"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["access_token"].as_str().unwrap().split('.').count(),
+        3,
+        "whole JWT"
+    );
+
+    let o = client(&servers, &[], &["token", "--secret", "--decode", "--json"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(doc["decoded"]["claims"].get("cnf").is_none(), "{doc:#}");
+    servers.stop().await;
+}
+
+/// `client call` before and after `client admin assign-role`: 403, then 200 with the token
+/// reused across paths; `remove-role` undoes it; the server's error code is printed verbatim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_and_call_commands() {
+    let servers = start().await;
+    let before = client(&servers, &[], &["call", "/api/users"]).await;
+    assert_eq!(before.status.code(), Some(1), "{}", text(&before));
+    assert!(
+        String::from_utf8_lossy(&before.stdout).contains("insufficient_scope"),
+        "{}",
+        text(&before)
+    );
+
+    let assign = client(&servers, &[], &["admin", "assign-role"]).await;
+    assert!(assign.status.success(), "{}", text(&assign));
+    assert!(
+        String::from_utf8_lossy(&assign.stdout).contains("204"),
+        "{}",
+        text(&assign)
+    );
+    let again = client(&servers, &[], &["admin", "assign-role", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(doc["change"], "already_assigned", "idempotent: {doc:#}");
+
+    let after = client(&servers, &[], &["call", "/api/users", "/api/whoami"]).await;
+    assert!(after.status.success(), "{}", text(&after));
+    let stdout = String::from_utf8_lossy(&after.stdout);
+    assert!(stdout.contains("token: fetched"), "{}", text(&after));
+    assert!(
+        stdout.contains("token: reused from the cache"),
+        "{}",
+        text(&after)
+    );
+
+    let remove = client(&servers, &[], &["admin", "remove-role", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&remove.stdout).unwrap();
+    assert_eq!(doc["change"], "removed", "{doc:#}");
+
+    let wrong = client(
+        &servers,
+        &[("CLIENT_ID", "no-such-client".into())],
+        &["token"],
+    )
+    .await;
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("invalid_client"),
+        "{}",
+        text(&wrong)
+    );
+    servers.stop().await;
+}

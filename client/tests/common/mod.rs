@@ -1,0 +1,68 @@
+//! In-process servers for the client's integration tests: the embedded provider and the
+//! resource server on loopback ports, with an in-memory dev PKI written to a temporary
+//! directory (the client reads files, as a user's would).
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::path::Path;
+use std::time::Duration;
+
+use client::Settings;
+use playbook::pki::{DevPki, write_files};
+use playbook::{Identity, names};
+
+pub struct Servers {
+    pub provider: oauth2_provider::Running,
+    pub resource_server: resource_server::Running,
+    pub dir: tempfile::TempDir,
+    pub settings: Settings,
+}
+
+pub async fn start() -> Servers {
+    playbook::install_crypto_provider();
+    let pki = DevPki::generate(2, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
+
+    let provider = oauth2_provider::Provider::from_realm_file(
+        &oauth2_provider::realm_file(),
+        oauth2_provider::Options::default(),
+    )
+    .unwrap();
+    let tls = oauth2_provider::tls_config_from_pki(&pki).unwrap();
+    let provider = oauth2_provider::spawn(provider, tls).await.unwrap();
+
+    let issuer = names::issuer_for(&provider.base_url, names::REALM);
+    let config = resource_server::Config::new(&issuer, vec![pki.ca.cert.cert_der.clone()]);
+    let identity = Identity::from_parts(
+        Path::new("resource-server.pem"),
+        Path::new("resource-server.key.pem"),
+        vec![pki.resource_server.cert_der.clone()],
+        pki.resource_server.key_der(),
+        None,
+    )
+    .unwrap();
+    let tls = config.server_tls(&identity).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let resource_server = resource_server::spawn(listener, tls, config).unwrap();
+    resource_server
+        .wait_ready(Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    let mut settings = Settings::for_servers(dir.path(), &provider.base_url, &resource_server.url);
+    settings.wait = Duration::from_secs(10);
+    Servers {
+        provider,
+        resource_server,
+        dir,
+        settings,
+    }
+}
+
+impl Servers {
+    pub async fn stop(self) {
+        self.resource_server.stop().await.unwrap();
+        self.provider.stop().await;
+    }
+}
