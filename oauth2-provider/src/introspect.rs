@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::Provider;
 use crate::client_auth::{self, Form, RefusalKind};
 use crate::error::OAuthError;
+use crate::mappers::{self, Claims, Context, Target};
 
 /// `POST .../token/introspect`.
 pub async fn introspect(
@@ -152,10 +153,51 @@ fn answer(
     let Some(user) = realm.user_by_id(sub).filter(|u| u.enabled) else {
         return Ok(inactive("the token's user is gone or disabled"));
     };
-    // Token claims, then client_id (= azp), username, token_type, active.
-    let mut out = match claims {
-        Value::Object(m) => m,
-        _ => return Ok(inactive("claims are not an object")),
+    let client = realm.client_by_client_id(&azp).expect("checked above");
+    // AccessTokenIntrospectionProvider#transformAccessToken: the "basic" claims are copied
+    // from the token; everything else comes from the mappers enabled for introspection, run
+    // now against the current state (so roles are live, as in Keycloak).
+    let mut basic = Claims::default();
+    for key in [
+        "jti", "typ", "sub", "iat", "exp", "azp", "iss", "nonce", "scope", "sid", "cnf",
+    ] {
+        if let Some(v) = claims.get(key) {
+            basic.set(key, v.clone());
+        }
+    }
+    match claims.get("aud") {
+        Some(Value::String(a)) => basic.aud.push(a.clone()),
+        Some(Value::Array(list)) => basic
+            .aud
+            .extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned))),
+        _ => {}
+    }
+    let scope_param = claims.get("scope").and_then(Value::as_str);
+    let scopes = crate::token::scopes_in_effect(realm, client, scope_param)
+        .or_else(|()| crate::token::scopes_in_effect(realm, client, None))
+        .unwrap_or_default();
+    // The session notes of the (transient) session the token came from, as carried by the token.
+    let mut notes = std::collections::BTreeMap::new();
+    for (note, claim) in [
+        ("client_id", "client_id"),
+        ("clientId", "client_id"),
+        ("clientHost", "clientHost"),
+        ("clientAddress", "clientAddress"),
+    ] {
+        if let Some(v) = claims.get(claim).and_then(Value::as_str) {
+            notes.insert(note.to_owned(), v.to_owned());
+        }
+    }
+    let ctx = Context {
+        realm,
+        client,
+        user,
+        scopes,
+        notes,
+    };
+    mappers::apply(&ctx, Target::Introspection, &mut basic);
+    let Value::Object(mut out) = basic.into_json() else {
+        return Ok(inactive("claims are not an object"));
     };
     if out.get("scope").and_then(Value::as_str) == Some("") {
         out.remove("scope");

@@ -18,6 +18,8 @@ pub enum Target {
     Lightweight,
     /// `id.token.claim`
     IdToken,
+    /// `introspection.token.claim` (claims re-computed at introspection time).
+    Introspection,
 }
 
 impl Target {
@@ -26,6 +28,7 @@ impl Target {
             Target::AccessToken => m.flag("access.token.claim"),
             Target::Lightweight => m.flag("access.token.claim") && m.flag("lightweight.claim"),
             Target::IdToken => m.flag("id.token.claim"),
+            Target::Introspection => m.flag("introspection.token.claim"),
         }
     }
 }
