@@ -27,8 +27,9 @@ source "${ROOT}/scripts/env.sh"
 # A debug build: on a 2-core first run it is several minutes faster than --release
 # (no optimisation of ~300 crates), and `cargo test` reuses it afterwards. The servers are
 # not performance-sensitive for a walkthrough.
-BIN_DIR="${ROOT}/target/debug"
-LOG_DIR="${ROOT}/target/start-logs"
+TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
+BIN_DIR="${TARGET_DIR}/debug"
+LOG_DIR="${TARGET_DIR}/start-logs"
 # How long a server may take to become ready (Keycloak's first start imports the realm).
 READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-180}"
 

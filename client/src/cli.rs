@@ -50,6 +50,9 @@ use crate::walkthrough;
 /// Output: numbered steps with what is sent, what comes back and the equivalent curl
 /// command; tokens and secrets shortened unless --show-secrets; colours only on a terminal
 /// (NO_COLOR turns them off). Exit code 0 when the command did what was asked.
+///
+/// Debug builds honour SSLKEYLOGFILE=path: Wireshark can then decrypt the TLS traffic and
+/// show the certificate exchange. RUST_LOG=debug shows the HTTP client's own logs.
 #[derive(Debug, Parser)]
 #[command(name = "client", version, max_term_width = 100, verbatim_doc_comment)]
 pub struct Cli {
