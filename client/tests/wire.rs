@@ -70,7 +70,7 @@ async fn capture(pki: &DevPki) -> Capture {
     .unwrap();
     let tls = playbook::server::server_config(
         &identity,
-        &[pki.ca.cert.cert_der.clone()],
+        std::slice::from_ref(&pki.ca.cert.cert_der),
         ServerClientAuth::Request,
     )
     .unwrap();
@@ -105,8 +105,11 @@ async fn tls_client_auth_sends_client_id_and_the_certificate_and_no_secret() {
     let pki = DevPki::generate(2, 1).unwrap();
     let server = capture(&pki).await;
     let identity = client_identity(&pki);
-    let http =
-        playbook::client::https_client(&[pki.ca.cert.cert_der.clone()], Some(&identity)).unwrap();
+    let http = playbook::client::https_client(
+        std::slice::from_ref(&pki.ca.cert.cert_der),
+        Some(&identity),
+    )
+    .unwrap();
     let request = TokenRequest {
         client_id: ClientId::new(names::MTLS_CLIENT_ID),
         scope: Some(Scope::new(names::USERS_READ_SCOPE)),
@@ -153,7 +156,8 @@ async fn tls_client_auth_sends_client_id_and_the_certificate_and_no_secret() {
 async fn client_secret_basic_sends_the_secret_only_in_the_header() {
     let pki = DevPki::generate(2, 1).unwrap();
     let server = capture(&pki).await;
-    let http = playbook::client::https_client(&[pki.ca.cert.cert_der.clone()], None).unwrap();
+    let http =
+        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None).unwrap();
     let request = TokenRequest {
         client_id: ClientId::new(names::SECRET_CLIENT_ID),
         scope: None,
