@@ -93,18 +93,22 @@ impl FromRequestParts<Provider> for AdminAuth {
         else {
             return Err(refuse("Authorization is not Bearer"));
         };
-        let master = playbook::names::ADMIN_REALM;
-        let keys = provider.keys(master).expect("master has keys");
-        let Some(claims) = keys.signing.verify(token) else {
-            return Err(refuse(
-                "token signature invalid (not a master realm token?)",
-            ));
-        };
+        // AppAuthManager.BearerTokenAuthenticator: the token is checked against the realm
+        // named in its issuer, with this request's base URL.
         let base = crate::discovery::base_url(provider, &parts.headers);
+        let Some(token_realm) = unverified_issuer_realm(token) else {
+            return Err(refuse("not a JWT with an issuer"));
+        };
+        let Some(keys) = provider.keys(&token_realm) else {
+            return Err(refuse("token issued by an unknown realm"));
+        };
+        let Some(claims) = keys.signing.verify(token) else {
+            return Err(refuse("token signature invalid"));
+        };
         if claims.get("iss").and_then(Value::as_str)
-            != Some(crate::discovery::issuer(&base, master).as_str())
+            != Some(crate::discovery::issuer(&base, &token_realm).as_str())
         {
-            return Err(refuse("token issuer is not this server's master realm"));
+            return Err(refuse("token issuer is not this server's"));
         }
         if claims
             .get("exp")
@@ -117,18 +121,26 @@ impl FromRequestParts<Provider> for AdminAuth {
             return Err(refuse("not an access token"));
         }
         let store = provider.read();
-        let realm = store.realm(master).expect("master exists");
+        let Some(realm) = store.realm(&token_realm).filter(|r| r.enabled) else {
+            return Err(refuse("token realm disabled"));
+        };
         let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
         let Some(user) = realm.user_by_id(sub).filter(|u| u.enabled) else {
             return Err(refuse("token user unknown or disabled"));
         };
-        let is_admin = realm
-            .effective_roles(user)
-            .iter()
-            .any(|(r, c)| c.is_none() && r.name == "admin");
+        // RealmsAdminResource / AdminPermissions: only the master realm's `admin` role is
+        // modelled here; a token of any other realm (e.g. a service account without
+        // realm-management roles) authenticates but is not allowed: 403.
+        let is_admin = token_realm == playbook::names::ADMIN_REALM
+            && realm
+                .effective_roles(user)
+                .iter()
+                .any(|(r, c)| c.is_none() && r.name == "admin");
         if !is_admin {
             tracing::info!(
-                "admin request refused: user '{}' lacks the admin role",
+                "admin request {} {} refused: user '{}' of realm '{token_realm}' has no admin rights",
+                parts.method,
+                parts.uri.path(),
                 user.username
             );
             return Err(AdminError::forbidden());
@@ -137,6 +149,18 @@ impl FromRequestParts<Provider> for AdminAuth {
             username: user.username.clone(),
         })
     }
+}
+
+/// The realm name in a JWT's `iss` (`…/realms/<name>`), read before verification to pick the key.
+fn unverified_issuer_realm(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let iss = claims.get("iss")?.as_str()?;
+    iss.rsplit_once("/realms/").map(|(_, r)| r.to_owned())
 }
 
 fn realm_not_found() -> AdminError {

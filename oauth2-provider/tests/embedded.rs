@@ -69,3 +69,69 @@ fn scenario_names_are_unique() {
     assert_eq!(names.len(), before);
     assert!(before >= 30);
 }
+
+/// `--hostname` fixes the issuer and every endpoint, whatever Host the client used
+/// (Keycloak's hostname v2 with a full URL); without it they follow the Host header.
+#[tokio::test]
+async fn hostname_option_fixes_the_issuer() {
+    playbook::install_crypto_provider();
+    let pki = playbook::pki::DevPki::generate(2, 1).expect("dev PKI");
+    let options = oauth2_provider::Options {
+        hostname: Some("https://auth.example.test:8443".parse().expect("URL")),
+        ..Default::default()
+    };
+    let provider =
+        oauth2_provider::Provider::from_realm_file(&oauth2_provider::realm_file(), options)
+            .expect("import");
+    let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS");
+    let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
+    let client = playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+        .expect("client");
+    let doc: serde_json::Value = client
+        .get(format!(
+            "{}/realms/oauth2-playbook/.well-known/openid-configuration",
+            running.base_url
+        ))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("JSON");
+    running.stop().await;
+    assert_eq!(
+        doc["issuer"],
+        "https://auth.example.test:8443/realms/oauth2-playbook"
+    );
+    assert_eq!(
+        doc["token_endpoint"],
+        "https://auth.example.test:8443/realms/oauth2-playbook/protocol/openid-connect/token"
+    );
+}
+
+/// A realm file with a wrong type names the file and the JSON path of the field.
+#[test]
+fn bad_realm_file_names_file_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("broken-realm.json");
+    std::fs::write(
+        &path,
+        r#"{"realm":"r","enabled":true,"clients":[{"clientId":"c","attributes":{"x509.subjectdn":["CN=a"]}}]}"#,
+    )
+    .expect("write");
+    let err = oauth2_provider::Provider::from_realm_file(&path, Default::default())
+        .expect_err("must be refused")
+        .to_string();
+    assert!(err.contains("broken-realm.json"), "{err}");
+    assert!(
+        err.contains("clients[0].attributes.x509.subjectdn"),
+        "{err}"
+    );
+    let missing = oauth2_provider::Provider::from_realm_file(
+        &dir.path().join("nope.json"),
+        Default::default(),
+    )
+    .expect_err("missing file")
+    .to_string();
+    assert!(missing.contains("nope.json"), "{missing}");
+}
