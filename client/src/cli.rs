@@ -97,13 +97,13 @@ pub struct GlobalArgs {
     pub admin_username: String,
     /// The bootstrap admin's password.
     #[arg(long, env = "KC_BOOTSTRAP_ADMIN_PASSWORD", default_value = names::DEFAULT_ADMIN_PASSWORD, hide_default_value = true, hide_env_values = true, global = true)]
-    pub admin_password: String,
+    pub admin_password: ClientSecret,
     /// The client_secret client, used by `client token --secret` for contrast.
     #[arg(long, env = "SECRET_CLIENT_ID", default_value = names::SECRET_CLIENT_ID, global = true)]
     pub secret_client_id: String,
     /// Its secret (a development value from the realm file).
     #[arg(long, env = "CLIENT_SECRET", default_value = names::SECRET_CLIENT_SECRET, hide_default_value = true, hide_env_values = true, global = true)]
-    pub client_secret: String,
+    pub client_secret: ClientSecret,
     /// Seconds to wait for a server that is still starting (connection refused) before giving up.
     #[arg(long, env = "WAIT_SECS", default_value_t = 120, global = true)]
     pub wait: u64,
@@ -266,9 +266,9 @@ impl GlobalArgs {
             s.key = key.clone();
         }
         s.admin_username = self.admin_username.clone();
-        s.admin_password = ClientSecret::new(&self.admin_password);
+        s.admin_password = self.admin_password.clone();
         s.secret_client_id = ClientId::new(&self.secret_client_id);
-        s.client_secret = ClientSecret::new(&self.client_secret);
+        s.client_secret = self.client_secret.clone();
         s.wait = Duration::from_secs(self.wait);
         s
     }

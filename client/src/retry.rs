@@ -71,7 +71,11 @@ where
         Err(err) if err.is_not_up_yet() => Err(ClientError::GaveUp {
             url: url.clone(),
             waited: wait,
-            detail: err.to_string(),
+            // The URL is already in the message: keep only the reason.
+            detail: match err {
+                ClientError::Transport { detail, .. } => detail,
+                other => other.to_string(),
+            },
         }),
         other => other,
     }

@@ -74,6 +74,14 @@ macro_rules! secret_type {
             }
         }
 
+        /// For clap: a flag or environment variable becomes the secret without a `String`
+        /// that `Debug` would print.
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                $name(value)
+            }
+        }
+
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, concat!(stringify!($name), "([redacted])"))
