@@ -74,6 +74,9 @@ detect_engine() {
 
 require_engine() {
   if ! detect_engine; then
+    if [[ -n "${CONTAINER_ENGINE:-}" ]]; then
+      die "no container engine answered: CONTAINER_ENGINE=${CONTAINER_ENGINE}, but '${CONTAINER_ENGINE} info' failed. Start it, unset CONTAINER_ENGINE, or use the embedded provider (cargo run -p oauth2-provider)."
+    fi
     local found=()
     local engine
     for engine in docker podman; do

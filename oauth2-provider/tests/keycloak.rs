@@ -18,6 +18,7 @@ mod support {
     pub mod keycloak;
 }
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -184,4 +185,203 @@ fn keycloak_conf_holds_the_shared_options() {
             "{option} belongs on the runners' command lines, not in the shared keycloak.conf"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// oauth2-provider/start.sh, with no engine and with a fake one (no container engine needed)
+
+/// A stand-in for `docker`: answers `info`, knows no container or image, records every call
+/// in `calls.log`, keeps the tar stream `cp -` receives, and fails `pull` when FAKE_PULL=fail.
+/// Its containers never run, so start.sh sees Keycloak exit during startup.
+const FAKE_ENGINE: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+dir="$(dirname "$0")"
+printf '%s\n' "$*" >>"${dir}/calls.log"
+case "$1" in
+info | create | start | rm) ;;
+container | image) exit 1 ;;
+pull) if [[ "${FAKE_PULL:-ok}" != ok ]]; then echo "fake: pull access denied" >&2; exit 1; fi ;;
+cp) cat >"${dir}/copied.tar" ;;
+logs) echo "fake Keycloak log line" ;;
+*) exit 2 ;;
+esac
+"#;
+
+struct ScriptRun {
+    status: std::process::ExitStatus,
+    stderr: String,
+    calls: String,
+    dir: tempfile::TempDir,
+}
+
+/// A free port on 127.0.0.1 (bound, then released): nothing listens there afterwards.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Runs `oauth2-provider/start.sh` with the fake engine (or `engine` if given), a fresh dev
+/// PKI in a temporary certs/ and free ports.
+fn run_start_sh(engine: Option<&str>, env: &[(&str, &str)]) -> ScriptRun {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = dir.path().join("docker");
+    std::fs::write(&fake, FAKE_ENGINE).expect("write the fake engine");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the fake engine");
+    let certs = dir.path().join("certs");
+    let pki = DevPki::generate(2, 1).expect("dev PKI");
+    playbook::pki::write_files(&certs, &pki.files().expect("PKI files"), false)
+        .expect("write the dev PKI");
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("start.sh");
+    let mut cmd = std::process::Command::new(&script);
+    cmd.env(
+        "CONTAINER_ENGINE",
+        engine.map_or_else(|| fake.display().to_string(), str::to_owned),
+    )
+    .env("CERTS_DIR", &certs)
+    .env("PROVIDER_PORT", free_port().to_string())
+    .env("MANAGEMENT_PORT", free_port().to_string())
+    .env("KEYCLOAK_START_TIMEOUT", "20")
+    .env_remove("KEYCLOAK_CONTAINER")
+    .env_remove("KEYCLOAK_IMAGE")
+    .env_remove("REALM_FILE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run start.sh");
+    let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap_or_default();
+    ScriptRun {
+        status: out.status,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        calls,
+        dir,
+    }
+}
+
+/// No engine answers: start.sh exits non-zero, says so, and never calls any engine command.
+#[test]
+fn start_sh_without_an_engine_fails_with_the_message() {
+    let run = run_start_sh(Some("/nonexistent/docker"), &[]);
+    assert!(!run.status.success(), "exit status {}", run.status);
+    assert!(
+        run.stderr.contains("no container engine answered"),
+        "stderr: {}",
+        run.stderr
+    );
+    assert_eq!(run.calls, "", "no engine command may run");
+
+    let check = std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("start.sh"))
+        .arg("--check-engine")
+        .env("CONTAINER_ENGINE", "/nonexistent/docker")
+        .output()
+        .expect("run start.sh --check-engine");
+    assert!(!check.status.success());
+    assert!(
+        check.stdout.is_empty(),
+        "--check-engine prints an engine only when one answers"
+    );
+}
+
+/// An image that cannot be pulled: a clear message, and no container was ever created.
+#[test]
+fn start_sh_reports_a_failed_pull_and_creates_nothing() {
+    let run = run_start_sh(None, &[("FAKE_PULL", "fail")]);
+    assert!(!run.status.success());
+    assert!(
+        run.stderr
+            .contains(&format!("could not pull {}", keycloak::image())),
+        "stderr: {}",
+        run.stderr
+    );
+    assert!(
+        !run.calls.lines().any(|l| l.starts_with("create")),
+        "calls: {}",
+        run.calls
+    );
+}
+
+/// Keycloak exits during startup: its log is shown, and the container this run created is
+/// removed (nothing left behind). The files went in as one tar stream of file entries only,
+/// mode 0644, at the paths keycloak.conf names; the key on disk stays 0600.
+#[test]
+fn start_sh_removes_the_container_it_created_when_startup_fails() {
+    let run = run_start_sh(None, &[]);
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.contains("Keycloak exited during startup"),
+        "stderr: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("fake Keycloak log line"),
+        "stderr: {}",
+        run.stderr
+    );
+    let container = "oauth2-playbook-keycloak";
+    let calls: Vec<&str> = run.calls.lines().collect();
+    let create = calls
+        .iter()
+        .position(|c| c.starts_with("create"))
+        .expect("created");
+    let create_args: Vec<&str> = calls[create].split(' ').collect();
+    assert!(create_args.contains(&"start") && create_args.contains(&"--import-realm"));
+    assert!(
+        create_args
+            .iter()
+            .any(|a| a.starts_with("--hostname=https://localhost:")),
+        "{}",
+        calls[create]
+    );
+    assert!(create_args.contains(&keycloak::image().as_str()));
+    assert_eq!(
+        calls.last().copied(),
+        Some(format!("rm --force {container}").as_str()),
+        "the last call removes the container: {calls:?}"
+    );
+
+    // The tar stream start.sh piped into `cp - {container}:/`.
+    let listing = std::process::Command::new("tar")
+        .arg("-tvf")
+        .arg(run.dir.path().join("copied.tar"))
+        .output()
+        .expect("tar -tvf");
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let conf = keycloak_conf();
+    let mut expected: Vec<String> = [
+        "https-certificate-file",
+        "https-certificate-key-file",
+        "truststore-paths",
+    ]
+    .iter()
+    .map(|o| {
+        conf_value(&conf, o)
+            .expect(o)
+            .trim_start_matches('/')
+            .to_owned()
+    })
+    .collect();
+    expected.push("opt/keycloak/conf/keycloak.conf".to_owned());
+    expected.push(format!(
+        "opt/keycloak/data/import/{}-realm.json",
+        playbook::names::REALM
+    ));
+    expected.sort();
+    let mut entries: Vec<String> = listing
+        .lines()
+        .map(|l| {
+            assert!(l.starts_with("-rw-r--r--"), "a 0644 regular file: {l}");
+            l.split_whitespace().last().expect("name").to_owned()
+        })
+        .collect();
+    entries.sort();
+    assert_eq!(entries, expected);
+    let key = run.dir.path().join("certs/oauth2-provider.key.pem");
+    let mode = std::fs::metadata(&key)
+        .expect("the key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the key on disk keeps its mode");
 }
