@@ -195,7 +195,27 @@ fn answer(
         scopes,
         notes,
     };
+    let original_aud = !basic.aud.is_empty();
+    let original = basic.aud.clone();
     mappers::apply(&ctx, Target::Introspection, &mut basic);
+    // AccessTokenIntrospectionProvider#verifyAudience (Keycloak 26.6.2+): the introspecting
+    // client must be in the token's `aud` (the original one, else the transformed one),
+    // unless it has `allow.token.introspection.without.audience.check`.
+    let audiences = if original_aud { &original } else { &basic.aud };
+    if !audiences.contains(&caller.client_id) {
+        if caller.attribute_true("allow.token.introspection.without.audience.check") {
+            tracing::warn!(
+                "Client '{}' introspecting token for '{azp}' without audience check (per-client setting on '{}')",
+                caller.client_id,
+                caller.client_id
+            );
+        } else {
+            return Ok(inactive(&format!(
+                "client '{}' is not in the token audience {audiences:?}",
+                caller.client_id
+            )));
+        }
+    }
     let Value::Object(mut out) = basic.into_json() else {
         return Ok(inactive("claims are not an object"));
     };

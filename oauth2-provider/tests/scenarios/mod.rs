@@ -990,8 +990,10 @@ pub async fn optional_scope_and_openid(f: &Fixture) {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
 
-/// Introspection: an authenticated client sees an active token's claims; garbage is
-/// `{"active":false}`; an unauthenticated caller is refused.
+/// Introspection. Since Keycloak 26.6.2 the introspecting client must be in the token's
+/// `aud`: the mTLS client introspecting its own token (aud `account`) gets `{"active":false}`;
+/// a client with `allow.token.introspection.without.audience.check` sees the claims.
+/// Unauthenticated callers and missing tokens are refused.
 pub async fn introspection(f: &Fixture) {
     let url = format!("{}/protocol/openid-connect/token/introspect", issuer(f));
     let a = mtls_token(f, &[]).await;
@@ -1003,34 +1005,62 @@ pub async fn introspection(f: &Fixture) {
         &[("client_id", MTLS_CLIENT_ID), ("token", &token)],
     )
     .await;
-    assert_eq!(i.status, StatusCode::OK, "{}", i.body);
-    assert_eq!(i.body["active"], json!(true));
-    assert_eq!(i.body["client_id"], MTLS_CLIENT_ID);
-    assert_eq!(i.body["token_type"], "Bearer");
     assert_eq!(
-        i.body["username"],
+        (i.status.as_u16(), i.body),
+        (200, json!({"active": false})),
+        "not in aud"
+    );
+    let admin = Admin::login(f).await;
+    let (uuid, client_id) = admin
+        .create_client(
+            "introspector",
+            json!({"protocol": "openid-connect", "serviceAccountsEnabled": false, "standardFlowEnabled": false,
+                   "clientAuthenticatorType": "client-secret", "secret": "scenario-secret",
+                   "attributes": {"allow.token.introspection.without.audience.check": "true"}}),
+        )
+        .await;
+    let introspector = http(f, None);
+    let form = |t: &str| -> Vec<(String, String)> {
+        vec![
+            ("client_id".into(), client_id.clone()),
+            ("client_secret".into(), "scenario-secret".into()),
+            ("token".into(), t.to_owned()),
+        ]
+    };
+    let active = Answer::from(
+        introspector
+            .post(&url)
+            .form(&form(&token))
+            .send()
+            .await
+            .expect("introspect"),
+    )
+    .await;
+    let garbage = Answer::from(
+        introspector
+            .post(&url)
+            .form(&form("not-a-token"))
+            .send()
+            .await
+            .expect("introspect"),
+    )
+    .await;
+    admin.delete_client(&uuid).await;
+    assert_eq!(active.status, StatusCode::OK, "{}", active.body);
+    let b = &active.body;
+    assert_eq!(b["active"], json!(true), "{b}");
+    assert_eq!(b["client_id"], MTLS_CLIENT_ID);
+    assert_eq!(b["token_type"], "Bearer");
+    assert_eq!(
+        b["username"],
         json!(format!("service-account-{MTLS_CLIENT_ID}"))
     );
-    assert_eq!(i.body["cnf"]["x5t#S256"], json!(f.pki.client.x5t_s256()));
-    // Another confidential client may introspect it too.
-    let i = post_form(
-        &http(f, None),
-        &url,
-        &[
-            ("client_id", SECRET_CLIENT_ID),
-            ("client_secret", SECRET_CLIENT_SECRET),
-            ("token", &token),
-        ],
-    )
-    .await;
-    assert_eq!(i.body["active"], json!(true), "{}", i.body);
-    let i = post_form(
-        &mtls,
-        &url,
-        &[("client_id", MTLS_CLIENT_ID), ("token", "not-a-token")],
-    )
-    .await;
-    assert_eq!((i.status.as_u16(), i.body), (200, json!({"active": false})));
+    assert_eq!(b["cnf"]["x5t#S256"], json!(f.pki.client.x5t_s256()));
+    assert_eq!(b["jti"], claims(&token)["jti"]);
+    assert_eq!(
+        (garbage.status.as_u16(), garbage.body),
+        (200, json!({"active": false}))
+    );
     let i = post_form(&mtls, &url, &[("client_id", MTLS_CLIENT_ID)]).await;
     i.assert_error(400, "invalid_request", "Token not provided.");
     let i = post_form(
