@@ -196,8 +196,11 @@ start_provider() {
   fi
   if [[ "${PROVIDER_KIND}" == "keycloak" ]]; then
     INFO "2. provider: Keycloak in a container (${PROVIDER_REASON})"
-    STARTED_KEYCLOAK=1
+    # Only a container this run started is stopped on exit: when oauth2-provider/start.sh
+    # fails (say, a container of that name already exists) it cleans up its own, and ours
+    # must not remove someone else's.
     "${ROOT}/oauth2-provider/start.sh"
+    STARTED_KEYCLOAK=1
   else
     INFO "2. provider: the embedded provider (${PROVIDER_REASON})"
     "${BIN_DIR}/oauth2-provider" --realm "${REALM_FILE}" --certs "${CERTS_DIR}" \

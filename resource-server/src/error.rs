@@ -104,16 +104,20 @@ impl ApiError {
 }
 
 /// RFC 6750 §3: `error_description` and `scope` values must not contain `"` or `\`, and only
-/// printable ASCII (%x20-21 / %x23-5B / %x5D-7E). Anything else becomes `'` or `?`.
+/// printable ASCII (%x20-21 / %x23-5B / %x5D-7E). `§` is spelled out; anything else becomes
+/// `'`, `/` or `?`.
 fn quoted_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '"' => '\'',
-            '\\' => '/',
-            ' '..='~' => c,
-            _ => '?',
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push('\''),
+            '\\' => out.push('/'),
+            '§' => out.push_str("section "),
+            ' '..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out
 }
 
 /// The JSON body: the same code and description as the challenge.
@@ -175,6 +179,14 @@ mod tests {
                 "Bearer realm=\"r\", error=\"invalid_token\", error_description=\"issuer 'x' is wrong/?\""
             )
         );
+    }
+
+    #[test]
+    fn section_sign_is_spelled_out_in_the_header_and_kept_in_the_body() {
+        let e = ApiError::InvalidToken("bound to another certificate (RFC 8705 §3)".into());
+        let challenge = e.challenge("r").unwrap();
+        assert!(challenge.ends_with("(RFC 8705 section 3)\""), "{challenge}");
+        assert!(e.description().contains("§3"));
     }
 
     #[test]
