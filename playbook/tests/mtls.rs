@@ -38,7 +38,7 @@ impl Server {
     async fn start(pki: &DevPki, mode: ClientAuth) -> Server {
         let tls = server::server_config(
             &identity(&pki.resource_server),
-            &[pki.ca.cert.cert_der.clone()],
+            std::slice::from_ref(&pki.ca.cert.cert_der),
             mode,
         )
         .expect("server config");
@@ -75,8 +75,9 @@ async fn get_whoami(
     cert: Option<&Issued>,
 ) -> Result<String, reqwest::Error> {
     let id = cert.map(identity);
-    let client = playbook::client::https_client(&[pki.ca.cert.cert_der.clone()], id.as_ref())
-        .expect("client");
+    let client =
+        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
+            .expect("client");
     client
         .get(url)
         .send()
