@@ -35,6 +35,25 @@ die() {
   exit 1
 }
 
+# `timeout` is GNU coreutils, missing on stock macOS: there, run the command in the
+# background and kill it when the time is up.
+with_timeout() {
+  local secs=$1
+  shift
+  if command -v timeout >/dev/null 2>&1; then
+    timeout "${secs}" "$@"
+    return
+  fi
+  "$@" &
+  local pid=$!
+  (sleep "${secs}" && kill "${pid}" 2>/dev/null) &
+  local watcher=$!
+  local rc=0
+  wait "${pid}" || rc=$?
+  kill "${watcher}" 2>/dev/null || true
+  return "${rc}"
+}
+
 usage() {
   sed -n '3,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
@@ -64,7 +83,7 @@ detect_engine() {
   fi
   local engine
   for engine in "${candidates[@]}"; do
-    if command -v "${engine}" >/dev/null 2>&1 && timeout 10 "${engine}" info >/dev/null 2>&1; then
+    if command -v "${engine}" >/dev/null 2>&1 && with_timeout 10 "${engine}" info >/dev/null 2>&1; then
       ENGINE="${engine}"
       return 0
     fi
@@ -112,7 +131,7 @@ check_free() {
   local port
   for port in "${PROVIDER_PORT}" "${MANAGEMENT_PORT}"; do
     # bash's /dev/tcp: a successful connect means something already listens there.
-    if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/${port}" 2>/dev/null; then
+    if with_timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/${port}" 2>/dev/null; then
       die "port ${port} on 127.0.0.1 is in use (the embedded provider, or another Keycloak?). Stop whatever listens there (e.g. 'ss -ltnp | grep :${port}'), or set PROVIDER_PORT / MANAGEMENT_PORT."
     fi
   done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Shared settings for every script: one source of truth for the shell.
+# Shared settings for every script: one source of truth for the shell (only what the scripts
+# use; the client reads the same names from the environment, see `client --help`).
 # The Rust side defines the same names in playbook/src/names.rs; the test
 # playbook/tests/env_sh.rs fails if the two disagree. Each value can be overridden
 # from the environment.
@@ -9,8 +10,6 @@ PLAYBOOK_ROOT="${PLAYBOOK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 REALM="${REALM:-oauth2-playbook}"
 CLIENT_ID="${CLIENT_ID:-oauth2-playbook-client-credentials-mtls}"
-READONLY_ROLE="${READONLY_ROLE:-oauth2-playbook-readonly}"
-SCOPE="${SCOPE:-users:read}"
 
 PROVIDER_PORT="${PROVIDER_PORT:-9443}"
 MANAGEMENT_PORT="${MANAGEMENT_PORT:-9000}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the project's tests: the shell scripts through shellcheck (when it is installed),
-# then every Rust test of the workspace over real TLS on loopback.
+# Runs the project's checks and tests: shellcheck on the scripts (when it is installed),
+# rustfmt and clippy (warnings are errors), then every Rust test of the workspace, over
+# real TLS on loopback.
 # Tests against a real Keycloak are #[ignore]d here; run them where a container engine
 # exists with: cargo test -p oauth2-provider --test keycloak -- --ignored
 set -euo pipefail
@@ -13,5 +14,9 @@ if command -v shellcheck >/dev/null 2>&1; then
 else
   echo "shellcheck is not installed: shell scripts not linted (apt-get install shellcheck)" >&2
 fi
+
+echo "cargo fmt --check; cargo clippy (warnings are errors)"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
 cargo test --workspace --locked "$@"

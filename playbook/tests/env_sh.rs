@@ -27,8 +27,6 @@ fn env_sh_defaults_match_the_rust_names() {
     };
     expect("REALM", names::REALM);
     expect("CLIENT_ID", names::MTLS_CLIENT_ID);
-    expect("READONLY_ROLE", names::READONLY_ROLE);
-    expect("SCOPE", names::USERS_READ_SCOPE);
     expect("PROVIDER_PORT", &names::PROVIDER_PORT.to_string());
     expect("MANAGEMENT_PORT", &names::MANAGEMENT_PORT.to_string());
     expect(
