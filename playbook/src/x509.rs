@@ -192,11 +192,7 @@ impl fmt::Display for CertInfo {
         if !self.extended_key_usage.is_empty() {
             writeln!(f, "  EKU:       {}", self.extended_key_usage.join(", "))?;
         }
-        let state = if self.remaining().is_negative() {
-            "EXPIRED".to_owned()
-        } else {
-            format!("{} days left", self.remaining().whole_days())
-        };
+        let state = remaining_text(self.remaining());
         writeln!(
             f,
             "  validity:  {} .. {} ({state})",
@@ -204,6 +200,17 @@ impl fmt::Display for CertInfo {
             rfc3339(self.not_after)
         )?;
         write!(f, "  x5t#S256:  {}", self.x5t_s256)
+    }
+}
+
+/// "30 days left" for a certificate generated a second ago; hours when under two days.
+fn remaining_text(left: time::Duration) -> String {
+    if left.is_negative() {
+        "EXPIRED".to_owned()
+    } else if left < time::Duration::days(2) {
+        format!("{} hours left", (left.as_seconds_f64() / 3600.0).round())
+    } else {
+        format!("{} days left", (left.as_seconds_f64() / 86400.0).round())
     }
 }
 
@@ -225,6 +232,17 @@ mod tests {
 
     /// The RFC 8705 thumbprint against a vector computed independently:
     /// `printf 'hello' | openssl dgst -sha256 -binary | basenc --base64url | tr -d '='`.
+    #[test]
+    fn time_left_is_rounded_and_in_hours_near_expiry() {
+        use time::Duration;
+        assert_eq!(
+            remaining_text(Duration::days(30) - Duration::seconds(5)),
+            "30 days left"
+        );
+        assert_eq!(remaining_text(Duration::hours(23)), "23 hours left");
+        assert_eq!(remaining_text(Duration::seconds(-1)), "EXPIRED");
+    }
+
     #[test]
     fn thumbprint_is_base64url_sha256_without_padding() {
         assert_eq!(
