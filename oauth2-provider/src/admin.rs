@@ -4,13 +4,13 @@
 //! `RoleMapperResource`, `KeycloakErrorHandler`). Paths are accepted with or without a
 //! trailing slash, as the official admin clients send both.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -102,21 +102,9 @@ impl FromRequestParts<Provider> for AdminAuth {
         let Some(keys) = provider.keys(&token_realm) else {
             return Err(refuse("token issued by an unknown realm"));
         };
-        let Some(claims) = keys.signing.verify(token) else {
-            return Err(refuse("token signature invalid"));
-        };
-        if claims.get("iss").and_then(Value::as_str)
-            != Some(crate::discovery::issuer(&base, &token_realm).as_str())
-        {
-            return Err(refuse("token issuer is not this server's"));
-        }
-        if claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .is_none_or(|e| e <= crate::token::now())
-        {
-            return Err(refuse("token expired"));
-        }
+        let claims = keys
+            .verify_access_token(token, &crate::discovery::issuer(&base, &token_realm))
+            .map_err(|why| refuse(&format!("token {why}")))?;
         if claims.get("typ").and_then(Value::as_str) != Some("Bearer") {
             return Err(refuse("not an access token"));
         }
@@ -188,7 +176,7 @@ fn with_realm_mut<T>(
 }
 
 /// `ModelToRepresentation#toRepresentation(ClientModel)`, fields in Keycloak's order.
-pub fn client_rep(realm: &Realm, c: &Client) -> Value {
+pub fn client_rep(c: &Client) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), json!(c.id));
     m.insert("clientId".into(), json!(c.client_id));
@@ -254,7 +242,6 @@ pub fn client_rep(realm: &Realm, c: &Client) -> Value {
             .collect();
         m.insert("protocolMappers".into(), json!(mappers));
     }
-    let _ = realm;
     m.insert("defaultClientScopes".into(), json!(c.default_scopes));
     m.insert("optionalClientScopes".into(), json!(c.optional_scopes));
     m.insert(
@@ -310,13 +297,32 @@ pub fn role_rep(r: &Role, full: bool) -> Value {
     Value::Object(m)
 }
 
+/// `first`/`max` paging, read from the same query string as each handler's own parameters.
+#[derive(Debug, Deserialize, Default, Clone, Copy)]
+#[serde(default)]
+pub struct Page {
+    first: Option<usize>,
+    max: Option<usize>,
+}
+
+impl Page {
+    /// Skips `first`, keeps at most `max` (else `default_max`).
+    fn apply<T>(
+        self,
+        items: impl Iterator<Item = T>,
+        default_max: usize,
+    ) -> impl Iterator<Item = T> {
+        items
+            .skip(self.first.unwrap_or(0))
+            .take(self.max.unwrap_or(default_max))
+    }
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ClientsQuery {
     client_id: Option<String>,
     search: Option<bool>,
-    first: Option<usize>,
-    max: Option<usize>,
 }
 
 /// `GET /clients[?clientId=x]`: exact match unless `search=true`.
@@ -325,7 +331,8 @@ async fn list_clients(
     State(p): State<Provider>,
     Path(realm): Path<String>,
     Query(q): Query<ClientsQuery>,
-) -> Result<Response> {
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
         let mut clients: Vec<&Client> = r.clients.iter().collect();
         clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
@@ -333,20 +340,21 @@ async fn list_clients(
             (Some(cid), false) => clients
                 .into_iter()
                 .filter(|c| c.client_id == *cid)
-                .map(|c| client_rep(r, c))
+                .map(client_rep)
                 .collect(),
             (cid, _) => {
                 let needle = cid.as_deref().unwrap_or("").to_lowercase();
-                clients
-                    .into_iter()
-                    .filter(|c| c.client_id.to_lowercase().contains(&needle))
-                    .skip(q.first.unwrap_or(0))
-                    .take(q.max.unwrap_or(usize::MAX))
-                    .map(|c| client_rep(r, c))
-                    .collect()
+                page.apply(
+                    clients
+                        .into_iter()
+                        .filter(|c| c.client_id.to_lowercase().contains(&needle)),
+                    usize::MAX,
+                )
+                .map(client_rep)
+                .collect()
             }
         };
-        Ok(axum::Json(Value::Array(list)).into_response())
+        Ok(Json(Value::Array(list)))
     })
 }
 
@@ -361,11 +369,8 @@ async fn create_client(
     body: Bytes,
 ) -> Result<Response> {
     let rep: ClientRep = serde_json::from_slice(&body).map_err(|e| {
-        AdminError {
-            status: StatusCode::BAD_REQUEST,
-            body: json!({"error": "invalid_request", "error_description": "Cannot parse the JSON"}),
-        }
-        .tap(|_| tracing::info!("POST client: bad JSON: {e}"))
+        tracing::info!("POST client: bad JSON: {e}");
+        AdminError::bad_json()
     })?;
     let base = crate::discovery::base_url(&p, &headers);
     with_realm_mut(&p, &realm, |r| {
@@ -416,24 +421,13 @@ async fn create_client(
     })
 }
 
-trait Tap: Sized {
-    fn tap(self, f: impl FnOnce(&Self)) -> Self {
-        f(&self);
-        self
-    }
-}
-impl<T> Tap for T {}
-
 async fn get_client(
     _: AdminAuth,
     State(p): State<Provider>,
     Path((realm, id)): Path<(String, String)>,
-) -> Result<Response> {
+) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
-        let c = r
-            .client_by_id(&id)
-            .ok_or_else(|| AdminError::not_found("Could not find client"))?;
-        Ok(axum::Json(client_rep(r, c)).into_response())
+        Ok(axum::Json(client_rep(r.client_or_404(&id)?)))
     })
 }
 
@@ -445,12 +439,13 @@ async fn delete_client(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm_mut(&p, &realm, |r| {
-        let idx = r
-            .clients
-            .iter()
-            .position(|c| c.id == id)
-            .ok_or_else(|| AdminError::not_found("Could not find client"))?;
-        let client = r.clients.remove(idx);
+        r.client_or_404(&id)?;
+        let client = r.clients.remove(
+            r.clients
+                .iter()
+                .position(|c| c.id == id)
+                .expect("client_or_404 found it"),
+        );
         let role_ids: Vec<String> = client.roles.iter().map(|x| x.id.clone()).collect();
         r.users
             .retain(|u| u.service_account_client.as_deref() != Some(client.id.as_str()));
@@ -472,9 +467,7 @@ async fn service_account_user(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm_mut(&p, &realm, |r| {
-        let c = r
-            .client_by_id(&id)
-            .ok_or_else(|| AdminError::not_found("Could not find client"))?;
+        let c = r.client_or_404(&id)?;
         if !c.service_accounts_enabled {
             return Err(AdminError::bad_request(&format!(
                 "Service account not enabled for the client '{}'",
@@ -495,8 +488,6 @@ async fn service_account_user(
 pub struct RolesQuery {
     brief_representation: Option<bool>,
     search: Option<String>,
-    first: Option<usize>,
-    max: Option<usize>,
 }
 
 /// `GET /roles` (brief by default), sorted by name.
@@ -505,20 +496,21 @@ async fn list_roles(
     State(p): State<Provider>,
     Path(realm): Path<String>,
     Query(q): Query<RolesQuery>,
-) -> Result<Response> {
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
         let mut roles: Vec<&Role> = r.roles.iter().collect();
         roles.sort_by(|a, b| a.name.cmp(&b.name));
         let needle = q.search.unwrap_or_default().to_lowercase();
         let full = q.brief_representation == Some(false);
-        let list: Vec<Value> = roles
+        let matching = roles
             .into_iter()
-            .filter(|x| x.name.to_lowercase().contains(&needle))
-            .skip(q.first.unwrap_or(0))
-            .take(q.max.unwrap_or(usize::MAX))
+            .filter(|x| x.name.to_lowercase().contains(&needle));
+        let list: Vec<Value> = page
+            .apply(matching, usize::MAX)
             .map(|x| role_rep(x, full))
             .collect();
-        Ok(axum::Json(Value::Array(list)).into_response())
+        Ok(Json(Value::Array(list)))
     })
 }
 
@@ -543,8 +535,6 @@ pub struct UsersQuery {
     exact: Option<bool>,
     search: Option<String>,
     brief_representation: Option<bool>,
-    first: Option<usize>,
-    max: Option<usize>,
 }
 
 /// `GET /users?username=x[&exact=true]`: substring match unless `exact` (service accounts
@@ -554,7 +544,8 @@ async fn list_users(
     State(p): State<Provider>,
     Path(realm): Path<String>,
     Query(q): Query<UsersQuery>,
-) -> Result<Response> {
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
         let brief = q.brief_representation.unwrap_or(false);
         let mut users: Vec<&User> = match (&q.username, &q.search) {
@@ -585,13 +576,11 @@ async fn list_users(
                 .collect(),
         };
         users.sort_by(|a, b| a.username.cmp(&b.username));
-        let list: Vec<Value> = users
-            .into_iter()
-            .skip(q.first.unwrap_or(0))
-            .take(q.max.unwrap_or(100))
+        let list: Vec<Value> = page
+            .apply(users.into_iter(), 100)
             .map(|u| user_rep(u, brief))
             .collect();
-        Ok(axum::Json(Value::Array(list)).into_response())
+        Ok(Json(Value::Array(list)))
     })
 }
 
@@ -601,9 +590,7 @@ async fn get_user(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm(&p, &realm, |r| {
-        let u = r
-            .user_by_id(&id)
-            .ok_or_else(|| AdminError::not_found("User not found"))?;
+        let u = r.user_or_404(&id)?;
         // UserResource#getUser adds the caller's access (a realm admin may do everything).
         let mut rep = user_rep(u, false);
         rep["access"] = json!({"manageGroupMembership": true, "view": true, "mapRoles": true,
@@ -617,18 +604,9 @@ async fn realm_role_mappings(
     _: AdminAuth,
     State(p): State<Provider>,
     Path((realm, id)): Path<(String, String)>,
-) -> Result<Response> {
+) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
-        let u = r
-            .user_by_id(&id)
-            .ok_or_else(|| AdminError::not_found("User not found"))?;
-        let list: Vec<Value> = r
-            .roles
-            .iter()
-            .filter(|role| u.role_ids.contains(&role.id))
-            .map(|role| role_rep(role, false))
-            .collect();
-        Ok(axum::Json(Value::Array(list)).into_response())
+        Ok(Json(Value::Array(realm_roles_of(r, r.user_or_404(&id)?))))
     })
 }
 
@@ -637,17 +615,10 @@ async fn all_role_mappings(
     _: AdminAuth,
     State(p): State<Provider>,
     Path((realm, id)): Path<(String, String)>,
-) -> Result<Response> {
+) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
-        let u = r
-            .user_by_id(&id)
-            .ok_or_else(|| AdminError::not_found("User not found"))?;
-        let realm_roles: Vec<Value> = r
-            .roles
-            .iter()
-            .filter(|role| u.role_ids.contains(&role.id))
-            .map(|role| role_rep(role, false))
-            .collect();
+        let u = r.user_or_404(&id)?;
+        let realm_roles = realm_roles_of(r, u);
         let mut clients = Map::new();
         for c in &r.clients {
             let mappings: Vec<Value> = c
@@ -670,8 +641,17 @@ async fn all_role_mappings(
         if !clients.is_empty() {
             out.insert("clientMappings".into(), Value::Object(clients));
         }
-        Ok(axum::Json(Value::Object(out)).into_response())
+        Ok(Json(Value::Object(out)))
     })
+}
+
+/// The realm roles mapped directly to `u`, brief (`RoleMapperResource#getRealmRoleMappings`).
+fn realm_roles_of(r: &Realm, u: &User) -> Vec<Value> {
+    r.roles
+        .iter()
+        .filter(|role| u.role_ids.contains(&role.id))
+        .map(|role| role_rep(role, false))
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -684,9 +664,9 @@ fn parse_role_refs(body: &Bytes) -> Result<Option<Vec<RoleRef>>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice::<Option<Vec<RoleRef>>>(body).map_err(|_| AdminError {
-        status: StatusCode::BAD_REQUEST,
-        body: json!({"error": "invalid_request", "error_description": "Cannot parse the JSON"}),
+    serde_json::from_slice::<Option<Vec<RoleRef>>>(body).map_err(|e| {
+        tracing::info!("role mappings: bad JSON: {e}");
+        AdminError::bad_json()
     })
 }
 
@@ -713,11 +693,9 @@ async fn add_realm_role_mappings(
 ) -> Result<Response> {
     let refs = parse_role_refs(&body)?.unwrap_or_default();
     with_realm_mut(&p, &realm, |r| {
-        if r.user_by_id(&id).is_none() {
-            return Err(AdminError::not_found("User not found"));
-        }
+        r.user_or_404(&id)?;
         let ids = resolve_roles(r, &refs)?;
-        let user = r.users.iter_mut().find(|u| u.id == id).expect("checked");
+        let user = r.user_mut_or_404(&id)?;
         for rid in ids {
             if !user.role_ids.contains(&rid) {
                 user.role_ids.push(rid);
@@ -739,14 +717,12 @@ async fn delete_realm_role_mappings(
 ) -> Result<Response> {
     let refs = parse_role_refs(&body)?;
     with_realm_mut(&p, &realm, |r| {
-        if r.user_by_id(&id).is_none() {
-            return Err(AdminError::not_found("User not found"));
-        }
+        r.user_or_404(&id)?;
         let ids: Vec<String> = match &refs {
             Some(refs) => resolve_roles(r, refs)?,
             None => r.roles.iter().map(|x| x.id.clone()).collect(),
         };
-        let user = r.users.iter_mut().find(|u| u.id == id).expect("checked");
+        let user = r.user_mut_or_404(&id)?;
         user.role_ids.retain(|x| !ids.contains(x));
         tracing::info!(realm = %realm, "admin '{}' removed realm roles from user '{}'", auth.username, user.username);
         Ok(StatusCode::NO_CONTENT.into_response())

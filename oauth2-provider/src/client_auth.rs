@@ -5,15 +5,25 @@
 //! - `client-secret` = RFC 6749 §2.3.1 `client_secret_basic` / `client_secret_post`
 //!   (Keycloak's `ClientIdAndSecretAuthenticator`).
 //!
+//! Each client's authenticator is configured once, at import ([`Authenticator::configure`]):
+//! the subject-DN regex is compiled and the exact DN normalized there, and a configuration
+//! that can never succeed is logged then (Keycloak only finds out per request). A request
+//! then costs a lookup, one certificate parse and a string compare.
+//!
 //! Refusals are logged with their reason; the wire answer stays Keycloak's terse one.
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use playbook::server::Connection;
+use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::Provider;
 use crate::error::OAuthError;
 use crate::store::{Client, Realm};
 
@@ -50,6 +60,68 @@ impl Form {
             *counts.entry(k.as_str()).or_default() += 1;
         }
         counts.values().any(|n| *n > 1)
+    }
+}
+
+/// Everything a token or introspection request offers to identify its client, gathered by
+/// one extractor. It does not authenticate: the token endpoint checks `grant_type` first
+/// (`TokenEndpoint#processGrantRequest`), so [`authenticate`] is called by the handler at
+/// the point Keycloak calls it.
+#[derive(Debug)]
+pub struct ClientRequest {
+    pub form: Form,
+    /// HTTP Basic user name and password, URL-decoded.
+    pub basic: Option<(String, String)>,
+    /// `?client_id=` (only `X509ClientAuthenticator` reads it).
+    pub query_client_id: Option<String>,
+    pub conn: Connection,
+    /// This request's base URL ([`crate::discovery::base_url`]).
+    pub base: String,
+    /// The `Content-Type`, lower-cased, when one was sent.
+    pub content_type: Option<String>,
+}
+
+impl ClientRequest {
+    /// `@Consumes(application/x-www-form-urlencoded)`: `Err` with the offending type otherwise.
+    pub fn check_form_content_type(&self) -> Result<(), &str> {
+        match self.content_type.as_deref() {
+            Some(ct) if !ct.starts_with("application/x-www-form-urlencoded") => Err(ct),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequest<Provider> for ClientRequest {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, provider: &Provider) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let conn = match Connection::from_request_parts(&mut parts, provider).await {
+            Ok(c) => c,
+            Err(never) => match never {},
+        };
+        let headers = &parts.headers;
+        let query_client_id = parts.uri.query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "client_id")
+                .map(|(_, v)| v.into_owned())
+        });
+        let basic = basic_credentials(headers);
+        let base = crate::discovery::base_url(provider, headers);
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("").to_ascii_lowercase());
+        let body = Bytes::from_request(Request::from_parts(parts, body), provider)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(ClientRequest {
+            form: Form::parse(&body),
+            basic,
+            query_client_id,
+            conn,
+            base,
+            content_type,
+        })
     }
 }
 
@@ -128,187 +200,339 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((url_decode(user), url_decode(pass)))
 }
 
-/// Authenticates the client of a token or introspection request.
-///
-/// Mirrors `ClientAuthenticationFlow`: the client is resolved from the form `client_id`,
-/// the HTTP Basic user name, or the query `client_id`; only the authenticator named by the
-/// client's `clientAuthenticatorType` decides.
-pub fn authenticate(
-    realm: &Realm,
-    form: &Form,
-    query_client_id: Option<&str>,
-    headers: &HeaderMap,
-    conn: &Connection,
-) -> Result<Authenticated, Refusal> {
-    let basic = basic_credentials(headers);
-    let client_id = form
-        .first("client_id")
-        .map(str::to_owned)
-        .or_else(|| basic.as_ref().map(|(u, _)| u.clone()))
-        .or_else(|| query_client_id.map(str::to_owned));
-    let Some(client_id) = client_id else {
-        // No authenticator resolved a client: INVALID_CREDENTIALS → 401 invalid_client.
-        return Err(refuse(
-            RefusalKind::NoClient,
-            OAuthError::invalid_client(),
-            "no client_id in the form, the Basic header or the query".into(),
-        ));
-    };
-    let Some(client) = realm.client_by_client_id(&client_id) else {
-        return Err(refuse(
-            RefusalKind::NoClient,
-            OAuthError::invalid_client(),
-            format!("unknown client '{client_id}'"),
-        ));
-    };
-    if !client.enabled {
-        return Err(refuse(
-            RefusalKind::Disabled,
-            OAuthError::invalid_client(),
-            format!("client '{client_id}' is disabled"),
-        ));
-    }
-    let ok = |method| Authenticated {
-        client_uuid: client.id.clone(),
-        client_id: client.client_id.clone(),
-        method,
-    };
-    // Public clients only identify themselves (ClientIdAndSecretAuthenticator: success).
-    if client.public_client {
-        return Ok(ok(Method::None));
-    }
-    match client.client_authenticator_type.as_str() {
-        "client-secret" => {
-            // Form values override the Basic ones, with no mismatch check.
-            let (secret, method) = match (form.first("client_secret"), &basic) {
-                (Some(s), _) => (Some(s.to_owned()), Method::ClientSecretPost),
-                (None, Some((_, p))) => (Some(p.clone()), Method::ClientSecretBasic),
-                (None, None) => (None, Method::ClientSecretPost),
-            };
-            let Some(secret) = secret else {
-                return Err(refuse(
-                    RefusalKind::Credentials,
-                    OAuthError::bad_client_secret(),
-                    format!("client '{client_id}' sent no client secret"),
-                ));
-            };
-            let matches = client.secret.as_deref().is_some_and(|expected| {
-                aws_lc_rs::constant_time::verify_slices_are_equal(
-                    expected.as_bytes(),
-                    secret.as_bytes(),
-                )
-                .is_ok()
-            });
-            if !matches {
-                return Err(refuse(
-                    RefusalKind::Credentials,
-                    OAuthError::bad_client_secret(),
-                    format!(
-                        "client '{client_id}': wrong client secret ({})",
-                        method.as_str()
-                    ),
-                ));
+/// A client's authenticator, configured once (at import or `POST /clients`) from
+/// `clientAuthenticatorType` and the `x509.*` attributes.
+#[derive(Debug, Clone)]
+pub enum Authenticator {
+    /// `client-secret` (Keycloak's default type).
+    Secret,
+    /// `client-x509`.
+    X509(X509Config),
+    /// Any other type (Keycloak's `client-jwt`, `client-secret-jwt`, or a typo): refused.
+    Unsupported(String),
+}
+
+/// What `X509ClientAuthenticator` compares, prepared once.
+#[derive(Debug, Clone)]
+pub struct X509Config {
+    pub subject: SubjectMatch,
+    /// `x509.casubjectdn` in RFC 2253 form; `None` when blank (deprecated but accepted).
+    pub ca_dn: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SubjectMatch {
+    /// `x509.allow.regex.pattern.comparison=false`: `CertificateValidator#checkSubjectDNExact`
+    /// compares RFC 2253 renderings; this is the configured DN, normalized.
+    Exact(String),
+    /// The deprecated default: `x509.subjectdn` as a regex that must match the whole of
+    /// Java's legacy DN string (`Pattern#matcher(..).matches()`).
+    Regex(regex::Regex),
+    /// A configuration that can never match (blank, malformed DN, invalid regex). Keycloak
+    /// refuses every request of such a client; so do we, and the reason was logged at import.
+    Unusable(String),
+}
+
+const SUBJECT_DN: &str = "x509.subjectdn";
+const CA_SUBJECT_DN: &str = "x509.casubjectdn";
+const ALLOW_REGEX: &str = "x509.allow.regex.pattern.comparison";
+
+impl Authenticator {
+    /// Configures the authenticator of client `client_id`; the second value lists what is
+    /// wrong or deprecated in its configuration, each naming the client and the attribute
+    /// (the importer logs them as warnings).
+    pub fn configure<'a>(
+        client_id: &str,
+        authenticator_type: &str,
+        attribute: impl Fn(&str) -> Option<&'a str>,
+    ) -> (Authenticator, Vec<String>) {
+        let mut warnings = Vec::new();
+        let auth = match authenticator_type {
+            "client-secret" => Authenticator::Secret,
+            "client-x509" => {
+                let dn = attribute(SUBJECT_DN).unwrap_or("").trim();
+                // OIDCAdvancedConfigWrapper#getAllowRegexPatternComparison: missing means true.
+                let regex_mode =
+                    attribute(ALLOW_REGEX).is_none_or(|v| v.eq_ignore_ascii_case("true"));
+                let subject = if dn.is_empty() {
+                    SubjectMatch::Unusable(format!("{SUBJECT_DN} is empty"))
+                } else if regex_mode {
+                    match regex::Regex::new(&format!("^(?:{dn})$")) {
+                        Ok(re) => {
+                            warnings.push(format!(
+                                "client '{client_id}': {SUBJECT_DN} is matched as a regex, which Keycloak deprecates; set {ALLOW_REGEX}=false for an exact RFC 2253 match"
+                            ));
+                            SubjectMatch::Regex(re)
+                        }
+                        Err(e) => SubjectMatch::Unusable(format!(
+                            "{SUBJECT_DN} '{dn}' is not a valid regex ({})",
+                            e.to_string().lines().last().unwrap_or("invalid")
+                        )),
+                    }
+                } else {
+                    match playbook::dn::normalize(dn) {
+                        Ok(dn) => SubjectMatch::Exact(dn),
+                        Err(e) => SubjectMatch::Unusable(format!(
+                            "{SUBJECT_DN} '{dn}' is not a distinguished name ({e})"
+                        )),
+                    }
+                };
+                if let SubjectMatch::Unusable(why) = &subject {
+                    warnings.push(format!(
+                        "client '{client_id}': {why}; every token request of this client will be refused (Keycloak refuses them too, but says so only per request)"
+                    ));
+                }
+                let ca = attribute(CA_SUBJECT_DN).unwrap_or("").trim();
+                let ca_dn = if ca.is_empty() {
+                    warnings.push(format!(
+                        "client '{client_id}': {CA_SUBJECT_DN} is empty, which Keycloak deprecates; set it to the issuing CA's subject DN"
+                    ));
+                    None
+                } else {
+                    Some(playbook::dn::normalize(ca).unwrap_or_else(|e| {
+                        warnings.push(format!(
+                            "client '{client_id}': {CA_SUBJECT_DN} '{ca}' is not a distinguished name ({e}); every token request of this client will be refused"
+                        ));
+                        ca.to_owned()
+                    }))
+                };
+                Authenticator::X509(X509Config { subject, ca_dn })
             }
-            Ok(ok(method))
+            other => {
+                warnings.push(format!(
+                    "client '{client_id}': clientAuthenticatorType '{other}' is not one this provider implements (client-secret, client-x509); its token requests will be refused"
+                ));
+                Authenticator::Unsupported(other.to_owned())
+            }
+        };
+        (auth, warnings)
+    }
+}
+
+/// Authenticates the client of a token or introspection request and logs the outcome.
+///
+/// Mirrors `ClientAuthenticationFlow` running its two authenticators in order; only the
+/// one named by the client's `clientAuthenticatorType` decides:
+/// 1. `ClientIdAndSecretAuthenticator` names the client by the form `client_id`, else the
+///    HTTP Basic user name (never the query);
+/// 2. `X509ClientAuthenticator` names it by the form `client_id`, else `?client_id=`
+///    (never Basic). When Basic named a `client-x509` client and nothing else did, its
+///    400 "Missing client_id parameter" challenge is the answer.
+pub fn authenticate(
+    endpoint: &str,
+    realm: &Realm,
+    req: &ClientRequest,
+) -> Result<Authenticated, Refusal> {
+    let result = resolve_and_verify(realm, req);
+    match &result {
+        Ok(a) => tracing::info!(
+            realm = %realm.name,
+            remote = %req.conn.remote_addr,
+            "{endpoint}: client '{}' authenticated by {}",
+            a.client_id,
+            a.method.as_str()
+        ),
+        Err(r) => tracing::info!(
+            realm = %realm.name,
+            remote = %req.conn.remote_addr,
+            "{endpoint}: client authentication refused ({} {}): {}",
+            r.error.status.as_u16(),
+            r.error.error,
+            r.reason
+        ),
+    }
+    result
+}
+
+fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticated, Refusal> {
+    let form_id = req.form.first("client_id");
+    let basic_user = req.basic.as_ref().map(|(u, _)| u.as_str());
+    let by_secret_authenticator = form_id
+        .or(basic_user)
+        .and_then(|n| realm.client_by_client_id(n));
+    if let Some(client) = by_secret_authenticator {
+        // Public clients only identify themselves (their type is ignored: client-secret).
+        if client.public_client || matches!(client.authenticator, Authenticator::Secret) {
+            return secret(client, req);
         }
-        "client-x509" => x509(realm, client, conn).map(|()| ok(Method::TlsClientAuth)),
-        other => Err(refuse(
+    }
+    let Some(name) = form_id.or(req.query_client_id.as_deref()) else {
+        if let Some(client) =
+            by_secret_authenticator.filter(|c| matches!(c.authenticator, Authenticator::X509(_)))
+        {
+            return Err(refuse(
+                RefusalKind::Credentials,
+                OAuthError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "invalid_client",
+                    "Missing client_id parameter",
+                ),
+                format!(
+                    "client '{}' (tls_client_auth) was named only by the HTTP Basic user name; send client_id in the form",
+                    client.client_id
+                ),
+            ));
+        }
+        return Err(refuse(
+            RefusalKind::NoClient,
+            OAuthError::invalid_client(),
+            match basic_user {
+                Some(u) => format!("unknown client '{u}' (HTTP Basic)"),
+                None => "no client_id in the form or the Basic header".into(),
+            },
+        ));
+    };
+    let Some(client) = realm.client_by_client_id(name) else {
+        return Err(refuse(
+            RefusalKind::NoClient,
+            OAuthError::invalid_client(),
+            format!("unknown client '{name}'"),
+        ));
+    };
+    match &client.authenticator {
+        Authenticator::X509(config) if !client.public_client => {
+            x509(client, config, &req.conn).map(|()| authenticated(client, Method::TlsClientAuth))
+        }
+        Authenticator::Unsupported(t) if !client.public_client => Err(refuse(
             RefusalKind::Credentials,
             OAuthError::invalid_client(),
             format!(
-                "client '{client_id}' uses clientAuthenticatorType '{other}', which this provider does not implement"
+                "client '{name}' uses clientAuthenticatorType '{t}', which this provider does not implement"
+            ),
+        )),
+        // A client-secret (or public) client named only by ?client_id=: the secret
+        // authenticator never reads the query, so no authenticator of its type found it.
+        _ => Err(refuse(
+            RefusalKind::NoClient,
+            OAuthError::invalid_client(),
+            format!(
+                "client '{name}' was named only by ?client_id=, which client-secret authentication ignores; send client_id in the form or use HTTP Basic"
             ),
         )),
     }
 }
 
-/// `X509ClientAuthenticator#authenticateClient` (Keycloak 26.7).
-fn x509(realm: &Realm, client: &Client, conn: &Connection) -> Result<(), Refusal> {
+fn authenticated(client: &Client, method: Method) -> Authenticated {
+    Authenticated {
+        client_uuid: client.id.clone(),
+        client_id: client.client_id.clone(),
+        method,
+    }
+}
+
+fn disabled(client: &Client) -> Refusal {
+    refuse(
+        RefusalKind::Disabled,
+        OAuthError::invalid_client(),
+        format!("client '{}' is disabled", client.client_id),
+    )
+}
+
+/// `ClientIdAndSecretAuthenticator#authenticateClient`.
+fn secret(client: &Client, req: &ClientRequest) -> Result<Authenticated, Refusal> {
+    let id = &client.client_id;
+    if !client.enabled {
+        return Err(disabled(client));
+    }
+    if client.public_client {
+        return Ok(authenticated(client, Method::None));
+    }
+    // Form values override the Basic ones, with no mismatch check.
+    let (secret, method) = match (req.form.first("client_secret"), &req.basic) {
+        (Some(s), _) => (Some(s), Method::ClientSecretPost),
+        (None, Some((_, p))) => (Some(p.as_str()), Method::ClientSecretBasic),
+        (None, None) => (None, Method::ClientSecretPost),
+    };
+    let Some(secret) = secret else {
+        return Err(refuse(
+            RefusalKind::Credentials,
+            OAuthError::bad_client_secret(),
+            format!("client '{id}' sent no client secret"),
+        ));
+    };
+    let matches = client.secret.as_deref().is_some_and(|expected| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), secret.as_bytes())
+            .is_ok()
+    });
+    if !matches {
+        return Err(refuse(
+            RefusalKind::Credentials,
+            OAuthError::bad_client_secret(),
+            format!("client '{id}': wrong client secret ({})", method.as_str()),
+        ));
+    }
+    Ok(authenticated(client, method))
+}
+
+/// `X509ClientAuthenticator#authenticateClient` (Keycloak 26.7), with the comparison
+/// prepared at import. The leaf certificate is parsed once per request.
+fn x509(client: &Client, config: &X509Config, conn: &Connection) -> Result<(), Refusal> {
+    let id = &client.client_id;
+    // ATTEMPTED from the matching authenticator → 401 invalid_client.
     let attempted = |reason: String| {
-        // ATTEMPTED from the matching authenticator → 401 invalid_client.
         refuse(
             RefusalKind::Credentials,
             OAuthError::invalid_client(),
             reason,
         )
     };
-    let id = &client.client_id;
+    if !client.enabled {
+        return Err(disabled(client));
+    }
     let Some(chain) = conn.client_certs.as_deref().filter(|c| !c.is_empty()) else {
         return Err(attempted(format!(
             "client '{id}' (tls_client_auth): no client certificate on the TLS connection"
         )));
     };
-    let subject_dn = client.attribute("x509.subjectdn").unwrap_or("").trim();
-    if subject_dn.is_empty() {
-        tracing::error!("client '{id}': x509.subjectdn is null or empty");
-        return Err(attempted(format!("client '{id}': x509.subjectdn is empty")));
-    }
     // "Testing only 1st certificate in the chain".
-    let leaf = &chain[0];
-    let Ok((_, cert)) = X509Certificate::from_der(leaf) else {
+    let Ok((_, leaf)) = X509Certificate::from_der(&chain[0]) else {
         return Err(attempted(format!(
             "client '{id}': unreadable client certificate"
         )));
     };
-    let presented = playbook::dn::rfc2253(cert.subject());
-    // OIDCAdvancedConfigWrapper#getAllowRegexPatternComparison: missing means true.
-    let regex_mode = client
-        .attribute("x509.allow.regex.pattern.comparison")
-        .is_none_or(|v| v.eq_ignore_ascii_case("true"));
-    if regex_mode {
-        tracing::warn!(
-            "Regex comparison is deprecated for client '{id}' in realm '{}'; set x509.allow.regex.pattern.comparison=false",
-            realm.name
-        );
-        let legacy = legacy_dn(cert.subject());
-        let matched = regex::Regex::new(&format!("^(?:{subject_dn})$"))
-            .map(|re| re.is_match(&legacy))
-            .unwrap_or_else(|e| {
-                tracing::warn!("client '{id}': x509.subjectdn is not a valid regex: {e}");
-                false
-            });
-        if !matched {
-            return Err(attempted(format!(
-                "client '{id}': certificate subject '{legacy}' does not match the regex x509.subjectdn '{subject_dn}'"
-            )));
-        }
-    } else {
-        // CertificateValidator#checkSubjectDNExact: RFC 2253 renderings compared with equals.
-        let expected = match playbook::dn::normalize(subject_dn) {
-            Ok(dn) => dn,
-            Err(e) => {
-                return Err(attempted(format!("client '{id}': x509.subjectdn: {e}")));
+    match &config.subject {
+        SubjectMatch::Exact(expected) => {
+            let presented = playbook::dn::rfc2253(leaf.subject());
+            if *expected != presented {
+                return Err(attempted(format!(
+                    "client '{id}': certificate subject '{presented}' is not x509.subjectdn '{expected}'"
+                )));
             }
-        };
-        if expected != presented {
-            return Err(attempted(format!(
-                "client '{id}': certificate subject '{presented}' is not x509.subjectdn '{expected}'"
-            )));
         }
+        SubjectMatch::Regex(re) => {
+            let legacy = legacy_dn(leaf.subject());
+            if !re.is_match(&legacy) {
+                return Err(attempted(format!(
+                    "client '{id}': certificate subject '{legacy}' does not match the regex x509.subjectdn '{}'",
+                    re.as_str()
+                )));
+            }
+        }
+        SubjectMatch::Unusable(why) => return Err(attempted(format!("client '{id}': {why}"))),
     }
-    let ca_dn = client.attribute("x509.casubjectdn").unwrap_or("").trim();
-    if ca_dn.is_empty() {
-        tracing::warn!(
-            "[X509ClientCertificateAuthenticator:authenticate] option 'x509.casubjectdn' is null or empty, this configuration is deprecated, please configure it for better security for client '{id}' in realm '{}'",
-            realm.name
-        );
+    let Some(expected) = &config.ca_dn else {
         return Ok(());
-    }
+    };
     // The chain was verified against the truststore during the handshake (rustls, like
     // Keycloak's PKIX trust validation). The trust anchor is the issuer of the last
     // certificate presented; Keycloak compares its subject with x509.casubjectdn.
-    let last = chain.last().expect("non-empty");
-    let anchor = X509Certificate::from_der(last)
-        .map(|(_, c)| playbook::dn::rfc2253(c.issuer()))
-        .unwrap_or_default();
-    let expected = playbook::dn::normalize(ca_dn).unwrap_or_else(|_| ca_dn.to_owned());
-    if anchor != expected {
-        tracing::warn!("Invalid certificate for client '{id}': CA subject DN mismatch");
+    let anchor = match chain {
+        [_] => playbook::dn::rfc2253(leaf.issuer()),
+        [.., last] => issuer_of(last),
+        [] => unreachable!("non-empty"),
+    };
+    if anchor != *expected {
         return Err(attempted(format!(
             "client '{id}': certificate issued by '{anchor}', not by x509.casubjectdn '{expected}'"
         )));
     }
     Ok(())
+}
+
+fn issuer_of(cert: &CertificateDer<'_>) -> String {
+    X509Certificate::from_der(cert)
+        .map(|(_, c)| playbook::dn::rfc2253(c.issuer()))
+        .unwrap_or_default()
 }
 
 /// Java's legacy `X500Name#toString` (what `getSubjectDN().getName()` returns and the regex
@@ -360,34 +584,4 @@ pub fn legacy_dn(name: &x509_parser::x509::X509Name<'_>) -> String {
         .collect();
     rdns.reverse();
     rdns.join(", ")
-}
-
-/// Applies [`authenticate`] and logs the outcome.
-pub fn authenticate_logged(
-    endpoint: &str,
-    realm: &Realm,
-    form: &Form,
-    query_client_id: Option<&str>,
-    headers: &HeaderMap,
-    conn: &Connection,
-) -> Result<Authenticated, Refusal> {
-    let result = authenticate(realm, form, query_client_id, headers, conn);
-    match &result {
-        Ok(a) => tracing::info!(
-            realm = %realm.name,
-            remote = %conn.remote_addr,
-            "{endpoint}: client '{}' authenticated by {}",
-            a.client_id,
-            a.method.as_str()
-        ),
-        Err(r) => tracing::info!(
-            realm = %realm.name,
-            remote = %conn.remote_addr,
-            "{endpoint}: client authentication refused ({} {}): {}",
-            r.error.status.as_u16(),
-            r.error.error,
-            r.reason
-        ),
-    }
-    result
 }

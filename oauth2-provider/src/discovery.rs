@@ -1,6 +1,11 @@
 //! OpenID Provider metadata, `GET /realms/{realm}/.well-known/openid-configuration`
 //! (OpenID Connect Discovery 1.0, RFC 8414, RFC 8705 §3.3 `mtls_endpoint_aliases`), as
 //! Keycloak's `OIDCWellKnownProvider#getConfig` builds it.
+//!
+//! The document advertises every endpoint Keycloak advertises, on purpose (a client written
+//! against this provider sees Keycloak's document). This provider serves only the ones the
+//! playground uses: token, introspection, JWKS. The others (authorization, userinfo,
+//! logout, device, PAR, CIBA, registration, revocation) answer 404 here.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -36,6 +41,27 @@ const SIG_ALGS: &[&str] = &[
 ];
 const ASYM_SIG_ALGS: &[&str] = &[
     "PS384", "RS384", "EdDSA", "ES384", "ES256", "RS256", "ES512", "PS256", "PS512", "RS512",
+];
+/// JWE key-management algorithms (`CekManagementProvider` factories), for every
+/// `*_encryption_alg_values_supported`.
+const ENC_ALGS: &[&str] = &[
+    "ECDH-ES+A256KW",
+    "ECDH-ES+A192KW",
+    "ECDH-ES+A128KW",
+    "RSA-OAEP",
+    "RSA-OAEP-256",
+    "RSA1_5",
+    "ECDH-ES",
+];
+/// JWE content-encryption algorithms (`ContentEncryptionProvider` factories), for every
+/// `*_encryption_enc_values_supported`.
+const ENC_ENCS: &[&str] = &[
+    "A256GCM",
+    "A192GCM",
+    "A128GCM",
+    "A128CBC-HS256",
+    "A192CBC-HS384",
+    "A256CBC-HS512",
 ];
 /// `ClientAuthenticatorFactory#getProtocolAuthenticatorMethods("openid-connect")`, flattened.
 const AUTH_METHODS: &[&str] = &[
@@ -81,18 +107,24 @@ pub async fn openid_configuration(
 pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
     let iss = issuer(base, realm);
     let p = format!("{iss}/protocol/openid-connect");
+    // Each endpoint URL once: the top-level fields and `mtls_endpoint_aliases` share them.
+    let token = format!("{p}/token");
+    let introspection = format!("{p}/token/introspect");
+    let userinfo = format!("{p}/userinfo");
+    let revocation = format!("{p}/revoke");
+    let device = format!("{p}/auth/device");
+    let registration = format!("{iss}/clients-registrations/openid-connect");
+    let par = format!("{p}/ext/par/request");
+    let ciba = format!("{p}/ext/ciba/auth");
     let mut d = Map::new();
     let mut put = |k: &str, v: Value| {
         d.insert(k.to_owned(), v);
     };
     put("issuer", json!(iss));
     put("authorization_endpoint", json!(format!("{p}/auth")));
-    put("token_endpoint", json!(format!("{p}/token")));
-    put(
-        "introspection_endpoint",
-        json!(format!("{p}/token/introspect")),
-    );
-    put("userinfo_endpoint", json!(format!("{p}/userinfo")));
+    put("token_endpoint", json!(token));
+    put("introspection_endpoint", json!(introspection));
+    put("userinfo_endpoint", json!(userinfo));
     put("end_session_endpoint", json!(format!("{p}/logout")));
     put("frontchannel_logout_session_supported", json!(true));
     put("frontchannel_logout_supported", json!(true));
@@ -135,81 +167,24 @@ pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
         json!(["none", "login", "consent"]),
     );
     put("id_token_signing_alg_values_supported", json!(SIG_ALGS));
-    put(
-        "id_token_encryption_alg_values_supported",
-        json!([
-            "ECDH-ES+A256KW",
-            "ECDH-ES+A192KW",
-            "ECDH-ES+A128KW",
-            "RSA-OAEP",
-            "RSA-OAEP-256",
-            "RSA1_5",
-            "ECDH-ES"
-        ]),
-    );
-    put(
-        "id_token_encryption_enc_values_supported",
-        json!([
-            "A256GCM",
-            "A192GCM",
-            "A128GCM",
-            "A128CBC-HS256",
-            "A192CBC-HS384",
-            "A256CBC-HS512"
-        ]),
-    );
+    put("id_token_encryption_alg_values_supported", json!(ENC_ALGS));
+    put("id_token_encryption_enc_values_supported", json!(ENC_ENCS));
     let mut with_none: Vec<&str> = SIG_ALGS.to_vec();
     with_none.push("none");
     put("userinfo_signing_alg_values_supported", json!(with_none));
-    put(
-        "userinfo_encryption_alg_values_supported",
-        json!([
-            "ECDH-ES+A256KW",
-            "ECDH-ES+A192KW",
-            "ECDH-ES+A128KW",
-            "RSA-OAEP",
-            "RSA-OAEP-256",
-            "RSA1_5",
-            "ECDH-ES"
-        ]),
-    );
-    put(
-        "userinfo_encryption_enc_values_supported",
-        json!([
-            "A256GCM",
-            "A192GCM",
-            "A128GCM",
-            "A128CBC-HS256",
-            "A192CBC-HS384",
-            "A256CBC-HS512"
-        ]),
-    );
+    put("userinfo_encryption_alg_values_supported", json!(ENC_ALGS));
+    put("userinfo_encryption_enc_values_supported", json!(ENC_ENCS));
     put(
         "request_object_signing_alg_values_supported",
         json!(with_none),
     );
     put(
         "request_object_encryption_alg_values_supported",
-        json!([
-            "ECDH-ES+A256KW",
-            "ECDH-ES+A192KW",
-            "ECDH-ES+A128KW",
-            "RSA-OAEP",
-            "RSA-OAEP-256",
-            "RSA1_5",
-            "ECDH-ES"
-        ]),
+        json!(ENC_ALGS),
     );
     put(
         "request_object_encryption_enc_values_supported",
-        json!([
-            "A256GCM",
-            "A192GCM",
-            "A128GCM",
-            "A128CBC-HS256",
-            "A192CBC-HS384",
-            "A256CBC-HS512"
-        ]),
+        json!(ENC_ENCS),
     );
     put(
         "response_modes_supported",
@@ -223,10 +198,7 @@ pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
             "jwt"
         ]),
     );
-    put(
-        "registration_endpoint",
-        json!(format!("{iss}/clients-registrations/openid-connect")),
-    );
+    put("registration_endpoint", json!(registration));
     put("token_endpoint_auth_methods_supported", json!(AUTH_METHODS));
     put(
         "token_endpoint_auth_signing_alg_values_supported",
@@ -246,26 +218,11 @@ pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
     );
     put(
         "authorization_encryption_alg_values_supported",
-        json!([
-            "ECDH-ES+A256KW",
-            "ECDH-ES+A192KW",
-            "ECDH-ES+A128KW",
-            "RSA-OAEP",
-            "RSA-OAEP-256",
-            "RSA1_5",
-            "ECDH-ES"
-        ]),
+        json!(ENC_ALGS),
     );
     put(
         "authorization_encryption_enc_values_supported",
-        json!([
-            "A256GCM",
-            "A192GCM",
-            "A128GCM",
-            "A128CBC-HS256",
-            "A192CBC-HS384",
-            "A256CBC-HS512"
-        ]),
+        json!(ENC_ENCS),
     );
     put(
         "claims_supported",
@@ -295,7 +252,7 @@ pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
     put("code_challenge_methods_supported", json!(["plain", "S256"]));
     put("tls_client_certificate_bound_access_tokens", json!(true));
     put("dpop_signing_alg_values_supported", json!(ASYM_SIG_ALGS));
-    put("revocation_endpoint", json!(format!("{p}/revoke")));
+    put("revocation_endpoint", json!(revocation));
     put(
         "revocation_endpoint_auth_methods_supported",
         json!(AUTH_METHODS),
@@ -306,39 +263,30 @@ pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
     );
     put("backchannel_logout_supported", json!(true));
     put("backchannel_logout_session_supported", json!(true));
-    put(
-        "device_authorization_endpoint",
-        json!(format!("{p}/auth/device")),
-    );
+    put("device_authorization_endpoint", json!(device));
     put(
         "backchannel_token_delivery_modes_supported",
         json!(["poll", "ping"]),
     );
-    put(
-        "backchannel_authentication_endpoint",
-        json!(format!("{p}/ext/ciba/auth")),
-    );
+    put("backchannel_authentication_endpoint", json!(ciba));
     put(
         "backchannel_authentication_request_signing_alg_values_supported",
         json!(ASYM_SIG_ALGS),
     );
     put("require_pushed_authorization_requests", json!(false));
-    put(
-        "pushed_authorization_request_endpoint",
-        json!(format!("{p}/ext/par/request")),
-    );
+    put("pushed_authorization_request_endpoint", json!(par));
     // MTLSEndpointAliases: the same URLs (Keycloak has no separate mTLS host).
     put(
         "mtls_endpoint_aliases",
         json!({
-            "token_endpoint": format!("{p}/token"),
-            "revocation_endpoint": format!("{p}/revoke"),
-            "introspection_endpoint": format!("{p}/token/introspect"),
-            "device_authorization_endpoint": format!("{p}/auth/device"),
-            "registration_endpoint": format!("{iss}/clients-registrations/openid-connect"),
-            "userinfo_endpoint": format!("{p}/userinfo"),
-            "pushed_authorization_request_endpoint": format!("{p}/ext/par/request"),
-            "backchannel_authentication_endpoint": format!("{p}/ext/ciba/auth"),
+            "token_endpoint": token,
+            "revocation_endpoint": revocation,
+            "introspection_endpoint": introspection,
+            "device_authorization_endpoint": device,
+            "registration_endpoint": registration,
+            "userinfo_endpoint": userinfo,
+            "pushed_authorization_request_endpoint": par,
+            "backchannel_authentication_endpoint": ciba,
         }),
     );
     put(

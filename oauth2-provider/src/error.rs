@@ -7,7 +7,7 @@
 //!   `{"error":"<message>"}`, or `{"errorMessage":"..."}` for `ErrorResponse.exists(...)`.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -72,12 +72,16 @@ impl IntoResponse for OAuthError {
         )
             .into_response();
         if self.no_store {
-            let h = response.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            set_no_store(response.headers_mut());
         }
         response
     }
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (every token-endpoint answer).
+pub(crate) fn set_no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// An admin REST error (`KeycloakErrorHandler`).
@@ -115,6 +119,13 @@ impl AdminError {
     }
     pub fn bad_request(message: &str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    /// A request body that is not the expected JSON (`KeycloakErrorHandler`, JSON cause).
+    pub fn bad_json() -> Self {
+        AdminError {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({"error": "invalid_request", "error_description": "Cannot parse the JSON"}),
+        }
     }
 }
 

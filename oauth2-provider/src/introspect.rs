@@ -1,15 +1,13 @@
 //! Token introspection (RFC 7662), `POST /realms/{realm}/protocol/openid-connect/token/introspect`,
 //! as Keycloak's `TokenIntrospectionEndpoint` and `AccessTokenIntrospectionProvider` answer it.
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use playbook::server::Connection;
 use serde_json::{Value, json};
 
 use crate::Provider;
-use crate::client_auth::{self, Form, RefusalKind};
+use crate::client_auth::{self, ClientRequest, RefusalKind};
 use crate::error::OAuthError;
 use crate::mappers::{self, Claims, Context, Target};
 
@@ -17,29 +15,12 @@ use crate::mappers::{self, Claims, Context, Target};
 pub async fn introspect(
     State(provider): State<Provider>,
     Path(realm_name): Path<String>,
-    conn: Connection,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    req: ClientRequest,
 ) -> Response {
-    let form = Form::parse(&body);
-    let query_client_id = query.as_deref().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "client_id")
-            .map(|(_, v)| v.into_owned())
-    });
-    let base = crate::discovery::base_url(&provider, &headers);
-    let mut response = match answer(
-        &provider,
-        &realm_name,
-        &form,
-        query_client_id.as_deref(),
-        &headers,
-        &conn,
-        &base,
-    ) {
+    let mut response = match answer(&provider, &realm_name, &req) {
         Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
-        Err(r) => *r,
+        Err(Refused::OAuth(e)) => e.into_response(),
+        Err(Refused::NoRealm) => OAuthError::realm_not_found().into_response(),
     };
     // @NoCache
     response
@@ -48,99 +29,76 @@ pub async fn introspect(
     response
 }
 
-fn answer(
-    provider: &Provider,
-    realm_name: &str,
-    form: &Form,
-    query_client_id: Option<&str>,
-    headers: &HeaderMap,
-    conn: &Connection,
-    base: &str,
-) -> Result<Value, Box<Response>> {
+enum Refused {
+    OAuth(OAuthError),
+    NoRealm,
+}
+
+impl From<OAuthError> for Refused {
+    fn from(e: OAuthError) -> Self {
+        Refused::OAuth(e)
+    }
+}
+
+fn answer(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result<Value, Refused> {
+    let form = &req.form;
     let store = provider.read();
     let Some(realm) = store.realm(realm_name) else {
-        return Err(Box::new(OAuthError::realm_not_found().into_response()));
+        return Err(Refused::NoRealm);
     };
     if !realm.enabled {
-        return Err(Box::new(OAuthError::realm_disabled().into_response()));
+        return Err(OAuthError::realm_disabled().into());
     }
     // AuthorizeClientUtil.authorizeClient: a disabled client keeps its own 401 invalid_client,
     // every other failure becomes "Authentication failed.".
-    let auth = match client_auth::authenticate_logged(
-        "introspect",
-        realm,
-        form,
-        query_client_id,
-        headers,
-        conn,
-    ) {
+    let auth = match client_auth::authenticate("introspect", realm, req) {
         Ok(a) => a,
-        Err(r) if r.kind == RefusalKind::Disabled => {
-            return Err(Box::new(r.error.into_response()));
-        }
+        Err(r) if r.kind == RefusalKind::Disabled => return Err(r.error.into()),
         Err(_) => {
-            return Err(Box::new(
-                OAuthError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_request",
-                    "Authentication failed.",
-                )
-                .into_response(),
-            ));
+            return Err(OAuthError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request",
+                "Authentication failed.",
+            )
+            .into());
         }
     };
     let caller = realm
         .client_by_id(&auth.client_uuid)
         .expect("authenticated");
     if caller.public_client {
-        return Err(Box::new(
-            OAuthError::new(
-                StatusCode::FORBIDDEN,
-                "invalid_request",
-                "Client not allowed.",
-            )
-            .into_response(),
-        ));
+        return Err(OAuthError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_request",
+            "Client not allowed.",
+        )
+        .into());
     }
     if form.has_duplicates() {
-        return Err(Box::new(
-            OAuthError::invalid_request("duplicated parameter").into_response(),
-        ));
+        return Err(OAuthError::invalid_request("duplicated parameter").into());
     }
     let Some(token) = form.first("token") else {
-        return Err(Box::new(
-            OAuthError::invalid_request("Token not provided.").into_response(),
-        ));
+        return Err(OAuthError::invalid_request("Token not provided.").into());
     };
     let hint = form.first("token_type_hint").unwrap_or("access_token");
     if !matches!(
         hint,
         "access_token" | "refresh_token" | "requesting_party_token"
     ) {
-        return Err(Box::new(
-            OAuthError::invalid_request(format!("Unsupported token type [{hint}]."))
-                .into_response(),
-        ));
+        return Err(
+            OAuthError::invalid_request(format!("Unsupported token type [{hint}].")).into(),
+        );
     }
     let inactive = |why: &str| {
         tracing::info!(realm = %realm.name, "introspection by '{}': inactive token ({why})", caller.client_id);
         json!({"active": false})
     };
     let keys = provider.keys(&realm.name).expect("every realm has keys");
-    let Some(claims) = keys.signing.verify(token) else {
-        return Ok(inactive("bad signature or not a JWT"));
+    let expected_iss = crate::discovery::issuer(&req.base, &realm.name);
+    let claims = match keys.verify_access_token(token, &expected_iss) {
+        Ok(c) => c,
+        Err(why) => return Ok(inactive(why)),
     };
-    let expected_iss = crate::discovery::issuer(base, &realm.name);
-    if claims.get("iss").and_then(Value::as_str) != Some(expected_iss.as_str()) {
-        return Ok(inactive("issuer differs from this request's issuer"));
-    }
-    if claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .is_none_or(|e| e <= crate::token::now())
-    {
-        return Ok(inactive("expired"));
-    }
     let azp = claims
         .get("azp")
         .and_then(Value::as_str)

@@ -8,12 +8,13 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::Provider;
 use crate::error::OAuthError;
@@ -173,19 +174,53 @@ fn public_component(der: &[u8], which: Component) -> Option<Vec<u8>> {
 pub struct RealmKeys {
     pub signing: RsaKey,
     pub encryption: RsaKey,
+    /// The JWKS document, serialized once: the keys never change after start.
+    jwks: Bytes,
 }
 
 impl RealmKeys {
     pub fn generate(realm: &str) -> Result<RealmKeys, KeyError> {
+        let signing = RsaKey::generate(realm, "RS256", "sig")?;
+        let encryption = RsaKey::generate(realm, "RSA-OAEP", "enc")?;
+        // JWKSServerUtils#getRealmJwks: every enabled key with a public key.
+        let doc = json!({ "keys": [signing.jwk(), encryption.jwk()] });
+        let jwks = serde_json::to_vec(&doc)
+            .map_err(|e| KeyError(format!("JWKS: {e}")))?
+            .into();
         Ok(RealmKeys {
-            signing: RsaKey::generate(realm, "RS256", "sig")?,
-            encryption: RsaKey::generate(realm, "RSA-OAEP", "enc")?,
+            signing,
+            encryption,
+            jwks,
         })
     }
 
-    /// `JWKSServerUtils#getRealmJwks`: every enabled key with a public key.
+    /// The JWKS document (`{"keys":[...]}`).
     pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.signing.jwk(), self.encryption.jwk()] })
+        serde_json::from_slice(&self.jwks).expect("serialized by generate")
+    }
+
+    /// The checks every consumer of this realm's access tokens makes first (the admin API's
+    /// `AppAuthManager` and introspection's `TokenVerifier`): RS256 signature by the realm
+    /// key, `iss` equal to `expected_issuer`, not expired. `Err` names the failed check.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        expected_issuer: &str,
+    ) -> Result<Map<String, Value>, &'static str> {
+        let Some(Value::Object(claims)) = self.signing.verify(token) else {
+            return Err("bad signature or not a JWT");
+        };
+        if claims.get("iss").and_then(Value::as_str) != Some(expected_issuer) {
+            return Err("issuer is not this server's issuer for the realm");
+        }
+        if claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .is_none_or(|e| e <= crate::token::now())
+        {
+            return Err("expired");
+        }
+        Ok(claims)
     }
 }
 
@@ -198,7 +233,7 @@ pub async fn jwks(
     let Some(keys) = provider.keys(&realm) else {
         return OAuthError::realm_not_found().into_response();
     };
-    let body = serde_json::to_vec(&keys.jwks()).unwrap_or_default();
+    let body = keys.jwks.clone();
     // Content type switches only for exactly this Accept header.
     let content_type = if headers
         .get(header::ACCEPT)

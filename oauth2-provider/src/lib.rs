@@ -107,9 +107,9 @@ pub(crate) struct Inner {
 impl Provider {
     /// Imports a Keycloak realm export from `path` (plus the synthesized `master` realm).
     pub fn from_realm_file(path: &Path, options: Options) -> Result<Provider, RealmFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RealmFileError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| RealmFileError::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Self::from_realm_json(&text, path, options)
     }

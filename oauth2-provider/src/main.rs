@@ -6,6 +6,7 @@
 //!
 //! Thin: parse arguments, import the realm, load the TLS files, serve (see the library).
 
+use std::io::IsTerminal as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -37,24 +38,50 @@ struct Args {
     #[arg(long, value_name = "DIR", default_value = "certs")]
     certs: PathBuf,
     /// HTTPS port (Keycloak's 8443, published as 9443 by the container script).
-    #[arg(long, default_value_t = playbook::names::PROVIDER_PORT)]
+    #[arg(long, env = "PROVIDER_PORT", default_value_t = playbook::names::PROVIDER_PORT)]
     port: u16,
     /// Management port for /health/* (HTTPS, same certificate), as Keycloak's 9000.
-    #[arg(long, default_value_t = playbook::names::MANAGEMENT_PORT)]
+    #[arg(long, env = "MANAGEMENT_PORT", default_value_t = playbook::names::MANAGEMENT_PORT)]
     management_port: u16,
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
     /// Fixed base URL for issuer and endpoints (Keycloak's --hostname). Default: taken from
     /// each request's Host header (Keycloak with hostname-strict=false).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = https_base_url)]
     hostname: Option<url::Url>,
     /// Bootstrap admin of the master realm.
     #[arg(long, env = "KC_BOOTSTRAP_ADMIN_USERNAME", default_value = playbook::names::DEFAULT_ADMIN_USERNAME)]
     admin_username: String,
-    /// Bootstrap admin password.
-    #[arg(long, env = "KC_BOOTSTRAP_ADMIN_PASSWORD", default_value = playbook::names::DEFAULT_ADMIN_PASSWORD, hide_default_value = true)]
+    /// Bootstrap admin password (prefer the environment variable: flags show in `ps`).
+    #[arg(
+        long,
+        env = "KC_BOOTSTRAP_ADMIN_PASSWORD",
+        default_value = playbook::names::DEFAULT_ADMIN_PASSWORD,
+        hide_default_value = true,
+        hide_env_values = true
+    )]
     admin_password: String,
+}
+
+/// `--hostname`: an https URL without query or fragment (the issuer is built from it).
+fn https_base_url(value: &str) -> Result<url::Url, String> {
+    let example = "e.g. https://localhost:9443";
+    let url = url::Url::parse(value).map_err(|e| {
+        format!("not a URL ({e}); --hostname takes the server's base URL, {example}")
+    })?;
+    if url.scheme() != "https" {
+        return Err(format!(
+            "--hostname must be an https URL (this server only speaks TLS), {example}"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) || url.query().is_some() || url.fragment().is_some()
+    {
+        return Err(format!(
+            "--hostname must be a base URL with a host and no query or fragment, {example}"
+        ));
+    }
+    Ok(url)
 }
 
 #[tokio::main]
@@ -63,9 +90,20 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        // No colour codes when stderr is a file or a pipe (start.sh writes logs to files).
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     playbook::install_crypto_provider();
     let args = Args::parse();
+    if !args.realm.exists() {
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "?".into());
+        anyhow::bail!(
+            "realm file {} not found (relative paths are taken from the current directory, {cwd}); run from the repository root or pass --realm FILE",
+            args.realm.display()
+        );
+    }
     let provider = Provider::from_realm_file(
         &args.realm,
         Options {
@@ -88,6 +126,8 @@ async fn main() -> anyhow::Result<()> {
     let management = TcpListener::bind(maddr)
         .await
         .with_context(|| format!("binding the management port {maddr}"))?;
+    // The bound addresses (port 0 picks one).
+    let (addr, maddr) = (listener.local_addr()?, management.local_addr()?);
     tracing::info!(
         "oauth2-provider (Keycloak {} compatible) on https://{addr}, health on https://{maddr}/health/ready",
         oauth2_provider::KEYCLOAK_IMAGE_TAG

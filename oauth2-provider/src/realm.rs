@@ -14,15 +14,17 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::client_auth::Authenticator;
 use crate::store::{Client, ClientScope, ProtocolMapper, Realm, Role, User, new_id, now_millis};
 
 /// A realm file that cannot be used; always names the file and the field.
 #[derive(Debug, thiserror::Error)]
 pub enum RealmFileError {
-    #[error("cannot read realm file {}: {source}", path.display())]
+    /// The cause is part of the message (and not a `source`), so it is printed once.
+    #[error("cannot read realm file {}: {cause}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("realm file {}: field `{field}`: {message}", path.display())]
     Invalid {
@@ -217,6 +219,24 @@ pub(crate) fn client_from_rep(c: ClientRep, field: &str) -> Result<Client, Strin
         )?);
     }
     let consent_required = c.consent_required.unwrap_or(false);
+    // KeycloakModelUtils.getDefaultClientAuthenticatorType() = "client-secret".
+    let client_authenticator_type = c
+        .client_authenticator_type
+        .unwrap_or_else(|| "client-secret".into());
+    let public_client = c.public_client.unwrap_or(false);
+    let (authenticator, warnings) =
+        Authenticator::configure(&client_id, &client_authenticator_type, |key| {
+            attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        });
+    // A public client's type is ignored (it only names itself), so is its configuration.
+    if !public_client {
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+    }
     Ok(Client {
         id: c.id.unwrap_or_else(new_id),
         client_id,
@@ -224,10 +244,8 @@ pub(crate) fn client_from_rep(c: ClientRep, field: &str) -> Result<Client, Strin
         description: c.description,
         // ClientModel default: enabled unless the representation says otherwise.
         enabled: c.enabled.unwrap_or(true),
-        // KeycloakModelUtils.getDefaultClientAuthenticatorType() = "client-secret".
-        client_authenticator_type: c
-            .client_authenticator_type
-            .unwrap_or_else(|| "client-secret".into()),
+        client_authenticator_type,
+        authenticator,
         secret: c.secret,
         redirect_uris: c.redirect_uris.unwrap_or_default(),
         web_origins: c.web_origins.unwrap_or_default(),
@@ -239,7 +257,7 @@ pub(crate) fn client_from_rep(c: ClientRep, field: &str) -> Result<Client, Strin
         implicit_flow_enabled: c.implicit_flow_enabled.unwrap_or(false),
         direct_access_grants_enabled: c.direct_access_grants_enabled.unwrap_or(false),
         service_accounts_enabled: c.service_accounts_enabled.unwrap_or(false),
-        public_client: c.public_client.unwrap_or(false),
+        public_client,
         frontchannel_logout: c.frontchannel_logout.unwrap_or(false),
         protocol: c.protocol.unwrap_or_else(|| "openid-connect".into()),
         attributes,

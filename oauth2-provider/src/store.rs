@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Map, Value};
 
+use crate::error::AdminError;
+
 /// All realms (`master` first).
 #[derive(Debug)]
 pub struct Store {
@@ -121,6 +123,9 @@ pub struct Client {
     pub description: Option<String>,
     pub enabled: bool,
     pub client_authenticator_type: String,
+    /// How the client authenticates, configured once from the type and the `x509.*`
+    /// attributes (the admin API cannot change them afterwards).
+    pub authenticator: crate::client_auth::Authenticator,
     pub secret: Option<String>,
     pub redirect_uris: Vec<String>,
     pub web_origins: Vec<String>,
@@ -193,6 +198,22 @@ impl Realm {
     }
     pub fn user_by_id(&self, id: &str) -> Option<&User> {
         self.users.iter().find(|u| u.id == id)
+    }
+    /// The admin API's lookup by id: 404 `User not found` (`UsersResource#user`).
+    pub fn user_or_404(&self, id: &str) -> Result<&User, AdminError> {
+        self.user_by_id(id)
+            .ok_or_else(|| AdminError::not_found("User not found"))
+    }
+    pub fn user_mut_or_404(&mut self, id: &str) -> Result<&mut User, AdminError> {
+        self.users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .ok_or_else(|| AdminError::not_found("User not found"))
+    }
+    /// The admin API's lookup by uuid: 404 `Could not find client` (`ClientsResource#getClient`).
+    pub fn client_or_404(&self, id: &str) -> Result<&Client, AdminError> {
+        self.client_by_id(id)
+            .ok_or_else(|| AdminError::not_found("Could not find client"))
     }
     pub fn user_by_username(&self, username: &str) -> Option<&User> {
         // Keycloak stores usernames lower-cased.

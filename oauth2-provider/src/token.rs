@@ -7,9 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,7 +16,7 @@ use playbook::server::Connection;
 use serde_json::{Map, Value, json};
 
 use crate::Provider;
-use crate::client_auth::{self, Form};
+use crate::client_auth::{self, ClientRequest, Form};
 use crate::error::OAuthError;
 use crate::mappers::{self, Claims, Context, Target};
 use crate::store::{Client, ClientScope, Realm};
@@ -127,9 +126,7 @@ pub(crate) fn scope_string(scopes: &[&ClientScope], oidc: bool) -> String {
 }
 
 fn no_store(mut response: Response) -> Response {
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    crate::error::set_no_store(response.headers_mut());
     response
 }
 
@@ -137,44 +134,23 @@ fn no_store(mut response: Response) -> Response {
 pub async fn token_endpoint(
     State(provider): State<Provider>,
     Path(realm_name): Path<String>,
-    conn: Connection,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    req: ClientRequest,
 ) -> Response {
     // @Consumes(application/x-www-form-urlencoded): anything else never reaches the endpoint.
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-        if !ct.starts_with("application/x-www-form-urlencoded") {
-            tracing::info!(realm = %realm_name, "token request refused: Content-Type '{ct}' is not a form");
-            return (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                axum::Json(json!({"error": "HTTP 415 Unsupported Media Type"})),
-            )
-                .into_response();
-        }
+    if let Err(ct) = req.check_form_content_type() {
+        tracing::info!(realm = %realm_name, "token request refused: Content-Type '{ct}' is not a form");
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            axum::Json(json!({"error": "HTTP 415 Unsupported Media Type"})),
+        )
+            .into_response();
     }
-    let form = Form::parse(&body);
-    let query_client_id = query.as_deref().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "client_id")
-            .map(|(_, v)| v.into_owned())
-    });
-    let base = crate::discovery::base_url(&provider, &headers);
-    match process(
-        &provider,
-        &realm_name,
-        &form,
-        query_client_id.as_deref(),
-        &headers,
-        &conn,
-        &base,
-    ) {
+    match process(&provider, &realm_name, &req) {
         Ok(body) => no_store((StatusCode::OK, axum::Json(body)).into_response()),
         Err(Failure::OAuth(e, reason)) => {
             tracing::info!(
                 realm = %realm_name,
-                remote = %conn.remote_addr,
+                remote = %req.conn.remote_addr,
                 "token request refused ({} {}: {}): {reason}",
                 e.status.as_u16(),
                 e.error,
@@ -182,33 +158,27 @@ pub async fn token_endpoint(
             );
             e.no_store().into_response()
         }
-        Err(Failure::Other(response)) => no_store(*response),
+        // RealmsResource throws NotFound before TokenEndpoint runs: no no-store headers.
+        Err(Failure::NoRealm) => OAuthError::realm_not_found().into_response(),
+        Err(Failure::Internal(message)) => no_store(internal(&message)),
     }
 }
 
 enum Failure {
     OAuth(OAuthError, String),
-    Other(Box<Response>),
+    NoRealm,
+    Internal(String),
 }
 
 fn fail(e: OAuthError, reason: impl Into<String>) -> Failure {
     Failure::OAuth(e, reason.into())
 }
 
-fn process(
-    provider: &Provider,
-    realm_name: &str,
-    form: &Form,
-    query_client_id: Option<&str>,
-    headers: &HeaderMap,
-    conn: &Connection,
-    base: &str,
-) -> Result<Value, Failure> {
+fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result<Value, Failure> {
+    let form = &req.form;
     let store = provider.read();
     let Some(realm) = store.realm(realm_name) else {
-        return Err(Failure::Other(Box::new(
-            OAuthError::realm_not_found().into_response(),
-        )));
+        return Err(Failure::NoRealm);
     };
     // checkSsl: we only serve HTTPS. checkRealm:
     if !realm.enabled {
@@ -233,8 +203,7 @@ fn process(
     }
     // checkClient: client authentication, then bearer-only.
     let auth =
-        client_auth::authenticate_logged("token", realm, form, query_client_id, headers, conn)
-            .map_err(|r| fail(r.error, r.reason))?;
+        client_auth::authenticate("token", realm, req).map_err(|r| fail(r.error, r.reason))?;
     let client = realm
         .client_by_id(&auth.client_uuid)
         .expect("authenticated client exists");
@@ -255,10 +224,11 @@ fn process(
             "a form parameter was sent more than once",
         ));
     }
-    let remote_ip = conn.remote_addr.ip().to_string();
+    let remote_ip = req.conn.remote_addr.ip().to_string();
+    let base = req.base.as_str();
     match grant_type {
         "client_credentials" => {
-            client_credentials(provider, realm, client, form, conn, &remote_ip, base)
+            client_credentials(provider, realm, client, form, &req.conn, &remote_ip, base)
         }
         "password" => password(provider, realm, client, form, &remote_ip, base),
         other => Err(fail(
@@ -407,15 +377,15 @@ fn client_credentials(
     let access_token = keys
         .signing
         .sign(&claims.into_json())
-        .map_err(|e| Failure::Other(Box::new(internal(&e.to_string()))))?;
+        .map_err(|e| Failure::Internal(e.to_string()))?;
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
     body.insert("expires_in".into(), json!(exp - now));
     body.insert("refresh_expires_in".into(), json!(0));
     body.insert("token_type".into(), json!(typ));
     if oidc {
-        let id_token = id_token(&ctx, &issuer, now, exp, &access_token, keys)
-            .map_err(|e| Failure::Other(Box::new(internal(&e))))?;
+        let id_token =
+            id_token(&ctx, &issuer, now, exp, &access_token, keys).map_err(Failure::Internal)?;
         body.insert("id_token".into(), json!(id_token));
     }
     body.insert("not-before-policy".into(), json!(0));
@@ -571,7 +541,7 @@ fn password(
     let access_token = keys
         .signing
         .sign(&claims.into_json())
-        .map_err(|e| Failure::Other(Box::new(internal(&e.to_string()))))?;
+        .map_err(|e| Failure::Internal(e.to_string()))?;
     let refresh = json!({
         "exp": refresh_exp, "iat": now, "jti": format!("onrtro:{}", secure_id()),
         "iss": issuer, "aud": issuer, "sub": user.id, "typ": "Refresh", "azp": cid,
@@ -580,7 +550,7 @@ fn password(
     let refresh_token = keys
         .signing
         .sign(&refresh)
-        .map_err(|e| Failure::Other(Box::new(internal(&e.to_string()))))?;
+        .map_err(|e| Failure::Internal(e.to_string()))?;
     tracing::info!(
         realm = %realm.name,
         "token issued to user '{}' via client '{cid}' (password grant), session {sid}",
