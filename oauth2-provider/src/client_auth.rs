@@ -585,3 +585,112 @@ pub fn legacy_dn(name: &x509_parser::x509::X509Name<'_>) -> String {
     rdns.reverse();
     rdns.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configure(
+        kind: &str,
+        attrs: &[(&'static str, &'static str)],
+    ) -> (Authenticator, Vec<String>) {
+        Authenticator::configure("c1", kind, |key| {
+            attrs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+        })
+    }
+
+    const CA: (&str, &str) = (CA_SUBJECT_DN, "CN=Dev CA,O=Playbook");
+    const EXACT: (&str, &str) = (ALLOW_REGEX, "false");
+
+    #[test]
+    fn exact_dn_is_normalized_once_without_warnings() {
+        let (auth, warnings) = configure(
+            "client-x509",
+            &[(SUBJECT_DN, "CN=client, O=Playbook"), EXACT, CA],
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let Authenticator::X509(X509Config {
+            subject: SubjectMatch::Exact(dn),
+            ca_dn: Some(ca),
+        }) = auth
+        else {
+            panic!("{auth:?}")
+        };
+        assert_eq!(dn, "CN=client,O=Playbook");
+        assert_eq!(ca, "CN=Dev CA,O=Playbook");
+    }
+
+    #[test]
+    fn invalid_regex_is_reported_at_import_naming_client_and_attribute() {
+        let (auth, warnings) = configure("client-x509", &[(SUBJECT_DN, "CN=(unclosed"), CA]);
+        assert!(
+            matches!(
+                &auth,
+                Authenticator::X509(X509Config {
+                    subject: SubjectMatch::Unusable(_),
+                    ..
+                })
+            ),
+            "{auth:?}"
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("'c1'")
+                && warnings[0].contains("x509.subjectdn")
+                && warnings[0].contains("not a valid regex"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn valid_regex_compiles_once_and_matches_whole_legacy_dn() {
+        let (auth, warnings) = configure("client-x509", &[(SUBJECT_DN, "CN=client, O=.*"), CA]);
+        assert!(
+            warnings.iter().any(|w| w.contains("deprecates")),
+            "{warnings:?}"
+        );
+        let Authenticator::X509(X509Config {
+            subject: SubjectMatch::Regex(re),
+            ..
+        }) = auth
+        else {
+            panic!("{auth:?}")
+        };
+        assert!(re.is_match("CN=client, O=Playbook"));
+        assert!(
+            !re.is_match("X-CN=client, O=Playbook"),
+            "anchored at the start"
+        );
+    }
+
+    #[test]
+    fn malformed_dns_and_unknown_types_are_reported() {
+        let (auth, warnings) = configure("client-x509", &[(SUBJECT_DN, "no equals sign"), EXACT]);
+        assert!(matches!(
+            auth,
+            Authenticator::X509(X509Config {
+                subject: SubjectMatch::Unusable(_),
+                ca_dn: None
+            })
+        ));
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("x509.subjectdn") && w.contains("not a distinguished name")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("x509.casubjectdn")),
+            "{warnings:?}"
+        );
+        let (auth, warnings) = configure("client-x5O9", &[]);
+        assert!(matches!(auth, Authenticator::Unsupported(ref t) if t == "client-x5O9"));
+        assert!(
+            warnings.len() == 1
+                && warnings[0].contains("'client-x5O9'")
+                && warnings[0].contains("'c1'"),
+            "{warnings:?}"
+        );
+        assert!(configure("client-secret", &[]).1.is_empty());
+    }
+}

@@ -59,15 +59,50 @@ async fn embedded_fixture() -> &'static Fixture {
 
 scenario_tests!(embedded_fixture);
 
-/// The scenario list and the generated tests cannot drift apart: every name is unique.
+/// Every scenario written in `tests/scenarios/mod.rs` is in the list (`scenario_names!`):
+/// an unlisted one would compile (the module allows dead code) and silently never run,
+/// here or against Keycloak.
 #[test]
-fn scenario_names_are_unique() {
-    let mut names: Vec<&str> = scenarios::ALL.iter().map(|(n, _)| *n).collect();
-    let before = names.len();
-    names.sort();
-    names.dedup();
-    assert_eq!(names.len(), before);
-    assert!(before >= 30);
+fn every_scenario_is_listed() {
+    let source = include_str!("scenarios/mod.rs");
+    let mut written: Vec<&str> = source
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub async fn "))
+        .filter(|rest| rest.contains("(f: &Fixture)"))
+        .filter_map(|rest| rest.split('(').next())
+        .collect();
+    let mut listed: Vec<&str> = scenarios::ALL.iter().map(|(n, _)| *n).collect();
+    written.sort_unstable();
+    listed.sort_unstable();
+    assert!(!written.is_empty(), "no scenario found in the source");
+    assert_eq!(written, listed, "scenario functions vs scenario_names!");
+}
+
+/// `with_throwaway_client` deletes its client even when the scenario body panics (a leaked
+/// client would stay in the shared Keycloak container), and the panic still fails the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throwaway_client_is_deleted_when_the_body_panics() {
+    let f = embedded_fixture().await;
+    let seen = Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen_in_body = seen.clone();
+    let outcome = tokio::spawn(async move {
+        let admin = scenarios::Admin::login(f).await;
+        let rep = serde_json::json!({"protocol": "openid-connect", "publicClient": true});
+        admin
+            .with_throwaway_client("panics", rep, |c| async move {
+                *seen_in_body.lock().unwrap() = Some(c.uuid.clone());
+                if !c.uuid.is_empty() {
+                    panic!("a scenario assertion failed (on purpose)");
+                }
+            })
+            .await
+    })
+    .await;
+    assert!(outcome.expect_err("the panic propagates").is_panic());
+    let uuid = seen.lock().unwrap().clone().expect("the body ran");
+    let admin = scenarios::Admin::login(f).await;
+    let a = admin.get(&format!("/clients/{uuid}")).await;
+    assert_eq!(a.status.as_u16(), 404, "client {uuid} leaked: {}", a.body);
 }
 
 /// `--hostname` fixes the issuer and every endpoint, whatever Host the client used
@@ -134,4 +169,148 @@ fn bad_realm_file_names_file_and_field() {
     .expect_err("missing file")
     .to_string();
     assert!(missing.contains("nope.json"), "{missing}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The binary's command line
+
+fn provider_bin() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_oauth2-provider"));
+    for var in [
+        "KC_BOOTSTRAP_ADMIN_USERNAME",
+        "KC_BOOTSTRAP_ADMIN_PASSWORD",
+        "PROVIDER_PORT",
+        "MANAGEMENT_PORT",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_BACKTRACE", "0");
+    cmd
+}
+
+/// Runs `cmd` to completion (at most 30 s; a server that started instead is killed and
+/// reported), returning whether it succeeded and its stdout + stderr.
+fn run_bounded(mut cmd: std::process::Command) -> (bool, String) {
+    use std::io::Read as _;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run oauth2-provider");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("oauth2-provider was still running after 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("stdout");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut out)
+        .expect("stderr");
+    (status.success(), out)
+}
+
+/// `--help` names KC_BOOTSTRAP_ADMIN_PASSWORD but never prints its value.
+#[test]
+fn help_does_not_print_the_admin_password() {
+    let secret = "Sup3r-Secret-From-Env";
+    for flag in ["--help", "-h"] {
+        let mut cmd = provider_bin();
+        cmd.arg(flag).env("KC_BOOTSTRAP_ADMIN_PASSWORD", secret);
+        let (ok, out) = run_bounded(cmd);
+        assert!(ok, "{out}");
+        assert!(out.contains("KC_BOOTSTRAP_ADMIN_PASSWORD"), "{out}");
+        assert!(!out.contains(secret), "{flag} printed the password:\n{out}");
+    }
+}
+
+/// `--hostname` takes an https base URL; anything else is refused naming the flag.
+#[test]
+fn hostname_must_be_an_https_url() {
+    for bad in [
+        "ftp://x",
+        "http://localhost:9443",
+        "https://h/realms?a=b",
+        "not a url",
+    ] {
+        let mut cmd = provider_bin();
+        cmd.args(["--hostname", bad]);
+        let (ok, out) = run_bounded(cmd);
+        assert!(!ok, "{bad} accepted: {out}");
+        assert!(out.contains("--hostname"), "{bad}: {out}");
+        assert!(out.contains("https://localhost:9443"), "{bad}: {out}");
+    }
+}
+
+/// Run from another directory, the default (relative) realm file is missing: one error
+/// naming the path and the two ways out.
+#[test]
+fn missing_default_realm_file_says_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = provider_bin();
+    cmd.current_dir(dir.path());
+    let (ok, out) = run_bounded(cmd);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("oauth2-provider/import/oauth2-playbook-realm.json"),
+        "{out}"
+    );
+    assert!(out.contains("--realm"), "{out}");
+    assert!(out.contains("repository root"), "{out}");
+    assert_eq!(
+        out.matches("No such file").count(),
+        0,
+        "no raw OS error repeated: {out}"
+    );
+}
+
+/// `PROVIDER_PORT` and `MANAGEMENT_PORT` (scripts/env.sh) set the two ports: with the port
+/// taken by this test, the binary fails to bind exactly that port.
+#[test]
+fn ports_come_from_the_environment() {
+    playbook::install_crypto_provider();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = playbook::pki::DevPki::generate(2, 1).expect("dev PKI");
+    playbook::pki::write_files(dir.path(), &pki.files().expect("files"), false)
+        .expect("write certs");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let base = |cmd: &mut std::process::Command| {
+        cmd.arg("--realm")
+            .arg(oauth2_provider::realm_file())
+            .arg("--certs")
+            .arg(dir.path());
+    };
+    let mut cmd = provider_bin();
+    base(&mut cmd);
+    cmd.env("PROVIDER_PORT", &port).env("MANAGEMENT_PORT", "0");
+    let (ok, out) = run_bounded(cmd);
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("binding 127.0.0.1:{port} ")), "{out}");
+    let mut cmd = provider_bin();
+    base(&mut cmd);
+    cmd.env("PROVIDER_PORT", "0").env("MANAGEMENT_PORT", &port);
+    let (ok, out) = run_bounded(cmd);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!("binding the management port 127.0.0.1:{port}")),
+        "{out}"
+    );
+    drop(taken);
 }
