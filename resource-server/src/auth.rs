@@ -22,8 +22,8 @@
 //!    `aud`/`azp` when configured. A validated token is cached by its SHA-256 until it
 //!    expires, so repeated calls skip the signature check.
 //! 4. **The certificate binding** ([RFC 8705 §3]): `cnf.x5t#S256` must equal the SHA-256
-//!    thumbprint of *this* connection's client certificate, compared in constant time. It
-//!    runs on every request, cached token or not. `--require-binding` also refuses
+//!    thumbprint of *this* connection's client certificate. It runs on every request,
+//!    cached token or not. `--require-binding` also refuses
 //!    unbound tokens.
 //! 5. **The route's role or scope** ([`Role`], [`Scope`]): 403 `insufficient_scope`. Roles
 //!    come from `realm_access.roles` (Keycloak) or `roles` (RFC 9068 §7.2.1.1); scopes from
@@ -48,12 +48,11 @@ use jsonwebtoken::{Algorithm, Validation, get_current_timestamp};
 use playbook::server::Connection;
 use playbook::{names, x509};
 use serde::{Deserialize, Deserializer, Serialize};
-use subtle::ConstantTimeEq as _;
 
 use crate::AppState;
 use crate::config::Config;
 use crate::error::{ApiError, RealmError};
-use crate::jwks::{ALLOWED_ALGORITHMS, KeyError, KeyStore};
+use crate::jwks::{ALLOWED_ALGORITHMS, KeyStore, retry_after_secs};
 
 // ---------------------------------------------------------------------------------------
 // Claims
@@ -363,9 +362,13 @@ impl Validator {
             .keys
             .key_for(header.kid.as_deref(), header.alg)
             .await
-            .map_err(|e| match e {
-                KeyError::Unavailable(_) => ApiError::KeysUnavailable(e.to_string()),
-                KeyError::Unknown(reason) => ApiError::InvalidToken(reason),
+            .map_err(|e| match e.retry_after() {
+                // We cannot check the token now: not its fault, so not a 401.
+                Some(wait) => ApiError::KeysUnavailable {
+                    description: e.to_string(),
+                    retry_after_secs: retry_after_secs(wait),
+                },
+                None => ApiError::InvalidToken(e.to_string()),
             })?;
         if key.family != header.alg.family() || key.alg.is_some_and(|a| a != header.alg) {
             return Err(ApiError::InvalidToken(format!(
@@ -478,7 +481,10 @@ impl Validator {
                     .unwrap_or_else(|| "(no kid)".to_owned())
             ),
             ErrorKind::InvalidIssuer => format!(
-                "the token was issued by {}, this server trusts only {:?}",
+                "the token was issued by {}, this server trusts only {:?}. Start the resource \
+                 server with --issuer equal to the token's iss, or get the token from that \
+                 issuer (localhost and 127.0.0.1 are different issuers: the host must match \
+                 exactly)",
                 claim("iss"),
                 self.issuer
             ),
@@ -645,8 +651,10 @@ pub fn check_binding(
     let bound = claims.bound_thumbprint().map(str::to_owned);
     let result = match (&bound, &presented) {
         (Some(bound), Some(presented)) => {
-            // Constant time: how many leading characters match must not leak through timing.
-            if bool::from(bound.as_bytes().ct_eq(presented.as_bytes())) {
+            // A plain comparison: both thumbprints are public (one is in the token, the
+            // other is a hash of the certificate the caller just sent), so there is no
+            // secret for a timing difference to leak.
+            if bound == presented {
                 "matches"
             } else {
                 return Err(ApiError::InvalidToken(format!(
@@ -665,7 +673,10 @@ pub fn check_binding(
         (None, _) if require_binding => {
             return Err(ApiError::InvalidToken(
                 "the token is not bound to a certificate (no cnf.x5t#S256) and this server \
-                 requires binding (RFC 8705): enable certificate-bound tokens at the provider"
+                 requires binding (RFC 8705 §3). Get the token with the client certificate \
+                 (tls_client_auth) from a client whose tokens are certificate-bound (Keycloak client \
+                 attribute tls.client.certificate.bound.access.tokens=true); a token \
+                 obtained with a client secret is never bound"
                     .into(),
             ));
         }
@@ -741,7 +752,7 @@ fn refuse(state: &AppState, parts: &Parts, error: ApiError) -> RealmError {
         .ok()
         .map(|t| fingerprint(&token_hash(t)));
     match &error {
-        ApiError::KeysUnavailable(_) => {
+        ApiError::KeysUnavailable { .. } => {
             tracing::warn!(method = %parts.method, path = %parts.uri.path(), %peer, ?token, "refused (503): {error}")
         }
         _ => {

@@ -146,6 +146,12 @@ pub struct Config {
     /// First and longest pause between attempts to load the keys while the provider is down.
     pub retry_min_delay: Duration,
     pub retry_max_delay: Duration,
+    /// After a failed unknown-`kid` refetch (provider unreachable), the first pause before
+    /// the next attempt; it doubles with each failure in a row, up to
+    /// [`Config::failed_refetch_max_delay`]. Meanwhile such tokens get 503, and a failure
+    /// does not hold the [`Config::min_refetch_interval`] slot, so recovery is quick.
+    pub failed_refetch_min_delay: Duration,
+    pub failed_refetch_max_delay: Duration,
     /// How many validated tokens to remember (keyed by their SHA-256) until they expire.
     pub token_cache_size: usize,
     /// Largest request body accepted.
@@ -167,6 +173,8 @@ impl Config {
             min_refetch_interval: Duration::from_secs(10),
             retry_min_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(30),
+            failed_refetch_min_delay: Duration::from_secs(1),
+            failed_refetch_max_delay: Duration::from_secs(5),
             token_cache_size: 10_000,
             max_body_bytes: 64 * 1024,
         }

@@ -8,7 +8,8 @@
 //! | [`ApiError::InvalidRequest`] | 400 | `invalid_request` |
 //! | [`ApiError::InvalidToken`] | 401 | `invalid_token` |
 //! | [`ApiError::InsufficientScope`] | 403 | `insufficient_scope` |
-//! | [`ApiError::KeysUnavailable`] | 503 | `temporarily_unavailable` (no challenge: the token is not at fault) |
+//! | [`ApiError::KeysUnavailable`] | 503 | `temporarily_unavailable` (no challenge: the token is not at fault), with `Retry-After` |
+//! | [`ApiError::InvalidBody`] | 400, 413, 415 or 422 | `invalid_request` (no challenge: the token is not at fault) |
 //!
 //! [RFC 6750 §3]: https://www.rfc-editor.org/rfc/rfc6750#section-3
 
@@ -36,9 +37,21 @@ pub enum ApiError {
         /// The scope the route needs, advertised in the challenge (RFC 6750 §3 `scope`).
         scope: Option<String>,
     },
-    /// The provider's keys are not loaded yet, so no token can be checked.
-    #[error("temporarily_unavailable: {0}")]
-    KeysUnavailable(String),
+    /// The provider's keys are not loaded yet, or the token names a key we do not have and
+    /// the provider cannot be asked: the token cannot be checked now.
+    #[error("temporarily_unavailable: {description}")]
+    KeysUnavailable {
+        description: String,
+        /// Seconds, for `Retry-After`.
+        retry_after_secs: u64,
+    },
+    /// The request body cannot be read as the route's JSON (too large, not JSON, wrong
+    /// fields, wrong `Content-Type`). `status` is the one axum's rejection carries.
+    #[error("invalid_request: {description}")]
+    InvalidBody {
+        status: StatusCode,
+        description: String,
+    },
 }
 
 impl ApiError {
@@ -49,7 +62,8 @@ impl ApiError {
             ApiError::InvalidRequest(_) => Some("invalid_request"),
             ApiError::InvalidToken(_) => Some("invalid_token"),
             ApiError::InsufficientScope { .. } => Some("insufficient_scope"),
-            ApiError::KeysUnavailable(_) => Some("temporarily_unavailable"),
+            ApiError::KeysUnavailable { .. } => Some("temporarily_unavailable"),
+            ApiError::InvalidBody { .. } => Some("invalid_request"),
         }
     }
 
@@ -58,23 +72,26 @@ impl ApiError {
             ApiError::NoToken(_) | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            ApiError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InvalidBody { status, .. } => *status,
         }
     }
 
     pub fn description(&self) -> &str {
         match self {
-            ApiError::NoToken(d)
-            | ApiError::InvalidRequest(d)
-            | ApiError::InvalidToken(d)
-            | ApiError::KeysUnavailable(d) => d,
-            ApiError::InsufficientScope { description, .. } => description,
+            ApiError::NoToken(d) | ApiError::InvalidRequest(d) | ApiError::InvalidToken(d) => d,
+            ApiError::InsufficientScope { description, .. }
+            | ApiError::KeysUnavailable { description, .. }
+            | ApiError::InvalidBody { description, .. } => description,
         }
     }
 
     /// The `WWW-Authenticate` value for `realm`, or `None` when no challenge applies.
     pub fn challenge(&self, realm: &str) -> Option<String> {
-        if matches!(self, ApiError::KeysUnavailable(_)) {
+        if matches!(
+            self,
+            ApiError::KeysUnavailable { .. } | ApiError::InvalidBody { .. }
+        ) {
             return None;
         }
         let mut value = format!("Bearer realm=\"{}\"", quoted_safe(realm));
@@ -149,9 +166,11 @@ impl IntoResponse for RealmError {
         {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
-        if matches!(error, ApiError::KeysUnavailable(_)) {
-            // The loader retries in the background; a few seconds is a fair first guess.
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let ApiError::KeysUnavailable {
+            retry_after_secs, ..
+        } = error
+        {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         // Refusals carry token-dependent details: never cache them.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -204,9 +223,29 @@ mod tests {
     }
 
     #[test]
-    fn unavailable_has_no_challenge() {
-        let e = ApiError::KeysUnavailable("provider down".into());
+    fn unavailable_has_no_challenge_and_says_when_to_retry() {
+        let e = ApiError::KeysUnavailable {
+            description: "provider down".into(),
+            retry_after_secs: 2,
+        };
         assert_eq!(e.challenge("r"), None);
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let response = e.with_realm("r").into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        assert!(!response.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
+
+    #[test]
+    fn a_bad_body_keeps_its_status_and_has_no_challenge() {
+        let e = ApiError::InvalidBody {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            description: "too large".into(),
+        };
+        assert_eq!(e.code(), Some("invalid_request"));
+        assert_eq!(e.challenge("r"), None);
+        assert_eq!(
+            e.with_realm("r").into_response().status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
     }
 }

@@ -3,13 +3,29 @@
 //! rotation at the provider reaches us without a restart.
 //!
 //! Two protections:
-//! - **Rate limit**: at most one unknown-`kid` refetch per
+//! - **Rate limit**: at most one successful unknown-`kid` refetch per
 //!   [`Config::min_refetch_interval`](crate::config::Config::min_refetch_interval). Anyone can
 //!   put any `kid` in a token header; without the limit, each forged token would cost the
 //!   provider two requests.
 //! - **Only signature keys of asymmetric algorithms** are kept: entries with `use` other than
 //!   `sig` (Keycloak publishes an `RSA-OAEP` encryption key next to its `RS256` one),
 //!   symmetric (`oct`) keys and unknown algorithms are skipped.
+//!
+//! When the provider cannot be reached, what we answer depends on the token:
+//! - A token whose `kid` is cached still validates: a signature that verifies with a key
+//!   the provider published proves the provider issued the token, so tokens keep working
+//!   while it restarts.
+//! - A token with an unknown `kid` gets **503** `temporarily_unavailable`, not 401: without
+//!   the provider's current key set we cannot tell a forged `kid` from a key the provider
+//!   created since (the embedded provider makes new keys at every start). Saying "invalid"
+//!   would be a guess.
+//! - A **failed** refetch does not hold the rate-limit slot: the next attempt is allowed
+//!   after a short backoff
+//!   ([`Config::failed_refetch_min_delay`](crate::config::Config::failed_refetch_min_delay),
+//!   doubling up to
+//!   [`Config::failed_refetch_max_delay`](crate::config::Config::failed_refetch_max_delay)),
+//!   so a token with the restarted provider's new `kid` is accepted within seconds of its
+//!   return.
 //!
 //! If the provider is unreachable at start, [`KeyStore::load_until_ready`] keeps trying with
 //! exponential backoff ([`backon`]) while protected routes answer 503 with the last error.
@@ -192,9 +208,38 @@ pub enum KeyError {
     /// Keys were never loaded: the server answers 503.
     #[error("the provider's signing keys are not loaded yet ({0}); retrying in the background")]
     Unavailable(String),
+    /// The token names a key we do not have and the provider cannot be asked right now:
+    /// the server answers 503, because the token may well be valid.
+    #[error(
+        "{what}, and the provider's current keys cannot be fetched to check it ({error}); \
+         whether the token is valid cannot be told until the provider answers again. Next \
+         attempt in {}s",
+        retry_after_secs(*retry_after)
+    )]
+    ProviderUnreachable {
+        what: String,
+        error: FetchError,
+        retry_after: Duration,
+    },
     /// The token names a key the provider does not publish (even after a refetch).
     #[error("{0}")]
     Unknown(String),
+}
+
+impl KeyError {
+    /// How long a client should wait before trying again (`Retry-After`), for the 503s.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            KeyError::Unavailable(_) => Some(Duration::from_secs(5)),
+            KeyError::ProviderUnreachable { retry_after, .. } => Some(*retry_after),
+            KeyError::Unknown(_) => None,
+        }
+    }
+}
+
+/// Whole seconds, rounded up, at least 1: the unit of `Retry-After` (RFC 9110 §10.2.3).
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 enum Loaded {
@@ -207,7 +252,30 @@ enum Loaded {
 enum Refetch {
     Done,
     RateLimited(Duration),
-    Failed(FetchError),
+    /// This attempt failed, or one did a moment ago and its backoff has not run out.
+    Failed {
+        error: FetchError,
+        retry_after: Duration,
+    },
+}
+
+/// The unknown-`kid` refetch bookkeeping, behind an async mutex: concurrent misses wait for
+/// one fetch instead of each starting their own.
+#[derive(Debug, Default)]
+struct RefetchState {
+    /// When the last successful refetch started: it holds the rate-limit slot.
+    last_success: Option<Instant>,
+    /// Set while the provider cannot be reached; cleared by the next success.
+    failing: Option<Failing>,
+}
+
+#[derive(Debug)]
+struct Failing {
+    error: FetchError,
+    /// Failures in a row: the backoff doubles with each.
+    count: u32,
+    /// No new attempt before this instant.
+    next_attempt: Instant,
 }
 
 /// The cached key set and the machinery to (re)fetch it.
@@ -217,10 +285,12 @@ pub struct KeyStore {
     min_refetch_interval: Duration,
     retry_min_delay: Duration,
     retry_max_delay: Duration,
+    failed_refetch_min_delay: Duration,
+    failed_refetch_max_delay: Duration,
     state: RwLock<Loaded>,
-    /// When the last unknown-`kid` refetch started; the mutex also makes concurrent
-    /// misses wait for one fetch instead of each starting their own.
-    last_refetch: tokio::sync::Mutex<Option<Instant>>,
+    /// `true` once keys are installed: [`KeyStore::wait_ready`] waits on it.
+    ready: tokio::sync::watch::Sender<bool>,
+    refetch: tokio::sync::Mutex<RefetchState>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -240,8 +310,21 @@ impl KeyStore {
             min_refetch_interval: config.min_refetch_interval,
             retry_min_delay: config.retry_min_delay,
             retry_max_delay: config.retry_max_delay,
+            failed_refetch_min_delay: config.failed_refetch_min_delay,
+            failed_refetch_max_delay: config.failed_refetch_max_delay,
             state: RwLock::new(Loaded::Pending { last_error: None }),
-            last_refetch: tokio::sync::Mutex::new(None),
+            ready: tokio::sync::watch::Sender::new(false),
+            refetch: tokio::sync::Mutex::new(RefetchState::default()),
+        }
+    }
+
+    /// Waits until keys are loaded; after `timeout`, the reason they are not.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), String> {
+        let mut ready = self.ready.subscribe();
+        match tokio::time::timeout(timeout, ready.wait_for(|ready| *ready)).await {
+            Ok(Ok(_)) => Ok(()),
+            // The sender lives in `self`, so `wait_for` cannot see it dropped.
+            Ok(Err(_)) | Err(_) => self.status().map(|_| ()),
         }
     }
 
@@ -255,6 +338,7 @@ impl KeyStore {
     fn install(&self, set: KeySet) {
         tracing::info!(jwks_uri = %set.jwks_uri, kids = ?set.kids(), "provider signing keys loaded");
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = Loaded::Ready(Arc::new(set));
+        self.ready.send_replace(true);
     }
 
     fn current(&self) -> Result<Arc<KeySet>, KeyError> {
@@ -328,7 +412,13 @@ impl KeyStore {
                 "(keys were refetched {ago:.0?} ago; at most one refetch per {:?})",
                 self.min_refetch_interval
             ),
-            Refetch::Failed(e) => format!("(refetching the keys failed: {e})"),
+            Refetch::Failed { error, retry_after } => {
+                return Err(KeyError::ProviderUnreachable {
+                    what: format!("{what}; known kids: {:?}", set.kids()),
+                    error,
+                    retry_after,
+                });
+            }
         };
         Err(KeyError::Unknown(format!(
             "{what} {after}; known kids: {:?}",
@@ -337,25 +427,63 @@ impl KeyStore {
     }
 
     async fn refetch(&self) -> Refetch {
-        let mut last = self.last_refetch.lock().await;
-        if let Some(at) = *last
-            && at.elapsed() < self.min_refetch_interval
-        {
-            return Refetch::RateLimited(at.elapsed());
+        let mut state = self.refetch.lock().await;
+        let now = Instant::now();
+        match &state.failing {
+            // The provider failed a moment ago: answer from that failure until the backoff
+            // runs out, without asking again.
+            Some(failing) if now < failing.next_attempt => {
+                return Refetch::Failed {
+                    error: failing.error.clone(),
+                    retry_after: failing.next_attempt - now,
+                };
+            }
+            // After a failure the rate-limit slot does not apply: the provider may have
+            // come back with new keys, and the tokens it now issues should work at once.
+            Some(_) => {}
+            None => {
+                if let Some(at) = state.last_success
+                    && at.elapsed() < self.min_refetch_interval
+                {
+                    return Refetch::RateLimited(at.elapsed());
+                }
+            }
         }
-        *last = Some(Instant::now());
         tracing::info!("unknown kid: refetching the provider's keys");
         match self.fetch().await {
             Ok(set) => {
+                if state.failing.take().is_some() {
+                    tracing::info!("the provider answers again");
+                }
+                state.last_success = Some(now);
                 self.install(set);
                 Refetch::Done
             }
-            Err(e) => {
+            Err(error) => {
                 // Keep the keys we have: a provider hiccup must not break valid tokens.
-                tracing::warn!("refetching the provider's keys failed: {e}");
-                Refetch::Failed(e)
+                let count = state.failing.as_ref().map_or(0, |f| f.count) + 1;
+                let retry_after = self.failed_refetch_delay(count);
+                tracing::warn!(
+                    "refetching the provider's keys failed ({count} in a row; next attempt \
+                     in {retry_after:?} at the earliest): {error}"
+                );
+                state.failing = Some(Failing {
+                    error: error.clone(),
+                    count,
+                    next_attempt: Instant::now() + retry_after,
+                });
+                Refetch::Failed { error, retry_after }
             }
         }
+    }
+
+    /// The pause after the `count`-th failed refetch in a row: doubling from the minimum,
+    /// capped at the maximum.
+    fn failed_refetch_delay(&self, count: u32) -> Duration {
+        let factor = 1u32 << count.saturating_sub(1).min(16);
+        self.failed_refetch_min_delay
+            .saturating_mul(factor)
+            .min(self.failed_refetch_max_delay)
     }
 }
 
@@ -393,6 +521,27 @@ mod tests {
         let jwks = json!({"keys": [rsa("enc", json!({"use": "enc"}))]});
         let err = KeySet::parse("https://p/certs", jwks).unwrap_err();
         assert!(err.to_string().contains("use is \"enc\""), "{err}");
+    }
+
+    #[test]
+    fn failed_refetches_back_off_from_the_minimum_to_the_maximum() {
+        let mut config = crate::Config::new("https://p/realms/r", Vec::new());
+        config.failed_refetch_min_delay = Duration::from_secs(1);
+        config.failed_refetch_max_delay = Duration::from_secs(5);
+        let store = KeyStore::new(reqwest::Client::new(), &config);
+        let delays: Vec<u64> = (1..=5)
+            .map(|n| store.failed_refetch_delay(n).as_secs())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 5, 5]);
+        assert_eq!(store.failed_refetch_delay(u32::MAX), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(300)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2001)), 3);
     }
 
     #[test]

@@ -186,19 +186,15 @@ pub fn spawn(
 impl Running {
     /// Waits until the provider's keys are loaded, or fails after `timeout` with the reason.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), StartError> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            match self.state.validator.keys().status() {
-                Ok(_) => return Ok(()),
-                Err(reason) if tokio::time::Instant::now() >= deadline => {
-                    return Err(StartError::NotReady {
-                        waited: timeout,
-                        reason,
-                    });
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
+        self.state
+            .validator
+            .keys()
+            .wait_ready(timeout)
+            .await
+            .map_err(|reason| StartError::NotReady {
+                waited: timeout,
+                reason,
+            })
     }
 
     /// Stops accepting, drains open connections, and waits for the task.

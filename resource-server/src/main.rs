@@ -5,6 +5,13 @@
 //! cargo run -p resource-server -- --issuer https://localhost:9443/realms/oauth2-playbook
 //! RUST_LOG=resource_server=debug cargo run -p resource-server -- --client-auth request
 //! ```
+//!
+//! A failure prints `error: <what>: <cause>: …` on stderr and exits 1. It is never a Rust
+//! backtrace, even with `RUST_BACKTRACE=1`: these are configuration errors with a fix, not
+//! bugs.
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -14,16 +21,33 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("resource_server=debug,playbook=info")),
         )
+        .with_ansi(colour(std::io::stdout().is_terminal()))
         .init();
     playbook::install_crypto_provider();
 
-    let args = Args::parse();
+    match serve(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}`: the whole chain on one line, without anyhow's backtrace.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org):
+/// start.sh writes this log to a file, where escape codes are noise.
+fn colour(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     let config = args
         .config()
         .context("checking --issuer and loading the CA (--ca)")?;
@@ -44,6 +68,8 @@ async fn main() -> anyhow::Result<()> {
         require_binding = args.require_binding,
         "resource server listening"
     );
-    run(listener, tls, state, playbook::server::shutdown_signal()).await?;
+    run(listener, tls, state, playbook::server::shutdown_signal())
+        .await
+        .with_context(|| format!("serving on {addr}"))?;
     Ok(())
 }

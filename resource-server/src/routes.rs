@@ -12,6 +12,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use playbook::names;
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::{Authenticated, Readonly, Role, Write};
+use crate::error::{ApiError, RealmError};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
@@ -57,13 +59,45 @@ pub struct NewUser {
     pub email: String,
 }
 
-pub async fn create_user(_: Role<Write>, Json(user): Json<NewUser>) -> impl IntoResponse {
+/// `POST /api/users`: the role is checked before the body is read, so nobody without it
+/// can make the server buffer a body. A body that is too large (over
+/// [`crate::Config::max_body_bytes`]) or not the JSON below gets an RFC-shaped
+/// `invalid_request` answer instead of axum's plain-text rejection.
+pub async fn create_user(
+    State(state): State<AppState>,
+    _: Role<Write>,
+    body: Result<Json<NewUser>, JsonRejection>,
+) -> Result<impl IntoResponse, RealmError> {
+    let Json(user) = body.map_err(|rejection| {
+        let status = rejection.status();
+        let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!(
+                "the request body is larger than the {} bytes this server accepts",
+                state.config.max_body_bytes
+            )
+        } else {
+            format!(
+                "{}; expected Content-Type: application/json and a body like \
+                 {{\"username\": \"carol\", \"email\": \"carol@example.org\"}}",
+                rejection.body_text()
+            )
+        };
+        tracing::info!(
+            "POST {}: refused ({status}): {description}",
+            names::USERS_API_PATH
+        );
+        ApiError::InvalidBody {
+            status,
+            description,
+        }
+        .with_realm(&state.config.realm)
+    })?;
     let created = User {
         id: 3,
         username: user.username,
         email: user.email,
     };
-    (StatusCode::CREATED, Json(created))
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Everything the server concluded about the caller, for people learning what it checks.

@@ -213,6 +213,21 @@ impl TestProvider {
         TestProvider::stopped(listener.local_addr().expect("addr"))
     }
 
+    /// Stops serving, as `Ctrl-C` on a provider does; [`TestProvider::start_late`] brings
+    /// it back on the same port (with the same keys unless [`TestProvider::rotate`]d).
+    pub async fn go_away(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("the provider stops within 10 s")
+                .expect("provider task")
+                .expect("provider serve loop");
+        }
+    }
+
     pub async fn start_late(&mut self, pki: &DevPki) {
         let listener = TcpListener::bind(self.addr)
             .await
@@ -344,6 +359,7 @@ pub async fn resource_server(pki: &DevPki, config: Config) -> Running {
 pub struct Answer {
     pub status: u16,
     pub challenge: Option<String>,
+    pub retry_after: Option<String>,
     pub body: Value,
 }
 
@@ -375,17 +391,40 @@ pub async fn call(
     if method == reqwest::Method::POST {
         request = request.json(&json!({"username": "carol", "email": "carol@example.org"}));
     }
+    answer(request).await
+}
+
+/// POSTs `body` as `application/json` with the client certificate and `token`.
+pub async fn post_body(pki: &DevPki, url: &str, token: &str, body: Vec<u8>) -> Answer {
+    let id = identity(&pki.client);
+    let client =
+        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&id))
+            .expect("https client");
+    let request = client
+        .post(url)
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body);
+    answer(request).await
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> Answer {
     let response = request.send().await.expect("request reaches the server");
     let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get(reqwest::header::WWW_AUTHENTICATE)
-        .map(|v| v.to_str().expect("ASCII challenge").to_owned());
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &reqwest::header::HeaderValue| v.to_str().expect("ASCII header").to_owned())
+    };
+    let challenge = header(reqwest::header::WWW_AUTHENTICATE);
+    let retry_after = header(reqwest::header::RETRY_AFTER);
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Answer {
         status,
         challenge,
+        retry_after,
         body,
     }
 }
