@@ -54,6 +54,14 @@ impl OAuthError {
             "Invalid client or Invalid client credentials",
         )
     }
+    /// `TokenManager#isValidScope` failed: the raw `scope` parameter is quoted back.
+    pub fn invalid_scope(scope_param: Option<&str>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            format!("Invalid scopes: {}", scope_param.unwrap_or("")),
+        )
+    }
     /// `RealmsResource`: unknown realm.
     pub fn realm_not_found() -> AdminError {
         AdminError::new(StatusCode::NOT_FOUND, "Realm does not exist")

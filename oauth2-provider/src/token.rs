@@ -301,11 +301,7 @@ fn client_credentials(
     let scope_param = form.first("scope");
     let scopes = scopes_in_effect(realm, client, scope_param).map_err(|()| {
         fail(
-            OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
-                format!("Invalid scopes: {}", scope_param.unwrap_or("")),
-            ),
+            OAuthError::invalid_scope(scope_param),
             format!(
                 "client '{cid}' may not request scope '{}'",
                 scope_param.unwrap_or("")
@@ -478,16 +474,8 @@ fn password(
         ));
     }
     let scope_param = form.first("scope");
-    let scopes = scopes_in_effect(realm, client, scope_param).map_err(|()| {
-        fail(
-            OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
-                format!("Invalid scopes: {}", scope_param.unwrap_or("")),
-            ),
-            "invalid scope",
-        )
-    })?;
+    let scopes = scopes_in_effect(realm, client, scope_param)
+        .map_err(|()| fail(OAuthError::invalid_scope(scope_param), "invalid scope"))?;
     let oidc = is_oidc_request(scope_param);
     let scope = scope_string(&scopes, oidc);
     let now = now();

@@ -287,24 +287,25 @@ pub struct Admin {
     pub token: String,
 }
 
+/// The admin token request: `password` grant on `master` with `admin-cli`.
+pub async fn admin_password_grant(f: &Fixture, http: &reqwest::Client, password: &str) -> Answer {
+    let url = format!(
+        "{}/realms/{ADMIN_REALM}/protocol/openid-connect/token",
+        f.base_url
+    );
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", ADMIN_CLIENT_ID),
+        ("username", f.admin_username.as_str()),
+        ("password", password),
+    ];
+    post_form(http, &url, &form).await
+}
+
 impl Admin {
     pub async fn login(f: &Fixture) -> Admin {
         let http = http(f, None);
-        let url = format!(
-            "{}/realms/{ADMIN_REALM}/protocol/openid-connect/token",
-            f.base_url
-        );
-        let a = post_form(
-            &http,
-            &url,
-            &[
-                ("grant_type", "password"),
-                ("client_id", ADMIN_CLIENT_ID),
-                ("username", &f.admin_username),
-                ("password", &f.admin_password),
-            ],
-        )
-        .await;
+        let a = admin_password_grant(f, &http, &f.admin_password).await;
         assert_eq!(a.status, StatusCode::OK, "admin token: {}", a.body);
         Admin {
             http,
@@ -935,22 +936,8 @@ pub async fn admin_requires_bearer_token(f: &Fixture) {
 
 /// The admin token: `password` grant on `master` with `admin-cli`; wrong password refused.
 pub async fn admin_token_response(f: &Fixture) {
-    let url = format!(
-        "{}/realms/{ADMIN_REALM}/protocol/openid-connect/token",
-        f.base_url
-    );
     let client = http(f, None);
-    let a = post_form(
-        &client,
-        &url,
-        &[
-            ("grant_type", "password"),
-            ("client_id", ADMIN_CLIENT_ID),
-            ("username", &f.admin_username),
-            ("password", &f.admin_password),
-        ],
-    )
-    .await;
+    let a = admin_password_grant(f, &client, &f.admin_password).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     a.assert_no_store();
     let expires = a.body["expires_in"].as_i64().unwrap();
@@ -961,17 +948,7 @@ pub async fn admin_token_response(f: &Fixture) {
     assert!(a.body["refresh_expires_in"].as_i64().unwrap() > 0);
     assert_eq!(a.body["token_type"], "Bearer");
     assert!(a.body["refresh_token"].is_string() && a.body["session_state"].is_string());
-    let a = post_form(
-        &client,
-        &url,
-        &[
-            ("grant_type", "password"),
-            ("client_id", ADMIN_CLIENT_ID),
-            ("username", &f.admin_username),
-            ("password", "wrong-password"),
-        ],
-    )
-    .await;
+    let a = admin_password_grant(f, &client, "wrong-password").await;
     a.assert_error(401, "invalid_grant", "Invalid user credentials");
 }
 
@@ -1347,47 +1324,35 @@ pub async fn error_client_disabled(f: &Fixture) {
 /// A wrong or missing secret: the secret authenticator's own 401 `unauthorized_client`.
 pub async fn error_wrong_client_secret(f: &Fixture) {
     let client = http(f, None);
-    let r = client
+    let basic = client
         .post(token_url(f))
         .basic_auth(SECRET_CLIENT_ID, Some("wrong"))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
         .expect("token");
-    Answer::from(r).await.assert_error(
-        401,
-        "unauthorized_client",
-        "Invalid client or Invalid client credentials",
-    );
-    let a = post_form(
-        &client,
-        &token_url(f),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", SECRET_CLIENT_ID),
-            ("client_secret", "wrong"),
-        ],
-    )
-    .await;
-    a.assert_error(
-        401,
-        "unauthorized_client",
-        "Invalid client or Invalid client credentials",
-    );
-    let a = post_form(
-        &client,
-        &token_url(f),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", SECRET_CLIENT_ID),
-        ],
-    )
-    .await;
-    a.assert_error(
-        401,
-        "unauthorized_client",
-        "Invalid client or Invalid client credentials",
-    );
+    let answers = [
+        ("wrong secret, Basic", Answer::from(basic).await),
+        (
+            "wrong secret, form",
+            client_credentials(f, SECRET_CLIENT_ID, Some("wrong"), None).await,
+        ),
+        (
+            "no secret",
+            client_credentials(f, SECRET_CLIENT_ID, None, None).await,
+        ),
+    ];
+    for (case, a) in answers {
+        assert_eq!(
+            (a.status.as_u16(), &a.body),
+            (
+                401,
+                &json!({"error": "unauthorized_client",
+                        "error_description": "Invalid client or Invalid client credentials"})
+            ),
+            "{case}"
+        );
+    }
 }
 
 /// A client with service accounts off: 401 `unauthorized_client`.
