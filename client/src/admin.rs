@@ -99,14 +99,9 @@ impl AdminApi {
             ("username", username),
             ("password", password.secret()),
         ];
-        let response = http
-            .post(url.clone())
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| ClientError::transport(&url, e))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let reply = crate::http::send_json(http.post(url.clone()).form(&form), &url).await?;
+        let status = reply.status;
+        let body = reply.json;
         if !status.is_success() {
             return Err(match body.get("error").and_then(Value::as_str) {
                 Some(code) => ClientError::OAuth {
@@ -122,7 +117,7 @@ impl AdminApi {
                 },
                 None => ClientError::Unexpected {
                     what: "admin token",
-                    method: "POST",
+                    method: reqwest::Method::POST,
                     url,
                     status: status.as_u16(),
                     body: body.to_string(),
@@ -158,67 +153,55 @@ impl AdminApi {
         body: Option<&Value>,
         out: &Output,
     ) -> Result<Value, ClientError> {
-        let method_name: &'static str = match method {
-            reqwest::Method::GET => "GET",
-            reqwest::Method::POST => "POST",
-            reqwest::Method::DELETE => "DELETE",
-            _ => "HTTP",
-        };
         match body {
-            Some(b) => out.send(&format!("{method_name} {url}\n{b}")),
-            None => out.send(&format!("{method_name} {url}")),
+            Some(b) => out.send(&format!("{method} {url}\n{b}")),
+            None => out.send(&format!("{method} {url}")),
         }
         let mut request = self
             .http
-            .request(method, url.clone())
-            .bearer_auth(self.token.secret())
-            .header(reqwest::header::ACCEPT, "application/json");
+            .request(method.clone(), url.clone())
+            .bearer_auth(self.token.secret());
         if let Some(b) = body {
             request = request.json(b);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ClientError::transport(&url, e))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ClientError::transport(&url, e))?;
-        let json: Value = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
-        };
+        let reply = crate::http::send_json(request, &url).await?;
+        let status = reply.status;
         if !status.is_success() {
-            out.recv(&format!("{status} {text}"));
+            out.recv(&format!("{status} {}", reply.text));
             return Err(ClientError::Unexpected {
                 what,
-                method: method_name,
+                method,
                 url,
                 status: status.as_u16(),
-                body: text.chars().take(300).collect(),
+                body: reply.excerpt(300),
             });
         }
-        if json.is_null() {
+        if reply.json.is_null() {
             out.recv(&status.to_string());
         } else {
             out.recv(&format!(
                 "{status} {}",
-                out.redacted_json(&crate::output::brief(&json))
+                out.redacted_json(&crate::output::brief(&reply.json))
             ));
         }
-        Ok(json)
+        Ok(reply.json)
     }
 
-    fn parse<T: for<'de> Deserialize<'de>>(
-        url: &Url,
+    /// `GET {path}` (relative to the realm's admin URL), read as `T` (`expected` names it
+    /// in the error when the answer does not fit).
+    async fn get<T: for<'de> Deserialize<'de>>(
+        &self,
         what: &'static str,
-        json: Value,
+        url: Url,
+        expected: &'static str,
+        out: &Output,
     ) -> Result<T, ClientError> {
+        let json = self
+            .send(what, reqwest::Method::GET, url.clone(), None, out)
+            .await?;
         serde_json::from_value(json).map_err(|e| ClientError::BadJson {
-            url: url.clone(),
-            what,
+            url,
+            what: expected,
             detail: e.to_string(),
         })
     }
@@ -231,10 +214,9 @@ impl AdminApi {
     ) -> Result<ClientRepresentation, ClientError> {
         let mut url = self.url("clients")?;
         url.query_pairs_mut().append_pair("clientId", client_id);
-        let json = self
-            .send("find client", reqwest::Method::GET, url.clone(), None, out)
+        let clients: Vec<ClientRepresentation> = self
+            .get("find client", url, "a list of clients", out)
             .await?;
-        let clients: Vec<ClientRepresentation> = Self::parse(&url, "a list of clients", json)?;
         clients
             .into_iter()
             .find(|c| c.client_id == client_id)
@@ -255,16 +237,7 @@ impl AdminApi {
         out: &Output,
     ) -> Result<UserRepresentation, ClientError> {
         let url = self.url(&format!("clients/{}/service-account-user", client.id))?;
-        let json = self
-            .send(
-                "service-account user",
-                reqwest::Method::GET,
-                url.clone(),
-                None,
-                out,
-            )
-            .await?;
-        Self::parse(&url, "a user", json)
+        self.get("service-account user", url, "a user", out).await
     }
 
     /// `GET /roles/{name}`.
@@ -274,10 +247,7 @@ impl AdminApi {
         out: &Output,
     ) -> Result<RoleRepresentation, ClientError> {
         let url = self.url(&format!("roles/{}", encode_segment(name)))?;
-        let json = self
-            .send("realm role", reqwest::Method::GET, url.clone(), None, out)
-            .await?;
-        Self::parse(&url, "a role", json)
+        self.get("realm role", url, "a role", out).await
     }
 
     /// `GET /users/{id}/role-mappings/realm`: the realm roles mapped directly to the user.
@@ -287,16 +257,8 @@ impl AdminApi {
         out: &Output,
     ) -> Result<Vec<RoleRepresentation>, ClientError> {
         let url = self.url(&format!("users/{}/role-mappings/realm", user.id))?;
-        let json = self
-            .send(
-                "list role mappings",
-                reqwest::Method::GET,
-                url.clone(),
-                None,
-                out,
-            )
-            .await?;
-        Self::parse(&url, "a list of roles", json)
+        self.get("list role mappings", url, "a list of roles", out)
+            .await
     }
 
     /// `POST /users/{id}/role-mappings/realm` with `[{"id","name"}]`.

@@ -76,6 +76,11 @@ pub enum Shown {
     PrivateKey {
         path: PathBuf,
     },
+    /// A PKCS#12 bundle (binary): certificate and key together, password-protected.
+    Pkcs12 {
+        path: PathBuf,
+        hint: String,
+    },
     Error {
         path: PathBuf,
         error: String,
@@ -113,6 +118,10 @@ pub fn show(paths: &[PathBuf], out: &Output) -> bool {
             Shown::PrivateKey { path } => {
                 out.heading(&path.display().to_string());
                 out.plain("  a private key (not shown; it never leaves this machine)");
+            }
+            Shown::Pkcs12 { path, hint } => {
+                out.heading(&path.display().to_string());
+                out.plain(&format!("  a PKCS#12 bundle (certificate and private key in one binary file, password-protected)\n  {hint}"));
             }
             Shown::Error { error, .. } => {
                 all_ok = false;
@@ -159,9 +168,32 @@ fn show_one(path: &Path) -> Shown {
                 Shown::PrivateKey {
                     path: path.to_owned(),
                 }
+            } else if looks_like_pkcs12(path) {
+                let q = crate::output::shell_quote(&path.display().to_string());
+                let pem = path.with_extension("pem");
+                Shown::Pkcs12 {
+                    path: path.to_owned(),
+                    hint: format!(
+                        "read it with: openssl pkcs12 -in {q} -nokeys -passin pass:playbook | openssl x509 -noout -subject -issuer\n  (its certificate is the one in {}: client certs show {})",
+                        pem.display(),
+                        crate::output::shell_quote(&pem.display().to_string())
+                    ),
+                }
             } else {
                 error(e.to_string())
             }
         }
     }
+}
+
+/// A `.p12`/`.pfx` name, or binary DER (a SEQUENCE, `0x30`) rather than PEM text.
+fn looks_like_pkcs12(path: &Path) -> bool {
+    let by_name = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("p12") || e.eq_ignore_ascii_case("pfx"));
+    let by_content = std::fs::read(path)
+        .map(|b| b.first() == Some(&0x30) && !b.starts_with(b"-----"))
+        .unwrap_or(false);
+    by_content && (by_name || path.extension().is_none())
 }

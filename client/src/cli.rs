@@ -62,7 +62,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The settings every subcommand shares; `--help` lists them under their own heading so a
+/// subcommand's own flags stand out.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The realm's issuer URL; endpoints come from its discovery document.
     #[arg(long, env = "ISSUER", default_value = names::ISSUER, global = true)]
@@ -95,17 +98,20 @@ pub struct GlobalArgs {
     /// Keycloak's bootstrap admin (realm master, client admin-cli), for the admin API.
     #[arg(long, env = "KC_BOOTSTRAP_ADMIN_USERNAME", default_value = names::DEFAULT_ADMIN_USERNAME, global = true)]
     pub admin_username: String,
-    /// The bootstrap admin's password.
+    /// The bootstrap admin's password (default: the development value, see README "The
+    /// names"; prefer the environment variable: `ps` shows flags).
     #[arg(long, env = "KC_BOOTSTRAP_ADMIN_PASSWORD", default_value = names::DEFAULT_ADMIN_PASSWORD, hide_default_value = true, hide_env_values = true, global = true)]
     pub admin_password: ClientSecret,
     /// The client_secret client, used by `client token --secret` for contrast.
     #[arg(long, env = "SECRET_CLIENT_ID", default_value = names::SECRET_CLIENT_ID, global = true)]
     pub secret_client_id: String,
-    /// Its secret (a development value from the realm file).
+    /// Its secret (default: the development value from the realm file; prefer the
+    /// environment variable: `ps` shows flags).
     #[arg(long, env = "CLIENT_SECRET", default_value = names::SECRET_CLIENT_SECRET, hide_default_value = true, hide_env_values = true, global = true)]
     pub client_secret: ClientSecret,
-    /// Seconds to wait for a server that is still starting (connection refused) before giving up.
-    #[arg(long, env = "WAIT_SECS", default_value_t = 120, global = true)]
+    /// Seconds to wait for a server that is still starting (connection refused) before
+    /// giving up. ./start.sh passes a longer wait.
+    #[arg(long, env = "WAIT_SECS", default_value_t = 30, global = true)]
     pub wait: u64,
     /// Print one JSON document for scripts instead of the narration.
     #[arg(long, global = true)]
@@ -126,19 +132,23 @@ pub enum Command {
     /// rogue-client.pem (right DN, untrusted CA), each with a .key.pem (mode 0600), and
     /// client.p12 (password `playbook`). Existing files are never overwritten without --force.
     Certs(CertsArgs),
-    /// Show the provider's discovery document: the endpoints and what it supports.
-    Discover,
+    /// Show what the provider's discovery document says: the issuer, the token endpoint
+    /// (and its mTLS alias), the client authentication methods (tls_client_auth among them)
+    /// and whether tokens are certificate-bound. --full (or --json) prints the whole document.
+    Discover(DiscoverArgs),
     /// Request an access token with the client-credentials grant.
     ///
     /// Default: RFC 8705 tls_client_auth: `grant_type=client_credentials&client_id=…` in the
     /// form, the certificate (--cert/--key) in the TLS handshake, no secret. The response is
     /// printed as the server returned it (tokens shortened unless --show-secrets).
-    /// For a script: `client token --json --show-secrets | jq -r .access_token`.
+    /// For a script: `ACCESS_TOKEN=$(client token --raw)` (only the token, whole).
     Token(TokenArgs),
     /// Call the resource server, e.g. `client call /api/users /api/whoami`.
     ///
     /// Gets a token over mutual TLS, keeps it until shortly before it expires (later paths
     /// reuse it), and fetches a new one once if the server answers `invalid_token`.
+    /// With --secret the token comes from the client-secret client instead (unbound); the
+    /// call itself still presents the client certificate, as the resource server requires.
     Call(CallArgs),
     /// Give or take the realm role through Keycloak's Admin REST API (idempotent; every
     /// request is shown).
@@ -173,7 +183,8 @@ pub struct CertsArgs {
     /// Directory to write to (default: CERTS_DIR).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Replace existing files.
+    /// Replace existing files (servers already running keep the old certificates until
+    /// they are restarted).
     #[arg(long)]
     pub force: bool,
     /// Validity of the leaf certificates in days, from now (the CAs get twice as long).
@@ -186,7 +197,8 @@ pub enum CertsCommand {
     /// Print subject and issuer (RFC 2253), SANs, EKU, validity and the RFC 8705 thumbprint
     /// x5t#S256 of each certificate; warns when one is close to expiry.
     Show {
-        /// PEM files (keys among them are recognised and skipped).
+        /// PEM files (keys among them are recognised and skipped; a .p12 is recognised and
+        /// the openssl command to read it is printed).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -199,15 +211,31 @@ pub struct TokenArgs {
     #[arg(long)]
     pub secret: bool,
     /// Decode the token: header and claims, and whether cnf.x5t#S256 matches --cert.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "raw")]
     pub decode: bool,
+    /// Print only the access token, whole, and nothing else (for
+    /// `ACCESS_TOKEN=$(client token --raw)`).
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Print the whole discovery document, not just the fields the walkthrough uses.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// API paths, each starting with '/'; the token is reused across them.
+    /// API paths (`/api/users`; a missing leading '/' is added); the token is reused
+    /// across them.
     #[arg(required = true)]
     pub paths: Vec<String>,
+    /// Use a token of the client-secret client (client_secret_basic, not bound to any
+    /// certificate), e.g. against a resource server started with --require-binding.
+    #[arg(long)]
+    pub secret: bool,
     /// HTTP method.
     #[arg(long, short = 'X', default_value = "GET")]
     pub method: reqwest::Method,
@@ -282,9 +310,11 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
-            eprintln!("error: {err}");
+            // A message, never a panic or a backtrace: these are the user's errors to fix.
+            let message = error_chain(&err);
+            eprintln!("error: {message}");
             if cli.global.json {
-                out.json(&json!({"error": err.to_string()}));
+                out.json(&json!({"error": message}));
             }
             ExitCode::FAILURE
         }
@@ -301,25 +331,16 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
                     .out
                     .clone()
                     .unwrap_or_else(|| cli.global.certs_dir.clone());
-                certs::generate(&dir, args.force, args.days, out).map(|_| true)
+                certs::generate(&dir, args.force, args.days, out)?;
+                if args.force {
+                    out.warn(
+                        "servers that are already running still use the old certificates: restart them (./start.sh), or TLS fails with BadSignature / unknown issuer",
+                    );
+                }
+                Ok(true)
             }
         },
-        Command::Discover => {
-            let http = https(s, None)?;
-            let url = discovery::discovery_url(&s.issuer)?;
-            out.send(&format!("GET {url}"));
-            let m = retry::until_up("the provider", &url, s.wait, || {
-                discovery::discover(&http, &s.issuer)
-            })
-            .await?;
-            out.recv(&serde_json::to_string_pretty(&m.raw).unwrap_or_default());
-            out.plain(&format!(
-                "\ntoken endpoint for tls_client_auth: {}",
-                m.token_endpoint_for_mtls()
-            ));
-            out.json(&m.raw);
-            Ok(true)
-        }
+        Command::Discover(args) => discover_command(s, args, out).await,
         Command::Token(args) => token_command(s, args, out).await,
         Command::Call(args) => call_command(s, args, out).await,
         Command::Admin(cmd) => admin_command(s, cmd, out).await,
@@ -365,6 +386,9 @@ async fn token_endpoint(s: &Settings, auth: &ClientAuth) -> Result<Url, ClientEr
 }
 
 async fn token_command(s: &Settings, args: &TokenArgs, out: &Output) -> Result<bool, ClientError> {
+    // --raw: the token alone on stdout, for `ACCESS_TOKEN=$(client token --raw)`.
+    let quiet = Output::quiet();
+    let out = if args.raw { &quiet } else { out };
     let (request, id) = if args.secret {
         let req = TokenRequest {
             client_id: s.secret_client_id.clone(),
@@ -400,7 +424,7 @@ async fn token_command(s: &Settings, args: &TokenArgs, out: &Output) -> Result<b
         ca: s.ca.clone(),
         cert: id.as_ref().map(|_| (s.cert.clone(), s.key.clone())),
     };
-    out.curl(&request.curl(&endpoint, &curl_tls, false));
+    out.curl(&request.curl(&endpoint, &curl_tls, out.show_secrets()));
     let response = match token::request_token(&http, &endpoint, &request).await {
         Ok(r) => r,
         Err(ClientError::OAuth { error, url }) => {
@@ -413,11 +437,12 @@ async fn token_command(s: &Settings, args: &TokenArgs, out: &Output) -> Result<b
         }
         Err(e) => return Err(e),
     };
-    out.recv(&format!(
-        "200 OK\n{}",
-        pretty(&redact_unless(out, &response.raw))
-    ));
-    let mut doc = redact_unless(out, &response.raw);
+    if args.raw {
+        println!("{}", response.access_token.secret());
+        return Ok(true);
+    }
+    out.recv(&format!("200 OK\n{}", pretty(&out.redacted(&response.raw))));
+    let mut doc = out.redacted(&response.raw);
     if args.decode {
         let jwt = DecodedJwt::decode(&response.access_token)?;
         out.step(
@@ -461,14 +486,7 @@ async fn token_command(s: &Settings, args: &TokenArgs, out: &Output) -> Result<b
 }
 
 async fn call_command(s: &Settings, args: &CallArgs, out: &Output) -> Result<bool, ClientError> {
-    let id = identity(s)?;
-    let http = https(s, Some(&id))?;
-    let request = TokenRequest {
-        client_id: s.client_id.clone(),
-        scope: s.scope.clone(),
-        auth: ClientAuth::TlsClientAuth,
-    };
-    let endpoint = token_endpoint(s, &request.auth).await?;
+    // Arguments first: a typo must not cost a wait for the provider.
     let body = match &args.data {
         Some(d) => Some(serde_json::from_str::<serde_json::Value>(d).map_err(|e| {
             ClientError::Setting {
@@ -479,17 +497,48 @@ async fn call_command(s: &Settings, args: &CallArgs, out: &Output) -> Result<boo
         })?),
         None => None,
     };
+    let paths: Vec<String> = args
+        .paths
+        .iter()
+        .map(|p| {
+            if p.starts_with('/') {
+                p.clone()
+            } else {
+                format!("/{p}")
+            }
+        })
+        .collect();
+    let id = identity(s)?;
+    // The calls always present the client certificate (the resource server requires one);
+    // the token comes from the mTLS client, or with --secret from the client-secret one.
+    let http = https(s, Some(&id))?;
+    let (request, token_http) = if args.secret {
+        let req = TokenRequest {
+            client_id: s.secret_client_id.clone(),
+            scope: s.scope.clone(),
+            auth: ClientAuth::SecretBasic(s.client_secret.clone()),
+        };
+        (req, https(s, None)?)
+    } else {
+        let req = TokenRequest {
+            client_id: s.client_id.clone(),
+            scope: s.scope.clone(),
+            auth: ClientAuth::TlsClientAuth,
+        };
+        (req, http.clone())
+    };
+    let endpoint = token_endpoint(s, &request.auth).await?;
     let mut cache = TokenCache::default();
     let mut all_ok = true;
     let mut results = Vec::new();
-    for (i, path) in args.paths.iter().enumerate() {
+    for (i, path) in paths.iter().enumerate() {
         let url = resource::api_url(&s.resource_server, path)?;
         out.step(&(i + 1).to_string(), &format!("{} {url}", args.method));
         // The resource server may still be starting: wait for it (connection refused only).
         let deadline = std::time::Instant::now() + s.wait;
         let mut announced = false;
         let (response, source) = loop {
-            let fetch = async || token::request_token(&http, &endpoint, &request).await;
+            let fetch = async || token::request_token(&token_http, &endpoint, &request).await;
             match resource::call_cached(
                 &http,
                 &s.resource_server,
@@ -522,6 +571,7 @@ async fn call_command(s: &Settings, args: &CallArgs, out: &Output) -> Result<boo
         };
         out.note(match source {
             TokenSource::Cached => "token: reused from the cache",
+            TokenSource::Fetched if args.secret => "token: fetched (client_secret_basic: not bound to the certificate)",
             TokenSource::Fetched => "token: fetched (tls_client_auth)",
             TokenSource::Refetched => "token: the server said invalid_token, so a new one was fetched and the call repeated once",
         });
@@ -597,6 +647,80 @@ fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }
 
-fn redact_unless(out: &Output, v: &serde_json::Value) -> serde_json::Value {
-    serde_json::from_str(&out.redacted_json(v)).unwrap_or_else(|_| v.clone())
+/// The error and each cause not already in its message, `: `-joined (like anyhow's `{:#}`).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(&format!(": {text}"));
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// `client discover`: the fields the walkthrough relies on, or the whole document.
+async fn discover_command(
+    s: &Settings,
+    args: &DiscoverArgs,
+    out: &Output,
+) -> Result<bool, ClientError> {
+    let http = https(s, None)?;
+    let url = discovery::discovery_url(&s.issuer)?;
+    out.send(&format!("GET {url}"));
+    out.curl(&format!(
+        "curl -sS --cacert {} {}",
+        crate::output::shell_quote(&s.ca.display().to_string()),
+        crate::output::shell_quote(url.as_str())
+    ));
+    let m = retry::until_up("the provider", &url, s.wait, || {
+        discovery::discover(&http, &s.issuer)
+    })
+    .await?;
+    if args.full {
+        out.recv(&format!("200 OK\n{}", pretty(&m.raw)));
+    } else {
+        let methods = &m.token_endpoint_auth_methods_supported;
+        out.recv(&format!(
+            "200 OK ({} fields; --full shows them all)",
+            m.raw.as_object().map_or(0, |o| o.len())
+        ));
+        out.plain(&format!(
+            "issuer:                  {}\n\
+             token_endpoint:          {}\n\
+             mtls_endpoint_aliases.token_endpoint: {}\n\
+             jwks_uri:                {}\n\
+             token_endpoint_auth_methods_supported: {}\n\
+             \x20 tls_client_auth (RFC 8705 §2.1) among them: {}\n\
+             tls_client_certificate_bound_access_tokens (RFC 8705 §3): {}",
+            m.issuer,
+            m.token_endpoint,
+            m.mtls_token_endpoint.as_ref().map_or(
+                "(none: the token endpoint itself)".to_owned(),
+                Url::to_string
+            ),
+            m.jwks_uri
+                .as_ref()
+                .map_or("(none)".to_owned(), Url::to_string),
+            if methods.is_empty() {
+                "(not said)".to_owned()
+            } else {
+                methods.join(", ")
+            },
+            match m.supports_auth_method("tls_client_auth") {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "not said",
+            },
+            m.tls_client_certificate_bound_access_tokens
+        ));
+    }
+    out.plain(&format!(
+        "\ntoken endpoint for tls_client_auth: {}",
+        m.token_endpoint_for_mtls()
+    ));
+    out.json(&m.raw);
+    Ok(true)
 }

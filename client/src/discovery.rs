@@ -112,17 +112,8 @@ pub async fn discover(
     issuer: &Url,
 ) -> Result<ProviderMetadata, ClientError> {
     let url = discovery_url(issuer)?;
-    let response = http
-        .get(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| ClientError::transport(&url, e))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| ClientError::transport(&url, e))?;
+    let reply = crate::http::send_json(http.get(url.clone()), &url).await?;
+    let (status, text) = (reply.status, reply.text);
     if status == reqwest::StatusCode::NOT_FOUND {
         return Err(ClientError::Discovery {
             url,
@@ -135,7 +126,7 @@ pub async fn discover(
     if !status.is_success() {
         return Err(ClientError::Unexpected {
             what: "discovery",
-            method: "GET",
+            method: reqwest::Method::GET,
             url,
             status: status.as_u16(),
             body: text.chars().take(300).collect(),

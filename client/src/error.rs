@@ -28,6 +28,20 @@ impl fmt::Display for OAuthError {
     }
 }
 
+/// Where the reason for a refused client is: the provider's log, never its answer.
+pub const PROVIDER_LOG_HINT: &str = "target/start-logs/oauth2-provider.log (embedded provider under ./start.sh) or `docker logs oauth2-playbook-keycloak` (Keycloak)";
+
+impl OAuthError {
+    /// What the person reading the error should know that the server does not say.
+    pub fn hint(&self) -> Option<String> {
+        (self.error == "invalid_client").then(|| {
+            format!(
+                "The provider does not tell the client why (on purpose: RFC 6749 §5.2 gives one code for every authentication failure, so an attacker learns nothing). The reason is in its log: {PROVIDER_LOG_HINT}"
+            )
+        })
+    }
+}
+
 /// Why a request never got an HTTP answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,16 +76,27 @@ pub enum ClientError {
         detail: String,
     },
 
-    #[error("token endpoint {url} answered {error}")]
+    #[error("token endpoint {url} answered {error}{}", error.hint().map(|h| format!("\n  {h}")).unwrap_or_default())]
     OAuth { url: Url, error: OAuthError },
 
     #[error("{what}: {method} {url} answered HTTP {status}: {body}")]
     Unexpected {
         what: &'static str,
-        method: &'static str,
+        method: reqwest::Method,
         url: Url,
         status: u16,
         body: String,
+    },
+
+    /// A step failed, and putting the role mapping back as it was found failed too.
+    #[error(
+        "{first}\n  and the role mapping could not be put back as it was found ({restore}): run `client admin {fix}`"
+    )]
+    NotRestored {
+        first: Box<ClientError>,
+        restore: Box<ClientError>,
+        /// `assign-role` or `remove-role`.
+        fix: &'static str,
     },
 
     #[error("{url}: the answer is not the JSON expected for {what}: {detail}")]
@@ -138,12 +163,12 @@ fn classify(err: &reqwest::Error) -> (TransportKind, String) {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return (TransportKind::Tls, format!("TLS: {tls}"));
+            return (TransportKind::Tls, describe_tls(tls));
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             // tokio-rustls wraps rustls errors (alerts from the peer included) in io::Error.
             if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return (TransportKind::Tls, format!("TLS: {tls}"));
+                return (TransportKind::Tls, describe_tls(tls));
             }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
@@ -157,4 +182,75 @@ fn classify(err: &reqwest::Error) -> (TransportKind, String) {
         source = e.source();
     }
     (kind, detail)
+}
+
+/// `TLS: received fatal alert: UnknownCA (what it means)`: the alert names are terse, and
+/// which side refused what is the lesson.
+fn describe_tls(err: &rustls::Error) -> String {
+    match explain_tls(err) {
+        Some(meaning) => format!("TLS: {err} ({meaning})"),
+        None => format!("TLS: {err}"),
+    }
+}
+
+/// One line on what a TLS failure means, for the ones a learner meets here.
+pub fn explain_tls(err: &rustls::Error) -> Option<&'static str> {
+    use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+    Some(match err {
+        E::AlertReceived(A::UnknownCA) => {
+            "the server does not trust the issuer of the client certificate we presented: it accepts only certificates that chain to its CA (certs/ca.pem)"
+        }
+        E::AlertReceived(A::BadCertificate) => {
+            "the server refused the client certificate we presented (not one it can verify or use for client authentication)"
+        }
+        E::AlertReceived(A::CertificateExpired) => {
+            "the server says our client certificate has expired: regenerate with `client certs --force`, then restart the servers"
+        }
+        E::AlertReceived(A::CertificateRequired) => {
+            "the server requires a client certificate and we presented none (--cert/--key)"
+        }
+        E::AlertReceived(A::CertificateUnknown) => {
+            "the server could not accept the client certificate we presented"
+        }
+        E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+            "the server's certificate was not issued by the CA we trust (--ca, certs/ca.pem); certificates regenerated? restart the servers so they load the new ones"
+        }
+        E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "the server's certificate has expired: regenerate with `client certs --force`, then restart the servers"
+        }
+        E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            "the server's certificate does not name this host (the dev certificates cover localhost, 127.0.0.1, ::1 and keycloak)"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_alerts_are_explained() {
+        let unknown_ca = rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA);
+        let text = describe_tls(&unknown_ca);
+        assert!(text.contains("UnknownCA"), "{text}");
+        assert!(text.contains("does not trust the issuer"), "{text}");
+        let expired = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateExpired);
+        assert!(describe_tls(&expired).contains("client certs --force"));
+    }
+
+    #[test]
+    fn invalid_client_says_where_the_reason_is() {
+        let e = ClientError::OAuth {
+            url: Url::parse("https://localhost:9443/t").unwrap(),
+            error: OAuthError {
+                status: 401,
+                error: "invalid_client".into(),
+                error_description: Some("Invalid client or Invalid client credentials".into()),
+            },
+        };
+        let text = e.to_string();
+        assert!(text.contains("does not tell the client why"), "{text}");
+        assert!(text.contains("oauth2-provider.log"), "{text}");
+    }
 }

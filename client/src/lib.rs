@@ -18,6 +18,7 @@
 //! - [`walkthrough`]: steps 1–8 of the flow, each with its expected and actual outcome.
 //! - [`output`]: numbered human output, `--json` for scripts, secrets shortened.
 //! - [`retry`]: waiting, with backoff and a progress indicator, for a server still starting.
+//! - [`http`]: send a request, read the JSON answer (shared by admin, discovery, resource).
 //! - [`error`]: one error enum; the server's RFC 6749 §5.2 / RFC 6750 §3.1 code verbatim.
 //! - [`cli`]: the clap definitions and the dispatch `main` calls.
 
@@ -30,6 +31,7 @@ pub mod certs;
 pub mod cli;
 pub mod discovery;
 pub mod error;
+pub mod http;
 pub mod output;
 pub mod resource;
 pub mod retry;

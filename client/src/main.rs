@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     if let Err(err) = dotenvy::from_path(".env")
         && !err.not_found()
     {
-        eprintln!("error: .env: {err}");
+        eprintln!("error: {}", env_file_error(".env", &err));
         return ExitCode::FAILURE;
     }
     let cli = client::cli::Cli::parse();
@@ -33,4 +33,26 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(client::cli::run(cli))
+}
+
+/// dotenvy reports a bad line by its text and a character offset; people want the line
+/// number and the expected shape.
+fn env_file_error(path: &str, err: &dotenvy::Error) -> String {
+    match err {
+        dotenvy::Error::LineParse(line, _) => {
+            let number = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| {
+                    let first = line.lines().next().unwrap_or(line);
+                    text.lines().position(|l| l.trim() == first.trim())
+                })
+                .map(|i| format!(" line {}", i + 1))
+                .unwrap_or_default();
+            format!(
+                "{path}{number}: {:?} is not KEY=value (comments start with #; quote values with spaces)",
+                line.lines().next().unwrap_or(line)
+            )
+        }
+        other => format!("{path}: {}", client::cli::error_chain(other)),
+    }
 }

@@ -1,8 +1,9 @@
 //! How the client talks to a person (numbered steps, what is sent, what comes back, the
 //! equivalent `curl`) or to a script (`--json`: one JSON document on stdout).
 //!
-//! Colours only when stdout is a terminal and `NO_COLOR` is unset. Tokens and secrets are
-//! shortened (`eyJhbGciOi…(1102 chars)`) unless `--show-secrets`.
+//! Colours only when stdout is a terminal and `NO_COLOR` is unset. Unless `--show-secrets`,
+//! a JWT shows only the start of its header (`eyJhbGciOi…(1102 chars)`) and a password or
+//! secret only its length (`[redacted, 13 chars]`).
 
 use std::io::{IsTerminal as _, Write};
 use std::sync::{Arc, Mutex};
@@ -204,10 +205,21 @@ impl Output {
 
     /// A JSON body as it may be shown: token and secret fields shortened.
     pub fn redacted_json(&self, value: &Value) -> String {
+        self.redacted(value).to_string()
+    }
+
+    /// The same, as a value (to pretty-print or to put into a `--json` document).
+    pub fn redacted(&self, value: &Value) -> Value {
         if self.show_secrets {
-            return value.to_string();
+            value.clone()
+        } else {
+            redact(value)
         }
-        redact(value).to_string()
+    }
+
+    /// Whether `--show-secrets` was given.
+    pub fn show_secrets(&self) -> bool {
+        self.show_secrets
     }
 }
 
@@ -250,14 +262,22 @@ pub fn brief(value: &Value) -> Value {
     }
 }
 
-/// `eyJhbGciOi…(1102 chars)`: enough to recognise a value, not enough to use it.
+/// A credential as it may be shown without `--show-secrets`.
+///
+/// A JWT keeps its first 10 characters (`eyJhbGciOi…(1102 chars)`): that is the start of
+/// its header, public and enough to recognise it. Anything else (a password, a client
+/// secret, an opaque token) shows only its length (`[redacted, 13 chars]`): a prefix of a
+/// short secret is most of the secret.
 pub fn shorten(value: &str) -> String {
     const KEEP: usize = 10;
-    if value.chars().count() <= KEEP {
-        return "[redacted]".to_owned();
+    let chars = value.chars().count();
+    let looks_like_jwt = value.starts_with("eyJ") && value.matches('.').count() == 2;
+    if looks_like_jwt && chars > 2 * KEEP {
+        let head: String = value.chars().take(KEEP).collect();
+        format!("{head}…({chars} chars)")
+    } else {
+        format!("[redacted, {chars} chars]")
     }
-    let head: String = value.chars().take(KEEP).collect();
-    format!("{head}…({} chars)", value.chars().count())
 }
 
 /// The JSON fields that carry credentials.
@@ -335,8 +355,18 @@ mod tests {
     }
 
     #[test]
-    fn short_secrets_are_hidden_entirely() {
-        assert_eq!(shorten("admin"), "[redacted]");
+    fn secrets_show_only_their_length() {
+        assert_eq!(shorten("admin"), "[redacted, 5 chars]");
+        assert_eq!(shorten("CorrectHorse!"), "[redacted, 13 chars]");
+        assert_eq!(
+            shorten("playbook-dev-secret-change-me"),
+            "[redacted, 29 chars]"
+        );
+        // An opaque (non-JWT) token is a secret like any other.
+        assert_eq!(
+            shorten("a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4"),
+            "[redacted, 44 chars]"
+        );
     }
 
     #[test]

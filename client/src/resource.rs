@@ -41,6 +41,22 @@ impl ApiResponse {
             .map(str::to_owned)
     }
 
+    /// The RFC 6750 §3 `error_description`: from `WWW-Authenticate`, else the JSON body.
+    pub fn error_description(&self) -> Option<String> {
+        if let Some(h) = &self.www_authenticate
+            && let Some(start) = h.find("error_description=\"")
+        {
+            let rest = &h[start + 19..];
+            if let Some(end) = rest.find('"') {
+                return Some(rest[..end].to_owned());
+            }
+        }
+        self.body
+            .get("error_description")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
     /// One line for people: `403 Forbidden insufficient_scope {…}`.
     pub fn summary(&self) -> String {
         let reason = reqwest::StatusCode::from_u16(self.status)
@@ -52,8 +68,14 @@ impl ApiResponse {
             s.push_str(&format!("\nWWW-Authenticate: {h}"));
         }
         if !self.body.is_null() {
-            let body = self.body.to_string();
-            let body: String = body.chars().take(2000).collect();
+            // Short bodies on one line; long ones (whoami's claims) pretty-printed.
+            let line = self.body.to_string();
+            let body = if line.chars().count() > 100 {
+                serde_json::to_string_pretty(&self.body).unwrap_or(line)
+            } else {
+                line
+            };
+            let body: String = body.chars().take(4000).collect();
             s.push_str(&format!("\n{body}"));
         }
         s
@@ -72,34 +94,15 @@ pub async fn call(
     let url = api_url(base, path)?;
     let mut request = http
         .request(method, url.clone())
-        .bearer_auth(token.secret())
-        .header(reqwest::header::ACCEPT, "application/json");
+        .bearer_auth(token.secret());
     if let Some(b) = body {
         request = request.json(b);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| ClientError::transport(&url, e))?;
-    let status = response.status().as_u16();
-    let www_authenticate = response
-        .headers()
-        .get(reqwest::header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let text = response
-        .text()
-        .await
-        .map_err(|e| ClientError::transport(&url, e))?;
-    let body = if text.trim().is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
+    let reply = crate::http::send_json(request, &url).await?;
     Ok(ApiResponse {
-        status,
-        www_authenticate,
-        body,
+        status: reply.status.as_u16(),
+        www_authenticate: reply.header(reqwest::header::WWW_AUTHENTICATE),
+        body: reply.json,
     })
 }
 

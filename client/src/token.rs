@@ -224,7 +224,8 @@ impl CurlTls {
 }
 
 /// A successful token response (RFC 6749 §5.1), with the raw JSON as the server sent it.
-#[derive(Debug, Clone)]
+/// `Debug` shows `raw` with its tokens shortened (see [`crate::output::redact`]).
+#[derive(Clone)]
 pub struct TokenResponse {
     pub access_token: AccessToken,
     pub token_type: String,
@@ -232,6 +233,18 @@ pub struct TokenResponse {
     pub scope: Option<String>,
     /// The whole body, field order preserved.
     pub raw: Value,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("raw", &crate::output::redact(&self.raw))
+            .finish()
+    }
 }
 
 impl TokenResponse {
@@ -315,7 +328,7 @@ pub async fn request_token(
         }),
         None => Err(ClientError::Unexpected {
             what: "token request",
-            method: "POST",
+            method: reqwest::Method::POST,
             url: token_endpoint.clone(),
             status: status.as_u16(),
             body: text.chars().take(300).collect(),
@@ -491,6 +504,21 @@ mod tests {
              https://localhost:9443/realms/r/protocol/openid-connect/token"
         );
         assert!(!curl.contains(" -k") && !curl.contains("--insecure"));
+    }
+
+    #[test]
+    fn token_response_debug_never_prints_the_tokens() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQtY2xhaW1zIn0.c2lnbmF0dXJlLWJ5dGVz";
+        let r = TokenResponse::from_json(
+            &Url::parse("https://localhost:9443/t").unwrap(),
+            serde_json::json!({"access_token": jwt, "refresh_token": "opaque-refresh-value",
+                "token_type": "Bearer", "expires_in": 300}),
+        )
+        .unwrap();
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("c2lnbmF0dXJl"), "{shown}");
+        assert!(!shown.contains("opaque-refresh"), "{shown}");
+        assert!(shown.contains("expires_in"), "{shown}");
     }
 
     #[test]

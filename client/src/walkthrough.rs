@@ -16,8 +16,11 @@
 //! non-zero if any step did not behave as expected.
 //!
 //! State: step 6 needs the role *not* to be assigned beforehand, so if it is, it is removed
-//! first (and said so). At the end the role is removed again unless `--keep-role`, leaving
-//! the realm as it was found; [`Report::changes`] lists what was changed.
+//! first (and said so). Whatever happens afterwards (a step fails, a request errors out),
+//! one restore point puts the mapping back as it was found, or leaves it assigned with
+//! `--keep-role`; [`Report::changes`] lists what was changed.
+//!
+//! The steps' numbers, names and expected outcomes are defined once, in [`STEPS`].
 
 use std::time::Instant;
 
@@ -61,6 +64,8 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// What the run changed in the provider (and left changed), in words.
     pub changes: Vec<String>,
+    /// Steps not run on purpose, with the reason (`"3b: rogue-client.pem not found …"`).
+    pub skipped: Vec<String>,
 }
 
 impl Report {
@@ -73,44 +78,133 @@ impl Report {
     }
 }
 
+/// One step of the flow: its number, what it does, what should happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepDef {
+    pub number: &'static str,
+    pub name: &'static str,
+    pub expected: &'static str,
+}
+
+/// Every step, in order; the narration, the summary and the report all read this table.
+pub const STEPS: &[StepDef] = &[
+    StepDef {
+        number: "1",
+        name: "The certificates",
+        expected: "client.pem is a clientAuth certificate issued by the dev CA",
+    },
+    StepDef {
+        number: "2",
+        name: "Token request without a client certificate",
+        expected: "401 invalid_client",
+    },
+    StepDef {
+        number: "3",
+        name: "Token request with the wrong certificate (same CA, other DN)",
+        expected: "401 invalid_client",
+    },
+    StepDef {
+        number: "3b",
+        name: "Token request with a certificate from an untrusted CA (right DN)",
+        // rustls refuses it in the handshake (the embedded provider); a server that only
+        // *requests* certificates (Keycloak's https-client-auth=request) may complete the
+        // handshake without it and answer invalid_client instead.
+        expected: "refused: TLS handshake error (or 401 invalid_client), no token",
+    },
+    StepDef {
+        number: "4",
+        name: "Token request with the right certificate",
+        expected: "200 with an access token whose cnf.x5t#S256 is client.pem's thumbprint",
+    },
+    StepDef {
+        number: "5",
+        name: "Resource server without the role",
+        expected: "403 insufficient_scope (the token lacks the realm role)",
+    },
+    StepDef {
+        number: "6",
+        name: "Assign the role through the admin API; a new token carries it",
+        expected: "role assigned, the new token has it in realm_access.roles, 200",
+    },
+    StepDef {
+        number: "7",
+        name: "The same token over a connection with another certificate",
+        expected: "401 invalid_token: cnf.x5t#S256 does not match this connection's certificate",
+    },
+    StepDef {
+        number: "8",
+        name: "A write call the role does not allow",
+        expected: "403 insufficient_scope (POST needs another role)",
+    },
+];
+
+/// The step numbered `number` in [`STEPS`].
+fn def(number: &str) -> &'static StepDef {
+    STEPS
+        .iter()
+        .find(|d| d.number == number)
+        .expect("every step number used is in STEPS")
+}
+
 /// Records steps and narrates them.
 struct Steps<'a> {
     out: &'a Output,
     steps: Vec<StepReport>,
+    /// Steps not run on purpose, with the reason (`3b: …`).
+    skipped: Vec<String>,
 }
 
 impl Steps<'_> {
-    fn begin(&self, number: &str, name: &str, expected: &str) {
-        self.out.step(number, name);
-        self.out.note(&format!("expected: {expected}"));
+    fn begin(&self, number: &str) -> &'static StepDef {
+        let d = def(number);
+        self.out.step(d.number, d.name);
+        self.out.note(&format!("expected: {}", d.expected));
+        d
     }
 
-    fn finish(&mut self, number: &str, name: &str, expected: &str, actual: String, passed: bool) {
+    fn finish(&mut self, d: &StepDef, actual: String, passed: bool) {
         if passed {
             self.out.ok(&format!("as expected: {actual}"));
         } else {
-            self.out
-                .fail(&format!("NOT as expected: {actual} (expected {expected})"));
+            self.out.fail(&format!(
+                "NOT as expected: {actual} (expected {})",
+                d.expected
+            ));
         }
+        self.push(d, actual, passed);
+    }
+
+    fn push(&mut self, d: &StepDef, actual: String, passed: bool) {
         self.steps.push(StepReport {
-            number: number.to_owned(),
-            name: name.to_owned(),
-            expected: expected.to_owned(),
+            number: d.number.to_owned(),
+            name: d.name.to_owned(),
+            expected: d.expected.to_owned(),
             actual,
             passed,
         });
     }
 
-    fn not_run(&mut self, number: &str, name: &str, expected: &str, why: &str) {
-        self.out.step(number, name);
-        self.out.fail(&format!("not run: {why}"));
-        self.steps.push(StepReport {
-            number: number.to_owned(),
-            name: name.to_owned(),
-            expected: expected.to_owned(),
-            actual: format!("not run: {why}"),
-            passed: false,
-        });
+    /// Records every step after `after` as not run (they need what `after` did not give).
+    fn not_run_after(&mut self, after: &str, why: &str) {
+        let from = STEPS
+            .iter()
+            .position(|d| d.number == after)
+            .map_or(STEPS.len(), |i| i + 1);
+        for d in &STEPS[from..] {
+            if d.number == "3b" {
+                continue;
+            }
+            self.out.step(d.number, d.name);
+            self.out.fail(&format!("not run: {why}"));
+            self.push(d, format!("not run: {why}"), false);
+        }
+    }
+
+    fn skip(&mut self, number: &str, why: &str) {
+        let d = def(number);
+        self.out.step(d.number, d.name);
+        self.out.warn(&format!("skipped: {why}"));
+        self.skipped.push(format!("{}: {why}", d.number));
     }
 }
 
@@ -124,6 +218,10 @@ struct Context<'a> {
     with_other: reqwest::Client,
     client: Identity,
     other: Identity,
+    client_info: CertInfo,
+    other_info: CertInfo,
+    /// Right DN, untrusted CA (step 3b), when the file exists and 3b is not skipped.
+    rogue: Option<Identity>,
 }
 
 impl Context<'_> {
@@ -156,7 +254,7 @@ impl Context<'_> {
             request.form_body()
         ));
         self.out
-            .curl(&request.curl(endpoint, &self.curl_tls(cert), false));
+            .curl(&request.curl(endpoint, &self.curl_tls(cert), self.out.show_secrets()));
         let result = token::request_token(http, endpoint, &request).await;
         match &result {
             Ok(response) => self
@@ -257,10 +355,26 @@ fn is_invalid_client(result: &Result<TokenResponse, ClientError>) -> bool {
 }
 
 fn describe_api(r: &ApiResponse) -> String {
-    match r.error_code() {
-        Some(code) => format!("{} {code}", r.status),
-        None => format!("{}", r.status),
+    match (r.error_code(), r.error_description()) {
+        (Some(code), Some(why)) => format!("{} {code} ({why})", r.status),
+        (Some(code), None) => format!("{} {code}", r.status),
+        _ => format!("{}", r.status),
     }
+}
+
+/// RFC 6750 §3.1 `insufficient_scope` on a 403: authenticated, not authorized.
+fn is_insufficient_scope(r: &ApiResponse) -> bool {
+    r.status == 403 && r.error_code().as_deref() == Some("insufficient_scope")
+}
+
+/// The certificate-binding refusal (RFC 8705 §3): a 401 `invalid_token` whose description
+/// is about the token's `cnf.x5t#S256`, not any 401 (an expired token or an unknown key
+/// would also be a 401 and would teach nothing about the binding).
+fn is_binding_refusal(r: &ApiResponse) -> bool {
+    r.status == 401
+        && r.error_code().as_deref() == Some("invalid_token")
+        && r.error_description()
+            .is_some_and(|d| d.contains("x5t#S256") || d.contains("cnf"))
 }
 
 fn cert_line(out: &Output, label: &str, info: &CertInfo) {
@@ -282,6 +396,7 @@ fn info_of(identity: &Identity) -> Result<CertInfo, ClientError> {
 /// Returns `Err` only when the flow cannot run at all (files missing, provider not
 /// reachable within `settings.wait`, admin API refusing us); a step whose outcome differs
 /// from the expected one is recorded in the report and the flow goes on where it can.
+/// Either way, once the role's starting state is known, it is restored before returning.
 pub async fn run(
     settings: &Settings,
     options: &Options,
@@ -315,14 +430,12 @@ pub async fn run(
     let mut steps = Steps {
         out,
         steps: Vec::new(),
+        skipped: Vec::new(),
     };
-    let mut changes = Vec::new();
 
     // 1. The certificates: who we are, who vouches for us, and the thumbprint that will
     //    reappear in the token.
-    let name = "The certificates";
-    let expected = "client.pem is a clientAuth certificate issued by the dev CA";
-    steps.begin("1", name, expected);
+    let d = steps.begin("1");
     let ca_info = CertInfo::from_der(&roots[0]).map_err(|detail| ClientError::File {
         path: s.ca.clone(),
         detail,
@@ -369,9 +482,7 @@ pub async fn run(
     }
     let issued_by_ca = client_info.issuer == ca_info.subject && client_info.allows(Purpose::Client);
     steps.finish(
-        "1",
-        name,
-        expected,
+        d,
         format!(
             "subject {}, issuer {}, x5t#S256 {}",
             client_info.subject, client_info.issuer, client_info.x5t_s256
@@ -412,133 +523,164 @@ pub async fn run(
         with_other,
         client,
         other,
+        client_info,
+        other_info,
+        rogue,
     };
     let admin = ctx.admin().await?;
     let target: RoleTarget = admin
         .resolve(s.client_id.as_str(), names::READONLY_ROLE, out)
         .await?;
     let initially_assigned = admin.is_assigned(&target, out).await?;
+    drop(admin); // Keycloak's admin tokens live 60 s: log in again when needed.
+
+    // From here on the role mapping may differ from how it was found. Whatever
+    // `steps_2_to_8` does (a failed step, an early return, an error), `restore` runs next.
+    let outcome = steps_2_to_8(&ctx, &mut steps, &target, initially_assigned, options).await;
+    let restored = restore(&ctx, &target, initially_assigned, options).await;
+    match (outcome, restored) {
+        (Ok(()), Ok(change)) => Ok(finish(steps, vec![change], started)),
+        (Err(first), Ok(change)) => {
+            out.note(&format!("Provider state: {change}."));
+            Err(first)
+        }
+        (Ok(()), Err(e)) => Err(e),
+        (Err(first), Err(restore)) => Err(ClientError::NotRestored {
+            first: Box::new(first),
+            restore: Box::new(restore),
+            fix: if initially_assigned {
+                "assign-role"
+            } else {
+                "remove-role"
+            },
+        }),
+    }
+}
+
+/// Steps 2–8: everything that may change the role mapping. Returns early (`?`) only when
+/// a request gets no answer at all; the caller restores the mapping in every case.
+async fn steps_2_to_8(
+    ctx: &Context<'_>,
+    steps: &mut Steps<'_>,
+    target: &RoleTarget,
+    initially_assigned: bool,
+    options: &Options,
+) -> Result<(), ClientError> {
+    let (s, out) = (ctx.s, ctx.out);
     if initially_assigned {
         out.warn(&format!(
-            "{} already has {} (an earlier run?). Removing it so step 5 can show the 403; step 6 assigns it again.",
+            "{} already has {} (an earlier run?). Removing it so step 5 can show the 403; it is put back at the end.",
             target.user.username, target.role.name
         ));
-        admin.remove(&target, out).await?;
+        let admin = ctx.admin().await?;
+        admin.remove(target, out).await?;
     } else {
         out.note(&format!(
             "{} does not have {} yet: good, step 5 shows why it needs it.",
             target.user.username, target.role.name
         ));
     }
-    drop(admin); // Keycloak's admin tokens live 60 s: log in again when needed.
 
     let cert = (s.cert.as_path(), s.key.as_path());
     let other_cert = (s.other_cert.as_path(), s.other_key.as_path());
+    let client_subject = ctx.client_info.subject.as_str();
 
     // 2. No client certificate: nothing proves who we are, so the provider cannot
     //    authenticate the client.
-    let name = "Token request without a client certificate";
-    let expected = "401 invalid_client";
-    steps.begin("2", name, expected);
+    let d = steps.begin("2");
     out.note("The form names the client, but nothing proves it: no certificate, no secret.");
     let r = ctx.request_token(&ctx.anonymous, "none", None).await;
-    steps.finish(
-        "2",
-        name,
-        expected,
-        describe_token(&r),
-        is_invalid_client(&r),
-    );
+    steps.finish(d, describe_token(&r), is_invalid_client(&r));
 
     // 3. The wrong certificate: trusted CA, so the handshake succeeds, but its subject DN is
     //    not the one registered for this client.
-    let name = "Token request with the wrong certificate (same CA, other DN)";
-    let expected = "401 invalid_client";
-    steps.begin("3", name, expected);
+    let d = steps.begin("3");
     out.note(&format!(
         "The handshake succeeds (the CA is trusted), but the provider compares the subject\n{:?} with the client's x509.subjectdn and finds no match.",
-        other_info.subject
+        ctx.other_info.subject
     ));
     let r = ctx
-        .request_token(&ctx.with_other, &other_info.subject, Some(other_cert))
+        .request_token(&ctx.with_other, &ctx.other_info.subject, Some(other_cert))
         .await;
-    steps.finish(
-        "3",
-        name,
-        expected,
-        describe_token(&r),
-        is_invalid_client(&r),
-    );
+    steps.finish(d, describe_token(&r), is_invalid_client(&r));
+    if is_invalid_client(&r) {
+        out.note(&format!(
+            "Why exactly is not in the answer (on purpose); the provider's log says: {}",
+            crate::error::PROVIDER_LOG_HINT
+        ));
+    }
 
     // 3b. Right DN, untrusted CA: the provider's truststore does not vouch for it.
-    if let Some(rogue) = &rogue {
-        let name = "Token request with a certificate from an untrusted CA (right DN)";
-        let expected = "refused: TLS handshake error or 401 invalid_client, no token";
-        steps.begin("3b", name, expected);
-        out.note("Same subject DN as client.pem, but signed by a CA the provider does not trust:\na DN alone proves nothing; the chain to a trusted CA is what makes it a proof.");
-        let roots = pem::load_ca_certs(&s.ca)?;
-        let http = playbook::client::https_client(&roots, Some(rogue))?;
-        let r = ctx
-            .request_token(
-                &http,
-                &format!("{} from Rogue CA", client_info.subject),
-                Some((&s.rogue_cert, &s.rogue_key)),
-            )
-            .await;
-        let refused = is_invalid_client(&r)
-            || matches!(
-                &r,
-                Err(ClientError::Transport {
-                    kind: TransportKind::Tls | TransportKind::Other,
-                    ..
-                })
-            );
-        steps.finish("3b", name, expected, describe_token(&r), refused);
+    match &ctx.rogue {
+        Some(rogue) => {
+            let d = steps.begin("3b");
+            out.note("Same subject DN as client.pem, but signed by a CA the provider does not trust:\na DN alone proves nothing; the chain to a trusted CA is what makes it a proof.");
+            let roots = pem::load_ca_certs(&s.ca)?;
+            let http = playbook::client::https_client(&roots, Some(rogue))?;
+            let r = ctx
+                .request_token(
+                    &http,
+                    &format!("{client_subject} from Rogue CA"),
+                    Some((&s.rogue_cert, &s.rogue_key)),
+                )
+                .await;
+            let refused = is_invalid_client(&r)
+                || matches!(
+                    &r,
+                    Err(ClientError::Transport {
+                        kind: TransportKind::Tls | TransportKind::Other,
+                        ..
+                    })
+                );
+            steps.finish(d, describe_token(&r), refused);
+        }
+        None if options.skip_rogue => steps.skipped.push("3b: --skip-rogue".into()),
+        None => steps.skip(
+            "3b",
+            &format!(
+                "{} not found (regenerate the dev PKI with `client certs --force`)",
+                s.rogue_cert.display()
+            ),
+        ),
     }
 
     // 4. The right certificate: the provider matches its DN and issues a token bound to it.
-    let name = "Token request with the right certificate";
-    let expected = "200 with an access token whose cnf.x5t#S256 is client.pem's thumbprint";
-    steps.begin("4", name, expected);
+    let d = steps.begin("4");
     let r = ctx
-        .request_token(&ctx.with_client, &client_info.subject, Some(cert))
+        .request_token(&ctx.with_client, client_subject, Some(cert))
         .await;
     let token4 = match r {
         Ok(t) => t,
         Err(e) => {
-            let actual = describe_token(&Err(e));
-            steps.finish("4", name, expected, actual, false);
-            for (n, name, expected) in [
-                ("5", "Resource server without the role", "403"),
-                ("6", "Assign the role, new token, resource server", "200"),
-                (
-                    "7",
-                    "The token over a connection with another certificate",
-                    "401 invalid_token",
-                ),
-                ("8", "A write call the role does not allow", "403"),
-            ] {
-                steps.not_run(n, name, expected, "no token from step 4");
+            let e = Err(e);
+            if is_invalid_client(&e) {
+                out.note(&format!(
+                    "The provider does not tell the client why (on purpose). Its log does: {}\n(a common cause: the realm's x509.subjectdn differs from {client_subject:?})",
+                    crate::error::PROVIDER_LOG_HINT
+                ));
             }
-            return Ok(finish(steps, changes, started));
+            steps.finish(d, describe_token(&e), false);
+            steps.not_run_after("4", "no token from step 4");
+            return Ok(());
         }
     };
     let jwt = DecodedJwt::decode(&token4.access_token)?;
     show_jwt(out, &jwt);
     let binding = jwt.binding(&ctx.client.x5t_s256());
     let (actual, passed) = describe_binding(&binding);
-    steps.finish("4", name, expected, actual, passed);
+    steps.finish(d, actual, passed);
 
     // 5. Authenticated, but not authorized: the token lacks the realm role the route needs.
-    let name = "Resource server without the role";
-    let expected = "403 (the token lacks the realm role)";
-    steps.begin("5", name, expected);
+    let d = steps.begin("5");
     out.note(&format!(
         "GET {} needs realm role {}; realm_access.roles in this token: {:?}",
         names::USERS_API_PATH,
         names::READONLY_ROLE,
         jwt.realm_roles()
     ));
+    out.note(
+        "The curl lines below use $ACCESS_TOKEN; set it with:\n  ACCESS_TOKEN=$(cargo run -q -p client -- token --raw)",
+    );
     let r = ctx
         .call_api(
             &ctx.with_client,
@@ -549,19 +691,17 @@ pub async fn run(
             None,
         )
         .await?;
-    steps.finish("5", name, expected, describe_api(&r), r.status == 403);
+    steps.finish(d, describe_api(&r), is_insufficient_scope(&r));
 
     // 6. The admin gives the service-account user the role; roles are read when a token
     //    is issued, so a *new* token is needed to carry it.
-    let name = "Assign the role through the admin API; a new token carries it; 200";
-    let expected = "role assigned, new token has it in realm_access.roles, 200";
-    steps.begin("6", name, expected);
+    let d = steps.begin("6");
     let admin = ctx.admin().await?;
-    let change = admin.assign(&target, out).await?;
+    let change = admin.assign(target, out).await?;
     drop(admin);
     out.note("a new token (roles are copied into the token when it is issued):");
     let token6 = ctx
-        .request_token(&ctx.with_client, &client_info.subject, Some(cert))
+        .request_token(&ctx.with_client, client_subject, Some(cert))
         .await;
     let token6 = match token6 {
         Ok(t) => t,
@@ -570,21 +710,9 @@ pub async fn run(
                 "role {change:?}, but no new token: {}",
                 describe_token(&Err(e))
             );
-            steps.finish("6", name, expected, actual, false);
-            steps.not_run(
-                "7",
-                "The token over a connection with another certificate",
-                "401",
-                "no token from step 6",
-            );
-            steps.not_run(
-                "8",
-                "A write call the role does not allow",
-                "403",
-                "no token from step 6",
-            );
-            cleanup(&ctx, &target, initially_assigned, options, &mut changes).await?;
-            return Ok(finish(steps, changes, started));
+            steps.finish(d, actual, false);
+            steps.not_run_after("6", "no token from step 6");
+            return Ok(());
         }
     };
     let jwt6 = DecodedJwt::decode(&token6.access_token)?;
@@ -601,11 +729,9 @@ pub async fn run(
         )
         .await?;
     steps.finish(
-        "6",
-        name,
-        expected,
+        d,
         format!(
-            "role {}, token {} it, {}",
+            "role {}, the new token {} it, GET {}",
             match change {
                 Change::Added => "assigned",
                 _ => "was already assigned",
@@ -622,14 +748,12 @@ pub async fn run(
 
     // 7. A stolen token is useless: the resource server compares the token's cnf with the
     //    certificate of *this* connection.
-    let name = "The same token over a connection with another certificate";
-    let expected = "401 invalid_token (cnf.x5t#S256 does not match this connection's certificate)";
-    steps.begin("7", name, expected);
+    let d = steps.begin("7");
     out.note(&format!(
         "token bound to   {}\nconnection cert  {} ({})",
         jwt6.cnf_x5t_s256().unwrap_or("(unbound)"),
         ctx.other.x5t_s256(),
-        other_info.subject
+        ctx.other_info.subject
     ));
     let r = ctx
         .call_api(
@@ -641,12 +765,10 @@ pub async fn run(
             None,
         )
         .await?;
-    steps.finish("7", name, expected, describe_api(&r), r.status == 401);
+    steps.finish(d, describe_api(&r), is_binding_refusal(&r));
 
     // 8. Authorization is per route: the read role does not allow writing.
-    let name = "A write call the role does not allow";
-    let expected = "403 (POST needs another role)";
-    steps.begin("8", name, expected);
+    let d = steps.begin("8");
     out.note(&format!(
         "POST {} needs realm role {}, which this client never gets.",
         names::USERS_API_PATH,
@@ -663,42 +785,45 @@ pub async fn run(
             Some(&body),
         )
         .await?;
-    steps.finish("8", name, expected, describe_api(&r), r.status == 403);
-
-    cleanup(&ctx, &target, initially_assigned, options, &mut changes).await?;
-    Ok(finish(steps, changes, started))
+    steps.finish(d, describe_api(&r), is_insufficient_scope(&r));
+    Ok(())
 }
 
-/// Leaves the role as it was found (or as `--keep-role` asks) and says what changed.
-async fn cleanup(
+/// The one restore point: puts the role mapping back as it was found (assigned or not),
+/// or leaves it assigned with `--keep-role`, reading the current state rather than
+/// trusting how far the steps got. Returns what the provider's state now is, in words.
+async fn restore(
     ctx: &Context<'_>,
     target: &RoleTarget,
     initially_assigned: bool,
     options: &Options,
-    changes: &mut Vec<String>,
-) -> Result<(), ClientError> {
+) -> Result<String, ClientError> {
     let who = &target.user.username;
     let role = &target.role.name;
+    ctx.out
+        .heading("Tidying up: the role mapping as it was found");
+    let admin = ctx.admin().await?;
+    let now_assigned = admin.is_assigned(target, ctx.out).await?;
     if initially_assigned {
-        changes.push(format!(
-            "{role} was assigned to {who} when the walkthrough started; it was removed for step 5 and is assigned again now (as found)"
+        if !now_assigned {
+            admin.assign(target, ctx.out).await?;
+        }
+        return Ok(format!(
+            "{role} was assigned to {who} when the walkthrough started; it is assigned again now (as found)"
         ));
-        return Ok(());
     }
-    if options.keep_role {
-        changes.push(format!(
+    if options.keep_role && now_assigned {
+        return Ok(format!(
             "{role} is still assigned to {who} (--keep-role); `client admin remove-role` takes it away"
         ));
-        return Ok(());
     }
-    ctx.out
-        .heading("Tidying up: the role is removed again, as it was found");
-    let admin = ctx.admin().await?;
-    admin.remove(target, ctx.out).await?;
-    changes.push(format!(
-        "{role} was assigned to {who} for step 6 and removed again (`client walkthrough --keep-role` keeps it)"
-    ));
-    Ok(())
+    if now_assigned {
+        admin.remove(target, ctx.out).await?;
+        return Ok(format!(
+            "{role} was assigned to {who} for step 6 and removed again (`client walkthrough --keep-role` keeps it)"
+        ));
+    }
+    Ok(format!("{role} is not assigned to {who}, as found"))
 }
 
 fn finish(steps: Steps<'_>, changes: Vec<String>, started: Instant) -> Report {
@@ -706,6 +831,7 @@ fn finish(steps: Steps<'_>, changes: Vec<String>, started: Instant) -> Report {
     let report = Report {
         steps: steps.steps,
         changes,
+        skipped: steps.skipped,
     };
     out.heading("Summary");
     for step in &report.steps {
@@ -716,11 +842,21 @@ fn finish(steps: Steps<'_>, changes: Vec<String>, started: Instant) -> Report {
             out.fail(&line);
         }
     }
+    for skipped in &report.skipped {
+        out.warn(&format!("skipped {skipped}"));
+    }
     let passed = report.steps.iter().filter(|s| s.passed).count();
+    let numbers: Vec<&str> = report.steps.iter().map(|s| s.number.as_str()).collect();
     out.plain("");
     out.plain(&format!(
-        "{passed} of {} steps behaved as expected ({:.1}s).",
+        "{passed} of {} steps behaved as expected (steps {}{}; {:.1}s).",
         report.steps.len(),
+        numbers.join(", "),
+        if report.skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; {} skipped", report.skipped.len())
+        },
         started.elapsed().as_secs_f32()
     ));
     for change in &report.changes {
