@@ -888,3 +888,62 @@ fn describe_binding(binding: &Binding) -> (String, bool) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, www_authenticate: &str) -> ApiResponse {
+        ApiResponse {
+            status,
+            www_authenticate: Some(www_authenticate.to_owned()),
+            body: Value::Null,
+        }
+    }
+
+    /// Step 7 passes only on the binding refusal, not on any 401.
+    #[test]
+    fn step_7_needs_the_binding_refusal_not_any_401() {
+        let binding = api(
+            401,
+            r#"Bearer error="invalid_token", error_description="the token is bound to certificate x5t#S256=abc but this connection presented x5t#S256=def""#,
+        );
+        assert!(is_binding_refusal(&binding));
+        let expired = api(
+            401,
+            r#"Bearer error="invalid_token", error_description="the token expired 3s ago""#,
+        );
+        assert!(!is_binding_refusal(&expired));
+        let no_token = api(401, r#"Bearer realm="api""#);
+        assert!(!is_binding_refusal(&no_token));
+        assert!(describe_api(&binding).contains("x5t#S256=abc"));
+    }
+
+    #[test]
+    fn steps_5_and_8_need_insufficient_scope() {
+        assert!(is_insufficient_scope(&api(
+            403,
+            r#"Bearer error="insufficient_scope""#
+        )));
+        assert!(!is_insufficient_scope(&api(403, r#"Bearer realm="api""#)));
+    }
+
+    #[test]
+    fn not_run_covers_every_later_step_by_its_one_name() {
+        let out = Output::quiet();
+        let mut steps = Steps {
+            out: &out,
+            steps: Vec::new(),
+            skipped: Vec::new(),
+        };
+        steps.not_run_after("4", "no token");
+        let names: Vec<(&str, &str)> = steps
+            .steps
+            .iter()
+            .map(|s| (s.number.as_str(), s.name.as_str()))
+            .collect();
+        let expected: Vec<(&str, &str)> = STEPS[5..].iter().map(|d| (d.number, d.name)).collect();
+        assert_eq!(names, expected);
+        assert_eq!(STEPS[5].number, "5");
+    }
+}

@@ -80,6 +80,11 @@ fn certs_never_overwrites_without_force() {
 
     let forced = client(&["certs", "--out", "pki", "--force"], dir.path());
     assert!(forced.status.success(), "{}", text(&forced));
+    assert!(
+        String::from_utf8_lossy(&forced.stdout).contains("still use the old certificates"),
+        "--force warns about running servers: {}",
+        text(&forced)
+    );
     assert_ne!(
         std::fs::read(pki.join("client.key.pem")).unwrap(),
         snapshot
@@ -164,6 +169,33 @@ fn openssl_verifies_the_client_certificate_and_its_dn() {
     );
     assert!(stdout.contains("clientAuth"), "{}", text(&shown));
     assert!(stdout.contains("a private key"), "{}", text(&shown));
+
+    // A .p12 is named for what it is, with the openssl command that reads it, and that
+    // command works (the password is the documented dev one).
+    let p12 = client(&["certs", "show", "client.p12"], dir.path());
+    assert!(p12.status.success(), "{}", text(&p12));
+    let stdout = String::from_utf8_lossy(&p12.stdout);
+    assert!(
+        stdout.contains("PKCS#12") && stdout.contains("openssl pkcs12 -in client.p12"),
+        "{}",
+        text(&p12)
+    );
+    let read = openssl(
+        &[
+            "pkcs12",
+            "-in",
+            "client.p12",
+            "-nokeys",
+            "-passin",
+            "pass:playbook",
+        ],
+        dir.path(),
+    );
+    assert!(
+        String::from_utf8_lossy(&read.stdout).contains("BEGIN CERTIFICATE"),
+        "{}",
+        text(&read)
+    );
 
     let json = client(&["certs", "show", "--json", "client.pem"], dir.path());
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");

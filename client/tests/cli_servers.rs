@@ -165,3 +165,75 @@ async fn admin_and_call_commands() {
     );
     servers.stop().await;
 }
+
+/// The by-hand commands: `token --raw` prints the token alone (for `ACCESS_TOKEN=$(…)`),
+/// `call` accepts a path without its leading '/', `call --secret` uses the client-secret
+/// client's unbound token, `discover` summarises (and `--full` shows everything), and a
+/// user error is a message, not a backtrace, even with RUST_BACKTRACE=1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_hand_commands() {
+    let servers = start().await;
+    let raw = client(&servers, &[], &["token", "--raw"]).await;
+    assert!(raw.status.success(), "{}", text(&raw));
+    let token = String::from_utf8_lossy(&raw.stdout);
+    let token = token.trim_end();
+    assert!(
+        token.starts_with("eyJ") && token.split('.').count() == 3 && !token.contains('\n'),
+        "{}",
+        text(&raw)
+    );
+
+    let call = client(&servers, &[], &["call", "api/users"]).await;
+    let stdout = String::from_utf8_lossy(&call.stdout);
+    assert!(
+        stdout.contains("/api/users") && stdout.contains("insufficient_scope"),
+        "{}",
+        text(&call)
+    );
+    let secret = client(&servers, &[], &["call", "--secret", "/api/whoami"]).await;
+    let stdout = String::from_utf8_lossy(&secret.stdout);
+    assert!(stdout.contains("client_secret_basic"), "{}", text(&secret));
+    assert!(
+        stdout.contains(names::SECRET_CLIENT_ID),
+        "whoami names the secret client: {}",
+        text(&secret)
+    );
+
+    let discover = client(&servers, &[], &["discover"]).await;
+    let stdout = String::from_utf8_lossy(&discover.stdout);
+    assert!(discover.status.success(), "{}", text(&discover));
+    assert!(
+        stdout.contains("tls_client_auth (RFC 8705 §2.1) among them: yes"),
+        "{}",
+        text(&discover)
+    );
+    assert!(
+        !stdout.contains("grant_types_supported"),
+        "{}",
+        text(&discover)
+    );
+    let full = client(&servers, &[], &["discover", "--full"]).await;
+    assert!(
+        String::from_utf8_lossy(&full.stdout).contains("grant_types_supported"),
+        "{}",
+        text(&full)
+    );
+
+    let missing = client(
+        &servers,
+        &[
+            ("RUST_BACKTRACE", "1".into()),
+            ("CLIENT_CERT", "nowhere/client.pem".into()),
+        ],
+        &["token"],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert!(
+        stderr.starts_with("error: nowhere/client.pem") && !stderr.contains("backtrace"),
+        "{}",
+        text(&missing)
+    );
+    servers.stop().await;
+}

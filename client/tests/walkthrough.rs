@@ -4,8 +4,11 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use client::admin::{AdminApi, RoleTarget};
 use client::output::Output;
 use client::resource::{self, TokenCache, TokenSource};
 use client::token::{self, ClientAuth, TokenRequest};
@@ -236,4 +239,180 @@ async fn unreachable_provider_gives_up_with_a_message_naming_the_wait() {
         .unwrap_err();
     assert!(matches!(err, ClientError::GaveUp { .. }), "{err}");
     assert!(err.to_string().contains("--wait"), "{err}");
+}
+
+/// Whether the mTLS client's service-account user has the read role now (asked through
+/// the admin API, as `client admin status` does).
+async fn role_assigned(s: &Settings) -> bool {
+    let (api, target) = admin(s).await;
+    api.is_assigned(&target, &Output::quiet()).await.unwrap()
+}
+
+async fn admin(s: &Settings) -> (AdminApi, RoleTarget) {
+    let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
+    let http = playbook::client::https_client(&roots, None).unwrap();
+    let quiet = Output::quiet();
+    let api = AdminApi::login(
+        http,
+        s.admin_base().unwrap(),
+        &s.realm,
+        &s.admin_username,
+        &s.admin_password,
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let target = api
+        .resolve(s.client_id.as_str(), names::READONLY_ROLE, &quiet)
+        .await
+        .unwrap();
+    (api, target)
+}
+
+async fn assign_role(s: &Settings) {
+    let (api, target) = admin(s).await;
+    api.assign(&target, &Output::quiet()).await.unwrap();
+}
+
+/// A step that fails in the middle (step 4: the wrong certificate presented as the
+/// client's own) ends the run early, and the role that was assigned when it started (so it
+/// was removed for step 5) is assigned again. A missing rogue-client.pem is reported as a
+/// skipped step 3b, not dropped silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_step_still_restores_the_role_as_found() {
+    let servers = start().await;
+    assign_role(&servers.settings).await;
+    std::fs::remove_file(&servers.settings.rogue_cert).unwrap();
+    let mut s = servers.settings.clone();
+    s.cert = s.other_cert.clone();
+    s.key = s.other_key.clone();
+
+    let (out, captured) = Output::captured(false);
+    let report = walkthrough::run(&s, &Options::default(), &out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", captured.text()));
+    let text = captured.text();
+    let step4 = report.step("4").unwrap();
+    assert!(
+        !step4.passed && step4.actual.contains("invalid_client"),
+        "{report:#?}"
+    );
+    for n in ["5", "6", "7", "8"] {
+        assert!(
+            report.step(n).unwrap().actual.starts_with("not run"),
+            "{report:#?}"
+        );
+    }
+    assert!(text.contains("does not tell the client why"), "{text}");
+    assert!(text.contains("oauth2-provider.log"), "{text}");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.starts_with("3b") && s.contains("rogue-client.pem")),
+        "{report:#?}"
+    );
+    assert!(text.contains("skipped"), "{text}");
+    assert!(
+        report.changes[0].contains("as found"),
+        "{:?}",
+        report.changes
+    );
+    assert!(
+        role_assigned(&servers.settings).await,
+        "the role was assigned before the run and must be again"
+    );
+    servers.stop().await;
+}
+
+/// A request that gets no answer (the resource server is not there) returns an error from
+/// the middle of the flow after the role was removed for step 5: it is put back anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_in_the_middle_still_restores_an_assigned_role() {
+    let servers = start().await;
+    assign_role(&servers.settings).await;
+    let mut s = servers.settings.clone();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    s.resource_server = url::Url::parse(&format!("https://localhost:{port}")).unwrap();
+    s.wait = Duration::from_millis(500);
+    let err = walkthrough::run(&s, &Options::default(), &Output::quiet())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::GaveUp { .. }), "{err}");
+    assert!(
+        role_assigned(&servers.settings).await,
+        "restored after {err}"
+    );
+    servers.stop().await;
+}
+
+/// The other direction: the role was not assigned, step 6 assigns it, and then the
+/// resource server breaks the connection (no answer at all, an `Err` out of step 6): the
+/// role is removed again, as it was found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_after_step_6_assigned_the_role_removes_it_again() {
+    let servers = start().await;
+    assert!(!role_assigned(&servers.settings).await);
+    let dir = servers.dir.path();
+    let roots = playbook::pem::load_ca_certs(&dir.join("ca.pem")).unwrap();
+    let identity = Identity::load(
+        &dir.join("resource-server.pem"),
+        &dir.join("resource-server.key.pem"),
+        None,
+    )
+    .unwrap();
+    let tls =
+        playbook::server::server_config(&identity, &roots, playbook::server::ClientAuth::Required)
+            .unwrap();
+    // Answers step 5 as the real resource server would (403 insufficient_scope), then
+    // drops the connection without an answer (a panicking handler ends its connection).
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        names::USERS_API_PATH,
+        axum::routing::get(move || {
+            let calls = calls.clone();
+            async move {
+                if calls.fetch_add(1, Ordering::SeqCst) > 0 {
+                    panic!("test: the resource server breaks the connection");
+                }
+                (
+                    axum::http::StatusCode::FORBIDDEN,
+                    [(
+                        axum::http::header::WWW_AUTHENTICATE,
+                        r#"Bearer error="insufficient_scope", error_description="needs the realm role""#,
+                    )],
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(playbook::server::serve(listener, tls, app, async move {
+        let _ = stopped.await;
+    }));
+
+    let mut s = servers.settings.clone();
+    s.resource_server = url::Url::parse(&format!("https://localhost:{port}")).unwrap();
+    s.wait = Duration::from_millis(500);
+    let (out, captured) = Output::captured(false);
+    let err = walkthrough::run(&s, &Options::default(), &out)
+        .await
+        .unwrap_err();
+    let text = captured.text();
+    assert!(
+        text.contains("6. Assign the role") && text.contains("204"),
+        "step 6 assigned the role before the error: {text}"
+    );
+    assert!(
+        !role_assigned(&servers.settings).await,
+        "removed again after {err}\n{text}"
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+    servers.stop().await;
 }
