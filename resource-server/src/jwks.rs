@@ -3,10 +3,11 @@
 //! rotation at the provider reaches us without a restart.
 //!
 //! Two protections:
-//! - **Rate limit**: at most one successful unknown-`kid` refetch per
-//!   [`Config::min_refetch_interval`](crate::config::Config::min_refetch_interval). Anyone can
-//!   put any `kid` in a token header; without the limit, each forged token would cost the
-//!   provider two requests.
+//! - **Rate limit**: after a refetch that did not find the `kid` it was made for, no other
+//!   for [`Config::min_refetch_interval`](crate::config::Config::min_refetch_interval).
+//!   Anyone can put any `kid` in a token header; without the limit, each forged token would
+//!   cost the provider two requests. A refetch that finds its `kid` (a real key rotation)
+//!   does not take the slot, so two rotations in a row both work at once.
 //! - **Only signature keys of asymmetric algorithms** are kept: entries with `use` other than
 //!   `sig` (Keycloak publishes an `RSA-OAEP` encryption key next to its `RS256` one),
 //!   symmetric (`oct`) keys and unknown algorithms are skipped.
@@ -211,8 +212,8 @@ pub enum KeyError {
     /// The token names a key we do not have and the provider cannot be asked right now:
     /// the server answers 503, because the token may well be valid.
     #[error(
-        "{what}, and the provider's current keys cannot be fetched to check it ({error}); \
-         whether the token is valid cannot be told until the provider answers again. Next \
+        "{what}. The provider's current keys cannot be fetched to check it ({error}), so \
+         whether the token is valid cannot be told until the provider answers again; next \
          attempt in {}s",
         retry_after_secs(*retry_after)
     )]
@@ -263,8 +264,9 @@ enum Refetch {
 /// one fetch instead of each starting their own.
 #[derive(Debug, Default)]
 struct RefetchState {
-    /// When the last successful refetch started: it holds the rate-limit slot.
-    last_success: Option<Instant>,
+    /// When the last successful refetch that still lacked its `kid` started: it holds the
+    /// rate-limit slot.
+    slot_taken: Option<Instant>,
     /// Set while the provider cannot be reached; cleared by the next success.
     failing: Option<Failing>,
 }
@@ -395,7 +397,7 @@ impl KeyStore {
         if let Some(key) = self.current()?.find(kid, alg) {
             return Ok(key);
         }
-        let refetch = self.refetch().await;
+        let refetch = self.refetch(kid, alg).await;
         let set = self.current()?;
         if let Some(key) = set.find(kid, alg) {
             return Ok(key);
@@ -414,7 +416,7 @@ impl KeyStore {
             ),
             Refetch::Failed { error, retry_after } => {
                 return Err(KeyError::ProviderUnreachable {
-                    what: format!("{what}; known kids: {:?}", set.kids()),
+                    what: format!("{what}; cached kids: {:?}", set.kids()),
                     error,
                     retry_after,
                 });
@@ -426,7 +428,7 @@ impl KeyStore {
         )))
     }
 
-    async fn refetch(&self) -> Refetch {
+    async fn refetch(&self, kid: Option<&str>, alg: Algorithm) -> Refetch {
         let mut state = self.refetch.lock().await;
         let now = Instant::now();
         match &state.failing {
@@ -442,7 +444,7 @@ impl KeyStore {
             // come back with new keys, and the tokens it now issues should work at once.
             Some(_) => {}
             None => {
-                if let Some(at) = state.last_success
+                if let Some(at) = state.slot_taken
                     && at.elapsed() < self.min_refetch_interval
                 {
                     return Refetch::RateLimited(at.elapsed());
@@ -455,7 +457,9 @@ impl KeyStore {
                 if state.failing.take().is_some() {
                     tracing::info!("the provider answers again");
                 }
-                state.last_success = Some(now);
+                // Only a fetch that did not help takes the slot: that is what a flood of
+                // made-up kids causes, and a real rotation never does.
+                state.slot_taken = set.find(kid, alg).is_none().then_some(now);
                 self.install(set);
                 Refetch::Done
             }

@@ -27,7 +27,10 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("resource_server=debug,playbook=info")),
         )
-        .with_ansi(colour(std::io::stdout().is_terminal()))
+        .with_ansi(colour(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .init();
     playbook::install_crypto_provider();
 
@@ -43,8 +46,8 @@ async fn main() -> ExitCode {
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org):
 /// start.sh writes this log to a file, where escape codes are noise.
-fn colour(terminal: bool) -> bool {
-    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
@@ -72,4 +75,17 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("serving on {addr}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())), "NO_COLOR='' does not count");
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+    }
 }

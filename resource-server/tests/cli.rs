@@ -1,9 +1,12 @@
-//! The `resource-server` binary itself: flags, a clear error for a missing file, and a
-//! real start from certificate files against a stand-in provider.
+//! The `resource-server` binary itself: flags, a clear error for a missing file (one line,
+//! no backtrace), and a real start from certificate files against a stand-in provider,
+//! with a log free of colour codes when it goes to a pipe.
 
 mod support;
 
+use std::io::BufRead as _;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use playbook::names;
@@ -47,21 +50,83 @@ fn help_lists_the_flags() {
     }
 }
 
-/// A missing CA file: the process fails at once and names the file and the fix.
+/// A missing CA file: the process fails at once (exit 1) and names the file and the fix,
+/// as one `error:` line with the cause chain, and no Rust backtrace even when
+/// `RUST_BACKTRACE=1` is set: it is a setup mistake, not a bug.
 #[test]
-fn missing_ca_file_is_named() {
+fn missing_ca_file_is_named_without_a_backtrace() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = dir.path().join("nope/ca.pem");
     let out = Command::new(BIN)
         .arg("--ca")
         .arg(&ca)
         .env_remove("ISSUER")
+        .env("RUST_BACKTRACE", "1")
         .output()
         .expect("run");
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: checking --issuer"), "{stderr}");
     assert!(stderr.contains("nope/ca.pem"), "{stderr}");
     assert!(stderr.contains("client certs"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+    assert!(!stderr.contains("Caused by"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+/// The child's stdout (its log), line by line, read on a thread so a test can wait for a
+/// line with a deadline.
+struct Log {
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Log {
+    fn of(child: &mut Child) -> Log {
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Log {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    #[track_caller]
+    fn assert_no_ansi(&self) {
+        assert!(
+            self.seen.iter().all(|line| !line.contains('\x1b')),
+            "ANSI escape codes in a piped log: {:#?}",
+            self.seen
+        );
+    }
+
+    /// The first line containing `needle`, waiting at most `timeout`.
+    fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "no log line with {needle:?} ({e}); log so far: {:#?}",
+                    self.seen
+                ),
+            }
+        }
+    }
 }
 
 /// The binary, started from the files `client certs` writes, serves the API with the
@@ -73,25 +138,32 @@ async fn binary_serves_the_api_from_certificate_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     playbook::pki::write_files(dir.path(), &pki.files().expect("files"), false).expect("write");
     let provider = TestProvider::start(&pki).await;
-    // A free port for the child: bind, read, release.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let _server = Server(
+    // `--port 0`: the OS picks a free port and the log says which (no bind-and-release race).
+    let mut server = Server(
         Command::new(BIN)
-            .args(["--issuer", &provider.issuer, "--port", &port.to_string()])
+            .args(["--issuer", &provider.issuer, "--port", "0"])
             .arg("--ca")
             .arg(dir.path().join("ca.pem"))
             .arg("--cert")
             .arg(dir.path().join("resource-server.pem"))
             .arg("--key")
             .arg(dir.path().join("resource-server.key.pem"))
-            .stdout(Stdio::null())
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start the binary"),
     );
+    let mut log = Log::of(&mut server.0);
+    let listening = log.wait_for("resource server listening", Duration::from_secs(30));
+    // stdout is a pipe here, as when start.sh writes the log to a file: no colour codes.
+    log.assert_no_ansi();
+    let port = listening
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("addr=127.0.0.1:"))
+        .and_then(|port| port.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no addr=127.0.0.1:<port> in {listening:?}"));
     let base = format!("https://localhost:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -135,5 +207,7 @@ async fn binary_serves_the_api_from_certificate_files() {
     )
     .await;
     assert_eq!(public.status, 200);
+    log.wait_for("token accepted", Duration::from_secs(10));
+    log.assert_no_ansi();
     provider.stop().await;
 }

@@ -1,7 +1,8 @@
 //! Real tokens from the embedded Keycloak-compatible provider (`oauth2-provider`), over
 //! mTLS end to end: the walkthrough's 403 before the role is assigned (through the admin
-//! REST API, as with Keycloak), 200 after, and a stolen token refused from another
-//! certificate.
+//! REST API, as with Keycloak), 200 after, a stolen token refused from another
+//! certificate, and the provider stopped and restarted (with new keys, as it makes them at
+//! every start) under a running resource server.
 
 mod support;
 
@@ -18,6 +19,39 @@ struct Setup {
     provider: oauth2_provider::Running,
     server: resource_server::Running,
     issuer: String,
+}
+
+/// How the client authenticates at the token endpoint.
+enum Auth {
+    /// RFC 6749 §4.4 with RFC 8705 `tls_client_auth`: the certificate is the credential.
+    Certificate,
+    /// The classic client: a secret, no certificate binding.
+    Secret,
+}
+
+/// A client-credentials token from the provider at `issuer`, over mTLS either way.
+async fn token(pki: &DevPki, issuer: &str, auth: Auth) -> String {
+    let id = identity(&pki.client);
+    let http =
+        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&id))
+            .expect("client");
+    let request = http.post(format!("{issuer}/protocol/openid-connect/token"));
+    let request = match auth {
+        Auth::Certificate => request.form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", names::MTLS_CLIENT_ID),
+        ]),
+        Auth::Secret => request
+            .basic_auth(names::SECRET_CLIENT_ID, Some(names::SECRET_CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")]),
+    };
+    let response = request.send().await.expect("token request");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("token JSON");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
 }
 
 impl Setup {
@@ -56,42 +90,12 @@ impl Setup {
         .expect("client")
     }
 
-    /// RFC 6749 §4.4 with RFC 8705 `tls_client_auth`: the certificate is the credential.
     async fn mtls_token(&self) -> String {
-        let response = self
-            .http(Some(&self.pki.client))
-            .post(format!("{}/protocol/openid-connect/token", self.issuer))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", names::MTLS_CLIENT_ID),
-            ])
-            .send()
-            .await
-            .expect("token request");
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.expect("token JSON");
-        body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned()
+        token(&self.pki, &self.issuer, Auth::Certificate).await
     }
 
-    /// The classic client: a secret, no certificate binding.
     async fn secret_token(&self) -> String {
-        let response = self
-            .http(Some(&self.pki.client))
-            .post(format!("{}/protocol/openid-connect/token", self.issuer))
-            .basic_auth(names::SECRET_CLIENT_ID, Some(names::SECRET_CLIENT_SECRET))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .expect("token request");
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.expect("token JSON");
-        body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned()
+        token(&self.pki, &self.issuer, Auth::Secret).await
     }
 
     /// What the walkthrough does through Keycloak's admin REST API: give the mTLS client's
@@ -215,4 +219,133 @@ async fn secret_client_token_is_unbound() {
     let refused = get_with(&s.pki, &s.url("/api/whoami"), &s.pki.client, &token).await;
     assert_invalid_token(&refused, "not bound");
     s.stop().await;
+}
+
+/// The embedded provider on a fixed port, so that it can be stopped and started again at
+/// the same address (the issuer the resource server trusts). Every start makes new keys.
+struct ProviderOnPort {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl ProviderOnPort {
+    async fn start(pki: &DevPki, port: u16) -> ProviderOnPort {
+        let provider =
+            Provider::from_realm_file(&oauth2_provider::realm_file(), Options::default())
+                .expect("realm import");
+        let tls = oauth2_provider::tls_config_from_pki(pki).expect("provider TLS");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("re-bind the provider's port");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(oauth2_provider::run(
+            listener,
+            None,
+            tls,
+            provider,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        ProviderOnPort { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the provider stops within 10 s")
+            .expect("provider task")
+            .expect("provider serve loop");
+    }
+}
+
+/// Calls `url` until the answer is not 503 (bounded: 50 tries, 200 ms apart).
+async fn until_not_503(pki: &DevPki, url: &str, token: &str) -> Answer {
+    let mut answer = get_with(pki, url, &pki.client, token).await;
+    for _ in 0..50 {
+        if answer.status != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        answer = get_with(pki, url, &pki.client, token).await;
+    }
+    answer
+}
+
+/// The README's "stop the provider" exercise, with the real embedded provider:
+/// 1. provider stopped: a token the resource server has seen still gets 200;
+/// 2. provider restarted (new keys): its token gets 200 (the unknown `kid` triggers a
+///    refetch);
+/// 3. another restart, a token from it, provider stopped again before the resource server
+///    saw that key: 503 `temporarily_unavailable` with `Retry-After`, not 401, because the
+///    token cannot be checked;
+/// 4. provider started again (yet other keys): that token now gets 401 (its key is no longer
+///    published, even after a refetch), and a token from the running provider gets 200.
+#[tokio::test]
+async fn provider_stopped_and_restarted_under_a_running_resource_server() {
+    let s = Setup::start(false).await;
+    let whoami = s.url("/api/whoami");
+    let first = s.mtls_token().await;
+    assert_eq!(
+        get_with(&s.pki, &whoami, &s.pki.client, &first)
+            .await
+            .status,
+        200
+    );
+    let port = url::Url::parse(&s.provider.base_url)
+        .expect("base URL")
+        .port()
+        .expect("port");
+    let Setup {
+        pki,
+        provider,
+        server,
+        issuer,
+    } = s;
+    provider.stop().await;
+    let kid_of = |token: &str| {
+        jsonwebtoken::decode_header(token)
+            .expect("JWS header")
+            .kid
+            .expect("kid")
+    };
+    let mtls_token = || token(&pki, &issuer, Auth::Certificate);
+
+    // 1. Keys are cached: the provider is not needed to check a token we know.
+    assert_eq!(
+        get_with(&pki, &whoami, &pki.client, &first).await.status,
+        200
+    );
+
+    // 2. Restarted with new keys: the new kid is fetched.
+    let restarted = ProviderOnPort::start(&pki, port).await;
+    let second = mtls_token().await;
+    assert_ne!(kid_of(&second), kid_of(&first), "new keys at every start");
+    let answer = get_with(&pki, &whoami, &pki.client, &second).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    restarted.stop().await;
+
+    // 3. A token whose key the resource server has not seen, and no provider to ask.
+    let again = ProviderOnPort::start(&pki, port).await;
+    let third = mtls_token().await;
+    again.stop().await;
+    let down = get_with(&pki, &whoami, &pki.client, &third).await;
+    println!("provider down: {}", down.description());
+    assert_eq!(down.status, 503, "{down:?}");
+    assert_eq!(down.error(), Some("temporarily_unavailable"));
+    assert!(down.retry_after.is_some(), "{down:?}");
+    assert!(down.description().contains(&issuer), "{down:?}");
+    assert!(down.description().contains(&kid_of(&third)), "{down:?}");
+
+    // 4. Back with yet other keys: now the resource server can tell.
+    let back = ProviderOnPort::start(&pki, port).await;
+    let stale = until_not_503(&pki, &whoami, &third).await;
+    assert_invalid_token(&stale, "even after refetching");
+    let fourth = mtls_token().await;
+    let answer = get_with(&pki, &whoami, &pki.client, &fourth).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+
+    server.stop().await.expect("resource server stops");
+    back.stop().await;
 }
