@@ -197,3 +197,74 @@ fn looks_like_pkcs12(path: &Path) -> bool {
         .unwrap_or(false);
     by_content && (by_name || path.extension().is_none())
 }
+
+/// The certificates `./start.sh` and the walkthrough read, each with its key, and whether
+/// the flow needs it (`rogue-client` only feeds step 3b, which is skipped without it).
+pub const NEEDED: &[(&str, bool)] = &[
+    ("ca", true),
+    ("oauth2-provider", true),
+    ("resource-server", true),
+    ("client", true),
+    ("other-client", true),
+    ("rogue-client", false),
+];
+
+/// `client certs check`: every certificate the flow needs is there, readable, not expired,
+/// and has its key. Returns whether the set is usable; says what to do when it is not.
+pub fn check(dir: &Path, out: &Output) -> bool {
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    for (name, required) in NEEDED {
+        let mut trouble = Vec::new();
+        let cert = dir.join(format!("{name}.pem"));
+        let key = dir.join(format!("{name}.key.pem"));
+        // The CA's key is not needed at run time, but `client certs` writes it.
+        for path in [&cert, &key] {
+            if !path.exists() {
+                trouble.push(format!("{} is missing", path.display()));
+            }
+        }
+        if cert.exists() {
+            match playbook::pem::load_certs(&cert)
+                .map_err(|e| e.to_string())
+                .and_then(|ders| CertInfo::from_der(&ders[0]))
+            {
+                Ok(info) if info.remaining().is_negative() => {
+                    trouble.push(format!("{} has expired", cert.display()))
+                }
+                Ok(info) => {
+                    if let Some(w) = info.expiry_warning() {
+                        notes.push(format!("{}: {w}", cert.display()));
+                    }
+                }
+                Err(e) => trouble.push(format!("{}: {e}", cert.display())),
+            }
+        }
+        if trouble.is_empty() {
+            out.ok(&format!("{name}.pem and {name}.key.pem"));
+        } else if *required {
+            for t in &trouble {
+                out.fail(t);
+            }
+            problems.extend(trouble);
+        } else {
+            for t in &trouble {
+                out.warn(&format!(
+                    "{t} (only step 3b needs it; it is skipped without)"
+                ));
+            }
+        }
+    }
+    for n in &notes {
+        out.warn(n);
+    }
+    if !problems.is_empty() {
+        out.plain(&format!(
+            "{} is not a usable dev PKI: regenerate it with `client --certs-dir {} certs --force` (then restart running servers)",
+            dir.display(),
+            dir.display()
+        ));
+    }
+    out.json(&json!({"dir": dir, "usable": problems.is_empty(), "problems": problems, "warnings": notes}));
+    problems.is_empty()
+}

@@ -194,6 +194,9 @@ pub struct CertsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CertsCommand {
+    /// Check that CERTS_DIR holds every certificate and key the walkthrough
+    /// needs, none expired; exits non-zero, naming the fix, when not (./start.sh runs it).
+    Check,
     /// Print subject and issuer (RFC 2253), SANs, EKU, validity and the RFC 8705 thumbprint
     /// x5t#S256 of each certificate; warns when one is close to expiry.
     Show {
@@ -326,6 +329,7 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
     match &cli.command {
         Command::Certs(args) => match &args.show {
             Some(CertsCommand::Show { files }) => Ok(certs::show(files, out)),
+            Some(CertsCommand::Check) => Ok(certs::check(&cli.global.certs_dir, out)),
             None => {
                 let dir = args
                     .out

@@ -225,3 +225,34 @@ fn certs_show_names_a_bad_file() {
         text(&o)
     );
 }
+
+/// `client certs check` (what ./start.sh runs before reusing certs/): a complete set
+/// passes; a missing key fails naming the file and the fix; a missing rogue certificate
+/// only warns (step 3b is skipped without it).
+#[test]
+fn certs_check_names_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = client(&["certs", "--out", "pki"], dir.path());
+    assert!(made.status.success(), "{}", text(&made));
+    let ok = client(&["--certs-dir", "pki", "certs", "check"], dir.path());
+    assert!(ok.status.success(), "{}", text(&ok));
+
+    std::fs::remove_file(dir.path().join("pki/rogue-client.pem")).unwrap();
+    let rogue = client(&["--certs-dir", "pki", "certs", "check"], dir.path());
+    assert!(rogue.status.success(), "{}", text(&rogue));
+    assert!(
+        String::from_utf8_lossy(&rogue.stdout).contains("step 3b"),
+        "{}",
+        text(&rogue)
+    );
+
+    std::fs::remove_file(dir.path().join("pki/resource-server.key.pem")).unwrap();
+    let bad = client(&["--certs-dir", "pki", "certs", "check"], dir.path());
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        stdout.contains("resource-server.key.pem is missing") && stdout.contains("--force"),
+        "{}",
+        text(&bad)
+    );
+}
