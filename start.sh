@@ -7,6 +7,11 @@
 #   ./start.sh --provider embedded    use the embedded provider (no container engine needed)
 #   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
 #
+# Needs cargo and curl. Output: the setup phases are labelled [setup N/4]; the numbers 1-8
+# belong to the walkthrough's steps only. Server logs (no colour codes) go to
+# target/start-logs/. Overrides from the environment: PROVIDER_PORT, MANAGEMENT_PORT,
+# RESOURCE_SERVER_PORT, READY_TIMEOUT_SECS (default 180), REALM_FILE, CERTS_DIR, ...
+#
 # Without --provider: Keycloak when a container engine answers, else the embedded provider.
 # Certificates are generated into certs/ only if missing (never overwritten). Servers this
 # script starts are stopped on exit, failure or Ctrl-C; servers already running are used
@@ -23,6 +28,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/env.sh
 source "${ROOT}/scripts/env.sh"
+# oauth2-provider/start.sh (Keycloak) reads the same ports from its environment.
+export PROVIDER_PORT MANAGEMENT_PORT RESOURCE_SERVER_PORT
 
 # A debug build: on a 2-core first run it is several minutes faster than --release
 # (no optimisation of ~300 crates), and `cargo test` reuses it afterwards. The servers are
@@ -40,20 +47,57 @@ PROVIDER_REASON=""   # and why
 STARTED_KEYCLOAK=0
 PROVIDER_PID=""
 RESOURCE_SERVER_PID=""
+WALKTHROUGH_STATUS=""  # set once the walkthrough has run: Ctrl-C under --keep-running exits with it
+# The setup phases, labelled apart from the walkthrough's steps 1-8.
+SETUP_PHASES=4
 
-INFO() { printf '\033[1mINFO\033[0m  %s\n' "$*"; }
-ERROR() { printf '\033[31mERROR\033[0m %s\n' "$*" >&2; }
-if [[ ! -t 1 ]]; then
-  INFO() { printf 'INFO  %s\n' "$*"; }
-  ERROR() { printf 'ERROR %s\n' "$*" >&2; }
+INFO() { printf 'INFO  %s\n' "$*"; }
+ERROR() { printf 'ERROR %s\n' "$*" >&2; }
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+  INFO() { printf '\033[1mINFO\033[0m  %s\n' "$*"; }
 fi
+if [[ -t 2 && -z "${NO_COLOR:-}" ]]; then
+  ERROR() { printf '\033[31mERROR\033[0m %s\n' "$*" >&2; }
+fi
+# "[setup 2/4] provider: …"
+SETUP() {
+  local n=$1
+  shift
+  INFO "[setup ${n}/${SETUP_PHASES}] $*"
+}
 die() {
   ERROR "$@"
   exit 1
 }
 
 usage() {
-  sed -n '3,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+# The commands this script needs, checked before anything starts.
+require_tools() {
+  command -v cargo >/dev/null 2>&1 ||
+    die "cargo is needed to build the playground: install Rust from https://rustup.rs"
+  command -v curl >/dev/null 2>&1 ||
+    die "curl is needed for the readiness checks: install it (e.g. apt-get install curl, brew install curl)"
+}
+
+# The last lines of a server's log, after the ERROR that names it: the reason is usually there.
+log_tail() {
+  local log=$1
+  if [[ -s "${log}" ]]; then
+    printf '  | %s\n' "last lines of ${log#"${ROOT}/"}:" >&2
+    tail -n 8 "${log}" | sed 's/^/  | /' >&2
+  fi
+}
+
+# Exits with $1, or under --keep-running after the walkthrough with its status: Ctrl-C is
+# then the normal way to stop, and the exit code still says whether the steps passed.
+on_signal() {
+  if [[ -n "${WALKTHROUGH_STATUS}" ]]; then
+    exit "${WALKTHROUGH_STATUS}"
+  fi
+  exit "$1"
 }
 
 parse_args() {
@@ -116,24 +160,29 @@ certs_arg() {
   fi
 }
 
+# The servers are ready when this script calls the client, so a short wait is enough; the
+# longer one covers a provider that restarts meanwhile.
 client() {
   "${BIN_DIR}/client" --certs-dir "$(certs_arg)" --issuer "${ISSUER}" \
-    --resource-server "${RESOURCE_SERVER_URL}" --client-id "${CLIENT_ID}" "$@"
+    --resource-server "${RESOURCE_SERVER_URL}" --client-id "${CLIENT_ID}" --wait 60 "$@"
 }
 
-# 0. Build the three binaries (debug; see BIN_DIR above).
+# Setup 1: build the three binaries (debug; see BIN_DIR above).
 build() {
-  INFO "0. building client, oauth2-provider and resource-server (cargo build; the first build takes a few minutes)"
+  SETUP 1 "build: client, oauth2-provider and resource-server (cargo build; the first build takes a few minutes)"
   cargo build --locked -p client -p oauth2-provider -p resource-server
 }
 
-# 1. The certificates: generated once; existing files are never overwritten.
+# Setup 2: the certificates: generated once; existing files are never overwritten, but
+# an incomplete or expired set stops the run (`client certs check` names the fix).
 ensure_certs() {
-  if [[ -f "${CERTS_DIR}/ca.pem" && -f "${CERTS_DIR}/client.pem" && -f "${CERTS_DIR}/other-client.pem" ]]; then
-    INFO "1. certificates: using the existing ones in $(certs_arg)/ (regenerate with: ${BIN_DIR#"${ROOT}/"}/client certs --force)"
-  else
-    INFO "1. certificates: none in $(certs_arg)/ yet, generating the dev PKI"
+  if [[ ! -e "${CERTS_DIR}/ca.pem" && ! -e "${CERTS_DIR}/client.pem" ]]; then
+    SETUP 2 "certificates: none in $(certs_arg)/ yet, generating the dev PKI"
     client certs
+  else
+    SETUP 2 "certificates: checking the existing ones in $(certs_arg)/"
+    client certs check ||
+      die "the certificates in $(certs_arg)/ cannot be used as they are (see above)"
   fi
 }
 
@@ -150,10 +199,14 @@ wait_until() {
   local waited=0
   until "$@"; do
     if [[ -n "${PROVIDER_PID}" ]] && ! kill -0 "${PROVIDER_PID}" 2>/dev/null; then
-      die "the embedded provider exited; its log: ${LOG_DIR}/oauth2-provider.log"
+      ERROR "the embedded provider exited (port ${PROVIDER_PORT} or ${MANAGEMENT_PORT} taken? set PROVIDER_PORT / MANAGEMENT_PORT)"
+      log_tail "${LOG_DIR}/oauth2-provider.log"
+      exit 1
     fi
     if [[ -n "${RESOURCE_SERVER_PID}" ]] && ! kill -0 "${RESOURCE_SERVER_PID}" 2>/dev/null; then
-      die "the resource server exited; its log: ${LOG_DIR}/resource-server.log"
+      ERROR "the resource server exited (port ${RESOURCE_SERVER_PORT} taken? set RESOURCE_SERVER_PORT)"
+      log_tail "${LOG_DIR}/resource-server.log"
+      exit 1
     fi
     if [[ ${waited} -ge ${READY_TIMEOUT_SECS} ]]; then
       die "${what} not ready after ${READY_TIMEOUT_SECS}s (raise READY_TIMEOUT_SECS); logs in ${LOG_DIR}"
@@ -186,25 +239,27 @@ choose_provider() {
   fi
 }
 
-# 2. The authorization server: Keycloak in a container, or the embedded provider, which
-#    imports the same realm file and answers as Keycloak does.
+# Setup 3: the authorization server: Keycloak in a container, or the embedded provider,
+# which imports the same realm file and answers as Keycloak does.
 start_provider() {
   if provider_answers; then
-    INFO "2. provider: something already answers at ${ISSUER}; using it as it is (not stopped afterwards)"
+    SETUP 3 "provider: something already answers at ${ISSUER}; using it as it is (not stopped afterwards)"
     PROVIDER_KIND="already running"
     return 0
   fi
   if [[ "${PROVIDER_KIND}" == "keycloak" ]]; then
-    INFO "2. provider: Keycloak in a container (${PROVIDER_REASON})"
+    SETUP 3 "provider: Keycloak in a container (${PROVIDER_REASON})"
     # Only a container this run started is stopped on exit: when oauth2-provider/start.sh
     # fails (say, a container of that name already exists) it cleans up its own, and ours
     # must not remove someone else's.
     "${ROOT}/oauth2-provider/start.sh"
     STARTED_KEYCLOAK=1
   else
-    INFO "2. provider: the embedded provider (${PROVIDER_REASON})"
-    "${BIN_DIR}/oauth2-provider" --realm "${REALM_FILE}" --certs "${CERTS_DIR}" \
-      --port "${PROVIDER_PORT}" >"${LOG_DIR}/oauth2-provider.log" 2>&1 &
+    SETUP 3 "provider: the embedded provider (${PROVIDER_REASON})"
+    # NO_COLOR / RUST_LOG_STYLE: the log is a file, not a terminal: no colour codes in it.
+    NO_COLOR=1 RUST_LOG_STYLE=never "${BIN_DIR}/oauth2-provider" --realm "${REALM_FILE}" \
+      --certs "${CERTS_DIR}" --port "${PROVIDER_PORT}" --management-port "${MANAGEMENT_PORT}" \
+      >"${LOG_DIR}/oauth2-provider.log" 2>&1 &
     PROVIDER_PID=$!
     INFO "   pid ${PROVIDER_PID}, log ${LOG_DIR#"${ROOT}/"}/oauth2-provider.log"
   fi
@@ -219,15 +274,15 @@ resource_server_ready() {
     "${RESOURCE_SERVER_URL}/health/ready" >/dev/null 2>&1
 }
 
-# 3. The resource server: trusts our CA for client certificates, validates tokens with the
-#    provider's keys (found through the issuer's discovery document).
+# Setup 4: the resource server: trusts our CA for client certificates, validates tokens
+# with the provider's keys (found through the issuer's discovery document).
 start_resource_server() {
   if resource_server_ready; then
-    INFO "3. resource server: already running at ${RESOURCE_SERVER_URL}; using it as it is"
+    SETUP 4 "resource server: already running at ${RESOURCE_SERVER_URL}; using it as it is"
     return 0
   fi
-  INFO "3. resource server on ${RESOURCE_SERVER_URL} (issuer ${ISSUER})"
-  "${BIN_DIR}/resource-server" --issuer "${ISSUER}" --ca "${CERTS_DIR}/ca.pem" \
+  SETUP 4 "resource server on ${RESOURCE_SERVER_URL} (issuer ${ISSUER})"
+  NO_COLOR=1 RUST_LOG_STYLE=never "${BIN_DIR}/resource-server" --issuer "${ISSUER}" --ca "${CERTS_DIR}/ca.pem" \
     --cert "${CERTS_DIR}/resource-server.pem" --key "${CERTS_DIR}/resource-server.key.pem" \
     --port "${RESOURCE_SERVER_PORT}" >"${LOG_DIR}/resource-server.log" 2>&1 &
   RESOURCE_SERVER_PID=$!
@@ -235,36 +290,56 @@ start_resource_server() {
   wait_until "the resource server at ${RESOURCE_SERVER_URL}" resource_server_ready
 }
 
-# 4. The walkthrough itself (steps 1-8); its exit code is this script's.
+# Then the walkthrough itself (steps 1-8); its exit code is this script's.
 run_walkthrough() {
-  INFO "4. the walkthrough (client walkthrough) against the ${PROVIDER_KIND} provider"
+  INFO "setup done; the walkthrough (client walkthrough, steps 1-8) against the ${PROVIDER_KIND} provider"
   local status=0
   # The admin credentials go through the environment, not the command line (ps shows argv).
   KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME}" \
     KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD}" \
     client walkthrough || status=$?
   if [[ ${status} -eq 0 ]]; then
-    INFO "the walkthrough passed. Try it by hand: ${BIN_DIR#"${ROOT}/"}/client --help"
+    INFO "the walkthrough passed. Try it by hand: cargo run -p client -- --help"
   else
     ERROR "the walkthrough did not pass (exit ${status}); server logs are in ${LOG_DIR#"${ROOT}/"}/"
   fi
   return "${status}"
 }
 
+# --keep-running: waits (until Ctrl-C) while the servers this run started keep running.
 keep_running() {
-  if [[ ${KEEP_RUNNING} -eq 1 ]]; then
-    INFO "servers keep running (--keep-running); Ctrl-C stops them"
-    wait
+  [[ ${KEEP_RUNNING} -eq 1 ]] || return 0
+  if [[ -z "${PROVIDER_PID}${RESOURCE_SERVER_PID}" && ${STARTED_KEYCLOAK} -eq 0 ]]; then
+    INFO "--keep-running: this run started no server (they were already running); nothing to keep"
+    return 0
   fi
+  INFO "servers keep running (--keep-running); Ctrl-C stops them"
+  INFO "in another terminal: cargo run -p client -- token --decode   (see README 'By hand')"
+  # A loop rather than a bare `wait`: with Keycloak there may be no child to wait for, and
+  # returning early would stop the container the user asked to keep.
+  while true; do
+    if [[ -n "${PROVIDER_PID}" ]] && ! kill -0 "${PROVIDER_PID}" 2>/dev/null; then
+      ERROR "the embedded provider exited"
+      log_tail "${LOG_DIR}/oauth2-provider.log"
+      return 1
+    fi
+    if [[ -n "${RESOURCE_SERVER_PID}" ]] && ! kill -0 "${RESOURCE_SERVER_PID}" 2>/dev/null; then
+      ERROR "the resource server exited"
+      log_tail "${LOG_DIR}/resource-server.log"
+      return 1
+    fi
+    sleep 1
+  done
 }
 
 main() {
   parse_args "$@"
+  require_tools
   cd "${ROOT}"
   mkdir -p "${LOG_DIR}"
   trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  trap 'on_signal 130' INT
+  trap 'on_signal 143' TERM
   choose_provider
   build
   ensure_certs
@@ -272,7 +347,8 @@ main() {
   start_resource_server
   local status=0
   run_walkthrough || status=$?
-  keep_running
+  WALKTHROUGH_STATUS=${status}
+  keep_running || status=$?
   return "${status}"
 }
 

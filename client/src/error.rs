@@ -188,7 +188,7 @@ fn classify(err: &reqwest::Error) -> (TransportKind, String) {
 /// which side refused what is the lesson.
 fn describe_tls(err: &rustls::Error) -> String {
     match explain_tls(err) {
-        Some(meaning) => format!("TLS: {err} ({meaning})"),
+        Some(meaning) => format!("TLS: {err}: {meaning}"),
         None => format!("TLS: {err}"),
     }
 }

@@ -67,7 +67,14 @@ impl ApiResponse {
         if let Some(h) = &self.www_authenticate {
             s.push_str(&format!("\nWWW-Authenticate: {h}"));
         }
-        if !self.body.is_null() {
+        // An error body that only repeats WWW-Authenticate's error and description is not
+        // printed twice.
+        let repeats_header = self.www_authenticate.is_some()
+            && self
+                .body
+                .as_object()
+                .is_some_and(|o| o.keys().all(|k| k == "error" || k == "error_description"));
+        if !self.body.is_null() && !repeats_header {
             // Short bodies on one line; long ones (whoami's claims) pretty-printed.
             let line = self.body.to_string();
             let body = if line.chars().count() > 100 {

@@ -804,9 +804,12 @@ async fn restore(
         .heading("Tidying up: the role mapping as it was found");
     let admin = ctx.admin().await?;
     let now_assigned = admin.is_assigned(target, ctx.out).await?;
+    let role_list = std::slice::from_ref(&target.role);
     if initially_assigned {
         if !now_assigned {
-            admin.assign(target, ctx.out).await?;
+            admin
+                .add_realm_roles(&target.user, role_list, ctx.out)
+                .await?;
         }
         return Ok(format!(
             "{role} was assigned to {who} when the walkthrough started; it is assigned again now (as found)"
@@ -818,7 +821,9 @@ async fn restore(
         ));
     }
     if now_assigned {
-        admin.remove(target, ctx.out).await?;
+        admin
+            .remove_realm_roles(&target.user, role_list, ctx.out)
+            .await?;
         return Ok(format!(
             "{role} was assigned to {who} for step 6 and removed again (`client walkthrough --keep-role` keeps it)"
         ));
