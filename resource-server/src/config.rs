@@ -140,8 +140,10 @@ pub struct Config {
     pub authorized_party: Option<String>,
     /// The `realm` named in `WWW-Authenticate` challenges.
     pub realm: String,
-    /// At most one unknown-`kid` refetch of the JWKS per this interval, so a flood of
-    /// tokens with made-up `kid`s cannot turn this server into a load generator.
+    /// After an unknown-`kid` refetch that did not find the `kid`, no other for this long,
+    /// so a flood of tokens with made-up `kid`s cannot turn this server into a load
+    /// generator. Refetches that find their `kid` (real rotations) and failed ones do not
+    /// count.
     pub min_refetch_interval: Duration,
     /// First and longest pause between attempts to load the keys while the provider is down.
     pub retry_min_delay: Duration,

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `GET /public` | nothing |
 //! | `GET /api/users` | realm role `oauth2-playbook-readonly` |
-//! | `POST /api/users` | realm role `oauth2-playbook-write` (never granted: the walkthrough shows a 403) |
+//! | `POST /api/users` | realm role `oauth2-playbook-write` (never granted: the walkthrough shows a 403); a JSON body of at most `max_body_bytes` (413 beyond) |
 //! | `GET /api/whoami` | any valid token: shows what the server validated |
 //! | `GET /health/live` | nothing: the process answers |
 //! | `GET /health/ready` | nothing: 200 once the provider's keys are loaded, else 503 |
