@@ -48,6 +48,7 @@ use jsonwebtoken::{Algorithm, Validation, get_current_timestamp};
 use playbook::server::Connection;
 use playbook::{names, x509};
 use serde::{Deserialize, Deserializer, Serialize};
+use subtle::ConstantTimeEq as _;
 
 use crate::AppState;
 use crate::config::Config;
@@ -651,10 +652,11 @@ pub fn check_binding(
     let bound = claims.bound_thumbprint().map(str::to_owned);
     let result = match (&bound, &presented) {
         (Some(bound), Some(presented)) => {
-            // A plain comparison: both thumbprints are public (one is in the token, the
-            // other is a hash of the certificate the caller just sent), so there is no
-            // secret for a timing difference to leak.
-            if bound == presented {
+            // Constant time, as security comparisons here always are: both thumbprints are
+            // public today, but the habit costs nothing and survives a later change that
+            // compares something that is not (a `subtle` slice comparison; only the
+            // lengths, which are fixed for SHA-256, are compared in variable time).
+            if bool::from(bound.as_bytes().ct_eq(presented.as_bytes())) {
                 "matches"
             } else {
                 return Err(ApiError::InvalidToken(format!(
