@@ -192,22 +192,28 @@ provider_answers() {
     "${ISSUER}/.well-known/openid-configuration" >/dev/null 2>&1
 }
 
+# Whether the servers this run started are still running; if one exited, says so with
+# the end of its log (the reason is usually there) and returns 1.
+servers_alive() {
+  if [[ -n "${PROVIDER_PID}" ]] && ! kill -0 "${PROVIDER_PID}" 2>/dev/null; then
+    ERROR "the embedded provider exited (port ${PROVIDER_PORT} or ${MANAGEMENT_PORT} taken? set PROVIDER_PORT / MANAGEMENT_PORT)"
+    log_tail "${LOG_DIR}/oauth2-provider.log"
+    return 1
+  fi
+  if [[ -n "${RESOURCE_SERVER_PID}" ]] && ! kill -0 "${RESOURCE_SERVER_PID}" 2>/dev/null; then
+    ERROR "the resource server exited (port ${RESOURCE_SERVER_PORT} taken? set RESOURCE_SERVER_PORT)"
+    log_tail "${LOG_DIR}/resource-server.log"
+    return 1
+  fi
+}
+
 # Waits until "$@" succeeds, at most READY_TIMEOUT_SECS; $1 names what we wait for.
 wait_until() {
   local what=$1
   shift
   local waited=0
   until "$@"; do
-    if [[ -n "${PROVIDER_PID}" ]] && ! kill -0 "${PROVIDER_PID}" 2>/dev/null; then
-      ERROR "the embedded provider exited (port ${PROVIDER_PORT} or ${MANAGEMENT_PORT} taken? set PROVIDER_PORT / MANAGEMENT_PORT)"
-      log_tail "${LOG_DIR}/oauth2-provider.log"
-      exit 1
-    fi
-    if [[ -n "${RESOURCE_SERVER_PID}" ]] && ! kill -0 "${RESOURCE_SERVER_PID}" 2>/dev/null; then
-      ERROR "the resource server exited (port ${RESOURCE_SERVER_PORT} taken? set RESOURCE_SERVER_PORT)"
-      log_tail "${LOG_DIR}/resource-server.log"
-      exit 1
-    fi
+    servers_alive || exit 1
     if [[ ${waited} -ge ${READY_TIMEOUT_SECS} ]]; then
       die "${what} not ready after ${READY_TIMEOUT_SECS}s (raise READY_TIMEOUT_SECS); logs in ${LOG_DIR}"
     fi
@@ -317,19 +323,10 @@ keep_running() {
   INFO "in another terminal: cargo run -p client -- token --decode   (see README 'By hand')"
   # A loop rather than a bare `wait`: with Keycloak there may be no child to wait for, and
   # returning early would stop the container the user asked to keep.
-  while true; do
-    if [[ -n "${PROVIDER_PID}" ]] && ! kill -0 "${PROVIDER_PID}" 2>/dev/null; then
-      ERROR "the embedded provider exited"
-      log_tail "${LOG_DIR}/oauth2-provider.log"
-      return 1
-    fi
-    if [[ -n "${RESOURCE_SERVER_PID}" ]] && ! kill -0 "${RESOURCE_SERVER_PID}" 2>/dev/null; then
-      ERROR "the resource server exited"
-      log_tail "${LOG_DIR}/resource-server.log"
-      return 1
-    fi
+  while servers_alive; do
     sleep 1
   done
+  return 1
 }
 
 main() {

@@ -268,11 +268,8 @@ impl AdminApi {
         roles: &[RoleRepresentation],
         out: &Output,
     ) -> Result<(), ClientError> {
-        let url = self.url(&format!("users/{}/role-mappings/realm", user.id))?;
-        let body = serde_json::to_value(roles).unwrap_or(Value::Null);
-        self.send("assign role", reqwest::Method::POST, url, Some(&body), out)
+        self.change_realm_roles(reqwest::Method::POST, user, roles, out)
             .await
-            .map(drop)
     }
 
     /// `DELETE /users/{id}/role-mappings/realm` with `[{"id","name"}]`.
@@ -282,17 +279,28 @@ impl AdminApi {
         roles: &[RoleRepresentation],
         out: &Output,
     ) -> Result<(), ClientError> {
+        self.change_realm_roles(reqwest::Method::DELETE, user, roles, out)
+            .await
+    }
+
+    /// `POST` (add) or `DELETE` (remove) on the user's realm role mappings.
+    async fn change_realm_roles(
+        &self,
+        method: reqwest::Method,
+        user: &UserRepresentation,
+        roles: &[RoleRepresentation],
+        out: &Output,
+    ) -> Result<(), ClientError> {
+        let what = if method == reqwest::Method::DELETE {
+            "remove role"
+        } else {
+            "assign role"
+        };
         let url = self.url(&format!("users/{}/role-mappings/realm", user.id))?;
         let body = serde_json::to_value(roles).unwrap_or(Value::Null);
-        self.send(
-            "remove role",
-            reqwest::Method::DELETE,
-            url,
-            Some(&body),
-            out,
-        )
-        .await
-        .map(drop)
+        self.send(what, method, url, Some(&body), out)
+            .await
+            .map(drop)
     }
 
     /// Steps 2–4: the client, its service-account user and the role.
@@ -329,30 +337,46 @@ impl AdminApi {
 
     /// Maps the role to the user unless it already is.
     pub async fn assign(&self, target: &RoleTarget, out: &Output) -> Result<Change, ClientError> {
-        if self.is_assigned(target, out).await? {
-            out.note(&format!(
-                "{} already has {}: nothing to do",
-                target.user.username, target.role.name
-            ));
-            return Ok(Change::AlreadyAssigned);
-        }
-        self.add_realm_roles(&target.user, std::slice::from_ref(&target.role), out)
-            .await?;
-        Ok(Change::Added)
+        self.ensure(target, true, out).await
     }
 
     /// Removes the mapping if it exists.
     pub async fn remove(&self, target: &RoleTarget, out: &Output) -> Result<Change, ClientError> {
-        if !self.is_assigned(target, out).await? {
+        self.ensure(target, false, out).await
+    }
+
+    /// Makes the mapping `assigned` (or not), saying when there was nothing to do.
+    async fn ensure(
+        &self,
+        target: &RoleTarget,
+        assigned: bool,
+        out: &Output,
+    ) -> Result<Change, ClientError> {
+        let roles = std::slice::from_ref(&target.role);
+        if self.is_assigned(target, out).await? == assigned {
             out.note(&format!(
-                "{} does not have {}: nothing to do",
-                target.user.username, target.role.name
+                "{} {} {}: nothing to do",
+                target.user.username,
+                if assigned {
+                    "already has"
+                } else {
+                    "does not have"
+                },
+                target.role.name
             ));
-            return Ok(Change::WasNotAssigned);
+            return Ok(if assigned {
+                Change::AlreadyAssigned
+            } else {
+                Change::WasNotAssigned
+            });
         }
-        self.remove_realm_roles(&target.user, std::slice::from_ref(&target.role), out)
-            .await?;
-        Ok(Change::Removed)
+        if assigned {
+            self.add_realm_roles(&target.user, roles, out).await?;
+            Ok(Change::Added)
+        } else {
+            self.remove_realm_roles(&target.user, roles, out).await?;
+            Ok(Change::Removed)
+        }
     }
 }
 

@@ -27,34 +27,32 @@ pub struct ApiResponse {
 impl ApiResponse {
     /// The RFC 6750 §3.1 code: from `WWW-Authenticate` (`error="…"`), else the JSON body.
     pub fn error_code(&self) -> Option<String> {
-        if let Some(h) = &self.www_authenticate
-            && let Some(start) = h.find("error=\"")
-        {
-            let rest = &h[start + 7..];
-            if let Some(end) = rest.find('"') {
-                return Some(rest[..end].to_owned());
-            }
-        }
-        self.body
-            .get("error")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        self.error_field("error")
     }
 
     /// The RFC 6750 §3 `error_description`: from `WWW-Authenticate`, else the JSON body.
     pub fn error_description(&self) -> Option<String> {
-        if let Some(h) = &self.www_authenticate
-            && let Some(start) = h.find("error_description=\"")
-        {
-            let rest = &h[start + 19..];
-            if let Some(end) = rest.find('"') {
-                return Some(rest[..end].to_owned());
-            }
-        }
-        self.body
-            .get("error_description")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        self.error_field("error_description")
+    }
+
+    /// `name="…"` from `WWW-Authenticate`, else `name` in the JSON body.
+    fn error_field(&self, name: &str) -> Option<String> {
+        let from_header = self.www_authenticate.as_deref().and_then(|h| {
+            let marker = format!("{name}=\"");
+            // `error="` also occurs inside `error_description="`: take a match that
+            // starts a parameter (at the start, or after a space or comma).
+            let start = h.match_indices(&marker).find_map(|(i, _)| {
+                (i == 0 || matches!(h.as_bytes()[i - 1], b' ' | b',')).then_some(i + marker.len())
+            })?;
+            let rest = &h[start..];
+            rest.find('"').map(|end| rest[..end].to_owned())
+        });
+        from_header.or_else(|| {
+            self.body
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
     }
 
     /// One line for people: `403 Forbidden insufficient_scope {…}`.

@@ -1,8 +1,12 @@
 //! `client certs` and `client certs show`, run as the real binary
 //! (`env!("CARGO_BIN_EXE_client")`) in a temporary directory, checked with `openssl`.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+use common::text;
 
 fn client(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_client"))
@@ -13,15 +17,6 @@ fn client(args: &[&str], cwd: &Path) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("run the client binary")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn openssl(args: &[&str], cwd: &Path) -> Output {

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{Servers, start};
+use common::{Servers, start, text};
 use playbook::names;
 
 /// Runs the client with the servers' settings in its environment (as `.env` or
@@ -41,15 +41,6 @@ async fn client(servers: &Servers, extra_env: &[(&str, String)], args: &[&str]) 
     tokio::task::spawn_blocking(move || cmd.output().expect("run client"))
         .await
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// `client walkthrough --json` exits 0 and reports every step passed; presenting the wrong

@@ -180,33 +180,26 @@ async fn cached_token_is_refetched_once_on_invalid_token() {
     .unwrap();
     cache.store(&bogus);
 
-    let (first, source) = resource::call_cached(
-        &http,
-        &s.resource_server,
-        reqwest::Method::GET,
-        names::USERS_API_PATH,
-        None,
-        &mut cache,
-        &mut fetch,
-    )
-    .await
-    .unwrap();
+    let mut users = async |cache: &mut TokenCache| {
+        resource::call_cached(
+            &http,
+            &s.resource_server,
+            reqwest::Method::GET,
+            names::USERS_API_PATH,
+            None,
+            cache,
+            &mut fetch,
+        )
+        .await
+        .unwrap()
+    };
+    let (first, source) = users(&mut cache).await;
     assert_eq!(
         (first.status, source),
         (200, TokenSource::Refetched),
         "{first:?}"
     );
-    let (second, source) = resource::call_cached(
-        &http,
-        &s.resource_server,
-        reqwest::Method::GET,
-        names::USERS_API_PATH,
-        None,
-        &mut cache,
-        &mut fetch,
-    )
-    .await
-    .unwrap();
+    let (second, source) = users(&mut cache).await;
     assert_eq!(
         (second.status, source),
         (200, TokenSource::Cached),
