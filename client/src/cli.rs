@@ -35,11 +35,14 @@ use crate::walkthrough;
 /// By hand, with the servers running:
 ///   client certs                      the dev PKI in certs/ (once; never overwrites)
 ///   client certs show certs/client.pem  subject, issuer, EKU, validity, x5t#S256
-///   client discover                   the provider's endpoints
+///   client certs check                every file the walkthrough needs, none expired
+///   client discover                   the provider's endpoints (--full: the whole document)
 ///   client token --decode             a token over mutual TLS, decoded, cnf checked
 ///   client token --secret --decode    the same with a client secret: an unbound token
+///   ACCESS_TOKEN=$(client token --raw)  the token alone, for curl
 ///   client admin assign-role          give the client the realm role (remove-role, status)
 ///   client call /api/users /api/whoami  call the API with a cached, bound token
+///   client call --secret /api/whoami  the same with the client-secret client's unbound token
 ///   client walkthrough                steps 1-8, narrated; --json for scripts
 ///
 /// Settings: each option below can also come from the environment variable shown as
