@@ -14,13 +14,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = client::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    playbook::cli::init_logging("warn", playbook::cli::LogTo::Stderr);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -6,9 +6,9 @@
 //!
 //! Thin: parse arguments, import the realm, load the TLS files, serve (see the library).
 
-use std::io::IsTerminal as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -85,16 +85,13 @@ fn https_base_url(value: &str) -> Result<url::Url, String> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        // No colour codes when stderr is a file or a pipe (start.sh writes logs to files).
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+async fn main() -> ExitCode {
+    playbook::cli::init_logging("info", playbook::cli::LogTo::Stdout);
     playbook::install_crypto_provider();
-    let args = Args::parse();
+    playbook::cli::exit_code(serve(Args::parse()).await)
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     if !args.realm.exists() {
         let cwd = std::env::current_dir()
             .map(|d| d.display().to_string())
@@ -119,13 +116,15 @@ async fn main() -> anyhow::Result<()> {
         )
     })?;
     let addr = SocketAddr::new(args.bind, args.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr} (is Keycloak or another provider running?)"))?;
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "binding {addr} (is Keycloak or another provider running? choose another with --port)"
+        )
+    })?;
     let maddr = SocketAddr::new(args.bind, args.management_port);
     let management = TcpListener::bind(maddr)
         .await
-        .with_context(|| format!("binding the management port {maddr}"))?;
+        .with_context(|| format!("binding the management port {maddr} (Keycloak's health port; choose another with --management-port)"))?;
     // The bound addresses (port 0 picks one).
     let (addr, maddr) = (listener.local_addr()?, management.local_addr()?);
     tracing::info!(

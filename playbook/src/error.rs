@@ -25,7 +25,7 @@ pub enum TlsError {
     #[error("{}: not a valid X.509 certificate: {detail}", path.display())]
     BadCertificate { path: PathBuf, detail: String },
 
-    #[error("{}: the private key does not match the certificate in {}", key.display(), cert.display())]
+    #[error("{}: the private key does not match the certificate in {}; pass the key generated with that certificate (certs/NAME.key.pem beside certs/NAME.pem: set the key with the certificate, e.g. CLIENT_KEY with CLIENT_CERT)", key.display(), cert.display())]
     KeyMismatch { cert: PathBuf, key: PathBuf },
 
     #[error("{}: unsupported private key: {detail}", path.display())]

@@ -10,9 +10,11 @@
 //! - [`dn`]: distinguished names rendered as Keycloak compares them (RFC 2253).
 //! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
 //! - [`client`]: an HTTPS client that trusts only the dev CA, with an optional identity.
+//! - [`cli`]: what the binaries' `main` share: logging, and how a failure is reported.
 //!
 //! One crypto provider is used everywhere: aws-lc-rs.
 
+pub mod cli;
 pub mod client;
 pub mod dn;
 pub mod error;

@@ -10,7 +10,6 @@
 //! backtrace, even with `RUST_BACKTRACE=1`: these are configuration errors with a fix, not
 //! bugs.
 
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -18,36 +17,15 @@ use clap::Parser as _;
 use resource_server::config::Args;
 use resource_server::{AppState, run};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("resource_server=debug,playbook=info")),
-        )
-        .with_ansi(colour(
-            std::io::stdout().is_terminal(),
-            std::env::var_os("NO_COLOR"),
-        ))
-        .init();
+    playbook::cli::init_logging(
+        "resource_server=debug,playbook=info",
+        playbook::cli::LogTo::Stdout,
+    );
     playbook::install_crypto_provider();
-
-    match serve(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // `{:#}`: the whole chain on one line, without anyhow's backtrace.
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org):
-/// start.sh writes this log to a file, where escape codes are noise.
-fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
-    terminal && no_color.is_none_or(|v| v.is_empty())
+    playbook::cli::exit_code(serve(Args::parse()).await)
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
@@ -75,17 +53,4 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("serving on {addr}"))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::colour;
-
-    #[test]
-    fn colour_only_on_a_terminal_without_no_color() {
-        assert!(colour(true, None));
-        assert!(colour(true, Some("".into())), "NO_COLOR='' does not count");
-        assert!(!colour(true, Some("1".into())));
-        assert!(!colour(false, None));
-    }
 }
