@@ -1,7 +1,7 @@
 //! The admin REST calls of the walkthrough, under `/admin/realms/{realm}` (Bearer token of
 //! the `master` realm's admin), with Keycloak's representations and error bodies
 //! (`ClientsResource`, `ClientResource`, `RoleContainerResource`, `UsersResource`,
-//! `RoleMapperResource`, `KeycloakErrorHandler`). Paths are accepted with or without a
+//! `UserResource`, `RoleMapperResource`, `KeycloakErrorHandler`). Paths are accepted with or without a
 //! trailing slash, as the official admin clients send both.
 
 use axum::body::Bytes;
@@ -48,7 +48,11 @@ pub fn router() -> Router<Provider> {
     let r = both(r, "/admin/realms/{realm}/roles", get(list_roles));
     let r = both(r, "/admin/realms/{realm}/roles/{name}", get(get_role));
     let r = both(r, "/admin/realms/{realm}/users", get(list_users));
-    let r = both(r, "/admin/realms/{realm}/users/{id}", get(get_user));
+    let r = both(
+        r,
+        "/admin/realms/{realm}/users/{id}",
+        get(get_user).put(update_user).delete(delete_user),
+    );
     let r = both(
         r,
         "/admin/realms/{realm}/users/{id}/role-mappings",
@@ -596,6 +600,124 @@ async fn get_user(
         rep["access"] = json!({"manageGroupMembership": true, "view": true, "mapRoles": true,
                                "impersonate": true, "manage": true});
         Ok(axum::Json(rep).into_response())
+    })
+}
+
+/// The fields of a `UserRepresentation` that `PUT /users/{id}` applies here; any other field
+/// is ignored, as for `POST /clients` (Jackson's `null` = absent, so `Option` is enough).
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UserUpdate {
+    username: Option<String>,
+    enabled: Option<bool>,
+    email_verified: Option<bool>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    attributes: Option<Map<String, Value>>,
+}
+
+/// `PUT /users/{id}`: a partial update, 204 (`UserResource#updateUser`, 26.x):
+///
+/// - `enabled` and `emailVerified` are applied only when present
+///   (`UserResource#updateUserFromRep`: `if (rep.isEnabled() != null) user.setEnabled(..)`).
+/// - `firstName`, `lastName`, `email` go through the user profile (`DefaultUserProfile#update`):
+///   without an `attributes` map, the ones absent are first filled from the user
+///   (`attributes.putIfAbsent`), so they are kept; *with* an `attributes` map, an absent one is
+///   normalized to empty (`DefaultAttributes#normalizeAttributes`) and so cleared. E-mails are
+///   lower-cased (`DefaultAttributes#normalizeAttributeValues`). Custom attributes are
+///   "unmanaged" in the default user profile (policy off), so they are neither set nor removed.
+/// - `username`: the realm's `editUsernameAllowed` is false (Keycloak's default; the realm file
+///   does not set it), so the profile keeps the current one when absent
+///   (`DefaultAttributes#normalizeAttributes`, read-only username) and
+///   `UsernameMutationValidator` refuses another one: 400 with the single validation error
+///   (`UserResource#validateUserProfile`, `ErrorResponse#errors` shrinks one error to itself).
+///
+/// Not modelled (no such state here): `requiredActions`, `credentials`, `federationLink`, the
+/// e-mail format and duplicate-e-mail validators. A body that is not a JSON object gives
+/// Keycloak's JSON error; `null` makes `rep.isEnabled()` throw inside the `try`, whose
+/// catch-all answers 400 `Could not update user!` (the empty-body case is UNVERIFIED: it
+/// depends on Quarkus REST handing `null` to the method).
+async fn update_user(
+    auth: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response> {
+    let update: Option<UserUpdate> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            tracing::info!("PUT user: bad JSON: {e}");
+            AdminError::bad_json()
+        })?
+    };
+    with_realm_mut(&p, &realm, |r| {
+        // UsersResource#user runs first: an unknown id is 404 whatever the body.
+        let user = r.user_mut_or_404(&id)?;
+        let Some(u) = update else {
+            return Err(AdminError::error_message(
+                StatusCode::BAD_REQUEST,
+                "Could not update user!",
+            ));
+        };
+        if let Some(name) = u.username.as_deref().filter(|n| !n.trim().is_empty())
+            && name.to_lowercase() != user.username
+        {
+            return Err(AdminError {
+                status: StatusCode::BAD_REQUEST,
+                body: json!({"field": "username", "errorMessage": "readOnlyUsernameMessage",
+                             "params": ["username"]}),
+            });
+        }
+        let replace_absent = u.attributes.is_some();
+        let apply = |field: &mut Option<String>, value: Option<String>| match value {
+            Some(v) => *field = Some(v),
+            None if replace_absent => *field = None,
+            None => {}
+        };
+        apply(&mut user.first_name, u.first_name);
+        apply(&mut user.last_name, u.last_name);
+        apply(
+            &mut user.email,
+            u.email
+                .map(|e| e.to_lowercase())
+                .filter(|e| !e.trim().is_empty()),
+        );
+        if let Some(v) = u.enabled {
+            user.enabled = v;
+        }
+        if let Some(v) = u.email_verified {
+            user.email_verified = v;
+        }
+        tracing::info!(realm = %realm, "admin '{}' updated user '{}' (enabled={})", auth.username, user.username, user.enabled);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// `DELETE /users/{id}`: 204 (`UserResource#deleteUser` → `UserManager#removeUser` →
+/// `JpaUserProvider#removeUser`, which also drops the user's role mappings). Nothing there
+/// spares a service-account user: deleting one leaves its client without a service account
+/// (`ClientCredentialsGrantType`: "The associated service account for the client does not
+/// exist") until `GET /clients/{id}/service-account-user` creates a new one; deleting the client
+/// afterwards still works (`ClientManager#removeClient` skips a missing service account).
+/// Unknown id: 404 `User not found` (`UsersResource#user`).
+async fn delete_user(
+    auth: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Response> {
+    with_realm_mut(&p, &realm, |r| {
+        r.user_or_404(&id)?;
+        let pos = r
+            .users
+            .iter()
+            .position(|u| u.id == id)
+            .expect("user_or_404 found it");
+        let user = r.users.remove(pos);
+        tracing::info!(realm = %realm, "admin '{}' deleted user '{}'{}", auth.username, user.username,
+            if user.service_account_client.is_some() { " (a service account)" } else { "" });
+        Ok(StatusCode::NO_CONTENT.into_response())
     })
 }
 

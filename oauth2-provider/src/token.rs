@@ -278,6 +278,9 @@ fn client_credentials(
             format!("client '{cid}' has service accounts disabled"),
         ));
     }
+    // ClientCredentialsGrantType#process (26.x): the service-account user is looked up
+    // (`UserProvider#getServiceAccount`) and checked before the scope; both refusals are 401
+    // `invalid_request`, the second quoting the (lower-case) username.
     let Some(user) = realm.service_account_of(&client.id) else {
         return Err(fail(
             OAuthError::new(

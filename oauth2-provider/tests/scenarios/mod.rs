@@ -81,6 +81,8 @@ macro_rules! scenario_names {
             error_client_disabled,
             error_wrong_client_secret,
             error_service_accounts_disabled,
+            error_service_account_user_disabled,
+            error_service_account_user_missing,
             error_public_client,
             error_bearer_only_client,
             error_invalid_scope,
@@ -1382,6 +1384,112 @@ pub async fn error_service_accounts_disabled(f: &Fixture) {
             json!({"error": format!("Service account not enabled for the client '{client_id}'")})
         )
     );
+}
+
+/// The client's service-account user disabled with `PUT /users/{id}` `{"enabled": false}` (a
+/// partial update, `UserResource#updateUser`): 401 `invalid_request` quoting the username
+/// (`ClientCredentialsGrantType#process`); enabled again, the same request gets a token.
+pub async fn error_service_account_user_disabled(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let rep = json!({"protocol": "openid-connect", "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+                     "clientAuthenticatorType": "client-secret", "secret": "scenario-secret"});
+    let admin = &admin;
+    admin
+        .with_throwaway_client("sa-disabled", rep, |c| async move {
+            let secret = Some("scenario-secret");
+            let sa = admin.service_account(&c.uuid).await;
+            let username = sa["username"].as_str().expect("username").to_owned();
+            assert_eq!(username, format!("service-account-{}", c.client_id));
+            let user_path = format!("/users/{}", sa["id"].as_str().expect("id"));
+            let before = client_credentials(f, &c.client_id, secret, None).await;
+            assert_eq!(before.status, StatusCode::OK, "enabled: {}", before.body);
+
+            let put = admin
+                .send(reqwest::Method::PUT, &user_path, &json!({"enabled": false}))
+                .await;
+            assert_eq!(put.status, StatusCode::NO_CONTENT, "PUT user: {}", put.body);
+            // Partial: only `enabled` changed, the username stayed.
+            let user = admin.get(&user_path).await;
+            assert_eq!(
+                (&user.body["enabled"], &user.body["username"]),
+                (&json!(false), &json!(username)),
+                "{}",
+                user.body
+            );
+            let a = client_credentials(f, &c.client_id, secret, None).await;
+            a.assert_error(
+                401,
+                "invalid_request",
+                &format!("User '{username}' disabled"),
+            );
+            a.assert_no_store();
+
+            let put = admin
+                .send(reqwest::Method::PUT, &user_path, &json!({"enabled": true}))
+                .await;
+            assert_eq!(put.status, StatusCode::NO_CONTENT, "PUT user: {}", put.body);
+            let after = client_credentials(f, &c.client_id, secret, None).await;
+            assert_eq!(
+                after.status,
+                StatusCode::OK,
+                "enabled again: {}",
+                after.body
+            );
+
+            // An unknown id: 404 from UsersResource#user, before the body is looked at.
+            let unknown = format!("/users/{}", uuid::Uuid::new_v4());
+            let a = admin
+                .send(reqwest::Method::PUT, &unknown, &json!({"enabled": false}))
+                .await;
+            assert_eq!(
+                (a.status.as_u16(), a.body),
+                (404, json!({"error": "User not found"}))
+            );
+        })
+        .await;
+}
+
+/// The client's service-account user deleted with `DELETE /users/{id}`: 401 `invalid_request`
+/// "The associated service account for the client does not exist"
+/// (`ClientCredentialsGrantType#process`). The client itself can still be deleted
+/// (`ClientManager#removeClient` skips a missing service account).
+pub async fn error_service_account_user_missing(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let rep = json!({"protocol": "openid-connect", "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+                     "clientAuthenticatorType": "client-secret", "secret": "scenario-secret"});
+    let admin = &admin;
+    admin
+        .with_throwaway_client("sa-missing", rep, |c| async move {
+            let sa = admin.service_account(&c.uuid).await;
+            let user_path = format!("/users/{}", sa["id"].as_str().expect("id"));
+            let deleted = admin
+                .send(reqwest::Method::DELETE, &user_path, &Value::Null)
+                .await;
+            assert_eq!(
+                deleted.status,
+                StatusCode::NO_CONTENT,
+                "DELETE user: {}",
+                deleted.body
+            );
+            let not_found = json!({"error": "User not found"});
+            let gone = admin.get(&user_path).await;
+            assert_eq!((gone.status.as_u16(), &gone.body), (404, &not_found));
+            let again = admin
+                .send(reqwest::Method::DELETE, &user_path, &Value::Null)
+                .await;
+            assert_eq!((again.status.as_u16(), &again.body), (404, &not_found));
+
+            let a = client_credentials(f, &c.client_id, Some("scenario-secret"), None).await;
+            a.assert_error(
+                401,
+                "invalid_request",
+                "The associated service account for the client does not exist",
+            );
+            a.assert_no_store();
+            // Deleting the client now must be a plain 204 (the cleanup would also accept 404).
+            admin.delete_client(&c.uuid).await;
+        })
+        .await;
 }
 
 /// A public client asking for client credentials: 401 `unauthorized_client`.
