@@ -631,7 +631,10 @@ pub struct UserUpdate {
 ///   does not set it), so the profile keeps the current one when absent
 ///   (`DefaultAttributes#normalizeAttributes`, read-only username) and
 ///   `UsernameMutationValidator` refuses another one: 400 with the single validation error
-///   (`UserResource#validateUserProfile`, `ErrorResponse#errors` shrinks one error to itself).
+///   (`UserResource#validateUserProfile`, `ErrorResponse#errors` shrinks one error to itself:
+///   an `ErrorRepresentation` with `field`, `errorMessage` = `Messages.READ_ONLY_USERNAME` and
+///   `params` = `ValidationException.Error#getMessageParameters`, i.e. the input hint first).
+///   A new name that another user has is not modelled (Keycloak: 409 from the duplicate check).
 ///
 /// Not modelled (no such state here): `requiredActions`, `credentials`, `federationLink`, the
 /// e-mail format and duplicate-e-mail validators. A body that is not a JSON object gives
