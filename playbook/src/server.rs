@@ -173,7 +173,10 @@ pub async fn serve(
                     .map(|c| c.clone().into_owned())
                     .collect::<Arc<[_]>>()
             });
-            if let Some(leaf) = client_certs.as_deref().and_then(<[_]>::first) {
+            // Parsing the certificate only pays off when the line is logged.
+            if tracing::enabled!(tracing::Level::DEBUG)
+                && let Some(leaf) = client_certs.as_deref().and_then(<[_]>::first)
+            {
                 let subject = crate::x509::CertInfo::from_der(leaf)
                     .map(|i| i.subject)
                     .unwrap_or_default();
