@@ -29,8 +29,15 @@ where
     let backoff = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(250))
         .with_max_delay(Duration::from_secs(3))
-        .without_max_times()
-        .with_total_delay(Some(wait));
+        .without_max_times();
+    // Wait as long as asked, no shorter and no longer: each pause is cut to the time left,
+    // and there is no pause once none is left. (backon's `with_total_delay` stops as soon as
+    // the *next* pause would overrun, so a 3 s wait gave up after 1.75 s.)
+    let deadline = std::time::Instant::now() + wait;
+    let pause_within_deadline = move |_: &ClientError, pause: Option<Duration>| {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        (!left.is_zero()).then_some(pause?.min(left))
+    };
     // A spinner on a terminal only; in a log (start.sh piped to a file) one line per retry
     // would be noise, so the first wait is announced once on stderr instead.
     let bar = if std::io::stderr().is_terminal() {
@@ -47,6 +54,7 @@ where
         .retry(backoff)
         .sleep(tokio::time::sleep)
         .when(ClientError::is_not_up_yet)
+        .adjust(pause_within_deadline)
         .notify(|err, delay| {
             if !announced {
                 announced = true;
@@ -112,12 +120,19 @@ mod tests {
     #[tokio::test]
     async fn gives_up_naming_the_wait_and_does_not_retry_real_answers() {
         let url = Url::parse("https://localhost:1/").unwrap();
-        let err = until_up("test server", &url, Duration::from_millis(300), || {
+        let started = std::time::Instant::now();
+        let err = until_up("test server", &url, Duration::from_millis(900), || {
             let url = url.clone();
             async move { Err::<(), _>(refused(&url)) }
         })
         .await
         .unwrap_err();
+        // --wait is honoured: no giving up before the time asked for (backoff pauses of
+        // 250 + 500 ms alone would stop at 750 ms).
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "gave up early"
+        );
         assert!(matches!(err, ClientError::GaveUp { .. }), "{err}");
         assert!(err.to_string().contains("--wait"), "{err}");
 
