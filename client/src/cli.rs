@@ -535,18 +535,18 @@ async fn call_command(s: &Settings, args: &CallArgs, out: &Output) -> Result<boo
         (req, http.clone())
     };
     let endpoint = token_endpoint(s, &request.auth).await?;
-    let mut cache = TokenCache::default();
+    // One token for every path; behind a lock because each retry attempt below borrows it.
+    let cache = tokio::sync::Mutex::new(TokenCache::default());
     let mut all_ok = true;
     let mut results = Vec::new();
     for (i, path) in paths.iter().enumerate() {
         let url = resource::api_url(&s.resource_server, path)?;
         out.step(&(i + 1).to_string(), &format!("{} {url}", args.method));
         // The resource server may still be starting: wait for it (connection refused only).
-        let deadline = std::time::Instant::now() + s.wait;
-        let mut announced = false;
-        let (response, source) = loop {
+        let (response, source) = retry::until_up("the resource server", &url, s.wait, || async {
             let fetch = async || token::request_token(&token_http, &endpoint, &request).await;
-            match resource::call_cached(
+            let mut cache = cache.lock().await;
+            resource::call_cached(
                 &http,
                 &s.resource_server,
                 args.method.clone(),
@@ -556,26 +556,8 @@ async fn call_command(s: &Settings, args: &CallArgs, out: &Output) -> Result<boo
                 fetch,
             )
             .await
-            {
-                Err(e) if e.is_not_up_yet() && std::time::Instant::now() < deadline => {
-                    if !std::mem::replace(&mut announced, true) {
-                        eprintln!(
-                            "waiting for the resource server at {url} (up to {}s): {e}",
-                            s.wait.as_secs()
-                        );
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(e) if e.is_not_up_yet() => {
-                    return Err(ClientError::GaveUp {
-                        url,
-                        waited: s.wait,
-                        detail: e.to_string(),
-                    });
-                }
-                other => break other?,
-            }
-        };
+        })
+        .await?;
         out.note(match source {
             TokenSource::Cached => "token: reused from the cache",
             TokenSource::Fetched if args.secret => "token: fetched (client_secret_basic: not bound to the certificate)",
