@@ -372,10 +372,17 @@ async fn create_client(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response> {
-    let rep: ClientRep = serde_json::from_slice(&body).map_err(|e| {
+    let mut rep: ClientRep = serde_json::from_slice(&body).map_err(|e| {
         tracing::info!("POST client: bad JSON: {e}");
         AdminError::bad_json()
     })?;
+    // Over REST a client the representation leaves open is public, with the direct access
+    // grant on (Keycloak 26.7.5, observed: a `POST /clients` without these fields answers a
+    // client_credentials request with "Public client not allowed to retrieve service
+    // account"); a realm import or partialImport of the same representation gives a
+    // confidential client without it, as `realm::client_from_rep` does.
+    rep.public_client.get_or_insert(true);
+    rep.direct_access_grants_enabled.get_or_insert(true);
     let base = crate::discovery::base_url(&p, &headers);
     with_realm_mut(&p, &realm, |r| {
         let defaults_given =

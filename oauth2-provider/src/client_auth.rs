@@ -69,7 +69,11 @@ impl Form {
 /// the point Keycloak calls it.
 #[derive(Debug)]
 pub struct ClientRequest {
+    /// The form as the endpoint reads it (`grant_type`, `scope`, `token`, …): see
+    /// [`FormView`] for which Content-Types give one.
     pub form: Form,
+    /// The form as the client authenticators read it (`client_id`, `client_secret`).
+    pub auth_form: Form,
     /// HTTP Basic user name and password, URL-decoded.
     pub basic: Option<(String, String)>,
     /// `?client_id=` (only `X509ClientAuthenticator` reads it).
@@ -81,12 +85,38 @@ pub struct ClientRequest {
     pub content_type: Option<String>,
 }
 
-impl ClientRequest {
-    /// `@Consumes(application/x-www-form-urlencoded)`: `Err` with the offending type otherwise.
-    pub fn check_form_content_type(&self) -> Result<(), &str> {
-        match self.content_type.as_deref() {
-            Some(ct) if !ct.starts_with("application/x-www-form-urlencoded") => Err(ct),
-            _ => Ok(()),
+/// Which readers of a request body see a form, by its `Content-Type`. Keycloak 26.7.5,
+/// observed on the live server (the differential check records it, scenario
+/// `token_endpoint_content_types`): the endpoint's own parameters come from RESTEasy's form
+/// reader, which accepts any type that *starts with* `application/x-www-form-urlencoded`;
+/// the client authenticators read `HttpRequest#getDecodedFormParameters`, which needs exactly
+/// that media type (parameters such as `charset` allowed). Without a Content-Type, or with
+/// another type (JSON, text), both see no parameter at all: 400 "Missing form parameter:
+/// grant_type", never 415.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormView {
+    /// `application/x-www-form-urlencoded`, with or without parameters: everyone reads it.
+    Form,
+    /// A type that only starts like one (`application/x-www-form-urlencoded-evil`): the
+    /// endpoint reads it, the authenticators do not.
+    EndpointOnly,
+    /// No Content-Type, or another one: nobody reads a parameter.
+    None,
+}
+
+impl FormView {
+    pub fn of(content_type: Option<&str>) -> FormView {
+        const FORM: &str = "application/x-www-form-urlencoded";
+        let Some(ct) = content_type.map(str::to_ascii_lowercase) else {
+            return FormView::None;
+        };
+        let media_type = ct.split(';').next().unwrap_or("").trim();
+        if media_type == FORM {
+            FormView::Form
+        } else if ct.starts_with(FORM) {
+            FormView::EndpointOnly
+        } else {
+            FormView::None
         }
     }
 }
@@ -114,8 +144,18 @@ impl FromRequest<Provider> for ClientRequest {
         let body = Bytes::from_request(Request::from_parts(parts, body), provider)
             .await
             .map_err(IntoResponse::into_response)?;
+        let view = FormView::of(content_type.as_deref());
+        let form = match view {
+            FormView::Form | FormView::EndpointOnly => Form::parse(&body),
+            FormView::None => Form::default(),
+        };
+        let auth_form = match view {
+            FormView::Form => form.clone(),
+            FormView::EndpointOnly | FormView::None => Form::default(),
+        };
         Ok(ClientRequest {
-            form: Form::parse(&body),
+            form,
+            auth_form,
             basic,
             query_client_id,
             conn,
@@ -345,7 +385,7 @@ pub fn authenticate(
 }
 
 fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticated, Refusal> {
-    let form_id = req.form.first("client_id");
+    let form_id = req.auth_form.first("client_id");
     let basic_user = req.basic.as_ref().map(|(u, _)| u.as_str());
     let by_secret_authenticator = form_id
         .or(basic_user)
@@ -438,7 +478,7 @@ fn secret(client: &Client, req: &ClientRequest) -> Result<Authenticated, Refusal
         return Ok(authenticated(client, Method::None));
     }
     // Form values override the Basic ones, with no mismatch check.
-    let (secret, method) = match (req.form.first("client_secret"), &req.basic) {
+    let (secret, method) = match (req.auth_form.first("client_secret"), &req.basic) {
         (Some(s), _) => (Some(s), Method::ClientSecretPost),
         (None, Some((_, p))) => (Some(p.as_str()), Method::ClientSecretBasic),
         (None, None) => (None, Method::ClientSecretPost),

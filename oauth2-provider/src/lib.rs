@@ -2,7 +2,7 @@
 //! Keycloak imports (`import/oauth2-playbook-realm.json`) and answers the requests the
 //! playground makes (discovery, JWKS, the token endpoint with RFC 8705 `tls_client_auth`,
 //! introspection, the admin REST calls of the walkthrough, health) as Keycloak
-//! [`KEYCLOAK_IMAGE_TAG`] does. A difference from Keycloak is a bug.
+//! [`KEYCLOAK_VERSION`] does. A difference from Keycloak is a bug.
 //!
 //! State is in memory and imported at start; nothing is written to disk.
 //!
@@ -59,10 +59,12 @@ use url::Url;
 pub use realm::RealmFileError;
 
 /// The Keycloak image this provider mirrors. Keycloak's container scripts and tests use
-/// `format!("{KEYCLOAK_IMAGE}:{KEYCLOAK_IMAGE_TAG}")`.
+/// `format!("{KEYCLOAK_IMAGE}:{KEYCLOAK_VERSION}")`.
 pub const KEYCLOAK_IMAGE: &str = "quay.io/keycloak/keycloak";
-/// The pinned Keycloak version (26.7: `x509.casubjectdn` exists, before 26.8's serializer switch).
-pub const KEYCLOAK_IMAGE_TAG: &str = "26.7.5";
+/// The pinned Keycloak release, for the container image and the native distribution alike
+/// (26.7: `x509.casubjectdn` exists). Written once, in `scripts/keycloak.env`; read by
+/// `build.rs`.
+pub const KEYCLOAK_VERSION: &str = env!("PLAYBOOK_KEYCLOAK_VERSION");
 
 /// The realm file shipped with this crate (`oauth2-provider/import/oauth2-playbook-realm.json`).
 pub fn realm_file() -> PathBuf {

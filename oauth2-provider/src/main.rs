@@ -129,7 +129,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let (addr, maddr) = (listener.local_addr()?, management.local_addr()?);
     tracing::info!(
         "oauth2-provider (Keycloak {} compatible) on https://{addr}, health on https://{maddr}/health/ready",
-        oauth2_provider::KEYCLOAK_IMAGE_TAG
+        oauth2_provider::KEYCLOAK_VERSION
     );
     oauth2_provider::run(
         listener,

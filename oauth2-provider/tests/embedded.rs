@@ -6,6 +6,9 @@
 
 #[macro_use]
 mod scenarios;
+mod support {
+    pub mod embedded;
+}
 
 use std::sync::Arc;
 
@@ -15,50 +18,7 @@ use scenarios::Fixture;
 /// Awaited, not blocked on: a test's runtime thread stays free while the provider starts.
 async fn embedded_fixture() -> &'static Fixture {
     static FIXTURE: tokio::sync::OnceCell<Fixture> = tokio::sync::OnceCell::const_new();
-    FIXTURE
-        .get_or_init(|| async {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("provider runtime");
-                rt.block_on(async move {
-                    let _ = tracing_subscriber::fmt()
-                        .with_env_filter(
-                            tracing_subscriber::EnvFilter::try_from_default_env()
-                                .unwrap_or_else(|_| "warn".into()),
-                        )
-                        .with_test_writer()
-                        .try_init();
-                    playbook::install_crypto_provider();
-                    let pki = Arc::new(playbook::pki::DevPki::generate(2, 1).expect("dev PKI"));
-                    let provider = oauth2_provider::Provider::from_realm_file(
-                        &oauth2_provider::realm_file(),
-                        oauth2_provider::Options::default(),
-                    )
-                    .expect("the shipped realm file imports");
-                    let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS config");
-                    let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
-                    let defaults = oauth2_provider::Options::default();
-                    let _ = tx.send(Fixture {
-                        base_url: running.base_url.clone(),
-                        management_url: running.management_url.clone(),
-                        pki,
-                        admin_username: defaults.admin_username,
-                        admin_password: defaults.admin_password,
-                    });
-                    // Serve until the test process exits.
-                    std::future::pending::<()>().await;
-                });
-            });
-            tokio::time::timeout(std::time::Duration::from_secs(60), rx)
-                .await
-                .expect("the embedded provider starts within 60 s")
-                .expect("the provider thread sent its fixture")
-        })
-        .await
+    FIXTURE.get_or_init(support::embedded::start).await
 }
 
 scenario_tests!(embedded_fixture);

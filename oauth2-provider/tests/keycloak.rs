@@ -101,9 +101,15 @@ fn shell_default(text: &str, name: &str) -> Option<String> {
 fn keycloak_env_pins_the_image_the_tests_use() {
     let (path, text) = repo_file("scripts/keycloak.env");
     assert_eq!(
+        shell_default(&text, "KEYCLOAK_VERSION").as_deref(),
+        Some(oauth2_provider::KEYCLOAK_VERSION),
+        "KEYCLOAK_VERSION in {}",
+        path.display()
+    );
+    assert_eq!(
         shell_default(&text, "KEYCLOAK_IMAGE").as_deref(),
-        Some(keycloak::image().as_str()),
-        "KEYCLOAK_IMAGE in {} must equal oauth2_provider::KEYCLOAK_IMAGE:KEYCLOAK_IMAGE_TAG",
+        Some(format!("{}:${{KEYCLOAK_VERSION}}", oauth2_provider::KEYCLOAK_IMAGE).as_str()),
+        "KEYCLOAK_IMAGE in {} must be the image at the pinned KEYCLOAK_VERSION",
         path.display()
     );
 }

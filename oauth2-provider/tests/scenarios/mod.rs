@@ -18,6 +18,8 @@
 
 #![allow(dead_code)]
 
+pub mod conformance;
+
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -91,6 +93,13 @@ macro_rules! scenario_names {
             error_mtls_client_named_only_by_basic,
             error_secret_client_named_only_in_query,
             error_unknown_realm,
+            token_endpoint_methods,
+            discovery_variants,
+            token_endpoint_content_types,
+            basic_and_form_credentials,
+            secret_authentication_allowed_method,
+            admin_error_bodies,
+            introspection_of_tokens,
         }
     };
 }
@@ -188,11 +197,26 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// Sends a request and reads its answer, recorded for the conformance check
+/// ([`conformance::record`]) when a recording is in progress.
+pub async fn send(request: reqwest::RequestBuilder) -> Answer {
+    let (client, request) = request.build_split();
+    let request = request.expect("a well-formed request");
+    let (method, url) = (request.method().clone(), request.url().clone());
+    let r = client
+        .execute(request)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    Answer::read(&method, r).await
+}
+
 impl Answer {
-    async fn from(r: reqwest::Response) -> Answer {
+    async fn read(method: &reqwest::Method, r: reqwest::Response) -> Answer {
         let status = r.status();
         let headers = r.headers().clone();
+        let url = r.url().clone();
         let text = r.text().await.expect("body");
+        conformance::record(method, &url, status.as_u16(), &headers, &text);
         Answer {
             status,
             headers,
@@ -236,7 +260,7 @@ impl Answer {
 }
 
 pub async fn post_form(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Answer {
-    Answer::from(client.post(url).form(form).send().await.expect("request")).await
+    send(client.post(url).form(form)).await
 }
 
 /// A token request of the mTLS client with its certificate.
@@ -317,26 +341,20 @@ impl Admin {
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        Answer::from(
+        send(
             self.http
                 .get(format!("{}{path}", self.base))
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .expect("GET"),
+                .bearer_auth(&self.token),
         )
         .await
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> Answer {
-        Answer::from(
+        send(
             self.http
                 .request(method, format!("{}{path}", self.base))
                 .bearer_auth(&self.token)
-                .json(body)
-                .send()
-                .await
-                .expect("request"),
+                .json(body),
         )
         .await
     }
@@ -511,9 +529,9 @@ pub async fn client_credentials(
 /// The discovery document names the realm's endpoints, the mTLS aliases, and the methods.
 pub async fn discovery_document(f: &Fixture) {
     let url = format!("{}/.well-known/openid-configuration", issuer(f));
-    let r = http(f, None).get(url).send().await.expect("discovery");
-    assert_eq!(r.status(), StatusCode::OK);
-    let d: Value = r.json().await.expect("JSON");
+    let a = send(http(f, None).get(url)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let d = a.body;
     let iss = issuer(f);
     let p = format!("{iss}/protocol/openid-connect");
     assert_eq!(d["issuer"], json!(iss));
@@ -565,29 +583,26 @@ pub async fn discovery_document(f: &Fixture) {
         "26.x has only introspection_endpoint"
     );
     // Unknown realm: 404.
-    let r = http(f, None)
-        .get(format!(
-            "{}/realms/no-such-realm/.well-known/openid-configuration",
-            f.base_url
-        ))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let a = send(http(f, None).get(format!(
+        "{}/realms/no-such-realm/.well-known/openid-configuration",
+        f.base_url
+    )))
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
 }
 
 /// The JWKS has the RS256 signing key; kid = base64url(SHA-256(SPKI)); x5c/x5t#S256 agree.
 pub async fn jwks_keys(f: &Fixture) {
     let url = format!("{}/protocol/openid-connect/certs", issuer(f));
-    let r = http(f, None).get(&url).send().await.expect("jwks");
-    assert_eq!(r.status(), StatusCode::OK);
+    let a = send(http(f, None).get(&url)).await;
+    assert_eq!(a.status, StatusCode::OK);
     assert!(
-        r.headers()["content-type"]
+        a.headers["content-type"]
             .to_str()
             .unwrap()
             .starts_with("application/json")
     );
-    let jwks: Value = r.json().await.expect("JSON");
+    let jwks = a.body;
     let keys = jwks["keys"].as_array().expect("keys");
     let sig: Vec<&Value> = keys
         .iter()
@@ -613,13 +628,13 @@ pub async fn jwks_keys(f: &Fixture) {
     let n = URL_SAFE_NO_PAD.decode(k["n"].as_str().unwrap()).expect("n");
     assert_eq!(n.len(), 256, "RSA-2048");
     // Accept: application/jwk-set+json switches the content type.
-    let r = http(f, None)
-        .get(&url)
-        .header("accept", "application/jwk-set+json")
-        .send()
-        .await
-        .expect("jwks");
-    let content_type = r.headers()["content-type"].to_str().unwrap();
+    let a = send(
+        http(f, None)
+            .get(&url)
+            .header("accept", "application/jwk-set+json"),
+    )
+    .await;
+    let content_type = a.headers["content-type"].to_str().unwrap();
     assert!(
         content_type.starts_with("application/jwk-set+json"),
         "{content_type}"
@@ -634,13 +649,9 @@ pub async fn health_endpoints(f: &Fixture) {
         "/health/started",
         "/health",
     ] {
-        let r = http(f, None)
-            .get(format!("{}{path}", f.management_url))
-            .send()
-            .await
-            .expect("health");
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        let v: Value = r.json().await.expect("JSON");
+        let a = send(http(f, None).get(format!("{}{path}", f.management_url))).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        let v = a.body;
         assert_eq!(v["status"], "UP", "{path}: {v}");
     }
 }
@@ -728,14 +739,8 @@ pub async fn token_verifies_with_independent_library(f: &Fixture) {
     let a = mtls_token(f, &[]).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let jwt = a.str("access_token").to_owned();
-    let jwks: JwkSet = http(f, None)
-        .get(format!("{}/protocol/openid-connect/certs", issuer(f)))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("JWK set parses with jsonwebtoken");
+    let a = send(http(f, None).get(format!("{}/protocol/openid-connect/certs", issuer(f)))).await;
+    let jwks: JwkSet = serde_json::from_value(a.body).expect("JWK set parses with jsonwebtoken");
     let kid = decode_header(&jwt).expect("header").kid.expect("kid");
     let jwk = jwks.find(&kid).expect("the token's kid is in the JWKS");
     let key = DecodingKey::from_jwk(jwk).expect("RSA JWK");
@@ -921,19 +926,13 @@ pub async fn admin_walkthrough(f: &Fixture) {
 /// The admin API answers 401 `HTTP 401 Unauthorized` without a (valid) bearer token.
 pub async fn admin_requires_bearer_token(f: &Fixture) {
     let url = format!("{}/admin/realms/{REALM}/clients", f.base_url);
-    let r = http(f, None).get(&url).send().await.expect("request");
-    let a = Answer::from(r).await;
+    let a = send(http(f, None).get(&url)).await;
     assert_eq!(
         (a.status.as_u16(), a.body),
         (401, json!({"error": "HTTP 401 Unauthorized"}))
     );
-    let r = http(f, None)
-        .get(&url)
-        .bearer_auth("not.a.token")
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let a = send(http(f, None).get(&url).bearer_auth("not.a.token")).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 }
 
 /// The admin token: `password` grant on `master` with `admin-cli`; wrong password refused.
@@ -951,7 +950,7 @@ pub async fn admin_token_response(f: &Fixture) {
     assert_eq!(a.body["token_type"], "Bearer");
     assert!(a.body["refresh_token"].is_string() && a.body["session_state"].is_string());
     let a = admin_password_grant(f, &client, "wrong-password").await;
-    a.assert_error(401, "invalid_grant", "Invalid user credentials");
+    a.assert_error(400, "invalid_grant", "Invalid user credentials");
 }
 
 /// `POST /clients` with service accounts creates `service-account-<clientId>` with the
@@ -1013,14 +1012,13 @@ pub async fn created_client_gets_service_account(f: &Fixture) {
 /// The client-secret client authenticates with HTTP Basic and with form post.
 pub async fn secret_client_basic_and_post(f: &Fixture) {
     let client = http(f, None);
-    let r = client
-        .post(token_url(f))
-        .basic_auth(SECRET_CLIENT_ID, Some(SECRET_CLIENT_SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token");
-    let a = Answer::from(r).await;
+    let a = send(
+        client
+            .post(token_url(f))
+            .basic_auth(SECRET_CLIENT_ID, Some(SECRET_CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "Basic: {}", a.body);
     let c = claims(a.str("access_token"));
     assert_eq!(c["azp"], SECRET_CLIENT_ID);
@@ -1086,7 +1084,7 @@ pub async fn introspection(f: &Fixture) {
         "not in aud"
     );
     let admin = Admin::login(f).await;
-    let rep = json!({"protocol": "openid-connect", "serviceAccountsEnabled": false, "standardFlowEnabled": false,
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": false, "standardFlowEnabled": false,
                      "clientAuthenticatorType": "client-secret", "secret": "scenario-secret",
                      "attributes": {"allow.token.introspection.without.audience.check": "true"}});
     let (url_ref, token_ref) = (&url, &token);
@@ -1129,7 +1127,11 @@ pub async fn introspection(f: &Fixture) {
         &[("client_id", MTLS_CLIENT_ID), ("token", &token)],
     )
     .await;
-    i.assert_error(401, "invalid_request", "Authentication failed.");
+    i.assert_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    );
 }
 
 /// Without `x509.allow.regex.pattern.comparison` Keycloak matches `x509.subjectdn` as a
@@ -1138,7 +1140,7 @@ pub async fn regex_mode_matches_java_legacy_dn(f: &Fixture) {
     let admin = Admin::login(f).await;
     let legacy = "CN=oauth2-playbook-client-credentials-mtls, O=OAuth2 Playbook";
     for (dn, expected) in [(legacy, 200u16), (CLIENT_SUBJECT_DN, 401)] {
-        let rep = json!({"protocol": "openid-connect", "serviceAccountsEnabled": true,
+        let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": true,
                          "standardFlowEnabled": false, "clientAuthenticatorType": "client-x509",
                          "attributes": {"x509.subjectdn": dn, "x509.casubjectdn": CA_SUBJECT_DN}});
         let a = admin
@@ -1286,7 +1288,7 @@ pub async fn error_mtls_untrusted_ca_refused_in_handshake(f: &Fixture) {
 /// The right certificate, but the client's `x509.casubjectdn` names another CA: 401.
 pub async fn error_mtls_wrong_ca_subject_dn(f: &Fixture) {
     let admin = Admin::login(f).await;
-    let rep = json!({"protocol": "openid-connect", "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": true, "standardFlowEnabled": false,
                      "clientAuthenticatorType": "client-x509",
                      "attributes": {"x509.subjectdn": CLIENT_SUBJECT_DN,
                                     "x509.allow.regex.pattern.comparison": "false",
@@ -1306,7 +1308,7 @@ pub async fn error_mtls_wrong_ca_subject_dn(f: &Fixture) {
 /// A disabled client: 401 `invalid_client`, even with the right certificate.
 pub async fn error_client_disabled(f: &Fixture) {
     let admin = Admin::login(f).await;
-    let rep = json!({"protocol": "openid-connect", "enabled": false, "serviceAccountsEnabled": true,
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "enabled": false, "serviceAccountsEnabled": true,
                      "standardFlowEnabled": false, "clientAuthenticatorType": "client-x509",
                      "attributes": {"x509.subjectdn": CLIENT_SUBJECT_DN,
                                     "x509.allow.regex.pattern.comparison": "false",
@@ -1326,15 +1328,15 @@ pub async fn error_client_disabled(f: &Fixture) {
 /// A wrong or missing secret: the secret authenticator's own 401 `unauthorized_client`.
 pub async fn error_wrong_client_secret(f: &Fixture) {
     let client = http(f, None);
-    let basic = client
-        .post(token_url(f))
-        .basic_auth(SECRET_CLIENT_ID, Some("wrong"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token");
+    let basic = send(
+        client
+            .post(token_url(f))
+            .basic_auth(SECRET_CLIENT_ID, Some("wrong"))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
     let answers = [
-        ("wrong secret, Basic", Answer::from(basic).await),
+        ("wrong secret, Basic", basic),
         (
             "wrong secret, form",
             client_credentials(f, SECRET_CLIENT_ID, Some("wrong"), None).await,
@@ -1360,7 +1362,7 @@ pub async fn error_wrong_client_secret(f: &Fixture) {
 /// A client with service accounts off: 401 `unauthorized_client`.
 pub async fn error_service_accounts_disabled(f: &Fixture) {
     let admin = Admin::login(f).await;
-    let rep = json!({"protocol": "openid-connect", "serviceAccountsEnabled": false, "standardFlowEnabled": false,
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": false, "standardFlowEnabled": false,
                      "clientAuthenticatorType": "client-secret", "secret": "scenario-secret"});
     let admin = &admin;
     let (a, sa, client_id) = admin
@@ -1391,7 +1393,7 @@ pub async fn error_service_accounts_disabled(f: &Fixture) {
 /// (`ClientCredentialsGrantType#process`); enabled again, the same request gets a token.
 pub async fn error_service_account_user_disabled(f: &Fixture) {
     let admin = Admin::login(f).await;
-    let rep = json!({"protocol": "openid-connect", "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": true, "standardFlowEnabled": false,
                      "clientAuthenticatorType": "client-secret", "secret": "scenario-secret"});
     let admin = &admin;
     admin
@@ -1455,7 +1457,7 @@ pub async fn error_service_account_user_disabled(f: &Fixture) {
 /// (`ClientManager#removeClient` skips a missing service account).
 pub async fn error_service_account_user_missing(f: &Fixture) {
     let admin = Admin::login(f).await;
-    let rep = json!({"protocol": "openid-connect", "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": true, "standardFlowEnabled": false,
                      "clientAuthenticatorType": "client-secret", "secret": "scenario-secret"});
     let admin = &admin;
     admin
@@ -1537,7 +1539,7 @@ pub async fn error_invalid_scope(f: &Fixture) {
 /// Certificate-bound tokens on, no certificate (a secret client): 400 `invalid_request`.
 pub async fn error_hok_binding_without_certificate(f: &Fixture) {
     let admin = Admin::login(f).await;
-    let rep = json!({"protocol": "openid-connect", "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": true, "standardFlowEnabled": false,
                      "clientAuthenticatorType": "client-secret", "secret": "scenario-secret",
                      "attributes": {"tls.client.certificate.bound.access.tokens": "true"}});
     let (without, with) = admin
@@ -1561,40 +1563,39 @@ pub async fn error_hok_binding_without_certificate(f: &Fixture) {
     );
 }
 
-/// A JSON body instead of a form: 415 (the endpoint only consumes form posts).
+/// A JSON body instead of a form: 400, the form it reads is empty.
 pub async fn error_wrong_content_type(f: &Fixture) {
-    let r = http(f, Some(&f.pki.client))
-        .post(token_url(f))
-        .json(&json!({"grant_type": "client_credentials", "client_id": MTLS_CLIENT_ID}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let a = send(
+        http(f, Some(&f.pki.client))
+            .post(token_url(f))
+            .json(&json!({"grant_type": "client_credentials", "client_id": MTLS_CLIENT_ID})),
+    )
+    .await;
+    // No 415: Keycloak reads no form from a JSON body (see token_endpoint_content_types).
+    a.assert_error(400, "invalid_request", "Missing form parameter: grant_type");
 }
 
 /// The mTLS (`client-x509`) client named only by the HTTP Basic user name: the secret
 /// authenticator resolves it, but `X509ClientAuthenticator` reads `client_id` from the form
 /// or the query only, and its challenge is the answer: 400 "Missing client_id parameter".
 pub async fn error_mtls_client_named_only_by_basic(f: &Fixture) {
-    let r = http(f, Some(&f.pki.client))
-        .post(token_url(f))
-        .basic_auth(MTLS_CLIENT_ID, Some("unused"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token");
-    let a = Answer::from(r).await;
+    let a = send(
+        http(f, Some(&f.pki.client))
+            .post(token_url(f))
+            .basic_auth(MTLS_CLIENT_ID, Some("unused"))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
     a.assert_error(400, "invalid_client", "Missing client_id parameter");
     a.assert_no_store();
     // X509ClientAuthenticator does read `?client_id=`: named there, the client gets a token.
-    let r = http(f, Some(&f.pki.client))
-        .post(token_url(f))
-        .query(&[("client_id", MTLS_CLIENT_ID)])
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token");
-    let a = Answer::from(r).await;
+    let a = send(
+        http(f, Some(&f.pki.client))
+            .post(token_url(f))
+            .query(&[("client_id", MTLS_CLIENT_ID)])
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "query client_id: {}", a.body);
     assert_eq!(claims(a.str("access_token"))["azp"], MTLS_CLIENT_ID);
 }
@@ -1602,17 +1603,16 @@ pub async fn error_mtls_client_named_only_by_basic(f: &Fixture) {
 /// The `client-secret` client named only by `?client_id=`: `ClientIdAndSecretAuthenticator`
 /// ignores the query, so no authenticator of its type finds it: 401 `invalid_client`.
 pub async fn error_secret_client_named_only_in_query(f: &Fixture) {
-    let r = http(f, None)
-        .post(token_url(f))
-        .query(&[("client_id", SECRET_CLIENT_ID)])
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_secret", SECRET_CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .expect("token");
-    let a = Answer::from(r).await;
+    let a = send(
+        http(f, None)
+            .post(token_url(f))
+            .query(&[("client_id", SECRET_CLIENT_ID)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_secret", SECRET_CLIENT_SECRET),
+            ]),
+    )
+    .await;
     a.assert_error(
         401,
         "invalid_client",
@@ -1662,4 +1662,255 @@ pub async fn admin_clients_trailing_slash(f: &Fixture) {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body.as_array().map(Vec::len), Some(1), "{}", a.body);
     assert_eq!(a.body[0]["id"], json!(uuid));
+}
+
+// ---------------------------------------------------------------------------------------
+// Probes for the differential check (`conformance.rs`): each records Keycloak's exact
+// answers; the assertions here are the parts the product relies on.
+
+/// GET, PUT and OPTIONS on the token endpoint (a CORS preflight with and without `Origin`).
+pub async fn token_endpoint_methods(f: &Fixture) {
+    let client = http(f, Some(&f.pki.client));
+    let url = token_url(f);
+    let get = send(client.get(&url)).await;
+    assert!(get.status.is_client_error(), "GET: {}", get.status);
+    let put = send(client.put(&url).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", MTLS_CLIENT_ID),
+    ]))
+    .await;
+    assert!(put.status.is_client_error(), "PUT: {}", put.status);
+    for origin in [None, Some("https://app.example.test")] {
+        let mut r = client
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("access-control-request-method", "POST");
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        let a = send(r).await;
+        assert!(a.status.is_success(), "OPTIONS {origin:?}: {}", a.status);
+    }
+}
+
+/// Discovery asked for with an `Origin` (a browser app), and the RFC 8414 document.
+pub async fn discovery_variants(f: &Fixture) {
+    let client = http(f, None);
+    let a = send(
+        client
+            .get(format!("{}/.well-known/openid-configuration", issuer(f)))
+            .header("origin", "https://app.example.test"),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let a = send(client.get(format!(
+        "{}/.well-known/oauth-authorization-server",
+        issuer(f)
+    )))
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["issuer"], json!(issuer(f)));
+    assert_eq!(a.body["token_endpoint"], json!(token_url(f)));
+}
+
+/// What `Content-Type` a token request may carry: the form type (with `charset`), a type
+/// that only starts like it, another type, none.
+pub async fn token_endpoint_content_types(f: &Fixture) {
+    let client = http(f, Some(&f.pki.client));
+    let body = format!("grant_type=client_credentials&client_id={MTLS_CLIENT_ID}");
+    let with_type = |ct: Option<&str>, query: bool| {
+        let mut r = client.post(token_url(f)).body(body.clone());
+        if query {
+            r = r.query(&[("client_id", MTLS_CLIENT_ID)]);
+        }
+        match ct {
+            Some(ct) => r.header("content-type", ct),
+            None => r,
+        }
+    };
+    let a = send(with_type(
+        Some("application/x-www-form-urlencoded; charset=UTF-8"),
+        false,
+    ))
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "charset: {}", a.body);
+    for ct in [None, Some("application/json"), Some("text/plain")] {
+        let a = send(with_type(ct, false)).await;
+        a.assert_error(400, "invalid_request", "Missing form parameter: grant_type");
+        a.assert_no_store();
+    }
+    // Only starts like a form: the endpoint reads grant_type, the authenticator no client_id.
+    let evil = Some("application/x-www-form-urlencoded-evil");
+    let a = send(with_type(evil, false)).await;
+    a.assert_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    );
+    let a = send(with_type(evil, true)).await;
+    assert_eq!(a.status, StatusCode::OK, "evil + ?client_id: {}", a.body);
+}
+
+/// HTTP Basic and form credentials in one request: right or wrong, same or other client.
+pub async fn basic_and_form_credentials(f: &Fixture) {
+    let client = http(f, None);
+    let cases: [(&str, &str, &str, &str); 4] = [
+        (
+            SECRET_CLIENT_SECRET,
+            SECRET_CLIENT_ID,
+            SECRET_CLIENT_SECRET,
+            "right, same client",
+        ),
+        (
+            "wrong",
+            SECRET_CLIENT_ID,
+            SECRET_CLIENT_SECRET,
+            "wrong Basic, right form",
+        ),
+        (
+            SECRET_CLIENT_SECRET,
+            SECRET_CLIENT_ID,
+            "wrong",
+            "right Basic, wrong form",
+        ),
+        (
+            SECRET_CLIENT_SECRET,
+            MTLS_CLIENT_ID,
+            "anything",
+            "form names another client",
+        ),
+    ];
+    let mut statuses = Vec::new();
+    for (basic_secret, form_client, form_secret, case) in cases {
+        let a = send(
+            client
+                .post(token_url(f))
+                .basic_auth(SECRET_CLIENT_ID, Some(basic_secret))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", form_client),
+                    ("client_secret", form_secret),
+                ]),
+        )
+        .await;
+        a.assert_no_store();
+        statuses.push((case, a.status.as_u16()));
+    }
+    assert_eq!(statuses[0], ("right, same client", 200), "{statuses:?}");
+}
+
+/// `client.secret.authentication.allowed.method`: a secret client limited to one method.
+pub async fn secret_authentication_allowed_method(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": true,
+                     "standardFlowEnabled": false, "clientAuthenticatorType": "client-secret",
+                     "secret": "scenario-secret",
+                     "attributes": {"client.secret.authentication.allowed.method": "client_secret_post"}});
+    let (post, basic) = admin
+        .with_throwaway_client("allowed-method", rep, |c| async move {
+            let client = http(f, None);
+            let post = client_credentials(f, &c.client_id, Some("scenario-secret"), None).await;
+            let basic = send(
+                client
+                    .post(token_url(f))
+                    .basic_auth(&c.client_id, Some("scenario-secret"))
+                    .form(&[("grant_type", "client_credentials")]),
+            )
+            .await;
+            (post, basic)
+        })
+        .await;
+    assert_eq!(
+        post.status,
+        StatusCode::OK,
+        "client_secret_post: {}",
+        post.body
+    );
+    assert!(basic.status.is_client_error() || basic.status.is_success());
+}
+
+/// The admin API's refusals: a token of the wrong realm or without admin roles (403), an
+/// unknown client, user and role (404).
+pub async fn admin_error_bodies(f: &Fixture) {
+    let a = mtls_token(f, &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let token = a.str("access_token").to_owned();
+    let url = format!("{}/admin/realms/{REALM}/clients", f.base_url);
+    let a = send(http(f, None).get(&url).bearer_auth(&token)).await;
+    assert!(
+        matches!(a.status.as_u16(), 401 | 403),
+        "a client token at the admin API: {} {}",
+        a.status,
+        a.body
+    );
+    let admin = Admin::login(f).await;
+    let unknown = uuid::Uuid::new_v4();
+    for path in [
+        format!("/clients/{unknown}"),
+        format!("/users/{unknown}"),
+        "/roles/no-such-role".to_owned(),
+    ] {
+        let a = admin.get(&path).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}: {}", a.body);
+    }
+}
+
+/// Introspection of a certificate-bound token, an unbound one, an expired one and another
+/// realm's, by a confidential client allowed to introspect any token.
+pub async fn introspection_of_tokens(f: &Fixture) {
+    let bound = mtls_token(f, &[]).await.str("access_token").to_owned();
+    let unbound = client_credentials(f, SECRET_CLIENT_ID, Some(SECRET_CLIENT_SECRET), None)
+        .await
+        .str("access_token")
+        .to_owned();
+    let other_realm = admin_password_grant(f, &http(f, None), &f.admin_password)
+        .await
+        .str("access_token")
+        .to_owned();
+    let admin = Admin::login(f).await;
+    let short = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": true,
+                       "standardFlowEnabled": false, "clientAuthenticatorType": "client-secret",
+                       "secret": "scenario-secret", "attributes": {"access.token.lifespan": "1"}});
+    let expired = admin
+        .with_throwaway_client("short-lived", short, |c| async move {
+            let a = client_credentials(f, &c.client_id, Some("scenario-secret"), None).await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+            a.str("access_token").to_owned()
+        })
+        .await;
+    // Past exp (1 s lifetime), with a margin for clock granularity.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": false,
+                     "standardFlowEnabled": false, "clientAuthenticatorType": "client-secret",
+                     "secret": "scenario-secret",
+                     "attributes": {"allow.token.introspection.without.audience.check": "true"}});
+    let url = format!("{}/protocol/openid-connect/token/introspect", issuer(f));
+    let tokens = [&bound, &unbound, &expired, &other_realm];
+    let answers = admin
+        .with_throwaway_client("introspector", rep, |c| async move {
+            let mut answers = Vec::new();
+            for t in tokens {
+                let form = [
+                    ("client_id", c.client_id.as_str()),
+                    ("client_secret", "scenario-secret"),
+                    ("token", t.as_str()),
+                ];
+                answers.push(post_form(&http(f, None), &url, &form).await);
+            }
+            answers
+        })
+        .await;
+    let active: Vec<bool> = answers
+        .iter()
+        .map(|a| a.body["active"].as_bool().unwrap_or(false))
+        .collect();
+    assert_eq!(
+        active,
+        [true, true, false, false],
+        "bound, unbound, expired, other realm"
+    );
+    assert_eq!(
+        answers[0].body["cnf"]["x5t#S256"],
+        json!(f.pki.client.x5t_s256())
+    );
+    assert!(answers[1].body.get("cnf").is_none(), "{}", answers[1].body);
 }

@@ -1,5 +1,5 @@
 //! A real Keycloak in a container (testcontainers), run exactly as `oauth2-provider/start.sh`
-//! runs it: the image tag of [`oauth2_provider::KEYCLOAK_IMAGE_TAG`], the server options of
+//! runs it: the image tag of [`oauth2_provider::KEYCLOAK_VERSION`], the server options of
 //! `oauth2-provider/keycloak.conf` (copied to `/opt/keycloak/conf/keycloak.conf`, where
 //! Keycloak reads them), the realm file the embedded provider imports, and a dev PKI — here
 //! generated in memory and copied in as bytes with mode 0644 (the image runs as uid 1000; a
@@ -43,7 +43,7 @@ pub fn image() -> String {
     format!(
         "{}:{}",
         oauth2_provider::KEYCLOAK_IMAGE,
-        oauth2_provider::KEYCLOAK_IMAGE_TAG
+        oauth2_provider::KEYCLOAK_VERSION
     )
 }
 
@@ -110,7 +110,7 @@ impl Keycloak {
         // Inherent GenericImage methods first (exposed ports), then ImageExt (the request).
         let request = GenericImage::new(
             oauth2_provider::KEYCLOAK_IMAGE,
-            oauth2_provider::KEYCLOAK_IMAGE_TAG,
+            oauth2_provider::KEYCLOAK_VERSION,
         )
         .with_exposed_port(HTTPS_PORT)
         .with_exposed_port(MANAGEMENT_PORT)

@@ -1,0 +1,404 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..  # the sourced files are found from the repository root
+# Runs the real Keycloak for the playground as a native process: Keycloak's own server
+# distribution from Maven Central, on Java, with no container engine. Same pinned version,
+# same keycloak.conf, same dev PKI, same realm file and same ports as oauth2-provider/start.sh.
+#
+#   oauth2-provider/keycloak-native.sh start    fetch (once), unpack (once), start, wait until ready
+#   oauth2-provider/keycloak-native.sh stop     stop it (SIGTERM to its process group, then SIGKILL)
+#   oauth2-provider/keycloak-native.sh status   say whether it runs (exit 0) or not (exit 3)
+#   oauth2-provider/keycloak-native.sh fetch    only fetch and unpack the distribution
+#
+# Needs Java 17 or newer (JAVA_HOME, else java on the PATH) and, the first time, Maven (mvn)
+# to fetch org.keycloak:keycloak-quarkus-dist:<version>:zip, checksum-verified, into Maven's
+# cache (~/.m2). The unpacked copy lives outside the repository, under KEYCLOAK_CACHE_DIR
+# (default ~/.cache/oauth2-playbook/keycloak). Every start begins with a fresh database, as
+# a new container does: the realm file is imported anew, role mappings and keys are new.
+# Several instances can run side by side (KEYCLOAK_INSTANCE names one; the tests use their
+# own, on other ports). Settings come from scripts/env.sh and scripts/keycloak.env.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/env.sh
+source "${SCRIPT_DIR}/../scripts/env.sh"
+# shellcheck source=scripts/keycloak.env
+source "${SCRIPT_DIR}/../scripts/keycloak.env"
+
+KEYCLOAK_CONF="${SCRIPT_DIR}/keycloak.conf"
+DIST_ARTIFACT="org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:zip"
+M2_REPO="${MAVEN_REPO_LOCAL:-${HOME}/.m2/repository}"
+DIST_ZIP="${M2_REPO}/org/keycloak/keycloak-quarkus-dist/${KEYCLOAK_VERSION}/keycloak-quarkus-dist-${KEYCLOAK_VERSION}.zip"
+DIST_DIR="${KEYCLOAK_CACHE_DIR}/dist/keycloak-${KEYCLOAK_VERSION}"
+INSTANCE_DIR="${KEYCLOAK_CACHE_DIR}/instances/${KEYCLOAK_INSTANCE}"
+HOME_DIR="${INSTANCE_DIR}/keycloak-${KEYCLOAK_VERSION}"
+PID_FILE="${INSTANCE_DIR}/keycloak.pid"
+LOG_FILE="${INSTANCE_DIR}/keycloak.log"
+STOP_CMD="${SCRIPT_DIR}/keycloak-native.sh stop"
+if [[ "${KEYCLOAK_INSTANCE}" != playground ]]; then
+  STOP_CMD="KEYCLOAK_INSTANCE=${KEYCLOAK_INSTANCE} ${STOP_CMD}"
+fi
+
+STARTED_PID=""
+
+info() { printf 'INFO  %s\n' "$*"; }
+error() { printf 'ERROR %s\n' "$*" >&2; }
+die() {
+  error "$@"
+  exit 1
+}
+
+usage() {
+  sed -n '3,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+# Ends a Keycloak this run started if the start did not succeed: nothing half-started stays.
+cleanup() {
+  local status=$?
+  if [[ -n "${STARTED_PID}" && ${status} -ne 0 ]]; then
+    info "stopping the Keycloak this run started (pid ${STARTED_PID})"
+    stop_group "${STARTED_PID}" >/dev/null || true
+    rm -f -- "${PID_FILE}"
+  fi
+  exit "${status}"
+}
+
+# --- Java -------------------------------------------------------------------------------
+
+# The java binary kc.sh will run: $JAVA, else $JAVA_HOME/bin/java, else java on the PATH.
+java_binary() {
+  if [[ -n "${JAVA:-}" ]]; then
+    printf '%s' "${JAVA}"
+  elif [[ -n "${JAVA_HOME:-}" ]]; then
+    printf '%s' "${JAVA_HOME}/bin/java"
+  else
+    command -v java || true
+  fi
+}
+
+# The feature release of a `java -version` banner: `version "17.0.15"` -> 17, "1.8.0" -> 8.
+java_major() {
+  local banner version
+  banner="$("$1" -version 2>&1 | head -n 1)" || return 1
+  version="$(printf '%s' "${banner}" | sed -n 's/.*version "\([^"]*\)".*/\1/p')"
+  [[ -n "${version}" ]] || return 1
+  version="${version#1.}"
+  printf '%s' "${version%%[.+-]*}"
+}
+
+check_java() {
+  local java major
+  java="$(java_binary)"
+  if [[ -z "${java}" || ! -x "${java}" ]]; then
+    die "no Java found (JAVA_HOME=${JAVA_HOME:-unset}, and no java on the PATH). Keycloak ${KEYCLOAK_VERSION} needs OpenJDK 17, 21 or 25: install one (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME. Without Java, use the embedded provider (cargo run -p oauth2-provider)."
+  fi
+  if ! major="$(java_major "${java}")" || [[ ! "${major}" =~ ^[0-9]+$ ]]; then
+    die "could not read the version of ${java} ('${java} -version' failed). Set JAVA_HOME to a JDK 17 or newer."
+  fi
+  if ((major < 17)); then
+    die "${java} is Java ${major}; Keycloak ${KEYCLOAK_VERSION} needs 17 or newer (21 or 25 preferred). Set JAVA_HOME to a newer JDK."
+  fi
+  info "Java ${major}: ${java}"
+}
+
+# --- the distribution -------------------------------------------------------------------
+
+# Maven's own -C (strict checksums) verifies the download against the .sha1 Maven Central
+# serves beside it; this re-checks the cached zip, so a zip damaged later is never unpacked.
+verify_zip() {
+  local sum_file="${DIST_ZIP}.sha1" expected actual
+  [[ -r "${sum_file}" ]] || return 0
+  expected="$(tr -d ' \n\r' <"${sum_file}" | cut -c1-40)"
+  actual="$(sha1sum "${DIST_ZIP}" | cut -d' ' -f1)"
+  if [[ "${expected}" != "${actual}" ]]; then
+    die "checksum mismatch for ${DIST_ZIP}: SHA-1 ${actual}, Maven Central says ${expected}. Delete $(dirname "${DIST_ZIP}") and run again to download it anew."
+  fi
+}
+
+download() {
+  if ! command -v mvn >/dev/null 2>&1; then
+    die "Keycloak ${KEYCLOAK_VERSION} is not cached (${DIST_ZIP}) and Maven is not installed to fetch it. Install Maven (Debian: apt-get install maven), or put the zip there by hand, then run again."
+  fi
+  local log
+  log="$(mktemp)"
+  info "fetching ${DIST_ARTIFACT} from Maven Central (about 170 MB, once; checksums enforced)"
+  # -C: fail on a checksum mismatch (Maven 3 only warns by default). transitive=false: the
+  # zip alone, not the distribution's dependency tree.
+  if ! mvn -B -q -C org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
+    "-Dartifact=${DIST_ARTIFACT}" -Dtransitive=false >"${log}" 2>&1; then
+    error "Maven could not fetch ${DIST_ARTIFACT}; its last lines:"
+    grep -E 'ERROR|Could not|checksum' "${log}" | head -n 8 >&2 || tail -n 8 "${log}" >&2
+    rm -f -- "${log}"
+    die "download refused or failed. Check that Maven Central is reachable (a proxy goes in ~/.m2/settings.xml) and that ${KEYCLOAK_VERSION} is published; the version is pinned in scripts/keycloak.env (KEYCLOAK_VERSION)."
+  fi
+  rm -f -- "${log}"
+  [[ -r "${DIST_ZIP}" ]] || die "Maven reported success but ${DIST_ZIP} is missing"
+}
+
+unpack() {
+  local staging
+  mkdir -p "$(dirname "${DIST_DIR}")"
+  staging="$(mktemp -d "${DIST_DIR}.unpacking.XXXXXX")"
+  info "unpacking into ${DIST_DIR} (once)"
+  if command -v unzip >/dev/null 2>&1; then
+    unzip -q "${DIST_ZIP}" -d "${staging}" || {
+      rm -rf -- "${staging}"
+      die "could not unzip ${DIST_ZIP}"
+    }
+  else
+    # The JDK's jar tool unpacks zips too, but drops the executable bits.
+    (cd "${staging}" && "$(dirname "$(java_binary)")/jar" xf "${DIST_ZIP}") || {
+      rm -rf -- "${staging}"
+      die "could not unpack ${DIST_ZIP} (no unzip, and the JDK's jar failed). Install unzip."
+    }
+    chmod +x "${staging}/keycloak-${KEYCLOAK_VERSION}"/bin/*.sh
+  fi
+  [[ -x "${staging}/keycloak-${KEYCLOAK_VERSION}/bin/kc.sh" ]] || {
+    rm -rf -- "${staging}"
+    die "${DIST_ZIP} has no keycloak-${KEYCLOAK_VERSION}/bin/kc.sh: not a Keycloak distribution? Delete it and run again."
+  }
+  # Atomic: a half-unpacked tree never carries the final name.
+  mv "${staging}/keycloak-${KEYCLOAK_VERSION}" "${DIST_DIR}"
+  rm -rf -- "${staging}"
+}
+
+ensure_distribution() {
+  if [[ -x "${DIST_DIR}/bin/kc.sh" ]]; then
+    info "Keycloak ${KEYCLOAK_VERSION} distribution: ${DIST_DIR}"
+    return 0
+  fi
+  [[ -r "${DIST_ZIP}" ]] || download
+  verify_zip
+  unpack
+}
+
+# The instance's own copy of the distribution: Keycloak writes its build output (lib/quarkus),
+# its database and transaction logs inside its home, so two instances cannot share one.
+ensure_instance_home() {
+  if [[ -x "${HOME_DIR}/bin/kc.sh" ]]; then
+    return 0
+  fi
+  mkdir -p "${INSTANCE_DIR}"
+  local staging
+  staging="$(mktemp -d "${HOME_DIR}.copying.XXXXXX")"
+  cp -a "${DIST_DIR}/." "${staging}/"
+  mv "${staging}" "${HOME_DIR}"
+}
+
+# --- processes and ports ----------------------------------------------------------------
+
+# The PID in the pid file if that process still runs, else nothing.
+running_pid() {
+  local pid
+  [[ -r "${PID_FILE}" ]] || return 1
+  pid="$(cat "${PID_FILE}")"
+  [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "${pid}" 2>/dev/null || return 1
+  printf '%s' "${pid}"
+}
+
+port_in_use() {
+  # bash's /dev/tcp: a successful connect means something already listens there.
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# SIGTERM to the whole process group (kc.sh and its JVMs), then SIGKILL after 20 s.
+stop_group() {
+  local pid=$1 waited=0
+  kill -TERM -- "-${pid}" 2>/dev/null || kill -TERM "${pid}" 2>/dev/null || return 0
+  while kill -0 -- "-${pid}" 2>/dev/null; do
+    if ((waited >= 200)); then
+      error "Keycloak (pid ${pid}) did not stop within 20 s; killing it"
+      kill -KILL -- "-${pid}" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  printf '%s' "$((waited / 10))"
+}
+
+check_free() {
+  local pid
+  if pid="$(running_pid)"; then
+    die "Keycloak (instance ${KEYCLOAK_INSTANCE}) is already running, pid ${pid}, log ${LOG_FILE}. Stop it first: ${STOP_CMD}"
+  fi
+  rm -f -- "${PID_FILE}"
+  local port
+  for port in "${PROVIDER_PORT}" "${MANAGEMENT_PORT}"; do
+    if port_in_use "${port}"; then
+      die "port ${port} on 127.0.0.1 is in use (the embedded provider, a Keycloak container, or another instance?). Stop whatever listens there (e.g. 'ss -ltnp | grep :${port}'), or set PROVIDER_PORT / MANAGEMENT_PORT."
+    fi
+  done
+}
+
+check_files() {
+  local missing=() file
+  for file in "${CERTS_DIR}/oauth2-provider.pem" "${CERTS_DIR}/oauth2-provider.key.pem" "${CERTS_DIR}/ca.pem"; do
+    [[ -r "${file}" ]] || missing+=("${file}")
+  done
+  if ((${#missing[@]} > 0)); then
+    die "certificates missing or unreadable: ${missing[*]}. Generate the dev PKI first: cargo run -p client -- certs"
+  fi
+  [[ -r "${REALM_FILE}" ]] || die "realm file missing: ${REALM_FILE} (it is part of the repository; restore it with git)."
+  [[ -r "${KEYCLOAK_CONF}" ]] || die "Keycloak options missing: ${KEYCLOAK_CONF} (part of the repository)."
+}
+
+# A fresh database at every start, as a new container has: the realm is imported anew.
+fresh_data() {
+  rm -rf -- "${HOME_DIR}/data"
+  mkdir -p "${HOME_DIR}/data/import"
+  cp "${REALM_FILE}" "${HOME_DIR}/data/import/${REALM}-realm.json"
+}
+
+# Absolute path (truststore and certificate paths resolve against Keycloak's working dir).
+absolute() {
+  (cd "$(dirname "$1")" && printf '%s/%s' "$(pwd)" "$(basename "$1")")
+}
+
+launch() {
+  : >"${LOG_FILE}"
+  # keycloak.conf is read as it is (KC_CONFIG_FILE); only its three in-container paths are
+  # overridden, by KC_* variables, which take precedence over the file. The listeners and
+  # the cluster transport stay on loopback, as the container's 127.0.0.1 port mappings do.
+  local -a env=(
+    "KC_CONFIG_FILE=${KEYCLOAK_CONF}"
+    "KC_HTTPS_CERTIFICATE_FILE=$(absolute "${CERTS_DIR}/oauth2-provider.pem")"
+    "KC_HTTPS_CERTIFICATE_KEY_FILE=$(absolute "${CERTS_DIR}/oauth2-provider.key.pem")"
+    "KC_TRUSTSTORE_PATHS=$(absolute "${CERTS_DIR}/ca.pem")"
+    "KC_HTTP_HOST=127.0.0.1"
+    "KC_HTTPS_PORT=${PROVIDER_PORT}"
+    "KC_HTTP_MANAGEMENT_PORT=${MANAGEMENT_PORT}"
+    "KC_CACHE_EMBEDDED_NETWORK_BIND_ADDRESS=127.0.0.1"
+    "KC_BOOTSTRAP_ADMIN_USERNAME=${KC_BOOTSTRAP_ADMIN_USERNAME}"
+    "KC_BOOTSTRAP_ADMIN_PASSWORD=${KC_BOOTSTRAP_ADMIN_PASSWORD}"
+  )
+  local java
+  java="$(java_binary)"
+  # Its own session and process group (setsid), so stop can signal kc.sh and every JVM it
+  # runs at once; no terminal, stdin from /dev/null, everything into the log file.
+  (
+    cd "${HOME_DIR}"
+    exec env "${env[@]}" "JAVA=${java}" setsid "${HOME_DIR}/bin/kc.sh" start --import-realm \
+      "--hostname=${PROVIDER_URL}" </dev/null >>"${LOG_FILE}" 2>&1
+  ) &
+  STARTED_PID=$!
+  printf '%s\n' "${STARTED_PID}" >"${PID_FILE}"
+}
+
+log_tail() {
+  tail -n "${1:-40}" "${LOG_FILE}" >&2 || true
+}
+
+wait_ready() {
+  local url="https://localhost:${MANAGEMENT_PORT}/health/ready"
+  info "waiting for ${url} (up to ${KEYCLOAK_START_TIMEOUT} s; the first start also runs Keycloak's build step, about a minute)"
+  local started=${SECONDS} progress=""
+  [[ -t 2 ]] && progress=1
+  while true; do
+    if curl --silent --fail --output /dev/null --max-time 5 --cacert "${CERTS_DIR}/ca.pem" "${url}"; then
+      [[ -n "${progress}" ]] && printf '\n' >&2
+      info "Keycloak is ready after $((SECONDS - started)) s"
+      return 0
+    fi
+    if ! kill -0 "${STARTED_PID}" 2>/dev/null; then
+      [[ -n "${progress}" ]] && printf '\n' >&2
+      error "Keycloak exited during startup; the last lines of ${LOG_FILE}:"
+      log_tail 40
+      die "Keycloak did not start (see its log above)"
+    fi
+    if ((SECONDS - started >= KEYCLOAK_START_TIMEOUT)); then
+      [[ -n "${progress}" ]] && printf '\n' >&2
+      error "Keycloak is not ready after ${KEYCLOAK_START_TIMEOUT} s; the last lines of ${LOG_FILE}:"
+      log_tail 40
+      die "timed out waiting for ${url} (raise KEYCLOAK_START_TIMEOUT on a slow machine)"
+    fi
+    if [[ -n "${progress}" ]]; then
+      printf '\r  starting Keycloak ... %3d s  (%s)' "$((SECONDS - started))" \
+        "$(tail -n 1 "${LOG_FILE}" 2>/dev/null | sed 's/^[0-9-]* [0-9:,]* //' | cut -c1-60)" >&2
+    elif (((SECONDS - started) % 10 == 0)); then
+      info "  still starting ($((SECONDS - started)) s)"
+    fi
+    sleep 1
+  done
+}
+
+summary() {
+  cat <<EOF
+INFO  Keycloak ${KEYCLOAK_VERSION} is running natively (instance ${KEYCLOAK_INSTANCE}, pid ${STARTED_PID})
+      realm issuer:   ${ISSUER}
+      discovery:      ${ISSUER}/.well-known/openid-configuration
+      admin console:  ${PROVIDER_URL}/admin/  (bootstrap admin: ${KC_BOOTSTRAP_ADMIN_USERNAME})
+      health:         https://localhost:${MANAGEMENT_PORT}/health/ready
+      try:            curl --cacert ${CERTS_DIR}/ca.pem ${ISSUER}/.well-known/openid-configuration
+      logs:           tail -f ${LOG_FILE}
+      stop:           ${STOP_CMD}
+EOF
+}
+
+# --- commands ---------------------------------------------------------------------------
+
+cmd_start() {
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  command -v curl >/dev/null 2>&1 || die "curl is needed to wait for Keycloak's health endpoint; install it (Debian: apt-get install curl)"
+  command -v setsid >/dev/null 2>&1 || die "setsid (util-linux) is needed to run Keycloak in its own process group; install util-linux"
+  check_java
+  check_files
+  check_free
+  ensure_distribution
+  ensure_instance_home
+  fresh_data
+  launch
+  info "started Keycloak ${KEYCLOAK_VERSION} (pid ${STARTED_PID}) on https://localhost:${PROVIDER_PORT}, log ${LOG_FILE}"
+  wait_ready
+  summary
+  STARTED_PID="" # started and ready: the exit trap leaves it running
+}
+
+cmd_stop() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    rm -f -- "${PID_FILE}"
+    info "Keycloak (instance ${KEYCLOAK_INSTANCE}) is not running: nothing to stop"
+    return 0
+  fi
+  info "stopping Keycloak (instance ${KEYCLOAK_INSTANCE}, pid ${pid})"
+  local secs
+  secs="$(stop_group "${pid}")"
+  rm -f -- "${PID_FILE}"
+  info "stopped after ${secs} s"
+}
+
+cmd_status() {
+  local pid
+  if pid="$(running_pid)"; then
+    local health=starting
+    if curl --silent --fail --output /dev/null --max-time 5 --cacert "${CERTS_DIR}/ca.pem" \
+      "https://localhost:${MANAGEMENT_PORT}/health/ready"; then
+      health=ready
+    fi
+    info "Keycloak ${KEYCLOAK_VERSION} (instance ${KEYCLOAK_INSTANCE}) is running, pid ${pid}, ${health}, on https://localhost:${PROVIDER_PORT} (log ${LOG_FILE})"
+    return 0
+  fi
+  info "Keycloak (instance ${KEYCLOAK_INSTANCE}) is not running"
+  return 3
+}
+
+main() {
+  case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  fetch)
+    check_java
+    ensure_distribution
+    ;;
+  -h | --help | help) usage ;;
+  "") die "missing command: start, stop, status or fetch (try --help)" ;;
+  *) die "unknown command: $1 (start, stop, status or fetch; try --help)" ;;
+  esac
+}
+
+main "$@"
