@@ -7,7 +7,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
@@ -65,6 +65,34 @@ pub fn router() -> Router<Provider> {
             .post(add_realm_role_mappings)
             .delete(delete_realm_role_mappings),
     )
+    .layer(axum::middleware::from_fn(keycloak_headers))
+}
+
+/// The headers Keycloak 26.7.5's admin resources add (observed; `CacheControlUtil#noCache`
+/// and RESTEasy's JSON writer): a successful JSON `GET` is
+/// `application/json;charset=UTF-8` with `Cache-Control: no-cache`, a deleted client or
+/// user answers 204 with `Cache-Control: no-cache`; errors carry plain `application/json`,
+/// role-mapping changes and user updates no extra header.
+async fn keycloak_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let mut res = next.run(req).await;
+    let no_cache = || HeaderValue::from_static("no-cache");
+    let status = res.status();
+    if method == Method::GET && status == StatusCode::OK {
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json;charset=UTF-8"),
+        );
+        h.insert(header::CACHE_CONTROL, no_cache());
+    } else if method == Method::DELETE
+        && status == StatusCode::NO_CONTENT
+        && !path.contains("/role-mappings")
+    {
+        res.headers_mut().insert(header::CACHE_CONTROL, no_cache());
+    }
+    res
 }
 
 /// A verified admin: the bearer token of a `master` user with the `admin` role
@@ -116,8 +144,16 @@ impl FromRequestParts<Provider> for AdminAuth {
         let Some(realm) = store.realm(&token_realm).filter(|r| r.enabled) else {
             return Err(refuse("token realm disabled"));
         };
-        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
-        let Some(user) = realm.user_by_id(sub).filter(|u| u.enabled) else {
+        // `sub`, or (a lightweight token has none) the user of its session `sid`.
+        let sub = match claims.get("sub").and_then(Value::as_str) {
+            Some(sub) => sub.to_owned(),
+            None => claims
+                .get("sid")
+                .and_then(Value::as_str)
+                .and_then(|sid| provider.inner.session_user(sid))
+                .unwrap_or_default(),
+        };
+        let Some(user) = realm.user_by_id(&sub).filter(|u| u.enabled) else {
             return Err(refuse("token user unknown or disabled"));
         };
         // RealmsAdminResource / AdminPermissions: only the master realm's `admin` role is
@@ -589,7 +625,12 @@ async fn list_users(
         users.sort_by(|a, b| a.username.cmp(&b.username));
         let list: Vec<Value> = page
             .apply(users.into_iter(), 100)
-            .map(|u| user_rep(u, brief))
+            .map(|u| {
+                let mut rep = user_rep(u, brief);
+                // UsersResource#getUsers: each entry carries the caller's access.
+                rep["access"] = json!({"manage": true});
+                rep
+            })
             .collect();
         Ok(Json(Value::Array(list)))
     })
@@ -604,8 +645,8 @@ async fn get_user(
         let u = r.user_or_404(&id)?;
         // UserResource#getUser adds the caller's access (a realm admin may do everything).
         let mut rep = user_rep(u, false);
-        rep["access"] = json!({"manageGroupMembership": true, "view": true, "mapRoles": true,
-                               "impersonate": true, "manage": true});
+        rep["access"] = json!({"manageGroupMembership": true, "resetPassword": true, "view": true,
+                               "mapRoles": true, "impersonate": true, "manage": true});
         Ok(axum::Json(rep).into_response())
     })
 }

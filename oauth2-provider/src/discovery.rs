@@ -96,11 +96,52 @@ pub async fn openid_configuration(
     };
     let base = base_url(&provider, &headers);
     let doc = document(&base, &realm, scopes);
-    (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
-        axum::Json(doc),
-    )
-        .into_response()
+    let mut response = axum::Json(doc).into_response();
+    let h = response.headers_mut();
+    // Keycloak 26.7.5 (observed): `CacheControlUtil#noCache` in full, and CORS for any
+    // `Origin` (the discovery document is public).
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, must-revalidate, no-transform, no-store"),
+    );
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    response
+}
+
+/// `OPTIONS` on the token and introspection endpoints: a CORS preflight (`Cors#preflight`).
+/// Keycloak 26.7.5 (observed): 200 with no body; with an `Origin`, these headers, whatever
+/// the origin (the client's `webOrigins` are checked on the real request, not here).
+pub async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = axum::http::StatusCode::OK.into_response();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(
+                "Origin, Accept, X-Requested-With, Access-Control-Request-Method, Access-Control-Request-Headers, DPoP, Content-Type, Authorization",
+            ),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("3600"),
+        );
+    }
+    response
 }
 
 /// The metadata document, fields in `OIDCConfigurationRepresentation` order.
@@ -142,6 +183,7 @@ pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
             "password",
             "refresh_token",
             "urn:ietf:params:oauth:grant-type:device_code",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
             "urn:ietf:params:oauth:grant-type:token-exchange",
             "urn:ietf:params:oauth:grant-type:uma-ticket",
             "urn:openid:params:grant-type:ciba"

@@ -148,3 +148,21 @@ impl IntoResponse for AdminError {
 pub async fn not_found() -> Response {
     AdminError::not_found("Unable to find matching target resource method").into_response()
 }
+
+/// A known path with another method: RESTEasy's 405 (Keycloak 26.7.5, observed:
+/// `{"error":"HTTP 405 Method Not Allowed"}`, `application/json`, no `Allow` header).
+pub async fn method_not_allowed() -> Response {
+    AdminError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HTTP 405 Method Not Allowed",
+    )
+    .into_response()
+}
+
+/// axum adds `Allow` to a 405; Keycloak's has none.
+pub async fn without_allow(mut response: Response) -> Response {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        response.headers_mut().remove(axum::http::header::ALLOW);
+    }
+    response
+}

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::Provider;
-use crate::client_auth::{self, ClientRequest, RefusalKind};
+use crate::client_auth::{self, ClientRequest};
 use crate::error::OAuthError;
 use crate::mappers::{self, Claims, Context, Target};
 
@@ -17,16 +17,18 @@ pub async fn introspect(
     Path(realm_name): Path<String>,
     req: ClientRequest,
 ) -> Response {
-    let mut response = match answer(&provider, &realm_name, &req) {
-        Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
+    match answer(&provider, &realm_name, &req) {
+        Ok(v) => {
+            let mut response = (StatusCode::OK, axum::Json(v)).into_response();
+            // @NoCache; Keycloak 26.7.5 (observed) sets it on answers, not on refusals.
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
         Err(Refused::OAuth(e)) => e.into_response(),
         Err(Refused::NoRealm) => OAuthError::realm_not_found().into_response(),
-    };
-    // @NoCache
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    }
 }
 
 enum Refused {
@@ -49,20 +51,10 @@ fn answer(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result<
     if !realm.enabled {
         return Err(OAuthError::realm_disabled().into());
     }
-    // AuthorizeClientUtil.authorizeClient: a disabled client keeps its own 401 invalid_client,
-    // every other failure becomes "Authentication failed.".
-    let auth = match client_auth::authenticate("introspect", realm, req) {
-        Ok(a) => a,
-        Err(r) if r.kind == RefusalKind::Disabled => return Err(r.error.into()),
-        Err(_) => {
-            return Err(OAuthError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_request",
-                "Authentication failed.",
-            )
-            .into());
-        }
-    };
+    // AuthorizeClientUtil.authorizeClient: the authenticator's own refusal (Keycloak 26.7.5,
+    // observed: the mTLS client without a certificate gets 401 invalid_client "Invalid client
+    // or Invalid client credentials", as at the token endpoint).
+    let auth = client_auth::authenticate("introspect", realm, req).map_err(|r| r.error)?;
     let caller = realm
         .client_by_id(&auth.client_uuid)
         .expect("authenticated");
@@ -134,14 +126,10 @@ fn answer(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result<
     let scopes = crate::token::scopes_in_effect(realm, client, scope_param)
         .or_else(|()| crate::token::scopes_in_effect(realm, client, None))
         .unwrap_or_default();
-    // The session notes of the (transient) session the token came from, as carried by the token.
+    // The session notes of the (transient) session the token came from, as carried by the
+    // token; not clientHost/clientAddress, which Keycloak 26.7.5's answer lacks (observed).
     let mut notes = std::collections::BTreeMap::new();
-    for (note, claim) in [
-        ("client_id", "client_id"),
-        ("clientId", "client_id"),
-        ("clientHost", "clientHost"),
-        ("clientAddress", "clientAddress"),
-    ] {
+    for (note, claim) in [("client_id", "client_id"), ("clientId", "client_id")] {
         if let Some(v) = claims.get(claim).and_then(Value::as_str) {
             notes.insert(note.to_owned(), v.to_owned());
         }

@@ -169,11 +169,57 @@ fn public_component(der: &[u8], which: Component) -> Option<Vec<u8>> {
     Some(bytes[start..].to_vec())
 }
 
-/// A realm's keys: the active RS256 signing key and the RSA-OAEP encryption key.
+/// Keycloak's `hmac-generated` key: HS512 over a random 64-byte secret. It signs refresh
+/// tokens (Keycloak 26.7.5, observed: their header is `alg: HS512`), and is never in the
+/// JWKS (a shared secret has no public half).
+pub struct HmacKey {
+    key: aws_lc_rs::hmac::Key,
+    pub kid: String,
+}
+
+impl std::fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HmacKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HmacKey {
+    fn generate() -> Result<HmacKey, KeyError> {
+        let rng = SystemRandom::new();
+        let key = aws_lc_rs::hmac::Key::generate(aws_lc_rs::hmac::HMAC_SHA512, &rng)
+            .map_err(|_| KeyError("HS512 key generation".into()))?;
+        Ok(HmacKey {
+            key,
+            kid: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+
+    /// Signs `claims` as an HS512 JWS with Keycloak's header bytes.
+    pub fn sign(&self, claims: &Value) -> Result<String, KeyError> {
+        let header = format!(r#"{{"alg":"HS512","typ" : "JWT","kid" : "{}"}}"#, self.kid);
+        let payload = serde_json::to_vec(claims).map_err(|e| KeyError(e.to_string()))?;
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let tag = aws_lc_rs::hmac::sign(&self.key, signing_input.as_bytes());
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(tag.as_ref())
+        ))
+    }
+}
+
+/// A realm's keys: the active RS256 signing key, the RSA-OAEP encryption key and the HS512
+/// key for refresh tokens.
 #[derive(Debug)]
 pub struct RealmKeys {
     pub signing: RsaKey,
     pub encryption: RsaKey,
+    pub hmac: HmacKey,
     /// The JWKS document, serialized once: the keys never change after start.
     jwks: Bytes,
 }
@@ -190,6 +236,7 @@ impl RealmKeys {
         Ok(RealmKeys {
             signing,
             encryption,
+            hmac: HmacKey::generate()?,
             jwks,
         })
     }

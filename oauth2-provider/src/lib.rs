@@ -104,6 +104,29 @@ pub(crate) struct Inner {
     pub(crate) store: RwLock<store::Store>,
     pub(crate) keys: Vec<(String, keys::RealmKeys)>,
     pub(crate) hostname: Option<Url>,
+    /// User sessions of the password grant: `sid` → (user id, expiry). A lightweight access
+    /// token (admin-cli's) carries no `sub`; its user is found through its session, as
+    /// Keycloak finds it.
+    pub(crate) sessions: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
+}
+
+impl Inner {
+    /// Records a session; expired ones are dropped on the way, so the map stays small.
+    pub(crate) fn open_session(&self, sid: &str, user_id: &str, expires: i64) {
+        let now = token::now();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|_, (_, exp)| *exp > now);
+        sessions.insert(sid.to_owned(), (user_id.to_owned(), expires));
+    }
+
+    /// The user of a live session.
+    pub(crate) fn session_user(&self, sid: &str) -> Option<String> {
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions
+            .get(sid)
+            .filter(|(_, exp)| *exp > token::now())
+            .map(|(user, _)| user.clone())
+    }
 }
 
 impl Provider {
@@ -166,6 +189,7 @@ impl Provider {
                 }),
                 keys,
                 hostname: options.hostname,
+                sessions: Default::default(),
             }),
         })
     }
@@ -189,9 +213,14 @@ impl Provider {
 
 /// The main router (Keycloak's port 8443, ours 9443). Paths as Keycloak's.
 pub fn app(provider: Provider) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(
             "/realms/{realm}/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        // RFC 8414 metadata: Keycloak serves the same document there (observed).
+        .route(
+            "/realms/{realm}/.well-known/oauth-authorization-server",
             get(discovery::openid_configuration),
         )
         .route(
@@ -200,15 +229,20 @@ pub fn app(provider: Provider) -> Router {
         )
         .route(
             "/realms/{realm}/protocol/openid-connect/token",
-            post(token::token_endpoint),
+            post(token::token_endpoint).options(discovery::preflight),
         )
         .route(
             "/realms/{realm}/protocol/openid-connect/token/introspect",
-            post(introspect::introspect),
+            post(introspect::introspect).options(discovery::preflight),
         )
         .merge(admin::router())
+        .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
-        .with_state(provider)
+        .with_state(provider);
+    // Outside the routes: a route's method router adds `Allow` after its own layers run.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::map_response(error::without_allow))
 }
 
 /// The management router (Keycloak's port 9000): health only.

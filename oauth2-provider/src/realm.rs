@@ -443,6 +443,7 @@ fn import_inner(rep: RealmRep) -> Result<Realm, ImportError> {
         let defaults_given =
             c.default_client_scopes.is_some() || c.optional_client_scopes.is_some();
         let mut client = client_from_rep(c, &field).map_err(split)?;
+        import_defaults(&mut client);
         if realm.client_by_client_id(&client.client_id).is_some() {
             return Err((
                 format!("{field}.clientId"),
@@ -651,6 +652,28 @@ fn import_inner(rep: RealmRep) -> Result<Realm, ImportError> {
     Ok(realm)
 }
 
+/// What Keycloak 26.7.5 adds to an imported OIDC client (observed in its admin API): a
+/// confidential client without a secret gets a generated one, with its
+/// `client.secret.creation.time`; `post.logout.redirect.uris` defaults to `+` (the redirect
+/// URIs).
+fn import_defaults(client: &mut Client) {
+    if client.protocol != "openid-connect" {
+        return;
+    }
+    if !client.public_client && !client.bearer_only && client.secret.is_none() {
+        client.secret = Some(crate::token::secure_id().replace('-', ""));
+        client.attributes.push((
+            "client.secret.creation.time".to_owned(),
+            crate::token::now().to_string(),
+        ));
+    }
+    if client.attribute("post.logout.redirect.uris").is_none() {
+        client
+            .attributes
+            .push(("post.logout.redirect.uris".to_owned(), "+".to_owned()));
+    }
+}
+
 fn add_composite(realm: &mut Realm, role_name: &str, child_id: &str) {
     if let Some(role) = realm
         .roles
@@ -674,7 +697,8 @@ pub fn master_realm(admin_username: &str, admin_password: &str) -> Realm {
         config: [
             ("access.token.claim", "true"),
             ("introspection.token.claim", "true"),
-            ("lightweight.claim", "true"),
+            // Keycloak 26.7.5 (observed): admin-cli's lightweight access token has no `sub`.
+            ("lightweight.claim", "false"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -714,7 +738,12 @@ pub fn master_realm(admin_username: &str, admin_password: &str) -> Realm {
                 .into_iter()
                 .collect(),
             ),
-            default_client_scopes: Some(vec!["basic".into(), "profile".into(), "email".into()]),
+            // Keycloak 26.7.5's admin-cli (observed: the refresh token's `scope`).
+            default_client_scopes: Some(
+                ["acr", "basic", "email", "profile", "roles", "web-origins"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
             optional_client_scopes: Some(vec![]),
             ..Default::default()
         }]),
@@ -725,7 +754,7 @@ pub fn master_realm(admin_username: &str, admin_password: &str) -> Realm {
             ..Default::default()
         }]),
         client_scopes: Some(
-            ["basic", "profile", "email"]
+            ["acr", "basic", "email", "profile", "roles", "web-origins"]
                 .iter()
                 .map(|n| ClientScopeRep {
                     name: Some((*n).into()),
@@ -733,7 +762,11 @@ pub fn master_realm(admin_username: &str, admin_password: &str) -> Realm {
                     attributes: Some(
                         [(
                             "include.in.token.scope".to_owned(),
-                            Value::from(if *n == "basic" { "false" } else { "true" }),
+                            Value::from(if matches!(*n, "profile" | "email") {
+                                "true"
+                            } else {
+                                "false"
+                            }),
                         )]
                         .into_iter()
                         .collect(),

@@ -525,15 +525,22 @@ fn password(
         .signing
         .sign(&claims.into_json())
         .map_err(|e| Failure::Internal(e.to_string()))?;
+    // Keycloak 26.7.5 (observed): HS512-signed, no `sub`, `prov: default`, and every scope
+    // in effect in `scope`, also those not listed in the access token's.
+    let mut all_scopes: Vec<&str> = ctx.scopes.iter().map(|s| s.name.as_str()).collect();
+    if oidc {
+        all_scopes.insert(0, "openid");
+    }
     let refresh = json!({
         "exp": refresh_exp, "iat": now, "jti": format!("onrtro:{}", secure_id()),
-        "iss": issuer, "aud": issuer, "sub": user.id, "typ": "Refresh", "azp": cid,
-        "sid": sid, "scope": scope,
+        "iss": issuer, "aud": issuer, "typ": "Refresh", "azp": cid,
+        "sid": sid, "scope": all_scopes.join(" "), "prov": "default",
     });
     let refresh_token = keys
-        .signing
+        .hmac
         .sign(&refresh)
         .map_err(|e| Failure::Internal(e.to_string()))?;
+    provider.inner.open_session(&sid, &user.id, refresh_exp);
     tracing::info!(
         realm = %realm.name,
         "token issued to user '{}' via client '{cid}' (password grant), session {sid}",
