@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use playbook::server::Connection;
 use serde_json::{Map, Value, json};
 
@@ -374,8 +372,10 @@ fn client_credentials(
     claims.set("scope", json!(scope));
     let keys = provider.keys(&realm.name).expect("every realm has keys");
     let access_token = keys
-        .signing
-        .sign(&claims.into_json())
+        .sign(
+            crate::keys::access_token_alg(realm, client),
+            &claims.into_json(),
+        )
         .map_err(|e| Failure::Internal(e.to_string()))?;
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
@@ -416,8 +416,8 @@ fn id_token(
     access_token: &str,
     keys: &crate::keys::RealmKeys,
 ) -> Result<String, String> {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
-    let at_hash = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]);
+    let alg = crate::keys::id_token_alg(ctx.realm, ctx.client);
+    let at_hash = crate::keys::oidc_hash(alg, access_token.as_bytes());
     let mut claims = Claims::default();
     claims.set("exp", json!(exp));
     claims.set("iat", json!(now));
@@ -429,8 +429,7 @@ fn id_token(
     claims.set("azp", json!(ctx.client.client_id));
     claims.set("at_hash", json!(at_hash));
     mappers::apply(ctx, Target::IdToken, &mut claims);
-    keys.signing
-        .sign(&claims.into_json())
+    keys.sign(alg, &claims.into_json())
         .map_err(|e| e.to_string())
 }
 
@@ -530,8 +529,10 @@ fn password(
     claims.set("scope", json!(scope));
     let keys = provider.keys(&realm.name).expect("every realm has keys");
     let access_token = keys
-        .signing
-        .sign(&claims.into_json())
+        .sign(
+            crate::keys::access_token_alg(realm, client),
+            &claims.into_json(),
+        )
         .map_err(|e| Failure::Internal(e.to_string()))?;
     let refresh = json!({
         "exp": refresh_exp, "iat": now, "jti": format!("onrtro:{}", secure_id()),
@@ -539,8 +540,7 @@ fn password(
         "sid": sid, "scope": scope,
     });
     let refresh_token = keys
-        .signing
-        .sign(&refresh)
+        .sign(crate::keys::INTERNAL_SIGNATURE_ALG, &refresh)
         .map_err(|e| Failure::Internal(e.to_string()))?;
     tracing::info!(
         realm = %realm.name,
