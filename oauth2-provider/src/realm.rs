@@ -3,10 +3,14 @@
 //!
 //! Only the fields the playground uses are read; every other field of a real export is
 //! ignored, as the representation classes are a superset. Import follows
-//! `RealmManager#importRealm` and `RepresentationToModel` (Keycloak 26.7): default role,
-//! `offline_access` / `uma_authorization` roles and the `account` client are created when the
-//! file lacks them, client scopes come from the file's `clientScopes` (none are built in when
-//! that array is present), users get only the roles listed for them.
+//! `RealmManager#importRealm`, `DefaultExportImportManager` and `RepresentationToModel`
+//! (Keycloak 26.7.5): the default role; the built-in clients (`realm-management`, `account`,
+//! `account-console`, `broker`, `security-admin-console`, `admin-cli`) and their roles when
+//! the file lacks them; `offline_access` / `uma_authorization`; Keycloak's built-in client
+//! scopes when the file has no `clientScopes` array; the deprecated `defaultRoles`; roles a
+//! user names but nobody declared; users get only the roles listed for them. A file is one
+//! realm or an array of realms ([`parse_realms`]); a directory is read as `--import-realm`
+//! reads `data/import` ([`read_path`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +67,11 @@ pub struct RealmRep {
     pub components: Option<BTreeMap<String, Vec<ComponentRep>>>,
     /// Realm attributes (`CreateDefaultClientScopes` is read by `RealmManager`).
     pub attributes: Option<Map<String, Value>>,
+    /// Not supported (warned about): role scope mappings of clients and client scopes.
+    pub scope_mappings: Option<Vec<Value>>,
+    pub client_scope_mappings: Option<Map<String, Value>>,
+    /// Not supported (warned about when a user is in one).
+    pub groups: Option<Vec<Value>>,
 }
 
 /// `ComponentExportRepresentation` (a key provider, for instance).
@@ -154,6 +163,8 @@ pub struct UserRep {
     pub realm_roles: Option<Vec<String>>,
     pub client_roles: Option<BTreeMap<String, Vec<String>>>,
     pub service_account_client_id: Option<String>,
+    /// Not supported: group memberships (warned about; their roles are not granted).
+    pub groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -749,6 +760,32 @@ fn check_unique_ids(rep: &RealmRep) -> Result<(), ImportError> {
     )
 }
 
+/// Warns, naming the realm, the client and the field, about what the file uses that this
+/// provider does not support (README: "Not supported"); the realm is imported all the same.
+fn warn_unsupported(rep: &RealmRep, realm: &str) {
+    let name_of = |v: &Value| {
+        ["client", "clientScope", "clientTemplate"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .unwrap_or("?")
+            .to_owned()
+    };
+    for (i, m) in rep.scope_mappings.iter().flatten().enumerate() {
+        tracing::warn!(
+            "realm '{realm}': scopeMappings[{i}] (client or client scope '{}'): role scope mappings are not supported; a client with fullScopeAllowed=false gets only its own roles in tokens",
+            name_of(m)
+        );
+    }
+    for (owner, list) in rep.client_scope_mappings.iter().flatten() {
+        for m in list.as_array().into_iter().flatten() {
+            tracing::warn!(
+                "realm '{realm}': clientScopeMappings.{owner} (client or client scope '{}'): role scope mappings are not supported",
+                name_of(m)
+            );
+        }
+    }
+}
+
 /// The clients `RealmManager#importRealm` creates when the file lacks them
 /// (`setupRealmAdminManagement`, `setupAccountManagement`, `setupBrokerService`,
 /// `setupAdminConsole`, `setupAdminCli`, `setupImpersonationService`), with their roles, as
@@ -915,6 +952,7 @@ fn import_inner(mut rep: RealmRep) -> Result<(Realm, KeySource), ImportError> {
         // RealmManager: ModelException("Realm name cannot be empty").
         .ok_or_else(|| ("realm".to_owned(), "Realm name cannot be empty".to_owned()))?;
     check_unique_ids(&rep)?;
+    warn_unsupported(&rep, &name);
     let keys = KeySource::from_rep(&mut rep);
     let realm_id = rep.id.clone().unwrap_or_else(new_id);
     let mut realm = Realm {
@@ -1281,6 +1319,12 @@ pub(crate) fn import_user(realm: &mut Realm, u: UserRep, field: &str) -> Result<
             format!("{field}.username"),
             format!("duplicate user '{username}'"),
         ));
+    }
+    if u.groups.as_ref().is_some_and(|g| !g.is_empty()) {
+        tracing::warn!(
+            "realm '{}': {field}.groups (user '{username}'): groups are not supported (README: \"Not supported\"); roles granted through groups are not in tokens",
+            realm.name
+        );
     }
     if let Some(id) = &u.id
         && realm.user_by_id(id).is_some()
