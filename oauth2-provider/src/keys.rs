@@ -1,6 +1,6 @@
 //! The realm keys, as Keycloak's key providers (`KeyProvider` components) hold them: the
 //! keys a realm file carries (`rsa`, `rsa-generated`, `rsa-enc-generated`, `ecdsa-generated`,
-//! `hmac-generated`, or the legacy realm `privateKey`), or, when it carries none, the ones
+//! `eddsa-generated`, `hmac-generated`, or the legacy realm `privateKey`), or, when it carries none, the ones
 //! `DefaultKeyProviders#createProviders` makes (RS256 and RSA-OAEP, each with a self-signed
 //! certificate `CN=<realm>` so the JWKS carries `x5c`, `x5t`, `x5t#S256`, and HS512).
 //!
@@ -17,7 +17,7 @@ use std::sync::{Arc, RwLock};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
+use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -34,10 +34,10 @@ use crate::realm::{ComponentRep, RealmRep};
 pub const KEY_PROVIDER_TYPE: &str = "org.keycloak.keys.KeyProvider";
 
 /// Signature algorithms this provider signs and verifies with (Keycloak's
-/// `id_token_signing_alg_values_supported`, less EdDSA).
+/// `id_token_signing_alg_values_supported`; EdDSA with Ed25519 only).
 pub const SUPPORTED_SIGNATURE_ALGS: &[&str] = &[
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256",
-    "HS384", "HS512",
+    "HS384", "HS512", "EdDSA",
 ];
 
 /// The key material of a realm file: the legacy realm keys and the `KeyProvider`
@@ -102,6 +102,8 @@ impl KeyUse {
 enum Material {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
+    /// EdDSA with Ed25519 (`eddsa-generated`; Ed448 is not supported).
+    Ed(Ed25519KeyPair),
     Hmac(Vec<u8>),
 }
 
@@ -296,6 +298,13 @@ impl RealmKey {
         RealmKey::ec(pair, None, meta)
     }
 
+    fn ed25519(pair: Ed25519KeyPair, meta: Meta<'_>) -> Result<RealmKey, KeyError> {
+        let spki =
+            AsDer::<PublicKeyX509Der>::as_der(pair.public_key()).map_err(|_| err("SPKI export"))?;
+        let kid = key_id(spki.as_ref());
+        Ok(RealmKey::new(meta, kid, Material::Ed(pair), None))
+    }
+
     fn generate_hmac(meta: Meta<'_>) -> Result<RealmKey, KeyError> {
         // GeneratedHmacKeyProviderFactory: 64-byte secrets by default.
         let mut secret = vec![0u8; 64];
@@ -321,6 +330,10 @@ impl RealmKey {
             Some(RealmKey::generate_ec(meta))
         } else if hmac_alg(alg).is_some() {
             Some(RealmKey::generate_hmac(meta))
+        } else if alg == "EdDSA" {
+            // GeneratedEddsaKeyProviderFactory: Ed25519 by default.
+            let pair = Ed25519KeyPair::generate().map_err(|_| err("Ed25519 keygen"));
+            Some(pair.and_then(|p| RealmKey::ed25519(p, meta)))
         } else {
             None
         }
@@ -376,6 +389,17 @@ impl RealmKey {
                 );
                 certs(&mut m);
             }
+            Material::Ed(pair) => {
+                // JWKBuilder#okp.
+                m.insert("kty".into(), json!("OKP"));
+                m.insert("alg".into(), json!(self.alg));
+                m.insert("use".into(), json!(self.use_.as_str()));
+                m.insert("crv".into(), json!("Ed25519"));
+                m.insert(
+                    "x".into(),
+                    json!(URL_SAFE_NO_PAD.encode(pair.public_key().as_ref())),
+                );
+            }
             Material::Hmac(_) => return None,
         }
         Some(Value::Object(m))
@@ -412,6 +436,7 @@ impl RealmKey {
                 .sign(&SystemRandom::new(), input)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| err(format!("{alg} signature"))),
+            Material::Ed(pair) => Ok(pair.sign(input).as_ref().to_vec()),
             Material::Hmac(secret) => {
                 let h = hmac_alg(alg).ok_or_else(|| err(format!("{alg} with HMAC")))?;
                 let key = aws_lc_rs::hmac::Key::new(h, secret);
@@ -438,6 +463,12 @@ impl RealmKey {
                 sig::UnparsedPublicKey::new(p, pair.public_key().as_ref())
                     .verify(input, signature)
                     .is_ok()
+            }
+            Material::Ed(pair) => {
+                alg == "EdDSA"
+                    && sig::UnparsedPublicKey::new(&sig::ED25519, pair.public_key().as_ref())
+                        .verify(input, signature)
+                        .is_ok()
             }
             Material::Hmac(secret) => hmac_alg(alg).is_some_and(|h| {
                 aws_lc_rs::hmac::verify(&aws_lc_rs::hmac::Key::new(h, secret), input, signature)
@@ -594,6 +625,31 @@ fn load_component(realm: &str, c: &ComponentRep) -> Result<Option<RealmKey>, Str
                     )
                 }
             }
+        }
+        // GeneratedEddsaKeyProviderFactory: Ed25519 only here.
+        "eddsa-generated" => {
+            let curve = first(c, "eddsaEllipticCurveKey").unwrap_or("Ed25519");
+            if curve != "Ed25519" {
+                return Err(format!(
+                    "config.eddsaEllipticCurveKey: {curve} is not supported by this provider (Ed25519 is); its key is not used"
+                ));
+            }
+            let meta = Meta {
+                alg: "EdDSA",
+                use_: KeyUse::Sig,
+                ..base
+            };
+            let pair = match first(c, "eddsaPrivateKey") {
+                None => Ed25519KeyPair::generate().map_err(|_| "Ed25519 keygen".to_owned())?,
+                Some(k) => {
+                    let der =
+                        der_from_text(k).map_err(|e| format!("config.eddsaPrivateKey: {e}"))?;
+                    Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|e| {
+                        format!("config.eddsaPrivateKey: not an Ed25519 private key ({e})")
+                    })?
+                }
+            };
+            RealmKey::ed25519(pair, meta).map_err(|e| e.to_string())?
         }
         // Keys for encrypting Keycloak's own cookies and codes: nothing here uses them.
         "aes-generated" => return Ok(None),
