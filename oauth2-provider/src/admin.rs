@@ -444,8 +444,10 @@ async fn create_client(
             client.default_scopes = keep(std::mem::take(&mut client.default_scopes));
             client.optional_scopes = keep(std::mem::take(&mut client.optional_scopes));
         } else {
-            client.default_scopes = r.default_default_scopes.clone();
-            client.optional_scopes = r.default_optional_scopes.clone();
+            // The realm's defaults of the client's protocol (a realm with Keycloak's
+            // built-in scopes also has SAML ones).
+            (client.default_scopes, client.optional_scopes) =
+                r.default_scopes_for(&client.protocol);
         }
         // Confidential clients created over REST get a generated secret.
         if !client.public_client && !client.bearer_only && client.secret.is_none() {

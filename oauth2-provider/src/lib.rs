@@ -27,7 +27,7 @@
 //!
 //! - [`realm`]: the realm-export representation and its import (Keycloak's `RealmManager`).
 //! - [`store`]: the in-memory model: realms, clients, users, roles, client scopes.
-//! - [`keys`]: the realm RSA keys, `kid`, JWKS, RS256 signing.
+//! - [`keys`]: the realm keys (imported or generated), `kid`, JWKS, signing by algorithm.
 //! - [`client_auth`]: client authentication, RFC 8705 §2 `tls_client_auth` and `client_secret_*`.
 //! - [`token`]: the token endpoint, RFC 6749 §4.4 `client_credentials` and the admin `password` grant.
 //! - [`mappers`]: protocol mappers that turn client scopes into claims.
@@ -130,13 +130,22 @@ impl Inner {
 }
 
 impl Provider {
-    /// Imports a Keycloak realm export from `path` (plus the synthesized `master` realm).
+    /// Imports a Keycloak realm export from `path` (plus the synthesized `master` realm):
+    /// a realm file (one realm or an array of realms) or a directory ([`realm::read_path`]).
     pub fn from_realm_file(path: &Path, options: Options) -> Result<Provider, RealmFileError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| RealmFileError::Read {
-            path: path.to_owned(),
-            cause,
-        })?;
-        Self::from_realm_json(&text, path, options)
+        Self::from_realm_paths(std::slice::from_ref(&path.to_owned()), options)
+    }
+
+    /// Imports every realm that `paths` hold (what `--realm` names, once or several times).
+    pub fn from_realm_paths(
+        paths: &[PathBuf],
+        options: Options,
+    ) -> Result<Provider, RealmFileError> {
+        let mut inputs = Vec::new();
+        for path in paths {
+            inputs.extend(realm::read_path(path)?);
+        }
+        Self::from_inputs(inputs, options)
     }
 
     /// Imports a realm export given as JSON text; `source` only labels errors.
@@ -145,8 +154,15 @@ impl Provider {
         source: &Path,
         options: Options,
     ) -> Result<Provider, RealmFileError> {
-        let rep = realm::parse(json, source)?;
-        Self::from_realm(rep, source, options)
+        let inputs = realm::parse_realms(json, source)?
+            .into_iter()
+            .map(|rep| realm::RealmInput {
+                rep,
+                file: source.to_owned(),
+                user_files: Vec::new(),
+            })
+            .collect();
+        Self::from_inputs(inputs, options)
     }
 
     /// Imports an already parsed realm representation.
@@ -155,38 +171,67 @@ impl Provider {
         source: &Path,
         options: Options,
     ) -> Result<Provider, RealmFileError> {
-        let realm = realm::import(rep, source)?;
+        Self::from_inputs(
+            vec![realm::RealmInput {
+                rep,
+                file: source.to_owned(),
+                user_files: Vec::new(),
+            }],
+            options,
+        )
+    }
+
+    /// The realms in the order given, after the synthesized `master` realm. As
+    /// `ImportUtils#importRealm` with `IGNORE_EXISTING` (what `--import-realm` uses), a realm
+    /// whose name was already imported is skipped with a message.
+    fn from_inputs(
+        inputs: Vec<realm::RealmInput>,
+        options: Options,
+    ) -> Result<Provider, RealmFileError> {
         let master = realm::master_realm(&options.admin_username, &options.admin_password);
-        if realm.name == master.name {
-            return Err(RealmFileError::Invalid {
-                path: source.to_owned(),
-                field: "realm".into(),
-                message: "the master realm is synthesized from KC_BOOTSTRAP_ADMIN_*; import another realm".into(),
-            });
+        let key_error = |path: &Path, e: keys::KeyError| RealmFileError::Invalid {
+            path: path.to_owned(),
+            field: "(realm keys)".into(),
+            message: e.to_string(),
+        };
+        let master_keys = keys::RealmKeys::generate(&master.name)
+            .map_err(|e| key_error(Path::new("master"), e))?;
+        let mut keys = vec![(master.name.clone(), master_keys)];
+        let mut realms = vec![master];
+        for input in inputs {
+            let name = input.rep.realm.clone().unwrap_or_default();
+            if name == "master" {
+                tracing::warn!(
+                    "{}: the master realm is not imported: this provider makes it from KC_BOOTSTRAP_ADMIN_* (see README: \"Not supported\")",
+                    input.file.display()
+                );
+                continue;
+            }
+            if realms.iter().any(|r| r.name == name) {
+                tracing::info!(
+                    "{}: Realm '{name}' already exists. Import skipped",
+                    input.file.display()
+                );
+                continue;
+            }
+            let file = input.file.clone();
+            let (realm, source) = realm::import_realm(input)?;
+            keys::warn_unsupported_algs(&realm);
+            let realm_keys =
+                keys::RealmKeys::load(&realm.name, &source).map_err(|e| key_error(&file, e))?;
+            tracing::info!(
+                realm = %realm.name,
+                clients = realm.clients.len(),
+                users = realm.users.len(),
+                "imported realm from {}",
+                file.display()
+            );
+            keys.push((realm.name.clone(), realm_keys));
+            realms.push(realm);
         }
-        let mut keys = Vec::new();
-        for r in [&master, &realm] {
-            keys.push((
-                r.name.clone(),
-                keys::RealmKeys::generate(&r.name).map_err(|e| RealmFileError::Invalid {
-                    path: source.to_owned(),
-                    field: "(realm keys)".into(),
-                    message: e.to_string(),
-                })?,
-            ));
-        }
-        tracing::info!(
-            realm = %realm.name,
-            clients = realm.clients.len(),
-            users = realm.users.len(),
-            "imported realm from {}",
-            source.display()
-        );
         Ok(Provider {
             inner: Arc::new(Inner {
-                store: RwLock::new(store::Store {
-                    realms: vec![master, realm],
-                }),
+                store: RwLock::new(store::Store { realms }),
                 keys,
                 hostname: options.hostname,
                 sessions: Default::default(),

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! oauth2-provider --realm oauth2-provider/import/oauth2-playbook-realm.json --certs certs
+//! oauth2-provider --realm my-export-dir/ --realm other-realm.json   # several realms
 //! ```
 //!
 //! Thin: parse arguments, import the realm, load the TLS files, serve (see the library).
@@ -25,13 +26,17 @@ use tokio::net::TcpListener;
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
-    /// The realm export to import (Keycloak's `--import-realm` file).
+    /// A realm export to import: a realm file (one realm, or an array of realms as
+    /// `kc.sh export --file` writes several), or a directory read as Keycloak's
+    /// `--import-realm` reads `data/import` (`kc.sh export --dir` output: `<realm>-realm.json`
+    /// with its `<realm>-users-N.json`). Give it several times for several; every imported
+    /// realm is served, and `master` always.
     #[arg(
         long,
-        value_name = "FILE",
+        value_name = "FILE|DIR",
         default_value = "oauth2-provider/import/oauth2-playbook-realm.json"
     )]
-    realm: PathBuf,
+    realm: Vec<PathBuf>,
     /// Directory with oauth2-provider.pem, oauth2-provider.key.pem and ca.pem
     /// (`client certs` writes them). Client certificates are requested, not required,
     /// and verified against ca.pem (Keycloak's https-client-auth=request).
@@ -92,16 +97,16 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    if !args.realm.exists() {
+    if let Some(missing) = args.realm.iter().find(|p| !p.exists()) {
         let cwd = std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_else(|_| "?".into());
         anyhow::bail!(
             "realm file {} not found (relative paths are taken from the current directory, {cwd}); run from the repository root or pass --realm FILE",
-            args.realm.display()
+            missing.display()
         );
     }
-    let provider = Provider::from_realm_file(
+    let provider = Provider::from_realm_paths(
         &args.realm,
         Options {
             hostname: args.hostname,

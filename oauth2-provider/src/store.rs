@@ -31,6 +31,9 @@ pub struct Realm {
     pub access_token_lifespan: i64,
     /// `ssoSessionIdleTimeout` (refresh token lifetime of the password grant).
     pub sso_session_idle_timeout: i64,
+    /// `defaultSignatureAlgorithm`: what tokens are signed with unless the client asks
+    /// for another (`access.token.signed.response.alg`, `id.token.signed.response.alg`).
+    pub default_signature_algorithm: String,
     pub roles: Vec<Role>,
     pub default_role_id: String,
     pub clients: Vec<Client>,
@@ -231,6 +234,24 @@ impl Realm {
     }
     pub fn scope_by_name(&self, name: &str) -> Option<&ClientScope> {
         self.client_scopes.iter().find(|s| s.name == name)
+    }
+    /// The realm's default and optional client scopes of one protocol: what a new client
+    /// of that protocol gets (`AbstractLoginProtocolFactory#addDefaultClientScopes`).
+    pub fn default_scopes_for(&self, protocol: &str) -> (Vec<String>, Vec<String>) {
+        let of = |names: &[String]| -> Vec<String> {
+            names
+                .iter()
+                .filter(|n| {
+                    self.scope_by_name(n)
+                        .is_some_and(|s| s.protocol == protocol)
+                })
+                .cloned()
+                .collect()
+        };
+        (
+            of(&self.default_default_scopes),
+            of(&self.default_optional_scopes),
+        )
     }
     /// Any role (realm or client) by id, with the client that owns it.
     pub fn role_by_id(&self, id: &str) -> Option<(&Role, Option<&Client>)> {

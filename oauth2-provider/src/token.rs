@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use playbook::server::Connection;
 use serde_json::{Map, Value, json};
 
@@ -365,8 +363,10 @@ fn client_credentials(
     claims.set("scope", json!(scope));
     let keys = provider.keys(&realm.name).expect("every realm has keys");
     let access_token = keys
-        .signing
-        .sign(&claims.into_json())
+        .sign(
+            crate::keys::access_token_alg(realm, client),
+            &claims.into_json(),
+        )
         .map_err(|e| Failure::Internal(e.to_string()))?;
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
@@ -407,8 +407,8 @@ fn id_token(
     access_token: &str,
     keys: &crate::keys::RealmKeys,
 ) -> Result<String, String> {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
-    let at_hash = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]);
+    let alg = crate::keys::id_token_alg(ctx.realm, ctx.client);
+    let at_hash = crate::keys::oidc_hash(alg, access_token.as_bytes());
     let mut claims = Claims::default();
     claims.set("exp", json!(exp));
     claims.set("iat", json!(now));
@@ -420,8 +420,7 @@ fn id_token(
     claims.set("azp", json!(ctx.client.client_id));
     claims.set("at_hash", json!(at_hash));
     mappers::apply(ctx, Target::IdToken, &mut claims);
-    keys.signing
-        .sign(&claims.into_json())
+    keys.sign(alg, &claims.into_json())
         .map_err(|e| e.to_string())
 }
 
@@ -522,8 +521,10 @@ fn password(
     claims.set("scope", json!(scope));
     let keys = provider.keys(&realm.name).expect("every realm has keys");
     let access_token = keys
-        .signing
-        .sign(&claims.into_json())
+        .sign(
+            crate::keys::access_token_alg(realm, client),
+            &claims.into_json(),
+        )
         .map_err(|e| Failure::Internal(e.to_string()))?;
     // Keycloak 26.7.5 (observed): HS512-signed, no `sub`, `prov: default`, and every scope
     // in effect in `scope`, also those not listed in the access token's.
@@ -537,8 +538,7 @@ fn password(
         "sid": sid, "scope": all_scopes.join(" "), "prov": "default",
     });
     let refresh_token = keys
-        .hmac
-        .sign(&refresh)
+        .sign(crate::keys::INTERNAL_SIGNATURE_ALG, &refresh)
         .map_err(|e| Failure::Internal(e.to_string()))?;
     provider.inner.open_session(&sid, &user.id, refresh_exp);
     tracing::info!(

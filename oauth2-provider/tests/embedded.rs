@@ -155,7 +155,13 @@ fn provider_bin() -> std::process::Command {
 
 /// Runs `cmd` to completion (at most 30 s; a server that started instead is killed and
 /// reported), returning whether it succeeded and its stdout + stderr.
-fn run_bounded(mut cmd: std::process::Command) -> (bool, String) {
+fn run_bounded(cmd: std::process::Command) -> (bool, String) {
+    let (status, out) = run_bounded_status(cmd);
+    (status.success(), out)
+}
+
+/// [`run_bounded`], with the exit status.
+fn run_bounded_status(mut cmd: std::process::Command) -> (std::process::ExitStatus, String) {
     use std::io::Read as _;
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
@@ -187,7 +193,7 @@ fn run_bounded(mut cmd: std::process::Command) -> (bool, String) {
         .expect("stderr")
         .read_to_string(&mut out)
         .expect("stderr");
-    (status.success(), out)
+    (status, out)
 }
 
 /// `--help` names KC_BOOTSTRAP_ADMIN_PASSWORD but never prints its value.
@@ -277,4 +283,37 @@ fn ports_come_from_the_environment() {
         "{out}"
     );
     drop(taken);
+}
+
+/// A realm file Keycloak refuses (duplicate internal ids, an array of non-realms) stops the
+/// binary with one line naming the file, the JSON path and the problem, exit code 1, and no
+/// backtrace even with RUST_BACKTRACE=1.
+#[test]
+fn refused_realm_files_give_one_line_and_exit_1() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/realms/refused");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    for file in files {
+        let mut cmd = provider_bin();
+        cmd.arg("--realm")
+            .arg(&file)
+            .args(["--port", "0", "--management-port", "0"])
+            .env("RUST_BACKTRACE", "1");
+        let (status, out) = run_bounded_status(cmd);
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert_eq!(status.code(), Some(1), "{name}: {out}");
+        let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{name}: {out}");
+        assert!(lines[0].contains(name), "{out}");
+        assert!(lines[0].contains("field `"), "{out}");
+        assert!(
+            !out.contains("backtrace") && !out.contains("panicked"),
+            "{out}"
+        );
+    }
 }
