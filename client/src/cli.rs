@@ -116,7 +116,8 @@ pub struct GlobalArgs {
     /// giving up. ./start.sh passes a longer wait.
     #[arg(long, env = "WAIT_SECS", default_value_t = 30, global = true)]
     pub wait: u64,
-    /// Print one JSON document for scripts instead of the narration.
+    /// Print one JSON document for scripts instead of the narration. It holds tokens
+    /// whole (programs need them; the narration shortens them).
     #[arg(long, global = true)]
     pub json: bool,
     /// Print tokens and secrets whole (they are shortened by default).
@@ -449,7 +450,9 @@ async fn token_command(s: &Settings, args: &TokenArgs, out: &Output) -> Result<b
         return Ok(true);
     }
     out.recv(&format!("200 OK\n{}", pretty(&out.redacted(&response.raw))));
-    let mut doc = out.redacted(&response.raw);
+    // The --json document is for programs: the token response whole (the narration above
+    // shortens it), so `client token --json | jq -r .access_token` gives a usable token.
+    let mut doc = response.raw.clone();
     if args.decode {
         let jwt = DecodedJwt::decode(&response.access_token)?;
         out.step(

@@ -73,8 +73,8 @@ async fn walkthrough_exit_code_says_whether_every_step_passed() {
     servers.stop().await;
 }
 
-/// `client token --decode --json`: tls_client_auth gives a token bound to client.pem; the
-/// token is shortened unless --show-secrets; `--secret` gives an unbound one.
+/// `client token --decode --json`: tls_client_auth gives a token bound to client.pem, whole
+/// in the JSON document (it is for programs); `--secret` gives an unbound one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_command_reports_the_binding() {
     let servers = start().await;
@@ -82,20 +82,17 @@ async fn token_command_reports_the_binding() {
     assert!(o.status.success(), "{}", text(&o));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["token_type"], "Bearer");
-    assert!(
-        doc["access_token"].as_str().unwrap().contains('…'),
-        "shortened: {doc:#}"
-    );
-    assert_eq!(doc["cnf_check"]["binding"], "matches", "{doc:#}");
-    assert_eq!(doc["decoded"]["claims"]["azp"], names::MTLS_CLIENT_ID);
-
-    let o = client(&servers, &[], &["token", "--json", "--show-secrets"]).await;
-    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         doc["access_token"].as_str().unwrap().split('.').count(),
         3,
-        "whole JWT"
+        "whole JWT without --show-secrets: {doc:#}"
     );
+    assert_eq!(doc["cnf_check"]["binding"], "matches", "{doc:#}");
+    assert_eq!(doc["decoded"]["claims"]["azp"], names::MTLS_CLIENT_ID);
+    // The narration still shortens it.
+    let o = client(&servers, &[], &["token"]).await;
+    let narration = String::from_utf8_lossy(&o.stdout);
+    assert!(narration.contains("eyJhbGciOi…("), "{narration}");
 
     let o = client(&servers, &[], &["token", "--secret", "--decode", "--json"]).await;
     assert!(o.status.success(), "{}", text(&o));
@@ -226,5 +223,57 @@ async fn by_hand_commands() {
         "{}",
         text(&missing)
     );
+    servers.stop().await;
+}
+
+/// `client token --json | jq -r .access_token` gives a token the resource server accepts:
+/// 403 (valid and bound, but the role is missing) before the role is assigned, 200 after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_token_is_accepted_by_the_resource_server() {
+    let servers = start().await;
+    let dir = servers.dir.path();
+    let id = playbook::Identity::load(&dir.join("client.pem"), &dir.join("client.key.pem"), None)
+        .expect("client identity");
+    let ca = playbook::pem::load_ca_certs(&dir.join("ca.pem")).expect("CA");
+    let http = playbook::client::https_client(&ca, Some(&id)).expect("https client");
+    let url = format!(
+        "{}/api/users",
+        servers
+            .settings
+            .resource_server
+            .as_str()
+            .trim_end_matches('/')
+    );
+    let call = |token: String| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("GET /api/users")
+                .status()
+                .as_u16()
+        }
+    };
+    let token = |o: &Output| -> String {
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        doc["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    };
+    let o = client(&servers, &[], &["token", "--json"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        call(token(&o)).await,
+        403,
+        "a valid, bound token without the role"
+    );
+    let assign = client(&servers, &[], &["admin", "assign-role"]).await;
+    assert!(assign.status.success(), "{}", text(&assign));
+    let o = client(&servers, &[], &["token", "--json"]).await;
+    assert_eq!(call(token(&o)).await, 200, "with the role");
     servers.stop().await;
 }
