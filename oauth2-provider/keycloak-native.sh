@@ -245,10 +245,26 @@ check_files() {
 }
 
 # A fresh database at every start, as a new container has: the realm is imported anew.
+# KEYCLOAK_EXTRA_REALMS (':'-separated files or directories, as `kc.sh export --file` or
+# `--dir` writes them) are imported too: the tests hold the embedded provider to Keycloak's
+# import of the same fixture realms.
 fresh_data() {
   rm -rf -- "${HOME_DIR}/data"
   mkdir -p "${HOME_DIR}/data/import"
   cp "${REALM_FILE}" "${HOME_DIR}/data/import/${REALM}-realm.json"
+  local extra
+  local -a extras=()
+  IFS=: read -r -a extras <<<"${KEYCLOAK_EXTRA_REALMS:-}"
+  for extra in "${extras[@]}"; do
+    [[ -n "${extra}" ]] || continue
+    if [[ -d "${extra}" ]]; then
+      cp "${extra}"/*.json "${HOME_DIR}/data/import/" || die "KEYCLOAK_EXTRA_REALMS: no *.json in ${extra}"
+    elif [[ -r "${extra}" ]]; then
+      cp "${extra}" "${HOME_DIR}/data/import/"
+    else
+      die "KEYCLOAK_EXTRA_REALMS names ${extra}, which is neither a readable file nor a directory"
+    fi
+  done
 }
 
 # Absolute path (truststore and certificate paths resolve against Keycloak's working dir).

@@ -1,4 +1,5 @@
-//! The embedded provider for the suites: the shipped realm file, an in-memory dev PKI, on a
+//! The embedded provider for the suites: the shipped realm file and the fixture realms
+//! (`scenarios::fixture_realm_paths`), an in-memory dev PKI, on a
 //! runtime of its own in a background thread, serving until the test process exits.
 
 use std::sync::Arc;
@@ -24,11 +25,14 @@ pub async fn start() -> Fixture {
                 .try_init();
             playbook::install_crypto_provider();
             let pki = Arc::new(playbook::pki::DevPki::generate(2, 1).expect("dev PKI"));
-            let provider = oauth2_provider::Provider::from_realm_file(
-                &oauth2_provider::realm_file(),
+            // The shipped realm and the fixture realms, as every provider under test.
+            let mut paths = vec![oauth2_provider::realm_file()];
+            paths.extend(crate::scenarios::fixture_realm_paths());
+            let provider = oauth2_provider::Provider::from_realm_paths(
+                &paths,
                 oauth2_provider::Options::default(),
             )
-            .expect("the shipped realm file imports");
+            .expect("the shipped realm file and the fixtures import");
             let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS config");
             let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
             let defaults = oauth2_provider::Options::default();

@@ -143,6 +143,30 @@ impl Keycloak {
         )
         // Covers pulling the image on a cold machine; readiness is awaited below.
         .with_startup_timeout(STARTUP_TIMEOUT);
+        // The fixture realms, as the native and embedded providers import them.
+        let mut request = request;
+        for path in crate::scenarios::fixture_realm_paths() {
+            let files: Vec<std::path::PathBuf> = if path.is_dir() {
+                let mut v: Vec<_> = std::fs::read_dir(&path)
+                    .expect("fixture directory")
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect();
+                v.sort();
+                v
+            } else {
+                vec![path]
+            };
+            for file in files {
+                let name = file
+                    .file_name()
+                    .expect("a file name")
+                    .to_string_lossy()
+                    .into_owned();
+                let bytes = std::fs::read(&file).expect("fixture realm");
+                request = request.with_copy_to(format!("{IMPORT_DIR}/{name}"), bytes);
+            }
+        }
 
         let container = request.start().await.unwrap_or_else(|e| {
             panic!(

@@ -1,10 +1,11 @@
 //! The real Keycloak as a native process, started by `oauth2-provider/keycloak-native.sh`
 //! exactly as the playground starts it (the same script, `keycloak.conf`, realm file and
-//! pinned version), with three differences, all on purpose:
+//! pinned version), with four differences, all on purpose:
 //! - its own instance (`KEYCLOAK_INSTANCE=tests`: its own copy of the distribution, its own
 //!   database), so a running playground is never touched;
 //! - free ports instead of 9443/9000, found at start;
-//! - a dev PKI generated in memory for the run, written to a temporary `certs/`.
+//! - a dev PKI generated in memory for the run, written to a temporary `certs/`;
+//! - the fixture realms of `tests/realm_import.rs` imported too (`KEYCLOAK_EXTRA_REALMS`).
 //!
 //! Dropping [`NativeKeycloak`] stops it (`keycloak-native.sh stop`): nothing is left running.
 
@@ -56,6 +57,14 @@ impl NativeKeycloak {
             ("CERTS_DIR".to_owned(), certs.path().display().to_string()),
             ("PROVIDER_PORT".to_owned(), port.to_string()),
             ("MANAGEMENT_PORT".to_owned(), management.to_string()),
+            (
+                "KEYCLOAK_EXTRA_REALMS".to_owned(),
+                crate::scenarios::fixture_realm_paths()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            ),
             (
                 "KEYCLOAK_START_TIMEOUT".to_owned(),
                 std::env::var("KEYCLOAK_START_TIMEOUT").unwrap_or_else(|_| "300".to_owned()),
