@@ -127,7 +127,13 @@ impl ClientError {
     /// Classifies a reqwest error (the cause chain says whether it was a refused
     /// connection, a failed handshake, …) and keeps the most telling message.
     pub fn transport(url: &Url, err: reqwest::Error) -> Self {
-        let (kind, detail) = classify(&err);
+        Self::transport_ref(url, &err)
+    }
+
+    /// [`ClientError::transport`] for an error held elsewhere (the shared discovery client
+    /// keeps it in an `Arc`).
+    pub fn transport_ref(url: &Url, err: &reqwest::Error) -> Self {
+        let (kind, detail) = classify(err);
         ClientError::Transport {
             url: url.clone(),
             kind,

@@ -10,12 +10,14 @@
 //! - [`dn`]: distinguished names rendered as Keycloak compares them (RFC 2253).
 //! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
 //! - [`client`]: an HTTPS client that trusts only the dev CA, with an optional identity.
+//! - [`discovery`]: the provider's metadata from its issuer (client and resource server).
 //! - [`cli`]: what the binaries' `main` share: logging, and how a failure is reported.
 //!
 //! One crypto provider is used everywhere: aws-lc-rs.
 
 pub mod cli;
 pub mod client;
+pub mod discovery;
 pub mod dn;
 pub mod error;
 pub mod names;
