@@ -6,6 +6,8 @@
 #   ./start.sh --provider keycloak    use a Keycloak container (Docker or Podman must answer)
 #   ./start.sh --provider embedded    use the embedded provider (no container engine needed)
 #   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
+#   ./start.sh --lab N                workshop lab N (labs/): servers in the lab's state, its
+#                                     first step printed, kept running (no walkthrough)
 #
 # Needs cargo and curl. Output: the setup phases are labelled [setup N/4]; the numbers 1-8
 # belong to the walkthrough's steps only. Server logs (no colour codes) go to
@@ -42,6 +44,7 @@ READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-180}"
 
 PROVIDER_CHOICE=""   # keycloak | embedded (empty: decide)
 KEEP_RUNNING=0
+LAB=""               # --lab N: start lab N instead of the walkthrough
 PROVIDER_KIND=""     # keycloak | embedded: what choose_provider decided
 PROVIDER_REASON=""   # and why
 STARTED_KEYCLOAK=0
@@ -71,7 +74,7 @@ die() {
 }
 
 usage() {
-  sed -n '3,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # The commands this script needs, checked before anything starts.
@@ -115,6 +118,12 @@ parse_args() {
       --keep-running)
         KEEP_RUNNING=1
         shift
+        ;;
+      --lab)
+        [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || die "--lab needs a lab number (see labs/README.md)"
+        LAB="$2"
+        KEEP_RUNNING=1
+        shift 2
         ;;
       -h | --help)
         usage
@@ -312,6 +321,16 @@ run_walkthrough() {
   return "${status}"
 }
 
+# --lab N instead of the walkthrough: the lab's starting state (client lab reset N keeps
+# your keys), then its card with the first step; the servers keep running.
+start_lab() {
+  INFO "setup done; lab ${LAB} (labs/README.md) against the ${PROVIDER_KIND} provider"
+  KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME}" \
+    KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD}" \
+    client lab reset "${LAB}" || die "client lab reset ${LAB} failed (see above)"
+  client lab show "${LAB}"
+}
+
 # --keep-running: waits (until Ctrl-C) while the servers this run started keep running.
 keep_running() {
   [[ ${KEEP_RUNNING} -eq 1 ]] || return 0
@@ -343,7 +362,11 @@ main() {
   start_provider
   start_resource_server
   local status=0
-  run_walkthrough || status=$?
+  if [[ -n "${LAB}" ]]; then
+    start_lab
+  else
+    run_walkthrough || status=$?
+  fi
   WALKTHROUGH_STATUS=${status}
   keep_running || status=$?
   return "${status}"

@@ -44,6 +44,7 @@ use crate::walkthrough;
 ///   client call /api/users /api/whoami  call the API with a cached, bound token
 ///   client call --secret /api/whoami  the same with the client-secret client's unbound token
 ///   client walkthrough                steps 1-8, narrated; --json for scripts
+///   client lab list                   the workshop labs (check N, reset N, solve N)
 ///
 /// Settings: each option below can also come from the environment variable shown as
 /// [env: …], or from a `.env` file in the current directory (real environment variables
@@ -176,6 +177,8 @@ pub enum Command {
     /// --keep-role. Needs certs/client.pem, other-client.pem (and rogue-client.pem for 3b).
     #[command(verbatim_doc_comment)]
     Walkthrough(WalkthroughArgs),
+    /// The workshop labs in labs/: list, check N, reset N, solve N (see labs/README.md).
+    Lab(crate::lab::command::LabArgs),
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +354,7 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
         Command::Token(args) => token_command(s, args, out).await,
         Command::Call(args) => call_command(s, args, out).await,
         Command::Admin(cmd) => admin_command(s, cmd, out).await,
+        Command::Lab(args) => crate::lab::command::run(s, args, out).await,
         Command::Walkthrough(args) => {
             let options = walkthrough::Options {
                 keep_role: args.keep_role,

@@ -1,0 +1,286 @@
+//! `client lab`: the workshop labs in `labs/`, each with a checker that looks at the live
+//! servers and at the files the attendee produced.
+//!
+//! ```text
+//! client lab list            the labs, in order, and which pass now
+//! client lab check 1         exit 0 when lab 1 is done; else one line per failed check
+//! client lab reset 1         the state lab 1 starts from (keys kept unless --yes)
+//! client lab solve 1         the reference solution (instructors, tests)
+//! ```
+//!
+//! Each lab is one module with `check`, `reset` and `solve`; the task and the background
+//! are in `labs/NN-name/README.md`, the reference solution in `labs/NN-name/SOLUTION.md`.
+//! The attendee's files go to `labs/work/labN/` (git-ignored; `--work-dir` moves it).
+//!
+//! A failed check says what was expected, what was found and a hint, never the solution.
+
+pub mod command;
+pub mod lab1;
+pub mod probe;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::ClientError;
+use crate::output::Output;
+use crate::settings::Settings;
+
+/// One lab's card: what `client lab list` shows and `./start.sh --lab N` prints.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LabInfo {
+    pub number: u8,
+    /// The folder under `labs/`.
+    pub folder: &'static str,
+    pub title: &'static str,
+    /// Rough time for an attendee, in minutes.
+    pub minutes: u16,
+    /// The first step of the task, as the README words it.
+    pub first_step: &'static str,
+}
+
+/// The labs, in the suggested order.
+pub const LABS: [LabInfo; 1] = [lab1::INFO];
+
+/// The lab numbered `n`, or an error listing the valid numbers.
+pub fn info(n: u8) -> Result<LabInfo, ClientError> {
+    LABS.iter()
+        .copied()
+        .find(|l| l.number == n)
+        .ok_or_else(|| ClientError::Setting {
+            name: "LAB",
+            value: n.to_string(),
+            fix: format!("labs are numbered 1 to {} (client lab list)", LABS.len()),
+        })
+}
+
+/// What every lab works with.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub s: &'a Settings,
+    /// `labs/work`: `labN/` below it holds the attendee's files for lab N.
+    pub work: PathBuf,
+    /// The repository root (the labs' READMEs, the realm file, the resource server's source).
+    pub root: PathBuf,
+    pub out: &'a Output,
+    /// `reset --yes`: private keys the attendee made may be deleted too.
+    pub yes: bool,
+}
+
+impl Ctx<'_> {
+    /// `labs/work/labN`, created if missing.
+    pub fn dir(&self, n: u8) -> Result<PathBuf, ClientError> {
+        let dir = self.work.join(format!("lab{n}"));
+        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        Ok(dir)
+    }
+
+    /// Removes `files` (those that exist) from lab `n`'s folder; private keys only with
+    /// `--yes`, else they are kept and named.
+    pub fn remove(&self, n: u8, files: &[&str], keys: &[&str]) -> Result<(), ClientError> {
+        let dir = self.dir(n)?;
+        for name in files {
+            remove_file(&dir.join(name))?;
+        }
+        for name in keys {
+            let path = dir.join(name);
+            if !path.exists() {
+                continue;
+            }
+            if self.yes {
+                remove_file(&path)?;
+                self.out
+                    .note(&format!("deleted {} (--yes)", path.display()));
+            } else {
+                self.out.note(&format!(
+                    "kept your private key {} (reset --yes deletes it too)",
+                    path.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One check's outcome. A failed one is printed on one line: what was expected, what was
+/// found, and a hint that points the way without giving the solution.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub what: String,
+    pub passed: bool,
+    pub expected: String,
+    pub found: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hint: String,
+}
+
+impl Check {
+    pub fn pass(what: impl Into<String>, found: impl Into<String>) -> Self {
+        Check {
+            what: what.into(),
+            passed: true,
+            expected: String::new(),
+            found: found.into(),
+            hint: String::new(),
+        }
+    }
+
+    pub fn fail(
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Check {
+            what: what.into(),
+            passed: false,
+            expected: expected.into(),
+            found: found.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// `pass` when `ok`, else `fail` with the same texts.
+    pub fn expect(
+        ok: bool,
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        if ok {
+            Check::pass(what, found)
+        } else {
+            Check::fail(what, expected, found, hint)
+        }
+    }
+}
+
+/// Lab `n`'s checks, against the live servers and the files in `labs/work/labN`.
+pub async fn check(ctx: &Ctx<'_>, n: u8) -> Result<Vec<Check>, ClientError> {
+    info(n)?;
+    match n {
+        1 => lab1::check(ctx).await,
+        _ => unreachable!("info() accepted lab {n}"),
+    }
+}
+
+/// Puts back the state lab `n` starts from: only what the lab owns.
+pub async fn reset(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
+    info(n)?;
+    match n {
+        1 => lab1::reset(ctx).await,
+        _ => unreachable!("info() accepted lab {n}"),
+    }
+}
+
+/// Applies lab `n`'s reference solution.
+pub async fn solve(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
+    info(n)?;
+    match n {
+        1 => lab1::solve(ctx).await,
+        _ => unreachable!("info() accepted lab {n}"),
+    }
+}
+
+/// Prints `checks` (passed ones briefly, each failed one on one line) and returns whether
+/// all passed.
+pub fn report(n: u8, checks: &[Check], out: &Output) -> bool {
+    for c in checks {
+        if c.passed {
+            out.ok(&format!("{}: {}", c.what, c.found));
+        } else {
+            let hint = if c.hint.is_empty() {
+                String::new()
+            } else {
+                format!("; hint: {}", c.hint)
+            };
+            out.fail(&format!(
+                "{}: expected {}; found {}{hint}",
+                c.what, c.expected, c.found
+            ));
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    if failed == 0 {
+        out.ok(&format!("lab {n} done: every check passed"));
+    } else {
+        out.plain(&format!(
+            "lab {n}: {failed} of {} checks not passed yet",
+            checks.len()
+        ));
+    }
+    out.json(&serde_json::json!({"lab": n, "passed": failed == 0, "checks": checks}));
+    failed == 0
+}
+
+pub fn io_error(path: &Path, e: std::io::Error) -> ClientError {
+    ClientError::Setting {
+        name: "LAB_WORK_DIR",
+        value: path.display().to_string(),
+        fix: e.to_string(),
+    }
+}
+
+/// Reads a text file; `None` if it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<String>, ClientError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// Writes `contents` atomically (a temporary file in the same folder, then a rename);
+/// `private` files get mode 0600.
+pub fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), ClientError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file = playbook::pki::PkiFile {
+        name,
+        what: "lab file",
+        contents: contents.to_vec(),
+        private,
+    };
+    playbook::pki::write_files(dir, &[file], true)?;
+    Ok(())
+}
+
+fn remove_file(path: &Path) -> Result<(), ClientError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// Runs a program (the solutions shell out to openssl, as the attendee does), failing with
+/// its stderr.
+pub fn run(program: &str, args: &[&str], cwd: &Path) -> Result<String, ClientError> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .map_err(|e| ClientError::Setting {
+            name: "PATH",
+            value: program.to_owned(),
+            fix: format!(
+                "cannot run {program} ({e}); install it (Debian: apt-get install {program})"
+            ),
+        })?;
+    if !output.status.success() {
+        return Err(ClientError::Setting {
+            name: "command",
+            value: format!("{program} {}", args.join(" ")),
+            fix: format!(
+                "failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}

@@ -1,0 +1,84 @@
+//! The workshop labs: for every lab, `client lab check N` fails right after
+//! `client lab reset N` and passes after `client lab solve N`, against the embedded
+//! provider and the resource server over real TLS on loopback. The solutions shell out to
+//! openssl, as the attendees do.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::{Servers, client, start, text};
+
+/// The repository root: the labs' folders and the realm file are read from there.
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// `client lab ARGS…` with the lab work directory inside the servers' temporary folder.
+async fn lab(servers: &Servers, args: &[&str]) -> Output {
+    let work = servers.dir.path().join("labs-work");
+    let mut all = vec!["lab"];
+    all.extend_from_slice(args);
+    client(
+        servers,
+        &[
+            ("LAB_WORK_DIR", work.display().to_string()),
+            ("PLAYBOOK_ROOT", root().display().to_string()),
+        ],
+        &all,
+    )
+    .await
+}
+
+/// reset N → check N fails (exit 1, one ✘ line per failed check, each with a hint);
+/// solve N → check N passes (exit 0).
+async fn reset_fails_solve_passes(servers: &Servers, n: &str) {
+    let reset = lab(servers, &["reset", n]).await;
+    assert!(reset.status.success(), "reset {n}: {}", text(&reset));
+    let before = lab(servers, &["check", n]).await;
+    assert_eq!(
+        before.status.code(),
+        Some(1),
+        "check {n} after reset: {}",
+        text(&before)
+    );
+    let stdout = String::from_utf8_lossy(&before.stdout);
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.contains('✘')).collect();
+    assert!(
+        !failed.is_empty(),
+        "check {n}: no failed line: {}",
+        text(&before)
+    );
+    for line in &failed {
+        assert!(
+            line.contains("expected") && line.contains("found"),
+            "check {n}: a failed line says what was expected and found: {line}"
+        );
+    }
+    let solve = lab(servers, &["solve", n]).await;
+    assert!(solve.status.success(), "solve {n}: {}", text(&solve));
+    let after = lab(servers, &["check", n]).await;
+    assert!(
+        after.status.success(),
+        "check {n} after solve: {}",
+        text(&after)
+    );
+}
+
+/// Lab 1: a certificate made with openssl, signed by the dev CA, gets a bound token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab1_client_certificate() {
+    let servers = start().await;
+    reset_fails_solve_passes(&servers, "1").await;
+    // reset keeps the key it did not make without --yes, and deletes it with it.
+    let key = servers.dir.path().join("labs-work/lab1/client.key.pem");
+    let o = lab(&servers, &["reset", "1"]).await;
+    assert!(o.status.success() && key.exists(), "{}", text(&o));
+    let o = lab(&servers, &["reset", "1", "--yes"]).await;
+    assert!(o.status.success() && !key.exists(), "{}", text(&o));
+    servers.stop().await;
+}
