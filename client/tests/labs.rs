@@ -82,3 +82,24 @@ async fn lab1_client_certificate() {
     assert!(o.status.success() && !key.exists(), "{}", text(&o));
     servers.stop().await;
 }
+
+/// Lab 3: the admin API with curl only; the checker runs the attendee's scripts and reads
+/// the role mapping after each, and leaves the mapping as it found it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab3_admin_api_with_curl() {
+    let servers = start().await;
+    reset_fails_solve_passes(&servers, "3").await;
+    // The checker put the mapping back as it found it (not assigned).
+    let status = client(&servers, &[], &["admin", "status", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["assigned"], false, "{}", text(&status));
+    servers.stop().await;
+}
+
+/// Lab 4: the thumbprint by hand and the replay refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab4_bound_tokens() {
+    let servers = start().await;
+    reset_fails_solve_passes(&servers, "4").await;
+    servers.stop().await;
+}

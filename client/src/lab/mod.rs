@@ -16,6 +16,8 @@
 
 pub mod command;
 pub mod lab1;
+pub mod lab3;
+pub mod lab4;
 pub mod probe;
 
 use std::path::{Path, PathBuf};
@@ -40,7 +42,7 @@ pub struct LabInfo {
 }
 
 /// The labs, in the suggested order.
-pub const LABS: [LabInfo; 1] = [lab1::INFO];
+pub const LABS: [LabInfo; 3] = [lab1::INFO, lab3::INFO, lab4::INFO];
 
 /// The lab numbered `n`, or an error listing the valid numbers.
 pub fn info(n: u8) -> Result<LabInfo, ClientError> {
@@ -97,6 +99,44 @@ impl Ctx<'_> {
                     path.display()
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Ctx<'_> {
+    /// Moves the attendee's `files` in lab `n`'s folder aside to `NAME.previous` (replacing
+    /// an older one): the lab starts over, and nothing they wrote is lost.
+    pub fn set_aside(&self, n: u8, files: &[&str]) -> Result<(), ClientError> {
+        let dir = self.dir(n)?;
+        for name in files {
+            let path = dir.join(name);
+            if path.exists() {
+                let previous = dir.join(format!("{name}.previous"));
+                std::fs::rename(&path, &previous).map_err(|e| io_error(&path, e))?;
+                self.out.note(&format!(
+                    "moved {} to {}",
+                    path.display(),
+                    previous.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the reference files `labs/FOLDER/solution/NAME` into lab `n`'s folder.
+    pub fn copy_solution(&self, n: u8, names: &[&str]) -> Result<(), ClientError> {
+        let info = info(n)?;
+        let dir = self.dir(n)?;
+        for name in names {
+            let from = self
+                .root
+                .join("labs")
+                .join(info.folder)
+                .join("solution")
+                .join(name);
+            let text = std::fs::read(&from).map_err(|e| io_error(&from, e))?;
+            write_file(&dir.join(name), &text, false)?;
         }
         Ok(())
     }
@@ -161,6 +201,8 @@ pub async fn check(ctx: &Ctx<'_>, n: u8) -> Result<Vec<Check>, ClientError> {
     info(n)?;
     match n {
         1 => lab1::check(ctx).await,
+        3 => lab3::check(ctx).await,
+        4 => lab4::check(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
 }
@@ -170,6 +212,8 @@ pub async fn reset(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
     info(n)?;
     match n {
         1 => lab1::reset(ctx).await,
+        3 => lab3::reset(ctx).await,
+        4 => lab4::reset(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
 }
@@ -179,6 +223,8 @@ pub async fn solve(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
     info(n)?;
     match n {
         1 => lab1::solve(ctx).await,
+        3 => lab3::solve(ctx).await,
+        4 => lab4::solve(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
 }
@@ -283,4 +329,71 @@ pub fn run(program: &str, args: &[&str], cwd: &Path) -> Result<String, ClientErr
         });
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `bash SCRIPT` from the repository root with the settings in its environment, under the
+/// names `scripts/env.sh` uses (so a script that sources it talks to the servers being
+/// checked), plus `extra`.
+pub fn run_bash(
+    ctx: &Ctx<'_>,
+    script: &Path,
+    extra: &[(&str, &str)],
+) -> Result<std::process::Output, ClientError> {
+    let abs = |p: &Path| std::path::absolute(p).map_err(|e| io_error(p, e));
+    let certs = abs(ctx.s.ca.parent().unwrap_or(Path::new(".")))?;
+    let base = ctx.s.admin_base()?;
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(abs(script)?)
+        .current_dir(&ctx.root)
+        .env("PROVIDER_URL", base.as_str().trim_end_matches('/'))
+        .env("ISSUER", ctx.s.issuer.as_str())
+        .env("REALM", &ctx.s.realm)
+        .env("CLIENT_ID", ctx.s.client_id.as_str())
+        .env("CERTS_DIR", certs)
+        .env("LAB_WORK_DIR", abs(&ctx.work)?)
+        .env(
+            "RESOURCE_SERVER_URL",
+            ctx.s.resource_server.as_str().trim_end_matches('/'),
+        )
+        .env("KC_BOOTSTRAP_ADMIN_USERNAME", &ctx.s.admin_username)
+        .env("KC_BOOTSTRAP_ADMIN_PASSWORD", ctx.s.admin_password.secret());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().map_err(|e| io_error(script, e))
+}
+
+/// The last non-empty line of a finished command's stderr, with its exit status.
+pub fn failure_summary(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    format!("{} ({last})", output.status)
+}
+
+/// A reference solution's script (`labs/FOLDER/solution/NAME`) run with [`run_bash`].
+pub fn run_solution(
+    ctx: &Ctx<'_>,
+    n: u8,
+    name: &str,
+    extra: &[(&str, &str)],
+) -> Result<(), ClientError> {
+    let script = ctx
+        .root
+        .join("labs")
+        .join(info(n)?.folder)
+        .join("solution")
+        .join(name);
+    let output = run_bash(ctx, &script, extra)?;
+    if !output.status.success() {
+        return Err(ClientError::Setting {
+            name: "solution script",
+            value: script.display().to_string(),
+            fix: format!("failed: {}", failure_summary(&output)),
+        });
+    }
+    Ok(())
 }
