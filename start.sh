@@ -321,6 +321,17 @@ run_walkthrough() {
   return "${status}"
 }
 
+# --lab N, before the servers start: the files the lab needs (your progress is kept); a
+# lab that changes the realm has its own copy of the realm file, which the embedded
+# provider imports (Keycloak keeps the realm it has: those labs use its admin API).
+prepare_lab() {
+  client lab prepare "${LAB}" || die "client lab prepare ${LAB} failed (see above)"
+  if [[ -f "${ROOT}/labs/work/lab${LAB}/realm.json" ]]; then
+    REALM_FILE="${ROOT}/labs/work/lab${LAB}/realm.json"
+    INFO "lab ${LAB}: the embedded provider imports ${REALM_FILE#"${ROOT}/"}"
+  fi
+}
+
 # --lab N instead of the walkthrough: the lab's starting state (client lab reset N keeps
 # your keys), then its card with the first step; the servers keep running.
 start_lab() {
@@ -359,6 +370,7 @@ main() {
   choose_provider
   build
   ensure_certs
+  [[ -z "${LAB}" ]] || prepare_lab
   start_provider
   start_resource_server
   local status=0

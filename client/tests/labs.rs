@@ -103,3 +103,34 @@ async fn lab4_bound_tokens() {
     reset_fails_solve_passes(&servers, "4").await;
     servers.stop().await;
 }
+
+/// Lab 2: exact DN, then a regex; two devices accepted, two decoys refused. The admin
+/// API's PUT reconfigures the embedded provider's client at once; reset puts the realm's own
+/// DN back, so certs/client.pem gets a token again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab2_dn_matching() {
+    let servers = start().await;
+    reset_fails_solve_passes(&servers, "2").await;
+    // The realm copy the embedded provider re-imports under ./start.sh --lab 2 holds the
+    // solution too, and imports.
+    let copy = servers.dir.path().join("labs-work/lab2/realm.json");
+    let realm = std::fs::read_to_string(&copy).unwrap();
+    assert!(realm.contains("device-[0-9]+"), "{realm}");
+    oauth2_provider::Provider::from_realm_file(&copy, oauth2_provider::Options::default()).unwrap();
+    let o = client(&servers, &[], &["token"]).await;
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "regex mode: client.pem refused: {}",
+        text(&o)
+    );
+    let o = lab(&servers, &["reset", "2"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = client(&servers, &[], &["token"]).await;
+    assert!(
+        o.status.success(),
+        "after reset client.pem works again: {}",
+        text(&o)
+    );
+    servers.stop().await;
+}

@@ -36,6 +36,9 @@ pub enum LabCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Put in place what lab N needs before the servers start, keeping your progress
+    /// (./start.sh --lab N runs it; reset starts over).
+    Prepare { n: u8 },
     /// Apply lab N's reference solution (for instructors and tests; see SOLUTION.md).
     Solve { n: u8 },
     /// Print lab N's card: title, time, README and first step (./start.sh --lab N uses it).
@@ -62,6 +65,10 @@ pub async fn run(s: &Settings, args: &LabArgs, out: &Output) -> Result<bool, Cli
         LabCommand::Reset { n, .. } => {
             super::info(*n)?;
             super::reset(&ctx, *n).await?;
+            Ok(true)
+        }
+        LabCommand::Prepare { n } => {
+            super::prepare(&ctx, *n)?;
             Ok(true)
         }
         LabCommand::Solve { n } => {

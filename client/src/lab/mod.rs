@@ -16,6 +16,7 @@
 
 pub mod command;
 pub mod lab1;
+pub mod lab2;
 pub mod lab3;
 pub mod lab4;
 pub mod probe;
@@ -42,7 +43,7 @@ pub struct LabInfo {
 }
 
 /// The labs, in the suggested order.
-pub const LABS: [LabInfo; 3] = [lab1::INFO, lab3::INFO, lab4::INFO];
+pub const LABS: [LabInfo; 4] = [lab1::INFO, lab2::INFO, lab3::INFO, lab4::INFO];
 
 /// The lab numbered `n`, or an error listing the valid numbers.
 pub fn info(n: u8) -> Result<LabInfo, ClientError> {
@@ -201,6 +202,7 @@ pub async fn check(ctx: &Ctx<'_>, n: u8) -> Result<Vec<Check>, ClientError> {
     info(n)?;
     match n {
         1 => lab1::check(ctx).await,
+        2 => lab2::check(ctx).await,
         3 => lab3::check(ctx).await,
         4 => lab4::check(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
@@ -212,9 +214,20 @@ pub async fn reset(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
     info(n)?;
     match n {
         1 => lab1::reset(ctx).await,
+        2 => lab2::reset(ctx).await,
         3 => lab3::reset(ctx).await,
         4 => lab4::reset(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
+    }
+}
+
+/// The state lab `n` needs before the servers start, keeping the attendee's progress
+/// (`./start.sh --lab N` runs it; `reset` is the full start over).
+pub fn prepare(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
+    info(n)?;
+    match n {
+        2 => lab2::prepare(ctx),
+        _ => ctx.dir(n).map(drop),
     }
 }
 
@@ -223,6 +236,7 @@ pub async fn solve(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
     info(n)?;
     match n {
         1 => lab1::solve(ctx).await,
+        2 => lab2::solve(ctx).await,
         3 => lab3::solve(ctx).await,
         4 => lab4::solve(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
