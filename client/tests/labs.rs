@@ -9,6 +9,11 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use common::{Servers, client, start, text};
+use resource_server::{AppState, auth};
+
+// Lab 5's reference route, compiled here as `solve 5` puts it into the resource server.
+#[path = "../../labs/05-protected-route/solution/reports.rs"]
+mod reports;
 
 /// The repository root: the labs' folders and the realm file are read from there.
 fn root() -> PathBuf {
@@ -20,18 +25,20 @@ fn root() -> PathBuf {
 
 /// `client lab ARGS…` with the lab work directory inside the servers' temporary folder.
 async fn lab(servers: &Servers, args: &[&str]) -> Output {
+    lab_with(servers, &[], args).await
+}
+
+/// [`lab`] with more environment variables (later ones win).
+async fn lab_with(servers: &Servers, extra: &[(&str, String)], args: &[&str]) -> Output {
     let work = servers.dir.path().join("labs-work");
     let mut all = vec!["lab"];
     all.extend_from_slice(args);
-    client(
-        servers,
-        &[
-            ("LAB_WORK_DIR", work.display().to_string()),
-            ("PLAYBOOK_ROOT", root().display().to_string()),
-        ],
-        &all,
-    )
-    .await
+    let mut env = vec![
+        ("LAB_WORK_DIR", work.display().to_string()),
+        ("PLAYBOOK_ROOT", root().display().to_string()),
+    ];
+    env.extend(extra.iter().cloned());
+    client(servers, &env, &all).await
 }
 
 /// reset N → check N fails (exit 1, one ✘ line per failed check, each with a hint);
@@ -132,5 +139,96 @@ async fn lab2_dn_matching() {
         "after reset client.pem works again: {}",
         text(&o)
     );
+    servers.stop().await;
+}
+
+/// A resource server with lab 5's reference route merged in (what `solve 5` and a rebuild
+/// give an attendee), on its own loopback port; the sender stops it.
+async fn resource_server_with_reports(
+    servers: &Servers,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let dir = servers.dir.path();
+    let ca = playbook::pem::load_ca_certs(&dir.join("ca.pem")).unwrap();
+    let config = resource_server::Config::new(servers.settings.issuer.as_str(), ca);
+    let identity = playbook::Identity::load(
+        &dir.join("resource-server.pem"),
+        &dir.join("resource-server.key.pem"),
+        None,
+    )
+    .unwrap();
+    let tls = config.server_tls(&identity).unwrap();
+    let state = AppState::new(config).unwrap();
+    let app =
+        resource_server::app(state.clone()).merge(reports::router().with_state(state.clone()));
+    tokio::spawn(state.load_keys());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(playbook::server::serve(listener, tls, app, async {
+        let _ = stopped.await;
+    }));
+    state
+        .validator
+        .keys()
+        .wait_ready(std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    (url, stop)
+}
+
+/// Lab 5: after reset the resource server has no /api/reports (404: the checker fails);
+/// solve puts the reference route into the source (here a copy of it) and, once built in,
+/// the checker's four probes pass; reset takes it out again, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab5_protected_route() {
+    let servers = start().await;
+    // A copy of the files solve 5 edits, so the test never touches the real source.
+    let tree = tempfile::tempdir().unwrap();
+    for file in [
+        "labs/05-protected-route/solution/reports.rs",
+        "resource-server/src/lib.rs",
+        "resource-server/src/routes.rs",
+    ] {
+        let to = tree.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root().join(file), &to).unwrap();
+    }
+    let env = [("PLAYBOOK_ROOT", tree.path().display().to_string())];
+    let lib = tree.path().join("resource-server/src/lib.rs");
+    let original = std::fs::read_to_string(&lib).unwrap();
+
+    let o = lab_with(&servers, &env, &["reset", "5"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let before = lab_with(&servers, &env, &["check", "5"]).await;
+    assert_eq!(before.status.code(), Some(1), "{}", text(&before));
+    assert!(
+        String::from_utf8_lossy(&before.stdout).contains("404"),
+        "{}",
+        text(&before)
+    );
+
+    let o = lab_with(&servers, &env, &["solve", "5"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let patched = std::fs::read_to_string(&lib).unwrap();
+    assert!(
+        patched.contains("pub mod reports;") && patched.contains(".merge(reports::router())"),
+        "{patched}"
+    );
+    assert!(tree.path().join("resource-server/src/reports.rs").exists());
+
+    let (url, stop) = resource_server_with_reports(&servers).await;
+    let mut with_route = env.to_vec();
+    with_route.push(("RESOURCE_SERVER_URL", url));
+    let after = lab_with(&servers, &with_route, &["check", "5"]).await;
+    assert!(after.status.success(), "{}", text(&after));
+    let _ = stop.send(());
+
+    let o = lab_with(&servers, &env, &["reset", "5"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), original);
+    assert!(!tree.path().join("resource-server/src/reports.rs").exists());
     servers.stop().await;
 }

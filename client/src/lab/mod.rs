@@ -19,6 +19,7 @@ pub mod lab1;
 pub mod lab2;
 pub mod lab3;
 pub mod lab4;
+pub mod lab5;
 pub mod probe;
 
 use std::path::{Path, PathBuf};
@@ -43,7 +44,7 @@ pub struct LabInfo {
 }
 
 /// The labs, in the suggested order.
-pub const LABS: [LabInfo; 4] = [lab1::INFO, lab2::INFO, lab3::INFO, lab4::INFO];
+pub const LABS: [LabInfo; 5] = [lab1::INFO, lab2::INFO, lab3::INFO, lab4::INFO, lab5::INFO];
 
 /// The lab numbered `n`, or an error listing the valid numbers.
 pub fn info(n: u8) -> Result<LabInfo, ClientError> {
@@ -205,6 +206,7 @@ pub async fn check(ctx: &Ctx<'_>, n: u8) -> Result<Vec<Check>, ClientError> {
         2 => lab2::check(ctx).await,
         3 => lab3::check(ctx).await,
         4 => lab4::check(ctx).await,
+        5 => lab5::check(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
 }
@@ -217,6 +219,7 @@ pub async fn reset(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
         2 => lab2::reset(ctx).await,
         3 => lab3::reset(ctx).await,
         4 => lab4::reset(ctx).await,
+        5 => lab5::reset(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
 }
@@ -239,6 +242,7 @@ pub async fn solve(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
         2 => lab2::solve(ctx).await,
         3 => lab3::solve(ctx).await,
         4 => lab4::solve(ctx).await,
+        5 => lab5::solve(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
 }
