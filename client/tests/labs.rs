@@ -44,6 +44,12 @@ async fn lab_with(servers: &Servers, extra: &[(&str, String)], args: &[&str]) ->
 /// reset N → check N fails (exit 1, one ✘ line per failed check, each with a hint);
 /// solve N → check N passes (exit 0).
 async fn reset_fails_solve_passes(servers: &Servers, n: &str) {
+    reset_fails_solve_passes_with(servers, &[], n).await;
+}
+
+/// [`reset_fails_solve_passes`] with more environment variables.
+async fn reset_fails_solve_passes_with(servers: &Servers, env: &[(&str, String)], n: &str) {
+    let lab = async |servers: &Servers, args: &[&str]| lab_with(servers, env, args).await;
     let reset = lab(servers, &["reset", n]).await;
     assert!(reset.status.success(), "reset {n}: {}", text(&reset));
     let before = lab(servers, &["check", n]).await;
@@ -230,5 +236,23 @@ async fn lab5_protected_route() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&lib).unwrap(), original);
     assert!(!tree.path().join("resource-server/src/reports.rs").exists());
+    servers.stop().await;
+}
+
+/// Lab 8: a certificate that expires (here in 3 s instead of a minute): the observations
+/// before and after match what the checker measures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab8_expiry() {
+    let servers = start().await;
+    reset_fails_solve_passes_with(&servers, &[("LAB8_CERT_SECONDS", "3".into())], "8").await;
+    let seen = std::fs::read_to_string(servers.dir.path().join("labs-work/lab8/observations.txt"))
+        .unwrap();
+    for line in [
+        "after.provider: tls-refused",
+        "after.resource-server: tls-refused",
+        "after.client: refused",
+    ] {
+        assert!(seen.contains(line), "{line} in {seen}");
+    }
     servers.stop().await;
 }

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use playbook::names;
-use playbook::pki::{CertificateAuthority, Validity};
+use playbook::pki::Validity;
 
 use super::{Check, Ctx, LabInfo, probe};
 use crate::error::ClientError;
@@ -156,9 +156,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
 
 /// Issues the lab's certificates from the dev CA into `dir` (keys the lab owns: replaced).
 fn issue_certs(ctx: &Ctx<'_>, dir: &Path) -> Result<(), ClientError> {
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| super::io_error(p, e));
-    let ca_dir = ctx.s.ca.parent().unwrap_or(Path::new("."));
-    let ca = CertificateAuthority::from_pem(&read(&ctx.s.ca)?, &read(&ca_dir.join("ca.key.pem"))?)?;
+    let ca = ctx.dev_ca()?;
     for (file, dn, _) in CERTS {
         let issued = ca.issue_client(dn, Validity::days_from_now(7))?;
         super::write_file(

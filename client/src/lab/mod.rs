@@ -20,6 +20,7 @@ pub mod lab2;
 pub mod lab3;
 pub mod lab4;
 pub mod lab5;
+pub mod lab8;
 pub mod probe;
 
 use std::path::{Path, PathBuf};
@@ -44,7 +45,14 @@ pub struct LabInfo {
 }
 
 /// The labs, in the suggested order.
-pub const LABS: [LabInfo; 5] = [lab1::INFO, lab2::INFO, lab3::INFO, lab4::INFO, lab5::INFO];
+pub const LABS: [LabInfo; 6] = [
+    lab1::INFO,
+    lab2::INFO,
+    lab3::INFO,
+    lab4::INFO,
+    lab5::INFO,
+    lab8::INFO,
+];
 
 /// The lab numbered `n`, or an error listing the valid numbers.
 pub fn info(n: u8) -> Result<LabInfo, ClientError> {
@@ -124,6 +132,21 @@ impl Ctx<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The dev CA from `ca.pem` and `ca.key.pem` (the labs issue their certificates with it).
+    pub fn dev_ca(&self) -> Result<playbook::pki::CertificateAuthority, ClientError> {
+        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| io_error(p, e));
+        let key = self
+            .s
+            .ca
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("ca.key.pem");
+        Ok(playbook::pki::CertificateAuthority::from_pem(
+            &read(&self.s.ca)?,
+            &read(&key)?,
+        )?)
     }
 
     /// Copies the reference files `labs/FOLDER/solution/NAME` into lab `n`'s folder.
@@ -207,6 +230,7 @@ pub async fn check(ctx: &Ctx<'_>, n: u8) -> Result<Vec<Check>, ClientError> {
         3 => lab3::check(ctx).await,
         4 => lab4::check(ctx).await,
         5 => lab5::check(ctx).await,
+        8 => lab8::check(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
 }
@@ -220,6 +244,7 @@ pub async fn reset(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
         3 => lab3::reset(ctx).await,
         4 => lab4::reset(ctx).await,
         5 => lab5::reset(ctx).await,
+        8 => lab8::reset(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
 }
@@ -243,6 +268,7 @@ pub async fn solve(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
         3 => lab3::solve(ctx).await,
         4 => lab4::solve(ctx).await,
         5 => lab5::solve(ctx).await,
+        8 => lab8::solve(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
 }
