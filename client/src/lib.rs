@@ -18,6 +18,8 @@
 //! - [`walkthrough`]: steps 1–8 of the flow, each with its expected and actual outcome.
 //! - [`lab`]: the workshop labs' checkers, resets and reference solutions (`client lab`).
 //! - [`output`]: numbered human output, `--json` for scripts, secrets shortened.
+//! - [`rotation`]: a client that follows its certificate files: a new certificate, a new
+//!   token, no failed call (workshop lab 6).
 //! - [`retry`]: waiting, with backoff and a progress indicator, for a server still starting.
 //! - [`http`]: send a request, read the JSON answer (shared by admin, discovery, resource).
 //! - [`error`]: one error enum; the server's RFC 6749 §5.2 / RFC 6750 §3.1 code verbatim.
@@ -37,6 +39,7 @@ pub mod lab;
 pub mod output;
 pub mod resource;
 pub mod retry;
+pub mod rotation;
 pub mod settings;
 pub mod token;
 pub mod walkthrough;

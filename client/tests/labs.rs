@@ -256,3 +256,32 @@ async fn lab8_expiry() {
     }
     servers.stop().await;
 }
+
+/// Lab 6: with no switch during the stream the checker fails; with `solve 6` (a new
+/// certificate, same DN, renamed into place) run while it streams, it passes: zero failed
+/// calls, every later call with the new certificate and a token bound to it. reset then
+/// refuses to replace the new key without --yes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab6_certificate_rotation() {
+    let servers = start().await;
+    let short = [("LAB6_WINDOW_SECS", "2".to_owned())];
+    let o = lab(&servers, &["reset", "6"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let before = lab_with(&servers, &short, &["check", "6"]).await;
+    assert_eq!(before.status.code(), Some(1), "{}", text(&before));
+    assert!(String::from_utf8_lossy(&before.stdout).contains("the switch"), "{}", text(&before));
+
+    let long = [("LAB6_WINDOW_SECS", "60".to_owned())];
+    let (check, solve) = tokio::join!(lab_with(&servers, &long, &["check", "6"]), async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        lab(&servers, &["solve", "6"]).await
+    });
+    assert!(solve.status.success(), "{}", text(&solve));
+    assert!(check.status.success(), "{}", text(&check));
+
+    let o = lab(&servers, &["reset", "6"]).await;
+    assert_eq!(o.status.code(), Some(1), "the new key is kept: {}", text(&o));
+    let o = lab(&servers, &["reset", "6", "--yes"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    servers.stop().await;
+}

@@ -20,6 +20,7 @@ pub mod lab2;
 pub mod lab3;
 pub mod lab4;
 pub mod lab5;
+pub mod lab6;
 pub mod lab8;
 pub mod probe;
 
@@ -45,12 +46,13 @@ pub struct LabInfo {
 }
 
 /// The labs, in the suggested order.
-pub const LABS: [LabInfo; 6] = [
+pub const LABS: [LabInfo; 7] = [
     lab1::INFO,
     lab2::INFO,
     lab3::INFO,
     lab4::INFO,
     lab5::INFO,
+    lab6::INFO,
     lab8::INFO,
 ];
 
@@ -230,6 +232,7 @@ pub async fn check(ctx: &Ctx<'_>, n: u8) -> Result<Vec<Check>, ClientError> {
         3 => lab3::check(ctx).await,
         4 => lab4::check(ctx).await,
         5 => lab5::check(ctx).await,
+        6 => lab6::check(ctx).await,
         8 => lab8::check(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
@@ -244,6 +247,7 @@ pub async fn reset(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
         3 => lab3::reset(ctx).await,
         4 => lab4::reset(ctx).await,
         5 => lab5::reset(ctx).await,
+        6 => lab6::reset(ctx).await,
         8 => lab8::reset(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
@@ -268,6 +272,7 @@ pub async fn solve(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
         3 => lab3::solve(ctx).await,
         4 => lab4::solve(ctx).await,
         5 => lab5::solve(ctx).await,
+        6 => lab6::solve(ctx).await,
         8 => lab8::solve(ctx).await,
         _ => unreachable!("info() accepted lab {n}"),
     }
@@ -339,7 +344,7 @@ pub fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), Cli
     Ok(())
 }
 
-fn remove_file(path: &Path) -> Result<(), ClientError> {
+pub fn remove_file(path: &Path) -> Result<(), ClientError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
