@@ -330,6 +330,11 @@ prepare_lab() {
     REALM_FILE="${ROOT}/labs/work/lab${LAB}/realm.json"
     INFO "lab ${LAB}: the embedded provider imports ${REALM_FILE#"${ROOT}/"}"
   fi
+  # Lab 7: certificates trusted one by one (the embedded provider's --truststore-paths).
+  if [[ -s "${ROOT}/labs/work/lab${LAB}/truststore.pem" ]]; then
+    export KC_TRUSTSTORE_PATHS="${ROOT}/labs/work/lab${LAB}/truststore.pem"
+    INFO "lab ${LAB}: the embedded provider also trusts ${KC_TRUSTSTORE_PATHS#"${ROOT}/"}"
+  fi
 }
 
 # --lab N instead of the walkthrough: the lab's starting state (client lab reset N keeps

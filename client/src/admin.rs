@@ -265,6 +265,19 @@ impl AdminApi {
             })
     }
 
+    /// Creates the client `rep` describes (`POST /clients`, 201) unless its `clientId`
+    /// exists; returns whether it created it.
+    pub async fn ensure_client(&self, rep: &Value, out: &Output) -> Result<bool, ClientError> {
+        let client_id = rep["clientId"].as_str().unwrap_or_default();
+        if self.client_representation(client_id, out).await.is_ok() {
+            return Ok(false);
+        }
+        let url = self.url("clients")?;
+        self.send("create client", reqwest::Method::POST, url, Some(rep), out)
+            .await
+            .map(|_| true)
+    }
+
     /// Sets client attributes the way the admin console does: `GET` the representation,
     /// change `attributes`, `PUT /clients/{uuid}` it back (204).
     pub async fn set_client_attributes(

@@ -269,7 +269,11 @@ async fn lab6_certificate_rotation() {
     assert!(o.status.success(), "{}", text(&o));
     let before = lab_with(&servers, &short, &["check", "6"]).await;
     assert_eq!(before.status.code(), Some(1), "{}", text(&before));
-    assert!(String::from_utf8_lossy(&before.stdout).contains("the switch"), "{}", text(&before));
+    assert!(
+        String::from_utf8_lossy(&before.stdout).contains("the switch"),
+        "{}",
+        text(&before)
+    );
 
     let long = [("LAB6_WINDOW_SECS", "60".to_owned())];
     let (check, solve) = tokio::join!(lab_with(&servers, &long, &["check", "6"]), async {
@@ -280,8 +284,62 @@ async fn lab6_certificate_rotation() {
     assert!(check.status.success(), "{}", text(&check));
 
     let o = lab(&servers, &["reset", "6"]).await;
-    assert_eq!(o.status.code(), Some(1), "the new key is kept: {}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the new key is kept: {}",
+        text(&o)
+    );
     let o = lab(&servers, &["reset", "6", "--yes"]).await;
     assert!(o.status.success(), "{}", text(&o));
+    servers.stop().await;
+}
+
+/// The embedded provider started as `./start.sh --lab 7` starts it: the lab's realm copy,
+/// and the extra trust (`--truststore-paths`) when given. Returns it and its issuer.
+async fn lab7_provider(servers: &Servers, trust: &[PathBuf]) -> (oauth2_provider::Running, String) {
+    let dir = servers.dir.path();
+    let realm = dir.join("labs-work/lab7/realm.json");
+    let provider =
+        oauth2_provider::Provider::from_realm_file(&realm, oauth2_provider::Options::default())
+            .unwrap();
+    let tls = oauth2_provider::tls_config_from_dir(dir, trust).unwrap();
+    let running = oauth2_provider::spawn(provider, tls).await.unwrap();
+    let issuer = playbook::names::issuer_for(&running.base_url, playbook::names::REALM);
+    (running, issuer)
+}
+
+/// Lab 7: after reset no certificate (fail); solve step 1 makes the self-signed certificate
+/// and trusts it: with the provider restarted on that trust, a token (recorded; the check
+/// still fails, the refusal is missing); solve step 2 removes the trust: restarted without
+/// it, the handshake is refused and the check passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab7_self_signed() {
+    let servers = start().await;
+    let o = lab(&servers, &["reset", "7"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lab(&servers, &["check", "7"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    let o = lab(&servers, &["solve", "7"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let trust = servers.dir.path().join("labs-work/lab7/truststore.pem");
+    let (trusted, issuer) = lab7_provider(&servers, std::slice::from_ref(&trust)).await;
+    let o = lab_with(&servers, &[("ISSUER", issuer)], &["check", "7"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("✔ a token while it is trusted"),
+        "{}",
+        text(&o)
+    );
+    trusted.stop().await;
+
+    let o = lab(&servers, &["solve", "7"]).await;
+    assert!(o.status.success() && !trust.exists(), "{}", text(&o));
+    let (untrusted, issuer) = lab7_provider(&servers, &[]).await;
+    let o = lab_with(&servers, &[("ISSUER", issuer)], &["check", "7"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    untrusted.stop().await;
     servers.stop().await;
 }

@@ -202,25 +202,7 @@ pub fn issue_with_openssl(
     csr: &str,
     cert: &str,
 ) -> Result<(), ClientError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let key_path = dir.join(key);
-    if !key_path.exists() {
-        super::run(
-            "openssl",
-            &[
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-out",
-                key,
-            ],
-            dir,
-        )?;
-    }
-    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| super::io_error(&key_path, e))?;
+    openssl_key(dir, key)?;
     super::run(
         "openssl",
         &["req", "-new", "-key", key, "-subj", subject, "-out", csr],
@@ -259,6 +241,29 @@ pub fn issue_with_openssl(
         dir,
     )?;
     Ok(())
+}
+
+/// `openssl genpkey` (EC P-256) into `dir/key` unless it exists; mode 0600 either way.
+pub fn openssl_key(dir: &std::path::Path, key: &str) -> Result<(), ClientError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let key_path = dir.join(key);
+    if !key_path.exists() {
+        super::run(
+            "openssl",
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                key,
+            ],
+            dir,
+        )?;
+    }
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| super::io_error(&key_path, e))
 }
 
 /// A serial that differs between runs (openssl's -CAcreateserial would write a file next

@@ -21,6 +21,7 @@ pub mod lab3;
 pub mod lab4;
 pub mod lab5;
 pub mod lab6;
+pub mod lab7;
 pub mod lab8;
 pub mod probe;
 
@@ -46,13 +47,14 @@ pub struct LabInfo {
 }
 
 /// The labs, in the suggested order.
-pub const LABS: [LabInfo; 7] = [
+pub const LABS: [LabInfo; 8] = [
     lab1::INFO,
     lab2::INFO,
     lab3::INFO,
     lab4::INFO,
     lab5::INFO,
     lab6::INFO,
+    lab7::INFO,
     lab8::INFO,
 ];
 
@@ -233,8 +235,8 @@ pub async fn check(ctx: &Ctx<'_>, n: u8) -> Result<Vec<Check>, ClientError> {
         4 => lab4::check(ctx).await,
         5 => lab5::check(ctx).await,
         6 => lab6::check(ctx).await,
-        8 => lab8::check(ctx).await,
-        _ => unreachable!("info() accepted lab {n}"),
+        7 => lab7::check(ctx).await,
+        _ => lab8::check(ctx).await,
     }
 }
 
@@ -248,8 +250,8 @@ pub async fn reset(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
         4 => lab4::reset(ctx).await,
         5 => lab5::reset(ctx).await,
         6 => lab6::reset(ctx).await,
-        8 => lab8::reset(ctx).await,
-        _ => unreachable!("info() accepted lab {n}"),
+        7 => lab7::reset(ctx).await,
+        _ => lab8::reset(ctx).await,
     }
 }
 
@@ -259,6 +261,7 @@ pub fn prepare(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
     info(n)?;
     match n {
         2 => lab2::prepare(ctx),
+        7 => lab7::prepare(ctx),
         _ => ctx.dir(n).map(drop),
     }
 }
@@ -273,8 +276,8 @@ pub async fn solve(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
         4 => lab4::solve(ctx).await,
         5 => lab5::solve(ctx).await,
         6 => lab6::solve(ctx).await,
-        8 => lab8::solve(ctx).await,
-        _ => unreachable!("info() accepted lab {n}"),
+        7 => lab7::solve(ctx).await,
+        _ => lab8::solve(ctx).await,
     }
 }
 
