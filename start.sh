@@ -45,6 +45,7 @@ READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-180}"
 PROVIDER_CHOICE=""   # keycloak | embedded (empty: decide)
 KEEP_RUNNING=0
 LAB=""               # --lab N: start lab N instead of the walkthrough
+LAB_FRESH=0          # 1 when labs/work/labN did not exist yet: start from lab N's reset
 PROVIDER_KIND=""     # keycloak | embedded: what choose_provider decided
 PROVIDER_REASON=""   # and why
 STARTED_KEYCLOAK=0
@@ -325,6 +326,7 @@ run_walkthrough() {
 # lab that changes the realm has its own copy of the realm file, which the embedded
 # provider imports (Keycloak keeps the realm it has: those labs use its admin API).
 prepare_lab() {
+  [[ -d "${ROOT}/labs/work/lab${LAB}" ]] || LAB_FRESH=1
   client lab prepare "${LAB}" || die "client lab prepare ${LAB} failed (see above)"
   if [[ -f "${ROOT}/labs/work/lab${LAB}/realm.json" ]]; then
     REALM_FILE="${ROOT}/labs/work/lab${LAB}/realm.json"
@@ -337,13 +339,18 @@ prepare_lab() {
   fi
 }
 
-# --lab N instead of the walkthrough: the lab's starting state (client lab reset N keeps
-# your keys), then its card with the first step; the servers keep running.
+# --lab N instead of the walkthrough: the first time, the lab's starting state (client lab
+# reset N; it keeps your keys); later, your progress as it is. Then the lab's card with its
+# first step; the servers keep running.
 start_lab() {
   INFO "setup done; lab ${LAB} (labs/README.md) against the ${PROVIDER_KIND} provider"
-  KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME}" \
-    KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD}" \
-    client lab reset "${LAB}" || die "client lab reset ${LAB} failed (see above)"
+  if [[ ${LAB_FRESH} -eq 1 ]]; then
+    KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME}" \
+      KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD}" \
+      client lab reset "${LAB}" || die "client lab reset ${LAB} failed (see above)"
+  else
+    INFO "lab ${LAB}: your work in labs/work/lab${LAB}/ is kept (client lab reset ${LAB} starts over)"
+  fi
   client lab show "${LAB}"
 }
 

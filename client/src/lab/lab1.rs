@@ -59,7 +59,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
             checks.push(Check::fail(
                 "certificate",
                 format!("a PEM certificate in {}", shown(&cert)),
-                e,
+                if cert.exists() { e } else { "no such file".into() },
                 "step 3: openssl x509 -req signs the CSR with the dev CA (certs/ca.pem, certs/ca.key.pem)",
             ));
             return Ok(checks);
@@ -95,14 +95,32 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
     match probe::verify_client_chain(&roots, &leaf) {
         Ok(()) => checks.push(Check::pass(
             "chains to the dev CA",
-            format!("issued by {:?}, signature and validity verified", info.issuer),
+            format!(
+                "issued by {:?}, signature and validity verified",
+                info.issuer
+            ),
         )),
-        Err(e) => checks.push(Check::fail(
-            "chains to the dev CA",
-            format!("a TLS client certificate signed by {}", ctx.s.ca.display()),
-            e,
-            "sign with -CA certs/ca.pem -CAkey certs/ca.key.pem, not -signkey (that would self-sign)",
-        )),
+        Err(e) => {
+            let (found, hint) = if e.contains("UnsupportedCertVersion") {
+                (
+                    "a version 1 certificate (no extensions at all)".to_owned(),
+                    "openssl x509 -req makes a v3 certificate only when given extensions (-extfile)",
+                )
+            } else {
+                (
+                    e,
+                    "sign with -CA certs/ca.pem -CAkey certs/ca.key.pem, not -signkey (that would self-sign)",
+                )
+            };
+            checks.push(Check::fail(
+                "chains to the dev CA",
+                format!("a TLS client certificate signed by {}", ctx.s.ca.display()),
+                found,
+                hint,
+            ));
+            // The key and token checks would only repeat this failure in other words.
+            return Ok(checks);
+        }
     }
     let identity = match playbook::Identity::load(&cert, &key, Some(Purpose::Client)) {
         Ok(id) => {

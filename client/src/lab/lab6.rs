@@ -200,11 +200,27 @@ pub async fn reset(ctx: &Ctx<'_>) -> Result<(), ClientError> {
         });
     }
     ctx.remove(6, &NEW[1..], &NEW[..1])?;
-    super::write_file(&dir.join(KEY), &stock_key, true)?;
-    super::write_file(&dir.join(CERT), &read(&ctx.s.cert)?, false)?;
+    deploy_stock(ctx, &dir)?;
     ctx.out
         .ok("lab 6 reset: labs/work/lab6/client.pem is certs/client.pem again");
     Ok(())
+}
+
+/// Offline, before the servers start: deploys `certs/client.pem` unless a certificate is
+/// deployed already.
+pub fn prepare(ctx: &Ctx<'_>) -> Result<(), ClientError> {
+    let dir = ctx.dir(6)?;
+    if !dir.join(CERT).exists() {
+        deploy_stock(ctx, &dir)?;
+    }
+    Ok(())
+}
+
+/// `certs/client.pem` and its key, copied in as the deployed pair.
+fn deploy_stock(ctx: &Ctx<'_>, dir: &std::path::Path) -> Result<(), ClientError> {
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| super::io_error(p, e));
+    super::write_file(&dir.join(KEY), &read(&ctx.s.key)?, true)?;
+    super::write_file(&dir.join(CERT), &read(&ctx.s.cert)?, false)
 }
 
 /// Issues the new certificate with openssl (as lab 1), then renames key and certificate

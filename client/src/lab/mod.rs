@@ -261,6 +261,7 @@ pub fn prepare(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
     info(n)?;
     match n {
         2 => lab2::prepare(ctx),
+        6 => lab6::prepare(ctx),
         7 => lab7::prepare(ctx),
         _ => ctx.dir(n).map(drop),
     }
