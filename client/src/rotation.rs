@@ -10,7 +10,6 @@
 //! identity and token, which are still valid together, so no call fails during a switch.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use playbook::Identity;
 use playbook::x509::Purpose;
@@ -21,8 +20,9 @@ use crate::error::ClientError;
 use crate::resource::{self, ApiResponse, TokenCache, TokenSource};
 use crate::token::{self, DecodedJwt, TokenRequest};
 
-/// When the two files were last changed, and how long they are.
-type Stamp = [(Option<SystemTime>, u64); 2];
+/// A hash of each file's contents (comparing contents catches a change that a modification
+/// time with a coarse resolution would miss; a hash keeps the key's bytes out of `Debug`).
+type Stamp = [Option<u64>; 2];
 
 /// One call, with which certificate and token it was made.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -53,9 +53,13 @@ pub struct RotatingClient {
 }
 
 fn stamp(cert: &PathBuf, key: &PathBuf) -> Stamp {
-    [cert, key].map(|p| match std::fs::metadata(p) {
-        Ok(m) => (m.modified().ok(), m.len()),
-        Err(_) => (None, 0),
+    [cert, key].map(|p| {
+        std::fs::read(p).ok().map(|bytes| {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            h.finish()
+        })
     })
 }
 
@@ -172,5 +176,50 @@ impl RotatingClient {
             )
         })?;
         resource::call(&self.http, base, reqwest::Method::GET, path, &token, None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use playbook::pki::{DevPki, write_files};
+
+    /// A new certificate with the old key is not loaded (the old pair stays); once the key
+    /// follows, the client switches.
+    #[test]
+    fn a_half_written_pair_is_skipped_until_complete() {
+        playbook::install_crypto_provider();
+        let pki = DevPki::generate(2, 1).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
+        let (cert, key) = (
+            dir.path().join("client.pem"),
+            dir.path().join("client.key.pem"),
+        );
+        let request = TokenRequest {
+            client_id: crate::token::ClientId::new("c"),
+            scope: None,
+            auth: crate::token::ClientAuth::TlsClientAuth,
+        };
+        let roots = vec![pki.ca.cert.cert_der.clone()];
+        let endpoint = Url::parse("https://localhost:1/token").unwrap();
+        let mut client =
+            RotatingClient::new(cert.clone(), key.clone(), roots, endpoint, request).unwrap();
+        let old = client.x5t_s256();
+        assert!(!client.reload(), "nothing changed");
+
+        let new = pki
+            .ca
+            .issue_client(
+                playbook::names::CLIENT_SUBJECT_DN,
+                playbook::pki::Validity::days_from_now(1),
+            )
+            .unwrap();
+        std::fs::write(&cert, &new.cert_pem).unwrap();
+        assert!(!client.reload(), "new certificate, old key: not a pair");
+        assert_eq!(client.x5t_s256(), old);
+        std::fs::write(&key, &new.key_pem).unwrap();
+        assert!(client.reload(), "the pair is complete");
+        assert_eq!(client.x5t_s256(), new.x5t_s256());
     }
 }

@@ -170,3 +170,27 @@ pub async fn solve(ctx: &Ctx<'_>) -> Result<(), ClientError> {
         .ok("lab 4 solved: labs/work/lab4/x5t.txt and replay.txt");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OURS: &str = "oEnP28TNfwAQoEnP28TNfwAQoEnP28TNfwAQoEnP28T";
+
+    fn answer(status: &str, bound: &str, presented: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\nwww-authenticate: Bearer realm=\"oauth2-playbook\", error=\"invalid_token\", error_description=\"the token is bound to certificate x5t#S256={bound} but this connection presented x5t#S256={presented} (RFC 8705 §3)\"\r\n\r\n"
+        )
+    }
+
+    #[test]
+    fn a_replay_is_a_401_naming_our_binding_and_another_certificate() {
+        assert!(replay_check(&answer("401 Unauthorized", OURS, "other-x5t"), OURS).passed);
+        // The token presented with its own certificate: no replay.
+        assert!(!replay_check(&answer("401 Unauthorized", OURS, OURS), OURS).passed);
+        // A token of another certificate.
+        let c = replay_check(&answer("401 Unauthorized", "someone-else", "x"), OURS);
+        assert!(!c.passed && c.hint.contains("client.pem"), "{c:?}");
+        assert!(!replay_check("HTTP/2 200\r\n\r\n{}", OURS).passed);
+    }
+}

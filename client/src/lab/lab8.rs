@@ -231,3 +231,23 @@ pub async fn solve(ctx: &Ctx<'_>) -> Result<(), ClientError> {
     ctx.out.ok("lab 8 solved: labs/work/lab8/observations.txt");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observations_are_key_value_lines_with_comments() {
+        let seen = parse(
+            "# before\nbefore.provider: 200  # a token\nAFTER.Client: Refused\nbefore.cnf: oEnP28TNfwAQoEnP28TNfwAQoEnP28TNfwAQoEnP28T\nnot a line\n",
+        );
+        assert_eq!(seen["before.provider"], "200");
+        assert_eq!(seen["after.client"], "refused");
+        // A thumbprint keeps its case.
+        assert_eq!(
+            seen["before.cnf"],
+            "oEnP28TNfwAQoEnP28TNfwAQoEnP28TNfwAQoEnP28T"
+        );
+        assert_eq!(seen.len(), 3);
+    }
+}
