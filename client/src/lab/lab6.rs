@@ -21,7 +21,7 @@ pub const INFO: LabInfo = LabInfo {
     folder: "06-certificate-rotation",
     title: "Client-certificate rotation without downtime",
     minutes: 30,
-    first_step: "start the stream: cargo run -q -p client -- lab check 6 (it waits for your switch)",
+    first_step: "issue a new certificate with the same DN as labs/work/lab6/new.pem (as in lab 1); then start the stream: cargo run -q -p client -- lab check 6",
 };
 
 const CERT: &str = "client.pem";
