@@ -179,6 +179,84 @@ impl RotatingClient {
     }
 }
 
+/// `client call --every SECS PATH…`: calls each path every `every` seconds until Ctrl-C,
+/// one line per call saying which certificate it presented and whether the token was new.
+pub async fn watch(
+    s: &crate::Settings,
+    paths: &[String],
+    every: f64,
+    out: &crate::Output,
+) -> Result<bool, ClientError> {
+    let interval = std::time::Duration::try_from_secs_f64(every)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| ClientError::Setting {
+            name: "--every",
+            value: every.to_string(),
+            fix: "a number of seconds greater than 0, e.g. 0.5".into(),
+        })?;
+    let roots = playbook::pem::load_ca_certs(&s.ca)?;
+    let http = playbook::client::https_client(&roots, None)?;
+    let url = crate::discovery::discovery_url(&s.issuer)?;
+    let m = crate::retry::until_up("the provider", &url, s.wait, || {
+        crate::discovery::discover(&http, &s.issuer)
+    })
+    .await?;
+    let request = TokenRequest {
+        client_id: s.client_id.clone(),
+        scope: s.scope.clone(),
+        auth: crate::token::ClientAuth::TlsClientAuth,
+    };
+    let mut client = RotatingClient::new(
+        s.cert.clone(),
+        s.key.clone(),
+        roots,
+        m.token_endpoint_for_mtls().clone(),
+        request,
+    )?;
+    out.note(&format!(
+        "calling every {every}s until Ctrl-C; replace {} and {} to rotate",
+        s.cert.display(),
+        s.key.display()
+    ));
+    let (mut calls, mut failed) = (0u64, 0u64);
+    loop {
+        for path in paths {
+            let path = if path.starts_with('/') {
+                path.clone()
+            } else {
+                format!("/{path}")
+            };
+            calls += 1;
+            match client.get(&s.resource_server, &path).await {
+                Ok(call) => {
+                    failed += u64::from(call.response.status >= 300);
+                    let x5t: String = call.presented.chars().take(12).collect();
+                    out.plain(&format!(
+                        "{path} → {} (certificate x5t#S256 {x5t}…, token {})",
+                        call.response.summary().lines().next().unwrap_or(""),
+                        match call.token {
+                            TokenSource::Cached => "cached",
+                            TokenSource::Fetched => "new",
+                            TokenSource::Refetched => "refetched after invalid_token",
+                        }
+                    ));
+                }
+                Err(e) => {
+                    failed += 1;
+                    out.fail(&format!("{path}: {}", crate::cli::error_chain(&e)));
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    out.plain(&format!("{calls} calls, {failed} failed"));
+    Ok(failed == 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

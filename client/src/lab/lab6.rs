@@ -88,7 +88,11 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
     let mut switched_at: Option<Instant> = None;
     let mut last_report = Instant::now();
     loop {
-        let deployed = probe::cert_info(&cert).ok().map(|(_, i)| i.x5t_s256);
+        // Switched once the files hold a complete new pair (a new certificate beside the
+        // old key is a switch still in progress).
+        let deployed = playbook::Identity::load(&cert, &key, Some(playbook::x509::Purpose::Client))
+            .ok()
+            .map(|id| id.x5t_s256());
         let new_deployed = deployed.as_ref().filter(|t| **t != old.x5t_s256).cloned();
         let result = client.get(&ctx.s.resource_server, PATH).await;
         stream.calls += 1;
