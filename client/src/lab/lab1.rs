@@ -59,7 +59,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
             checks.push(Check::fail(
                 "certificate",
                 format!("a PEM certificate in {}", shown(&cert)),
-                if cert.exists() { e } else { "no such file".into() },
+                e,
                 "step 3: openssl x509 -req signs the CSR with the dev CA (certs/ca.pem, certs/ca.key.pem)",
             ));
             return Ok(checks);

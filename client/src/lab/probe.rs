@@ -181,6 +181,9 @@ pub async fn admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
 
 /// The first certificate in a PEM file, parsed.
 pub fn cert_info(path: &Path) -> Result<(CertificateDer<'static>, CertInfo), String> {
+    if !path.exists() {
+        return Err("no such file".into());
+    }
     let chain = playbook::pem::load_certs(path).map_err(|e| e.to_string())?;
     let leaf = chain
         .into_iter()
