@@ -87,6 +87,26 @@ async fn reset_fails_solve_passes_with(servers: &Servers, env: &[(&str, String)]
 async fn lab1_client_certificate() {
     let servers = start().await;
     reset_fails_solve_passes(&servers, "1").await;
+    // `lab list` shows every lab with its time, and that lab 1 passes now.
+    let list = lab(&servers, &["list"]).await;
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{}", text(&list));
+    assert_eq!(
+        listed.lines().filter(|l| l.contains(" min ")).count(),
+        8,
+        "{listed}"
+    );
+    assert!(
+        listed.lines().next().unwrap().ends_with("passes"),
+        "{listed}"
+    );
+    let o = lab(&servers, &["check", "9"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("1 to 8"),
+        "{}",
+        text(&o)
+    );
     // reset keeps the key it did not make without --yes, and deletes it with it.
     let key = servers.dir.path().join("labs-work/lab1/client.key.pem");
     let o = lab(&servers, &["reset", "1"]).await;
