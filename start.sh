@@ -6,6 +6,8 @@
 #   ./start.sh --provider keycloak    use a Keycloak container (Docker or Podman must answer)
 #   ./start.sh --provider embedded    use the embedded provider (no container engine needed)
 #   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
+#   ./start.sh --lab N                workshop lab N (labs/): servers in the lab's state, its
+#                                     first step printed, kept running (no walkthrough)
 #
 # Needs cargo and curl. Output: the setup phases are labelled [setup N/4]; the numbers 1-8
 # belong to the walkthrough's steps only. Server logs (no colour codes) go to
@@ -42,6 +44,8 @@ READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-180}"
 
 PROVIDER_CHOICE=""   # keycloak | embedded (empty: decide)
 KEEP_RUNNING=0
+LAB=""               # --lab N: start lab N instead of the walkthrough
+LAB_FRESH=0          # 1 when labs/work/labN did not exist yet: start from lab N's reset
 PROVIDER_KIND=""     # keycloak | embedded: what choose_provider decided
 PROVIDER_REASON=""   # and why
 STARTED_KEYCLOAK=0
@@ -71,7 +75,7 @@ die() {
 }
 
 usage() {
-  sed -n '3,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # The commands this script needs, checked before anything starts.
@@ -115,6 +119,12 @@ parse_args() {
       --keep-running)
         KEEP_RUNNING=1
         shift
+        ;;
+      --lab)
+        [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || die "--lab needs a lab number (see labs/README.md)"
+        LAB="$2"
+        KEEP_RUNNING=1
+        shift 2
         ;;
       -h | --help)
         usage
@@ -312,6 +322,38 @@ run_walkthrough() {
   return "${status}"
 }
 
+# --lab N, before the servers start: the files the lab needs (your progress is kept); a
+# lab that changes the realm has its own copy of the realm file, which the embedded
+# provider imports (Keycloak keeps the realm it has: those labs use its admin API).
+prepare_lab() {
+  [[ -d "${ROOT}/labs/work/lab${LAB}" ]] || LAB_FRESH=1
+  client lab prepare "${LAB}" || die "client lab prepare ${LAB} failed (see above)"
+  if [[ -f "${ROOT}/labs/work/lab${LAB}/realm.json" ]]; then
+    REALM_FILE="${ROOT}/labs/work/lab${LAB}/realm.json"
+    INFO "lab ${LAB}: the embedded provider imports ${REALM_FILE#"${ROOT}/"}"
+  fi
+  # Lab 7: certificates trusted one by one (the embedded provider's --truststore-paths).
+  if [[ -s "${ROOT}/labs/work/lab${LAB}/truststore.pem" ]]; then
+    export KC_TRUSTSTORE_PATHS="${ROOT}/labs/work/lab${LAB}/truststore.pem"
+    INFO "lab ${LAB}: the embedded provider also trusts ${KC_TRUSTSTORE_PATHS#"${ROOT}/"}"
+  fi
+}
+
+# --lab N instead of the walkthrough: the first time, the lab's starting state (client lab
+# reset N; it keeps your keys); later, your progress as it is. Then the lab's card with its
+# first step; the servers keep running.
+start_lab() {
+  INFO "setup done; lab ${LAB} (labs/README.md) against the ${PROVIDER_KIND} provider"
+  if [[ ${LAB_FRESH} -eq 1 ]]; then
+    KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME}" \
+      KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD}" \
+      client lab reset "${LAB}" || die "client lab reset ${LAB} failed (see above)"
+  else
+    INFO "lab ${LAB}: your work in labs/work/lab${LAB}/ is kept (client lab reset ${LAB} starts over)"
+  fi
+  client lab show "${LAB}"
+}
+
 # --keep-running: waits (until Ctrl-C) while the servers this run started keep running.
 keep_running() {
   [[ ${KEEP_RUNNING} -eq 1 ]] || return 0
@@ -340,10 +382,15 @@ main() {
   choose_provider
   build
   ensure_certs
+  [[ -z "${LAB}" ]] || prepare_lab
   start_provider
   start_resource_server
   local status=0
-  run_walkthrough || status=$?
+  if [[ -n "${LAB}" ]]; then
+    start_lab
+  else
+    run_walkthrough || status=$?
+  fi
   WALKTHROUGH_STATUS=${status}
   keep_running || status=$?
   return "${status}"

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh .ci/run)
+scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh .ci/run labs/*/solution/*.sh)
 if command -v shellcheck >/dev/null 2>&1; then
   echo "shellcheck ${scripts[*]}"
   shellcheck -x "${scripts[@]}"

@@ -230,6 +230,75 @@ impl AdminApi {
             })
     }
 
+    /// The client's attributes (`GET /clients?clientId=…`, the `attributes` object).
+    pub async fn client_attributes(
+        &self,
+        client_id: &str,
+        out: &Output,
+    ) -> Result<serde_json::Map<String, Value>, ClientError> {
+        let rep = self.client_representation(client_id, out).await?;
+        Ok(rep
+            .get("attributes")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// The whole ClientRepresentation of `client_id`.
+    async fn client_representation(
+        &self,
+        client_id: &str,
+        out: &Output,
+    ) -> Result<Value, ClientError> {
+        let mut url = self.url("clients")?;
+        url.query_pairs_mut().append_pair("clientId", client_id);
+        let list = self
+            .send("find client", reqwest::Method::GET, url, None, out)
+            .await?;
+        list.as_array()
+            .and_then(|a| a.iter().find(|c| c["clientId"] == client_id))
+            .cloned()
+            .ok_or_else(|| ClientError::Setting {
+                name: "CLIENT_ID",
+                value: client_id.to_owned(),
+                fix: format!("realm {:?} has no such client", self.realm),
+            })
+    }
+
+    /// Creates the client `rep` describes (`POST /clients`, 201) unless its `clientId`
+    /// exists; returns whether it created it.
+    pub async fn ensure_client(&self, rep: &Value, out: &Output) -> Result<bool, ClientError> {
+        let client_id = rep["clientId"].as_str().unwrap_or_default();
+        if self.client_representation(client_id, out).await.is_ok() {
+            return Ok(false);
+        }
+        let url = self.url("clients")?;
+        self.send("create client", reqwest::Method::POST, url, Some(rep), out)
+            .await
+            .map(|_| true)
+    }
+
+    /// Sets client attributes the way the admin console does: `GET` the representation,
+    /// change `attributes`, `PUT /clients/{uuid}` it back (204).
+    pub async fn set_client_attributes(
+        &self,
+        client_id: &str,
+        attributes: &[(&str, &str)],
+        out: &Output,
+    ) -> Result<(), ClientError> {
+        let mut rep = self.client_representation(client_id, out).await?;
+        let id = rep["id"].as_str().unwrap_or_default().to_owned();
+        if let Some(attrs) = rep.get_mut("attributes").and_then(Value::as_object_mut) {
+            for (k, v) in attributes {
+                attrs.insert((*k).to_owned(), Value::String((*v).to_owned()));
+            }
+        }
+        let url = self.url(&format!("clients/{id}"))?;
+        self.send("update client", reqwest::Method::PUT, url, Some(&rep), out)
+            .await
+            .map(drop)
+    }
+
     /// `GET /clients/{uuid}/service-account-user`.
     pub async fn service_account_user(
         &self,

@@ -43,7 +43,9 @@ use crate::walkthrough;
 ///   client admin assign-role          give the client the realm role (remove-role, status)
 ///   client call /api/users /api/whoami  call the API with a cached, bound token
 ///   client call --secret /api/whoami  the same with the client-secret client's unbound token
+///   client call --every 1 /api/whoami  again every second, following certificate rotation
 ///   client walkthrough                steps 1-8, narrated; --json for scripts
+///   client lab list                   the workshop labs (check N, reset N, solve N)
 ///
 /// Settings: each option below can also come from the environment variable shown as
 /// [env: …], or from a `.env` file in the current directory (real environment variables
@@ -177,6 +179,8 @@ pub enum Command {
     /// --keep-role. Needs certs/client.pem, other-client.pem (and rogue-client.pem for 3b).
     #[command(verbatim_doc_comment)]
     Walkthrough(WalkthroughArgs),
+    /// The workshop labs in labs/: list, check N, reset N, solve N (see labs/README.md).
+    Lab(crate::lab::command::LabArgs),
 }
 
 #[derive(Debug, Args)]
@@ -249,6 +253,10 @@ pub struct CallArgs {
     /// JSON body to send (with POST/PUT).
     #[arg(long, short = 'd')]
     pub data: Option<String>,
+    /// Call the GET paths again every SECS seconds until Ctrl-C, following the certificate
+    /// files: a new --cert/--key pair on disk means a new token (certificate rotation).
+    #[arg(long, value_name = "SECS", conflicts_with_all = ["secret", "data"])]
+    pub every: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,6 +360,7 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
         Command::Token(args) => token_command(s, args, out).await,
         Command::Call(args) => call_command(s, args, out).await,
         Command::Admin(cmd) => admin_command(s, cmd, out).await,
+        Command::Lab(args) => crate::lab::command::run(s, args, out).await,
         Command::Walkthrough(args) => {
             let options = walkthrough::Options {
                 keep_role: args.keep_role,
@@ -496,6 +505,9 @@ async fn token_command(s: &Settings, args: &TokenArgs, out: &Output) -> Result<b
 }
 
 async fn call_command(s: &Settings, args: &CallArgs, out: &Output) -> Result<bool, ClientError> {
+    if let Some(every) = args.every {
+        return crate::rotation::watch(s, &args.paths, every, out).await;
+    }
     // Arguments first: a typo must not cost a wait for the provider.
     let body = match &args.data {
         Some(d) => Some(serde_json::from_str::<serde_json::Value>(d).map_err(|e| {

@@ -16,7 +16,10 @@
 //!   (RFC 8705 §2.1) or, for contrast, a client secret (RFC 6749 §2.3.1); decoding the JWT.
 //! - [`resource`]: calling the resource server with a cached, certificate-bound token.
 //! - [`walkthrough`]: steps 1–8 of the flow, each with its expected and actual outcome.
+//! - [`lab`]: the workshop labs' checkers, resets and reference solutions (`client lab`).
 //! - [`output`]: numbered human output, `--json` for scripts, secrets shortened.
+//! - [`rotation`]: a client that follows its certificate files: a new certificate, a new
+//!   token, no failed call (workshop lab 6).
 //! - [`retry`]: waiting, with backoff and a progress indicator, for a server still starting.
 //! - [`http`]: send a request, read the JSON answer (shared by admin, discovery, resource).
 //! - [`error`]: one error enum; the server's RFC 6749 §5.2 / RFC 6750 §3.1 code verbatim.
@@ -32,9 +35,11 @@ pub mod cli;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod lab;
 pub mod output;
 pub mod resource;
 pub mod retry;
+pub mod rotation;
 pub mod settings;
 pub mod token;
 pub mod walkthrough;

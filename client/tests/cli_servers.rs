@@ -4,44 +4,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{Servers, start, text};
+use common::{client, start, text};
 use playbook::names;
-
-/// Runs the client with the servers' settings in its environment (as `.env` or
-/// `scripts/env.sh` would give them), off the async runtime that serves the servers.
-async fn client(servers: &Servers, extra_env: &[(&str, String)], args: &[&str]) -> Output {
-    let s = &servers.settings;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_client"));
-    cmd.args(args)
-        .current_dir(servers.dir.path())
-        .env("ISSUER", s.issuer.as_str())
-        .env("RESOURCE_SERVER_URL", s.resource_server.as_str())
-        .env("CERTS_DIR", servers.dir.path())
-        .env("WAIT_SECS", "10")
-        .env("NO_COLOR", "1")
-        // The embedded provider's bootstrap admin (oauth2_provider::Options::default()).
-        .env("KC_BOOTSTRAP_ADMIN_USERNAME", names::DEFAULT_ADMIN_USERNAME)
-        .env("KC_BOOTSTRAP_ADMIN_PASSWORD", names::DEFAULT_ADMIN_PASSWORD);
-    // Nothing from the developer's own shell may change what is tested.
-    for var in [
-        "REALM",
-        "CLIENT_ID",
-        "CLIENT_SCOPE",
-        "CA_CERT",
-        "CLIENT_CERT",
-        "CLIENT_KEY",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    tokio::task::spawn_blocking(move || cmd.output().expect("run client"))
-        .await
-        .unwrap()
-}
 
 /// `client walkthrough --json` exits 0 and reports every step passed; presenting the wrong
 /// certificate as the client's own makes step 4 fail and the exit code non-zero.

@@ -5,7 +5,8 @@
 //! - `client-secret` = RFC 6749 §2.3.1 `client_secret_basic` / `client_secret_post`
 //!   (Keycloak's `ClientIdAndSecretAuthenticator`).
 //!
-//! Each client's authenticator is configured once, at import ([`Authenticator::configure`]):
+//! Each client's authenticator is configured at import, and again when the admin API changes
+//! its attributes ([`Authenticator::configure`]):
 //! the subject-DN regex is compiled and the exact DN normalized there, and a configuration
 //! that can never succeed is logged then (Keycloak only finds out per request). A request
 //! then costs a lookup, one certificate parse and a string compare.

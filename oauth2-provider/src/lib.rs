@@ -304,14 +304,28 @@ pub fn tls_config(
     playbook::server::server_config(identity, roots, playbook::ClientAuth::Request)
 }
 
-/// [`tls_config`] from `certs/oauth2-provider.pem`, `.key.pem` and `ca.pem` in `dir`.
-pub fn tls_config_from_dir(dir: &Path) -> Result<Arc<ServerConfig>, playbook::TlsError> {
+/// [`tls_config`] from `certs/oauth2-provider.pem`, `.key.pem` and `ca.pem` in `dir`, plus
+/// every certificate in the PEM files `extra_trust` (Keycloak's `--truststore-paths`: a
+/// self-signed client certificate is trusted by listing the certificate itself).
+pub fn tls_config_from_dir(
+    dir: &Path,
+    extra_trust: &[PathBuf],
+) -> Result<Arc<ServerConfig>, playbook::TlsError> {
     let identity = playbook::Identity::load(
         &dir.join("oauth2-provider.pem"),
         &dir.join("oauth2-provider.key.pem"),
         Some(playbook::x509::Purpose::Server),
     )?;
-    let roots = playbook::pem::load_ca_certs(&dir.join("ca.pem"))?;
+    let mut roots = playbook::pem::load_ca_certs(&dir.join("ca.pem"))?;
+    for path in extra_trust {
+        let certs = playbook::pem::load_certs(path)?;
+        tracing::info!(
+            "trusting {} certificate(s) from {} for client certificates",
+            certs.len(),
+            path.display()
+        );
+        roots.extend(certs);
+    }
     tls_config(&identity, &roots)
 }
 

@@ -42,6 +42,16 @@ struct Args {
     /// and verified against ca.pem (Keycloak's https-client-auth=request).
     #[arg(long, value_name = "DIR", default_value = "certs")]
     certs: PathBuf,
+    /// More PEM files whose certificates are trusted for client certificates, besides
+    /// ca.pem (Keycloak's --truststore-paths; comma-separated). A self-signed client
+    /// certificate is trusted by listing the certificate itself. Read at start.
+    #[arg(
+        long,
+        env = "KC_TRUSTSTORE_PATHS",
+        value_name = "FILE,...",
+        value_delimiter = ','
+    )]
+    truststore_paths: Vec<PathBuf>,
     /// HTTPS port (Keycloak's 8443, published as 9443 by the container script).
     #[arg(long, env = "PROVIDER_PORT", default_value_t = playbook::names::PROVIDER_PORT)]
     port: u16,
@@ -114,12 +124,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             admin_password: args.admin_password,
         },
     )?;
-    let tls = oauth2_provider::tls_config_from_dir(&args.certs).with_context(|| {
-        format!(
-            "loading TLS files from {} (create them with `client certs`)",
-            args.certs.display()
-        )
-    })?;
+    let tls = oauth2_provider::tls_config_from_dir(&args.certs, &args.truststore_paths)
+        .with_context(|| {
+            format!(
+                "loading TLS files from {} (create them with `client certs`)",
+                args.certs.display()
+            )
+        })?;
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = TcpListener::bind(addr).await.with_context(|| {
         format!(

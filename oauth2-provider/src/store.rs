@@ -126,8 +126,8 @@ pub struct Client {
     pub description: Option<String>,
     pub enabled: bool,
     pub client_authenticator_type: String,
-    /// How the client authenticates, configured once from the type and the `x509.*`
-    /// attributes (the admin API cannot change them afterwards).
+    /// How the client authenticates, configured from the type and the `x509.*` attributes
+    /// at import, and again when `PUT /clients/{id}` changes the attributes.
     pub authenticator: crate::client_auth::Authenticator,
     pub secret: Option<String>,
     pub redirect_uris: Vec<String>,

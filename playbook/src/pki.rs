@@ -245,6 +245,37 @@ impl CertificateAuthority {
     pub fn issue_client(&self, dn: &str, validity: Validity) -> Result<Issued, PkiError> {
         self.issue(dn, &[], ExtendedKeyUsagePurpose::ClientAuth, validity)
     }
+
+    /// The CA of an existing `ca.pem` and `ca.key.pem` (what the workshop labs sign with).
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        let cert_der = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
+            .map_err(|_| PkiError::Rcgen(rcgen::Error::CouldNotParseCertificate))?;
+        let issuer = Issuer::from_ca_cert_der(&cert_der, key)?;
+        Ok(CertificateAuthority {
+            cert: Issued {
+                cert_pem: cert_pem.to_owned(),
+                key_pem: key_pem.to_owned(),
+                cert_der,
+                key_der: KeyPair::from_pem(key_pem)?.serialize_der(),
+            },
+            issuer,
+        })
+    }
+}
+
+/// A self-signed TLS client certificate (clientAuth, not a CA) with subject `dn`: a server
+/// can only trust it by trusting the certificate itself.
+pub fn self_signed_client(dn: &str, validity: Validity) -> Result<Issued, PkiError> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = distinguished_name(dn)?;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = validity.not_before;
+    params.not_after = validity.not_after;
+    let key = KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    Ok(Issued::new(cert, &key))
 }
 
 /// SANs of both server certificates: loopback in every spelling, plus the container host.

@@ -71,6 +71,7 @@ macro_rules! scenario_names {
             optional_scope_and_openid,
             introspection,
             regex_mode_matches_java_legacy_dn,
+            admin_update_client_attributes,
             error_missing_grant_type,
             error_unsupported_grant_type,
             error_duplicated_parameter,
@@ -1151,6 +1152,35 @@ pub async fn regex_mode_matches_java_legacy_dn(f: &Fixture) {
             .await;
         assert_eq!(a.status.as_u16(), expected, "regex '{dn}': {}", a.body);
     }
+}
+
+/// `PUT /clients/{id}` with the representation from `GET` and a changed `x509.subjectdn`:
+/// 204, and the very next token request is authenticated against the new DN (workshop
+/// lab 2 relies on it; on Keycloak it is how a realm is changed without a re-import).
+pub async fn admin_update_client_attributes(f: &Fixture) {
+    let admin = Admin::login(f).await;
+    let rep = json!({"protocol": "openid-connect", "publicClient": false, "serviceAccountsEnabled": true,
+                     "standardFlowEnabled": false, "clientAuthenticatorType": "client-x509",
+                     "attributes": {"x509.subjectdn": playbook::names::OTHER_CLIENT_SUBJECT_DN,
+                                    "x509.allow.regex.pattern.comparison": "false",
+                                    "x509.casubjectdn": CA_SUBJECT_DN}});
+    let admin = &admin;
+    admin
+        .with_throwaway_client("put", rep, |c| async move {
+            let a = client_credentials(f, &c.client_id, None, Some(&f.pki.client)).await;
+            assert_eq!(a.status.as_u16(), 401, "before: {}", a.body);
+            let mut rep = admin.get(&format!("/clients/{}", c.uuid)).await.body;
+            rep["attributes"]["x509.subjectdn"] = json!(CLIENT_SUBJECT_DN);
+            let put = admin
+                .send(reqwest::Method::PUT, &format!("/clients/{}", c.uuid), &rep)
+                .await;
+            assert_eq!(put.status, StatusCode::NO_CONTENT, "PUT: {}", put.body);
+            let after = admin.get(&format!("/clients/{}", c.uuid)).await.body;
+            assert_eq!(after["attributes"]["x509.subjectdn"], CLIENT_SUBJECT_DN);
+            let a = client_credentials(f, &c.client_id, None, Some(&f.pki.client)).await;
+            assert_eq!(a.status.as_u16(), 200, "after: {}", a.body);
+        })
+        .await;
 }
 
 // ---------------------------------------------------------------------------------------

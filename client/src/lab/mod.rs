@@ -1,0 +1,452 @@
+//! `client lab`: the workshop labs in `labs/`, each with a checker that looks at the live
+//! servers and at the files the attendee produced.
+//!
+//! ```text
+//! client lab list            the labs, in order, and which pass now
+//! client lab check 1         exit 0 when lab 1 is done; else one line per failed check
+//! client lab reset 1         the state lab 1 starts from (keys kept unless --yes)
+//! client lab solve 1         the reference solution (instructors, tests)
+//! ```
+//!
+//! Each lab is one module with `check`, `reset` and `solve`; the task and the background
+//! are in `labs/NN-name/README.md`, the reference solution in `labs/NN-name/SOLUTION.md`.
+//! The attendee's files go to `labs/work/labN/` (git-ignored; `--work-dir` moves it).
+//!
+//! A failed check says what was expected, what was found and a hint, never the solution.
+
+pub mod command;
+pub mod lab1;
+pub mod lab2;
+pub mod lab3;
+pub mod lab4;
+pub mod lab5;
+pub mod lab6;
+pub mod lab7;
+pub mod lab8;
+pub mod probe;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::ClientError;
+use crate::output::Output;
+use crate::settings::Settings;
+
+/// One lab's card: what `client lab list` shows and `./start.sh --lab N` prints.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LabInfo {
+    pub number: u8,
+    /// The folder under `labs/`.
+    pub folder: &'static str,
+    pub title: &'static str,
+    /// Rough time for an attendee, in minutes.
+    pub minutes: u16,
+    /// The first step of the task, as the README words it.
+    pub first_step: &'static str,
+}
+
+/// The labs, in the suggested order.
+pub const LABS: [LabInfo; 8] = [
+    lab1::INFO,
+    lab2::INFO,
+    lab3::INFO,
+    lab4::INFO,
+    lab5::INFO,
+    lab6::INFO,
+    lab7::INFO,
+    lab8::INFO,
+];
+
+/// The lab numbered `n`, or an error listing the valid numbers.
+pub fn info(n: u8) -> Result<LabInfo, ClientError> {
+    LABS.iter()
+        .copied()
+        .find(|l| l.number == n)
+        .ok_or_else(|| ClientError::Setting {
+            name: "LAB",
+            value: n.to_string(),
+            fix: format!("labs are numbered 1 to {} (client lab list)", LABS.len()),
+        })
+}
+
+/// What every lab works with.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub s: &'a Settings,
+    /// `labs/work`: `labN/` below it holds the attendee's files for lab N.
+    pub work: PathBuf,
+    /// The repository root (the labs' READMEs, the realm file, the resource server's source).
+    pub root: PathBuf,
+    pub out: &'a Output,
+    /// `reset --yes`: private keys the attendee made may be deleted too.
+    pub yes: bool,
+}
+
+impl Ctx<'_> {
+    /// `labs/work/labN`, created if missing.
+    pub fn dir(&self, n: u8) -> Result<PathBuf, ClientError> {
+        let dir = self.work.join(format!("lab{n}"));
+        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        Ok(dir)
+    }
+
+    /// Removes `files` (those that exist) from lab `n`'s folder; private keys only with
+    /// `--yes`, else they are kept and named.
+    pub fn remove(&self, n: u8, files: &[&str], keys: &[&str]) -> Result<(), ClientError> {
+        let dir = self.dir(n)?;
+        for name in files {
+            remove_file(&dir.join(name))?;
+        }
+        for name in keys {
+            let path = dir.join(name);
+            if !path.exists() {
+                continue;
+            }
+            if self.yes {
+                remove_file(&path)?;
+                self.out
+                    .note(&format!("deleted {} (--yes)", path.display()));
+            } else {
+                self.out.note(&format!(
+                    "kept your private key {} (reset --yes deletes it too)",
+                    path.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Ctx<'_> {
+    /// Moves the attendee's `files` in lab `n`'s folder aside to `NAME.previous` (replacing
+    /// an older one): the lab starts over, and nothing they wrote is lost.
+    pub fn set_aside(&self, n: u8, files: &[&str]) -> Result<(), ClientError> {
+        let dir = self.dir(n)?;
+        for name in files {
+            let path = dir.join(name);
+            if path.exists() {
+                let previous = dir.join(format!("{name}.previous"));
+                std::fs::rename(&path, &previous).map_err(|e| io_error(&path, e))?;
+                self.out.note(&format!(
+                    "moved {} to {}",
+                    path.display(),
+                    previous.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The dev CA from `ca.pem` and `ca.key.pem` (the labs issue their certificates with it).
+    pub fn dev_ca(&self) -> Result<playbook::pki::CertificateAuthority, ClientError> {
+        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| io_error(p, e));
+        let key = self
+            .s
+            .ca
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("ca.key.pem");
+        Ok(playbook::pki::CertificateAuthority::from_pem(
+            &read(&self.s.ca)?,
+            &read(&key)?,
+        )?)
+    }
+
+    /// Copies the reference files `labs/FOLDER/solution/NAME` into lab `n`'s folder.
+    pub fn copy_solution(&self, n: u8, names: &[&str]) -> Result<(), ClientError> {
+        let info = info(n)?;
+        let dir = self.dir(n)?;
+        for name in names {
+            let from = self
+                .root
+                .join("labs")
+                .join(info.folder)
+                .join("solution")
+                .join(name);
+            let text = std::fs::read(&from).map_err(|e| io_error(&from, e))?;
+            write_file(&dir.join(name), &text, false)?;
+        }
+        Ok(())
+    }
+}
+
+/// One check's outcome. A failed one is printed on one line: what was expected, what was
+/// found, and a hint that points the way without giving the solution.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub what: String,
+    pub passed: bool,
+    pub expected: String,
+    pub found: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hint: String,
+}
+
+impl Check {
+    pub fn pass(what: impl Into<String>, found: impl Into<String>) -> Self {
+        Check {
+            what: what.into(),
+            passed: true,
+            expected: String::new(),
+            found: found.into(),
+            hint: String::new(),
+        }
+    }
+
+    pub fn fail(
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Check {
+            what: what.into(),
+            passed: false,
+            expected: expected.into(),
+            found: found.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// `pass` when `ok`, else `fail` with the same texts.
+    pub fn expect(
+        ok: bool,
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        if ok {
+            Check::pass(what, found)
+        } else {
+            Check::fail(what, expected, found, hint)
+        }
+    }
+}
+
+/// Lab `n`'s checks, against the live servers and the files in `labs/work/labN`.
+pub async fn check(ctx: &Ctx<'_>, n: u8) -> Result<Vec<Check>, ClientError> {
+    info(n)?;
+    match n {
+        1 => lab1::check(ctx).await,
+        2 => lab2::check(ctx).await,
+        3 => lab3::check(ctx).await,
+        4 => lab4::check(ctx).await,
+        5 => lab5::check(ctx).await,
+        6 => lab6::check(ctx).await,
+        7 => lab7::check(ctx).await,
+        _ => lab8::check(ctx).await,
+    }
+}
+
+/// Puts back the state lab `n` starts from: only what the lab owns.
+pub async fn reset(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
+    info(n)?;
+    match n {
+        1 => lab1::reset(ctx).await,
+        2 => lab2::reset(ctx).await,
+        3 => lab3::reset(ctx).await,
+        4 => lab4::reset(ctx).await,
+        5 => lab5::reset(ctx).await,
+        6 => lab6::reset(ctx).await,
+        7 => lab7::reset(ctx).await,
+        _ => lab8::reset(ctx).await,
+    }
+}
+
+/// The state lab `n` needs before the servers start, keeping the attendee's progress
+/// (`./start.sh --lab N` runs it; `reset` is the full start over).
+pub fn prepare(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
+    info(n)?;
+    match n {
+        2 => lab2::prepare(ctx),
+        6 => lab6::prepare(ctx),
+        7 => lab7::prepare(ctx),
+        _ => ctx.dir(n).map(drop),
+    }
+}
+
+/// Applies lab `n`'s reference solution.
+pub async fn solve(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
+    info(n)?;
+    match n {
+        1 => lab1::solve(ctx).await,
+        2 => lab2::solve(ctx).await,
+        3 => lab3::solve(ctx).await,
+        4 => lab4::solve(ctx).await,
+        5 => lab5::solve(ctx).await,
+        6 => lab6::solve(ctx).await,
+        7 => lab7::solve(ctx).await,
+        _ => lab8::solve(ctx).await,
+    }
+}
+
+/// Prints `checks` (passed ones briefly, each failed one on one line) and returns whether
+/// all passed.
+pub fn report(n: u8, checks: &[Check], out: &Output) -> bool {
+    for c in checks {
+        if c.passed {
+            out.ok(&format!("{}: {}", c.what, c.found));
+        } else {
+            let hint = if c.hint.is_empty() {
+                String::new()
+            } else {
+                format!("; hint: {}", c.hint)
+            };
+            out.fail(&format!(
+                "{}: expected {}; found {}{hint}",
+                c.what, c.expected, c.found
+            ));
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    if failed == 0 {
+        out.ok(&format!("lab {n} done: every check passed"));
+    } else {
+        out.plain(&format!(
+            "lab {n}: {failed} of {} checks not passed yet",
+            checks.len()
+        ));
+    }
+    out.json(&serde_json::json!({"lab": n, "passed": failed == 0, "checks": checks}));
+    failed == 0
+}
+
+pub fn io_error(path: &Path, e: std::io::Error) -> ClientError {
+    ClientError::Setting {
+        name: "LAB_WORK_DIR",
+        value: path.display().to_string(),
+        fix: e.to_string(),
+    }
+}
+
+/// Reads a text file; `None` if it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<String>, ClientError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// Writes `contents` atomically (a temporary file in the same folder, then a rename);
+/// `private` files get mode 0600.
+pub fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), ClientError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file = playbook::pki::PkiFile {
+        name,
+        what: "lab file",
+        contents: contents.to_vec(),
+        private,
+    };
+    playbook::pki::write_files(dir, &[file], true)?;
+    Ok(())
+}
+
+pub fn remove_file(path: &Path) -> Result<(), ClientError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// Runs a program (the solutions shell out to openssl, as the attendee does), failing with
+/// its stderr.
+pub fn run(program: &str, args: &[&str], cwd: &Path) -> Result<String, ClientError> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .map_err(|e| ClientError::Setting {
+            name: "PATH",
+            value: program.to_owned(),
+            fix: format!(
+                "cannot run {program} ({e}); install it (Debian: apt-get install {program})"
+            ),
+        })?;
+    if !output.status.success() {
+        return Err(ClientError::Setting {
+            name: "command",
+            value: format!("{program} {}", args.join(" ")),
+            fix: format!(
+                "failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `bash SCRIPT` from the repository root with the settings in its environment, under the
+/// names `scripts/env.sh` uses (so a script that sources it talks to the servers being
+/// checked), plus `extra`.
+pub fn run_bash(
+    ctx: &Ctx<'_>,
+    script: &Path,
+    extra: &[(&str, &str)],
+) -> Result<std::process::Output, ClientError> {
+    let abs = |p: &Path| std::path::absolute(p).map_err(|e| io_error(p, e));
+    let certs = abs(ctx.s.ca.parent().unwrap_or(Path::new(".")))?;
+    let base = ctx.s.admin_base()?;
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(abs(script)?)
+        .current_dir(&ctx.root)
+        .env("PROVIDER_URL", base.as_str().trim_end_matches('/'))
+        .env("ISSUER", ctx.s.issuer.as_str())
+        .env("REALM", &ctx.s.realm)
+        .env("CLIENT_ID", ctx.s.client_id.as_str())
+        .env("CERTS_DIR", certs)
+        .env("LAB_WORK_DIR", abs(&ctx.work)?)
+        .env(
+            "RESOURCE_SERVER_URL",
+            ctx.s.resource_server.as_str().trim_end_matches('/'),
+        )
+        .env("KC_BOOTSTRAP_ADMIN_USERNAME", &ctx.s.admin_username)
+        .env("KC_BOOTSTRAP_ADMIN_PASSWORD", ctx.s.admin_password.secret());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().map_err(|e| io_error(script, e))
+}
+
+/// The last non-empty line of a finished command's stderr, with its exit status.
+pub fn failure_summary(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    format!("{} ({last})", output.status)
+}
+
+/// A reference solution's script (`labs/FOLDER/solution/NAME`) run with [`run_bash`].
+pub fn run_solution(
+    ctx: &Ctx<'_>,
+    n: u8,
+    name: &str,
+    extra: &[(&str, &str)],
+) -> Result<(), ClientError> {
+    let script = ctx
+        .root
+        .join("labs")
+        .join(info(n)?.folder)
+        .join("solution")
+        .join(name);
+    let output = run_bash(ctx, &script, extra)?;
+    if !output.status.success() {
+        return Err(ClientError::Setting {
+            name: "solution script",
+            value: script.display().to_string(),
+            fix: format!("failed: {}", failure_summary(&output)),
+        });
+    }
+    Ok(())
+}

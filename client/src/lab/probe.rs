@@ -1,0 +1,225 @@
+//! What the checkers ask the live servers, each answer kept as data (a refusal is an
+//! outcome to compare, not an error): a token request with a given certificate, an API
+//! call with a given certificate and token, an admin session, and offline certificate
+//! checks.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use playbook::Identity;
+use playbook::x509::CertInfo;
+use rustls_pki_types::{CertificateDer, UnixTime};
+
+use crate::admin::AdminApi;
+use crate::discovery;
+use crate::error::{ClientError, OAuthError, TransportKind};
+use crate::output::Output;
+use crate::resource::{self, ApiResponse};
+use crate::token::{
+    self, AccessToken, ClientAuth, ClientId, DecodedJwt, Scope, TokenRequest, TokenResponse,
+};
+
+use super::Ctx;
+
+/// How a token request ended.
+#[derive(Debug)]
+pub enum TokenOutcome {
+    Issued(Box<TokenResponse>),
+    /// An RFC 6749 §5.2 error.
+    Refused(OAuthError),
+    /// The TLS handshake failed (the certificate was not accepted, or not sent).
+    TlsRefused(String),
+}
+
+impl TokenOutcome {
+    pub fn describe(&self) -> String {
+        match self {
+            TokenOutcome::Issued(_) => "200, a token".into(),
+            TokenOutcome::Refused(e) => format!("{} {}", e.status, e.error),
+            TokenOutcome::TlsRefused(d) => format!("TLS handshake refused ({d})"),
+        }
+    }
+
+    pub fn token(&self) -> Option<&TokenResponse> {
+        match self {
+            TokenOutcome::Issued(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// `cnf.x5t#S256` of an issued token.
+    pub fn cnf(&self) -> Option<String> {
+        let t = self.token()?;
+        DecodedJwt::decode(&t.access_token)
+            .ok()?
+            .cnf_x5t_s256()
+            .map(str::to_owned)
+    }
+}
+
+/// How an API call ended.
+#[derive(Debug)]
+pub enum CallOutcome {
+    Answered(ApiResponse),
+    TlsRefused(String),
+}
+
+impl CallOutcome {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            CallOutcome::Answered(r) => Some(r.status),
+            CallOutcome::TlsRefused(_) => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            CallOutcome::Answered(r) => match r.error_code() {
+                Some(code) => format!("{} {code}", r.status),
+                None => r.status.to_string(),
+            },
+            CallOutcome::TlsRefused(d) => format!("TLS handshake refused ({d})"),
+        }
+    }
+}
+
+/// An identity from files, loaded without the validity checks (a lab may present an
+/// expired certificate on purpose); the key must still match.
+pub fn identity_unchecked(cert: &Path, key: &Path) -> Result<Identity, ClientError> {
+    let chain = playbook::pem::load_certs(cert)?;
+    let key = playbook::pem::load_key(key)?;
+    Ok(Identity::unchecked(cert, chain, key))
+}
+
+/// The token endpoint for tls_client_auth, from the issuer's discovery document.
+pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<url::Url, ClientError> {
+    let http = https(ctx, None)?;
+    let url = discovery::discovery_url(&ctx.s.issuer)?;
+    let m = crate::retry::until_up("the provider", &url, ctx.s.wait, || {
+        discovery::discover(&http, &ctx.s.issuer)
+    })
+    .await?;
+    Ok(m.token_endpoint_for_mtls().clone())
+}
+
+pub fn https(ctx: &Ctx<'_>, identity: Option<&Identity>) -> Result<reqwest::Client, ClientError> {
+    let roots = playbook::pem::load_ca_certs(&ctx.s.ca)?;
+    Ok(playbook::client::https_client(&roots, identity)?)
+}
+
+/// A client-credentials request for `client_id` presenting `identity`.
+pub async fn token(
+    ctx: &Ctx<'_>,
+    identity: &Identity,
+    client_id: &str,
+    scope: Option<&str>,
+) -> Result<TokenOutcome, ClientError> {
+    let endpoint = token_endpoint(ctx).await?;
+    let http = https(ctx, Some(identity))?;
+    let request = TokenRequest {
+        client_id: ClientId::new(client_id),
+        scope: scope.map(Scope::new),
+        auth: ClientAuth::TlsClientAuth,
+    };
+    match token::request_token(&http, &endpoint, &request).await {
+        Ok(t) => Ok(TokenOutcome::Issued(Box::new(t))),
+        Err(ClientError::OAuth { error, .. }) => Ok(TokenOutcome::Refused(error)),
+        Err(ClientError::Transport {
+            kind: TransportKind::Tls | TransportKind::Other,
+            detail,
+            ..
+        }) => Ok(TokenOutcome::TlsRefused(detail)),
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET path` on the resource server presenting `identity`, with `token` (if any).
+pub async fn call(
+    ctx: &Ctx<'_>,
+    identity: &Identity,
+    path: &str,
+    token: Option<&AccessToken>,
+) -> Result<CallOutcome, ClientError> {
+    let http = https(ctx, Some(identity))?;
+    let url = resource::api_url(&ctx.s.resource_server, path)?;
+    let mut request = http.get(url.clone());
+    if let Some(t) = token {
+        request = request.bearer_auth(t.secret());
+    }
+    match crate::http::send_json(request, &url).await {
+        Ok(reply) => Ok(CallOutcome::Answered(ApiResponse {
+            status: reply.status.as_u16(),
+            www_authenticate: reply.header(reqwest::header::WWW_AUTHENTICATE),
+            body: reply.json,
+        })),
+        Err(ClientError::Transport {
+            kind: TransportKind::Tls | TransportKind::Other,
+            detail,
+            ..
+        }) => Ok(CallOutcome::TlsRefused(detail)),
+        Err(e) => Err(e),
+    }
+}
+
+/// An admin session (realm master, admin-cli), quietly.
+pub async fn admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
+    let http = https(ctx, None)?;
+    let base = ctx.s.admin_base()?;
+    let quiet = Output::quiet();
+    crate::retry::until_up("the provider", &base, ctx.s.wait, || {
+        AdminApi::login(
+            http.clone(),
+            base.clone(),
+            &ctx.s.realm,
+            &ctx.s.admin_username,
+            &ctx.s.admin_password,
+            &quiet,
+        )
+    })
+    .await
+}
+
+/// The first certificate in a PEM file, parsed.
+pub fn cert_info(path: &Path) -> Result<(CertificateDer<'static>, CertInfo), String> {
+    if !path.exists() {
+        return Err("no such file".into());
+    }
+    let chain = playbook::pem::load_certs(path).map_err(|e| e.to_string())?;
+    let leaf = chain
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{}: no certificate", path.display()))?;
+    let info = CertInfo::from_der(&leaf)?;
+    Ok((leaf, info))
+}
+
+/// Whether `leaf` chains to one of `roots` as a TLS client certificate, now (what the
+/// servers' verifiers check: signature, validity, clientAuth EKU).
+pub fn verify_client_chain(
+    roots: &[CertificateDer<'static>],
+    leaf: &CertificateDer<'static>,
+) -> Result<(), String> {
+    let mut store = rustls::RootCertStore::empty();
+    for r in roots {
+        store.add(r.clone()).map_err(|e| e.to_string())?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider)
+            .build()
+            .map_err(|e| e.to_string())?;
+    verifier
+        .verify_client_cert(leaf, &[], UnixTime::now())
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// A check that could not run because a server did not answer (or answered unexpectedly).
+pub fn unreachable(what: &str, e: &ClientError) -> super::Check {
+    super::Check::fail(
+        what,
+        "an answer from the servers",
+        crate::cli::error_chain(e),
+        "are the servers running, with this lab's state? ./start.sh --lab N starts them",
+    )
+}
