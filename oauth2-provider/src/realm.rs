@@ -222,6 +222,8 @@ where
 /// object) or an array of realms (what `kc.sh export --file` writes for several realms).
 /// Anything else is refused, naming the JSON path (`[2]` for the third element).
 pub fn parse_realms(json: &str, source: &Path) -> Result<Vec<RealmRep>, RealmFileError> {
+    // Jackson reads a UTF-8 byte-order mark as such; serde_json does not.
+    let json = json.strip_prefix('\u{feff}').unwrap_or(json);
     let invalid = |field: &str, message: String| RealmFileError::Invalid {
         path: source.to_owned(),
         field: field.to_owned(),
@@ -578,6 +580,12 @@ pub fn read_path(path: &Path) -> Result<Vec<RealmInput>, RealmFileError> {
             file: file.clone(),
             user_files: Vec::new(),
         }));
+    }
+    if inputs.is_empty() {
+        tracing::warn!(
+            "{}: no realm files (*.json) directly in this directory; nothing imported from it",
+            path.display()
+        );
     }
     users.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     for (realm, _, file) in users {
@@ -1570,6 +1578,27 @@ mod tests {
             assert!(names.contains(&n.to_owned()), "{n} in {names:?}");
         }
         assert!(!names.contains(&playbook::names::READONLY_ROLE.to_owned()));
+    }
+
+    /// `ImportUtils#getRealmsFromStream`: an object or an array of objects; a byte-order
+    /// mark is fine; anything else names what it found.
+    #[test]
+    fn a_realm_file_is_a_realm_or_an_array_of_realms() {
+        let path = Path::new("r.json");
+        let one = parse_realms("\u{feff} {\"realm\":\"r\"}", path).unwrap();
+        assert_eq!(one[0].realm.as_deref(), Some("r"));
+        let two = parse_realms(r#"[{"realm":"a"},{"realm":"b"}]"#, path).unwrap();
+        assert_eq!(two.len(), 2);
+        assert!(parse_realms("[]", path).unwrap().is_empty());
+        let e = parse_realms("42", path).unwrap_err().to_string();
+        assert!(
+            e.contains("(document)") && e.contains("found a number"),
+            "{e}"
+        );
+        let e = parse_realms(r#"[{"realm":"a","enabled":"yes"}]"#, path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`[0].enabled`"), "{e}");
     }
 
     #[test]
