@@ -900,6 +900,53 @@ fn complete_realm_management(realm: &mut Realm) {
     }
 }
 
+/// `RealmManager#createMasterAdminManagement` and `ImpersonationConstants`: for each realm
+/// (`master` included) the `master` realm has a bearer-only `<realm>-realm` client holding
+/// every admin role of that realm, each inside master's `admin` role.
+pub fn add_master_admin_client(master: &mut Realm, realm_name: &str) {
+    let cid = format!("{realm_name}-realm");
+    if master.client_by_client_id(&cid).is_some() {
+        return;
+    }
+    let Some(template) = builtin_clients(realm_name)
+        .into_iter()
+        .find(|b| b.client.client_id.as_deref() == Some("realm-management"))
+    else {
+        return;
+    };
+    let rep = ClientRep {
+        client_id: Some(cid.clone()),
+        // "No localized name for now".
+        name: Some(format!("{realm_name} Realm")),
+        bearer_only: Some(true),
+        attributes: Some(
+            [("realm_client".to_owned(), Value::from("true"))]
+                .into_iter()
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let Ok(mut client) = client_from_rep(rep, &cid) else {
+        return;
+    };
+    (client.default_scopes, client.optional_scopes) = master.default_scopes_for("openid-connect");
+    for r in template.roles.iter().filter(|r| *r != "realm-admin") {
+        let mut role = Role::new(r, &client.id, true);
+        role.description = Some(format!("${{role_{r}}}"));
+        client.roles.push(role);
+    }
+    let ids: Vec<String> = client.roles.iter().map(|r| r.id.clone()).collect();
+    master.clients.push(client);
+    for (parent, children) in &template.composites {
+        for child in children {
+            add_client_composite(master, &cid, parent, child);
+        }
+    }
+    for id in ids {
+        add_composite(master, "admin", &id);
+    }
+}
+
 fn client_role_id(realm: &Realm, client_id: &str, role: &str) -> Option<String> {
     realm
         .client_by_client_id(client_id)?
@@ -1503,6 +1550,11 @@ pub fn master_realm(admin_username: &str, admin_password: &str) -> Realm {
     };
     let (mut realm, _) = import_inner(rep).expect("the synthesized master realm is valid");
     setup_service_accounts(&mut realm);
+    // createMasterAdminManagement: admin contains create-realm.
+    if let Some(id) = realm.role_by_name("create-realm").map(|r| r.id.clone()) {
+        add_composite(&mut realm, "admin", &id);
+    }
+    add_master_admin_client(&mut realm, "master");
     if let Some(basic) = realm.client_scopes.iter_mut().find(|s| s.name == "basic") {
         basic.mappers = scope_mappers;
     }
