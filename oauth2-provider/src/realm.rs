@@ -919,6 +919,7 @@ pub fn add_master_admin_client(master: &mut Realm, realm_name: &str) {
         // "No localized name for now".
         name: Some(format!("{realm_name} Realm")),
         bearer_only: Some(true),
+        full_scope_allowed: Some(false),
         attributes: Some(
             [("realm_client".to_owned(), Value::from("true"))]
                 .into_iter()
@@ -929,7 +930,14 @@ pub fn add_master_admin_client(master: &mut Realm, realm_name: &str) {
     let Ok(mut client) = client_from_rep(rep, &cid) else {
         return;
     };
-    (client.default_scopes, client.optional_scopes) = master.default_scopes_for("openid-connect");
+    // master-realm exists when master's scopes are made (and gets them); the clients of
+    // later realms are made after, with none (as GET /admin/realms/master/clients shows).
+    if realm_name == master.name {
+        (client.default_scopes, client.optional_scopes) =
+            master.default_scopes_for("openid-connect");
+    } else {
+        (client.default_scopes, client.optional_scopes) = (Vec::new(), Vec::new());
+    }
     for r in template.roles.iter().filter(|r| *r != "realm-admin") {
         let mut role = Role::new(r, &client.id, true);
         role.description = Some(format!("${{role_{r}}}"));

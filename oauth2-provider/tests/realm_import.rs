@@ -214,13 +214,16 @@ fn master_has_an_admin_client_per_realm() {
     realm::add_master_admin_client(&mut master, "builtins");
     for cid in ["master-realm", "builtins-realm"] {
         let client = master.client_by_client_id(cid).expect(cid);
-        assert!(client.bearer_only && client.attribute_true("realm_client"));
+        assert!(client.bearer_only && !client.full_scope_allowed);
+        assert!(client.attribute_true("realm_client"));
         assert_eq!(
             client.roles.len(),
             21,
             "{cid}: ALL_REALM_ROLES + impersonation"
         );
     }
+    let later = master.client_by_client_id("builtins-realm").unwrap();
+    assert!(later.default_scopes.is_empty());
     let admin = master.role_by_name("admin").expect("admin role");
     let inside: BTreeSet<String> = admin
         .composites
@@ -234,6 +237,11 @@ fn master_has_an_admin_client_per_realm() {
             )
         })
         .collect();
+    assert_eq!(
+        inside.len(),
+        43,
+        "as Keycloak 26.7.5: create-realm and 2 x 21"
+    );
     for r in [
         "realm/create-realm",
         "master-realm/manage-users",
