@@ -144,6 +144,8 @@ pub struct ClientRep {
     pub protocol_mappers: Option<Vec<MapperRep>>,
     /// Deprecated before Keycloak 13: client role names added to the realm's default role.
     pub default_roles: Option<Vec<String>>,
+    /// Not supported (warned about): Authorization Services (UMA, policies, permissions).
+    pub authorization_services_enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,6 +167,8 @@ pub struct UserRep {
     pub service_account_client_id: Option<String>,
     /// Not supported: group memberships (warned about; their roles are not granted).
     pub groups: Option<Vec<String>>,
+    /// Not supported: passwords and other credentials (warned about, per realm).
+    pub credentials: Option<Vec<Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -782,6 +786,25 @@ fn warn_unsupported(rep: &RealmRep, realm: &str) {
         tracing::warn!(
             "realm '{realm}': scopeMappings[{i}] (client or client scope '{}'): role scope mappings are not supported; a client with fullScopeAllowed=false gets only its own roles in tokens",
             name_of(m)
+        );
+    }
+    for (i, c) in rep.clients.iter().flatten().enumerate() {
+        if c.authorization_services_enabled == Some(true) {
+            tracing::warn!(
+                "realm '{realm}': clients[{i}].authorizationServicesEnabled (client '{}'): Authorization Services are not supported; its settings are ignored",
+                c.client_id.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    let with_credentials = rep
+        .users
+        .iter()
+        .flatten()
+        .filter(|u| u.credentials.as_ref().is_some_and(|c| !c.is_empty()))
+        .count();
+    if with_credentials > 0 {
+        tracing::warn!(
+            "realm '{realm}': users[].credentials ({with_credentials} users): user passwords are not supported; only the master realm's bootstrap admin can use the password grant"
         );
     }
     for (owner, list) in rep.client_scope_mappings.iter().flatten() {
