@@ -782,7 +782,17 @@ fn warn_unsupported(rep: &RealmRep, realm: &str) {
             .unwrap_or("?")
             .to_owned()
     };
+    // The mappings every export carries (DefaultClientScopes: offline_access's role;
+    // RealmManager#setupAccountManagement: account-console's account roles) change nothing
+    // here: offline_access is never in a client_credentials token, account-console issues none.
+    let builtin = |v: &Value| {
+        v.get("clientScope").and_then(Value::as_str) == Some(OFFLINE_ACCESS)
+            || v.get("client").and_then(Value::as_str) == Some("account-console")
+    };
     for (i, m) in rep.scope_mappings.iter().flatten().enumerate() {
+        if builtin(m) {
+            continue;
+        }
         tracing::warn!(
             "realm '{realm}': scopeMappings[{i}] (client or client scope '{}'): role scope mappings are not supported; a client with fullScopeAllowed=false gets only its own roles in tokens",
             name_of(m)
@@ -808,7 +818,12 @@ fn warn_unsupported(rep: &RealmRep, realm: &str) {
         );
     }
     for (owner, list) in rep.client_scope_mappings.iter().flatten() {
-        for m in list.as_array().into_iter().flatten() {
+        for m in list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| !builtin(m))
+        {
             tracing::warn!(
                 "realm '{realm}': clientScopeMappings.{owner} (client or client scope '{}'): role scope mappings are not supported",
                 name_of(m)
