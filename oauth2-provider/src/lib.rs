@@ -226,6 +226,7 @@ impl Provider {
                 "imported realm from {}",
                 file.display()
             );
+            realm::add_master_admin_client(&mut realms[0], &realm.name);
             keys.push((realm.name.clone(), realm_keys));
             realms.push(realm);
         }

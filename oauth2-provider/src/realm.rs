@@ -144,6 +144,8 @@ pub struct ClientRep {
     pub protocol_mappers: Option<Vec<MapperRep>>,
     /// Deprecated before Keycloak 13: client role names added to the realm's default role.
     pub default_roles: Option<Vec<String>>,
+    /// Not supported (warned about): Authorization Services (UMA, policies, permissions).
+    pub authorization_services_enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,6 +167,8 @@ pub struct UserRep {
     pub service_account_client_id: Option<String>,
     /// Not supported: group memberships (warned about; their roles are not granted).
     pub groups: Option<Vec<String>>,
+    /// Not supported: passwords and other credentials (warned about, per realm).
+    pub credentials: Option<Vec<Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +226,8 @@ where
 /// object) or an array of realms (what `kc.sh export --file` writes for several realms).
 /// Anything else is refused, naming the JSON path (`[2]` for the third element).
 pub fn parse_realms(json: &str, source: &Path) -> Result<Vec<RealmRep>, RealmFileError> {
+    // Jackson reads a UTF-8 byte-order mark as such; serde_json does not.
+    let json = json.strip_prefix('\u{feff}').unwrap_or(json);
     let invalid = |field: &str, message: String| RealmFileError::Invalid {
         path: source.to_owned(),
         field: field.to_owned(),
@@ -579,6 +585,12 @@ pub fn read_path(path: &Path) -> Result<Vec<RealmInput>, RealmFileError> {
             user_files: Vec::new(),
         }));
     }
+    if inputs.is_empty() {
+        tracing::warn!(
+            "{}: no realm files (*.json) directly in this directory; nothing imported from it",
+            path.display()
+        );
+    }
     users.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     for (realm, _, file) in users {
         let text = read_text(&file)?;
@@ -770,14 +782,48 @@ fn warn_unsupported(rep: &RealmRep, realm: &str) {
             .unwrap_or("?")
             .to_owned()
     };
+    // The mappings every export carries (DefaultClientScopes: offline_access's role;
+    // RealmManager#setupAccountManagement: account-console's account roles) change nothing
+    // here: offline_access is never in a client_credentials token, account-console issues none.
+    let builtin = |v: &Value| {
+        v.get("clientScope").and_then(Value::as_str) == Some(OFFLINE_ACCESS)
+            || v.get("client").and_then(Value::as_str) == Some("account-console")
+    };
     for (i, m) in rep.scope_mappings.iter().flatten().enumerate() {
+        if builtin(m) {
+            continue;
+        }
         tracing::warn!(
             "realm '{realm}': scopeMappings[{i}] (client or client scope '{}'): role scope mappings are not supported; a client with fullScopeAllowed=false gets only its own roles in tokens",
             name_of(m)
         );
     }
+    for (i, c) in rep.clients.iter().flatten().enumerate() {
+        if c.authorization_services_enabled == Some(true) {
+            tracing::warn!(
+                "realm '{realm}': clients[{i}].authorizationServicesEnabled (client '{}'): Authorization Services are not supported; its settings are ignored",
+                c.client_id.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    let with_credentials = rep
+        .users
+        .iter()
+        .flatten()
+        .filter(|u| u.credentials.as_ref().is_some_and(|c| !c.is_empty()))
+        .count();
+    if with_credentials > 0 {
+        tracing::warn!(
+            "realm '{realm}': users[].credentials ({with_credentials} users): user passwords are not supported; only the master realm's bootstrap admin can use the password grant"
+        );
+    }
     for (owner, list) in rep.client_scope_mappings.iter().flatten() {
-        for m in list.as_array().into_iter().flatten() {
+        for m in list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| !builtin(m))
+        {
             tracing::warn!(
                 "realm '{realm}': clientScopeMappings.{owner} (client or client scope '{}'): role scope mappings are not supported",
                 name_of(m)
@@ -889,6 +935,61 @@ fn complete_realm_management(realm: &mut Realm) {
         for child in children {
             add_client_composite(realm, "realm-management", parent, child);
         }
+    }
+}
+
+/// `RealmManager#createMasterAdminManagement` and `ImpersonationConstants`: for each realm
+/// (`master` included) the `master` realm has a bearer-only `<realm>-realm` client holding
+/// every admin role of that realm, each inside master's `admin` role.
+pub fn add_master_admin_client(master: &mut Realm, realm_name: &str) {
+    let cid = format!("{realm_name}-realm");
+    if master.client_by_client_id(&cid).is_some() {
+        return;
+    }
+    let Some(template) = builtin_clients(realm_name)
+        .into_iter()
+        .find(|b| b.client.client_id.as_deref() == Some("realm-management"))
+    else {
+        return;
+    };
+    let rep = ClientRep {
+        client_id: Some(cid.clone()),
+        // "No localized name for now".
+        name: Some(format!("{realm_name} Realm")),
+        bearer_only: Some(true),
+        full_scope_allowed: Some(false),
+        attributes: Some(
+            [("realm_client".to_owned(), Value::from("true"))]
+                .into_iter()
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let Ok(mut client) = client_from_rep(rep, &cid) else {
+        return;
+    };
+    // master-realm exists when master's scopes are made (and gets them); the clients of
+    // later realms are made after, with none (as GET /admin/realms/master/clients shows).
+    if realm_name == master.name {
+        (client.default_scopes, client.optional_scopes) =
+            master.default_scopes_for("openid-connect");
+    } else {
+        (client.default_scopes, client.optional_scopes) = (Vec::new(), Vec::new());
+    }
+    for r in template.roles.iter().filter(|r| *r != "realm-admin") {
+        let mut role = Role::new(r, &client.id, true);
+        role.description = Some(format!("${{role_{r}}}"));
+        client.roles.push(role);
+    }
+    let ids: Vec<String> = client.roles.iter().map(|r| r.id.clone()).collect();
+    master.clients.push(client);
+    for (parent, children) in &template.composites {
+        for child in children {
+            add_client_composite(master, &cid, parent, child);
+        }
+    }
+    for id in ids {
+        add_composite(master, "admin", &id);
     }
 }
 
@@ -1528,6 +1629,11 @@ pub fn master_realm(admin_username: &str, admin_password: &str) -> Realm {
     };
     let (mut realm, _) = import_inner(rep).expect("the synthesized master realm is valid");
     setup_service_accounts(&mut realm);
+    // createMasterAdminManagement: admin contains create-realm.
+    if let Some(id) = realm.role_by_name("create-realm").map(|r| r.id.clone()) {
+        add_composite(&mut realm, "admin", &id);
+    }
+    add_master_admin_client(&mut realm, "master");
     if let Some(basic) = realm.client_scopes.iter_mut().find(|s| s.name == "basic") {
         basic.mappers = scope_mappers;
     }
@@ -1603,6 +1709,27 @@ mod tests {
             assert!(names.contains(&n.to_owned()), "{n} in {names:?}");
         }
         assert!(!names.contains(&playbook::names::READONLY_ROLE.to_owned()));
+    }
+
+    /// `ImportUtils#getRealmsFromStream`: an object or an array of objects; a byte-order
+    /// mark is fine; anything else names what it found.
+    #[test]
+    fn a_realm_file_is_a_realm_or_an_array_of_realms() {
+        let path = Path::new("r.json");
+        let one = parse_realms("\u{feff} {\"realm\":\"r\"}", path).unwrap();
+        assert_eq!(one[0].realm.as_deref(), Some("r"));
+        let two = parse_realms(r#"[{"realm":"a"},{"realm":"b"}]"#, path).unwrap();
+        assert_eq!(two.len(), 2);
+        assert!(parse_realms("[]", path).unwrap().is_empty());
+        let e = parse_realms("42", path).unwrap_err().to_string();
+        assert!(
+            e.contains("(document)") && e.contains("found a number"),
+            "{e}"
+        );
+        let e = parse_realms(r#"[{"realm":"a","enabled":"yes"}]"#, path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`[0].enabled`"), "{e}");
     }
 
     #[test]

@@ -183,6 +183,10 @@ async fn builtin_clients_are_created_with_their_roles() {
     assert_eq!(client_roles(&realm, "broker"), names(["read-token"]));
     let rm_client = realm.client_by_client_id("realm-management").unwrap();
     assert!(rm_client.bearer_only && !rm_client.full_scope_allowed);
+    // ModelToRepresentation: the two realm clients say so.
+    assert_eq!(rm_client.attribute("realm_client"), Some("true"));
+    let broker = realm.client_by_client_id("broker").unwrap();
+    assert!(broker.bearer_only && broker.attribute_true("realm_client"));
     let admin_cli = realm.client_by_client_id("admin-cli").unwrap();
     assert!(admin_cli.public_client && admin_cli.direct_access_grants_enabled);
     assert!(!admin_cli.standard_flow_enabled);
@@ -200,6 +204,51 @@ async fn builtin_clients_are_created_with_their_roles() {
         set(&claims["aud"]),
         names(["realm-management", "broker", "account"])
     );
+}
+
+/// Class 1, in `master`: a `<realm>-realm` client for `master` itself and for each realm,
+/// holding that realm's admin roles, each inside master's `admin` role.
+#[test]
+fn master_has_an_admin_client_per_realm() {
+    let mut master = realm::master_realm("admin", "admin");
+    realm::add_master_admin_client(&mut master, "builtins");
+    for cid in ["master-realm", "builtins-realm"] {
+        let client = master.client_by_client_id(cid).expect(cid);
+        assert!(client.bearer_only && !client.full_scope_allowed);
+        assert!(client.attribute_true("realm_client"));
+        assert_eq!(
+            client.roles.len(),
+            21,
+            "{cid}: ALL_REALM_ROLES + impersonation"
+        );
+    }
+    let later = master.client_by_client_id("builtins-realm").unwrap();
+    assert!(later.default_scopes.is_empty());
+    let admin = master.role_by_name("admin").expect("admin role");
+    let inside: BTreeSet<String> = admin
+        .composites
+        .iter()
+        .map(|id| {
+            let (role, client) = master.role_by_id(id).expect("composite");
+            format!(
+                "{}/{}",
+                client.map(|c| c.client_id.as_str()).unwrap_or("realm"),
+                role.name
+            )
+        })
+        .collect();
+    assert_eq!(
+        inside.len(),
+        43,
+        "as Keycloak 26.7.5: create-realm and 2 x 21"
+    );
+    for r in [
+        "realm/create-realm",
+        "master-realm/manage-users",
+        "builtins-realm/impersonation",
+    ] {
+        assert!(inside.contains(r), "{r} in {inside:?}");
+    }
 }
 
 /// Class 2: client roles a user names but `roles.client` does not declare are created
