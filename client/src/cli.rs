@@ -193,6 +193,10 @@ pub struct CertsArgs {
     /// Validity of the leaf certificates in days, from now (the CAs get twice as long).
     #[arg(long, default_value_t = playbook::pki::DEFAULT_LEAF_DAYS)]
     pub days: i64,
+    /// The key algorithm of every certificate (CA, servers, clients). Keycloak and rustls
+    /// take all four; browsers do not take ed25519 (see certs/README.md).
+    #[arg(long, env = "KEY_TYPE", value_enum, default_value_t)]
+    pub key_type: playbook::pki::KeyType,
 }
 
 #[derive(Debug, Subcommand)]
@@ -338,7 +342,7 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
                     .out
                     .clone()
                     .unwrap_or_else(|| cli.global.certs_dir.clone());
-                certs::generate(&dir, args.force, args.days, out)?;
+                certs::generate(&dir, args.force, args.days, args.key_type, out)?;
                 if args.force {
                     out.warn(
                         "servers that are already running still use the old certificates: restart them (./start.sh), or TLS fails with BadSignature / unknown issuer",
