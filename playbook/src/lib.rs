@@ -11,6 +11,7 @@
 //! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
 //! - [`client`]: an HTTPS client that trusts only the dev CA, with an optional identity.
 //! - [`cli`]: what the binaries' `main` share: logging, and how a failure is reported.
+//! - [`load`]: a bounded HTTP/1.1 load generator over mTLS (`client bench`, the benches).
 //!
 //! One crypto provider is used everywhere: aws-lc-rs.
 
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod client;
 pub mod dn;
 pub mod error;
+pub mod load;
 pub mod names;
 pub mod pem;
 pub mod pki;
