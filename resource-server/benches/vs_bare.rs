@@ -4,7 +4,14 @@
 //! ```text
 //! cargo bench -p resource-server --bench vs_bare
 //! BENCH_SECS=10 BENCH_ROUNDS=3 cargo bench -p resource-server --bench vs_bare
+//! BENCH_LOG=1 cargo bench -p resource-server --bench vs_bare     # with the binary's logging
+//! BENCH_SHAPES=keep-alive BENCH_SERVERS=resource-server perf record -F 999 target/release/deps/vs_bare-*
 //! ```
+//!
+//! `BENCH_LOG=1` installs the subscriber the `resource-server` binary installs (its default
+//! filter `resource_server=debug,playbook=info`), writing to a sink: what the log costs when
+//! it is on. `BENCH_SHAPES` (`keep-alive,full`) and `BENCH_SERVERS` (`bare,resource-server`)
+//! narrow a run, e.g. for a profile.
 //!
 //! Both servers run on one tokio runtime of two worker threads named `bench-server`, with
 //! the same rustls `ServerConfig` (RSA-2048 server certificate, client certificates required
@@ -171,6 +178,18 @@ fn main() {
     let secs: u64 = env_or("BENCH_SECS", 5);
     let rounds: usize = env_or("BENCH_ROUNDS", 2);
     let connections: usize = env_or("BENCH_CONNECTIONS", 32);
+    let shapes: String = env_or("BENCH_SHAPES", "keep-alive,full".to_owned());
+    let only: String = env_or("BENCH_SERVERS", "bare,resource-server".to_owned());
+    let log = std::env::var_os("BENCH_LOG").is_some_and(|v| v != "0");
+    if log {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "resource_server=debug,playbook=info",
+            ))
+            .with_ansi(false)
+            .with_writer(std::io::sink)
+            .init();
+    }
 
     let servers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -234,8 +253,9 @@ fn main() {
 
         println!(
             "{connections} connections, {secs} s per phase, {rounds} rounds, RSA-2048 certificates, \
-             GET {} with one certificate-bound token\n",
-            playbook::names::USERS_API_PATH
+             GET {} with one certificate-bound token, server log {}\n",
+            playbook::names::USERS_API_PATH,
+            if log { "on (to a sink)" } else { "off" }
         );
         println!(
             "| server | connection | requests | req/s | server CPU µs/req | p50 ms | p99 ms | errors |"
@@ -253,20 +273,25 @@ fn main() {
         for _ in 0..rounds {
             let mut rows = Vec::new();
             for reuse in [Reuse::KeepAlive, Reuse::Full] {
+                if !shapes.split(',').any(|s| s == reuse.as_str()) {
+                    continue;
+                }
                 for (name, addr) in [("bare", bare_addr), ("resource-server", rs.addr)] {
+                    if !only.split(',').any(|s| s == name) {
+                        continue;
+                    }
                     let row = phase(name, addr, &request, &client_tls, &plan(reuse)).await;
                     row.print();
                     rows.push(row);
                 }
             }
-            let [bare_ka, rs_ka, bare_new, rs_new] = &rows[..] else {
-                unreachable!("four phases per round")
-            };
-            ratios.push((
-                rs_ka.cpu_per_request_us() / bare_ka.cpu_per_request_us(),
-                rs_ka.report.requests_per_sec() / bare_ka.report.requests_per_sec(),
-                rs_new.report.requests_per_sec() / bare_new.report.requests_per_sec(),
-            ));
+            if let [bare_ka, rs_ka, bare_new, rs_new] = &rows[..] {
+                ratios.push((
+                    rs_ka.cpu_per_request_us() / bare_ka.cpu_per_request_us(),
+                    rs_ka.report.requests_per_sec() / bare_ka.report.requests_per_sec(),
+                    rs_new.report.requests_per_sec() / bare_new.report.requests_per_sec(),
+                ));
+            }
         }
         println!();
         println!("| round | keep-alive CPU/req, resource server ÷ bare (goal ≤ 1.5) | keep-alive req/s ratio (goal ≥ 0.8) | new-connection req/s ratio (goal ≈ 1) |");
