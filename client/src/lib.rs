@@ -16,6 +16,7 @@
 //!   (RFC 8705 §2.1) or, for contrast, a client secret (RFC 6749 §2.3.1); decoding the JWT.
 //! - [`resource`]: calling the resource server with a cached, certificate-bound token.
 //! - [`walkthrough`]: steps 1–8 of the flow, each with its expected and actual outcome.
+//! - [`bench`]: `client bench`, a bounded load against the token endpoint or an API route.
 //! - [`output`]: numbered human output, `--json` for scripts, secrets shortened.
 //! - [`retry`]: waiting, with backoff and a progress indicator, for a server still starting.
 //! - [`http`]: send a request, read the JSON answer (shared by admin, discovery, resource).
@@ -27,6 +28,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admin;
+pub mod bench;
 pub mod certs;
 pub mod cli;
 pub mod discovery;
