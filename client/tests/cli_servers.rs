@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{Servers, start, text};
+use common::{Servers, start, start_with, text};
 use playbook::names;
 
 /// Runs the client with the servers' settings in its environment (as `.env` or
@@ -71,6 +71,30 @@ async fn walkthrough_exit_code_says_whether_every_step_passed() {
     assert!(stdout.contains("NOT as expected"), "{}", text(&bad));
     assert!(stdout.contains("invalid_client"), "{}", text(&bad));
     servers.stop().await;
+}
+
+/// The walkthrough passes every step with ECDSA P-256 and with Ed25519 certificates too
+/// (RSA-2048, the default, is the test above): the realm's DN match, the binding and the
+/// refusals do not depend on the key type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walkthrough_passes_with_ecdsa_and_ed25519_certificates() {
+    for key_type in [
+        playbook::pki::KeyType::EcdsaP256,
+        playbook::pki::KeyType::Ed25519,
+    ] {
+        let servers = start_with(key_type).await;
+        let ok = client(&servers, &[], &["walkthrough", "--json"]).await;
+        assert!(ok.status.success(), "{key_type}: {}", text(&ok));
+        let report: serde_json::Value =
+            serde_json::from_slice(&ok.stdout).expect("one JSON document");
+        let steps = report["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 9, "{key_type}: {report:#}");
+        assert!(
+            steps.iter().all(|s| s["passed"] == true),
+            "{key_type}: {report:#}"
+        );
+        servers.stop().await;
+    }
 }
 
 /// `client token --decode --json`: tls_client_auth gives a token bound to client.pem; the
