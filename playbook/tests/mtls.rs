@@ -249,6 +249,16 @@ async fn every_key_type_completes_the_mutual_handshake() {
     for key_type in playbook::pki::KeyType::ALL {
         let pki = DevPki::generate_with(key_type, 2, 1).expect("pki");
         assert_eq!(pki.key_type(), key_type);
+        let expected_key = match key_type {
+            playbook::pki::KeyType::Rsa2048 => "RSA 2048",
+            playbook::pki::KeyType::Rsa4096 => "RSA 4096",
+            playbook::pki::KeyType::EcdsaP256 => "ECDSA P-256",
+            playbook::pki::KeyType::Ed25519 => "Ed25519",
+        };
+        for cert in [&pki.ca.cert, &pki.resource_server, &pki.client] {
+            let info = x509::CertInfo::from_der(&cert.cert_der).expect("parses");
+            assert_eq!(info.public_key, expected_key, "{key_type}");
+        }
         let server = Server::start(&pki, ClientAuth::Required).await;
         let subject = get_whoami(&pki, &server.url, Some(&pki.client))
             .await
