@@ -88,6 +88,7 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The facts of one accepted connection; its thumbprint is computed on first use.
     pub fn new(
         remote_addr: SocketAddr,
         client_certs: Option<Arc<[CertificateDer<'static>]>>,
