@@ -15,7 +15,8 @@
 # RESOURCE_SERVER_PORT, READY_TIMEOUT_SECS (default 180), REALM_FILE, CERTS_DIR, ...
 #
 # Without --provider: Keycloak when a container engine answers, else the embedded provider.
-# Certificates are generated into certs/ only if missing (never overwritten). Servers this
+# Certificates are generated into certs/ only if missing (never overwritten), with RSA-2048
+# keys unless KEY_TYPE says otherwise (rsa-4096, ecdsa-p256, ed25519; certs/README.md). Servers this
 # script starts are stopped on exit, failure or Ctrl-C; servers already running are used
 # as they are and left alone. Exit code 0 means every walkthrough step behaved as expected.
 #

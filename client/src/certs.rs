@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use playbook::pki::{DevPki, PkiError, write_files};
+use playbook::pki::{DevPki, KeyType, PkiError, write_files};
 use playbook::x509::CertInfo;
 use serde_json::json;
 
@@ -15,11 +15,13 @@ use crate::error::ClientError;
 use crate::output::Output;
 
 /// Generates the PKI into `dir`. Without `force`, refuses (writing nothing) if any of the
-/// files exists. Leaves are valid `days` days, the CAs twice as long.
+/// files exists. Leaves are valid `days` days, the CAs twice as long; every key is of
+/// `key_type`.
 pub fn generate(
     dir: &Path,
     force: bool,
     days: i64,
+    key_type: KeyType,
     out: &Output,
 ) -> Result<Vec<PathBuf>, ClientError> {
     if days < 1 {
@@ -29,7 +31,7 @@ pub fn generate(
             fix: "give at least 1 day".into(),
         });
     }
-    let pki = DevPki::generate(days * 2, days)?;
+    let pki = DevPki::generate_with(key_type, days * 2, days)?;
     let files = pki.files()?;
     let written = match write_files(dir, &files, force) {
         Ok(w) => w,
@@ -38,7 +40,10 @@ pub fn generate(
         }
         Err(e) => return Err(e.into()),
     };
-    out.heading(&format!("Wrote the development PKI to {}", dir.display()));
+    out.heading(&format!(
+        "Wrote the development PKI ({key_type} keys) to {}",
+        dir.display()
+    ));
     for (file, path) in files.iter().zip(&written) {
         out.plain(&format!("  {:<40} {}", path.display(), file.what));
     }
@@ -59,6 +64,7 @@ pub fn generate(
     ));
     out.json(&json!({
         "dir": dir,
+        "key_type": key_type,
         "files": files.iter().zip(&written).map(|(f, p)| json!({"path": p, "what": f.what, "private": f.private})).collect::<Vec<_>>(),
         "client": client,
     }));

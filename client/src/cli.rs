@@ -14,6 +14,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::admin::{AdminApi, Change};
+use crate::bench;
 use crate::certs;
 use crate::discovery;
 use crate::error::ClientError;
@@ -46,6 +47,7 @@ use crate::walkthrough;
 ///   client call --every 1 /api/whoami  again every second, following certificate rotation
 ///   client walkthrough                steps 1-8, narrated; --json for scripts
 ///   client lab list                   the workshop labs (check N, reset N, solve N)
+///   client bench api --reuse full     load an API route (or `token`): req/s, latency, handshakes
 ///
 /// Settings: each option below can also come from the environment variable shown as
 /// [env: …], or from a `.env` file in the current directory (real environment variables
@@ -181,6 +183,60 @@ pub enum Command {
     Walkthrough(WalkthroughArgs),
     /// The workshop labs in labs/: list, check N, reset N, solve N (see labs/README.md).
     Lab(crate::lab::command::LabArgs),
+    /// An experiment: a bounded load against the token endpoint or an API route, printing
+    /// requests per second, latency percentiles and handshakes per second.
+    ///
+    /// Compare a kept-alive connection, a new connection per request with TLS resumption,
+    /// and a full handshake every time (--reuse); RSA against ECDSA certificates (generate
+    /// them with `client certs --key-type ecdsa-p256 --out certs-ec` and pass
+    /// --certs-dir certs-ec, servers restarted with them); a certificate-bound token against
+    /// an unbound one (--secret). The run stops by itself after --duration seconds, or
+    /// earlier after --count requests. Against Keycloak: --issuer (discovery finds the token
+    /// endpoint) or --url with its token endpoint. Exits non-zero unless every request was
+    /// answered with 2xx.
+    ///
+    /// Examples:
+    ///   client bench api                          GET /api/users, kept alive, 10 s
+    ///   client bench api --reuse full -c 4        a full mTLS handshake per request
+    ///   client bench token --reuse resume -n 500  token requests, resumed sessions
+    ///   client bench api --secret --json          an unbound token; JSON for scripts
+    #[command(verbatim_doc_comment)]
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to load: `api` (a resource-server route, one token for the whole run) or
+    /// `token` (the provider's token endpoint: a client-credentials grant per request).
+    #[arg(value_enum, default_value = "api")]
+    pub endpoint: bench::Endpoint,
+    /// The route for `api`.
+    #[arg(long, default_value = names::USERS_API_PATH)]
+    pub path: String,
+    /// Load this URL instead: a token endpoint for `token` (default: from the issuer's
+    /// discovery document, the mTLS alias if there is one), an API URL for `api` (default:
+    /// RESOURCE_SERVER_URL + --path).
+    #[arg(long)]
+    pub url: Option<Url>,
+    /// How each request gets its TLS connection: `keep-alive` (one per worker, kept),
+    /// `resume` (a new one per request, TLS session resumed), `full` (a new one per
+    /// request with a full handshake).
+    #[arg(long, value_enum, default_value_t)]
+    pub reuse: playbook::load::Reuse,
+    /// Concurrent connections (workers).
+    #[arg(long, short = 'c', default_value_t = 8)]
+    pub connections: usize,
+    /// Stop after this many seconds at the latest (a request in flight then is not counted).
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Stop after this many requests, if that comes first.
+    #[arg(long, short = 'n')]
+    pub count: Option<u64>,
+    /// Use the client-secret client: for `token`, client_secret_basic requests without a
+    /// client certificate; for `api`, its unbound token (the API calls still present the
+    /// client certificate, as the resource server requires).
+    #[arg(long)]
+    pub secret: bool,
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +254,10 @@ pub struct CertsArgs {
     /// Validity of the leaf certificates in days, from now (the CAs get twice as long).
     #[arg(long, default_value_t = playbook::pki::DEFAULT_LEAF_DAYS)]
     pub days: i64,
+    /// The key algorithm of every certificate (CA, servers, clients). Keycloak and rustls
+    /// take all four; browsers do not take ed25519 (see certs/README.md).
+    #[arg(long, env = "KEY_TYPE", value_enum, default_value_t)]
+    pub key_type: playbook::pki::KeyType,
 }
 
 #[derive(Debug, Subcommand)]
@@ -347,7 +407,7 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
                     .out
                     .clone()
                     .unwrap_or_else(|| cli.global.certs_dir.clone());
-                certs::generate(&dir, args.force, args.days, out)?;
+                certs::generate(&dir, args.force, args.days, args.key_type, out)?;
                 if args.force {
                     out.warn(
                         "servers that are already running still use the old certificates: restart them (./start.sh), or TLS fails with BadSignature / unknown issuer",
@@ -361,6 +421,7 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
         Command::Call(args) => call_command(s, args, out).await,
         Command::Admin(cmd) => admin_command(s, cmd, out).await,
         Command::Lab(args) => crate::lab::command::run(s, args, out).await,
+        Command::Bench(args) => bench_command(s, args, out).await,
         Command::Walkthrough(args) => {
             let options = walkthrough::Options {
                 keep_role: args.keep_role,
@@ -502,6 +563,158 @@ async fn token_command(s: &Settings, args: &TokenArgs, out: &Output) -> Result<b
     }
     out.json(&doc);
     Ok(true)
+}
+
+async fn bench_command(s: &Settings, args: &BenchArgs, out: &Output) -> Result<bool, ClientError> {
+    // Arguments first: a typo must not cost a wait for the provider.
+    let setting = |name, value: String, fix: &str| ClientError::Setting {
+        name,
+        value,
+        fix: fix.to_owned(),
+    };
+    if !(args.duration > 0.0 && args.duration <= 3600.0) {
+        return Err(setting(
+            "--duration",
+            args.duration.to_string(),
+            "give seconds, more than 0 and at most 3600",
+        ));
+    }
+    if !(1..=1024).contains(&args.connections) {
+        return Err(setting(
+            "--connections",
+            args.connections.to_string(),
+            "give 1 to 1024",
+        ));
+    }
+    if args.count == Some(0) {
+        return Err(setting("--count", "0".into(), "give at least 1"));
+    }
+    let roots = pem::load_ca_certs(&s.ca)?;
+    let id = identity(s)?;
+    let token_request = if args.secret {
+        TokenRequest {
+            client_id: s.secret_client_id.clone(),
+            scope: s.scope.clone(),
+            auth: ClientAuth::SecretBasic(s.client_secret.clone()),
+        }
+    } else {
+        TokenRequest {
+            client_id: s.client_id.clone(),
+            scope: s.scope.clone(),
+            auth: ClientAuth::TlsClientAuth,
+        }
+    };
+    let token_id = (!args.secret).then_some(&id);
+    let mut headers = reqwest::header::HeaderMap::new();
+    let header = |v: &str| {
+        reqwest::header::HeaderValue::from_str(v)
+            .map_err(|_| setting("header", v.into(), "not a valid header value"))
+    };
+    headers.insert(reqwest::header::ACCEPT, header("application/json")?);
+    let (url, method, body, presented, token_kind) = match args.endpoint {
+        bench::Endpoint::Token => {
+            let url = match &args.url {
+                Some(url) => url.clone(),
+                None => token_endpoint(s, &token_request.auth).await?,
+            };
+            headers.insert(
+                reqwest::header::CONTENT_TYPE,
+                header("application/x-www-form-urlencoded")?,
+            );
+            if let Some(auth) = token_request.authorization() {
+                headers.insert(reqwest::header::AUTHORIZATION, header(&auth)?);
+            }
+            let body = token_request.form_body();
+            (url, reqwest::Method::POST, body, token_id, None)
+        }
+        bench::Endpoint::Api => {
+            let path = if args.path.starts_with('/') {
+                args.path.clone()
+            } else {
+                format!("/{}", args.path)
+            };
+            let url = match &args.url {
+                Some(url) => url.clone(),
+                None => resource::api_url(&s.resource_server, &path)?,
+            };
+            let endpoint = token_endpoint(s, &token_request.auth).await?;
+            let token =
+                token::request_token(&https(s, token_id)?, &endpoint, &token_request).await?;
+            if let Some(expires) = token.expires_in
+                && (expires as f64) < args.duration
+            {
+                out.warn(&format!(
+                    "the token expires in {expires} s, before the run ends: later requests will be refused"
+                ));
+            }
+            let bound = DecodedJwt::decode(&token.access_token)
+                .ok()
+                .and_then(|jwt| jwt.cnf_x5t_s256().map(str::to_owned))
+                .is_some();
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                header(&format!("Bearer {}", token.access_token.secret()))?,
+            );
+            let kind = if bound {
+                "certificate-bound"
+            } else {
+                "unbound"
+            };
+            (
+                url,
+                reqwest::Method::GET,
+                String::new(),
+                Some(&id),
+                Some(kind),
+            )
+        }
+    };
+    let tls = playbook::client::client_config(&roots, presented)?;
+    let target = bench::target(&url, tls).await?;
+    let plan = playbook::load::Plan {
+        connections: args.connections,
+        duration: Duration::from_secs_f64(args.duration),
+        count: args.count,
+        reuse: args.reuse,
+    };
+    let what = json!({
+        "endpoint": args.endpoint,
+        "method": method.as_str(),
+        "url": url.as_str(),
+        "token": token_kind,
+        "client_certificate": presented.map(|i| i.cert_path.display().to_string()),
+        "duration_s": args.duration,
+        "count": args.count,
+    });
+    out.heading(&format!(
+        "{method} {url}: {}, {} connection{}, {} s at most{}",
+        args.reuse.as_str(),
+        args.connections,
+        if args.connections == 1 { "" } else { "s" },
+        args.duration,
+        args.count
+            .map(|n| format!(" or {n} requests"))
+            .unwrap_or_default()
+    ));
+    out.plain(&format!(
+        "  presenting   {}{}",
+        presented
+            .map(|i| i.cert_path.display().to_string())
+            .unwrap_or_else(|| "no client certificate".into()),
+        token_kind
+            .map(|k| format!("; one {k} token for every request"))
+            .unwrap_or_default()
+    ));
+    let request = playbook::load::Request {
+        method,
+        path: bench::path_and_query(&url),
+        headers,
+        body: body.into(),
+    };
+    let report = bench::run(target, request, &plan, out).await;
+    bench::print(&report, out);
+    out.json(&bench::to_json(&report, what));
+    Ok(bench::all_succeeded(&report))
 }
 
 async fn call_command(s: &Settings, args: &CallArgs, out: &Output) -> Result<bool, ClientError> {

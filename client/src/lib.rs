@@ -17,6 +17,7 @@
 //! - [`resource`]: calling the resource server with a cached, certificate-bound token.
 //! - [`walkthrough`]: steps 1–8 of the flow, each with its expected and actual outcome.
 //! - [`lab`]: the workshop labs' checkers, resets and reference solutions (`client lab`).
+//! - [`bench`]: `client bench`, a bounded load against the token endpoint or an API route.
 //! - [`output`]: numbered human output, `--json` for scripts, secrets shortened.
 //! - [`rotation`]: a client that follows its certificate files: a new certificate, a new
 //!   token, no failed call (workshop lab 6).
@@ -30,6 +31,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admin;
+pub mod bench;
 pub mod certs;
 pub mod cli;
 pub mod discovery;

@@ -251,3 +251,65 @@ fn certs_check_names_what_is_missing() {
         text(&bad)
     );
 }
+
+/// `--key-type`: every certificate (CA, servers, clients) gets a key of that type, openssl
+/// reads it so, the chain verifies, and the default is RSA-2048.
+#[test]
+fn certs_key_type_sets_every_key_and_defaults_to_rsa_2048() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key_type, openssl_says) in [
+        (None, "rsaEncryption"),
+        (Some("rsa-4096"), "rsaEncryption"),
+        (Some("ecdsa-p256"), "id-ecPublicKey"),
+        (Some("ed25519"), "ED25519"),
+    ] {
+        let out = key_type.unwrap_or("default");
+        let mut args = vec!["certs", "--out", out];
+        if let Some(k) = key_type {
+            args.extend(["--key-type", k]);
+        }
+        let made = client(&args, dir.path());
+        assert!(made.status.success(), "{key_type:?}: {}", text(&made));
+        for name in [
+            "ca",
+            "oauth2-provider",
+            "resource-server",
+            "client",
+            "other-client",
+        ] {
+            let file = format!("{out}/{name}.pem");
+            let shown = openssl(&["x509", "-in", &file, "-noout", "-text"], dir.path());
+            let shown = String::from_utf8_lossy(&shown.stdout);
+            assert!(
+                shown.contains(&format!("Public Key Algorithm: {openssl_says}")),
+                "{key_type:?} {name}: {shown}"
+            );
+            if key_type == Some("rsa-4096") {
+                assert!(shown.contains("(4096 bit)"), "{name}: {shown}");
+            } else if key_type.is_none() {
+                assert!(shown.contains("(2048 bit)"), "{name}: {shown}");
+            }
+        }
+        let verified = openssl(
+            &[
+                "verify",
+                "-CAfile",
+                &format!("{out}/ca.pem"),
+                &format!("{out}/client.pem"),
+            ],
+            dir.path(),
+        );
+        assert!(
+            verified.status.success(),
+            "{key_type:?}: {}",
+            text(&verified)
+        );
+    }
+    let bad = client(&["certs", "--out", "x", "--key-type", "dsa"], dir.path());
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("rsa-2048") && stderr.contains("ed25519"),
+        "{stderr}"
+    );
+}

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Output;
 
-use common::{client, start, text};
+use common::{client, start, start_with, text};
 use playbook::names;
 
 /// `client walkthrough --json` exits 0 and reports every step passed; presenting the wrong
@@ -37,6 +37,30 @@ async fn walkthrough_exit_code_says_whether_every_step_passed() {
     assert!(stdout.contains("NOT as expected"), "{}", text(&bad));
     assert!(stdout.contains("invalid_client"), "{}", text(&bad));
     servers.stop().await;
+}
+
+/// The walkthrough passes every step with ECDSA P-256 and with Ed25519 certificates too
+/// (RSA-2048, the default, is the test above): the realm's DN match, the binding and the
+/// refusals do not depend on the key type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walkthrough_passes_with_ecdsa_and_ed25519_certificates() {
+    for key_type in [
+        playbook::pki::KeyType::EcdsaP256,
+        playbook::pki::KeyType::Ed25519,
+    ] {
+        let servers = start_with(key_type).await;
+        let ok = client(&servers, &[], &["walkthrough", "--json"]).await;
+        assert!(ok.status.success(), "{key_type}: {}", text(&ok));
+        let report: serde_json::Value =
+            serde_json::from_slice(&ok.stdout).expect("one JSON document");
+        let steps = report["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 9, "{key_type}: {report:#}");
+        assert!(
+            steps.iter().all(|s| s["passed"] == true),
+            "{key_type}: {report:#}"
+        );
+        servers.stop().await;
+    }
 }
 
 /// `client token --decode --json`: tls_client_auth gives a token bound to client.pem, whole
@@ -241,5 +265,90 @@ async fn the_json_token_is_accepted_by_the_resource_server() {
     assert!(assign.status.success(), "{}", text(&assign));
     let o = client(&servers, &[], &["token", "--json"]).await;
     assert_eq!(call(token(&o)).await, 200, "with the role");
+    servers.stop().await;
+}
+
+/// `client bench`: stops by itself within --duration, or after --count requests; counts
+/// full and resumed handshakes as --reuse says; reports bound and unbound tokens; refuses
+/// a zero duration naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_command_is_bounded_and_counts_handshakes() {
+    let servers = start().await;
+    let json = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", text(o));
+        serde_json::from_slice(&o.stdout).expect("one JSON document")
+    };
+
+    // Kept alive, bounded by time: every request answered 200, one handshake per connection.
+    let args = ["bench", "api", "--path", "/api/whoami", "--duration", "1.5"];
+    let kept = json(&client(&servers, &[], &[&args[..], &["-c", "2", "--json"]].concat()).await);
+    assert!(kept["requests"].as_u64().unwrap() > 0, "{kept:#}");
+    assert_eq!(kept["requests"], kept["succeeded"], "{kept:#}");
+    assert!(
+        kept["elapsed_s"].as_f64().unwrap() <= 1.5 + 0.25,
+        "{kept:#}"
+    );
+    assert!(
+        kept["handshakes"]["full"].as_u64().unwrap() <= 2,
+        "{kept:#}"
+    );
+    assert_eq!(kept["run"]["token"], "certificate-bound", "{kept:#}");
+    assert!(
+        kept["latency_ms"]["p50"].as_f64().unwrap() > 0.0,
+        "{kept:#}"
+    );
+
+    // The token endpoint, a new connection per request with resumption, bounded by count.
+    let resumed = json(
+        &client(
+            &servers,
+            &[],
+            &[
+                "bench", "token", "--reuse", "resume", "-n", "6", "-c", "1", "--json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(resumed["requests"], 6, "{resumed:#}");
+    assert_eq!(resumed["succeeded"], 6, "{resumed:#}");
+    assert!(
+        resumed["handshakes"]["resumed"].as_u64().unwrap() >= 1,
+        "{resumed:#}"
+    );
+
+    // A full handshake every time, with the client-secret client's unbound token.
+    let full = json(
+        &client(
+            &servers,
+            &[],
+            &[
+                "bench",
+                "api",
+                "--path",
+                "/api/whoami",
+                "--secret",
+                "--reuse",
+                "full",
+                "-n",
+                "4",
+                "-c",
+                "2",
+                "--json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(full["succeeded"], 4, "{full:#}");
+    assert_eq!(full["handshakes"]["full"], 4, "{full:#}");
+    assert_eq!(full["handshakes"]["resumed"], 0, "{full:#}");
+    assert_eq!(full["run"]["token"], "unbound", "{full:#}");
+
+    let bad = client(&servers, &[], &["bench", "--duration", "0"]).await;
+    assert!(!bad.status.success(), "{}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--duration"),
+        "{}",
+        text(&bad)
+    );
     servers.stop().await;
 }

@@ -12,6 +12,7 @@
 //! - [`client`]: an HTTPS client that trusts only the dev CA, with an optional identity.
 //! - [`discovery`]: the provider's metadata from its issuer (client and resource server).
 //! - [`cli`]: what the binaries' `main` share: logging, and how a failure is reported.
+//! - [`load`]: a bounded HTTP/1.1 load generator over mTLS (`client bench`, the benches).
 //!
 //! One crypto provider is used everywhere: aws-lc-rs.
 
@@ -20,6 +21,7 @@ pub mod client;
 pub mod discovery;
 pub mod dn;
 pub mod error;
+pub mod load;
 pub mod names;
 pub mod pem;
 pub mod pki;

@@ -6,15 +6,16 @@
 //!   `ca.pem` for client certificates;
 //! - the client (and curl, with `--cacert`) trusts `ca.pem` for the servers.
 //!
-//! Keys are ECDSA P-256 (cheap handshakes); the provider's JWT signing key is RSA, as
-//! Keycloak's is, and lives in the provider, not here.
+//! Keys are RSA-2048 by default, what most deployments still issue; [`KeyType`] also
+//! offers RSA-4096, ECDSA P-256 and Ed25519 (`client certs --key-type`). The provider's JWT
+//! signing key is RSA, as Keycloak's is, and lives in the provider, not here.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    KeyUsagePurpose, RsaKeySize,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
@@ -52,6 +53,86 @@ pub enum PkiError {
 
     #[error("bad DN {dn:?}: {reason}")]
     BadDn { dn: String, reason: &'static str },
+}
+
+/// The key algorithm of every certificate in the dev PKI (CA, servers, clients).
+///
+/// All four work with rustls on both sides of the handshake. Keycloak (JSSE) takes all four
+/// for client certificates; see `certs/README.md` for what each costs and where Ed25519
+/// falls short (browsers, Keycloak's own server certificate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize)]
+pub enum KeyType {
+    /// RSA 2048-bit, signed with SHA-256 (PKCS#1 v1.5): what most CAs still issue.
+    #[default]
+    #[value(name = "rsa-2048")]
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+    /// RSA 4096-bit: the same, with handshakes several times as expensive to sign.
+    #[value(name = "rsa-4096")]
+    #[serde(rename = "rsa-4096")]
+    Rsa4096,
+    /// ECDSA on P-256 with SHA-256: small keys, cheap handshakes.
+    #[value(name = "ecdsa-p256")]
+    #[serde(rename = "ecdsa-p256")]
+    EcdsaP256,
+    /// Ed25519 (RFC 8410): the cheapest to sign; TLS 1.3/1.2 signature scheme `ed25519`.
+    #[value(name = "ed25519")]
+    #[serde(rename = "ed25519")]
+    Ed25519,
+}
+
+impl KeyType {
+    /// Every key type, in the order `--help` lists them.
+    pub const ALL: [KeyType; 4] = [
+        KeyType::Rsa2048,
+        KeyType::Rsa4096,
+        KeyType::EcdsaP256,
+        KeyType::Ed25519,
+    ];
+
+    /// The name `--key-type` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Rsa2048 => "rsa-2048",
+            KeyType::Rsa4096 => "rsa-4096",
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+
+    /// The type of an existing key pair (an RSA key by its size).
+    pub fn of(key: &KeyPair) -> KeyType {
+        let alg = key.algorithm();
+        if alg == &rcgen::PKCS_ECDSA_P256_SHA256 {
+            KeyType::EcdsaP256
+        } else if alg == &rcgen::PKCS_ED25519 {
+            KeyType::Ed25519
+        } else if rcgen::PublicKeyData::der_bytes(key).len() > 400 {
+            KeyType::Rsa4096
+        } else {
+            KeyType::Rsa2048
+        }
+    }
+
+    /// A fresh key pair of this type.
+    pub fn generate(self) -> Result<KeyPair, rcgen::Error> {
+        match self {
+            KeyType::Rsa2048 => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048)
+            }
+            KeyType::Rsa4096 => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096)
+            }
+            KeyType::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+            KeyType::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519),
+        }
+    }
+}
+
+impl std::fmt::Display for KeyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A validity window.
@@ -178,6 +259,8 @@ fn distinguished_name(rfc2253: &str) -> Result<rcgen::DistinguishedName, PkiErro
 /// A certificate authority that can issue server and client certificates.
 pub struct CertificateAuthority {
     pub cert: Issued,
+    /// The key type of this CA and of every certificate it issues.
+    pub key_type: KeyType,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -185,23 +268,35 @@ impl std::fmt::Debug for CertificateAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CertificateAuthority")
             .field("cert", &self.cert)
+            .field("key_type", &self.key_type)
             .finish()
     }
 }
 
 impl CertificateAuthority {
-    /// A new self-signed root CA with subject `dn` (RFC 2253 order).
+    /// A new self-signed root CA with subject `dn` (RFC 2253 order) and a key of the default
+    /// [`KeyType`].
     pub fn new(dn: &str, validity: Validity) -> Result<Self, PkiError> {
+        Self::with_key_type(dn, validity, KeyType::default())
+    }
+
+    /// The same with a key of `key_type`; the certificates it issues get the same type.
+    pub fn with_key_type(
+        dn: &str,
+        validity: Validity,
+        key_type: KeyType,
+    ) -> Result<Self, PkiError> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name = distinguished_name(dn)?;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        let key = KeyPair::generate()?;
+        let key = key_type.generate()?;
         let cert = params.self_signed(&key)?;
         Ok(CertificateAuthority {
             cert: Issued::new(cert, &key),
+            key_type,
             issuer: Issuer::new(params, key),
         })
     }
@@ -221,7 +316,7 @@ impl CertificateAuthority {
         params.use_authority_key_identifier_extension = true;
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        let key = KeyPair::generate()?;
+        let key = self.key_type.generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Issued::new(cert, &key))
     }
@@ -249,6 +344,8 @@ impl CertificateAuthority {
     /// The CA of an existing `ca.pem` and `ca.key.pem` (what the workshop labs sign with).
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
         let key = KeyPair::from_pem(key_pem)?;
+        // Certificates it issues get keys of the CA's own type.
+        let key_type = KeyType::of(&key);
         let cert_der = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
             .map_err(|_| PkiError::Rcgen(rcgen::Error::CouldNotParseCertificate))?;
         let issuer = Issuer::from_ca_cert_der(&cert_der, key)?;
@@ -260,6 +357,7 @@ impl CertificateAuthority {
                 key_der: KeyPair::from_pem(key_pem)?.serialize_der(),
             },
             issuer,
+            key_type,
         })
     }
 }
@@ -298,13 +396,35 @@ pub struct DevPki {
 }
 
 impl DevPki {
-    /// Generates the whole PKI; leaves valid for `leaf_days`, the CAs for `ca_days`.
+    /// The key type of every certificate in it.
+    pub fn key_type(&self) -> KeyType {
+        self.ca.key_type
+    }
+}
+
+impl DevPki {
+    /// Generates the whole PKI with keys of the default [`KeyType`]; leaves valid for
+    /// `leaf_days`, the CAs for `ca_days`.
     pub fn generate(ca_days: i64, leaf_days: i64) -> Result<Self, PkiError> {
+        Self::generate_with(KeyType::default(), ca_days, leaf_days)
+    }
+
+    /// The same with every key (CAs, servers, clients) of `key_type`.
+    pub fn generate_with(
+        key_type: KeyType,
+        ca_days: i64,
+        leaf_days: i64,
+    ) -> Result<Self, PkiError> {
         let leaf = Validity::days_from_now(leaf_days);
-        let ca = CertificateAuthority::new(names::CA_SUBJECT_DN, Validity::days_from_now(ca_days))?;
-        let rogue_ca = CertificateAuthority::new(
+        let ca = CertificateAuthority::with_key_type(
+            names::CA_SUBJECT_DN,
+            Validity::days_from_now(ca_days),
+            key_type,
+        )?;
+        let rogue_ca = CertificateAuthority::with_key_type(
             names::ROGUE_CA_SUBJECT_DN,
             Validity::days_from_now(ca_days),
+            key_type,
         )?;
         Ok(DevPki {
             provider: ca.issue_server("oauth2-provider", SERVER_SANS, leaf)?,

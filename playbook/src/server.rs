@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -75,18 +75,41 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
-/// What the TLS layer knows about the connection a request came in on.
+/// What the TLS layer knows about the connection a request came in on. Cheap to clone:
+/// every request on the connection carries a copy.
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub remote_addr: SocketAddr,
     /// The verified client certificate chain, leaf first; `None` for an anonymous client.
     pub client_certs: Option<Arc<[CertificateDer<'static>]>>,
+    /// The leaf's `x5t#S256`, computed by the first request that asks and shared by the
+    /// connection's later requests: a kept-alive connection hashes its certificate once.
+    thumbprint: Arc<OnceLock<Option<String>>>,
 }
 
 impl Connection {
+    /// The facts of one accepted connection; its thumbprint is computed on first use.
+    pub fn new(
+        remote_addr: SocketAddr,
+        client_certs: Option<Arc<[CertificateDer<'static>]>>,
+    ) -> Self {
+        Connection {
+            remote_addr,
+            client_certs,
+            thumbprint: Arc::default(),
+        }
+    }
+
     /// The client's leaf certificate, if it presented one.
     pub fn client_leaf(&self) -> Option<&CertificateDer<'static>> {
         self.client_certs.as_deref().and_then(<[_]>::first)
+    }
+
+    /// RFC 8705 §3.1 `x5t#S256` of the client's leaf certificate, if it presented one.
+    pub fn client_x5t_s256(&self) -> Option<&str> {
+        self.thumbprint
+            .get_or_init(|| self.client_leaf().map(|leaf| crate::x509::x5t_s256(leaf)))
+            .as_deref()
     }
 }
 
@@ -98,11 +121,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Connection {
             .extensions
             .get::<Connection>()
             .cloned()
-            .unwrap_or_else(|| Connection {
+            .unwrap_or_else(|| {
                 // Only reachable when the router is called without `serve` (e.g. `oneshot` in
                 // a unit test): there was no TLS connection, so there is no certificate.
-                remote_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-                client_certs: None,
+                Connection::new(SocketAddr::from(([0, 0, 0, 0], 0)), None)
             }))
     }
 }
@@ -182,10 +204,7 @@ pub async fn serve(
                     .unwrap_or_default();
                 tracing::debug!(%remote_addr, %subject, "TLS client certificate accepted");
             }
-            let connection = Connection {
-                remote_addr,
-                client_certs,
-            };
+            let connection = Connection::new(remote_addr, client_certs);
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(connection.clone());

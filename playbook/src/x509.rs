@@ -65,9 +65,39 @@ pub struct CertInfo {
     pub not_before: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
+    /// The key: `RSA 2048`, `ECDSA P-256`, `Ed25519` (what `client certs --key-type` chose).
+    pub public_key: String,
     /// RFC 8705 `x5t#S256`.
     #[serde(rename = "x5t#S256")]
     pub x5t_s256: String,
+}
+
+/// A subject public key as people name it.
+fn key_name(cert: &X509Certificate<'_>) -> String {
+    let spki = cert.public_key();
+    let curve = || {
+        spki.algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .map(|oid| oid.to_id_string())
+    };
+    match spki.algorithm.algorithm.to_id_string().as_str() {
+        "1.2.840.113549.1.1.1" => match spki.parsed() {
+            Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => format!("RSA {}", rsa.key_size()),
+            _ => "RSA".to_owned(),
+        },
+        "1.2.840.10045.2.1" => match curve().as_deref() {
+            Some("1.2.840.10045.3.1.7") => "ECDSA P-256".to_owned(),
+            Some("1.3.132.0.34") => "ECDSA P-384".to_owned(),
+            Some("1.3.132.0.35") => "ECDSA P-521".to_owned(),
+            Some(other) => format!("ECDSA (curve {other})"),
+            None => "ECDSA".to_owned(),
+        },
+        "1.3.101.112" => "Ed25519".to_owned(),
+        "1.3.101.113" => "Ed448".to_owned(),
+        other => format!("algorithm {other}"),
+    }
 }
 
 impl CertInfo {
@@ -112,6 +142,7 @@ impl CertInfo {
             is_ca: cert.is_ca(),
             not_before: validity.not_before.to_datetime(),
             not_after: validity.not_after.to_datetime(),
+            public_key: key_name(&cert),
             x5t_s256: x5t_s256(der),
         })
     }
@@ -183,6 +214,7 @@ impl fmt::Display for CertInfo {
         writeln!(f, "  subject:   {}", self.subject)?;
         writeln!(f, "  issuer:    {}", self.issuer)?;
         writeln!(f, "  serial:    {}", self.serial)?;
+        writeln!(f, "  key:       {}", self.public_key)?;
         if self.is_ca {
             writeln!(f, "  CA:        yes")?;
         }

@@ -240,3 +240,36 @@ fn loading_errors_name_the_file_and_the_fix() {
         "{err}"
     );
 }
+
+/// Every `--key-type`: a PKI of that type (CA, server, clients) completes the mTLS
+/// handshake, the server sees the client's subject, and the rogue CA's client is refused.
+#[tokio::test]
+async fn every_key_type_completes_the_mutual_handshake() {
+    playbook::install_crypto_provider();
+    for key_type in playbook::pki::KeyType::ALL {
+        let pki = DevPki::generate_with(key_type, 2, 1).expect("pki");
+        assert_eq!(pki.key_type(), key_type);
+        let expected_key = match key_type {
+            playbook::pki::KeyType::Rsa2048 => "RSA 2048",
+            playbook::pki::KeyType::Rsa4096 => "RSA 4096",
+            playbook::pki::KeyType::EcdsaP256 => "ECDSA P-256",
+            playbook::pki::KeyType::Ed25519 => "Ed25519",
+        };
+        for cert in [&pki.ca.cert, &pki.resource_server, &pki.client] {
+            let info = x509::CertInfo::from_der(&cert.cert_der).expect("parses");
+            assert_eq!(info.public_key, expected_key, "{key_type}");
+        }
+        let server = Server::start(&pki, ClientAuth::Required).await;
+        let subject = get_whoami(&pki, &server.url, Some(&pki.client))
+            .await
+            .unwrap_or_else(|e| panic!("{key_type}: right cert accepted: {e:?}"));
+        assert_eq!(subject, playbook::names::CLIENT_SUBJECT_DN, "{key_type}");
+        assert!(
+            get_whoami(&pki, &server.url, Some(&pki.rogue_client))
+                .await
+                .is_err(),
+            "{key_type}: untrusted CA refused"
+        );
+        server.stop().await;
+    }
+}

@@ -10,10 +10,14 @@
 //! | `GET /health/live` | nothing: the process answers |
 //! | `GET /health/ready` | nothing: 200 once the provider's keys are loaded, else 503 |
 
+use std::sync::LazyLock;
+
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
+use axum::http::header;
 use axum::response::IntoResponse;
 use playbook::names;
 use serde::{Deserialize, Serialize};
@@ -49,8 +53,11 @@ pub async fn public() -> Json<Value> {
     Json(json!({"message": "public: no token needed"}))
 }
 
-pub async fn list_users(_: Role<Readonly>) -> Json<Vec<User>> {
-    Json(users())
+/// `GET /api/users`: the same JSON every time, serialized once.
+pub async fn list_users(_: Role<Readonly>) -> impl IntoResponse {
+    static BODY: LazyLock<Bytes> =
+        LazyLock::new(|| Bytes::from(serde_json::to_vec(&users()).expect("the users serialize")));
+    ([(header::CONTENT_TYPE, "application/json")], BODY.clone())
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use client::Settings;
-use playbook::pki::{DevPki, write_files};
+use playbook::pki::{DevPki, KeyType, write_files};
 use playbook::{Identity, names};
 
 pub struct Servers {
@@ -20,8 +20,13 @@ pub struct Servers {
 }
 
 pub async fn start() -> Servers {
+    start_with(KeyType::default()).await
+}
+
+/// The same with every certificate's key of `key_type` (`client certs --key-type`).
+pub async fn start_with(key_type: KeyType) -> Servers {
     playbook::install_crypto_provider();
-    let pki = DevPki::generate(2, 1).unwrap();
+    let pki = DevPki::generate_with(key_type, 2, 1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
 
