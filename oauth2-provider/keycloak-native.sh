@@ -129,8 +129,11 @@ download() {
   log="$(mktemp)"
   info "fetching ${DIST_ARTIFACT} from Maven Central (about 170 MB, once; checksums enforced)"
   # -C: fail on a checksum mismatch (Maven 3 only warns by default). transitive=false: the
-  # zip alone, not the distribution's dependency tree.
-  if ! mvn -B -q -C org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
+  # zip alone, not the distribution's dependency tree. Maven 3 does not read
+  # MAVEN_REPO_LOCAL itself: passed on, it makes Maven download where this script looks.
+  local -a repo=()
+  [[ -n "${MAVEN_REPO_LOCAL:-}" ]] && repo=("-Dmaven.repo.local=${MAVEN_REPO_LOCAL}")
+  if ! mvn -B -q -C "${repo[@]}" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
     "-Dartifact=${DIST_ARTIFACT}" -Dtransitive=false >"${log}" 2>&1; then
     error "Maven could not fetch ${DIST_ARTIFACT}; its last lines:"
     grep -E 'ERROR|Could not|checksum' "${log}" | head -n 8 >&2 || tail -n 8 "${log}" >&2
