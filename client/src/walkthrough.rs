@@ -357,10 +357,10 @@ fn untrusted_ca_note(alert: rustls::AlertDescription) -> Option<&'static str> {
     use rustls::AlertDescription as A;
     match alert {
         A::UnknownCA => Some(
-            "The alert is unknown_ca: rustls (the embedded provider) names the reason, a chain that leads to no CA it trusts.\nKeycloak, on Java, refuses the same certificate with the generic certificate_unknown: the same refusal, at the same moment.",
+            "The alert is unknown_ca: rustls (the embedded provider) names the reason, a chain that\nleads to no CA it trusts. Keycloak, on Java, refuses the same certificate with the\ngeneric certificate_unknown: the same refusal, at the same moment.",
         ),
         A::CertificateUnknown => Some(
-            "The alert is certificate_unknown: Keycloak runs on Java, and Java's TLS stack (JSSE) sends this generic alert for a client\ncertificate it cannot build a path to a trusted CA for; its reason (\"PKIX path building failed\") stays inside the JVM.\nrustls (the embedded provider) sends unknown_ca for the same certificate: the same refusal, at the same moment, named differently.\nEither way the handshake ends before any HTTP is sent.",
+            "The alert is certificate_unknown: Keycloak runs on Java, and Java's TLS stack (JSSE)\nsends this generic alert for a client certificate it cannot build a path to a trusted\nCA for; its reason (\"PKIX path building failed\") stays inside the JVM. rustls (the\nembedded provider) sends unknown_ca for the same certificate: the same refusal, at the\nsame moment, named differently. Either way no HTTP request was sent.",
         ),
         _ => None,
     }
