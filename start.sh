@@ -3,7 +3,8 @@
 # The mTLS client-credentials walkthrough in one command (RFC 6749 §4.4, RFC 8705).
 #
 #   ./start.sh                        build, certificates, provider, resource server, walkthrough
-#   ./start.sh --provider keycloak    use a Keycloak container (Docker or Podman must answer)
+#   ./start.sh --provider keycloak    real Keycloak: in a container when Docker or Podman
+#                                     answers, else natively (Java 17+; Maven the first time)
 #   ./start.sh --provider embedded    use the embedded provider (no container engine needed)
 #   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
 #   ./start.sh --lab N                workshop lab N (labs/): servers in the lab's state, its
@@ -15,6 +16,7 @@
 # RESOURCE_SERVER_PORT, READY_TIMEOUT_SECS (default 180), REALM_FILE, CERTS_DIR, ...
 #
 # Without --provider: Keycloak when a container engine answers, else the embedded provider.
+# Native Keycloak is oauth2-provider/keycloak-native.sh: its own distribution on Java.
 # Certificates are generated into certs/ only if missing (never overwritten), with RSA-2048
 # keys unless KEY_TYPE says otherwise (rsa-4096, ecdsa-p256, ed25519; certs/README.md). Servers this
 # script starts are stopped on exit, failure or Ctrl-C; servers already running are used
@@ -48,8 +50,11 @@ KEEP_RUNNING=0
 LAB=""               # --lab N: start lab N instead of the walkthrough
 LAB_FRESH=0          # 1 when labs/work/labN did not exist yet: start from lab N's reset
 PROVIDER_KIND=""     # keycloak | embedded: what choose_provider decided
+KEYCLOAK_RUNNER=""   # container | native: how Keycloak runs (when PROVIDER_KIND=keycloak)
 PROVIDER_REASON=""   # and why
-STARTED_KEYCLOAK=0
+STARTED_KEYCLOAK=""  # container | native once this run has started one (stopped on exit)
+NATIVE_STARTER_PID="" # keycloak-native.sh start while it runs (stopped on exit: its own trap
+                      # then stops the Keycloak it was starting)
 PROVIDER_PID=""
 RESOURCE_SERVER_PID=""
 WALKTHROUGH_STATUS=""  # set once the walkthrough has run: Ctrl-C under --keep-running exits with it
@@ -154,10 +159,21 @@ cleanup() {
     kill "${PROVIDER_PID}" 2>/dev/null || true
     wait "${PROVIDER_PID}" 2>/dev/null || true
   fi
-  if [[ ${STARTED_KEYCLOAK} -eq 1 ]]; then
-    INFO "stopping the Keycloak container"
-    "${ROOT}/oauth2-provider/stop.sh" || true
+  if [[ -n "${NATIVE_STARTER_PID}" ]] && kill -0 "${NATIVE_STARTER_PID}" 2>/dev/null; then
+    INFO "interrupting the native Keycloak's start (it stops what it started)"
+    kill -TERM "${NATIVE_STARTER_PID}" 2>/dev/null || true
+    wait "${NATIVE_STARTER_PID}" 2>/dev/null || true
   fi
+  case "${STARTED_KEYCLOAK}" in
+    container)
+      INFO "stopping the Keycloak container"
+      "${ROOT}/oauth2-provider/stop.sh" || true
+      ;;
+    native)
+      INFO "stopping the native Keycloak"
+      "${ROOT}/oauth2-provider/keycloak-native.sh" stop || true
+      ;;
+  esac
   exit "${status}"
 }
 
@@ -235,24 +251,34 @@ wait_until() {
 }
 
 # Decides which provider to run, before anything is built, so a wrong choice fails fast:
-# Keycloak when a container engine answers (or --provider keycloak), else the embedded one.
+# - no --provider: Keycloak in a container when an engine answers, else the embedded one
+#   (fast: no JVM to start), with a word on how to get real Keycloak without Docker;
+# - --provider keycloak: the container when an engine answers, else Keycloak's own
+#   distribution on Java (keycloak-native.sh check says whether it can run here).
 choose_provider() {
-  local engine=""
+  local engine="" native_problem
   if [[ "${PROVIDER_CHOICE}" != "embedded" ]]; then
     engine="$("${ROOT}/oauth2-provider/start.sh" --check-engine 2>/dev/null || true)"
   fi
-  if [[ "${PROVIDER_CHOICE}" == "keycloak" && -z "${engine}" ]]; then
-    die "--provider keycloak: no container engine answers (docker/podman info failed); use --provider embedded"
-  fi
   if [[ -n "${engine}" ]]; then
     PROVIDER_KIND="keycloak"
+    KEYCLOAK_RUNNER="container"
     PROVIDER_REASON="${engine} answers"
+  elif [[ "${PROVIDER_CHOICE}" == "keycloak" ]]; then
+    if ! native_problem="$("${ROOT}/oauth2-provider/keycloak-native.sh" check 2>&1 >/dev/null)"; then
+      die "--provider keycloak: no container engine answers (docker/podman info failed), and Keycloak cannot run natively here: ${native_problem#ERROR }
+  Fix that, or use --provider embedded"
+    fi
+    PROVIDER_KIND="keycloak"
+    KEYCLOAK_RUNNER="native"
+    PROVIDER_REASON="--provider keycloak and no container engine answers: Keycloak's own distribution on Java"
   elif [[ "${PROVIDER_CHOICE}" == "embedded" ]]; then
     PROVIDER_KIND="embedded"
     PROVIDER_REASON="--provider embedded"
   else
     PROVIDER_KIND="embedded"
-    PROVIDER_REASON="no container engine answers; --provider keycloak would need Docker or Podman"
+    PROVIDER_REASON="no container engine answers"
+    INFO "real Keycloak without Docker: ./start.sh --provider keycloak (runs Keycloak's own distribution on Java 17+; Maven fetches it the first time)"
   fi
 }
 
@@ -264,13 +290,16 @@ start_provider() {
     PROVIDER_KIND="already running"
     return 0
   fi
-  if [[ "${PROVIDER_KIND}" == "keycloak" ]]; then
+  if [[ "${KEYCLOAK_RUNNER}" == "container" ]]; then
     SETUP 3 "provider: Keycloak in a container (${PROVIDER_REASON})"
     # Only a container this run started is stopped on exit: when oauth2-provider/start.sh
     # fails (say, a container of that name already exists) it cleans up its own, and ours
     # must not remove someone else's.
     "${ROOT}/oauth2-provider/start.sh"
-    STARTED_KEYCLOAK=1
+    STARTED_KEYCLOAK=container
+  elif [[ "${KEYCLOAK_RUNNER}" == "native" ]]; then
+    SETUP 3 "provider: Keycloak, native (${PROVIDER_REASON})"
+    start_native_keycloak
   else
     SETUP 3 "provider: the embedded provider (${PROVIDER_REASON})"
     # NO_COLOR / RUST_LOG_STYLE: the log is a file, not a terminal: no colour codes in it.
@@ -281,6 +310,21 @@ start_provider() {
     INFO "   pid ${PROVIDER_PID}, log ${LOG_DIR#"${ROOT}/"}/oauth2-provider.log"
   fi
   wait_until "the provider at ${ISSUER}" provider_answers
+}
+
+# The native Keycloak (oauth2-provider/keycloak-native.sh start: fetch and unpack once, a
+# fresh database, wait until ready). In the background and waited for, so that Ctrl-C or a
+# TERM reaches this script at once; cleanup then interrupts the start, whose own trap stops
+# the half-started Keycloak. Like the container, only a Keycloak this run started is
+# stopped on exit: a failed start (say, the instance already runs) leaves the other alone.
+start_native_keycloak() {
+  "${ROOT}/oauth2-provider/keycloak-native.sh" start &
+  NATIVE_STARTER_PID=$!
+  local status=0
+  wait "${NATIVE_STARTER_PID}" || status=$?
+  NATIVE_STARTER_PID=""
+  [[ ${status} -eq 0 ]] || die "the native Keycloak did not start (its message is above)"
+  STARTED_KEYCLOAK=native
 }
 
 # Whether the resource server answers its readiness check (it needs a client certificate
@@ -319,6 +363,9 @@ run_walkthrough() {
     INFO "the walkthrough passed. Try it by hand: cargo run -p client -- --help"
   else
     ERROR "the walkthrough did not pass (exit ${status}); server logs are in ${LOG_DIR#"${ROOT}/"}/"
+    if [[ "${STARTED_KEYCLOAK}" == native ]]; then
+      ERROR "  and the native Keycloak's log is the one its start named above ('logs:'; also: oauth2-provider/keycloak-native.sh status)"
+    fi
   fi
   return "${status}"
 }
@@ -358,7 +405,7 @@ start_lab() {
 # --keep-running: waits (until Ctrl-C) while the servers this run started keep running.
 keep_running() {
   [[ ${KEEP_RUNNING} -eq 1 ]] || return 0
-  if [[ -z "${PROVIDER_PID}${RESOURCE_SERVER_PID}" && ${STARTED_KEYCLOAK} -eq 0 ]]; then
+  if [[ -z "${PROVIDER_PID}${RESOURCE_SERVER_PID}${STARTED_KEYCLOAK}" ]]; then
     INFO "--keep-running: this run started no server (they were already running); nothing to keep"
     return 0
   fi

@@ -8,6 +8,9 @@
 #   oauth2-provider/keycloak-native.sh stop     stop it (SIGTERM to its process group, then SIGKILL)
 #   oauth2-provider/keycloak-native.sh status   say whether it runs (exit 0) or not (exit 3)
 #   oauth2-provider/keycloak-native.sh fetch    only fetch and unpack the distribution
+#   oauth2-provider/keycloak-native.sh check    whether it can run here: Java 17+, and the
+#                                               distribution cached or Maven to fetch it
+#                                               (exit 0, or 1 with the fix); starts nothing
 #
 # Needs Java 17 or newer (JAVA_HOME, else java on the PATH) and, the first time, Maven (mvn)
 # to fetch org.keycloak:keycloak-quarkus-dist:<version>:zip, checksum-verified, into Maven's
@@ -48,7 +51,7 @@ die() {
 }
 
 usage() {
-  sed -n '3,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # Ends a Keycloak this run started if the start did not succeed: nothing half-started stays.
@@ -114,16 +117,23 @@ verify_zip() {
   fi
 }
 
-download() {
+require_maven() {
   if ! command -v mvn >/dev/null 2>&1; then
     die "Keycloak ${KEYCLOAK_VERSION} is not cached (${DIST_ZIP}) and Maven is not installed to fetch it. Install Maven (Debian: apt-get install maven), or put the zip there by hand, then run again."
   fi
+}
+
+download() {
+  require_maven
   local log
   log="$(mktemp)"
   info "fetching ${DIST_ARTIFACT} from Maven Central (about 170 MB, once; checksums enforced)"
   # -C: fail on a checksum mismatch (Maven 3 only warns by default). transitive=false: the
-  # zip alone, not the distribution's dependency tree.
-  if ! mvn -B -q -C org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
+  # zip alone, not the distribution's dependency tree. Maven 3 does not read
+  # MAVEN_REPO_LOCAL itself: passed on, it makes Maven download where this script looks.
+  local -a repo=()
+  [[ -n "${MAVEN_REPO_LOCAL:-}" ]] && repo=("-Dmaven.repo.local=${MAVEN_REPO_LOCAL}")
+  if ! mvn -B -q -C "${repo[@]}" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
     "-Dartifact=${DIST_ARTIFACT}" -Dtransitive=false >"${log}" 2>&1; then
     error "Maven could not fetch ${DIST_ARTIFACT}; its last lines:"
     grep -E 'ERROR|Could not|checksum' "${log}" | head -n 8 >&2 || tail -n 8 "${log}" >&2
@@ -373,6 +383,20 @@ cmd_start() {
   STARTED_PID="" # started and ready: the exit trap leaves it running
 }
 
+# What `start` would need, checked without starting anything (./start.sh and
+# scripts/test.sh ask before they build).
+cmd_check() {
+  check_java
+  if [[ -x "${DIST_DIR}/bin/kc.sh" ]]; then
+    info "Keycloak ${KEYCLOAK_VERSION} distribution: ${DIST_DIR}"
+  elif [[ -r "${DIST_ZIP}" ]]; then
+    info "Keycloak ${KEYCLOAK_VERSION}: ${DIST_ZIP} (unpacked at the first start)"
+  else
+    require_maven
+    info "Keycloak ${KEYCLOAK_VERSION} is not cached yet: Maven fetches it at the first start (about 170 MB)"
+  fi
+}
+
 cmd_stop() {
   local pid
   if ! pid="$(running_pid)"; then
@@ -411,9 +435,10 @@ main() {
     check_java
     ensure_distribution
     ;;
+  check) cmd_check ;;
   -h | --help | help) usage ;;
-  "") die "missing command: start, stop, status or fetch (try --help)" ;;
-  *) die "unknown command: $1 (start, stop, status or fetch; try --help)" ;;
+  "") die "missing command: start, stop, status, fetch or check (try --help)" ;;
+  *) die "unknown command: $1 (start, stop, status, fetch or check; try --help)" ;;
   esac
 }
 

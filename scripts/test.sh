@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Runs the project's checks and tests: shellcheck on the scripts (when it is installed),
-# rustfmt and clippy (warnings are errors), then every Rust test of the workspace, over
-# real TLS on loopback.
-# Tests against a real Keycloak are #[ignore]d here; run them where a container engine
-# exists with: cargo test -p oauth2-provider --test keycloak -- --ignored
+# rustfmt and clippy (warnings are errors), every Rust test of the workspace over real TLS
+# on loopback, then the shared scenario suite against the real Keycloak, run natively
+# (oauth2-provider/keycloak-native.sh: Keycloak's own distribution on Java).
+#
+# The Keycloak part runs whenever it can here (Java 17+, and the distribution cached or
+# Maven to fetch it: `keycloak-native.sh check`), and always under CI=true, where a Keycloak
+# that cannot be fetched or started fails the run with the reason. Elsewhere the end of the
+# output says plainly that it DID NOT RUN, and how to run it. The testcontainers variant
+# needs an engine and stays opt-in: cargo test -p oauth2-provider --test keycloak -- --ignored
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --workspace, not -p oauth2-provider: the same feature set as the run above, so its build is
+# reused (with -p, cargo resolves features anew and recompiles part of the tree: ~100 s here).
+NATIVE_SUITE=(cargo test --workspace --test keycloak_native --locked -- --ignored)
 
 scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh .ci/run labs/*/solution/*.sh)
 if command -v shellcheck >/dev/null 2>&1; then
@@ -20,3 +29,29 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
 cargo test --workspace --locked "$@"
+
+# The scenario suite and the golden answers against native Keycloak (first run: Maven
+# fetches about 190 MB once, and Keycloak's first start runs its build step).
+native_problem=""
+if ! native_problem="$(oauth2-provider/keycloak-native.sh check 2>&1 >/dev/null)"; then
+  if [[ "${CI:-}" == true ]]; then
+    echo "ERROR the native Keycloak suite must run in CI, and cannot: ${native_problem#ERROR }" >&2
+    exit 1
+  fi
+  cat >&2 <<MSG
+
+==========================================================================================
+ The Keycloak part DID NOT RUN: the shared scenario suite ran against the embedded
+ provider only, not against a live Keycloak.
+ Why: ${native_problem#ERROR }
+ To run it: install Java 17+ (Debian: apt-get install openjdk-17-jre-headless) and, the
+ first time, Maven (apt-get install maven), then run ./scripts/test.sh again, or only
+ this part: ${NATIVE_SUITE[*]}
+==========================================================================================
+MSG
+  exit 0
+fi
+echo "the scenario suite against native Keycloak: ${NATIVE_SUITE[*]}"
+started=${SECONDS}
+"${NATIVE_SUITE[@]}"
+echo "native Keycloak suite passed in $((SECONDS - started)) s"

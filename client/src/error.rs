@@ -29,7 +29,7 @@ impl fmt::Display for OAuthError {
 }
 
 /// Where the reason for a refused client is: the provider's log, never its answer.
-pub const PROVIDER_LOG_HINT: &str = "target/start-logs/oauth2-provider.log (embedded provider under ./start.sh) or `docker logs oauth2-playbook-keycloak` (Keycloak)";
+pub const PROVIDER_LOG_HINT: &str = "target/start-logs/oauth2-provider.log (embedded provider under ./start.sh), `docker logs oauth2-playbook-keycloak` (Keycloak container) or ~/.cache/oauth2-playbook/keycloak/instances/playground/keycloak.log (native Keycloak)";
 
 impl OAuthError {
     /// What the person reading the error should know that the server does not say.
@@ -67,6 +67,10 @@ pub enum ClientError {
         url: Url,
         kind: TransportKind,
         detail: String,
+        /// The TLS alert the server sent when that is what ended the handshake: servers
+        /// name the same refusal differently (rustls `UnknownCA`, Java's
+        /// `CertificateUnknown`), and the walkthrough explains which one it got.
+        alert: Option<rustls::AlertDescription>,
     },
 
     #[error("{url}: no answer after waiting {}s ({detail}). Is it running? ./start.sh starts it; raise the wait with --wait", waited.as_secs())]
@@ -133,11 +137,29 @@ impl ClientError {
     /// [`ClientError::transport`] for an error held elsewhere (the shared discovery client
     /// keeps it in an `Arc`).
     pub fn transport_ref(url: &Url, err: &reqwest::Error) -> Self {
-        let (kind, detail) = classify(err);
+        let start = if err.is_timeout() {
+            TransportKind::Timeout
+        } else {
+            TransportKind::Other
+        };
+        let Cause {
+            kind,
+            detail,
+            alert,
+        } = classify(err, start);
         ClientError::Transport {
             url: url.clone(),
             kind,
             detail,
+            alert,
+        }
+    }
+
+    /// The TLS alert the server refused the handshake with, if that is what this is.
+    pub fn tls_alert(&self) -> Option<rustls::AlertDescription> {
+        match self {
+            ClientError::Transport { alert, .. } => *alert,
+            _ => None,
         }
     }
 
@@ -159,22 +181,40 @@ impl ClientError {
     }
 }
 
-fn classify(err: &reqwest::Error) -> (TransportKind, String) {
-    let mut kind = if err.is_timeout() {
-        TransportKind::Timeout
-    } else {
-        TransportKind::Other
-    };
+/// What a failed request's cause chain says.
+struct Cause {
+    kind: TransportKind,
+    /// The most telling message.
+    detail: String,
+    alert: Option<rustls::AlertDescription>,
+}
+
+impl Cause {
+    fn tls(err: &rustls::Error) -> Self {
+        Cause {
+            kind: TransportKind::Tls,
+            detail: describe_tls(err),
+            alert: match err {
+                rustls::Error::AlertReceived(alert) => Some(*alert),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Walks the cause chain of `err` (reqwest → hyper → io::Error → rustls::Error) for what
+/// ended the request; `kind` is what to say when nothing more specific is found.
+fn classify(err: &(dyn std::error::Error + 'static), mut kind: TransportKind) -> Cause {
     let mut detail = err.to_string();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut source = Some(err);
     while let Some(e) = source {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return (TransportKind::Tls, describe_tls(tls));
+            return Cause::tls(tls);
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             // tokio-rustls wraps rustls errors (alerts from the peer included) in io::Error.
             if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return (TransportKind::Tls, describe_tls(tls));
+                return Cause::tls(tls);
             }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
@@ -187,7 +227,11 @@ fn classify(err: &reqwest::Error) -> (TransportKind, String) {
         }
         source = e.source();
     }
-    (kind, detail)
+    Cause {
+        kind,
+        detail,
+        alert: None,
+    }
 }
 
 /// `TLS: received fatal alert: UnknownCA (what it means)`: the alert names are terse, and
@@ -216,7 +260,7 @@ pub fn explain_tls(err: &rustls::Error) -> Option<&'static str> {
             "the server requires a client certificate and we presented none (--cert/--key)"
         }
         E::AlertReceived(A::CertificateUnknown) => {
-            "the server could not accept the client certificate we presented"
+            "the server refused our client certificate without naming the reason; Java's TLS stack (Keycloak) sends this for one that does not chain to its truststore, where rustls sends UnknownCA"
         }
         E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
             "the server's certificate was not issued by the CA we trust (--ca, certs/ca.pem); certificates regenerated? restart the servers so they load the new ones"
@@ -243,6 +287,50 @@ mod tests {
         assert!(text.contains("does not trust the issuer"), "{text}");
         let expired = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateExpired);
         assert!(describe_tls(&expired).contains("client certs --force"));
+    }
+
+    /// The alert survives the way tokio-rustls reports it (a rustls::Error inside an
+    /// io::Error inside the HTTP stack's error), so the walkthrough can tell Java's
+    /// certificate_unknown from rustls's unknown_ca without reading English.
+    #[test]
+    fn the_peers_alert_is_kept_from_the_cause_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error (Connect)")]
+        struct Outer(#[source] std::io::Error);
+
+        for alert in [
+            rustls::AlertDescription::CertificateUnknown,
+            rustls::AlertDescription::UnknownCA,
+        ] {
+            let io = std::io::Error::other(rustls::Error::AlertReceived(alert));
+            let cause = classify(&Outer(io), TransportKind::Other);
+            assert_eq!(cause.kind, TransportKind::Tls);
+            assert_eq!(cause.alert, Some(alert));
+        }
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let cause = classify(&Outer(refused), TransportKind::Other);
+        assert_eq!(cause.kind, TransportKind::Refused);
+        assert_eq!(cause.alert, None);
+        let not_an_alert = std::io::Error::other(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(
+            classify(&Outer(not_an_alert), TransportKind::Other).alert,
+            None
+        );
+    }
+
+    #[test]
+    fn certificate_unknown_is_explained_as_javas_unknown_ca() {
+        let text = describe_tls(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::CertificateUnknown,
+        ));
+        assert!(
+            text.contains("CertificateUnknown")
+                && text.contains("Java")
+                && text.contains("UnknownCA"),
+            "{text}"
+        );
     }
 
     #[test]

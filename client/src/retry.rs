@@ -99,6 +99,7 @@ mod tests {
             url: url.clone(),
             kind: TransportKind::Refused,
             detail: "connection refused".into(),
+            alert: None,
         }
     }
 
@@ -145,6 +146,7 @@ mod tests {
                     url,
                     kind: TransportKind::Tls,
                     detail: "TLS: bad certificate".into(),
+                    alert: Some(rustls::AlertDescription::BadCertificate),
                 })
             }
         })

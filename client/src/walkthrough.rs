@@ -106,10 +106,11 @@ pub const STEPS: &[StepDef] = &[
     StepDef {
         number: "3b",
         name: "Token request with a certificate from an untrusted CA (right DN)",
-        // rustls refuses it in the handshake (the embedded provider); a server that only
-        // *requests* certificates (Keycloak's https-client-auth=request) may complete the
-        // handshake without it and answer invalid_client instead.
-        expected: "refused: TLS handshake error (or 401 invalid_client), no token",
+        // Both refuse it in the handshake, with different alerts: rustls (the embedded
+        // provider) sends unknown_ca, Java's TLS stack (Keycloak 26.7.5, even under
+        // https-client-auth=request) certificate_unknown. A server that let the handshake
+        // through and answered 401 invalid_client would have refused it too.
+        expected: "refused in the TLS handshake (rustls: UnknownCA; Keycloak on Java: CertificateUnknown), no token",
     },
     StepDef {
         number: "4",
@@ -347,6 +348,21 @@ fn describe_token(result: &Result<TokenResponse, ClientError>) -> String {
             ..
         }) => format!("TLS handshake refused ({detail})"),
         Err(e) => e.to_string(),
+    }
+}
+
+/// Step 3b: the same refusal goes by two names, depending on the server's TLS stack; the
+/// alert it sent (not the text of the error) says which one this server is.
+fn untrusted_ca_note(alert: rustls::AlertDescription) -> Option<&'static str> {
+    use rustls::AlertDescription as A;
+    match alert {
+        A::UnknownCA => Some(
+            "The alert is unknown_ca: rustls (the embedded provider) names the reason, a chain that\nleads to no CA it trusts. Keycloak, on Java, refuses the same certificate with the\ngeneric certificate_unknown: the same refusal, at the same moment.",
+        ),
+        A::CertificateUnknown => Some(
+            "The alert is certificate_unknown: Keycloak runs on Java, and Java's TLS stack (JSSE)\nsends this generic alert for a client certificate it cannot build a path to a trusted\nCA for; its reason (\"PKIX path building failed\") stays inside the JVM. rustls (the\nembedded provider) sends unknown_ca for the same certificate: the same refusal, at the\nsame moment, named differently. Either way no HTTP request was sent.",
+        ),
+        _ => None,
     }
 }
 
@@ -632,6 +648,13 @@ async fn steps_2_to_8(
                         ..
                     })
                 );
+            if let Some(note) = r
+                .as_ref()
+                .err()
+                .and_then(|e| untrusted_ca_note(e.tls_alert()?))
+            {
+                out.note(note);
+            }
             steps.finish(d, describe_token(&r), refused);
         }
         None if options.skip_rogue => steps.skipped.push("3b: --skip-rogue".into()),
@@ -931,6 +954,26 @@ mod tests {
             r#"Bearer error="insufficient_scope""#
         )));
         assert!(!is_insufficient_scope(&api(403, r#"Bearer realm="api""#)));
+    }
+
+    /// Step 3b's note follows the alert the server sent: Java's certificate_unknown is
+    /// explained as Keycloak's, rustls's unknown_ca as the embedded provider's.
+    #[test]
+    fn step_3b_explains_the_alert_the_server_sent() {
+        use rustls::AlertDescription as A;
+        let java = untrusted_ca_note(A::CertificateUnknown).expect("a note for Java's alert");
+        assert!(
+            java.contains("certificate_unknown") && java.contains("Java") && java.contains("PKIX"),
+            "{java}"
+        );
+        let rustls = untrusted_ca_note(A::UnknownCA).expect("a note for rustls's alert");
+        assert!(
+            rustls.contains("unknown_ca") && rustls.contains("embedded provider"),
+            "{rustls}"
+        );
+        assert_ne!(java, rustls);
+        assert_eq!(untrusted_ca_note(A::BadCertificate), None);
+        assert_eq!(untrusted_ca_note(A::HandshakeFailure), None);
     }
 
     #[test]

@@ -52,6 +52,13 @@ async fn every_walkthrough_step_behaves_as_expected() {
     assert_step(&report, "2", "invalid_client");
     assert_step(&report, "2", "(HTTP 401)");
     assert_step(&report, "3", "invalid_client");
+    // 3b: rustls's alert, recognised from the error value and explained as the embedded
+    // provider's (Keycloak on Java sends certificate_unknown instead).
+    assert_step(&report, "3b", "UnknownCA");
+    assert!(
+        text.contains("The alert is unknown_ca: rustls (the embedded provider)"),
+        "{text}"
+    );
     assert_step(&report, "4", "cnf.x5t#S256");
     assert_step(&report, "5", "403");
     assert_step(&report, "6", "carries");

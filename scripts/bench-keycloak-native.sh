@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..  # the sourced files are found from the repository root
+# Measures native Keycloak (oauth2-provider/keycloak-native.sh) on this machine: the numbers
+# of oauth2-provider/BENCHMARKS.md.
+#
+#   scripts/bench-keycloak-native.sh            all of it (about 10 minutes on 2 cores)
+#   BENCH_DOWNLOAD=0 scripts/bench-keycloak-native.sh   without the real download
+#
+# What it measures, each with its own throwaway cache (nothing under ~/.cache is touched):
+#   1. download: `keycloak-native.sh fetch` with an empty Maven repository (MAVEN_REPO_LOCAL)
+#      and an empty cache: Maven's plugin, the zip and its checksum, then the unpack
+#      (skipped with BENCH_DOWNLOAD=0; bounded by BENCH_DOWNLOAD_TIMEOUT, default 600 s);
+#   2. unpack: `fetch` with the zip already in ~/.m2 (a Maven cache hit) and an empty cache;
+#   3. first start: `start` right after (the instance's copy, Keycloak's build step, the
+#      server's start, the fresh database's schema, the realm import) until /health/ready,
+#      with each phase's share read from Keycloak's log;
+#   4. later starts: BENCH_RESTARTS (default 3) more stop/start cycles, same cache;
+#   5. resident memory (ps -o rss, every process of Keycloak's session) when ready, and
+#      after 10 s idle;
+#   6. the same, sampled each second while the shared scenario suite runs against the
+#      tests' own native Keycloak (cargo test --test keycloak_native -- --ignored, built
+#      first so the build is not timed): its peak and its last sample before the stop.
+# Its own instance (KEYCLOAK_INSTANCE=bench) on free loopback ports, its own dev PKI;
+# whatever it starts is stopped on exit, also on failure and Ctrl-C. Results go to stdout
+# and, as lines `name value`, to target/bench-keycloak-native.txt (the suite's output to
+# target/bench-keycloak-native-suite.log).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/keycloak.env
+source "${ROOT}/scripts/keycloak.env"
+NATIVE="${ROOT}/oauth2-provider/keycloak-native.sh"
+BENCH_DOWNLOAD="${BENCH_DOWNLOAD:-1}"
+BENCH_DOWNLOAD_TIMEOUT="${BENCH_DOWNLOAD_TIMEOUT:-600}"
+BENCH_RESTARTS="${BENCH_RESTARTS:-3}"
+RESULTS="${CARGO_TARGET_DIR:-${ROOT}/target}/bench-keycloak-native.txt"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-keycloak-native.XXXXXX")"
+export KEYCLOAK_INSTANCE=bench
+export KEYCLOAK_CACHE_DIR="${WORK}/cache"
+export CERTS_DIR="${WORK}/certs"
+SAMPLER_PID=""
+
+info() { printf 'INFO  %s\n' "$*"; }
+die() {
+  printf 'ERROR %s\n' "$*" >&2
+  exit 1
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [[ -n "${SAMPLER_PID}" ]]; then
+    kill "${SAMPLER_PID}" 2>/dev/null || true
+    wait "${SAMPLER_PID}" 2>/dev/null || true
+  fi
+  "${NATIVE}" stop >/dev/null 2>&1 || true
+  KEYCLOAK_INSTANCE=tests "${NATIVE}" stop >/dev/null 2>&1 || true
+  rm -rf -- "${WORK}"
+  exit "${status}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+record() {
+  printf '%-28s %s\n' "$1" "$2" | tee -a "${RESULTS}"
+}
+
+# A port nothing listens on (bash's /dev/tcp: a refused connect means free).
+free_port() {
+  local port
+  for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
+      printf '%s' "${port}"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# Seconds since the epoch, with milliseconds.
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# Resident memory in MiB of every process in Keycloak's session (kc.sh and its JVMs).
+rss_mib() {
+  local pid_file="${KEYCLOAK_CACHE_DIR}/instances/$1/keycloak.pid" pid
+  [[ -r "${pid_file}" ]] || return 1
+  pid="$(cat "${pid_file}")"
+  ps -o rss= -s "${pid}" 2>/dev/null | awk '{ kib += $1 } END { if (kib > 0) printf "%.0f", kib / 1024; else exit 1 }'
+}
+
+# Seconds since the epoch of the first log line that contains $2 (`2026-12-02 00:25:33,774 …`).
+log_time() {
+  local stamp
+  stamp="$(grep -m 1 -F -- "$2" "$1" | cut -c1-23 | tr , .)" || return 1
+  [[ -n "${stamp}" ]] || return 1
+  date -d "${stamp}" +%s.%N
+}
+
+# The phases of a start, from Keycloak's own log: the build step (re-augmentation, when the
+# build options changed), the server's start as Quarkus counts it, creating the fresh
+# database's schema, and the realm import. "-" when a phase is not in the log.
+record_phases() {
+  local label=$1 log="${KEYCLOAK_CACHE_DIR}/instances/${KEYCLOAK_INSTANCE}/keycloak.log"
+  local aug schema import finished
+  aug="$(sed -n 's/.*Quarkus augmentation completed in \([0-9]*\)ms.*/\1/p' "${log}" | head -n 1)"
+  record "${label}_build_step_s" "$([[ -n "${aug}" ]] && awk -v ms="${aug}" 'BEGIN { printf "%.1f", ms / 1000 }' || echo -)"
+  record "${label}_quarkus_started_in_s" "$(sed -n 's/.*started in \([0-9.]*\)s\..*/\1/p' "${log}" | tail -n 1)"
+  if schema="$(log_time "${log}" "Initializing database schema")" &&
+    import="$(log_time "${log}" "Importing from directory")" &&
+    finished="$(log_time "${log}" "Import finished successfully")"; then
+    record "${label}_schema_s" "$(awk -v a="${schema}" -v b="${import}" 'BEGIN { printf "%.1f", b - a }')"
+    record "${label}_import_s" "$(awk -v a="${import}" -v b="${finished}" 'BEGIN { printf "%.1f", b - a }')"
+  fi
+}
+
+timed_start() {
+  local label=$1 t0
+  t0="$(now)"
+  "${NATIVE}" start >"${WORK}/start.log" 2>&1 || {
+    tail -n 30 "${WORK}/start.log" >&2
+    die "${label}: keycloak-native.sh start failed"
+  }
+  record "${label}_s" "$(since "${t0}")"
+  record_phases "${label}"
+}
+
+main() {
+  mkdir -p "$(dirname "${RESULTS}")"
+  : >"${RESULTS}"
+  command -v cargo >/dev/null 2>&1 || die "cargo is needed (to build the client and the suite)"
+  "${NATIVE}" check >/dev/null || die "native Keycloak cannot run here (see above)"
+  info "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  record machine "$(nproc)_cores_$(free -m | awk '/^Mem:/ { print $2 }')_MiB_load_$(cut -d' ' -f1 /proc/loadavg)"
+  info "building the client and the scenario suite first (not timed)"
+  (cd "${ROOT}" && cargo build --locked -q -p client &&
+    cargo test --locked -q -p oauth2-provider --test keycloak_native --no-run 2>/dev/null)
+  "${ROOT}/target/debug/client" certs --out "${CERTS_DIR}" >/dev/null
+  PROVIDER_PORT="$(free_port)"
+  MANAGEMENT_PORT="$(free_port)"
+  export PROVIDER_PORT MANAGEMENT_PORT
+
+  local t0
+  if [[ "${BENCH_DOWNLOAD}" == 1 ]]; then
+    info "1. download into an empty Maven repository (bounded: ${BENCH_DOWNLOAD_TIMEOUT} s)"
+    t0="$(now)"
+    if MAVEN_REPO_LOCAL="${WORK}/m2" KEYCLOAK_CACHE_DIR="${WORK}/download-cache" \
+      timeout "${BENCH_DOWNLOAD_TIMEOUT}" "${NATIVE}" fetch >"${WORK}/fetch.log" 2>&1; then
+      record download_and_unpack_s "$(since "${t0}")"
+      record download_mib "$(du -sm "${WORK}/m2" | cut -f1)"
+    else
+      tail -n 10 "${WORK}/fetch.log" >&2
+      record download_and_unpack_s "failed"
+    fi
+    rm -rf -- "${WORK}/m2" "${WORK}/download-cache"
+  fi
+
+  info "2. unpack (the zip from ~/.m2: a Maven cache hit)"
+  t0="$(now)"
+  "${NATIVE}" fetch >"${WORK}/fetch.log" 2>&1 || {
+    cat "${WORK}/fetch.log" >&2
+    die "fetch failed"
+  }
+  record unpack_s "$(since "${t0}")"
+
+  info "3. first start (instance copy, build step, start, realm import) on ports ${PROVIDER_PORT}/${MANAGEMENT_PORT}"
+  timed_start first_start
+  record rss_ready_mib "$(rss_mib bench)"
+  sleep 10
+  record rss_idle_10s_mib "$(rss_mib bench)"
+  local secs
+  secs="$(now)"
+  "${NATIVE}" stop >/dev/null
+  record stop_s "$(since "${secs}")"
+
+  info "4. ${BENCH_RESTARTS} later starts"
+  local i
+  for i in $(seq "${BENCH_RESTARTS}"); do
+    timed_start "later_start_${i}"
+    record "later_start_${i}_rss_ready_mib" "$(rss_mib bench)"
+    "${NATIVE}" stop >/dev/null
+  done
+
+  info "6. the scenario suite against the tests' own native Keycloak, memory sampled each second"
+  (
+    while true; do
+      if mib="$(rss_mib tests)"; then
+        printf '%s %s\n' "$(date +%s)" "${mib}"
+      fi
+      sleep 1
+    done
+  ) >"${WORK}/rss-suite.txt" &
+  SAMPLER_PID=$!
+  t0="$(now)"
+  local suite=passed
+  (cd "${ROOT}" && cargo test --locked -q -p oauth2-provider --test keycloak_native -- --ignored) \
+    >"${WORK}/suite.log" 2>&1 || suite="failed (see the note in BENCHMARKS.md)"
+  kill "${SAMPLER_PID}" 2>/dev/null || true
+  wait "${SAMPLER_PID}" 2>/dev/null || true
+  SAMPLER_PID=""
+  record suite_s "$(since "${t0}")"
+  record suite_result "${suite}"
+  record suite_scenarios_ok "$(grep -c '^scenario .* \.\.\. ok' "${WORK}/suite.log" || true)"
+  record suite_scenarios_failed "$(grep -c '^scenario .* \.\.\. FAILED' "${WORK}/suite.log" || true)"
+  cp "${WORK}/suite.log" "${RESULTS%.txt}-suite.log"
+  record rss_suite_peak_mib "$(awk 'm < $2 { m = $2 } END { print m }' "${WORK}/rss-suite.txt")"
+  record rss_suite_last_mib "$(tail -n 1 "${WORK}/rss-suite.txt" | cut -d' ' -f2)"
+  info "results in ${RESULTS}"
+}
+
+main "$@"
