@@ -62,6 +62,8 @@ struct Args {
         hide_env_values = true
     )]
     admin_password: String,
+    #[command(flatten)]
+    limits: playbook::server::Limits,
 }
 
 /// `--hostname`: an https URL without query or fragment (the issuer is built from it).
@@ -107,6 +109,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             hostname: args.hostname,
             admin_username: args.admin_username,
             admin_password: args.admin_password,
+            limits: args.limits,
         },
     )?;
     let tls = oauth2_provider::tls_config_from_dir(&args.certs).with_context(|| {

@@ -70,6 +70,9 @@ pub struct Args {
     /// Require the token's `azp` (the client it was issued to) to be this client id.
     #[arg(long)]
     pub authorized_party: Option<String>,
+
+    #[command(flatten)]
+    pub limits: playbook::server::Limits,
 }
 
 impl Args {
@@ -87,6 +90,7 @@ impl Args {
         config.audience = self.audience.clone();
         config.authorized_party = self.authorized_party.clone();
         config.client_auth = self.client_auth;
+        config.limits = self.limits;
         Ok(config)
     }
 
@@ -158,6 +162,8 @@ pub struct Config {
     pub token_cache_size: usize,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Bounds on slow and greedy clients (`--request-timeout`, `--max-connections-per-peer`).
+    pub limits: playbook::server::Limits,
 }
 
 impl Config {
@@ -179,6 +185,7 @@ impl Config {
             failed_refetch_max_delay: Duration::from_secs(5),
             token_cache_size: 10_000,
             max_body_bytes: 64 * 1024,
+            limits: playbook::server::Limits::default(),
         }
     }
 

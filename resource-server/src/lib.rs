@@ -128,7 +128,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     // Aborted when `run` returns or is dropped (e.g. an aborted task), never left behind.
     let _loader = AbortOnDrop(tokio::spawn(state.load_keys()));
-    playbook::server::serve(listener, tls, app(state), shutdown).await
+    let limits = state.config.limits;
+    playbook::server::serve_with(listener, tls, app(state), shutdown, limits).await
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
