@@ -24,7 +24,8 @@
 //! 4. **The certificate binding** ([RFC 8705 §3]): `cnf.x5t#S256` must equal the SHA-256
 //!    thumbprint of *this* connection's client certificate. It runs on every request,
 //!    cached token or not. `--require-binding` also refuses
-//!    unbound tokens.
+//!    unbound tokens. A `cnf` with any other confirmation method (`jkt` of RFC 9449 DPoP,
+//!    `jwk`, …) is refused: the issuer wanted a binding this server cannot check.
 //! 5. **The route's role or scope** ([`Role`], [`Scope`]): 403 `insufficient_scope`. Roles
 //!    come from `realm_access.roles` (Keycloak) or `roles` (RFC 9068 §7.2.1.1); scopes from
 //!    the space-separated `scope` claim, matched exactly, never by substring.
@@ -107,10 +108,27 @@ pub struct RealmAccess {
     pub roles: Vec<String>,
 }
 
+/// The `cnf` claim ([RFC 7800]): how the token is bound to a key or a certificate.
+///
+/// [RFC 7800]: https://www.rfc-editor.org/rfc/rfc7800#section-3.1
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Confirmation {
+    /// RFC 8705 §3.1: the SHA-256 thumbprint of the client certificate. The only
+    /// confirmation method this server can check.
     #[serde(rename = "x5t#S256", default)]
     pub x5t_s256: Option<String>,
+    /// Every other member: `jkt` (RFC 9449 DPoP), `jwk`, `kid`, `jku`, `jwe` (RFC 7800),
+    /// or anything newer. The issuer bound the token by a method this server does not
+    /// verify, so such a token is refused rather than accepted as a plain bearer token.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Confirmation {
+    /// The confirmation methods in this `cnf` that this server cannot verify.
+    pub fn unverifiable(&self) -> Vec<&str> {
+        self.other.keys().map(String::as_str).collect()
+    }
 }
 
 impl Claims {
@@ -428,6 +446,7 @@ impl Validator {
                 ));
             }
         }
+        check_confirmation(claims.cnf.as_ref())?;
         if let Some(expected) = &self.authorized_party
             && claims.client() != Some(expected.as_str())
         {
@@ -630,6 +649,31 @@ pub fn bearer_token<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&
 
 // ---------------------------------------------------------------------------------------
 // The certificate binding
+
+/// A `cnf` this server cannot fully verify means the issuer wanted the token bound to
+/// something this server does not check: the token is refused, never downgraded to a
+/// plain bearer token. Only `x5t#S256` (RFC 8705) is understood.
+pub fn check_confirmation(cnf: Option<&Confirmation>) -> Result<(), ApiError> {
+    let Some(cnf) = cnf else { return Ok(()) };
+    let other = cnf.unverifiable();
+    if !other.is_empty() {
+        let dpop = if other.contains(&"jkt") {
+            " (jkt is RFC 9449 DPoP: the token is bound to the client's DPoP key)"
+        } else {
+            ""
+        };
+        return Err(ApiError::InvalidToken(format!(
+            "the token is bound by confirmation method {other:?} in its cnf claim{dpop}, which              this server does not verify; it checks only cnf.x5t#S256 (RFC 8705 mutual-TLS              binding), and a bound token is never accepted as a plain bearer token. Get a              token bound to the client certificate instead"
+        )));
+    }
+    if cnf.x5t_s256.is_none() {
+        return Err(ApiError::InvalidToken(
+            "the token's cnf claim is empty: it says the token is bound but not to what              (expected cnf.x5t#S256, RFC 8705 §3.1)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
 
 /// The RFC 8705 check, as `/api/whoami` shows it.
 #[derive(Debug, Clone, Serialize)]

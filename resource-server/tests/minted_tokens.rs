@@ -516,6 +516,39 @@ async fn require_binding_refuses_unbound_tokens() {
     s.stop().await;
 }
 
+/// A token bound by a confirmation method this server does not check (`jkt`, RFC 9449
+/// DPoP; `jwk`, RFC 7800) is the issuer saying "only with proof of that key": it gets 401
+/// `invalid_token` naming the method, never acceptance as a plain bearer token, and not
+/// even next to a matching `x5t#S256` (half the binding unchecked is no binding). An empty
+/// `cnf` is refused too; a plain `x5t#S256` binding still passes.
+#[tokio::test]
+async fn tokens_bound_by_an_unchecked_confirmation_method_are_refused() {
+    let s = Setup::start().await;
+    let bound = |cnf: serde_json::Value| {
+        let mut claims = s.provider.claims(None);
+        claims["cnf"] = cnf;
+        s.provider.key().mint(&claims)
+    };
+    let dpop = bound(json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}));
+    let answer = s.get(names::USERS_API_PATH, &dpop).await;
+    assert_invalid_token(&answer, "[\"jkt\"]");
+    assert!(answer.description().contains("DPoP"), "{answer:?}");
+    assert!(answer.description().contains("x5t#S256"), "{answer:?}");
+
+    let both = bound(json!({"x5t#S256": s.pki.client.x5t_s256(), "jkt": "abc"}));
+    assert_invalid_token(&s.get(names::USERS_API_PATH, &both).await, "jkt");
+    let jwk = bound(json!({"jwk": {"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}}));
+    assert_invalid_token(&s.get(names::USERS_API_PATH, &jwk).await, "[\"jwk\"]");
+    assert_invalid_token(
+        &s.get(names::USERS_API_PATH, &bound(json!({}))).await,
+        "empty",
+    );
+
+    let mtls = bound(json!({"x5t#S256": s.pki.client.x5t_s256()}));
+    assert_eq!(s.get(names::USERS_API_PATH, &mtls).await.status, 200);
+    s.stop().await;
+}
+
 /// A provider that follows RFC 9068 (`typ: at+jwt`, `client_id`, no `typ` claim) is
 /// understood too; `--audience` and `--authorized-party` are enforced when set.
 #[tokio::test]
