@@ -330,6 +330,18 @@ fn read_header(token: &str) -> Result<JoseHeader, ApiError> {
     })
 }
 
+/// The token's `iat` before its signature is checked: only for telling a `kid` that is
+/// missing for good from one that may be newer than our keys ([`KeyStore::key_for`]).
+fn unverified_iat(token: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct IssuedAt {
+        #[serde(default, deserialize_with = "optional_numeric_date")]
+        iat: Option<u64>,
+    }
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    serde_json::from_slice::<IssuedAt>(&payload).ok()?.iat
+}
+
 /// Checks tokens and remembers the good ones.
 #[derive(Debug)]
 pub struct Validator {
@@ -379,7 +391,7 @@ impl Validator {
         let header = read_header(token)?;
         let key = self
             .keys
-            .key_for(header.kid.as_deref(), header.alg)
+            .key_for(header.kid.as_deref(), header.alg, unverified_iat(token))
             .await
             .map_err(|e| match e.retry_after() {
                 // We cannot check the token now: not its fault, so not a 401.

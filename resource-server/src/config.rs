@@ -147,7 +147,8 @@ pub struct Config {
     /// After an unknown-`kid` refetch that did not find the `kid`, no other for this long,
     /// so a flood of tokens with made-up `kid`s cannot turn this server into a load
     /// generator. Refetches that find their `kid` (real rotations) and failed ones do not
-    /// count.
+    /// count. Meanwhile a token with an unknown `kid` issued after the last fetch gets 503
+    /// with `Retry-After` (its key may be new), one issued before it 401.
     pub min_refetch_interval: Duration,
     /// First and longest pause between attempts to load the keys while the provider is down.
     pub retry_min_delay: Duration,

@@ -18,7 +18,8 @@
 //! - [`config`]: command line ([`config::Args`]) and library configuration ([`Config`]).
 //! - [`discovery`]: `{issuer}/.well-known/openid-configuration` → `jwks_uri`.
 //! - [`jwks`]: the key cache: refetch on unknown `kid` (rate limited), retry with backoff;
-//!   503, not 401, for an unknown `kid` while the provider cannot be reached.
+//!   503, not 401, for an unknown `kid` while the provider cannot be reached or the rate
+//!   limit holds the refetch back.
 //! - [`auth`]: the validation pipeline and the extractors ([`auth::Authenticated`],
 //!   [`auth::Role`], [`auth::Scope`]), including the RFC 8705 binding check.
 //! - [`error`]: RFC 6750 §3 refusals, one `IntoResponse`.
