@@ -34,7 +34,8 @@ struct Args {
     realm: PathBuf,
     /// Directory with oauth2-provider.pem, oauth2-provider.key.pem and ca.pem
     /// (`client certs` writes them). Client certificates are requested, not required,
-    /// and verified against ca.pem (Keycloak's https-client-auth=request).
+    /// and verified against ca.pem (Keycloak's https-client-auth=request). Read once at
+    /// start: to serve replaced files, restart the provider.
     #[arg(long, value_name = "DIR", default_value = "certs")]
     certs: PathBuf,
     /// HTTPS port (Keycloak's 8443, published as 9443 by the container script).

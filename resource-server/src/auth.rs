@@ -20,7 +20,7 @@
 //!    `exp`/`nbf`/`iat` with leeway, `iss` exact, an access token and not an ID or refresh
 //!    token (header `typ: at+jwt` per [RFC 9068], or Keycloak's claim `typ: Bearer`),
 //!    `aud`/`azp` when configured. A validated token is cached by its SHA-256 until it
-//!    expires, so repeated calls skip the signature check.
+//!    expires or its key is no longer published, so repeated calls skip the signature check.
 //! 4. **The certificate binding** ([RFC 8705 §3]): `cnf.x5t#S256` must equal the SHA-256
 //!    thumbprint of *this* connection's client certificate. It runs on every request,
 //!    cached token or not. `--require-binding` also refuses
@@ -375,7 +375,13 @@ impl Validator {
         let hash = token_hash(token);
         let now = get_current_timestamp();
         if let Some(hit) = self.cache.get(&hash, now, self.leeway) {
-            return Ok((hit, true));
+            // A token is only as good as its key: once the provider stops publishing the
+            // key (a rotation, a restart with new keys), the cached answer no longer holds
+            // and the token is checked again, to be refused with the reason.
+            if self.keys.publishes(hit.kid.as_deref(), hit.alg) {
+                return Ok((hit, true));
+            }
+            self.cache.remove(&hash);
         }
         let validated = Arc::new(self.validate_uncached(token, &hash, now).await?);
         self.cache.insert(hash, validated.clone(), now, self.leeway);
@@ -571,6 +577,11 @@ impl TokenCache {
             return None;
         }
         Some(hit.clone())
+    }
+
+    fn remove(&self, hash: &[u8; 32]) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.remove(hash);
     }
 
     fn insert(&self, hash: [u8; 32], validated: Arc<Validated>, now: u64, leeway: u64) {

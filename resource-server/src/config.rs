@@ -34,7 +34,8 @@ pub struct Args {
     #[arg(long, default_value = "certs/ca.pem")]
     pub ca: PathBuf,
 
-    /// This server's certificate chain (PEM).
+    /// This server's certificate chain (PEM). Read once at start, like --key and --ca: to
+    /// serve a replaced file, restart the server.
     #[arg(long, default_value = "certs/resource-server.pem")]
     pub cert: PathBuf,
 

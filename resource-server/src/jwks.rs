@@ -418,6 +418,11 @@ impl KeyStore {
         }
     }
 
+    /// Whether the keys we hold still include the one for `kid` and `alg` (no fetch).
+    pub fn publishes(&self, kid: Option<&str>, alg: Algorithm) -> bool {
+        self.current().is_ok_and(|set| set.find(kid, alg).is_some())
+    }
+
     /// The key for a token, refetching the JWKS once (rate limited) on an unknown `kid`.
     /// `issued_at` is the token's `iat`, not yet verified: it only decides whether a `kid`
     /// missing while refetches are held back is missing for good (401) or maybe just newer
@@ -443,7 +448,9 @@ impl KeyStore {
             }
         };
         let after = match refetch {
-            Refetch::Done => "even after refetching it".to_owned(),
+            Refetch::Done => "even after refetching it: the provider does not publish this \
+                key (its keys were rotated, or it restarted with new ones); get a new token"
+                .to_owned(),
             Refetch::RateLimited(ago) => {
                 let fetched = set
                     .fetched_at
