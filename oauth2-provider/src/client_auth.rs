@@ -180,7 +180,7 @@ fn refuse(kind: RefusalKind, error: OAuthError, reason: String) -> Refusal {
 
 /// `BasicAuthHelper.RFC6749.parseHeader`: base64, split at the first ':', then URL-decode
 /// both halves (since Keycloak 20).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

@@ -367,7 +367,9 @@ impl KeyStore {
         Ok(set)
     }
 
-    fn install(&self, set: KeySet) {
+    /// Installs a key set: one [`KeyStore::fetch`] got, or one a test or a fuzz target
+    /// made (an offline validator).
+    pub fn install(&self, set: KeySet) {
         tracing::info!(jwks_uri = %set.jwks_uri, kids = ?set.kids(), "provider signing keys loaded");
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = Loaded::Ready(Arc::new(set));
         self.ready.send_replace(true);
