@@ -28,11 +28,13 @@
 //! resource server and the load itself), read from `/proc/self/status` at each minute's
 //! end. Results and the machine: `resource-server/RELIABILITY.md`.
 
-use std::path::Path;
+mod common;
+
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{Servers, identity};
 use playbook::Identity;
 use playbook::names;
 use playbook::pki::DevPki;
@@ -136,17 +138,6 @@ async fn expect(
         result.as_ref().map(|_| ()).map_err(Clone::clone),
     );
     result.ok()
-}
-
-fn identity(issued: &playbook::pki::Issued) -> Identity {
-    Identity::from_parts(
-        Path::new("client.pem"),
-        Path::new("client.key.pem"),
-        vec![issued.cert_der.clone()],
-        issued.key_der(),
-        None,
-    )
-    .expect("client identity")
 }
 
 /// Resident memory of this process (Linux), in MiB.
@@ -402,36 +393,8 @@ async fn main() -> ExitCode {
     playbook::install_crypto_provider();
     let pki = DevPki::generate(2, 1).expect("pki");
     let ca = vec![pki.ca.cert.cert_der.clone()];
-    let provider = oauth2_provider::Provider::from_realm_file(
-        &oauth2_provider::realm_file(),
-        oauth2_provider::Options::default(),
-    )
-    .expect("realm imports");
-    let provider = oauth2_provider::spawn(
-        provider,
-        oauth2_provider::tls_config_from_pki(&pki).expect("tls"),
-    )
-    .await
-    .expect("provider starts");
-    let issuer = names::issuer_for(&provider.base_url, names::REALM);
-    let config = resource_server::Config::new(&issuer, ca.clone());
-    let server_identity = Identity::from_parts(
-        Path::new("resource-server.pem"),
-        Path::new("resource-server.key.pem"),
-        vec![pki.resource_server.cert_der.clone()],
-        pki.resource_server.key_der(),
-        None,
-    )
-    .expect("server identity");
-    let tls = config.server_tls(&server_identity).expect("tls");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server = resource_server::spawn(listener, tls, config).expect("resource server");
-    server
-        .wait_ready(Duration::from_secs(10))
-        .await
-        .expect("keys loaded");
+    let servers = Servers::start(&pki).await;
+    let (issuer, provider, server) = (&servers.issuer, &servers.provider, &servers.server);
 
     let soak = Arc::new(Soak {
         recorder: Recorder::new(minutes),
@@ -479,8 +442,7 @@ async fn main() -> ExitCode {
     }
     let clean = report(&soak.recorder, minutes).await;
     workers.join_all().await;
-    server.stop().await.expect("resource server stops");
-    provider.stop().await;
+    servers.stop().await;
     if clean {
         ExitCode::SUCCESS
     } else {

@@ -45,6 +45,8 @@ fn help_lists_the_flags() {
         "--require-binding",
         "--leeway",
         "--audience",
+        "--request-timeout",
+        "--max-connections-per-peer",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
