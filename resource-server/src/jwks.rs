@@ -236,7 +236,7 @@ pub enum KeyError {
     /// provider published after our last fetch (a rotation).
     #[error(
         "{what}. The token may be signed with a key the provider published since the keys \
-         were last fetched ({ago:.0?} ago, for another unknown kid); at most one such refetch \
+         were last fetched ({ago:.0?} ago, for an unknown kid); at most one such refetch \
          is made per {interval:?}, so the token cannot be checked yet; next refetch in {}s",
         retry_after_secs(*retry_after)
     )]
