@@ -221,7 +221,7 @@ fn refuse(kind: RefusalKind, error: OAuthError, reason: String) -> Refusal {
 
 /// `BasicAuthHelper.RFC6749.parseHeader`: base64, split at the first ':', then URL-decode
 /// both halves (since Keycloak 20).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -232,8 +232,10 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, pass) = decoded.split_once(':')?;
+    // Java's URLDecoder: `+` and `%XX` decoded, everything else kept. The form parser
+    // below would split at a literal `&` (found by fuzz/token_form), so that is escaped.
     let url_decode = |s: &str| -> String {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        url::form_urlencoded::parse(format!("x={}", s.replace('&', "%26")).as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default()
@@ -651,6 +653,30 @@ pub fn legacy_dn(name: &x509_parser::x509::X509Name<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `fuzz/token_form`: a `&` in a Basic password cut it short ("3csr&x" became
+    /// "3csr"), so a correct secret containing `&` was refused.
+    #[test]
+    fn basic_credentials_keep_every_character_url_decoding_does_not_touch() {
+        use base64::Engine as _;
+        let basic = |raw: &str| {
+            let mut headers = HeaderMap::new();
+            let value = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(raw)
+            );
+            headers.insert(header::AUTHORIZATION, value.parse().expect("header"));
+            basic_credentials(&headers)
+        };
+        let pair = |u: &str, p: &str| Some((u.to_owned(), p.to_owned()));
+        assert_eq!(basic("o6utG2-ps3cz:3csr&x"), pair("o6utG2-ps3cz", "3csr&x"));
+        assert_eq!(basic("a&b=c:p&q=r#s"), pair("a&b=c", "p&q=r#s"));
+        assert_eq!(
+            basic("my%20client:s+e%26cret"),
+            pair("my client", "s e&cret")
+        );
+        assert_eq!(basic("no-colon"), None);
+    }
 
     fn configure(
         kind: &str,

@@ -81,6 +81,8 @@ pub struct Options {
     pub admin_username: String,
     /// `KC_BOOTSTRAP_ADMIN_PASSWORD`.
     pub admin_password: String,
+    /// Bounds on slow and greedy clients (`--request-timeout`, `--max-connections-per-peer`).
+    pub limits: playbook::server::Limits,
 }
 
 impl Default for Options {
@@ -89,6 +91,7 @@ impl Default for Options {
             hostname: None,
             admin_username: playbook::names::DEFAULT_ADMIN_USERNAME.to_owned(),
             admin_password: playbook::names::DEFAULT_ADMIN_PASSWORD.to_owned(),
+            limits: playbook::server::Limits::default(),
         }
     }
 }
@@ -104,6 +107,7 @@ pub(crate) struct Inner {
     pub(crate) store: RwLock<store::Store>,
     pub(crate) keys: Vec<(String, keys::RealmKeys)>,
     pub(crate) hostname: Option<Url>,
+    pub(crate) limits: playbook::server::Limits,
     /// User sessions of the password grant: `sid` → (user id, expiry). A lightweight access
     /// token (admin-cli's) carries no `sub`; its user is found through its session, as
     /// Keycloak finds it.
@@ -235,6 +239,7 @@ impl Provider {
                 store: RwLock::new(store::Store { realms }),
                 keys,
                 hostname: options.hostname,
+                limits: options.limits,
                 sessions: Default::default(),
             }),
         })
@@ -347,7 +352,8 @@ pub fn tls_config_from_pki(
 /// Serves [`app`] on `listener` and, when given, [`management_app`] on `management`
 /// (HTTPS with the same certificate; Keycloak's `https-management-client-auth=none`
 /// means a probe needs no client certificate, and with `request` mode it needs none
-/// here either) until `shutdown` completes.
+/// here either) until `shutdown` completes, both with the provider's
+/// [`Options::limits`].
 pub async fn run(
     listener: TcpListener,
     management: Option<TcpListener>,
@@ -363,15 +369,17 @@ pub async fn run(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
+    let limits = provider.inner.limits;
     let mgmt = management.map(|l| {
-        tokio::spawn(playbook::server::serve(
+        tokio::spawn(playbook::server::serve_with(
             l,
             tls.clone(),
             management_app(provider.clone()),
             stopped(stop_rx.clone()),
+            limits,
         ))
     });
-    let main = playbook::server::serve(listener, tls, app(provider), stopped(stop_rx));
+    let main = playbook::server::serve_with(listener, tls, app(provider), stopped(stop_rx), limits);
     let result = main.await;
     if let Some(task) = mgmt {
         task.await.map_err(std::io::Error::other)??;

@@ -39,7 +39,8 @@ struct Args {
     realm: Vec<PathBuf>,
     /// Directory with oauth2-provider.pem, oauth2-provider.key.pem and ca.pem
     /// (`client certs` writes them). Client certificates are requested, not required,
-    /// and verified against ca.pem (Keycloak's https-client-auth=request).
+    /// and verified against ca.pem (Keycloak's https-client-auth=request). Read once at
+    /// start: to serve replaced files, restart the provider.
     #[arg(long, value_name = "DIR", default_value = "certs")]
     certs: PathBuf,
     /// More PEM files whose certificates are trusted for client certificates, besides
@@ -77,6 +78,8 @@ struct Args {
         hide_env_values = true
     )]
     admin_password: String,
+    #[command(flatten)]
+    limits: playbook::server::Limits,
 }
 
 /// `--hostname`: an https URL without query or fragment (the issuer is built from it).
@@ -122,6 +125,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             hostname: args.hostname,
             admin_username: args.admin_username,
             admin_password: args.admin_password,
+            limits: args.limits,
         },
     )?;
     let tls = oauth2_provider::tls_config_from_dir(&args.certs, &args.truststore_paths)

@@ -41,8 +41,12 @@ fn pem_error(path: &Path, what: &'static str, label: &'static str, e: pem::Error
 
 /// All certificates in a PEM file (a leaf, a chain or a CA bundle); at least one.
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let bytes = read(path)?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
+    certs_from_pem(&read(path)?, path)
+}
+
+/// [`load_certs`] on the file's contents; `path` only names it in errors.
+pub fn certs_from_pem(bytes: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| pem_error(path, "certificate", "CERTIFICATE", e))?;
     if certs.is_empty() {
@@ -73,8 +77,12 @@ pub fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsErr
 
 /// The first private key in a PEM file (PKCS#8, PKCS#1 or SEC1).
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let bytes = read(path)?;
-    PrivateKeyDer::from_pem_slice(&bytes)
+    key_from_pem(&read(path)?, path)
+}
+
+/// [`load_key`] on the file's contents; `path` only names it in errors.
+pub fn key_from_pem(bytes: &[u8], path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(bytes)
         .map_err(|e| pem_error(path, "private key", "PRIVATE KEY", e))
 }
 

@@ -6,14 +6,20 @@
 //! accept TCP, handshake with tokio-rustls, then serve the connection with hyper, with a
 //! [`Connection`] extension inserted into every request.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
@@ -136,24 +142,100 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Request-head limit: a few KiB is plenty for a bearer token.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Serves `app` over TLS on `listener` until `shutdown` completes, then drains.
+/// What one client may cost a server: the bounds against slow and greedy clients that
+/// every server of the playground applies (`--request-timeout`,
+/// `--max-connections-per-peer`). The defaults are far beyond what a workshop needs.
 ///
-/// Each request carries a [`Connection`] extension with the peer address and the
-/// client certificate of its own connection. Failed handshakes are logged with the
-/// reason (an untrusted or expired client certificate is a lesson, not noise).
+/// Without them, a client that sends its request body one byte per second holds a
+/// connection and a task forever, before any client authentication has happened; and one
+/// address could open connections until the server runs out of file descriptors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct Limits {
+    /// Seconds a client has to send a request: its head (request line and headers) must
+    /// arrive within this time, and then its body within this time again, so a whole
+    /// request takes at most twice this. A late head closes the connection; a late body gets
+    /// `408 Request Timeout`, then the connection is closed. This is also how long a
+    /// kept-alive connection may stay idle between requests.
+    #[arg(
+        long = "request-timeout",
+        env = "REQUEST_TIMEOUT_SECS",
+        value_name = "SECS",
+        default_value = "30",
+        value_parser = positive_seconds
+    )]
+    pub request_timeout: Duration,
+
+    /// Connections one client IP address may hold open at once; more are closed before
+    /// the TLS handshake. Every client on this machine shares 127.0.0.1.
+    #[arg(
+        long,
+        env = "MAX_CONNECTIONS_PER_PEER",
+        value_name = "N",
+        default_value_t = Limits::DEFAULT.max_connections_per_peer,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections_per_peer: u32,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        request_timeout: Duration::from_secs(30),
+        max_connections_per_peer: 256,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// `--request-timeout`: a positive number of seconds (fractions allowed).
+fn positive_seconds(value: &str) -> Result<Duration, String> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds, e.g. 30"))?;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{value:?}: the timeout must be a positive number of seconds"))
+}
+
+/// Serves `app` over TLS on `listener` until `shutdown` completes, then drains, with the
+/// default [`Limits`].
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     app: Router,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_with(listener, tls, app, shutdown, Limits::default()).await
+}
+
+/// Serves `app` over TLS on `listener` until `shutdown` completes, then drains.
+///
+/// Each request carries a [`Connection`] extension with the peer address and the
+/// client certificate of its own connection. Failed handshakes are logged with the
+/// reason (an untrusted or expired client certificate is a lesson, not noise). `limits`
+/// bounds how slow a request and how many connections per address may be.
+pub async fn serve_with(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send,
+    limits: Limits,
+) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
+    // hyper starts this timer when it begins to read a request head, including on a
+    // kept-alive connection waiting for its next request; the body has its own deadline
+    // (`Deadline` below).
     http.timer(TokioTimer::new())
         .max_buf_size(MAX_HEADER_BYTES)
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(limits.request_timeout);
     let http = Arc::new(http);
+    let peers = PeerCounts::default();
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote_addr) = tokio::select! {
@@ -168,6 +250,18 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Counted before the handshake: a handshake costs the server an asymmetric
+        // signature, so a peer over its share gets nothing but a closed socket.
+        let Some(slot) = peers.acquire(remote_addr.ip(), limits.max_connections_per_peer) else {
+            tracing::warn!(
+                %remote_addr,
+                "connection refused: this address already holds {} connections \
+                 (--max-connections-per-peer)",
+                limits.max_connections_per_peer
+            );
+            drop(tcp);
+            continue;
+        };
         // Small TLS records (the handshake, short JSON answers) must not wait for Nagle's
         // algorithm to meet the peer's delayed ACK: that costs ~40 ms a time on loopback.
         if let Err(e) = tcp.set_nodelay(true) {
@@ -178,6 +272,8 @@ pub async fn serve(
         let http = http.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            // Held for as long as the connection lives.
+            let _slot = slot;
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
@@ -206,9 +302,22 @@ pub async fn serve(
             }
             let connection = Connection::new(remote_addr, client_certs);
             let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                move |req: hyper::Request<hyper::body::Incoming>| {
+                    let timed_out = Arc::new(AtomicBool::new(false));
+                    let mut req = req
+                        .map(|body| Deadline::new(body, limits.request_timeout, timed_out.clone()));
                     req.extensions_mut().insert(connection.clone());
-                    app.clone().oneshot(req)
+                    let app = app.clone();
+                    async move {
+                        let response = app.oneshot(req).await;
+                        // Whatever the handler made of the failed body read (axum says 400),
+                        // the client was too slow: say so, and end the connection.
+                        if timed_out.load(Ordering::Relaxed) {
+                            tracing::info!(%remote_addr, "request body not received within {:?}; closing", limits.request_timeout);
+                            return Ok(request_timeout(limits.request_timeout));
+                        }
+                        response
+                    }
                 },
             );
             let conn = http.serve_connection(TokioIo::new(tls), service);
@@ -223,6 +332,127 @@ pub async fn serve(
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing"),
     }
     Ok(())
+}
+
+/// `408 Request Timeout` with `Connection: close` (RFC 9110 §15.5.9).
+fn request_timeout(limit: Duration) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        [(axum::http::header::CONNECTION, "close")],
+        format!(
+            "request timeout: the request body was not received within {limit:?} of its \
+             headers (the server's --request-timeout)\n"
+        ),
+    )
+        .into_response()
+}
+
+/// Open connections per client address.
+#[derive(Debug, Clone, Default)]
+struct PeerCounts(Arc<Mutex<HashMap<IpAddr, u32>>>);
+
+/// One counted connection; dropping it gives the place back.
+#[derive(Debug)]
+struct PeerSlot {
+    counts: PeerCounts,
+    ip: IpAddr,
+}
+
+impl PeerCounts {
+    fn acquire(&self, ip: IpAddr, max: u32) -> Option<PeerSlot> {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(ip).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(PeerSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                // Forget idle addresses: the map stays as small as the set of live peers.
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The request body the application reads, with a deadline: a body that has not ended
+/// `limit` after its head arrived fails with [`BodyTimeout`] and sets `timed_out`.
+#[derive(Debug)]
+struct Deadline<B> {
+    inner: B,
+    deadline: tokio::time::Instant,
+    /// Made on the first read that has to wait: most bodies (empty, or already buffered)
+    /// never need a timer.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    timed_out: Arc<AtomicBool>,
+    limit: Duration,
+}
+
+impl<B> Deadline<B> {
+    fn new(inner: B, limit: Duration, timed_out: Arc<AtomicBool>) -> Self {
+        Deadline {
+            inner,
+            deadline: tokio::time::Instant::now() + limit,
+            sleep: None,
+            timed_out,
+            limit,
+        }
+    }
+}
+
+/// The request body did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body was not received within {0:?}")]
+pub struct BodyTimeout(Duration);
+
+impl<B> Body for Deadline<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        // Polling the timer registers the waker: a body that stalls is woken at the deadline.
+        let deadline = self.deadline;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.timed_out.store(true, Ordering::Relaxed);
+                Poll::Ready(Some(Err(BodyTimeout(self.limit).into())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Runs until Ctrl-C or SIGTERM: the shutdown future for the binaries.

@@ -18,10 +18,11 @@
 //! the phases with one another and across changes, not capacity figures. Each phase is
 //! bounded in count and in time. Results and the machine: `resource-server/BENCHMARKS.md`.
 
-use std::path::Path;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use playbook::Identity;
+use common::{Servers, identity};
 use playbook::pki::DevPki;
 
 const TOKENS: usize = 300;
@@ -78,17 +79,6 @@ where
     (phase, outputs)
 }
 
-fn identity(issued: &playbook::pki::Issued) -> Identity {
-    Identity::from_parts(
-        Path::new("client.pem"),
-        Path::new("client.key.pem"),
-        vec![issued.cert_der.clone()],
-        issued.key_der(),
-        None,
-    )
-    .expect("client identity")
-}
-
 /// Peak and current resident memory of this process (Linux), in MiB.
 fn memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -109,38 +99,8 @@ async fn main() {
     playbook::install_crypto_provider();
     let pki = DevPki::generate(2, 1).expect("pki");
     let ca = vec![pki.ca.cert.cert_der.clone()];
-
-    let provider = oauth2_provider::Provider::from_realm_file(
-        &oauth2_provider::realm_file(),
-        oauth2_provider::Options::default(),
-    )
-    .expect("realm imports");
-    let provider = oauth2_provider::spawn(
-        provider,
-        oauth2_provider::tls_config_from_pki(&pki).expect("tls"),
-    )
-    .await
-    .expect("provider starts");
-    let issuer = playbook::names::issuer_for(&provider.base_url, playbook::names::REALM);
-
-    let config = resource_server::Config::new(&issuer, ca.clone());
-    let server_identity = Identity::from_parts(
-        Path::new("resource-server.pem"),
-        Path::new("resource-server.key.pem"),
-        vec![pki.resource_server.cert_der.clone()],
-        pki.resource_server.key_der(),
-        None,
-    )
-    .expect("server identity");
-    let tls = config.server_tls(&server_identity).expect("tls");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server = resource_server::spawn(listener, tls, config).expect("resource server");
-    server
-        .wait_ready(Duration::from_secs(10))
-        .await
-        .expect("keys loaded");
+    let servers = Servers::start(&pki).await;
+    let (issuer, server) = (&servers.issuer, &servers.server);
     let memory_at_start = memory();
 
     let client_id = identity(&pki.client);
@@ -224,6 +184,5 @@ async fn main() {
         "memory: after start-up {memory_at_start}; at the end {}",
         memory()
     );
-    server.stop().await.expect("resource server stops");
-    provider.stop().await;
+    servers.stop().await;
 }

@@ -20,11 +20,12 @@
 //!    `exp`/`nbf`/`iat` with leeway, `iss` exact, an access token and not an ID or refresh
 //!    token (header `typ: at+jwt` per [RFC 9068], or Keycloak's claim `typ: Bearer`),
 //!    `aud`/`azp` when configured. A validated token is cached by its SHA-256 until it
-//!    expires, so repeated calls skip the signature check.
+//!    expires or its key is no longer published, so repeated calls skip the signature check.
 //! 4. **The certificate binding** ([RFC 8705 §3]): `cnf.x5t#S256` must equal the SHA-256
 //!    thumbprint of *this* connection's client certificate. It runs on every request,
 //!    cached token or not. `--require-binding` also refuses
-//!    unbound tokens.
+//!    unbound tokens. A `cnf` with any other confirmation method (`jkt` of RFC 9449 DPoP,
+//!    `jwk`, …) is refused: the issuer wanted a binding this server cannot check.
 //! 5. **The route's role or scope** ([`Role`], [`Scope`]): 403 `insufficient_scope`. Roles
 //!    come from `realm_access.roles` (Keycloak) or `roles` (RFC 9068 §7.2.1.1); scopes from
 //!    the space-separated `scope` claim, matched exactly, never by substring.
@@ -107,10 +108,27 @@ pub struct RealmAccess {
     pub roles: Vec<String>,
 }
 
+/// The `cnf` claim ([RFC 7800]): how the token is bound to a key or a certificate.
+///
+/// [RFC 7800]: https://www.rfc-editor.org/rfc/rfc7800#section-3.1
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Confirmation {
+    /// RFC 8705 §3.1: the SHA-256 thumbprint of the client certificate. The only
+    /// confirmation method this server can check.
     #[serde(rename = "x5t#S256", default)]
     pub x5t_s256: Option<String>,
+    /// Every other member: `jkt` (RFC 9449 DPoP), `jwk`, `kid`, `jku`, `jwe` (RFC 7800),
+    /// or anything newer. The issuer bound the token by a method this server does not
+    /// verify, so such a token is refused rather than accepted as a plain bearer token.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Confirmation {
+    /// The confirmation methods in this `cnf` that this server cannot verify.
+    pub fn unverifiable(&self) -> Vec<&str> {
+        self.other.keys().map(String::as_str).collect()
+    }
 }
 
 impl Claims {
@@ -304,6 +322,18 @@ fn read_header(token: &str) -> Result<JoseHeader, ApiError> {
     })
 }
 
+/// The token's `iat` before its signature is checked: only for telling a `kid` that is
+/// missing for good from one that may be newer than our keys ([`KeyStore::key_for`]).
+fn unverified_iat(token: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct IssuedAt {
+        #[serde(default, deserialize_with = "optional_numeric_date")]
+        iat: Option<u64>,
+    }
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    serde_json::from_slice::<IssuedAt>(&payload).ok()?.iat
+}
+
 /// Checks tokens and remembers the good ones.
 #[derive(Debug)]
 pub struct Validator {
@@ -336,7 +366,13 @@ impl Validator {
     pub async fn validate(&self, token: &str) -> Result<(Arc<Validated>, bool), ApiError> {
         let now = get_current_timestamp();
         if let Some(hit) = self.cache.get(token, now, self.leeway) {
-            return Ok((hit, true));
+            // A token is only as good as its key: once the provider stops publishing the
+            // key (a rotation, a restart with new keys), the cached answer no longer holds
+            // and the token is checked again, to be refused with the reason.
+            if self.keys.publishes(hit.kid.as_deref(), hit.alg) {
+                return Ok((hit, true));
+            }
+            self.cache.remove(token);
         }
         // Hashed and logged only when the token is new: a cache hit formats nothing.
         let hash = token_hash(token);
@@ -356,7 +392,7 @@ impl Validator {
         let header = read_header(token)?;
         let key = self
             .keys
-            .key_for(header.kid.as_deref(), header.alg)
+            .key_for(header.kid.as_deref(), header.alg, unverified_iat(token))
             .await
             .map_err(|e| match e.retry_after() {
                 // We cannot check the token now: not its fault, so not a 401.
@@ -423,6 +459,7 @@ impl Validator {
                 ));
             }
         }
+        check_confirmation(claims.cnf.as_ref())?;
         if let Some(expected) = &self.authorized_party
             && claims.client() != Some(expected.as_str())
         {
@@ -540,6 +577,11 @@ impl TokenCache {
         Some(hit.clone())
     }
 
+    fn remove(&self, token: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.remove(token);
+    }
+
     fn insert(&self, token: &str, validated: Arc<Validated>, now: u64, leeway: u64) {
         if self.max_entries == 0 {
             return;
@@ -647,6 +689,31 @@ pub fn bearer_token<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&
 
 // ---------------------------------------------------------------------------------------
 // The certificate binding
+
+/// A `cnf` this server cannot fully verify means the issuer wanted the token bound to
+/// something this server does not check: the token is refused, never downgraded to a
+/// plain bearer token. Only `x5t#S256` (RFC 8705) is understood.
+pub fn check_confirmation(cnf: Option<&Confirmation>) -> Result<(), ApiError> {
+    let Some(cnf) = cnf else { return Ok(()) };
+    let other = cnf.unverifiable();
+    if !other.is_empty() {
+        let dpop = if other.contains(&"jkt") {
+            " (jkt is RFC 9449 DPoP: the token is bound to the client's DPoP key)"
+        } else {
+            ""
+        };
+        return Err(ApiError::InvalidToken(format!(
+            "the token is bound by confirmation method {other:?} in its cnf claim{dpop}, which              this server does not verify; it checks only cnf.x5t#S256 (RFC 8705 mutual-TLS              binding), and a bound token is never accepted as a plain bearer token. Get a              token bound to the client certificate instead"
+        )));
+    }
+    if cnf.x5t_s256.is_none() {
+        return Err(ApiError::InvalidToken(
+            "the token's cnf claim is empty: it says the token is bound but not to what              (expected cnf.x5t#S256, RFC 8705 §3.1)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
 
 /// The RFC 8705 check, as `/api/whoami` shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -34,7 +34,8 @@ pub struct Args {
     #[arg(long, default_value = "certs/ca.pem")]
     pub ca: PathBuf,
 
-    /// This server's certificate chain (PEM).
+    /// This server's certificate chain (PEM). Read once at start, like --key and --ca: to
+    /// serve a replaced file, restart the server.
     #[arg(long, default_value = "certs/resource-server.pem")]
     pub cert: PathBuf,
 
@@ -70,6 +71,9 @@ pub struct Args {
     /// Require the token's `azp` (the client it was issued to) to be this client id.
     #[arg(long)]
     pub authorized_party: Option<String>,
+
+    #[command(flatten)]
+    pub limits: playbook::server::Limits,
 }
 
 impl Args {
@@ -87,6 +91,7 @@ impl Args {
         config.audience = self.audience.clone();
         config.authorized_party = self.authorized_party.clone();
         config.client_auth = self.client_auth;
+        config.limits = self.limits;
         Ok(config)
     }
 
@@ -143,7 +148,8 @@ pub struct Config {
     /// After an unknown-`kid` refetch that did not find the `kid`, no other for this long,
     /// so a flood of tokens with made-up `kid`s cannot turn this server into a load
     /// generator. Refetches that find their `kid` (real rotations) and failed ones do not
-    /// count.
+    /// count. Meanwhile a token with an unknown `kid` issued after the last fetch gets 503
+    /// with `Retry-After` (its key may be new), one issued before it 401.
     pub min_refetch_interval: Duration,
     /// First and longest pause between attempts to load the keys while the provider is down.
     pub retry_min_delay: Duration,
@@ -158,6 +164,8 @@ pub struct Config {
     pub token_cache_size: usize,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Bounds on slow and greedy clients (`--request-timeout`, `--max-connections-per-peer`).
+    pub limits: playbook::server::Limits,
 }
 
 impl Config {
@@ -179,6 +187,7 @@ impl Config {
             failed_refetch_max_delay: Duration::from_secs(5),
             token_cache_size: 10_000,
             max_body_bytes: 64 * 1024,
+            limits: playbook::server::Limits::default(),
         }
     }
 

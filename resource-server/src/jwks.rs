@@ -7,7 +7,12 @@
 //!   for [`Config::min_refetch_interval`](crate::config::Config::min_refetch_interval).
 //!   Anyone can put any `kid` in a token header; without the limit, each forged token would
 //!   cost the provider two requests. A refetch that finds its `kid` (a real key rotation)
-//!   does not take the slot, so two rotations in a row both work at once.
+//!   does not take the slot, so two rotations in a row both work at once. While the slot is
+//!   held (by someone's made-up `kid`s, say), a token with an unknown `kid` issued after our
+//!   last fetch gets **503** with `Retry-After` until the slot is free, not 401: it may be
+//!   signed with a key the provider published since, and a real rotation must never be
+//!   told "invalid". Only a token issued before our last fetch (by its unverified `iat`,
+//!   with the leeway for clocks) is known to name a key the provider does not have: 401.
 //! - **Only signature keys of asymmetric algorithms** are kept: entries with `use` other than
 //!   `sig` (Keycloak publishes an `RSA-OAEP` encryption key next to its `RS256` one),
 //!   symmetric (`oct`) keys and unknown algorithms are skipped.
@@ -34,7 +39,7 @@
 //! [RFC 7517]: https://www.rfc-editor.org/rfc/rfc7517
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use backon::{ExponentialBuilder, Retryable as _};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
@@ -79,6 +84,9 @@ impl VerifyKey {
 pub struct KeySet {
     pub jwks_uri: String,
     pub keys: Vec<Arc<VerifyKey>>,
+    /// When the fetch that produced this set started: every key the provider published
+    /// before then is in it.
+    pub fetched_at: SystemTime,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +129,7 @@ impl KeySet {
         Ok(KeySet {
             jwks_uri: jwks_uri.to_owned(),
             keys,
+            fetched_at: SystemTime::now(),
         })
     }
 
@@ -222,6 +231,21 @@ pub enum KeyError {
         error: FetchError,
         retry_after: Duration,
     },
+    /// The token names a key we do not have, and the refetch that could find it is held
+    /// back by the rate limit: the server answers 503, because the key may be one the
+    /// provider published after our last fetch (a rotation).
+    #[error(
+        "{what}. The token may be signed with a key the provider published since the keys \
+         were last fetched ({ago:.0?} ago, for an unknown kid); at most one such refetch \
+         is made per {interval:?}, so the token cannot be checked yet; next refetch in {}s",
+        retry_after_secs(*retry_after)
+    )]
+    NotRefetchedYet {
+        what: String,
+        ago: Duration,
+        interval: Duration,
+        retry_after: Duration,
+    },
     /// The token names a key the provider does not publish (even after a refetch).
     #[error("{0}")]
     Unknown(String),
@@ -232,7 +256,8 @@ impl KeyError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             KeyError::Unavailable(_) => Some(Duration::from_secs(5)),
-            KeyError::ProviderUnreachable { retry_after, .. } => Some(*retry_after),
+            KeyError::ProviderUnreachable { retry_after, .. }
+            | KeyError::NotRefetchedYet { retry_after, .. } => Some(*retry_after),
             KeyError::Unknown(_) => None,
         }
     }
@@ -284,6 +309,7 @@ struct Failing {
 pub struct KeyStore {
     http: reqwest::Client,
     issuer: String,
+    leeway: Duration,
     min_refetch_interval: Duration,
     retry_min_delay: Duration,
     retry_max_delay: Duration,
@@ -309,6 +335,7 @@ impl KeyStore {
         KeyStore {
             http,
             issuer: config.issuer.clone(),
+            leeway: config.leeway,
             min_refetch_interval: config.min_refetch_interval,
             retry_min_delay: config.retry_min_delay,
             retry_max_delay: config.retry_max_delay,
@@ -332,12 +359,17 @@ impl KeyStore {
 
     /// Discovery, then the JWKS: one full fetch.
     pub async fn fetch(&self) -> Result<KeySet, FetchError> {
+        let started = SystemTime::now();
         let metadata = discovery::discover(&self.http, &self.issuer).await?;
         let body: serde_json::Value = discovery::get_json(&self.http, &metadata.jwks_uri).await?;
-        KeySet::parse(&metadata.jwks_uri, body)
+        let mut set = KeySet::parse(&metadata.jwks_uri, body)?;
+        set.fetched_at = started;
+        Ok(set)
     }
 
-    fn install(&self, set: KeySet) {
+    /// Installs a key set: one [`KeyStore::fetch`] got, or one a test or a fuzz target
+    /// made (an offline validator).
+    pub fn install(&self, set: KeySet) {
         tracing::info!(jwks_uri = %set.jwks_uri, kids = ?set.kids(), "provider signing keys loaded");
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = Loaded::Ready(Arc::new(set));
         self.ready.send_replace(true);
@@ -388,11 +420,20 @@ impl KeyStore {
         }
     }
 
+    /// Whether the keys we hold still include the one for `kid` and `alg` (no fetch).
+    pub fn publishes(&self, kid: Option<&str>, alg: Algorithm) -> bool {
+        self.current().is_ok_and(|set| set.find(kid, alg).is_some())
+    }
+
     /// The key for a token, refetching the JWKS once (rate limited) on an unknown `kid`.
+    /// `issued_at` is the token's `iat`, not yet verified: it only decides whether a `kid`
+    /// missing while refetches are held back is missing for good (401) or maybe just newer
+    /// than our keys (503). A forger can only choose the 503.
     pub async fn key_for(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
+        issued_at: Option<u64>,
     ) -> Result<Arc<VerifyKey>, KeyError> {
         if let Some(key) = self.current()?.find(kid, alg) {
             return Ok(key);
@@ -409,11 +450,31 @@ impl KeyStore {
             }
         };
         let after = match refetch {
-            Refetch::Done => "even after refetching it".to_owned(),
-            Refetch::RateLimited(ago) => format!(
-                "(keys were refetched {ago:.0?} ago; at most one refetch per {:?})",
-                self.min_refetch_interval
-            ),
+            Refetch::Done => "even after refetching it: the provider does not publish this \
+                key (its keys were rotated, or it restarted with new ones); get a new token"
+                .to_owned(),
+            Refetch::RateLimited(ago) => {
+                let fetched = set
+                    .fetched_at
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                // Keys fetched after the token was issued include the key it was signed with,
+                // if the provider ever published it (the leeway covers clock differences).
+                if issued_at.is_none_or(|iat| fetched <= iat.saturating_add(self.leeway.as_secs()))
+                {
+                    return Err(KeyError::NotRefetchedYet {
+                        what,
+                        ago,
+                        interval: self.min_refetch_interval,
+                        retry_after: self.min_refetch_interval.saturating_sub(ago),
+                    });
+                }
+                format!(
+                    "in the keys fetched {ago:.0?} ago, after the token was issued (iat); \
+                     at most one refetch per {:?}",
+                    self.min_refetch_interval
+                )
+            }
             Refetch::Failed { error, retry_after } => {
                 return Err(KeyError::ProviderUnreachable {
                     what: format!("{what}; cached kids: {:?}", set.kids()),

@@ -18,7 +18,8 @@
 //! - [`config`]: command line ([`config::Args`]) and library configuration ([`Config`]).
 //! - [`discovery`]: `{issuer}/.well-known/openid-configuration` → `jwks_uri`.
 //! - [`jwks`]: the key cache: refetch on unknown `kid` (rate limited), retry with backoff;
-//!   503, not 401, for an unknown `kid` while the provider cannot be reached.
+//!   503, not 401, for an unknown `kid` while the provider cannot be reached or the rate
+//!   limit holds the refetch back.
 //! - [`auth`]: the validation pipeline and the extractors ([`auth::Authenticated`],
 //!   [`auth::Role`], [`auth::Scope`]), including the RFC 8705 binding check.
 //! - [`error`]: RFC 6750 §3 refusals, one `IntoResponse`.
@@ -128,7 +129,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     // Aborted when `run` returns or is dropped (e.g. an aborted task), never left behind.
     let _loader = AbortOnDrop(tokio::spawn(state.load_keys()));
-    playbook::server::serve(listener, tls, app(state), shutdown).await
+    let limits = state.config.limits;
+    playbook::server::serve_with(listener, tls, app(state), shutdown, limits).await
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -35,6 +35,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let tls = args
         .tls(&config)
         .context("loading the server certificate and key (--cert, --key)")?;
+    tracing::info!(
+        cert = %args.cert.display(),
+        key = %args.key.display(),
+        ca = %args.ca.display(),
+        "TLS files loaded; they are read once: a replaced file takes effect at the next start"
+    );
     let state = AppState::new(config).context("building the HTTPS client for the provider")?;
 
     let addr = args.listen_addr();

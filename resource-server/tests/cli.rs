@@ -45,6 +45,8 @@ fn help_lists_the_flags() {
         "--require-binding",
         "--leeway",
         "--audience",
+        "--request-timeout",
+        "--max-connections-per-peer",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
@@ -129,25 +131,25 @@ impl Log {
     }
 }
 
-/// The binary, started from the files `client certs` writes, serves the API with the
-/// provider's keys.
-#[tokio::test]
-async fn binary_serves_the_api_from_certificate_files() {
-    playbook::install_crypto_provider();
-    let pki = DevPki::generate(1, 1).expect("PKI");
-    let dir = tempfile::tempdir().expect("tempdir");
-    playbook::pki::write_files(dir.path(), &pki.files().expect("files"), false).expect("write");
-    let provider = TestProvider::start(&pki).await;
+/// Starts the binary with the certificate files in `dir`, trusting `issuer`; waits until
+/// it is ready (asking with `pki.client`, trusting `server_roots` for the server's
+/// certificate). Returns the process, its log and its base URL.
+async fn start_binary(
+    pki: &DevPki,
+    server_roots: &[rustls_pki_types::CertificateDer<'static>],
+    dir: &std::path::Path,
+    issuer: &str,
+) -> (Server, Log, String) {
     // `--port 0`: the OS picks a free port and the log says which (no bind-and-release race).
     let mut server = Server(
         Command::new(BIN)
-            .args(["--issuer", &provider.issuer, "--port", "0"])
+            .args(["--issuer", issuer, "--port", "0"])
             .arg("--ca")
-            .arg(dir.path().join("ca.pem"))
+            .arg(dir.join("ca.pem"))
             .arg("--cert")
-            .arg(dir.path().join("resource-server.pem"))
+            .arg(dir.join("resource-server.pem"))
             .arg("--key")
-            .arg(dir.path().join("resource-server.key.pem"))
+            .arg(dir.join("resource-server.key.pem"))
             .env_remove("RUST_LOG")
             .env_remove("NO_COLOR")
             .stdout(Stdio::piped())
@@ -168,9 +170,7 @@ async fn binary_serves_the_api_from_certificate_files() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let id = identity(&pki.client);
-        let client =
-            playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&id))
-                .expect("client");
+        let client = playbook::client::https_client(server_roots, Some(&id)).expect("client");
         let ready = client.get(format!("{base}/health/ready")).send().await;
         if ready.is_ok_and(|r| r.status() == 200) {
             break;
@@ -181,6 +181,27 @@ async fn binary_serves_the_api_from_certificate_files() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (server, log, base)
+}
+
+/// A dev PKI written to a temporary directory as `client certs` writes it, and a stand-in
+/// provider with that PKI's certificate.
+async fn files_and_provider() -> (DevPki, tempfile::TempDir, TestProvider) {
+    playbook::install_crypto_provider();
+    let pki = DevPki::generate(1, 1).expect("PKI");
+    let dir = tempfile::tempdir().expect("tempdir");
+    playbook::pki::write_files(dir.path(), &pki.files().expect("files"), false).expect("write");
+    let provider = TestProvider::start(&pki).await;
+    (pki, dir, provider)
+}
+
+/// The binary, started from the files `client certs` writes, serves the API with the
+/// provider's keys.
+#[tokio::test]
+async fn binary_serves_the_api_from_certificate_files() {
+    let (pki, dir, provider) = files_and_provider().await;
+    let roots = [pki.ca.cert.cert_der.clone()];
+    let (_server, mut log, base) = start_binary(&pki, &roots, dir.path(), &provider.issuer).await;
     let token = provider.token(&pki);
     let users = get_with(
         &pki,
@@ -209,5 +230,52 @@ async fn binary_serves_the_api_from_certificate_files() {
     assert_eq!(public.status, 200);
     log.wait_for("token accepted", Duration::from_secs(10));
     log.assert_no_ansi();
+    provider.stop().await;
+}
+
+/// A certificate file replaced on disk while the server runs (fault test): the server
+/// keeps serving with the certificate it loaded at start (a client that trusts only the
+/// old CA still connects), and says so in its log; a restart picks up the new file.
+#[tokio::test]
+async fn a_replaced_certificate_file_takes_effect_at_the_next_start() {
+    let (pki, dir, provider) = files_and_provider().await;
+    let roots = [pki.ca.cert.cert_der.clone()];
+    let (server, log, base) = start_binary(&pki, &roots, dir.path(), &provider.issuer).await;
+    assert!(
+        log.seen
+            .iter()
+            .any(|line| line.contains("at the next start")),
+        "the log says when a replaced file takes effect: {:#?}",
+        log.seen
+    );
+
+    // Another CA's resource-server certificate and key replace ours on disk (ca.pem stays).
+    let other = DevPki::generate(1, 1).expect("another PKI");
+    let replacements: Vec<_> = other
+        .files()
+        .expect("files")
+        .into_iter()
+        .filter(|f| f.name.starts_with("resource-server."))
+        .collect();
+    assert_eq!(replacements.len(), 2, "certificate and key");
+    playbook::pki::write_files(dir.path(), &replacements, true).expect("replace");
+    let public = format!("{base}/public");
+    let answer = call(&pki, Method::GET, &public, Some(&pki.client), None).await;
+    assert_eq!(
+        answer.status, 200,
+        "still the certificate loaded at start: {answer:?}"
+    );
+    drop(server);
+
+    // Restarted, it serves the new certificate: a client of the old CA no longer trusts it.
+    let both = [pki.ca.cert.cert_der.clone(), other.ca.cert.cert_der.clone()];
+    let (_server, _log, base) = start_binary(&pki, &both, dir.path(), &provider.issuer).await;
+    let old_ca =
+        playbook::client::https_client(&roots, Some(&identity(&pki.client))).expect("client");
+    let refused = old_ca.get(format!("{base}/public")).send().await;
+    assert!(
+        refused.is_err(),
+        "the new certificate is served: {refused:?}"
+    );
     provider.stop().await;
 }

@@ -2,10 +2,13 @@
 //! mTLS end to end: the walkthrough's 403 before the role is assigned (through the admin
 //! REST API, as with Keycloak), 200 after, a stolen token refused from another
 //! certificate, and the provider stopped and restarted (with new keys, as it makes them at
-//! every start) under a running resource server.
+//! every start) under a running resource server, also while it serves traffic (the fault
+//! tests `provider_restarted_under_load` and `provider_unreachable_under_load`).
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use oauth2_provider::{Options, Provider};
@@ -348,4 +351,201 @@ async fn provider_stopped_and_restarted_under_a_running_resource_server() {
 
     server.stop().await.expect("resource server stops");
     back.stop().await;
+}
+
+/// Background traffic for the fault tests: `/api/whoami` with the current token, from
+/// two workers that each keep one connection alive and one that opens a new connection
+/// (a new TLS handshake) for every call. Every answer is counted; anything but 200 is kept
+/// with its reason.
+struct Load {
+    token: Arc<tokio::sync::RwLock<String>>,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<(usize, Vec<String>)>>,
+}
+
+impl Load {
+    fn start(pki: &DevPki, url: String, token: String) -> Load {
+        let token = Arc::new(tokio::sync::RwLock::new(token));
+        let stop = Arc::new(AtomicBool::new(false));
+        let roots = vec![pki.ca.cert.cert_der.clone()];
+        let id = identity(&pki.client);
+        let new_client = move || playbook::client::https_client(&roots, Some(&id)).expect("client");
+        let tasks = [false, false, true]
+            .into_iter()
+            .map(|new_connection_per_call| {
+                let (token, stop, url, new_client) =
+                    (token.clone(), stop.clone(), url.clone(), new_client.clone());
+                tokio::spawn(async move {
+                    let (mut calls, mut failures) = (0, Vec::new());
+                    let kept = new_client();
+                    while !stop.load(Ordering::Relaxed) {
+                        let client = if new_connection_per_call {
+                            new_client()
+                        } else {
+                            kept.clone()
+                        };
+                        // Held until the answer is in: `pause` waits for calls in flight.
+                        let token = token.read().await;
+                        let answer = client.get(&url).bearer_auth(&*token).send().await;
+                        calls += 1;
+                        match answer {
+                            Ok(r) if r.status() == 200 => {}
+                            Ok(r) => failures.push(format!(
+                                "{}: {:?}",
+                                r.status(),
+                                r.headers().get("www-authenticate")
+                            )),
+                            Err(e) => failures.push(format!("transport: {e}")),
+                        }
+                        drop(token);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    (calls, failures)
+                })
+            })
+            .collect();
+        Load { token, stop, tasks }
+    }
+
+    /// Holds the workers (once their calls in flight are answered) until the guard is
+    /// dropped; the token can be replaced through it meanwhile.
+    async fn pause(&self) -> tokio::sync::RwLockWriteGuard<'_, String> {
+        self.token.write().await
+    }
+
+    /// Stops the workers: how many calls they made, and the failures.
+    async fn finish(self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let (mut calls, mut failures) = (0, Vec::new());
+        for task in self.tasks {
+            let (c, f) = tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .expect("load workers stop")
+                .expect("load worker");
+            calls += c;
+            failures.extend(f);
+        }
+        (calls, failures)
+    }
+}
+
+/// Waits while the load runs, so that each phase of a fault test sees traffic.
+async fn under_load() {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+/// A fault test's start: the walkthrough's servers with [`Load`] running on a token of
+/// the first provider, which is then stopped. The provider's port is kept to start it
+/// again at the same issuer.
+struct UnderLoad {
+    pki: DevPki,
+    server: resource_server::Running,
+    issuer: String,
+    port: u16,
+    whoami: String,
+    first_token: String,
+    load: Load,
+}
+
+impl UnderLoad {
+    async fn start_then_stop_the_provider() -> UnderLoad {
+        let s = Setup::start(false).await;
+        let whoami = s.url("/api/whoami");
+        let first_token = s.mtls_token().await;
+        let port = url::Url::parse(&s.provider.base_url)
+            .expect("base URL")
+            .port()
+            .expect("port");
+        let load = Load::start(&s.pki, whoami.clone(), first_token.clone());
+        under_load().await;
+        s.provider.stop().await;
+        under_load().await;
+        UnderLoad {
+            pki: s.pki,
+            server: s.server,
+            issuer: s.issuer,
+            port,
+            whoami,
+            first_token,
+            load,
+        }
+    }
+
+    async fn token(&self) -> String {
+        token(&self.pki, &self.issuer, Auth::Certificate).await
+    }
+
+    /// Stops the load and asserts it ran and never failed; stops the servers.
+    async fn finish(self, provider: ProviderOnPort) {
+        let (calls, failures) = self.load.finish().await;
+        println!("load: {calls} calls, {} failures", failures.len());
+        assert!(failures.is_empty(), "{failures:#?}");
+        assert!(calls >= 20, "the load ran: {calls} calls");
+        self.server.stop().await.expect("resource server stops");
+        provider.stop().await;
+    }
+}
+
+/// The provider restarted while the resource server serves traffic (fault test): the
+/// running traffic never fails (the old key is cached while the provider is away); the
+/// restarted provider's tokens (new keys) work at once, without restarting the resource
+/// server; and a token from the old keys, seen and cached before, is then refused with
+/// the reason: its key is no longer published.
+#[tokio::test]
+async fn provider_restarted_under_load() {
+    let s = UnderLoad::start_then_stop_the_provider().await;
+    let restarted = ProviderOnPort::start(&s.pki, s.port).await;
+    let new = s.token().await;
+    // The traffic moves to the new token as a client would: it gets one after the restart.
+    *s.load.pause().await = new;
+    under_load().await;
+
+    let refused = get_with(&s.pki, &s.whoami, &s.pki.client, &s.first_token).await;
+    println!("old key after the restart: {}", refused.description());
+    assert_invalid_token(&refused, "no key with kid");
+    assert!(
+        refused.description().contains("get a new token"),
+        "{refused:?}"
+    );
+    s.finish(restarted).await;
+}
+
+/// The provider unreachable while the resource server serves traffic (fault test): the
+/// running traffic (a cached key) goes on; a token with a key the resource server has not
+/// seen gets 503 `temporarily_unavailable` with `Retry-After`, not 401; once the provider
+/// answers again it gets 200 (bounded poll), and the traffic never failed.
+#[tokio::test]
+async fn provider_unreachable_under_load() {
+    let s = UnderLoad::start_then_stop_the_provider().await;
+    // A token from keys the resource server has not fetched yet, then the provider is gone.
+    let briefly = ProviderOnPort::start(&s.pki, s.port).await;
+    let unseen = s.token().await;
+    briefly.stop().await;
+    under_load().await;
+    let down = get_with(&s.pki, &s.whoami, &s.pki.client, &unseen).await;
+    println!("provider unreachable: {}", down.description());
+    assert_eq!(down.status, 503, "{down:?}");
+    assert_eq!(down.error(), Some("temporarily_unavailable"));
+    assert!(down.retry_after.is_some(), "{down:?}");
+    assert!(down.description().contains(&s.issuer), "{down:?}");
+
+    // Back (with yet other keys, as every start makes): the resource server recovers by
+    // itself. The token from the brief run names a key no longer published: 401; a token
+    // from the running provider: 200.
+    let back = ProviderOnPort::start(&s.pki, s.port).await;
+    let current = s.token().await;
+    {
+        // The traffic waits while the resource server notices the provider is back (its
+        // own token's key is gone with the restart), then goes on with a current token.
+        let mut paused = s.load.pause().await;
+        let answer = until_not_503(&s.pki, &s.whoami, &current).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        *paused = current;
+    }
+    under_load().await;
+    assert_invalid_token(
+        &get_with(&s.pki, &s.whoami, &s.pki.client, &unseen).await,
+        "no key with kid",
+    );
+    s.finish(back).await;
 }

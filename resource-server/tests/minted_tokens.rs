@@ -359,13 +359,16 @@ async fn rotated_key_is_refetched_once() {
     s.stop().await;
 }
 
-/// A flood of made-up `kid`s costs the provider at most one refetch per interval.
+/// A flood of made-up `kid`s costs the provider at most one refetch per interval. Tokens
+/// issued before our last fetch (old `iat`) get a definitive 401: the keys we hold are
+/// newer than they are.
 #[tokio::test]
 async fn unknown_kid_refetches_are_rate_limited() {
     let s = Setup::with(|c| c.min_refetch_interval = Duration::from_secs(3600)).await;
     let before = s.provider.jwks_hits();
     let key = s.provider.key();
-    let claims = s.provider.claims(Some(&s.pki.client));
+    let mut claims = s.provider.claims(Some(&s.pki.client));
+    claims["iat"] = json!(now() - 120);
     for i in 0..8 {
         let bogus = key.sign(
             &json!({"alg": "RS256", "typ": "JWT", "kid": format!("bogus-{i}")}),
@@ -381,6 +384,58 @@ async fn unknown_kid_refetches_are_rate_limited() {
         }
     }
     assert_eq!(s.provider.jwks_hits(), before + 1);
+    s.stop().await;
+}
+
+/// A key rotation while someone floods made-up `kid`s: the flood holds the refetch slot,
+/// and a token signed with the key the provider has just published gets 503 with
+/// `Retry-After` (it cannot be checked yet), never 401; once the slot is free (2 s here) a
+/// refetch brings the new key and the token gets 200, flood or not.
+#[tokio::test]
+async fn a_rotation_during_a_kid_flood_never_gets_401() {
+    let s = Setup::with(|c| c.min_refetch_interval = Duration::from_secs(2)).await;
+    let claims = s.provider.claims(Some(&s.pki.client));
+    let junk = |i: usize| {
+        s.provider.key().sign(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": format!("junk-{i}")}),
+            &claims,
+        )
+    };
+    // The first made-up kid costs a refetch that does not find it: the slot is taken.
+    assert_invalid_token(
+        &s.get(names::USERS_API_PATH, &junk(0)).await,
+        "even after refetching",
+    );
+    let new_key = s.provider.rotate("key-rotated");
+    let token = new_key.mint(&claims);
+    let first = s.get(names::USERS_API_PATH, &token).await;
+    println!("during the flood: {}", first.description());
+    assert_eq!(first.status, 503, "{first:?}");
+    assert_eq!(first.error(), Some("temporarily_unavailable"));
+    assert_eq!(first.challenge, None, "not the token's fault: no challenge");
+    let wait: u64 = first
+        .retry_after
+        .as_deref()
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&wait), "{first:?}");
+    for needed in ["key-rotated", "cannot be checked yet"] {
+        assert!(first.description().contains(needed), "{needed}: {first:?}");
+    }
+
+    // The flood goes on; the rotated token is retried as Retry-After says (bounded poll).
+    let mut answer = first;
+    for i in 1..=40 {
+        let _ = s.get(names::USERS_API_PATH, &junk(i)).await;
+        answer = s.get(names::USERS_API_PATH, &token).await;
+        assert_ne!(answer.status, 401, "a rotated key got 401: {answer:?}");
+        if answer.status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(answer.status, 200, "{answer:?}");
     s.stop().await;
 }
 
@@ -513,6 +568,39 @@ async fn require_binding_refuses_unbound_tokens() {
         s.get("/api/whoami", &s.provider.token(&s.pki)).await.status,
         200
     );
+    s.stop().await;
+}
+
+/// A token bound by a confirmation method this server does not check (`jkt`, RFC 9449
+/// DPoP; `jwk`, RFC 7800) is the issuer saying "only with proof of that key": it gets 401
+/// `invalid_token` naming the method, never acceptance as a plain bearer token, and not
+/// even next to a matching `x5t#S256` (half the binding unchecked is no binding). An empty
+/// `cnf` is refused too; a plain `x5t#S256` binding still passes.
+#[tokio::test]
+async fn tokens_bound_by_an_unchecked_confirmation_method_are_refused() {
+    let s = Setup::start().await;
+    let bound = |cnf: serde_json::Value| {
+        let mut claims = s.provider.claims(None);
+        claims["cnf"] = cnf;
+        s.provider.key().mint(&claims)
+    };
+    let dpop = bound(json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}));
+    let answer = s.get(names::USERS_API_PATH, &dpop).await;
+    assert_invalid_token(&answer, "[\"jkt\"]");
+    assert!(answer.description().contains("DPoP"), "{answer:?}");
+    assert!(answer.description().contains("x5t#S256"), "{answer:?}");
+
+    let both = bound(json!({"x5t#S256": s.pki.client.x5t_s256(), "jkt": "abc"}));
+    assert_invalid_token(&s.get(names::USERS_API_PATH, &both).await, "jkt");
+    let jwk = bound(json!({"jwk": {"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}}));
+    assert_invalid_token(&s.get(names::USERS_API_PATH, &jwk).await, "[\"jwk\"]");
+    assert_invalid_token(
+        &s.get(names::USERS_API_PATH, &bound(json!({}))).await,
+        "empty",
+    );
+
+    let mtls = bound(json!({"x5t#S256": s.pki.client.x5t_s256()}));
+    assert_eq!(s.get(names::USERS_API_PATH, &mtls).await.status, 200);
     s.stop().await;
 }
 
@@ -697,8 +785,9 @@ async fn provider_restart_with_new_keys_gives_503_then_200() {
     assert_eq!(s.provider.jwks_hits(), hits + 1, "one refetch on recovery");
     // The flood protection still works: the first made-up kid costs one refetch (the
     // recovery refetch found its kid, so it took no slot), the next ones none.
-    let bogus =
-        |kid: &str| new_key.sign(&json!({"alg": "RS256", "typ": "JWT", "kid": kid}), &claims);
+    let mut old = claims.clone();
+    old["iat"] = json!(now() - 120);
+    let bogus = |kid: &str| new_key.sign(&json!({"alg": "RS256", "typ": "JWT", "kid": kid}), &old);
     let refused = s.get(names::USERS_API_PATH, &bogus("bogus-1")).await;
     assert_invalid_token(&refused, "even after refetching");
     let refused = s.get(names::USERS_API_PATH, &bogus("bogus-2")).await;
