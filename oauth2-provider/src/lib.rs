@@ -81,6 +81,9 @@ pub struct Options {
     pub admin_username: String,
     /// `KC_BOOTSTRAP_ADMIN_PASSWORD`.
     pub admin_password: String,
+    /// Client certificates forwarded by a TLS-terminating proxy (Keycloak's
+    /// `spi-x509cert-lookup--provider=nginx`); `None`: only from the handshake.
+    pub forwarded: Option<Arc<playbook::forwarded::ForwardedCerts>>,
 }
 
 impl Default for Options {
@@ -89,6 +92,7 @@ impl Default for Options {
             hostname: None,
             admin_username: playbook::names::DEFAULT_ADMIN_USERNAME.to_owned(),
             admin_password: playbook::names::DEFAULT_ADMIN_PASSWORD.to_owned(),
+            forwarded: None,
         }
     }
 }
@@ -104,6 +108,7 @@ pub(crate) struct Inner {
     pub(crate) store: RwLock<store::Store>,
     pub(crate) keys: Vec<(String, keys::RealmKeys)>,
     pub(crate) hostname: Option<Url>,
+    pub(crate) forwarded: Option<Arc<playbook::forwarded::ForwardedCerts>>,
     /// User sessions of the password grant: `sid` → (user id, expiry). A lightweight access
     /// token (admin-cli's) carries no `sub`; its user is found through its session, as
     /// Keycloak finds it.
@@ -189,6 +194,7 @@ impl Provider {
                 }),
                 keys,
                 hostname: options.hostname,
+                forwarded: options.forwarded,
                 sessions: Default::default(),
             }),
         })
@@ -213,6 +219,7 @@ impl Provider {
 
 /// The main router (Keycloak's port 8443, ours 9443). Paths as Keycloak's.
 pub fn app(provider: Provider) -> Router {
+    let forwarded = provider.inner.forwarded.clone();
     let routes = Router::new()
         .route(
             "/realms/{realm}/.well-known/openid-configuration",
@@ -240,9 +247,18 @@ pub fn app(provider: Provider) -> Router {
         .fallback(error::not_found)
         .with_state(provider);
     // Outside the routes: a route's method router adds `Allow` after its own layers run.
-    Router::new()
+    let router = Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::map_response(error::without_allow))
+        .layer(axum::middleware::map_response(error::without_allow));
+    // Outermost: client authentication sees the forwarded certificate as the connection's
+    // own, as Keycloak's x509 lookup providers hand it to `client-x509`.
+    match forwarded {
+        Some(f) => router.layer(axum::middleware::from_fn_with_state(
+            f,
+            playbook::forwarded::layer,
+        )),
+        None => router,
+    }
 }
 
 /// The management router (Keycloak's port 9000): health only.

@@ -9,6 +9,7 @@
 //! - [`x509`]: reading a certificate back; the RFC 8705 `x5t#S256` thumbprint.
 //! - [`dn`]: distinguished names rendered as Keycloak compares them (RFC 2253).
 //! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
+//! - [`forwarded`]: client certificates forwarded by a TLS-terminating reverse proxy.
 //! - [`client`]: an HTTPS client that trusts only the dev CA, with an optional identity.
 //! - [`cli`]: what the binaries' `main` share: logging, and how a failure is reported.
 //!
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod client;
 pub mod dn;
 pub mod error;
+pub mod forwarded;
 pub mod names;
 pub mod pem;
 pub mod pki;

@@ -80,10 +80,24 @@ pub fn server_config(
 pub struct Connection {
     pub remote_addr: SocketAddr,
     /// The verified client certificate chain, leaf first; `None` for an anonymous client.
+    /// Behind a trusted proxy: the chain the proxy forwarded (see [`crate::forwarded`]).
     pub client_certs: Option<Arc<[CertificateDer<'static>]>>,
+    /// The trusted proxy that terminated the client's TLS and forwarded its certificate
+    /// (`remote_addr` is then the proxy too); `None` when the client connected directly.
+    pub forwarded_by: Option<SocketAddr>,
 }
 
 impl Connection {
+    /// No connection at all: a router called without [`serve`] (e.g. `oneshot` in a unit
+    /// test), so there is no certificate.
+    pub fn none() -> Connection {
+        Connection {
+            remote_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            client_certs: None,
+            forwarded_by: None,
+        }
+    }
+
     /// The client's leaf certificate, if it presented one.
     pub fn client_leaf(&self) -> Option<&CertificateDer<'static>> {
         self.client_certs.as_deref().and_then(<[_]>::first)
@@ -98,12 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Connection {
             .extensions
             .get::<Connection>()
             .cloned()
-            .unwrap_or_else(|| Connection {
-                // Only reachable when the router is called without `serve` (e.g. `oneshot` in
-                // a unit test): there was no TLS connection, so there is no certificate.
-                remote_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-                client_certs: None,
-            }))
+            .unwrap_or_else(Connection::none))
     }
 }
 
@@ -185,6 +194,7 @@ pub async fn serve(
             let connection = Connection {
                 remote_addr,
                 client_certs,
+                forwarded_by: None,
             };
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {

@@ -640,6 +640,9 @@ pub struct Binding {
     pub connection_x5t_s256: Option<String>,
     /// `matches`, or `unbound` (accepted because `--require-binding` is off).
     pub result: &'static str,
+    /// Where the client's TLS ended: `this server`, or `proxy <addr>` when a trusted
+    /// proxy terminated it and forwarded the certificate (checked the same way).
+    pub tls_terminated_at: String,
 }
 
 /// Compares the token's `cnf.x5t#S256` with the certificate of this connection.
@@ -684,10 +687,15 @@ pub fn check_binding(
         }
         (None, _) => "unbound",
     };
+    let tls_terminated_at = match connection.forwarded_by {
+        Some(proxy) => format!("proxy {proxy}"),
+        None => "this server".to_owned(),
+    };
     Ok(Binding {
         token_x5t_s256: bound,
         connection_x5t_s256: presented,
         result,
+        tls_terminated_at,
     })
 }
 
@@ -989,6 +997,7 @@ mod tests {
         let conn = |cert: Option<&playbook::pki::Issued>| Connection {
             remote_addr: ([127, 0, 0, 1], 1).into(),
             client_certs: cert.map(|c| Arc::from(vec![c.cert_der.clone()])),
+            forwarded_by: None,
         };
         let bound = claims(Some(pki.client.x5t_s256()));
         assert_eq!(

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use playbook::forwarded::ForwardedCerts;
 use playbook::pem::{Identity, load_ca_certs};
 use playbook::server::ClientAuth;
 use playbook::x509::Purpose;
@@ -70,6 +71,10 @@ pub struct Args {
     /// Require the token's `azp` (the client it was issued to) to be this client id.
     #[arg(long)]
     pub authorized_party: Option<String>,
+
+    /// Behind a TLS-terminating proxy: who may forward client certificates, and how.
+    #[command(flatten)]
+    pub proxy: playbook::forwarded::ProxyArgs,
 }
 
 impl Args {
@@ -87,6 +92,10 @@ impl Args {
         config.audience = self.audience.clone();
         config.authorized_party = self.authorized_party.clone();
         config.client_auth = self.client_auth;
+        config.forwarded = self
+            .proxy
+            .build(&config.ca)?
+            .map(|f| Arc::new(f.with_bearer_challenge(&config.realm)));
         Ok(config)
     }
 
@@ -108,6 +117,8 @@ pub enum ConfigError {
     Issuer { value: String, reason: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Proxy(#[from] playbook::forwarded::ConfigError),
 }
 
 /// The issuer must be an absolute https URL without query or fragment (RFC 8414 §2).
@@ -158,6 +169,8 @@ pub struct Config {
     pub token_cache_size: usize,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Client certificates forwarded by trusted proxies (`None`: only from the handshake).
+    pub forwarded: Option<Arc<ForwardedCerts>>,
 }
 
 impl Config {
@@ -179,6 +192,7 @@ impl Config {
             failed_refetch_max_delay: Duration::from_secs(5),
             token_cache_size: 10_000,
             max_body_bytes: 64 * 1024,
+            forwarded: None,
         }
     }
 
