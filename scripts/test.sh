@@ -7,12 +7,18 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh .ci/run)
+scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh proxy/*.sh .ci/run)
 if command -v shellcheck >/dev/null 2>&1; then
   echo "shellcheck ${scripts[*]}"
   shellcheck -x "${scripts[@]}"
 else
   echo "shellcheck is not installed: shell scripts not linted (apt-get install shellcheck)" >&2
+fi
+
+# resource-server/tests/behind_nginx.rs drives a real nginx; it fails (never skips) without one.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing nginx-light for the reverse-proxy tests"
+  (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null) || echo "could not install nginx-light; the behind_nginx tests will fail" >&2
 fi
 
 echo "cargo fmt --check; cargo clippy (warnings are errors)"
