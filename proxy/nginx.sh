@@ -8,14 +8,17 @@
 #   proxy/nginx.sh run       render, then run nginx in the foreground (exec; the tests use this)
 #   proxy/nginx.sh start     render, start nginx in the background, wait until it listens
 #   proxy/nginx.sh stop      stop the nginx started by `start` (its pid file)
+#   proxy/nginx.sh explain   say where TLS ends and what nginx forwards (start.sh's narration)
+#   proxy/nginx.sh log       what nginx did with each request so far (its access log)
+#   proxy/nginx.sh clear-log empty the access log (start.sh: before the walkthrough)
 #
 # Settings from the environment (defaults: scripts/env.sh's front ports):
 #   NGINX_DIR             where the rendered config, pid, logs go (target/proxy-nginx)
 #   CERTS_DIR             the dev PKI (certs/)
 #   PROXY_PROVIDER_PORT   nginx's port for the provider (PROVIDER_PORT, 9443)
 #   PROXY_API_PORT        nginx's port for the API (RESOURCE_SERVER_PORT, 8443)
-#   PROVIDER_BACKEND      the provider behind it (127.0.0.1:19443)
-#   API_BACKENDS          the resource-server instances, space-separated (127.0.0.1:18443 127.0.0.1:18444)
+#   PROVIDER_BACKEND      the provider behind it (127.0.0.1:9444: the front port + 1)
+#   API_BACKENDS          the resource-server instances, space-separated (127.0.0.1:8444 127.0.0.1:8445)
 #   PROXY_SOURCE          the address nginx connects to the back ends from (127.0.0.2); the
 #                         back ends trust ssl-client-cert from this address only
 #   NGINX_WORKERS         worker processes (1)
@@ -31,8 +34,8 @@ TEMPLATE="${SCRIPT_DIR}/nginx/nginx.conf.in"
 NGINX_DIR="${NGINX_DIR:-${ROOT}/target/proxy-nginx}"
 PROXY_PROVIDER_PORT="${PROXY_PROVIDER_PORT:-${PROVIDER_PORT}}"
 PROXY_API_PORT="${PROXY_API_PORT:-${RESOURCE_SERVER_PORT}}"
-PROVIDER_BACKEND="${PROVIDER_BACKEND:-127.0.0.1:19443}"
-API_BACKENDS="${API_BACKENDS:-127.0.0.1:18443 127.0.0.1:18444}"
+PROVIDER_BACKEND="${PROVIDER_BACKEND:-127.0.0.1:$((PROXY_PROVIDER_PORT + 1))}"
+API_BACKENDS="${API_BACKENDS:-127.0.0.1:$((PROXY_API_PORT + 1)) 127.0.0.1:$((PROXY_API_PORT + 2))}"
 PROXY_SOURCE="${PROXY_SOURCE:-127.0.0.2}"
 NGINX_WORKERS="${NGINX_WORKERS:-1}"
 READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-10}"
@@ -45,7 +48,7 @@ die() {
 }
 
 usage() {
-  sed -n '3,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 nginx_bin() {
@@ -109,6 +112,7 @@ start() {
   if [[ -s "${NGINX_DIR}/nginx.pid" ]] && kill -0 "$(cat "${NGINX_DIR}/nginx.pid")" 2>/dev/null; then
     die "nginx already runs from ${NGINX_DIR} (pid $(cat "${NGINX_DIR}/nginx.pid")); stop it with: proxy/nginx.sh stop"
   fi
+  : >"${NGINX_DIR}/logs/access.log"
   "$(nginx_bin)" -p "${NGINX_DIR}" -c "${NGINX_DIR}/nginx.conf" -e "${NGINX_DIR}/logs/error.log" \
     >"${NGINX_DIR}/logs/nginx.out" 2>&1 &
   local pid=$! waited=0
@@ -150,6 +154,37 @@ stop() {
   rm -f -- "${pid_file}"
 }
 
+explain() {
+  local example="${CERTS_DIR}/client.pem" forwarded="(none)"
+  if [[ -r "${example}" ]]; then
+    # What $ssl_client_escaped_cert holds for client.pem: the PEM, URL-encoded.
+    forwarded="$(awk 'BEGIN { ORS = "%0A" } { gsub(/ /, "%20"); gsub(/\+/, "%2B"); gsub(/\//, "%2F"); gsub(/=/, "%3D"); print }' "${example}" | cut -c1-60)..."
+  fi
+  cat <<TEXT
+  where TLS ends:
+    client --mTLS--> nginx https://localhost:${PROXY_PROVIDER_PORT} (provider) | https://localhost:${PROXY_API_PORT} (API)
+                     verifies the client certificate against $(basename "${CERTS_DIR}")/ca.pem
+                     (optional at the provider, as Keycloak's https-client-auth=request; required at the API)
+    nginx --TLS, from ${PROXY_SOURCE}--> provider ${PROVIDER_BACKEND}, resource servers ${API_BACKENDS}
+                     (their certificates verified against ca.pem; no client certificate of nginx's own)
+  what nginx forwards: ssl-client-cert: <the verified certificate, URL-encoded PEM>, e.g. for client.pem
+    ${forwarded}
+    set on every request (a client's own ssl-client-cert is replaced, or dropped when it sent no certificate);
+    the back ends accept it from ${PROXY_SOURCE} only and refuse it from anyone else (400 invalid_request)
+TEXT
+}
+
+# The access log as a table: what each request presented and where nginx sent it.
+log() {
+  local file="${NGINX_DIR}/logs/access.log"
+  [[ -s "${file}" ]] || {
+    info "nginx logged no request yet (${file})"
+    return 0
+  }
+  info "what nginx did with each request (${file#"${ROOT}/"}):"
+  sed 's/^/    /' "${file}"
+}
+
 main() {
   case "${1:-}" in
     render) render ;;
@@ -159,8 +194,11 @@ main() {
       ;;
     start) start ;;
     stop) stop ;;
+    explain) explain ;;
+    log) log ;;
+    clear-log) : >"${NGINX_DIR}/logs/access.log" ;;
     -h | --help | "") usage ;;
-    *) die "unknown command '$1': render, run, start or stop (see proxy/nginx.sh --help)" ;;
+    *) die "unknown command '$1': render, run, start, stop, explain, log or clear-log (see proxy/nginx.sh --help)" ;;
   esac
 }
 
