@@ -113,7 +113,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         if let Some(f) = &forwarded {
             f.log_accepting();
         }
-        forwarded.map(std::sync::Arc::new)
+        // As Keycloak: the header from anyone else is dropped and logged (401 invalid_client).
+        forwarded.map(|f| std::sync::Arc::new(f.ignoring_untrusted()))
     } else {
         None
     };

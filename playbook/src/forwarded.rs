@@ -11,7 +11,9 @@
 //!
 //! - accepts the header only on connections from the configured proxy addresses; the
 //!   same header from anywhere else is refused with 400 `invalid_request` and logged
-//!   (a client talking to the back end directly could otherwise claim any certificate);
+//!   (a client talking to the back end directly could otherwise claim any certificate),
+//!   or, for the provider, dropped and logged as Keycloak does
+//!   ([`ForwardedCerts::ignoring_untrusted`]: the client then gets 401 `invalid_client`);
 //! - on a connection from a trusted proxy, uses the forwarded certificate *instead of*
 //!   the connection's own (a request without the header is anonymous: the proxy saw no
 //!   client certificate);
@@ -168,6 +170,9 @@ pub struct ForwardedCerts {
     verifier: Arc<dyn ClientCertVerifier>,
     /// `Some(realm)`: refusals carry `WWW-Authenticate: Bearer` (a resource server).
     bearer_realm: Option<String>,
+    /// The header from an address that is not a trusted proxy: refused (400), or ignored
+    /// and logged, as Keycloak does.
+    ignore_untrusted: bool,
 }
 
 impl ForwardedCerts {
@@ -192,6 +197,7 @@ impl ForwardedCerts {
             trusted,
             verifier,
             bearer_realm: None,
+            ignore_untrusted: false,
         })
     }
 
@@ -210,6 +216,16 @@ impl ForwardedCerts {
             format = self.format.as_str(),
             "client certificates forwarded by these proxies are accepted; the header from anyone else is refused"
         );
+    }
+
+    /// The header from an address that is not a trusted proxy is dropped and logged, and the
+    /// request goes on with the connection's own certificate (if any), instead of 400. This
+    /// is what Keycloak 26.7.5 does with `proxy-trusted-addresses` set (observed: it logs
+    /// `HTTP header "ssl-client-cert" is not trusted` and the client gets 401
+    /// `invalid_client`); the embedded provider answers the same way.
+    pub fn ignoring_untrusted(mut self) -> Self {
+        self.ignore_untrusted = true;
+        self
     }
 
     pub fn header(&self) -> &HeaderName {
@@ -340,6 +356,12 @@ pub async fn layer(
             }
             req.headers_mut().remove(&forwarded.header);
             req.extensions_mut().insert(resolved);
+            next.run(req).await
+        }
+        Err(error @ ForwardedError::Untrusted { .. }) if forwarded.ignore_untrusted => {
+            tracing::warn!(method = %req.method(), path = %req.uri().path(), peer = %conn.remote_addr, "ignored the header (as Keycloak does): {error}");
+            req.headers_mut().remove(&forwarded.header);
+            req.extensions_mut().insert(conn);
             next.run(req).await
         }
         Err(error) => {
