@@ -268,6 +268,17 @@ impl ForwardedCerts {
         let mut resolved = conn.clone();
         resolved.forwarded_by = Some(conn.remote_addr);
         resolved.client_certs = None;
+        // The client's own address, as the proxy saw it (Keycloak's proxy-headers=xforwarded:
+        // `clientAddress` is the client, not the proxy). nginx sets one value; with a chain of
+        // proxies the nearest one's entry is the last. The port is not forwarded: 0.
+        if let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
+        {
+            resolved.remote_addr = std::net::SocketAddr::new(ip, 0);
+        }
         let malformed = |reason: String| ForwardedError::Malformed {
             header: self.header.clone(),
             peer,
@@ -527,6 +538,15 @@ mod tests {
             .resolve(&conn([127, 0, 0, 1]), &headers("ssl-client-cert", &value))
             .expect("accepted");
         assert_eq!(c.client_leaf(), Some(&pki.client.cert_der));
+        assert_eq!(c.forwarded_by, Some(([127, 0, 0, 1], 40000).into()));
+        // X-Forwarded-For from the proxy names the client; the proxy stays in forwarded_by.
+        let mut h = headers("ssl-client-cert", &value);
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.0.0.1, 192.0.2.7"),
+        );
+        let c = fw.resolve(&conn([127, 0, 0, 1]), &h).expect("accepted");
+        assert_eq!(c.remote_addr, ([192, 0, 2, 7], 0).into());
         assert_eq!(c.forwarded_by, Some(([127, 0, 0, 1], 40000).into()));
     }
 

@@ -78,6 +78,7 @@ pub fn server_config(
 /// What the TLS layer knows about the connection a request came in on.
 #[derive(Debug, Clone)]
 pub struct Connection {
+    /// The peer; behind a trusted proxy, the client's address from `X-Forwarded-For` (port 0).
     pub remote_addr: SocketAddr,
     /// The verified client certificate chain, leaf first; `None` for an anonymous client.
     /// Behind a trusted proxy: the chain the proxy forwarded (see [`crate::forwarded`]).

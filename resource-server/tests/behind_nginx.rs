@@ -200,6 +200,10 @@ async fn mtls_terminated_at_nginx() {
         .as_str()
         .expect("access_token")
         .to_owned();
+    // The client's address comes from nginx's X-Forwarded-For, not the proxy's own.
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(&support::b64_decode(payload)).expect("claims");
+    assert_eq!(claims["clientAddress"], "127.0.0.1", "{claims}");
     let (status, who) = s.whoami(&api, Some(&pki.client), None, &token).await;
     assert_eq!(status, 200, "{who}");
     assert_eq!(
