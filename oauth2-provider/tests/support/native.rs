@@ -43,6 +43,16 @@ impl NativeKeycloak {
     /// Starts Keycloak with `pki` and waits until it is ready; `Err` carries the script's
     /// message (it names the fix: no Java, no Maven, download refused, a port in use, …).
     pub fn start(pki: &DevPki) -> Result<NativeKeycloak, String> {
+        Self::start_with(pki, INSTANCE, &[])
+    }
+
+    /// [`NativeKeycloak::start`] as instance `instance`, with `extra` variables for the
+    /// script (e.g. `PROVIDER_URL`) and for Keycloak (`KC_*`, passed through to kc.sh).
+    pub fn start_with(
+        pki: &DevPki,
+        instance: &str,
+        extra: &[(&str, String)],
+    ) -> Result<NativeKeycloak, String> {
         let certs = tempfile::tempdir().map_err(|e| format!("a temporary certs/: {e}"))?;
         playbook::pki::write_files(
             certs.path(),
@@ -51,8 +61,8 @@ impl NativeKeycloak {
         )
         .map_err(|e| format!("writing the dev PKI: {e}"))?;
         let (port, management) = (free_port(), free_port());
-        let env = vec![
-            ("KEYCLOAK_INSTANCE".to_owned(), INSTANCE.to_owned()),
+        let mut env = vec![
+            ("KEYCLOAK_INSTANCE".to_owned(), instance.to_owned()),
             ("CERTS_DIR".to_owned(), certs.path().display().to_string()),
             ("PROVIDER_PORT".to_owned(), port.to_string()),
             ("MANAGEMENT_PORT".to_owned(), management.to_string()),
@@ -61,6 +71,7 @@ impl NativeKeycloak {
                 std::env::var("KEYCLOAK_START_TIMEOUT").unwrap_or_else(|_| "300".to_owned()),
             ),
         ];
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let keycloak = NativeKeycloak {
             base_url: format!("https://localhost:{port}"),
             management_url: format!("https://localhost:{management}"),

@@ -56,13 +56,26 @@ impl Nginx {
         apis: &[SocketAddr],
         workers: usize,
     ) -> Nginx {
+        Self::start_on(certs, dir, free_port(), provider, apis, workers)
+    }
+
+    /// [`Nginx::start`] with the provider's front port chosen by the caller (e.g. because
+    /// the provider's `--hostname` must name it before nginx starts).
+    pub fn start_on(
+        certs: &Path,
+        dir: &Path,
+        provider_port: u16,
+        provider: SocketAddr,
+        apis: &[SocketAddr],
+        workers: usize,
+    ) -> Nginx {
         assert!(
             nginx_installed(),
             "nginx is not installed: these tests drive a real nginx. Install it with \
              `apt-get install nginx-light` (scripts/test.sh and .ci/run do so when run as root)"
         );
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proxy/nginx.sh");
-        let (provider_port, api_port) = (free_port(), free_port());
+        let api_port = free_port();
         let backends: Vec<String> = apis.iter().map(ToString::to_string).collect();
         let child = Command::new(&script)
             .arg("run")
