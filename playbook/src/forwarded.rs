@@ -19,6 +19,9 @@
 //!   client certificate);
 //! - verifies the forwarded chain against the same CA set as the TLS layer would, so a
 //!   misconfigured proxy that forwards whatever it is given gains nothing.
+//! - takes the client's address from the trusted proxy's `X-Forwarded-For` (the last
+//!   entry), so logs and the provider's `clientAddress` name the client, not the proxy;
+//!   [`Connection::forwarded_by`] keeps the proxy's.
 //!
 //! ```text
 //! resource-server --client-auth request --trusted-proxy 127.0.0.1 --client-cert-header ssl-client-cert
