@@ -9,6 +9,9 @@
 #   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
 #   ./start.sh --lab N                workshop lab N (labs/): servers in the lab's state, its
 #                                     first step printed, kept running (no walkthrough)
+#   ./start.sh --proxy nginx          mTLS terminated at nginx in front of the provider and two
+#                                     resource servers (proxy/nginx.sh; with --provider keycloak:
+#                                     native Keycloak with its nginx certificate lookup)
 #
 # Needs cargo and curl. Output: the setup phases are labelled [setup N/4]; the numbers 1-8
 # belong to the walkthrough's steps only. Server logs (no colour codes) go to
@@ -57,6 +60,16 @@ NATIVE_STARTER_PID="" # keycloak-native.sh start while it runs (stopped on exit:
                       # then stops the Keycloak it was starting)
 PROVIDER_PID=""
 RESOURCE_SERVER_PID=""
+# --proxy nginx: nginx takes the front ports (PROVIDER_PORT, RESOURCE_SERVER_PORT), the servers
+# move behind it, on loopback, and accept ssl-client-cert from nginx's address only.
+PROXY=""
+STARTED_NGINX=0
+STARTED_NATIVE_KEYCLOAK=0
+EXTRA_PIDS=()
+BACKEND_PROVIDER_PORT="${BACKEND_PROVIDER_PORT:-$((PROVIDER_PORT + 1))}"
+BACKEND_API_PORTS="${BACKEND_API_PORTS:-$((RESOURCE_SERVER_PORT + 1)) $((RESOURCE_SERVER_PORT + 2))}"
+PROXY_SOURCE="${PROXY_SOURCE:-127.0.0.2}"  # nginx's proxy_bind: the back ends trust this address
+PROXY_ARGS=()
 WALKTHROUGH_STATUS=""  # set once the walkthrough has run: Ctrl-C under --keep-running exits with it
 # The setup phases, labelled apart from the walkthrough's steps 1-8.
 SETUP_PHASES=4
@@ -81,7 +94,7 @@ die() {
 }
 
 usage() {
-  sed -n '3,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # The commands this script needs, checked before anything starts.
@@ -132,6 +145,15 @@ parse_args() {
         KEEP_RUNNING=1
         shift 2
         ;;
+      --proxy)
+        [[ $# -ge 2 ]] || die "--proxy needs a value: nginx"
+        PROXY="$2"
+        shift 2
+        ;;
+      --proxy=*)
+        PROXY="${1#--proxy=}"
+        shift
+        ;;
       -h | --help)
         usage
         exit 0
@@ -143,6 +165,41 @@ parse_args() {
     "" | keycloak | embedded) ;;
     *) die "--provider must be keycloak or embedded, not '${PROVIDER_CHOICE}'" ;;
   esac
+  case "${PROXY}" in
+    "") ;;
+    nginx)
+      # What both servers need to accept the certificate nginx forwards (proxy/nginx.sh).
+      PROXY_ARGS=(--trusted-proxy "${PROXY_SOURCE}" --client-cert-header ssl-client-cert)
+      ;;
+    *) die "--proxy must be nginx, not '${PROXY}'" ;;
+  esac
+}
+
+# "127.0.0.1:8444 127.0.0.1:8445": the resource servers behind nginx.
+api_backends() {
+  local port out=""
+  for port in ${BACKEND_API_PORTS}; do
+    out+="127.0.0.1:${port} "
+  done
+  printf '%s' "${out% }"
+}
+
+# Runs "$@" with proxy/nginx.sh's settings for this run: the front ports are ours, the back
+# ends are the ports the servers move to.
+proxy_env() {
+  PROXY_PROVIDER_PORT="${PROVIDER_PORT}" PROXY_API_PORT="${RESOURCE_SERVER_PORT}" \
+    PROVIDER_BACKEND="127.0.0.1:${BACKEND_PROVIDER_PORT}" \
+    API_BACKENDS="$(api_backends)" \
+    PROXY_SOURCE="${PROXY_SOURCE}" NGINX_DIR="${TARGET_DIR}/proxy-nginx" "$@"
+}
+
+# --proxy nginx, before the servers: nginx on the front ports (it answers 502 until they are up).
+start_proxy() {
+  [[ -n "${PROXY}" ]] || return 0
+  INFO "proxy: nginx terminates the clients' TLS on ${PROVIDER_URL} and ${RESOURCE_SERVER_URL}"
+  proxy_env "${ROOT}/proxy/nginx.sh" start
+  STARTED_NGINX=1
+  proxy_env "${ROOT}/proxy/nginx.sh" explain
 }
 
 # Stops what this run started, on every exit (success, failure, Ctrl-C).
@@ -163,6 +220,17 @@ cleanup() {
     INFO "interrupting the native Keycloak's start (it stops what it started)"
     kill -TERM "${NATIVE_STARTER_PID}" 2>/dev/null || true
     wait "${NATIVE_STARTER_PID}" 2>/dev/null || true
+  fi
+  local pid
+  for pid in "${EXTRA_PIDS[@]}"; do
+    kill "${pid}" 2>/dev/null || true
+    wait "${pid}" 2>/dev/null || true
+  done
+  if [[ ${STARTED_NGINX} -eq 1 ]]; then
+    proxy_env "${ROOT}/proxy/nginx.sh" stop || true
+  fi
+  if [[ ${STARTED_NATIVE_KEYCLOAK} -eq 1 ]]; then
+    KEYCLOAK_INSTANCE=proxy "${ROOT}/oauth2-provider/keycloak-native.sh" stop || true
   fi
   case "${STARTED_KEYCLOAK}" in
     container)
@@ -232,6 +300,13 @@ servers_alive() {
     log_tail "${LOG_DIR}/resource-server.log"
     return 1
   fi
+  local pid
+  for pid in "${EXTRA_PIDS[@]}"; do
+    if ! kill -0 "${pid}" 2>/dev/null; then
+      ERROR "a resource server behind the proxy exited (ports ${BACKEND_API_PORTS} taken? set BACKEND_API_PORTS); logs in ${LOG_DIR#"${ROOT}/"}/"
+      return 1
+    fi
+  done
 }
 
 # Waits until "$@" succeeds, at most READY_TIMEOUT_SECS; $1 names what we wait for.
@@ -257,6 +332,12 @@ wait_until() {
 #   distribution on Java (keycloak-native.sh check says whether it can run here).
 choose_provider() {
   local engine="" native_problem
+  if [[ -n "${PROXY}" ]]; then
+    # Behind the proxy, Keycloak runs natively (keycloak-native.sh): no container engine needed.
+    PROVIDER_KIND="${PROVIDER_CHOICE:-embedded}"
+    PROVIDER_REASON="--proxy ${PROXY}"
+    return 0
+  fi
   if [[ "${PROVIDER_CHOICE}" != "embedded" ]]; then
     engine="$("${ROOT}/oauth2-provider/start.sh" --check-engine 2>/dev/null || true)"
   fi
@@ -290,7 +371,10 @@ start_provider() {
     PROVIDER_KIND="already running"
     return 0
   fi
-  if [[ "${KEYCLOAK_RUNNER}" == "container" ]]; then
+  if [[ -n "${PROXY}" && "${PROVIDER_KIND}" == "keycloak" ]]; then
+    SETUP 3 "provider: native Keycloak behind nginx on 127.0.0.1:${BACKEND_PROVIDER_PORT} (its nginx x509 lookup reads ssl-client-cert)"
+    start_keycloak_behind_proxy
+  elif [[ "${KEYCLOAK_RUNNER}" == "container" ]]; then
     SETUP 3 "provider: Keycloak in a container (${PROVIDER_REASON})"
     # Only a container this run started is stopped on exit: when oauth2-provider/start.sh
     # fails (say, a container of that name already exists) it cleans up its own, and ours
@@ -301,11 +385,13 @@ start_provider() {
     SETUP 3 "provider: Keycloak, native (${PROVIDER_REASON})"
     start_native_keycloak
   else
-    SETUP 3 "provider: the embedded provider (${PROVIDER_REASON})"
+    local port="${PROVIDER_PORT}"
+    [[ -z "${PROXY}" ]] || port="${BACKEND_PROVIDER_PORT}"
+    SETUP 3 "provider: the embedded provider (${PROVIDER_REASON}) on port ${port}"
     # NO_COLOR / RUST_LOG_STYLE: the log is a file, not a terminal: no colour codes in it.
     NO_COLOR=1 RUST_LOG_STYLE=never "${BIN_DIR}/oauth2-provider" --realm "${REALM_FILE}" \
-      --certs "${CERTS_DIR}" --port "${PROVIDER_PORT}" --management-port "${MANAGEMENT_PORT}" \
-      >"${LOG_DIR}/oauth2-provider.log" 2>&1 &
+      --certs "${CERTS_DIR}" --port "${port}" --management-port "${MANAGEMENT_PORT}" \
+      "${PROXY_ARGS[@]}" >"${LOG_DIR}/oauth2-provider.log" 2>&1 &
     PROVIDER_PID=$!
     INFO "   pid ${PROVIDER_PID}, log ${LOG_DIR#"${ROOT}/"}/oauth2-provider.log"
   fi
@@ -327,6 +413,18 @@ start_native_keycloak() {
   STARTED_KEYCLOAK=native
 }
 
+# --proxy nginx --provider keycloak: the real Keycloak, natively, behind nginx: its `nginx`
+# x509 lookup reads the certificate from ssl-client-cert (Keycloak 26 SPI option syntax),
+# the X-Forwarded-* headers only from nginx's address, the issuer pinned to the front URL.
+start_keycloak_behind_proxy() {
+  KEYCLOAK_INSTANCE=proxy PROVIDER_PORT="${BACKEND_PROVIDER_PORT}" PROVIDER_URL="${PROVIDER_URL}" \
+    KC_SPI_X509CERT_LOOKUP__PROVIDER=nginx \
+    KC_SPI_X509CERT_LOOKUP__NGINX__SSL_CLIENT_CERT=ssl-client-cert \
+    KC_PROXY_HEADERS=xforwarded KC_PROXY_TRUSTED_ADDRESSES="${PROXY_SOURCE}" \
+    "${ROOT}/oauth2-provider/keycloak-native.sh" start
+  STARTED_NATIVE_KEYCLOAK=1
+}
+
 # Whether the resource server answers its readiness check (it needs a client certificate
 # for every request, health included, and is ready once it holds the provider's keys).
 resource_server_ready() {
@@ -342,23 +440,48 @@ start_resource_server() {
     SETUP 4 "resource server: already running at ${RESOURCE_SERVER_URL}; using it as it is"
     return 0
   fi
-  SETUP 4 "resource server on ${RESOURCE_SERVER_URL} (issuer ${ISSUER})"
+  if [[ -n "${PROXY}" ]]; then
+    local port
+    SETUP 4 "resource servers behind nginx on ports ${BACKEND_API_PORTS} (issuer ${ISSUER})"
+    # nginx connects without a client certificate of its own: `request`, and the client's
+    # certificate comes in ssl-client-cert.
+    for port in ${BACKEND_API_PORTS}; do
+      spawn_resource_server "${port}" --client-auth request "${PROXY_ARGS[@]}"
+      EXTRA_PIDS+=("${RESOURCE_SERVER_PID}")
+    done
+    RESOURCE_SERVER_PID=""
+  else
+    SETUP 4 "resource server on ${RESOURCE_SERVER_URL} (issuer ${ISSUER})"
+    spawn_resource_server "${RESOURCE_SERVER_PORT}"
+  fi
+  wait_until "the resource server at ${RESOURCE_SERVER_URL}" resource_server_ready
+}
+
+# One resource-server process on port $1 (further arguments are passed on).
+spawn_resource_server() {
+  local port=$1 log="${LOG_DIR}/resource-server.log"
+  shift
+  [[ -z "${PROXY}" ]] || log="${LOG_DIR}/resource-server-${port}.log"
   NO_COLOR=1 RUST_LOG_STYLE=never "${BIN_DIR}/resource-server" --issuer "${ISSUER}" --ca "${CERTS_DIR}/ca.pem" \
     --cert "${CERTS_DIR}/resource-server.pem" --key "${CERTS_DIR}/resource-server.key.pem" \
-    --port "${RESOURCE_SERVER_PORT}" >"${LOG_DIR}/resource-server.log" 2>&1 &
+    --port "${port}" "$@" >"${log}" 2>&1 &
   RESOURCE_SERVER_PID=$!
-  INFO "   pid ${RESOURCE_SERVER_PID}, log ${LOG_DIR#"${ROOT}/"}/resource-server.log"
-  wait_until "the resource server at ${RESOURCE_SERVER_URL}" resource_server_ready
+  INFO "   pid ${RESOURCE_SERVER_PID}, log ${log#"${ROOT}/"}"
 }
 
 # Then the walkthrough itself (steps 1-8); its exit code is this script's.
 run_walkthrough() {
   INFO "setup done; the walkthrough (client walkthrough, steps 1-8) against the ${PROVIDER_KIND} provider"
   local status=0
+  # The proxy's log from here on shows the walkthrough's requests only, not the readiness probes.
+  [[ -z "${PROXY}" ]] || proxy_env "${ROOT}/proxy/nginx.sh" clear-log
   # The admin credentials go through the environment, not the command line (ps shows argv).
   KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME}" \
     KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD}" \
     client walkthrough || status=$?
+  if [[ -n "${PROXY}" ]]; then
+    proxy_env "${ROOT}/proxy/nginx.sh" log
+  fi
   if [[ ${status} -eq 0 ]]; then
     INFO "the walkthrough passed. Try it by hand: cargo run -p client -- --help"
   else
@@ -431,6 +554,7 @@ main() {
   build
   ensure_certs
   [[ -z "${LAB}" ]] || prepare_lab
+  start_proxy
   start_provider
   start_resource_server
   local status=0

@@ -16,12 +16,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # reused (with -p, cargo resolves features anew and recompiles part of the tree: ~100 s here).
 NATIVE_SUITE=(cargo test --workspace --test keycloak_native --locked -- --ignored)
 
-scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh .ci/run labs/*/solution/*.sh)
+scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh proxy/*.sh .ci/run labs/*/solution/*.sh)
 if command -v shellcheck >/dev/null 2>&1; then
   echo "shellcheck ${scripts[*]}"
   shellcheck -x "${scripts[@]}"
 else
   echo "shellcheck is not installed: shell scripts not linted (apt-get install shellcheck)" >&2
+fi
+
+# resource-server/tests/behind_nginx.rs drives a real nginx; it fails (never skips) without one.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing nginx-light for the reverse-proxy tests"
+  (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null) || echo "could not install nginx-light; the behind_nginx tests will fail" >&2
 fi
 
 echo "cargo fmt --check; cargo clippy (warnings are errors)"

@@ -83,6 +83,9 @@ pub struct Options {
     pub admin_password: String,
     /// Bounds on slow and greedy clients (`--request-timeout`, `--max-connections-per-peer`).
     pub limits: playbook::server::Limits,
+    /// Client certificates forwarded by a TLS-terminating proxy (Keycloak's
+    /// `spi-x509cert-lookup--provider=nginx`); `None`: only from the handshake.
+    pub forwarded: Option<Arc<playbook::forwarded::ForwardedCerts>>,
 }
 
 impl Default for Options {
@@ -92,6 +95,7 @@ impl Default for Options {
             admin_username: playbook::names::DEFAULT_ADMIN_USERNAME.to_owned(),
             admin_password: playbook::names::DEFAULT_ADMIN_PASSWORD.to_owned(),
             limits: playbook::server::Limits::default(),
+            forwarded: None,
         }
     }
 }
@@ -108,6 +112,7 @@ pub(crate) struct Inner {
     pub(crate) keys: Vec<(String, keys::RealmKeys)>,
     pub(crate) hostname: Option<Url>,
     pub(crate) limits: playbook::server::Limits,
+    pub(crate) forwarded: Option<Arc<playbook::forwarded::ForwardedCerts>>,
     /// User sessions of the password grant: `sid` → (user id, expiry). A lightweight access
     /// token (admin-cli's) carries no `sub`; its user is found through its session, as
     /// Keycloak finds it.
@@ -240,6 +245,7 @@ impl Provider {
                 keys,
                 hostname: options.hostname,
                 limits: options.limits,
+                forwarded: options.forwarded,
                 sessions: Default::default(),
             }),
         })
@@ -264,6 +270,7 @@ impl Provider {
 
 /// The main router (Keycloak's port 8443, ours 9443). Paths as Keycloak's.
 pub fn app(provider: Provider) -> Router {
+    let forwarded = provider.inner.forwarded.clone();
     let routes = Router::new()
         .route(
             "/realms/{realm}/.well-known/openid-configuration",
@@ -291,9 +298,18 @@ pub fn app(provider: Provider) -> Router {
         .fallback(error::not_found)
         .with_state(provider);
     // Outside the routes: a route's method router adds `Allow` after its own layers run.
-    Router::new()
+    let router = Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::map_response(error::without_allow))
+        .layer(axum::middleware::map_response(error::without_allow));
+    // Outermost: client authentication sees the forwarded certificate as the connection's
+    // own, as Keycloak's x509 lookup providers hand it to `client-x509`.
+    match forwarded {
+        Some(f) => router.layer(axum::middleware::from_fn_with_state(
+            f,
+            playbook::forwarded::layer,
+        )),
+        None => router,
+    }
 }
 
 /// The management router (Keycloak's port 9000): health only.

@@ -66,6 +66,10 @@ struct Args {
     /// each request's Host header (Keycloak with hostname-strict=false).
     #[arg(long, value_name = "URL", value_parser = https_base_url)]
     hostname: Option<url::Url>,
+    /// Behind a TLS-terminating proxy: who may forward client certificates, and how
+    /// (Keycloak: spi-x509cert-lookup--provider=nginx with the same header).
+    #[command(flatten)]
+    proxy: playbook::forwarded::ProxyArgs,
     /// Bootstrap admin of the master realm.
     #[arg(long, env = "KC_BOOTSTRAP_ADMIN_USERNAME", default_value = playbook::names::DEFAULT_ADMIN_USERNAME)]
     admin_username: String,
@@ -119,6 +123,19 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             missing.display()
         );
     }
+    let forwarded = if args.proxy.is_set() {
+        let ca = args.certs.join("ca.pem");
+        let roots = playbook::pem::load_ca_certs(&ca)
+            .with_context(|| format!("loading {} for forwarded certificates", ca.display()))?;
+        let forwarded = args.proxy.build(&roots)?;
+        if let Some(f) = &forwarded {
+            f.log_accepting();
+        }
+        // As Keycloak: the header from anyone else is dropped and logged (401 invalid_client).
+        forwarded.map(|f| std::sync::Arc::new(f.ignoring_untrusted()))
+    } else {
+        None
+    };
     let provider = Provider::from_realm_paths(
         &args.realm,
         Options {
@@ -126,6 +143,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             admin_username: args.admin_username,
             admin_password: args.admin_password,
             limits: args.limits,
+            forwarded,
         },
     )?;
     let tls = oauth2_provider::tls_config_from_dir(&args.certs, &args.truststore_paths)

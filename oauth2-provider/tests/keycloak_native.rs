@@ -37,10 +37,22 @@ async fn native_keycloak_passes_every_scenario_and_matches_the_golden_answers() 
     playbook::install_crypto_provider();
     let pki = Arc::new(DevPki::generate(2, 1).expect("dev PKI"));
     let start_pki = Arc::clone(&pki);
-    let keycloak = tokio::task::spawn_blocking(move || NativeKeycloak::start(&start_pki))
-        .await
-        .expect("start task")
-        .unwrap_or_else(|e| panic!("the native Keycloak did not start: {e}"));
+    // The fixture realms beside the playground's, as the embedded provider imports them.
+    let extra_realms = scenarios::fixture_realm_paths()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    let keycloak = tokio::task::spawn_blocking(move || {
+        NativeKeycloak::start_with(
+            &start_pki,
+            support::native::INSTANCE,
+            &[("KEYCLOAK_EXTRA_REALMS", extra_realms)],
+        )
+    })
+    .await
+    .expect("start task")
+    .unwrap_or_else(|e| panic!("the native Keycloak did not start: {e}"));
     println!(
         "Keycloak {} (native) answers at {} (issuer {})",
         oauth2_provider::KEYCLOAK_VERSION,

@@ -9,6 +9,7 @@
 //! - [`x509`]: reading a certificate back; the RFC 8705 `x5t#S256` thumbprint.
 //! - [`dn`]: distinguished names rendered as Keycloak compares them (RFC 2253).
 //! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
+//! - [`forwarded`]: client certificates forwarded by a TLS-terminating reverse proxy.
 //! - [`client`]: an HTTPS client that trusts only the dev CA, with an optional identity.
 //! - [`discovery`]: the provider's metadata from its issuer (client and resource server).
 //! - [`cli`]: what the binaries' `main` share: logging, and how a failure is reported.
@@ -21,6 +22,7 @@ pub mod client;
 pub mod discovery;
 pub mod dn;
 pub mod error;
+pub mod forwarded;
 pub mod load;
 pub mod names;
 pub mod pem;

@@ -85,9 +85,14 @@ pub fn server_config(
 /// every request on the connection carries a copy.
 #[derive(Debug, Clone)]
 pub struct Connection {
+    /// The peer; behind a trusted proxy, the client's address from `X-Forwarded-For` (port 0).
     pub remote_addr: SocketAddr,
     /// The verified client certificate chain, leaf first; `None` for an anonymous client.
+    /// Behind a trusted proxy: the chain the proxy forwarded (see [`crate::forwarded`]).
     pub client_certs: Option<Arc<[CertificateDer<'static>]>>,
+    /// The trusted proxy that terminated the client's TLS and forwarded its certificate;
+    /// `None` when the client connected directly.
+    pub forwarded_by: Option<SocketAddr>,
     /// The leaf's `x5t#S256`, computed by the first request that asks and shared by the
     /// connection's later requests: a kept-alive connection hashes its certificate once.
     thumbprint: Arc<OnceLock<Option<String>>>,
@@ -102,6 +107,31 @@ impl Connection {
         Connection {
             remote_addr,
             client_certs,
+            forwarded_by: None,
+            thumbprint: Arc::default(),
+        }
+    }
+
+    /// A request whose client certificate a trusted proxy at `proxy` forwarded: a thumbprint
+    /// of its own (never the proxy connection's).
+    pub fn forwarded(
+        remote_addr: SocketAddr,
+        client_certs: Option<Arc<[CertificateDer<'static>]>>,
+        proxy: SocketAddr,
+    ) -> Self {
+        Connection {
+            forwarded_by: Some(proxy),
+            ..Connection::new(remote_addr, client_certs)
+        }
+    }
+
+    /// No connection at all: a router called without [`serve`] (e.g. `oneshot` in a unit
+    /// test), so there is no certificate.
+    pub fn none() -> Connection {
+        Connection {
+            remote_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            client_certs: None,
+            forwarded_by: None,
             thumbprint: Arc::default(),
         }
     }
@@ -127,11 +157,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Connection {
             .extensions
             .get::<Connection>()
             .cloned()
-            .unwrap_or_else(|| {
-                // Only reachable when the router is called without `serve` (e.g. `oneshot` in
-                // a unit test): there was no TLS connection, so there is no certificate.
-                Connection::new(SocketAddr::from(([0, 0, 0, 0], 0)), None)
-            }))
+            .unwrap_or_else(Connection::none))
     }
 }
 

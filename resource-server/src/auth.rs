@@ -724,6 +724,9 @@ pub struct Binding {
     pub connection_x5t_s256: Option<String>,
     /// `matches`, or `unbound` (accepted because `--require-binding` is off).
     pub result: &'static str,
+    /// Where the client's TLS ended: `this server`, or `proxy <addr>` when a trusted
+    /// proxy terminated it and forwarded the certificate (checked the same way).
+    pub tls_terminated_at: String,
 }
 
 /// Compares the token's `cnf.x5t#S256` with the certificate of this connection.
@@ -769,10 +772,15 @@ pub fn check_binding(
         }
         (None, _) => "unbound",
     };
+    let tls_terminated_at = match connection.forwarded_by {
+        Some(proxy) => format!("proxy {proxy}"),
+        None => "this server".to_owned(),
+    };
     Ok(Binding {
         token_x5t_s256: bound,
         connection_x5t_s256: presented,
         result,
+        tls_terminated_at,
     })
 }
 

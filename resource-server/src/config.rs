@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use playbook::forwarded::ForwardedCerts;
 use playbook::pem::{Identity, load_ca_certs};
 use playbook::server::ClientAuth;
 use playbook::x509::Purpose;
@@ -74,6 +75,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub limits: playbook::server::Limits,
+    /// Behind a TLS-terminating proxy: who may forward client certificates, and how.
+    #[command(flatten)]
+    pub proxy: playbook::forwarded::ProxyArgs,
 }
 
 impl Args {
@@ -92,6 +96,10 @@ impl Args {
         config.authorized_party = self.authorized_party.clone();
         config.client_auth = self.client_auth;
         config.limits = self.limits;
+        config.forwarded = self
+            .proxy
+            .build(&config.ca)?
+            .map(|f| Arc::new(f.with_bearer_challenge(&config.realm)));
         Ok(config)
     }
 
@@ -113,6 +121,8 @@ pub enum ConfigError {
     Issuer { value: String, reason: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Proxy(#[from] playbook::forwarded::ConfigError),
 }
 
 /// The issuer must be an absolute https URL without query or fragment (RFC 8414 §2).
@@ -166,6 +176,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Bounds on slow and greedy clients (`--request-timeout`, `--max-connections-per-peer`).
     pub limits: playbook::server::Limits,
+    /// Client certificates forwarded by trusted proxies (`None`: only from the handshake).
+    pub forwarded: Option<Arc<ForwardedCerts>>,
 }
 
 impl Config {
@@ -188,6 +200,7 @@ impl Config {
             token_cache_size: 10_000,
             max_body_bytes: 64 * 1024,
             limits: playbook::server::Limits::default(),
+            forwarded: None,
         }
     }
 

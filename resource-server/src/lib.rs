@@ -105,7 +105,8 @@ impl AppState {
 /// certificate then) or under [`run`].
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
-    Router::new()
+    let forwarded = state.config.forwarded.clone();
+    let router = Router::new()
         .route("/public", get(routes::public))
         .route(
             playbook::names::USERS_API_PATH,
@@ -116,7 +117,15 @@ pub fn app(state: AppState) -> Router {
         .route("/health/ready", get(routes::ready))
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .with_state(state);
+    // Outermost: every extractor sees the forwarded certificate as the connection's own.
+    match forwarded {
+        Some(f) => router.layer(axum::middleware::from_fn_with_state(
+            f,
+            playbook::forwarded::layer,
+        )),
+        None => router,
+    }
 }
 
 /// Serves [`app`] over `tls` on `listener` until `shutdown`, loading the provider's keys

@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
 async fn serve(args: Args) -> anyhow::Result<()> {
     let config = args
         .config()
-        .context("checking --issuer and loading the CA (--ca)")?;
+        .context("checking --issuer, loading the CA (--ca), the proxy options")?;
     let tls = args
         .tls(&config)
         .context("loading the server certificate and key (--cert, --key)")?;
@@ -41,6 +41,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         ca = %args.ca.display(),
         "TLS files loaded; they are read once: a replaced file takes effect at the next start"
     );
+    let config_forwarded = config.forwarded.clone();
     let state = AppState::new(config).context("building the HTTPS client for the provider")?;
 
     let addr = args.listen_addr();
@@ -55,6 +56,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         require_binding = args.require_binding,
         "resource server listening"
     );
+    if let Some(f) = &config_forwarded {
+        f.log_accepting();
+    }
     run(listener, tls, state, playbook::server::shutdown_signal())
         .await
         .with_context(|| format!("serving on {addr}"))?;

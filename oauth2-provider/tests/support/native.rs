@@ -5,7 +5,8 @@
 //!   database), so a running playground is never touched;
 //! - free ports instead of 9443/9000, found at start;
 //! - a dev PKI generated in memory for the run, written to a temporary `certs/`;
-//! - the fixture realms of `tests/realm_import.rs` imported too (`KEYCLOAK_EXTRA_REALMS`).
+//! - for the scenario suite, the fixture realms of `tests/realm_import.rs` imported too
+//!   (`KEYCLOAK_EXTRA_REALMS`).
 //!
 //! Dropping [`NativeKeycloak`] stops it (`keycloak-native.sh stop`): nothing is left running.
 
@@ -41,9 +42,15 @@ fn free_port() -> u16 {
 }
 
 impl NativeKeycloak {
-    /// Starts Keycloak with `pki` and waits until it is ready; `Err` carries the script's
-    /// message (it names the fix: no Java, no Maven, download refused, a port in use, …).
-    pub fn start(pki: &DevPki) -> Result<NativeKeycloak, String> {
+    /// Starts Keycloak with `pki` as instance `instance` and waits until it is ready, with
+    /// `extra` variables for the script (e.g. `PROVIDER_URL`, `KEYCLOAK_EXTRA_REALMS`) and for
+    /// Keycloak (`KC_*`, passed through to kc.sh). `Err` carries the script's message (it
+    /// names the fix: no Java, no Maven, download refused, a port in use, …).
+    pub fn start_with(
+        pki: &DevPki,
+        instance: &str,
+        extra: &[(&str, String)],
+    ) -> Result<NativeKeycloak, String> {
         let certs = tempfile::tempdir().map_err(|e| format!("a temporary certs/: {e}"))?;
         playbook::pki::write_files(
             certs.path(),
@@ -52,24 +59,17 @@ impl NativeKeycloak {
         )
         .map_err(|e| format!("writing the dev PKI: {e}"))?;
         let (port, management) = (free_port(), free_port());
-        let env = vec![
-            ("KEYCLOAK_INSTANCE".to_owned(), INSTANCE.to_owned()),
+        let mut env = vec![
+            ("KEYCLOAK_INSTANCE".to_owned(), instance.to_owned()),
             ("CERTS_DIR".to_owned(), certs.path().display().to_string()),
             ("PROVIDER_PORT".to_owned(), port.to_string()),
             ("MANAGEMENT_PORT".to_owned(), management.to_string()),
-            (
-                "KEYCLOAK_EXTRA_REALMS".to_owned(),
-                crate::scenarios::fixture_realm_paths()
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(":"),
-            ),
             (
                 "KEYCLOAK_START_TIMEOUT".to_owned(),
                 std::env::var("KEYCLOAK_START_TIMEOUT").unwrap_or_else(|_| "300".to_owned()),
             ),
         ];
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let keycloak = NativeKeycloak {
             base_url: format!("https://localhost:{port}"),
             management_url: format!("https://localhost:{management}"),

@@ -43,6 +43,10 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+pub fn b64_decode(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).expect("base64url")
+}
+
 /// Presents a certificate as it is: the server is the one under test.
 pub fn identity(issued: &Issued) -> Identity {
     Identity::unchecked(

@@ -1,0 +1,654 @@
+//! Client certificates forwarded by a TLS-terminating reverse proxy.
+//!
+//! In production the client's TLS connection usually ends at a proxy (nginx, Envoy, a
+//! load balancer). The proxy verifies the client certificate and passes it on in a
+//! request header; the back end then treats that certificate exactly as one presented in
+//! its own handshake: the provider's `tls_client_auth` (RFC 8705 §2) matches its subject
+//! DN, the resource server compares its thumbprint with the token's `cnf.x5t#S256`
+//! (RFC 8705 §3).
+//!
+//! A header is only as trustworthy as whoever set it, so [`ForwardedCerts`]:
+//!
+//! - accepts the header only on connections from the configured proxy addresses; the
+//!   same header from anywhere else is refused with 400 `invalid_request` and logged
+//!   (a client talking to the back end directly could otherwise claim any certificate),
+//!   or, for the provider, dropped and logged as Keycloak does
+//!   ([`ForwardedCerts::ignoring_untrusted`]: the client then gets 401 `invalid_client`);
+//! - on a connection from a trusted proxy, uses the forwarded certificate *instead of*
+//!   the connection's own (a request without the header is anonymous: the proxy saw no
+//!   client certificate);
+//! - verifies the forwarded chain against the same CA set as the TLS layer would, so a
+//!   misconfigured proxy that forwards whatever it is given gains nothing.
+//! - takes the client's address from the trusted proxy's `X-Forwarded-For` (the last
+//!   entry), so logs and the provider's `clientAddress` name the client, not the proxy;
+//!   [`Connection::forwarded_by`] keeps the proxy's.
+//!
+//! ```text
+//! resource-server --client-auth request --trusted-proxy 127.0.0.1 --client-cert-header ssl-client-cert
+//! ```
+//!
+//! Two header formats ([`Format`]): nginx's `$ssl_client_escaped_cert` (the URL-encoded
+//! PEM leaf, Keycloak's `nginx` x509 lookup reads the same) and Envoy's
+//! `x-forwarded-client-cert` (`By=…;Hash=…;Cert="<URL-encoded PEM>";Chain="…"`).
+//!
+//! The rewrite happens once, in [`layer`], before any handler or extractor runs: what
+//! they read from the [`Connection`] extension is already the forwarded certificate.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, UnixTime};
+
+use crate::server::Connection;
+
+/// How the proxy encodes the certificate in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// nginx `$ssl_client_escaped_cert`: the client's PEM certificate, URL-encoded
+    /// (`-----BEGIN%20CERTIFICATE-----%0AMIIB…`). Several PEM blocks are read as a chain.
+    #[default]
+    Nginx,
+    /// Envoy `x-forwarded-client-cert`: `;`-separated `Key=value` pairs, one element per
+    /// proxy hop (`,`-separated; the last one is the nearest proxy's). `Chain` (URL-encoded
+    /// PEM, leaf first) is used when present, else `Cert`; `Hash` (hex SHA-256 of the
+    /// leaf) is checked when present.
+    Xfcc,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Nginx => "nginx",
+            Format::Xfcc => "xfcc",
+        }
+    }
+}
+
+/// The command-line options both servers share (`#[command(flatten)]`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ProxyArgs {
+    /// Address of a reverse proxy allowed to forward client certificates (repeat, or
+    /// comma-separate in the variable). Needs --client-cert-header.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "IP",
+        env = "TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Header in which the trusted proxy forwards the verified client certificate, e.g.
+    /// ssl-client-cert (nginx) or x-forwarded-client-cert (Envoy). The same header from
+    /// any other address is refused (400 invalid_request).
+    #[arg(long, value_name = "NAME", env = "CLIENT_CERT_HEADER")]
+    pub client_cert_header: Option<String>,
+
+    /// How the proxy encodes the certificate in that header.
+    #[arg(long, value_enum, env = "CLIENT_CERT_FORMAT", default_value_t = Format::Nginx)]
+    pub client_cert_format: Format,
+}
+
+impl ProxyArgs {
+    /// Whether any proxy option was given (then the CA is needed to [`ProxyArgs::build`]).
+    pub fn is_set(&self) -> bool {
+        self.client_cert_header.is_some() || !self.trusted_proxies.is_empty()
+    }
+
+    /// `None` when no proxy is configured (certificates come only from the TLS handshake).
+    pub fn build(
+        &self,
+        roots: &[CertificateDer<'static>],
+    ) -> Result<Option<ForwardedCerts>, ConfigError> {
+        match (&self.client_cert_header, self.trusted_proxies.is_empty()) {
+            (None, true) => Ok(None),
+            (None, false) => Err(ConfigError::Incomplete(
+                "--trusted-proxy needs --client-cert-header (the header the proxy sets, e.g. ssl-client-cert)",
+            )),
+            (Some(_), true) => Err(ConfigError::Incomplete(
+                "--client-cert-header needs --trusted-proxy (the proxy's address, e.g. 127.0.0.1): a header trusted from anyone is a certificate anyone can claim",
+            )),
+            (Some(header), false) => ForwardedCerts::new(
+                header,
+                self.client_cert_format,
+                self.trusted_proxies.clone(),
+                roots,
+            )
+            .map(Some),
+        }
+    }
+}
+
+/// A proxy configuration that cannot work, named with its fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Incomplete(&'static str),
+    #[error("--client-cert-header {0:?} is not a valid HTTP header name")]
+    HeaderName(String),
+    #[error("client certificate verifier for forwarded certificates: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    #[error("CA certificate for forwarded certificates: {0}")]
+    Roots(#[from] rustls::Error),
+}
+
+/// Why a request's forwarded certificate was refused. Every variant is answered with 400
+/// `invalid_request` (RFC 6749 §5.2 and RFC 6750 §3.1 agree on that code) and logged.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardedError {
+    #[error(
+        "header {header} is only accepted from a trusted proxy, and this connection comes from {peer}: send the request through the proxy, or present the client certificate in the TLS handshake"
+    )]
+    Untrusted { header: HeaderName, peer: IpAddr },
+    #[error("header {header} from proxy {peer}: {reason}")]
+    Malformed {
+        header: HeaderName,
+        peer: IpAddr,
+        reason: String,
+    },
+    #[error(
+        "header {header} from proxy {peer}: the forwarded certificate does not verify against the CA: {reason}"
+    )]
+    NotVerified {
+        header: HeaderName,
+        peer: IpAddr,
+        reason: String,
+    },
+}
+
+/// Which proxies may forward a certificate, in which header and format, and the roots
+/// the forwarded chain must lead to.
+#[derive(Debug, Clone)]
+pub struct ForwardedCerts {
+    header: HeaderName,
+    format: Format,
+    trusted: Vec<IpAddr>,
+    verifier: Arc<dyn ClientCertVerifier>,
+    /// `Some(realm)`: refusals carry `WWW-Authenticate: Bearer` (a resource server).
+    bearer_realm: Option<String>,
+    /// The header from an address that is not a trusted proxy: refused (400), or ignored
+    /// and logged, as Keycloak does.
+    ignore_untrusted: bool,
+}
+
+impl ForwardedCerts {
+    pub fn new(
+        header: &str,
+        format: Format,
+        trusted: Vec<IpAddr>,
+        roots: &[CertificateDer<'static>],
+    ) -> Result<Self, ConfigError> {
+        let header = HeaderName::try_from(header.trim())
+            .map_err(|_| ConfigError::HeaderName(header.to_owned()))?;
+        let mut store = rustls::RootCertStore::empty();
+        for ca in roots {
+            store.add(ca.clone())?;
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider).build()?;
+        Ok(ForwardedCerts {
+            header,
+            format,
+            trusted,
+            verifier,
+            bearer_realm: None,
+            ignore_untrusted: false,
+        })
+    }
+
+    /// Refusals also carry `WWW-Authenticate: Bearer realm=…, error="invalid_request"`
+    /// (RFC 6750 §3), as a resource server answers.
+    pub fn with_bearer_challenge(mut self, realm: &str) -> Self {
+        self.bearer_realm = Some(realm.to_owned());
+        self
+    }
+
+    /// The start-up line both servers log.
+    pub fn log_accepting(&self) {
+        tracing::info!(
+            trusted_proxies = ?self.trusted,
+            header = %self.header,
+            format = self.format.as_str(),
+            "client certificates forwarded by these proxies are accepted; the header from anyone else is refused"
+        );
+    }
+
+    /// The header from an address that is not a trusted proxy is dropped and logged, and the
+    /// request goes on with the connection's own certificate (if any), instead of 400. This
+    /// is what Keycloak 26.7.5 does with `proxy-trusted-addresses` set (observed: it logs
+    /// `HTTP header "ssl-client-cert" is not trusted` and the client gets 401
+    /// `invalid_client`); the embedded provider answers the same way.
+    pub fn ignoring_untrusted(mut self) -> Self {
+        self.ignore_untrusted = true;
+        self
+    }
+
+    pub fn header(&self) -> &HeaderName {
+        &self.header
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn trusted(&self) -> &[IpAddr] {
+        &self.trusted
+    }
+
+    /// Whether `ip` is a configured proxy. An IPv4-mapped IPv6 address counts as its IPv4.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted.iter().any(|t| t.to_canonical() == ip)
+    }
+
+    /// The connection as the application should see it: unchanged when it is not from a
+    /// trusted proxy and carries no forwarded certificate; with the forwarded certificate
+    /// (or none) in place of the TLS one when it comes from a trusted proxy.
+    pub fn resolve(
+        &self,
+        conn: &Connection,
+        headers: &HeaderMap,
+    ) -> Result<Connection, ForwardedError> {
+        let peer = conn.remote_addr.ip();
+        let values: Vec<&HeaderValue> = headers.get_all(&self.header).iter().collect();
+        if !self.is_trusted(peer) {
+            if values.is_empty() {
+                return Ok(conn.clone());
+            }
+            return Err(ForwardedError::Untrusted {
+                header: self.header.clone(),
+                peer,
+            });
+        }
+        // The client's own address, as the proxy saw it (Keycloak's proxy-headers=xforwarded:
+        // `clientAddress` is the client, not the proxy). nginx sets one value; with a chain of
+        // proxies the nearest one's entry is the last. The port is not forwarded: 0.
+        let client_addr = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
+            .map_or(conn.remote_addr, |ip| std::net::SocketAddr::new(ip, 0));
+        // A new connection value: never the proxy connection's own certificate or thumbprint.
+        let resolved = Connection::forwarded(client_addr, None, conn.remote_addr);
+        let malformed = |reason: String| ForwardedError::Malformed {
+            header: self.header.clone(),
+            peer,
+            reason,
+        };
+        let value = match values.as_slice() {
+            [] => return Ok(resolved),
+            [one] => one
+                .to_str()
+                .map_err(|_| malformed("the value is not visible ASCII".into()))?,
+            more => {
+                return Err(malformed(format!(
+                    "sent {} times; a proxy sets it once",
+                    more.len()
+                )));
+            }
+        };
+        let chain = match self.format {
+            Format::Nginx => pem_chain(value).map_err(malformed)?,
+            Format::Xfcc => xfcc_chain(value).map_err(malformed)?,
+        };
+        let (leaf, intermediates) = chain
+            .split_first()
+            .ok_or_else(|| malformed("no certificate in it".into()))?;
+        self.verifier
+            .verify_client_cert(leaf, intermediates, UnixTime::now())
+            .map_err(|e| ForwardedError::NotVerified {
+                header: self.header.clone(),
+                peer,
+                reason: e.to_string(),
+            })?;
+        Ok(Connection::forwarded(
+            client_addr,
+            Some(chain.into()),
+            conn.remote_addr,
+        ))
+    }
+
+    fn refusal(&self, error: &ForwardedError) -> Response {
+        let description = error.to_string();
+        let body = axum::Json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": description,
+        }));
+        let mut response = (StatusCode::BAD_REQUEST, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(realm) = &self.bearer_realm {
+            let challenge = format!(
+                "Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{}\"",
+                description.replace(['"', '\\'], "'")
+            );
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                headers.insert(WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+}
+
+/// The middleware (`axum::middleware::from_fn_with_state(forwarded, layer)`): puts the
+/// forwarded certificate into the request's [`Connection`] and removes the header, or
+/// refuses the request with 400 `invalid_request` and logs why.
+pub async fn layer(
+    axum::extract::State(forwarded): axum::extract::State<Arc<ForwardedCerts>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    // Absent only when the router runs without `serve` (tests calling it in memory).
+    let conn = req
+        .extensions()
+        .get::<Connection>()
+        .cloned()
+        .unwrap_or_else(Connection::none);
+    match forwarded.resolve(&conn, req.headers()) {
+        Ok(resolved) => {
+            if let Some(proxy) = resolved.forwarded_by {
+                match resolved.client_leaf() {
+                    Some(leaf) => {
+                        let subject = crate::x509::CertInfo::from_der(leaf)
+                            .map(|i| i.subject)
+                            .unwrap_or_default();
+                        tracing::debug!(%proxy, %subject, header = %forwarded.header, "client certificate forwarded by the proxy");
+                    }
+                    None => {
+                        tracing::debug!(%proxy, "request through the proxy without a client certificate")
+                    }
+                }
+            }
+            req.headers_mut().remove(&forwarded.header);
+            req.extensions_mut().insert(resolved);
+            next.run(req).await
+        }
+        Err(error @ ForwardedError::Untrusted { .. }) if forwarded.ignore_untrusted => {
+            tracing::warn!(method = %req.method(), path = %req.uri().path(), peer = %conn.remote_addr, "ignored the header (as Keycloak does): {error}");
+            req.headers_mut().remove(&forwarded.header);
+            req.extensions_mut().insert(conn);
+            next.run(req).await
+        }
+        Err(error) => {
+            tracing::warn!(method = %req.method(), path = %req.uri().path(), peer = %conn.remote_addr, "refused (400): {error}");
+            forwarded.refusal(&error)
+        }
+    }
+}
+
+/// nginx: URL-decode, then every PEM `CERTIFICATE` block, leaf first.
+fn pem_chain(value: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = url_decode(value)?;
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a URL-encoded PEM certificate ({e})"))?;
+    if certs.is_empty() {
+        return Err(
+            "no PEM certificate in it (expected URL-encoded -----BEGIN CERTIFICATE-----…, nginx's $ssl_client_escaped_cert)"
+                .into(),
+        );
+    }
+    Ok(certs)
+}
+
+fn url_decode(value: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(value.trim())
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| "not URL-encoded UTF-8".to_owned())
+}
+
+/// Envoy's `x-forwarded-client-cert`: the last element's `Chain`, else its `Cert`.
+fn xfcc_chain(value: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let elements = split_unquoted(value, ',');
+    let last = elements
+        .last()
+        .filter(|e| !e.trim().is_empty())
+        .ok_or("empty x-forwarded-client-cert")?;
+    let mut hash = None;
+    let mut cert = None;
+    let mut chain = None;
+    for pair in split_unquoted(last, ';') {
+        let Some((key, raw)) = pair.split_once('=') else {
+            return Err(format!("{pair:?} is not Key=value"));
+        };
+        let raw = raw.trim();
+        let value = match raw.strip_prefix('"') {
+            Some(rest) => rest
+                .strip_suffix('"')
+                .ok_or_else(|| format!("unterminated quote in {key}"))?
+                .replace("\\\"", "\""),
+            None => raw.to_owned(),
+        };
+        match key.trim().to_ascii_lowercase().as_str() {
+            "hash" => hash = Some(value),
+            "cert" => cert = Some(value),
+            "chain" => chain = Some(value),
+            _ => {}
+        }
+    }
+    let certs = match (chain, cert) {
+        (Some(c), _) | (None, Some(c)) => pem_chain(&c)?,
+        (None, None) => {
+            return Err("no Cert or Chain in the nearest proxy's element (configure Envoy's forward_client_cert_details with set_current_client_cert_details cert: true)".into());
+        }
+    };
+    if let Some(hash) = hash {
+        let actual = sha256_hex(&certs[0]);
+        if !actual.eq_ignore_ascii_case(hash.trim()) {
+            return Err(format!(
+                "Hash={hash} is not the SHA-256 of the forwarded certificate ({actual})"
+            ));
+        }
+    }
+    Ok(certs)
+}
+
+/// Hex SHA-256 of a DER certificate: XFCC's `Hash`.
+fn sha256_hex(der: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Splits on `sep` outside double quotes (a `\"` inside quotes does not end them).
+fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c == sep && !quoted => {
+                parts.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+/// URL-encodes a PEM certificate as nginx's `$ssl_client_escaped_cert` does (tests and
+/// the walkthrough's narration use it to show what the proxy sends).
+pub fn nginx_escape(pem: &str) -> String {
+    const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(pem, COMPONENT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::DevPki;
+
+    fn setup() -> (DevPki, ForwardedCerts) {
+        crate::install_crypto_provider();
+        let pki = DevPki::generate(2, 1).expect("dev PKI");
+        let fw = ForwardedCerts::new(
+            "ssl-client-cert",
+            Format::Nginx,
+            vec!["127.0.0.1".parse().unwrap()],
+            std::slice::from_ref(&pki.ca.cert.cert_der),
+        )
+        .expect("config");
+        (pki, fw)
+    }
+
+    fn conn(ip: [u8; 4]) -> Connection {
+        Connection::new((ip, 40000).into(), None)
+    }
+
+    fn headers(name: &str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.append(
+            HeaderName::try_from(name).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+        h
+    }
+
+    /// The trusted proxy's URL-encoded PEM becomes the connection's certificate.
+    #[test]
+    fn nginx_header_from_the_trusted_proxy_is_the_client_certificate() {
+        let (pki, fw) = setup();
+        let value = nginx_escape(&pki.client.cert_pem);
+        assert!(
+            value.starts_with("-----BEGIN%20CERTIFICATE-----%0A"),
+            "{value}"
+        );
+        let c = fw
+            .resolve(&conn([127, 0, 0, 1]), &headers("ssl-client-cert", &value))
+            .expect("accepted");
+        assert_eq!(c.client_leaf(), Some(&pki.client.cert_der));
+        assert_eq!(c.forwarded_by, Some(([127, 0, 0, 1], 40000).into()));
+        // X-Forwarded-For from the proxy names the client; the proxy stays in forwarded_by.
+        let mut h = headers("ssl-client-cert", &value);
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.0.0.1, 192.0.2.7"),
+        );
+        let c = fw.resolve(&conn([127, 0, 0, 1]), &h).expect("accepted");
+        assert_eq!(c.remote_addr, ([192, 0, 2, 7], 0).into());
+        assert_eq!(c.forwarded_by, Some(([127, 0, 0, 1], 40000).into()));
+    }
+
+    /// The same header from an address that is not a proxy: refused, naming the peer.
+    #[test]
+    fn header_from_an_untrusted_address_is_refused() {
+        let (pki, fw) = setup();
+        let value = nginx_escape(&pki.client.cert_pem);
+        let err = fw
+            .resolve(&conn([127, 0, 0, 2]), &headers("SSL-Client-Cert", &value))
+            .unwrap_err();
+        assert!(matches!(err, ForwardedError::Untrusted { .. }), "{err}");
+        assert!(err.to_string().contains("127.0.0.2"), "{err}");
+        // Without the header the direct client is left as it is.
+        let direct = fw
+            .resolve(&conn([127, 0, 0, 2]), &HeaderMap::new())
+            .unwrap();
+        assert!(direct.forwarded_by.is_none());
+    }
+
+    /// From the proxy without the header: anonymous, even if the proxy's own TLS
+    /// connection carried a certificate.
+    #[test]
+    fn proxy_request_without_header_is_anonymous() {
+        let (pki, fw) = setup();
+        let c = Connection::new(
+            ([127, 0, 0, 1], 40000).into(),
+            Some(vec![pki.client.cert_der.clone()].into()),
+        );
+        let resolved = fw.resolve(&c, &HeaderMap::new()).unwrap();
+        assert!(resolved.client_leaf().is_none());
+        assert!(resolved.forwarded_by.is_some());
+    }
+
+    /// A certificate from another CA, garbage, or two headers: refused.
+    #[test]
+    fn bad_forwarded_values_are_refused() {
+        let (pki, fw) = setup();
+        let rogue = nginx_escape(&pki.rogue_client.cert_pem);
+        let err = fw
+            .resolve(&conn([127, 0, 0, 1]), &headers("ssl-client-cert", &rogue))
+            .unwrap_err();
+        assert!(matches!(err, ForwardedError::NotVerified { .. }), "{err}");
+        let err = fw
+            .resolve(&conn([127, 0, 0, 1]), &headers("ssl-client-cert", "hello"))
+            .unwrap_err();
+        assert!(matches!(err, ForwardedError::Malformed { .. }), "{err}");
+        let value = nginx_escape(&pki.client.cert_pem);
+        let mut two = headers("ssl-client-cert", &value);
+        two.append("ssl-client-cert", HeaderValue::from_str(&value).unwrap());
+        let err = fw.resolve(&conn([127, 0, 0, 1]), &two).unwrap_err();
+        assert!(err.to_string().contains("2 times"), "{err}");
+    }
+
+    /// Envoy's XFCC: the nearest hop's Cert, its Hash checked.
+    #[test]
+    fn xfcc_cert_and_hash() {
+        let (pki, _) = setup();
+        let fw = ForwardedCerts::new(
+            "x-forwarded-client-cert",
+            Format::Xfcc,
+            vec!["::1".parse().unwrap()],
+            std::slice::from_ref(&pki.ca.cert.cert_der),
+        )
+        .unwrap();
+        let hash: String =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pki.client.cert_der)
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+        let cert = nginx_escape(&pki.client.cert_pem);
+        let other = nginx_escape(&pki.other_client.cert_pem);
+        let peer = Connection::new("[::1]:4000".parse().unwrap(), None);
+        let value = format!(
+            "By=spiffe://a;Hash=00;Cert=\"{other}\",By=spiffe://b;Hash={hash};Cert=\"{cert}\";Subject=\"CN=x,O=y\""
+        );
+        let c = fw
+            .resolve(&peer, &headers("x-forwarded-client-cert", &value))
+            .expect("accepted");
+        assert_eq!(c.client_leaf(), Some(&pki.client.cert_der));
+        let wrong = format!("Hash=ab;Cert=\"{cert}\"");
+        let err = fw
+            .resolve(&peer, &headers("x-forwarded-client-cert", &wrong))
+            .unwrap_err();
+        assert!(err.to_string().contains("SHA-256"), "{err}");
+    }
+
+    /// Half a configuration is an error that names the missing flag.
+    #[test]
+    fn proxy_args_need_both_halves() {
+        let header_only = ProxyArgs {
+            client_cert_header: Some("ssl-client-cert".into()),
+            ..Default::default()
+        };
+        let err = header_only.build(&[]).unwrap_err().to_string();
+        assert!(err.contains("--trusted-proxy"), "{err}");
+        let proxy_only = ProxyArgs {
+            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            ..Default::default()
+        };
+        let err = proxy_only.build(&[]).unwrap_err().to_string();
+        assert!(err.contains("--client-cert-header"), "{err}");
+        assert!(ProxyArgs::default().build(&[]).unwrap().is_none());
+    }
+}

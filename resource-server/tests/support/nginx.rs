@@ -1,0 +1,167 @@
+//! nginx running the shipped configuration (`proxy/nginx.sh run`) as a child process, for
+//! the tests (`behind_nginx.rs`) and the benchmark (`benches/behind_nginx.rs`).
+
+#![allow(dead_code)] // each user takes what it needs
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// nginx's `proxy_bind`: the back ends trust the header from this address only.
+pub const PROXY_SOURCE: [u8; 4] = [127, 0, 0, 2];
+
+/// nginx running the shipped configuration, stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Nginx {
+    child: Option<Child>,
+    dir: PathBuf,
+    provider_port: u16,
+    api_port: u16,
+}
+
+fn nginx_installed() -> bool {
+    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+        .iter()
+        .any(|p| Path::new(p).exists())
+        || Command::new("nginx")
+            .arg("-v")
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+}
+
+/// `127.0.0.1:<port>` of a server whose base URL is `https://localhost:<port>`.
+pub fn loopback_addr(base_url: &str) -> SocketAddr {
+    let port = base_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok());
+    SocketAddr::from(([127, 0, 0, 1], port.expect("a base URL ending in :port")))
+}
+
+/// A port the OS just handed out on 127.0.0.1 (free a moment ago; nginx binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+impl Nginx {
+    /// Renders and runs the shipped configuration in `dir`, with `workers` worker processes.
+    pub fn start(
+        certs: &Path,
+        dir: &Path,
+        provider: SocketAddr,
+        apis: &[SocketAddr],
+        workers: usize,
+    ) -> Nginx {
+        Self::start_on(certs, dir, free_port(), provider, apis, workers)
+    }
+
+    /// [`Nginx::start`] with the provider's front port chosen by the caller (e.g. because
+    /// the provider's `--hostname` must name it before nginx starts).
+    pub fn start_on(
+        certs: &Path,
+        dir: &Path,
+        provider_port: u16,
+        provider: SocketAddr,
+        apis: &[SocketAddr],
+        workers: usize,
+    ) -> Nginx {
+        assert!(
+            nginx_installed(),
+            "nginx is not installed: these tests drive a real nginx. Install it with \
+             `apt-get install nginx-light` (scripts/test.sh and .ci/run do so when run as root)"
+        );
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proxy/nginx.sh");
+        let api_port = free_port();
+        let backends: Vec<String> = apis.iter().map(ToString::to_string).collect();
+        let child = Command::new(&script)
+            .arg("run")
+            .env("NGINX_DIR", dir)
+            .env("CERTS_DIR", certs)
+            .env("PROXY_PROVIDER_PORT", provider_port.to_string())
+            .env("PROXY_API_PORT", api_port.to_string())
+            .env("PROVIDER_BACKEND", provider.to_string())
+            .env("API_BACKENDS", backends.join(" "))
+            .env("PROXY_SOURCE", IpAddr::from(PROXY_SOURCE).to_string())
+            .env("NGINX_WORKERS", workers.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("running proxy/nginx.sh run");
+        let mut nginx = Nginx {
+            child: Some(child),
+            dir: dir.to_owned(),
+            provider_port,
+            api_port,
+        };
+        nginx.wait_listening(Duration::from_secs(10));
+        nginx
+    }
+
+    fn wait_listening(&mut self, limit: Duration) {
+        let start = Instant::now();
+        loop {
+            let up = [self.provider_port, self.api_port]
+                .iter()
+                .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok());
+            if up {
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "nginx exited at start ({status}); its log: {}",
+                    std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < limit,
+                "nginx not listening after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn provider_url(&self) -> String {
+        format!("https://localhost:{}", self.provider_port)
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("https://localhost:{}", self.api_port)
+    }
+
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("logs/access.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM (nginx's fast shutdown), then waits, at most 5 s, before SIGKILL.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
