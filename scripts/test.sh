@@ -14,7 +14,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # --workspace, not -p oauth2-provider: the same feature set as the run above, so its build is
 # reused (with -p, cargo resolves features anew and recompiles part of the tree: ~100 s here).
-NATIVE_SUITE=(cargo test --workspace --test keycloak_native --locked -- --ignored)
+# keycloak_native_proxy: real Keycloak behind the shipped nginx (its nginx x509 lookup).
+NATIVE_SUITE=(cargo test --workspace --test keycloak_native --test keycloak_native_proxy --locked -- --ignored)
 
 scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh proxy/*.sh .ci/run labs/*/solution/*.sh)
 if command -v shellcheck >/dev/null 2>&1; then
