@@ -26,6 +26,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${SCRIPT_DIR}/../scripts/env.sh"
 # shellcheck source=scripts/keycloak.env
 source "${SCRIPT_DIR}/../scripts/keycloak.env"
+# shellcheck source=scripts/lib.sh
+source "${SCRIPT_DIR}/../scripts/lib.sh"
 
 KEYCLOAK_CONF="${SCRIPT_DIR}/keycloak.conf"
 DIST_ARTIFACT="org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:zip"
@@ -43,15 +45,9 @@ fi
 
 STARTED_PID=""
 
-info() { printf 'INFO  %s\n' "$*"; }
-error() { printf 'ERROR %s\n' "$*" >&2; }
-die() {
-  error "$@"
-  exit 1
-}
 
 usage() {
-  sed -n '3,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  print_header "${BASH_SOURCE[0]}" 3 21
 }
 
 # Ends a Keycloak this run started if the start did not succeed: nothing half-started stays.
@@ -206,11 +202,6 @@ running_pid() {
   printf '%s' "${pid}"
 }
 
-port_in_use() {
-  # bash's /dev/tcp: a successful connect means something already listens there.
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 # SIGTERM to the whole process group (kc.sh and its JVMs), then SIGKILL after 20 s.
 stop_group() {
   local pid=$1 waited=0
@@ -242,17 +233,6 @@ check_free() {
   done
 }
 
-check_files() {
-  local missing=() file
-  for file in "${CERTS_DIR}/oauth2-provider.pem" "${CERTS_DIR}/oauth2-provider.key.pem" "${CERTS_DIR}/ca.pem"; do
-    [[ -r "${file}" ]] || missing+=("${file}")
-  done
-  if ((${#missing[@]} > 0)); then
-    die "certificates missing or unreadable: ${missing[*]}. Generate the dev PKI first: cargo run -p client -- certs"
-  fi
-  [[ -r "${REALM_FILE}" ]] || die "realm file missing: ${REALM_FILE} (it is part of the repository; restore it with git)."
-  [[ -r "${KEYCLOAK_CONF}" ]] || die "Keycloak options missing: ${KEYCLOAK_CONF} (part of the repository)."
-}
 
 # A fresh database at every start, as a new container has: the realm is imported anew.
 # KEYCLOAK_EXTRA_REALMS (':'-separated files or directories, as `kc.sh export --file` or
@@ -371,7 +351,7 @@ cmd_start() {
   command -v curl >/dev/null 2>&1 || die "curl is needed to wait for Keycloak's health endpoint; install it (Debian: apt-get install curl)"
   command -v setsid >/dev/null 2>&1 || die "setsid (util-linux) is needed to run Keycloak in its own process group; install util-linux"
   check_java
-  check_files
+  require_keycloak_files
   check_free
   ensure_distribution
   ensure_instance_home

@@ -18,6 +18,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${SCRIPT_DIR}/../scripts/env.sh"
 # shellcheck source=scripts/keycloak.env
 source "${SCRIPT_DIR}/../scripts/keycloak.env"
+# shellcheck source=scripts/lib.sh
+source "${SCRIPT_DIR}/../scripts/lib.sh"
 
 KEYCLOAK_CONF="${SCRIPT_DIR}/keycloak.conf"
 # Where Keycloak reads its configuration and, with --import-realm, the realm files.
@@ -28,12 +30,6 @@ ENGINE=""
 CREATED=""
 STAGING=""
 
-info() { printf 'INFO  %s\n' "$*"; }
-error() { printf 'ERROR %s\n' "$*" >&2; }
-die() {
-  error "$@"
-  exit 1
-}
 
 # `timeout` is GNU coreutils, missing on stock macOS: there, run the command in the
 # background and kill it when the time is up.
@@ -55,7 +51,7 @@ with_timeout() {
 }
 
 usage() {
-  sed -n '3,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  print_header "${BASH_SOURCE[0]}" 3 13
 }
 
 # Removes what this run created unless it succeeded; runs on every exit (also Ctrl-C).
@@ -109,19 +105,9 @@ require_engine() {
   info "container engine: ${ENGINE}"
 }
 
-# 2. The files Keycloak needs: the dev PKI, the realm, the server options.
-check_files() {
-  local missing=()
-  local file
-  for file in "${CERTS_DIR}/oauth2-provider.pem" "${CERTS_DIR}/oauth2-provider.key.pem" "${CERTS_DIR}/ca.pem"; do
-    [[ -r "${file}" ]] || missing+=("${file}")
-  done
-  if ((${#missing[@]} > 0)); then
-    die "certificates missing or unreadable: ${missing[*]}. Generate the dev PKI first: cargo run -p client -- certs"
-  fi
-  [[ -r "${REALM_FILE}" ]] || die "realm file missing: ${REALM_FILE} (it is part of the repository; restore it with git)."
-  [[ -r "${KEYCLOAK_CONF}" ]] || die "Keycloak options missing: ${KEYCLOAK_CONF} (part of the repository)."
-}
+# 2. The files Keycloak needs: scripts/lib.sh require_keycloak_files (the dev PKI, the realm,
+#    the server options).
+
 
 # 3. Refuse to start over an existing container or a busy port, with the way out.
 check_free() {
@@ -289,7 +275,7 @@ main() {
   esac
 
   require_engine
-  check_files
+  require_keycloak_files
   check_free
   ensure_image
   create_container

@@ -11,9 +11,9 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${SCRIPT_DIR}/../scripts/env.sh"
 # shellcheck source=scripts/keycloak.env
 source "${SCRIPT_DIR}/../scripts/keycloak.env"
+# shellcheck source=scripts/lib.sh
+source "${SCRIPT_DIR}/../scripts/lib.sh"
 
-info() { printf 'INFO  %s\n' "$*"; }
-error() { printf 'ERROR %s\n' "$*" >&2; }
 
 # The engine that start.sh would pick: $CONTAINER_ENGINE, else docker, then podman.
 detect_engine() {

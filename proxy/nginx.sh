@@ -29,6 +29,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "${SCRIPT_DIR}/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "${ROOT}/scripts/env.sh"
+# shellcheck source=scripts/lib.sh
+source "${ROOT}/scripts/lib.sh"
 
 TEMPLATE="${SCRIPT_DIR}/nginx/nginx.conf.in"
 NGINX_DIR="${NGINX_DIR:-${ROOT}/target/proxy-nginx}"
@@ -40,15 +42,9 @@ PROXY_SOURCE="${PROXY_SOURCE:-127.0.0.2}"
 NGINX_WORKERS="${NGINX_WORKERS:-1}"
 READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-10}"
 
-info() { printf 'INFO  %s\n' "$*"; }
-error() { printf 'ERROR %s\n' "$*" >&2; }
-die() {
-  error "$@"
-  exit 1
-}
 
 usage() {
-  sed -n '3,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  print_header "${BASH_SOURCE[0]}" 3 24
 }
 
 nginx_bin() {
