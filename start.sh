@@ -533,7 +533,11 @@ keep_running() {
     return 0
   fi
   INFO "servers keep running (--keep-running); Ctrl-C stops them"
-  INFO "in another terminal: cargo run -p client -- token --decode   (see README 'By hand')"
+  if [[ -n "${LAB}" ]]; then
+    INFO "in another terminal: cargo run -q -p client -- lab check ${LAB}   (labs/README.md)"
+  else
+    INFO "in another terminal: cargo run -p client -- token --decode   (see README 'By hand')"
+  fi
   # A loop rather than a bare `wait`: with Keycloak there may be no child to wait for, and
   # returning early would stop the container the user asked to keep.
   while servers_alive; do
