@@ -43,13 +43,11 @@ async fn keycloak_passes_every_scenario() {
         keycloak.base_url,
         keycloak.issuer()
     );
-    let fixture = Arc::new(Fixture {
-        base_url: keycloak.base_url.clone(),
-        management_url: keycloak.management_url.clone(),
+    let fixture = Arc::new(Fixture::keycloak(
+        &keycloak.base_url,
+        &keycloak.management_url,
         pki,
-        admin_username: playbook::names::DEFAULT_ADMIN_USERNAME.to_owned(),
-        admin_password: playbook::names::DEFAULT_ADMIN_PASSWORD.to_owned(),
-    });
+    ));
 
     let mut failed = Vec::new();
     for &(name, _) in scenarios::ALL {

@@ -59,13 +59,11 @@ async fn native_keycloak_passes_every_scenario_and_matches_the_golden_answers() 
         keycloak.base_url,
         keycloak.issuer()
     );
-    let fixture = Arc::new(Fixture {
-        base_url: keycloak.base_url.clone(),
-        management_url: keycloak.management_url.clone(),
+    let fixture = Arc::new(Fixture::keycloak(
+        &keycloak.base_url,
+        &keycloak.management_url,
         pki,
-        admin_username: playbook::names::DEFAULT_ADMIN_USERNAME.to_owned(),
-        admin_password: playbook::names::DEFAULT_ADMIN_PASSWORD.to_owned(),
-    });
+    ));
 
     let record = std::env::var_os("RECORD_GOLDEN").is_some_and(|v| v == "1");
     let live_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance/keycloak");

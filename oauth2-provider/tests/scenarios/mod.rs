@@ -49,6 +49,20 @@ pub struct Fixture {
     pub admin_password: String,
 }
 
+impl Fixture {
+    /// A real Keycloak (native or in a container) at `base_url`, with the bootstrap admin the
+    /// runners give it (`KC_BOOTSTRAP_ADMIN_*`, the playground's defaults).
+    pub fn keycloak(base_url: &str, management_url: &str, pki: Arc<DevPki>) -> Fixture {
+        Fixture {
+            base_url: base_url.to_owned(),
+            management_url: management_url.to_owned(),
+            pki,
+            admin_username: playbook::names::DEFAULT_ADMIN_USERNAME.to_owned(),
+            admin_password: playbook::names::DEFAULT_ADMIN_PASSWORD.to_owned(),
+        }
+    }
+}
+
 pub type ScenarioFn = for<'a> fn(&'a Fixture) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// The list of scenario names, written once. `$cb` is called with `$prefix` then the names.
