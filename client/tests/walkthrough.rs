@@ -52,13 +52,26 @@ async fn every_walkthrough_step_behaves_as_expected() {
     assert_step(&report, "2", "invalid_client");
     assert_step(&report, "2", "(HTTP 401)");
     assert_step(&report, "3", "invalid_client");
-    // 3b: rustls's alert, recognised from the error value and explained as the embedded
-    // provider's (Keycloak on Java sends certificate_unknown instead).
-    assert_step(&report, "3b", "UnknownCA");
-    assert!(
-        text.contains("The alert is unknown_ca: rustls (the embedded provider)"),
-        "{text}"
-    );
+    // 3b: refused in the handshake. When the client reads rustls's alert, it is recognised
+    // from the error value and explained as the embedded provider's (Keycloak on Java sends
+    // certificate_unknown instead). In TLS 1.3 the client has sent its request by the time the
+    // server refuses the certificate, and now and then (about 1 run in 8 here) the connection
+    // is reset before the alert is read: then the step still passes, on the transport error.
+    let step_3b = report.step("3b").expect("step 3b");
+    assert!(step_3b.passed, "step 3b failed: {step_3b:#?}");
+    if step_3b.actual.contains("UnknownCA") {
+        assert!(
+            text.contains("The alert is unknown_ca: rustls (the embedded provider)"),
+            "{text}"
+        );
+    } else {
+        assert!(
+            step_3b.actual.contains("error sending request")
+                || step_3b.actual.contains("connection"),
+            "step 3b: neither the alert nor a transport failure: {:?}",
+            step_3b.actual
+        );
+    }
     assert_step(&report, "4", "cnf.x5t#S256");
     assert_step(&report, "5", "403");
     assert_step(&report, "6", "carries");
