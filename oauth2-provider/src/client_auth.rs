@@ -82,8 +82,6 @@ pub struct ClientRequest {
     pub conn: Connection,
     /// This request's base URL ([`crate::discovery::base_url`]).
     pub base: String,
-    /// The `Content-Type`, lower-cased, when one was sent.
-    pub content_type: Option<String>,
 }
 
 /// Which readers of a request body see a form, by its `Content-Type`. Keycloak 26.7.5,
@@ -139,13 +137,15 @@ impl FromRequest<Provider> for ClientRequest {
         });
         let basic = basic_credentials(headers);
         let base = crate::discovery::base_url(provider, headers);
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap_or("").to_ascii_lowercase());
+        // Decided before the body is taken: `FormView::of` lower-cases it itself.
+        let view = FormView::of(
+            headers
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap_or("")),
+        );
         let body = Bytes::from_request(Request::from_parts(parts, body), provider)
             .await
             .map_err(IntoResponse::into_response)?;
-        let view = FormView::of(content_type.as_deref());
         let form = match view {
             FormView::Form | FormView::EndpointOnly => Form::parse(&body),
             FormView::None => Form::default(),
@@ -161,7 +161,6 @@ impl FromRequest<Provider> for ClientRequest {
             query_client_id,
             conn,
             base,
-            content_type,
         })
     }
 }
