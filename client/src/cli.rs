@@ -537,9 +537,15 @@ async fn token_command(s: &Settings, args: &TokenArgs, out: &Output) -> Result<b
                 "cnf.x5t#S256 {x5t_s256} matches {} (RFC 8705 certificate-bound token)",
                 s.cert.display()
             )),
-            Some(token::Binding::Differs { token, ours }) => out.fail(&format!(
+            Some(token::Binding::Differs {
+                token,
+                presented: ours,
+            }) => out.fail(&format!(
                 "cnf.x5t#S256 {token} does NOT match {} ({ours})",
                 s.cert.display()
+            )),
+            Some(token::Binding::NoCertificate { token }) => out.fail(&format!(
+                "cnf.x5t#S256 {token}, and no certificate to compare it with"
             )),
             Some(token::Binding::Unbound) => {
                 out.warn("no cnf claim: the token is not bound to the certificate")

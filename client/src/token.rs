@@ -393,30 +393,12 @@ impl DecodedJwt {
     }
 }
 
-/// Whether the token is bound to the certificate whose thumbprint is `x5t_s256`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "binding", rename_all = "snake_case")]
-pub enum Binding {
-    /// `cnf.x5t#S256` equals our certificate's thumbprint.
-    Matches { x5t_s256: String },
-    /// Bound, but to another certificate.
-    Differs { token: String, ours: String },
-    /// No `cnf` claim: a plain bearer token.
-    Unbound,
-}
+pub use playbook::rfc8705::Binding;
 
 impl DecodedJwt {
+    /// The token's binding compared with our certificate's thumbprint (RFC 8705 §3).
     pub fn binding(&self, our_x5t_s256: &str) -> Binding {
-        match self.cnf_x5t_s256() {
-            Some(t) if t == our_x5t_s256 => Binding::Matches {
-                x5t_s256: t.to_owned(),
-            },
-            Some(t) => Binding::Differs {
-                token: t.to_owned(),
-                ours: our_x5t_s256.to_owned(),
-            },
-            None => Binding::Unbound,
-        }
+        playbook::rfc8705::compare(self.cnf_x5t_s256(), Some(our_x5t_s256))
     }
 }
 

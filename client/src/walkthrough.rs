@@ -906,8 +906,12 @@ fn describe_binding(binding: &Binding) -> (String, bool) {
             format!("200, token bound to client.pem: cnf.x5t#S256 = {x5t_s256} = the certificate's thumbprint"),
             true,
         ),
-        Binding::Differs { token, ours } => (
+        Binding::Differs { token, presented: ours } => (
             format!("200, but cnf.x5t#S256 {token} is not our thumbprint {ours}"),
+            false,
+        ),
+        Binding::NoCertificate { token } => (
+            format!("200, but cnf.x5t#S256 {token} and no certificate of ours to compare it with"),
             false,
         ),
         Binding::Unbound => (

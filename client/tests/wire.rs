@@ -50,7 +50,7 @@ async fn capture(pki: &DevPki) -> Capture {
                     content_type: header("content-type"),
                     authorization: header("authorization"),
                     body,
-                    client_cert_x5t: conn.client_leaf().map(|c| playbook::x509::x5t_s256(c)),
+                    client_cert_x5t: conn.client_leaf().map(|c| playbook::rfc8705::thumbprint(c)),
                 });
                 axum::Json(serde_json::json!({
                     "access_token": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "expires_in": 300,

@@ -13,6 +13,7 @@
 //!
 //! Refusals are logged with their reason; the wire answer stays Keycloak's terse one.
 
+use playbook::oauth::ErrorCode;
 use std::collections::HashMap;
 
 use axum::body::Bytes;
@@ -406,7 +407,7 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
                 RefusalKind::Credentials,
                 OAuthError::new(
                     axum::http::StatusCode::BAD_REQUEST,
-                    "invalid_client",
+                    ErrorCode::InvalidClient,
                     "Missing client_id parameter",
                 ),
                 format!(
@@ -502,7 +503,7 @@ fn secret(client: &Client, req: &ClientRequest) -> Result<Authenticated, Refusal
             RefusalKind::Credentials,
             OAuthError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized_client",
+                ErrorCode::UnauthorizedClient,
                 format!(
                     "Invalid method used to get client secret. Client requires method '{allowed}' to obtain client secret from the request"
                 ),

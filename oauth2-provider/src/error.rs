@@ -9,6 +9,7 @@
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use playbook::oauth::ErrorCode;
 use serde_json::json;
 
 /// An OAuth 2.0 error answer (RFC 6749 §5.2).
@@ -16,14 +17,14 @@ use serde_json::json;
 #[error("{status} {error}: {description}")]
 pub struct OAuthError {
     pub status: StatusCode,
-    pub error: &'static str,
+    pub error: ErrorCode,
     pub description: String,
     /// Token-endpoint answers carry `Cache-Control: no-store` and `Pragma: no-cache`.
     pub no_store: bool,
 }
 
 impl OAuthError {
-    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, error: ErrorCode, description: impl Into<String>) -> Self {
         OAuthError {
             status,
             error,
@@ -36,13 +37,17 @@ impl OAuthError {
         self
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            description,
+        )
     }
     /// `AuthenticationProcessor#handleClientAuthException`: 401 `invalid_client`.
     pub fn invalid_client() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_client",
+            ErrorCode::InvalidClient,
             "Invalid client or Invalid client credentials",
         )
     }
@@ -50,7 +55,7 @@ impl OAuthError {
     pub fn bad_client_secret() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             "Invalid client or Invalid client credentials",
         )
     }
@@ -58,7 +63,7 @@ impl OAuthError {
     pub fn invalid_scope(scope_param: Option<&str>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "invalid_scope",
+            ErrorCode::InvalidScope,
             format!("Invalid scopes: {}", scope_param.unwrap_or("")),
         )
     }
@@ -68,7 +73,11 @@ impl OAuthError {
     }
     /// `checkRealm()`.
     pub fn realm_disabled() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "access_denied", "Realm not enabled")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::AccessDenied,
+            "Realm not enabled",
+        )
     }
 }
 
@@ -76,7 +85,7 @@ impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            Json(json!({"error": self.error, "error_description": self.description})),
+            Json(json!({"error": self.error.as_str(), "error_description": self.description})),
         )
             .into_response();
         if self.no_store {
@@ -132,7 +141,7 @@ impl AdminError {
     pub fn bad_json() -> Self {
         AdminError {
             status: StatusCode::BAD_REQUEST,
-            body: json!({"error": "invalid_request", "error_description": "Cannot parse the JSON"}),
+            body: json!({"error": ErrorCode::InvalidRequest, "error_description": "Cannot parse the JSON"}),
         }
     }
 }

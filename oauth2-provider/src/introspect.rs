@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use playbook::oauth::ErrorCode;
 use serde_json::{Value, json};
 
 use crate::Provider;
@@ -61,7 +62,7 @@ fn answer(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result<
     if caller.public_client {
         return Err(OAuthError::new(
             StatusCode::FORBIDDEN,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "Client not allowed.",
         )
         .into());

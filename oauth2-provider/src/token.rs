@@ -5,6 +5,7 @@
 //! The order of checks and every error are Keycloak's (`TokenEndpoint#processGrantRequest`,
 //! `ClientCredentialsGrantType#process`, `ResourceOwnerPasswordCredentialsGrantType`).
 
+use playbook::oauth::ErrorCode;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
@@ -184,7 +185,7 @@ fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result
         return Err(fail(
             OAuthError::new(
                 StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
+                ErrorCode::UnsupportedGrantType,
                 "Unsupported grant_type",
             ),
             format!("grant_type '{grant_type}'"),
@@ -200,7 +201,7 @@ fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result
         return Err(fail(
             OAuthError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_client",
+                ErrorCode::InvalidClient,
                 "Bearer-only not allowed",
             ),
             format!("client '{}' is bearer-only", client.client_id),
@@ -223,7 +224,7 @@ fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result
         other => Err(fail(
             OAuthError::new(
                 StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
+                ErrorCode::UnsupportedGrantType,
                 "Unsupported grant_type",
             ),
             format!(
@@ -254,7 +255,7 @@ fn client_credentials(
 ) -> Result<Value, Failure> {
     let cid = &client.client_id;
     let unauthorized =
-        |d: &str| OAuthError::new(StatusCode::UNAUTHORIZED, "unauthorized_client", d);
+        |d: &str| OAuthError::new(StatusCode::UNAUTHORIZED, ErrorCode::UnauthorizedClient, d);
     if client.public_client {
         return Err(fail(
             unauthorized("Public client not allowed to retrieve service account"),
@@ -274,7 +275,7 @@ fn client_credentials(
         return Err(fail(
             OAuthError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "The associated service account for the client does not exist",
             ),
             format!("client '{cid}' has no service-account user"),
@@ -284,7 +285,7 @@ fn client_credentials(
         return Err(fail(
             OAuthError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 format!("User '{}' disabled", user.username),
             ),
             format!("service-account user '{}' is disabled", user.username),
@@ -303,7 +304,7 @@ fn client_credentials(
     // OAuth2GrantTypeBase#checkAndBindMtlsHoKToken / MtlsHoKTokenUtil: SHA-256 of certs[0].
     let cnf = if client.attribute_true("tls.client.certificate.bound.access.tokens") {
         match conn.client_leaf() {
-            Some(leaf) => Some(playbook::x509::x5t_s256(leaf)),
+            Some(leaf) => Some(playbook::rfc8705::thumbprint(leaf)),
             None => {
                 return Err(fail(
                     OAuthError::invalid_request(
@@ -358,7 +359,7 @@ fn client_credentials(
     claims.set("azp", json!(cid));
     mappers::apply(&ctx, Target::AccessToken, &mut claims);
     if let Some(t) = &cnf {
-        claims.set("cnf", json!({ "x5t#S256": t }));
+        claims.set("cnf", playbook::rfc8705::confirmation(t));
     }
     claims.set("scope", json!(scope));
     let keys = provider.keys(&realm.name).expect("every realm has keys");
@@ -393,7 +394,7 @@ fn internal(message: &str) -> Response {
     tracing::error!("internal error: {message}");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
-        axum::Json(json!({"error": "unknown_error", "error_description": "For more on this error consult the server log."})),
+        axum::Json(json!({"error": ErrorCode::UnknownError, "error_description": "For more on this error consult the server log."})),
     )
         .into_response()
 }
@@ -439,7 +440,7 @@ fn password(
         return Err(fail(
             OAuthError::new(
                 StatusCode::BAD_REQUEST,
-                "unauthorized_client",
+                ErrorCode::UnauthorizedClient,
                 "Client not allowed for direct access grants",
             ),
             format!("client '{cid}' has direct access grants off"),
@@ -449,7 +450,7 @@ fn password(
     let invalid = || {
         OAuthError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "Invalid user credentials",
         )
     };

@@ -6,7 +6,10 @@
 //! - [`names`]: realm, client ids, role, scope, ports, DNs: defined once.
 //! - [`pki`]: the dev CA and every certificate the walkthrough uses (rcgen).
 //! - [`pem`]: loading certificates and keys, errors that name the file.
-//! - [`x509`]: reading a certificate back; the RFC 8705 `x5t#S256` thumbprint.
+//! - [`x509`]: reading a certificate back (subject, issuer, EKUs, validity).
+//! - [`rfc8705`]: certificate-bound tokens: the `x5t#S256` thumbprint, the `cnf` claim, the
+//!   comparison (constant time) and its typed outcome, for all three crates.
+//! - [`oauth`]: the wire error codes, RFC 6749 §5.2 and RFC 6750 §3.1, as enums.
 //! - [`dn`]: distinguished names rendered as Keycloak compares them (RFC 2253).
 //! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
 //! - [`forwarded`]: client certificates forwarded by a TLS-terminating reverse proxy.
@@ -25,8 +28,10 @@ pub mod error;
 pub mod forwarded;
 pub mod load;
 pub mod names;
+pub mod oauth;
 pub mod pem;
 pub mod pki;
+pub mod rfc8705;
 pub mod server;
 pub mod x509;
 

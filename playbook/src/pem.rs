@@ -175,6 +175,6 @@ impl Identity {
 
     /// RFC 8705 thumbprint of the leaf.
     pub fn x5t_s256(&self) -> String {
-        crate::x509::x5t_s256(self.leaf())
+        crate::rfc8705::thumbprint(self.leaf())
     }
 }

@@ -175,7 +175,7 @@ pub struct Issued {
 impl std::fmt::Debug for Issued {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Issued")
-            .field("x5t#S256", &crate::x509::x5t_s256(&self.cert_der))
+            .field("x5t#S256", &crate::rfc8705::thumbprint(&self.cert_der))
             .field("key", &"[redacted]")
             .finish()
     }
@@ -198,7 +198,7 @@ impl Issued {
 
     /// RFC 8705 thumbprint of the certificate.
     pub fn x5t_s256(&self) -> String {
-        crate::x509::x5t_s256(&self.cert_der)
+        crate::rfc8705::thumbprint(&self.cert_der)
     }
 
     /// Certificate followed by key, the single-file form curl's `--cert` and reqwest accept.

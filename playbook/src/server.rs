@@ -144,7 +144,10 @@ impl Connection {
     /// RFC 8705 §3.1 `x5t#S256` of the client's leaf certificate, if it presented one.
     pub fn client_x5t_s256(&self) -> Option<&str> {
         self.thumbprint
-            .get_or_init(|| self.client_leaf().map(|leaf| crate::x509::x5t_s256(leaf)))
+            .get_or_init(|| {
+                self.client_leaf()
+                    .map(|leaf| crate::rfc8705::thumbprint(leaf))
+            })
             .as_deref()
     }
 }

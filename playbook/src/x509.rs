@@ -1,12 +1,10 @@
 //! Reading certificates back: subject and issuer as RFC 2253, SANs, EKUs, validity and the
-//! RFC 8705 thumbprint. `client certs show` prints this; the servers use it in logs.
+//! RFC 8705 thumbprint (from [`crate::rfc8705`]). `client certs show` prints this; the servers
+//! use it in logs.
 
 use std::fmt;
 use std::path::Path;
 
-use aws_lc_rs::digest;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
@@ -16,13 +14,6 @@ use crate::error::TlsError;
 
 /// A certificate is "close to expiry" when less than this is left.
 pub const EXPIRY_WARNING: time::Duration = time::Duration::days(3);
-
-/// RFC 8705 §3.1 `x5t#S256`: base64url (no padding) of the SHA-256 of the certificate's DER.
-///
-/// This is what Keycloak's `MtlsHoKTokenUtil` puts in the token's `cnf` claim.
-pub fn x5t_s256(der: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, der))
-}
 
 /// The extended key usages the playground cares about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +134,7 @@ impl CertInfo {
             not_before: validity.not_before.to_datetime(),
             not_after: validity.not_after.to_datetime(),
             public_key: key_name(&cert),
-            x5t_s256: x5t_s256(der),
+            x5t_s256: crate::rfc8705::thumbprint(der),
         })
     }
 
@@ -262,8 +253,6 @@ fn ip_string(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    /// The RFC 8705 thumbprint against a vector computed independently:
-    /// `printf 'hello' | openssl dgst -sha256 -binary | basenc --base64url | tr -d '='`.
     #[test]
     fn time_left_is_rounded_and_in_hours_near_expiry() {
         use time::Duration;
@@ -273,13 +262,5 @@ mod tests {
         );
         assert_eq!(remaining_text(Duration::hours(23)), "23 hours left");
         assert_eq!(remaining_text(Duration::seconds(-1)), "EXPIRED");
-    }
-
-    #[test]
-    fn thumbprint_is_base64url_sha256_without_padding() {
-        assert_eq!(
-            x5t_s256(b"hello"),
-            "LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"
-        );
     }
 }

@@ -181,7 +181,7 @@ fn thumbprint_matches_openssl_for_a_fixed_certificate() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fixed-client.pem");
     let certs = playbook::pem::load_certs(&path).expect("fixture loads");
     assert_eq!(
-        x509::x5t_s256(&certs[0]),
+        playbook::rfc8705::thumbprint(&certs[0]),
         "bpJC3lNTsT8UKsfGgsQb_kzdebS_2H_QRe4tP9tPi3Q"
     );
     let info = x509::CertInfo::from_der(&certs[0]).expect("parses");

@@ -47,9 +47,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation, get_current_timestamp};
 use playbook::names;
+use playbook::rfc8705;
 use playbook::server::Connection;
 use serde::{Deserialize, Deserializer, Serialize};
-use subtle::ConstantTimeEq as _;
 
 use crate::AppState;
 use crate::config::Config;
@@ -108,28 +108,7 @@ pub struct RealmAccess {
     pub roles: Vec<String>,
 }
 
-/// The `cnf` claim ([RFC 7800]): how the token is bound to a key or a certificate.
-///
-/// [RFC 7800]: https://www.rfc-editor.org/rfc/rfc7800#section-3.1
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Confirmation {
-    /// RFC 8705 §3.1: the SHA-256 thumbprint of the client certificate. The only
-    /// confirmation method this server can check.
-    #[serde(rename = "x5t#S256", default)]
-    pub x5t_s256: Option<String>,
-    /// Every other member: `jkt` (RFC 9449 DPoP), `jwk`, `kid`, `jku`, `jwe` (RFC 7800),
-    /// or anything newer. The issuer bound the token by a method this server does not
-    /// verify, so such a token is refused rather than accepted as a plain bearer token.
-    #[serde(flatten)]
-    pub other: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Confirmation {
-    /// The confirmation methods in this `cnf` that this server cannot verify.
-    pub fn unverifiable(&self) -> Vec<&str> {
-        self.other.keys().map(String::as_str).collect()
-    }
-}
+pub use playbook::rfc8705::Confirmation;
 
 impl Claims {
     /// The client the token was issued to: `azp`, else `client_id`.
@@ -694,25 +673,10 @@ pub fn bearer_token<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&
 /// something this server does not check: the token is refused, never downgraded to a
 /// plain bearer token. Only `x5t#S256` (RFC 8705) is understood.
 pub fn check_confirmation(cnf: Option<&Confirmation>) -> Result<(), ApiError> {
-    let Some(cnf) = cnf else { return Ok(()) };
-    let other = cnf.unverifiable();
-    if !other.is_empty() {
-        let dpop = if other.contains(&"jkt") {
-            " (jkt is RFC 9449 DPoP: the token is bound to the client's DPoP key)"
-        } else {
-            ""
-        };
-        return Err(ApiError::InvalidToken(format!(
-            "the token is bound by confirmation method {other:?} in its cnf claim{dpop}, which              this server does not verify; it checks only cnf.x5t#S256 (RFC 8705 mutual-TLS              binding), and a bound token is never accepted as a plain bearer token. Get a              token bound to the client certificate instead"
-        )));
+    match cnf.and_then(Confirmation::refusal) {
+        Some(why) => Err(ApiError::InvalidToken(why)),
+        None => Ok(()),
     }
-    if cnf.x5t_s256.is_none() {
-        return Err(ApiError::InvalidToken(
-            "the token's cnf claim is empty: it says the token is bound but not to what              (expected cnf.x5t#S256, RFC 8705 §3.1)"
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 /// The RFC 8705 check, as `/api/whoami` shows it.
@@ -736,31 +700,24 @@ pub fn check_binding(
     require_binding: bool,
 ) -> Result<Binding, ApiError> {
     // Hashed once per connection, not per request.
-    let presented = connection.client_x5t_s256().map(str::to_owned);
-    let bound = claims.bound_thumbprint().map(str::to_owned);
-    let result = match (&bound, &presented) {
-        (Some(bound), Some(presented)) => {
-            // Constant time, as security comparisons here always are: both thumbprints are
-            // public today, but the habit costs nothing and survives a later change that
-            // compares something that is not (a `subtle` slice comparison; only the
-            // lengths, which are fixed for SHA-256, are compared in variable time).
-            if bool::from(bound.as_bytes().ct_eq(presented.as_bytes())) {
-                "matches"
-            } else {
-                return Err(ApiError::InvalidToken(format!(
-                    "the token is bound to certificate x5t#S256={bound} but this connection \
-                     presented x5t#S256={presented} (RFC 8705 §3): use the certificate the \
-                     token was issued to"
-                )));
-            }
+    let presented = connection.client_x5t_s256();
+    let binding = rfc8705::compare(claims.bound_thumbprint(), presented);
+    let result = match &binding {
+        rfc8705::Binding::Matches { .. } => "matches",
+        rfc8705::Binding::Differs { token, presented } => {
+            return Err(ApiError::InvalidToken(format!(
+                "the token is bound to certificate x5t#S256={token} but this connection \
+                 presented x5t#S256={presented} (RFC 8705 §3): use the certificate the \
+                 token was issued to"
+            )));
         }
-        (Some(_), None) => {
+        rfc8705::Binding::NoCertificate { .. } => {
             return Err(ApiError::InvalidToken(
                 "the token is certificate-bound but this connection has no client certificate"
                     .into(),
             ));
         }
-        (None, _) if require_binding => {
+        rfc8705::Binding::Unbound if require_binding => {
             return Err(ApiError::InvalidToken(
                 "the token is not bound to a certificate (no cnf.x5t#S256) and this server \
                  requires binding (RFC 8705 §3). Get the token with the client certificate \
@@ -770,15 +727,15 @@ pub fn check_binding(
                     .into(),
             ));
         }
-        (None, _) => "unbound",
+        rfc8705::Binding::Unbound => "unbound",
     };
     let tls_terminated_at = match connection.forwarded_by {
         Some(proxy) => format!("proxy {proxy}"),
         None => "this server".to_owned(),
     };
     Ok(Binding {
-        token_x5t_s256: bound,
-        connection_x5t_s256: presented,
+        token_x5t_s256: binding.token().map(str::to_owned),
+        connection_x5t_s256: presented.map(str::to_owned),
         result,
         tls_terminated_at,
     })
@@ -990,6 +947,7 @@ where
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use playbook::oauth::BearerError;
 
     #[test]
     fn scopes_match_exactly_never_by_substring() {
@@ -1049,19 +1007,31 @@ mod tests {
         let code = |v: &[&str], q: Option<&str>| bearer_token(&headers(v), q).unwrap_err().code();
         assert_eq!(code(&[], None), None);
         assert_eq!(code(&["Basic dXNlcjpwYXNz"], None), None);
-        assert_eq!(code(&["Bearer"], None), Some("invalid_request"));
-        assert_eq!(code(&["Bearer "], None), Some("invalid_request"));
-        assert_eq!(code(&["Bearer a b"], None), Some("invalid_request"));
-        assert_eq!(code(&["Bearer a\"b"], None), Some("invalid_request"));
-        assert_eq!(code(&["Bearer ==="], None), Some("invalid_request"));
+        assert_eq!(code(&["Bearer"], None), Some(BearerError::InvalidRequest));
+        assert_eq!(code(&["Bearer "], None), Some(BearerError::InvalidRequest));
+        assert_eq!(
+            code(&["Bearer a b"], None),
+            Some(BearerError::InvalidRequest)
+        );
+        assert_eq!(
+            code(&["Bearer a\"b"], None),
+            Some(BearerError::InvalidRequest)
+        );
+        assert_eq!(
+            code(&["Bearer ==="], None),
+            Some(BearerError::InvalidRequest)
+        );
         assert_eq!(
             code(&["Bearer a", "Bearer b"], None),
-            Some("invalid_request")
+            Some(BearerError::InvalidRequest)
         );
-        assert_eq!(code(&[], Some("access_token=x")), Some("invalid_request"));
+        assert_eq!(
+            code(&[], Some("access_token=x")),
+            Some(BearerError::InvalidRequest)
+        );
         assert_eq!(
             code(&["Bearer a"], Some("x=1&access_token=x")),
-            Some("invalid_request")
+            Some(BearerError::InvalidRequest)
         );
     }
 

@@ -16,6 +16,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use playbook::oauth::BearerError;
 use serde::Serialize;
 
 /// Why a request to a protected route was refused.
@@ -56,14 +57,14 @@ pub enum ApiError {
 
 impl ApiError {
     /// The RFC 6750 error code, if this refusal has one.
-    pub fn code(&self) -> Option<&'static str> {
+    pub fn code(&self) -> Option<BearerError> {
         match self {
             ApiError::NoToken(_) => None,
-            ApiError::InvalidRequest(_) => Some("invalid_request"),
-            ApiError::InvalidToken(_) => Some("invalid_token"),
-            ApiError::InsufficientScope { .. } => Some("insufficient_scope"),
-            ApiError::KeysUnavailable { .. } => Some("temporarily_unavailable"),
-            ApiError::InvalidBody { .. } => Some("invalid_request"),
+            ApiError::InvalidRequest(_) => Some(BearerError::InvalidRequest),
+            ApiError::InvalidToken(_) => Some(BearerError::InvalidToken),
+            ApiError::InsufficientScope { .. } => Some(BearerError::InsufficientScope),
+            ApiError::KeysUnavailable { .. } => Some(BearerError::TemporarilyUnavailable),
+            ApiError::InvalidBody { .. } => Some(BearerError::InvalidRequest),
         }
     }
 
@@ -141,7 +142,7 @@ fn quoted_safe(text: &str) -> String {
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
+    pub error: Option<BearerError>,
     pub error_description: &'a str,
 }
 
@@ -241,7 +242,7 @@ mod tests {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             description: "too large".into(),
         };
-        assert_eq!(e.code(), Some("invalid_request"));
+        assert_eq!(e.code(), Some(BearerError::InvalidRequest));
         assert_eq!(e.challenge("r"), None);
         assert_eq!(
             e.with_realm("r").into_response().status(),

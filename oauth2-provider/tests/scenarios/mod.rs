@@ -633,7 +633,7 @@ pub async fn jwks_keys(f: &Fixture) {
     let der = STANDARD
         .decode(k["x5c"][0].as_str().expect("x5c"))
         .expect("x5c is standard base64 DER");
-    assert_eq!(k["x5t#S256"], json!(playbook::x509::x5t_s256(&der)));
+    assert_eq!(k["x5t#S256"], json!(playbook::rfc8705::thumbprint(&der)));
     // KeyUtils#createKeyId: SHA-256 over the certificate's SubjectPublicKeyInfo.
     let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("x5c parses");
     let spki = cert.tbs_certificate.subject_pki.raw;

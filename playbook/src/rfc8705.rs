@@ -1,0 +1,206 @@
+//! RFC 8705 certificate-bound access tokens, in one place for all three crates.
+//!
+//! - the provider puts the [`confirmation`] of the client's certificate into the token it
+//!   mints;
+//! - the resource server reads the token's [`Confirmation`], refuses what it cannot verify
+//!   ([`Confirmation::unverifiable`]) and [`compare`]s it with the connection's certificate;
+//! - the client [`compare`]s its token with its own certificate to explain what will happen.
+//!
+//! The thumbprint is RFC 8705 §3.1 `x5t#S256`: base64url, without padding, of the SHA-256
+//! of the certificate's DER. It is what Keycloak's `MtlsHoKTokenUtil` puts in `cnf`.
+//!
+//! [RFC 8705]: https://www.rfc-editor.org/rfc/rfc8705#section-3
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+/// The one confirmation method the playground mints and checks: the member of `cnf`.
+pub const METHOD: &str = "x5t#S256";
+
+/// RFC 8705 §3.1 `x5t#S256` of a DER certificate.
+pub fn thumbprint(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, der))
+}
+
+/// The `cnf` claim of a token bound to the certificate whose [`thumbprint`] is given:
+/// `{"x5t#S256": "…"}`.
+pub fn confirmation(thumbprint: &str) -> serde_json::Value {
+    serde_json::json!({ METHOD: thumbprint })
+}
+
+/// The `cnf` claim as a token carries it ([RFC 7800 §3.1]).
+///
+/// [RFC 7800 §3.1]: https://www.rfc-editor.org/rfc/rfc7800#section-3.1
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// RFC 8705 §3.1: the thumbprint of the certificate the token is bound to.
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
+    /// Every other member: `jkt` (RFC 9449 DPoP), `jwk`, `kid`, `jku`, `jwe` (RFC 7800), or
+    /// anything newer. A token bound by a method nobody here verifies must be refused, never
+    /// accepted as a plain bearer token.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Confirmation {
+    /// The confirmation methods in this `cnf` other than `x5t#S256`.
+    pub fn unverifiable(&self) -> Vec<&str> {
+        self.other.keys().map(String::as_str).collect()
+    }
+
+    /// Why a resource server that checks only `x5t#S256` must refuse this `cnf`, if it must:
+    /// another method, or none at all.
+    pub fn refusal(&self) -> Option<String> {
+        let other = self.unverifiable();
+        if !other.is_empty() {
+            let dpop = if other.contains(&"jkt") {
+                " (jkt is RFC 9449 DPoP: the token is bound to the client's DPoP key)"
+            } else {
+                ""
+            };
+            return Some(format!(
+                "the token is bound by confirmation method {other:?} in its cnf claim{dpop}, \
+                 which this server does not verify; it checks only cnf.x5t#S256 (RFC 8705 \
+                 mutual-TLS binding), and a bound token is never accepted as a plain bearer \
+                 token. Get a token bound to the client certificate instead"
+            ));
+        }
+        self.x5t_s256.is_none().then(|| {
+            "the token's cnf claim is empty: it says the token is bound but not to what \
+             (expected cnf.x5t#S256, RFC 8705 §3.1)"
+                .to_owned()
+        })
+    }
+}
+
+/// A token's binding compared with a certificate (RFC 8705 §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "binding", rename_all = "snake_case")]
+pub enum Binding {
+    /// `cnf.x5t#S256` equals the certificate's thumbprint.
+    Matches { x5t_s256: String },
+    /// Bound, but to another certificate.
+    Differs { token: String, presented: String },
+    /// Bound, and no certificate was presented.
+    NoCertificate { token: String },
+    /// No `cnf.x5t#S256`: a plain bearer token.
+    Unbound,
+}
+
+impl Binding {
+    /// `matches`, `differs`, `no_certificate` or `unbound`: the wire name (`/api/whoami`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Binding::Matches { .. } => "matches",
+            Binding::Differs { .. } => "differs",
+            Binding::NoCertificate { .. } => "no_certificate",
+            Binding::Unbound => "unbound",
+        }
+    }
+
+    /// The token's own thumbprint, if it is bound.
+    pub fn token(&self) -> Option<&str> {
+        match self {
+            Binding::Matches { x5t_s256 } => Some(x5t_s256),
+            Binding::Differs { token, .. } | Binding::NoCertificate { token } => Some(token),
+            Binding::Unbound => None,
+        }
+    }
+
+    /// Whether a resource server that checks the binding refuses the token for it (an
+    /// unbound token is refused only where binding is required: that is the caller's policy).
+    pub fn is_mismatch(&self) -> bool {
+        matches!(
+            self,
+            Binding::Differs { .. } | Binding::NoCertificate { .. }
+        )
+    }
+}
+
+/// Compares the token's `cnf.x5t#S256` with the thumbprint of the presented certificate.
+///
+/// In constant time, as security comparisons here always are: both thumbprints are public
+/// today, but the habit costs nothing and survives a later change that compares something
+/// that is not (only the lengths, fixed for SHA-256, are compared in variable time).
+pub fn compare(token: Option<&str>, presented: Option<&str>) -> Binding {
+    use subtle::ConstantTimeEq as _;
+    match (token, presented) {
+        (None, _) => Binding::Unbound,
+        (Some(token), None) => Binding::NoCertificate {
+            token: token.to_owned(),
+        },
+        (Some(token), Some(presented)) => {
+            if bool::from(token.as_bytes().ct_eq(presented.as_bytes())) {
+                Binding::Matches {
+                    x5t_s256: token.to_owned(),
+                }
+            } else {
+                Binding::Differs {
+                    token: token.to_owned(),
+                    presented: presented.to_owned(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against a vector computed independently:
+    /// `printf 'hello' | openssl dgst -sha256 -binary | basenc --base64url | tr -d '='`.
+    #[test]
+    fn thumbprint_is_base64url_sha256_without_padding() {
+        assert_eq!(
+            thumbprint(b"hello"),
+            "LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"
+        );
+        assert_eq!(
+            confirmation(&thumbprint(b"hello")),
+            serde_json::json!({"x5t#S256": "LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"})
+        );
+    }
+
+    #[test]
+    fn compare_names_every_outcome() {
+        assert_eq!(
+            compare(Some("a"), Some("a")),
+            Binding::Matches {
+                x5t_s256: "a".into()
+            }
+        );
+        assert_eq!(
+            compare(Some("a"), Some("b")),
+            Binding::Differs {
+                token: "a".into(),
+                presented: "b".into()
+            }
+        );
+        assert_eq!(
+            compare(Some("a"), None),
+            Binding::NoCertificate { token: "a".into() }
+        );
+        assert_eq!(compare(None, Some("b")), Binding::Unbound);
+        assert!(compare(Some("a"), Some("ab")).is_mismatch());
+        assert!(!compare(None, None).is_mismatch());
+        assert_eq!(compare(Some("a"), None).token(), Some("a"));
+    }
+
+    #[test]
+    fn other_confirmation_methods_are_refused_never_ignored() {
+        let cnf: Confirmation = serde_json::from_str(r#"{"jkt":"k"}"#).unwrap();
+        assert!(cnf.refusal().unwrap().contains("RFC 9449 DPoP"));
+        let both: Confirmation = serde_json::from_str(r#"{"x5t#S256":"t","jwk":{}}"#).unwrap();
+        assert_eq!(both.unverifiable(), ["jwk"]);
+        assert!(both.refusal().is_some());
+        let empty: Confirmation = serde_json::from_str("{}").unwrap();
+        assert!(empty.refusal().unwrap().contains("empty"));
+        let good: Confirmation = serde_json::from_str(r#"{"x5t#S256":"t"}"#).unwrap();
+        assert_eq!(good.refusal(), None);
+        assert_eq!(serde_json::to_string(&good).unwrap(), r#"{"x5t#S256":"t"}"#);
+    }
+}
