@@ -564,7 +564,7 @@ fn x509(client: &Client, config: &X509Config, conn: &Connection) -> Result<(), R
             }
         }
         SubjectMatch::Regex(re) => {
-            let legacy = legacy_dn(leaf.subject());
+            let legacy = playbook::dn::java_legacy(leaf.subject());
             if !re.is_match(&legacy) {
                 return Err(attempted(format!(
                     "client '{id}': certificate subject '{legacy}' does not match the regex x509.subjectdn '{}'",
@@ -597,57 +597,6 @@ fn issuer_of(cert: &CertificateDer<'_>) -> String {
     X509Certificate::from_der(cert)
         .map(|(_, c)| playbook::dn::rfc2253(c.issuer()))
         .unwrap_or_default()
-}
-
-/// Java's legacy `X500Name#toString` (what `getSubjectDN().getName()` returns and the regex
-/// mode matches): RDNs most-specific first, joined by ", ", values quoted when they hold
-/// special characters.
-pub fn legacy_dn(name: &x509_parser::x509::X509Name<'_>) -> String {
-    let keyword = |oid: &str| -> Option<&'static str> {
-        Some(match oid {
-            "2.5.4.3" => "CN",
-            "2.5.4.6" => "C",
-            "2.5.4.7" => "L",
-            "2.5.4.8" => "ST",
-            "2.5.4.10" => "O",
-            "2.5.4.11" => "OU",
-            "2.5.4.9" => "STREET",
-            "2.5.4.5" => "SERIALNUMBER",
-            "0.9.2342.19200300.100.1.25" => "DC",
-            "0.9.2342.19200300.100.1.1" => "UID",
-            "1.2.840.113549.1.9.1" => "EMAILADDRESS",
-            _ => return None,
-        })
-    };
-    let mut rdns: Vec<String> = name
-        .iter_rdn()
-        .map(|rdn| {
-            rdn.iter()
-                .map(|atv| {
-                    let oid = atv.attr_type().to_id_string();
-                    let key = keyword(&oid)
-                        .map(str::to_owned)
-                        .unwrap_or(format!("OID.{oid}"));
-                    let value = atv.as_str().unwrap_or("").to_owned();
-                    let needs_quotes = value.chars().any(|c| {
-                        matches!(
-                            c,
-                            ',' | '+' | '=' | '\n' | '<' | '>' | '#' | ';' | '"' | '\\'
-                        )
-                    }) || value.starts_with(' ')
-                        || value.ends_with(' ');
-                    if needs_quotes {
-                        format!("{key}=\"{}\"", value.replace('"', "\\\""))
-                    } else {
-                        format!("{key}={value}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" + ")
-        })
-        .collect();
-    rdns.reverse();
-    rdns.join(", ")
 }
 
 #[cfg(test)]

@@ -19,21 +19,39 @@ use std::fmt;
 use x509_parser::der_parser::asn1_rs::{Any, FromDer, Tag, ToDer};
 use x509_parser::x509::X509Name;
 
-/// Keyword ↔ OID table: Java's RFC 2253 keywords plus Keycloak's custom ones.
-const KEYWORDS: &[(&str, &str)] = &[
-    ("CN", "2.5.4.3"),
-    ("C", "2.5.4.6"),
-    ("L", "2.5.4.7"),
-    ("ST", "2.5.4.8"),
-    ("O", "2.5.4.10"),
-    ("OU", "2.5.4.11"),
-    ("STREET", "2.5.4.9"),
-    ("DC", "0.9.2342.19200300.100.1.25"),
-    ("UID", "0.9.2342.19200300.100.1.1"),
+/// Which renderings know an attribute's keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// Java's RFC 2253 keywords and Keycloak's custom ones, and the legacy rendering.
+    Both,
+    /// RFC 2253 only through Keycloak's custom keywords (the legacy rendering has none).
+    Rfc2253,
+    /// Only Java's legacy `X500Name#toString` (RFC 2253 renders `OID=#hex`).
+    Legacy,
+}
+
+/// The one keyword ↔ OID table: Java's RFC 2253 keywords (`CN C L ST O OU STREET DC UID`),
+/// the three Keycloak's `X509ClientAuthenticator` passes as custom keywords, and what Java's
+/// legacy `X500Name#toString` (the regex mode's input) also names.
+const KEYWORDS: &[(&str, &str, Known)] = &[
+    ("CN", "2.5.4.3", Known::Both),
+    ("C", "2.5.4.6", Known::Both),
+    ("L", "2.5.4.7", Known::Both),
+    ("ST", "2.5.4.8", Known::Both),
+    ("O", "2.5.4.10", Known::Both),
+    ("OU", "2.5.4.11", Known::Both),
+    ("STREET", "2.5.4.9", Known::Both),
+    ("DC", "0.9.2342.19200300.100.1.25", Known::Both),
+    ("UID", "0.9.2342.19200300.100.1.1", Known::Both),
     // Keycloak's X509ClientAuthenticator passes these as custom keywords/OIDs.
-    ("SERIALNUMBER", "2.5.4.5"),
-    ("BUSINESSCATEGORY", "2.5.4.15"),
-    ("JURISDICTIONCOUNTRYNAME", "1.3.6.1.4.1.311.60.2.1.3"),
+    ("SERIALNUMBER", "2.5.4.5", Known::Both),
+    ("BUSINESSCATEGORY", "2.5.4.15", Known::Rfc2253),
+    (
+        "JURISDICTIONCOUNTRYNAME",
+        "1.3.6.1.4.1.311.60.2.1.3",
+        Known::Rfc2253,
+    ),
+    ("EMAILADDRESS", "1.2.840.113549.1.9.1", Known::Legacy),
 ];
 
 /// A DN string that could not be parsed.
@@ -88,15 +106,28 @@ impl fmt::Display for Rfc2253Name {
     }
 }
 
+/// The RFC 2253 keyword of an OID, as Keycloak renders it.
 fn keyword_for_oid(oid: &str) -> Option<&'static str> {
-    KEYWORDS.iter().find(|(_, o)| *o == oid).map(|(k, _)| *k)
-}
-
-fn oid_for_keyword(keyword: &str) -> Option<&'static str> {
     KEYWORDS
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
-        .map(|(_, o)| *o)
+        .find(|(_, o, known)| *o == oid && *known != Known::Legacy)
+        .map(|(k, _, _)| *k)
+}
+
+/// The OID of an RFC 2253 keyword (any case), as Keycloak parses it.
+pub fn oid_for_keyword(keyword: &str) -> Option<&'static str> {
+    KEYWORDS
+        .iter()
+        .find(|(k, _, known)| k.eq_ignore_ascii_case(keyword) && *known != Known::Legacy)
+        .map(|(_, o, _)| *o)
+}
+
+/// The keyword Java's legacy `X500Name#toString` gives an OID.
+fn legacy_keyword_for_oid(oid: &str) -> Option<&'static str> {
+    KEYWORDS
+        .iter()
+        .find(|(_, o, known)| *o == oid && *known != Known::Rfc2253)
+        .map(|(k, _, _)| *k)
 }
 
 /// RFC 2253 §2.4 escaping, as `sun.security.x509.AVA.toRFC2253String` does it.
@@ -235,7 +266,7 @@ fn parse(input: &str) -> Result<Rfc2253Name, DnParseError> {
                 .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0))
                 .collect();
             // A DER string value renders as text when its type is known, as Java does.
-            match (keyword_for_oid_of(&key), Any::from_der(&bytes)) {
+            match (is_known_keyword(&key), Any::from_der(&bytes)) {
                 (true, Ok((_, any))) if is_string_tag(any.tag()) => {
                     Value::Text(String::from_utf8_lossy(any.data).into_owned())
                 }
@@ -298,7 +329,7 @@ fn parse(input: &str) -> Result<Rfc2253Name, DnParseError> {
     Ok(Rfc2253Name(rdns))
 }
 
-fn keyword_for_oid_of(key: &str) -> bool {
+fn is_known_keyword(key: &str) -> bool {
     oid_for_keyword(key).is_some()
 }
 
@@ -307,6 +338,41 @@ fn is_string_tag(tag: Tag) -> bool {
         tag,
         Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::T61String | Tag::BmpString
     )
+}
+
+/// Java's legacy `X500Name#toString` (what `getSubjectDN().getName()` returns and Keycloak's
+/// regex mode matches): RDNs most-specific first, joined by ", ", multi-valued RDNs by " + ",
+/// values quoted when they hold special characters, unknown attributes as `OID.<oid>`.
+pub fn java_legacy(name: &X509Name<'_>) -> String {
+    let mut rdns: Vec<String> = name
+        .iter_rdn()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|atv| {
+                    let oid = atv.attr_type().to_id_string();
+                    let key = legacy_keyword_for_oid(&oid)
+                        .map(str::to_owned)
+                        .unwrap_or(format!("OID.{oid}"));
+                    let value = atv.as_str().unwrap_or("").to_owned();
+                    let needs_quotes = value.chars().any(|c| {
+                        matches!(
+                            c,
+                            ',' | '+' | '=' | '\n' | '<' | '>' | '#' | ';' | '"' | '\\'
+                        )
+                    }) || value.starts_with(' ')
+                        || value.ends_with(' ');
+                    if needs_quotes {
+                        format!("{key}=\"{}\"", value.replace('"', "\\\""))
+                    } else {
+                        format!("{key}={value}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+        .collect();
+    rdns.reverse();
+    rdns.join(", ")
 }
 
 #[cfg(test)]

@@ -228,7 +228,7 @@ impl Issued {
 }
 
 /// Builds an rcgen DN from an RFC 2253 string such as `CN=x,O=y` (RDNs most-specific first;
-/// rcgen writes them in DER order, i.e. reversed). Supports CN, O, OU, C, ST, L.
+/// rcgen writes them in DER order, i.e. reversed). Any keyword of [`crate::dn`]'s table.
 fn distinguished_name(rfc2253: &str) -> Result<rcgen::DistinguishedName, PkiError> {
     let bad = |reason| PkiError::BadDn {
         dn: rfc2253.to_owned(),
@@ -239,15 +239,10 @@ fn distinguished_name(rfc2253: &str) -> Result<rcgen::DistinguishedName, PkiErro
         let (key, value) = part
             .split_once('=')
             .ok_or_else(|| bad("an RDN has no '='"))?;
-        let ty = match key.trim().to_ascii_uppercase().as_str() {
-            "CN" => DnType::CommonName,
-            "O" => DnType::OrganizationName,
-            "OU" => DnType::OrganizationalUnitName,
-            "C" => DnType::CountryName,
-            "ST" => DnType::StateOrProvinceName,
-            "L" => DnType::LocalityName,
-            _ => return Err(bad("only CN, O, OU, C, ST and L are supported here")),
-        };
+        let oid = crate::dn::oid_for_keyword(key.trim())
+            .ok_or_else(|| bad("unknown attribute keyword (CN, O, OU, C, ST, L, DC, UID, …)"))?;
+        let arcs: Vec<u64> = oid.split('.').filter_map(|arc| arc.parse().ok()).collect();
+        let ty = DnType::from_oid(&arcs);
         if value.contains(['+', '\\', '"']) {
             return Err(bad("escaped or multi-valued RDNs are not supported here"));
         }
