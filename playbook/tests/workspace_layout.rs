@@ -93,7 +93,7 @@ impl Paths {
             Some("super") | Some("self") => self.here.clone(),
             _ => return,
         };
-        let mut rest = &segments[..];
+        let mut rest = segments;
         if rest[0] == "crate" {
             rest = &rest[1..];
         }
