@@ -128,3 +128,33 @@ fn unknown_fields_are_ignored_and_defaults_apply() {
     assert_eq!(sa.username, "service-account-c");
     assert_eq!(sa.role_ids, vec![realm.default_role_id.clone()]);
 }
+
+/// The typed errors read as the `"<field>: <message>"` strings they replaced: the file, the
+/// JSON path in backquotes, the problem; a `FieldError` alone (the admin API's 400 for a bad
+/// client) is `<field>: <problem>`.
+#[test]
+fn errors_read_file_field_and_problem() {
+    let cases = [
+        (
+            r#"{"realm":"r","clients":[{"enabled":true}]}"#,
+            "field `clients[0].clientId`: missing",
+        ),
+        (
+            r#"{"realm":"r","clients":[{"clientId":"c","attributes":{"a":[1]}}]}"#,
+            "field `clients[0].attributes.a`: expected a string value",
+        ),
+        (
+            r#"{"realm":"r","roles":{"client":{"app":[{"name":"x"}]}}}"#,
+            "field `roles.client.app`: App doesn't exist in role definitions: app",
+        ),
+        (
+            r#"{"realm":"r","users":[{"username":"u","serviceAccountClientId":"nope"}]}"#,
+            "field `users[0].serviceAccountClientId`: Unable to find client specified for service account link. Client: nope",
+        ),
+    ];
+    for (json, expected) in cases {
+        assert_eq!(err(json), format!("realm file bad-realm.json: {expected}"));
+    }
+    let bad_client = super::client_from_rep(Default::default(), "client").unwrap_err();
+    assert_eq!(bad_client.to_string(), "client.clientId: missing");
+}
