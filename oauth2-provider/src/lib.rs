@@ -198,10 +198,9 @@ impl Provider {
         options: Options,
     ) -> Result<Provider, RealmFileError> {
         let master = realm::master_realm(&options.admin_username, &options.admin_password);
-        let key_error = |path: &Path, e: keys::KeyError| RealmFileError::Invalid {
+        let key_error = |path: &Path, cause: keys::KeyError| RealmFileError::Keys {
             path: path.to_owned(),
-            field: "(realm keys)".into(),
-            message: e.to_string(),
+            cause,
         };
         let master_keys = keys::RealmKeys::generate(&master.name)
             .map_err(|e| key_error(Path::new("master"), e))?;

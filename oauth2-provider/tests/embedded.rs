@@ -23,20 +23,28 @@ async fn embedded_fixture() -> &'static Fixture {
 
 scenario_tests!(embedded_fixture);
 
-/// Every scenario written in `tests/scenarios/mod.rs` is in the list (`scenario_names!`):
-/// an unlisted one would compile (the module allows dead code) and silently never run,
-/// here or against Keycloak.
+/// Every scenario written in `tests/scenarios/` (a `pub async fn name(f: &Fixture)` in one of
+/// its files, or the scenario of a row of the error table, `REFUSALS`) is in the list
+/// (`scenario_names!`): an unlisted one would compile (the module allows dead code) and
+/// silently never run, here or against Keycloak.
 #[test]
 fn every_scenario_is_listed() {
-    let source = include_str!("scenarios/mod.rs");
-    let mut written: Vec<&str> = source
-        .lines()
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("tests/scenarios") {
+        sources.push(std::fs::read_to_string(entry.expect("entry").path()).expect("a source"));
+    }
+    let mut written: Vec<&str> = sources
+        .iter()
+        .flat_map(|source| source.lines())
         .filter_map(|l| l.strip_prefix("pub async fn "))
         .filter(|rest| rest.contains("(f: &Fixture)"))
         .filter_map(|rest| rest.split('(').next())
+        .chain(scenarios::token_errors::REFUSALS.iter().map(|r| r.scenario))
         .collect();
     let mut listed: Vec<&str> = scenarios::ALL.iter().map(|(n, _)| *n).collect();
     written.sort_unstable();
+    written.dedup();
     listed.sort_unstable();
     assert!(!written.is_empty(), "no scenario found in the source");
     assert_eq!(written, listed, "scenario functions vs scenario_names!");

@@ -1,4 +1,4 @@
-//! The real Keycloak, in a container: the scenario suite of `tests/scenarios/mod.rs` run
+//! The real Keycloak, in a container: the scenario suite of `tests/scenarios/` run
 //! against `quay.io/keycloak/keycloak` started exactly as `oauth2-provider/start.sh` starts it
 //! (`tests/support/keycloak.rs`).
 //!

@@ -75,7 +75,10 @@ pub async fn recorded<F: std::future::Future<Output = ()>>(
         answers: Mutex::new(Vec::new()),
     });
     let outcome = RECORDER
-        .scope(Arc::clone(&store), super::CatchUnwind(Box::pin(fut)))
+        .scope(
+            Arc::clone(&store),
+            super::helpers::CatchUnwind(Box::pin(fut)),
+        )
         .await
         .map_err(|panic| {
             panic
