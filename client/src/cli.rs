@@ -386,7 +386,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             // A message, never a panic or a backtrace: these are the user's errors to fix.
-            let message = error_chain(&err);
+            let message = playbook::report::error_chain(&err);
             eprintln!("error: {message}");
             if cli.global.json {
                 out.json(&json!({"error": message}));
@@ -436,7 +436,7 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
 
 fn https(s: &Settings, identity: Option<&Identity>) -> Result<reqwest::Client, ClientError> {
     let roots = pem::load_ca_certs(&s.ca)?;
-    Ok(playbook::client::https_client(&roots, identity)?)
+    Ok(playbook::https::https_client(&roots, identity)?)
 }
 
 fn identity(s: &Settings) -> Result<Identity, ClientError> {
@@ -675,7 +675,7 @@ async fn bench_command(s: &Settings, args: &BenchArgs, out: &Output) -> Result<b
             )
         }
     };
-    let tls = playbook::client::client_config(&roots, presented)?;
+    let tls = playbook::https::client_config(&roots, presented)?;
     let target = bench::target(&url, tls).await?;
     let plan = playbook::load::Plan {
         connections: args.connections,
@@ -868,20 +868,6 @@ async fn admin_command(
 
 fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-}
-
-/// The error and each cause not already in its message, `: `-joined (like anyhow's `{:#}`).
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(&format!(": {text}"));
-        }
-        source = cause.source();
-    }
-    message
 }
 
 /// `client discover`: the fields the walkthrough relies on, or the whole document.

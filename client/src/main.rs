@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = client::cli::Cli::parse();
-    playbook::cli::init_logging("warn", playbook::cli::LogTo::Stderr);
+    playbook::report::init_logging("warn", playbook::report::LogTo::Stderr);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,6 +47,6 @@ fn env_file_error(path: &str, err: &dotenvy::Error) -> String {
                 line.lines().next().unwrap_or(line)
             )
         }
-        other => format!("{path}: {}", client::cli::error_chain(other)),
+        other => format!("{path}: {}", playbook::report::error_chain(other)),
     }
 }

@@ -432,9 +432,9 @@ pub async fn run(
             Some(Purpose::Client),
         )?)
     };
-    let anonymous = playbook::client::https_client(&roots, None)?;
-    let with_client = playbook::client::https_client(&roots, Some(&client))?;
-    let with_other = playbook::client::https_client(&roots, Some(&other))?;
+    let anonymous = playbook::https::https_client(&roots, None)?;
+    let with_client = playbook::https::https_client(&roots, Some(&client))?;
+    let with_other = playbook::https::https_client(&roots, Some(&other))?;
     let started = Instant::now();
 
     out.heading("RFC 8705 mutual-TLS client credentials, step by step");
@@ -632,7 +632,7 @@ async fn steps_2_to_8(
             let d = steps.begin("3b");
             out.note("Same subject DN as client.pem, but signed by a CA the provider does not trust:\na DN alone proves nothing; the chain to a trusted CA is what makes it a proof.");
             let roots = pem::load_ca_certs(&s.ca)?;
-            let http = playbook::client::https_client(&roots, Some(rogue))?;
+            let http = playbook::https::https_client(&roots, Some(rogue))?;
             let r = ctx
                 .request_token(
                     &http,

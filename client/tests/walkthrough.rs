@@ -177,7 +177,7 @@ async fn cached_token_is_refetched_once_on_invalid_token() {
 
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
     let identity = Identity::load(&s.cert, &s.key, None).unwrap();
-    let http = playbook::client::https_client(&roots, Some(&identity)).unwrap();
+    let http = playbook::https::https_client(&roots, Some(&identity)).unwrap();
     let metadata = client::discovery::discover(&http, &s.issuer).await.unwrap();
     let endpoint = metadata.token_endpoint_for_mtls().clone();
     let request = TokenRequest {
@@ -263,7 +263,7 @@ async fn role_assigned(s: &Settings) -> bool {
 
 async fn admin(s: &Settings) -> (AdminApi, RoleTarget) {
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
-    let http = playbook::client::https_client(&roots, None).unwrap();
+    let http = playbook::https::https_client(&roots, None).unwrap();
     let quiet = Output::quiet();
     let api = AdminApi::login(
         http,

@@ -105,7 +105,7 @@ async fn tls_client_auth_sends_client_id_and_the_certificate_and_no_secret() {
     let pki = DevPki::generate(2, 1).unwrap();
     let server = capture(&pki).await;
     let identity = client_identity(&pki);
-    let http = playbook::client::https_client(
+    let http = playbook::https::https_client(
         std::slice::from_ref(&pki.ca.cert.cert_der),
         Some(&identity),
     )
@@ -157,7 +157,7 @@ async fn client_secret_basic_sends_the_secret_only_in_the_header() {
     let pki = DevPki::generate(2, 1).unwrap();
     let server = capture(&pki).await;
     let http =
-        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None).unwrap();
+        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None).unwrap();
     let request = TokenRequest {
         client_id: ClientId::new(names::SECRET_CLIENT_ID),
         scope: None,

@@ -200,7 +200,7 @@ impl Keycloak {
     /// until 200; panics with Keycloak's log if it exits or the timeout passes.
     async fn wait_ready(&self, pki: &DevPki) {
         let http =
-            playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+            playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
                 .expect("https client");
         let url = format!("{}/health/ready", self.management_url);
         let started = Instant::now();
