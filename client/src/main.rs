@@ -1,5 +1,5 @@
 //! `client`: the playground's command line. Parses the arguments and hands over to
-//! [`client::cli::run`]; see `client --help`.
+//! [`client::commands::run`]; see `client --help`.
 
 use std::process::ExitCode;
 
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(client::cli::run(cli))
+    runtime.block_on(client::commands::run(cli))
 }
 
 /// dotenvy reports a bad line by its text and a character offset; people want the line

@@ -154,7 +154,7 @@ impl RotatingClient {
             source = TokenSource::Fetched;
         }
         let mut response = self.call(base, path).await?;
-        if response.status == 401 && response.error_code().as_deref() == Some("invalid_token") {
+        if response.is_invalid_token() {
             self.reload();
             self.cache.clear();
             self.fetch().await?;

@@ -169,8 +169,7 @@ async fn main() {
     .await
     .expect("provider");
     let provider_addr = nginx::loopback_addr(&provider.base_url);
-    let http =
-        playbook::https::https_client(&roots, Some(&identity(&pki.client))).expect("client");
+    let http = playbook::https::https_client(&roots, Some(&identity(&pki.client))).expect("client");
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let mut rows = Vec::new();
