@@ -77,6 +77,12 @@ async fn every_walkthrough_step_behaves_as_expected() {
     assert_step(&report, "6", "carries");
     assert_step(&report, "6", "200");
     assert_step(&report, "7", "401 invalid_token");
+    // Step 7 is decided from the code and the client's own knowledge, and says so.
+    assert!(
+        text.contains("accepted over client.pem a moment ago")
+            && text.contains("the binding refused it (RFC 8705 §3)"),
+        "{text}"
+    );
     assert_step(&report, "8", "403");
 
     // The narration shows requests, answers and curl commands, never -k, never a whole token.
