@@ -25,11 +25,8 @@
 # script starts are stopped on exit, failure or Ctrl-C; servers already running are used
 # as they are and left alone. Exit code 0 means every walkthrough step behaved as expected.
 #
-# The walkthrough's steps (the same numbers as in `client walkthrough` and the README):
-#   1 the certificates  2 no client certificate -> 401  3 wrong certificate -> 401
-#   (3b untrusted CA -> refused)  4 right certificate -> bound token  5 no role -> 403
-#   6 role assigned via the admin API -> 200  7 token over another certificate -> 401
-#   8 write call -> 403
+# The walkthrough's steps 1-8 (and 3b), with what each should show: `client walkthrough
+# --help` prints them from the client's one list, and README.md's table is checked against it.
 # Settings (ports, realm, client id, admin user) come from scripts/env.sh and the environment.
 set -euo pipefail
 

@@ -108,7 +108,7 @@ impl AdminApi {
                     url,
                     error: crate::error::OAuthError {
                         status: status.as_u16(),
-                        error: code.to_owned(),
+                        error: playbook::oauth::ErrorCode::parse(code),
                         error_description: body
                             .get("error_description")
                             .and_then(Value::as_str)

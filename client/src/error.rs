@@ -1,11 +1,14 @@
 //! What can go wrong on the client side. The server's own error code (RFC 6749 §5.2 at the
-//! token endpoint, RFC 6750 §3.1 at the resource server) is kept verbatim, so the person
-//! reading the output sees exactly what the server said.
+//! token endpoint, RFC 6750 §3.1 at the resource server) is kept as the enums of
+//! [`playbook::oauth`], which print it verbatim (an unknown code too), so the person reading
+//! the output sees exactly what the server said and the code decides on codes, never on
+//! English.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use playbook::oauth::ErrorCode;
 use url::Url;
 
 /// An OAuth 2.0 error response from a token endpoint (RFC 6749 §5.2):
@@ -13,8 +16,8 @@ use url::Url;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OAuthError {
     pub status: u16,
-    /// The wire code, verbatim (`invalid_client`, `invalid_scope`, …).
-    pub error: String,
+    /// The wire code (`invalid_client`, `invalid_scope`, …; an unknown one kept verbatim).
+    pub error: ErrorCode,
     pub error_description: Option<String>,
 }
 
@@ -34,7 +37,7 @@ pub const PROVIDER_LOG_HINT: &str = "target/start-logs/oauth2-provider.log (embe
 impl OAuthError {
     /// What the person reading the error should know that the server does not say.
     pub fn hint(&self) -> Option<String> {
-        (self.error == "invalid_client").then(|| {
+        (self.error == ErrorCode::InvalidClient).then(|| {
             format!(
                 "The provider does not tell the client why (on purpose: RFC 6749 §5.2 gives one code for every authentication failure, so an attacker learns nothing). The reason is in its log: {PROVIDER_LOG_HINT}"
             )
@@ -339,7 +342,7 @@ mod tests {
             url: Url::parse("https://localhost:9443/t").unwrap(),
             error: OAuthError {
                 status: 401,
-                error: "invalid_client".into(),
+                error: ErrorCode::InvalidClient,
                 error_description: Some("Invalid client or Invalid client credentials".into()),
             },
         };

@@ -24,7 +24,8 @@
 //! - [`retry`]: waiting, with backoff and a progress indicator, for a server still starting.
 //! - [`http`]: send a request, read the JSON answer (shared by admin, discovery, resource).
 //! - [`error`]: one error enum; the server's RFC 6749 §5.2 / RFC 6750 §3.1 code verbatim.
-//! - [`cli`]: the clap definitions and the dispatch `main` calls.
+//! - [`cli`]: the clap definitions (the `--help` texts).
+//! - [`commands`]: each command's body, and the dispatch `main` calls.
 
 // Errors carry the URL and the server's answer so the message can name them; a CLI that
 // makes a handful of requests does not care that the `Err` variant is large.
@@ -34,6 +35,7 @@ pub mod admin;
 pub mod bench;
 pub mod certs;
 pub mod cli;
+pub mod commands;
 pub mod discovery;
 pub mod error;
 pub mod http;

@@ -1,5 +1,5 @@
 //! `client`: the playground's command line. Parses the arguments and hands over to
-//! [`client::cli::run`]; see `client --help`.
+//! [`client::commands::run`]; see `client --help`.
 
 use std::process::ExitCode;
 
@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = client::cli::Cli::parse();
-    playbook::cli::init_logging("warn", playbook::cli::LogTo::Stderr);
+    playbook::report::init_logging("warn", playbook::report::LogTo::Stderr);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(client::cli::run(cli))
+    runtime.block_on(client::commands::run(cli))
 }
 
 /// dotenvy reports a bad line by its text and a character offset; people want the line
@@ -47,6 +47,6 @@ fn env_file_error(path: &str, err: &dotenvy::Error) -> String {
                 line.lines().next().unwrap_or(line)
             )
         }
-        other => format!("{path}: {}", client::cli::error_chain(other)),
+        other => format!("{path}: {}", playbook::report::error_chain(other)),
     }
 }

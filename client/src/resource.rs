@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use playbook::oauth::BearerError;
 use serde_json::Value;
 use url::Url;
 
@@ -26,8 +27,15 @@ pub struct ApiResponse {
 
 impl ApiResponse {
     /// The RFC 6750 §3.1 code: from `WWW-Authenticate` (`error="…"`), else the JSON body.
-    pub fn error_code(&self) -> Option<String> {
+    pub fn error_code(&self) -> Option<BearerError> {
         self.error_field("error")
+            .map(|code| BearerError::parse(&code))
+    }
+
+    /// 401 `invalid_token` (RFC 6750 §3.1): the token itself was refused (expired, revoked,
+    /// badly signed, or bound to another certificate), so a new one may help.
+    pub fn is_invalid_token(&self) -> bool {
+        self.status == 401 && self.error_code() == Some(BearerError::InvalidToken)
     }
 
     /// The RFC 6750 §3 `error_description`: from `WWW-Authenticate`, else the JSON body.
@@ -204,7 +212,7 @@ pub async fn call_cached(
         ClientError::Jwt("the provider issued a token that expires within the cache margin".into())
     })?;
     let response = call(http, base, method.clone(), path, &token, body).await?;
-    if response.status == 401 && response.error_code().as_deref() == Some("invalid_token") {
+    if response.is_invalid_token() {
         cache.clear();
         let fresh = fetch().await?;
         cache.store(&fresh);
@@ -247,13 +255,13 @@ mod tests {
             ),
             body: serde_json::json!({"error": "other"}),
         };
-        assert_eq!(r.error_code().as_deref(), Some("invalid_token"));
+        assert_eq!(r.error_code(), Some(BearerError::InvalidToken));
         let r = ApiResponse {
             status: 403,
             www_authenticate: None,
             body: serde_json::json!({"error": "insufficient_scope"}),
         };
-        assert_eq!(r.error_code().as_deref(), Some("insufficient_scope"));
+        assert_eq!(r.error_code(), Some(BearerError::InsufficientScope));
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl RotatingClient {
     ) -> Result<Self, ClientError> {
         let stamp = stamp(&cert, &key);
         let identity = Identity::load(&cert, &key, Some(Purpose::Client))?;
-        let http = playbook::client::https_client(&roots, Some(&identity))?;
+        let http = playbook::https::https_client(&roots, Some(&identity))?;
         Ok(RotatingClient {
             cert,
             key,
@@ -106,7 +106,7 @@ impl RotatingClient {
         let loaded = Identity::load(&self.cert, &self.key, Some(Purpose::Client))
             .map_err(ClientError::from)
             .and_then(|id| {
-                let http = playbook::client::https_client(&self.roots, Some(&id))?;
+                let http = playbook::https::https_client(&self.roots, Some(&id))?;
                 Ok((id, http))
             });
         match loaded {
@@ -154,7 +154,7 @@ impl RotatingClient {
             source = TokenSource::Fetched;
         }
         let mut response = self.call(base, path).await?;
-        if response.status == 401 && response.error_code().as_deref() == Some("invalid_token") {
+        if response.is_invalid_token() {
             self.reload();
             self.cache.clear();
             self.fetch().await?;
@@ -196,7 +196,7 @@ pub async fn watch(
             fix: "a number of seconds greater than 0, e.g. 0.5".into(),
         })?;
     let roots = playbook::pem::load_ca_certs(&s.ca)?;
-    let http = playbook::client::https_client(&roots, None)?;
+    let http = playbook::https::https_client(&roots, None)?;
     let url = crate::discovery::discovery_url(&s.issuer)?;
     let m = crate::retry::until_up("the provider", &url, s.wait, || {
         crate::discovery::discover(&http, &s.issuer)
@@ -244,7 +244,7 @@ pub async fn watch(
                 }
                 Err(e) => {
                     failed += 1;
-                    out.fail(&format!("{path}: {}", crate::cli::error_chain(&e)));
+                    out.fail(&format!("{path}: {}", playbook::report::error_chain(&e)));
                 }
             }
         }

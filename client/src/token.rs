@@ -14,6 +14,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use playbook::oauth::ErrorCode;
 use serde_json::Value;
 use url::Url;
 
@@ -318,7 +319,7 @@ pub async fn request_token(
             url: token_endpoint.clone(),
             error: OAuthError {
                 status: status.as_u16(),
-                error: code.to_owned(),
+                error: ErrorCode::parse(code),
                 error_description: json
                     .as_ref()
                     .and_then(|j| j.get("error_description"))
@@ -542,7 +543,7 @@ mod tests {
     fn oauth_error_display_keeps_the_wire_code() {
         let e = OAuthError {
             status: 401,
-            error: "invalid_client".into(),
+            error: ErrorCode::InvalidClient,
             error_description: Some("Invalid client or Invalid client credentials".into()),
         };
         assert_eq!(

@@ -225,7 +225,7 @@ async fn the_json_token_is_accepted_by_the_resource_server() {
     let id = playbook::Identity::load(&dir.join("client.pem"), &dir.join("client.key.pem"), None)
         .expect("client identity");
     let ca = playbook::pem::load_ca_certs(&dir.join("ca.pem")).expect("CA");
-    let http = playbook::client::https_client(&ca, Some(&id)).expect("https client");
+    let http = playbook::https::https_client(&ca, Some(&id)).expect("https client");
     let url = format!(
         "{}/api/users",
         servers

@@ -77,6 +77,12 @@ async fn every_walkthrough_step_behaves_as_expected() {
     assert_step(&report, "6", "carries");
     assert_step(&report, "6", "200");
     assert_step(&report, "7", "401 invalid_token");
+    // Step 7 is decided from the code and the client's own knowledge, and says so.
+    assert!(
+        text.contains("accepted over client.pem a moment ago")
+            && text.contains("the binding refused it (RFC 8705 §3)"),
+        "{text}"
+    );
     assert_step(&report, "8", "403");
 
     // The narration shows requests, answers and curl commands, never -k, never a whole token.
@@ -177,7 +183,7 @@ async fn cached_token_is_refetched_once_on_invalid_token() {
 
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
     let identity = Identity::load(&s.cert, &s.key, None).unwrap();
-    let http = playbook::client::https_client(&roots, Some(&identity)).unwrap();
+    let http = playbook::https::https_client(&roots, Some(&identity)).unwrap();
     let metadata = client::discovery::discover(&http, &s.issuer).await.unwrap();
     let endpoint = metadata.token_endpoint_for_mtls().clone();
     let request = TokenRequest {
@@ -263,7 +269,7 @@ async fn role_assigned(s: &Settings) -> bool {
 
 async fn admin(s: &Settings) -> (AdminApi, RoleTarget) {
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
-    let http = playbook::client::https_client(&roots, None).unwrap();
+    let http = playbook::https::https_client(&roots, None).unwrap();
     let quiet = Output::quiet();
     let api = AdminApi::login(
         http,

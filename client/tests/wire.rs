@@ -105,11 +105,9 @@ async fn tls_client_auth_sends_client_id_and_the_certificate_and_no_secret() {
     let pki = DevPki::generate(2, 1).unwrap();
     let server = capture(&pki).await;
     let identity = client_identity(&pki);
-    let http = playbook::client::https_client(
-        std::slice::from_ref(&pki.ca.cert.cert_der),
-        Some(&identity),
-    )
-    .unwrap();
+    let http =
+        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&identity))
+            .unwrap();
     let request = TokenRequest {
         client_id: ClientId::new(names::MTLS_CLIENT_ID),
         scope: Some(Scope::new(names::USERS_READ_SCOPE)),
@@ -157,7 +155,7 @@ async fn client_secret_basic_sends_the_secret_only_in_the_header() {
     let pki = DevPki::generate(2, 1).unwrap();
     let server = capture(&pki).await;
     let http =
-        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None).unwrap();
+        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None).unwrap();
     let request = TokenRequest {
         client_id: ClientId::new(names::SECRET_CLIENT_ID),
         scope: None,

@@ -108,9 +108,9 @@ fn https_base_url(value: &str) -> Result<url::Url, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    playbook::cli::init_logging("info", playbook::cli::LogTo::Stdout);
+    playbook::report::init_logging("info", playbook::report::LogTo::Stdout);
     playbook::install_crypto_provider();
-    playbook::cli::exit_code(serve(Args::parse()).await)
+    playbook::report::exit_code(serve(Args::parse()).await)
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {

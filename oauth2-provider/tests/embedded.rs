@@ -92,7 +92,7 @@ async fn hostname_option_fixes_the_issuer() {
             .expect("import");
     let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS");
     let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
-    let client = playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+    let client = playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
         .expect("client");
     let doc: serde_json::Value = client
         .get(format!(

@@ -56,7 +56,7 @@ async fn serve(paths: &[PathBuf]) -> Served {
     let provider = Provider::from_realm_paths(paths, Options::default()).expect("import");
     let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS");
     let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
-    let http = playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+    let http = playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
         .expect("client");
     Served { running, http }
 }

@@ -32,7 +32,7 @@ async fn a_token_request_body_that_trickles_in_is_cut_off() {
     let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
     let port = running.base_url.rsplit(':').next().expect("port");
 
-    let config = playbook::client::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+    let config = playbook::https::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), None)
         .expect("client config");
     let tcp = TcpStream::connect(format!("127.0.0.1:{port}"))
         .await

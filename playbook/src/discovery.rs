@@ -189,7 +189,7 @@ pub async fn get_json<T: DeserializeOwned>(
         let e = e.without_url();
         DiscoveryError::Unreachable {
             url: url.to_owned(),
-            detail: error_chain(&e),
+            detail: crate::report::error_chain(&e),
             source: Arc::new(e),
         }
     };
@@ -224,19 +224,6 @@ pub async fn get_json<T: DeserializeOwned>(
         url: url.to_owned(),
         detail: e.to_string(),
     })
-}
-
-/// reqwest's top-level message ("error sending request") hides the useful part (the TLS
-/// alert, the refused connection): print the whole chain.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

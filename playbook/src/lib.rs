@@ -13,24 +13,25 @@
 //! - [`dn`]: distinguished names rendered as Keycloak compares them (RFC 2253).
 //! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
 //! - [`forwarded`]: client certificates forwarded by a TLS-terminating reverse proxy.
-//! - [`client`]: an HTTPS client that trusts only the dev CA, with an optional identity.
+//! - [`https`]: an HTTPS client that trusts only the dev CA, with an optional identity.
 //! - [`discovery`]: the provider's metadata from its issuer (client and resource server).
-//! - [`cli`]: what the binaries' `main` share: logging, and how a failure is reported.
+//! - [`report`]: what the binaries' `main` share: logging, and how a failure is reported
+//!   (one cause-chain printer, [`report::error_chain`], for every crate).
 //! - [`load`]: a bounded HTTP/1.1 load generator over mTLS (`client bench`, the benches).
 //!
 //! One crypto provider is used everywhere: aws-lc-rs.
 
-pub mod cli;
-pub mod client;
 pub mod discovery;
 pub mod dn;
 pub mod error;
 pub mod forwarded;
+pub mod https;
 pub mod load;
 pub mod names;
 pub mod oauth;
 pub mod pem;
 pub mod pki;
+pub mod report;
 pub mod rfc8705;
 pub mod server;
 pub mod x509;

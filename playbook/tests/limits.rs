@@ -71,7 +71,7 @@ impl Server {
 
 /// A TLS connection to `addr`, trusting the dev CA; `Err` if the server refuses it.
 async fn connect(pki: &DevPki, addr: SocketAddr) -> std::io::Result<TlsStream<TcpStream>> {
-    let config = playbook::client::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+    let config = playbook::https::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), None)
         .expect("client config");
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("localhost").expect("server name");

@@ -76,7 +76,7 @@ async fn get_whoami(
 ) -> Result<String, reqwest::Error> {
     let id = cert.map(identity);
     let client =
-        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
+        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
             .expect("client");
     client
         .get(url)

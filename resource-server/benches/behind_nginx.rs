@@ -100,7 +100,7 @@ async fn load(pki: &DevPki, url: &str, token: &str) -> Result {
     let start = Instant::now() + WARM_UP;
     let end = start + DURATION;
     for _ in 0..CONCURRENCY {
-        let http = playbook::client::https_client(&roots, Some(&id)).expect("client");
+        let http = playbook::https::https_client(&roots, Some(&id)).expect("client");
         let (url, token) = (url.to_owned(), token.to_owned());
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -169,8 +169,7 @@ async fn main() {
     .await
     .expect("provider");
     let provider_addr = nginx::loopback_addr(&provider.base_url);
-    let http =
-        playbook::client::https_client(&roots, Some(&identity(&pki.client))).expect("client");
+    let http = playbook::https::https_client(&roots, Some(&identity(&pki.client))).expect("client");
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let mut rows = Vec::new();

@@ -104,7 +104,7 @@ async fn main() {
     let memory_at_start = memory();
 
     let client_id = identity(&pki.client);
-    let http = playbook::client::https_client(&ca, Some(&client_id)).expect("client");
+    let http = playbook::https::https_client(&ca, Some(&client_id)).expect("client");
     let token_url = format!("{issuer}/protocol/openid-connect/token");
     let whoami = format!("{}/api/whoami", server.url);
     let form = [
@@ -168,7 +168,7 @@ async fn main() {
         "D. API call on a new mTLS connection each time",
         HANDSHAKES,
         |_| {
-            let fresh = playbook::client::https_client(&ca, Some(&client_id)).expect("client");
+            let fresh = playbook::https::https_client(&ca, Some(&client_id)).expect("client");
             call(first.clone(), fresh)
         },
     )

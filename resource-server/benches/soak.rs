@@ -168,7 +168,7 @@ struct Soak {
 
 impl Soak {
     fn http(&self) -> reqwest::Client {
-        playbook::client::https_client(&self.ca, Some(&self.client)).expect("client")
+        playbook::https::https_client(&self.ca, Some(&self.client)).expect("client")
     }
 
     async fn new_token(&self, http: &reqwest::Client) -> Option<String> {

@@ -230,7 +230,7 @@ fn main() {
         };
         rs.wait_ready(Duration::from_secs(20)).await.expect("keys load");
 
-        let client_tls = playbook::client::client_config(
+        let client_tls = playbook::https::client_config(
             std::slice::from_ref(&pki.ca.cert.cert_der),
             Some(&identity(&pki.client)),
         )

@@ -81,7 +81,7 @@ impl AppState {
     pub fn new(config: Config) -> Result<Self, playbook::TlsError> {
         // The provider is reached over TLS trusting only our CA; no client certificate is
         // needed to read public keys.
-        let http = playbook::client::https_client(&config.ca, None)?;
+        let http = playbook::https::https_client(&config.ca, None)?;
         let keys = Arc::new(KeyStore::new(http, &config));
         let validator = Arc::new(Validator::new(&config, keys));
         Ok(AppState {

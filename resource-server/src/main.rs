@@ -20,12 +20,12 @@ use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    playbook::cli::init_logging(
+    playbook::report::init_logging(
         "resource_server=debug,playbook=info",
-        playbook::cli::LogTo::Stdout,
+        playbook::report::LogTo::Stdout,
     );
     playbook::install_crypto_provider();
-    playbook::cli::exit_code(serve(Args::parse()).await)
+    playbook::report::exit_code(serve(Args::parse()).await)
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {

@@ -115,7 +115,7 @@ impl Setup {
 
     fn http(&self, cert: Option<&Issued>) -> reqwest::Client {
         let id = cert.map(identity);
-        playbook::client::https_client(
+        playbook::https::https_client(
             std::slice::from_ref(&self.pki.ca.cert.cert_der),
             id.as_ref(),
         )
@@ -300,7 +300,7 @@ async fn mtls_terminated_at_nginx() {
     // One instance down: nginx takes it out and the other one answers.
     let mut apis = apis.into_iter();
     apis.next().expect("two").stop().await.expect("stop");
-    let http = playbook::client::https_client(
+    let http = playbook::https::https_client(
         std::slice::from_ref(&pki.ca.cert.cert_der),
         Some(&identity(&pki.client)),
     )

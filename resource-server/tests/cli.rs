@@ -170,7 +170,7 @@ async fn start_binary(
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let id = identity(&pki.client);
-        let client = playbook::client::https_client(server_roots, Some(&id)).expect("client");
+        let client = playbook::https::https_client(server_roots, Some(&id)).expect("client");
         let ready = client.get(format!("{base}/health/ready")).send().await;
         if ready.is_ok_and(|r| r.status() == 200) {
             break;
@@ -213,7 +213,7 @@ async fn binary_serves_the_api_from_certificate_files() {
     assert_eq!(users.status, 200, "{users:?}");
     // Default --client-auth required: without a certificate the handshake itself fails.
     let anonymous =
-        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
             .expect("client")
             .get(format!("{base}/public"))
             .send()
@@ -271,7 +271,7 @@ async fn a_replaced_certificate_file_takes_effect_at_the_next_start() {
     let both = [pki.ca.cert.cert_der.clone(), other.ca.cert.cert_der.clone()];
     let (_server, _log, base) = start_binary(&pki, &both, dir.path(), &provider.issuer).await;
     let old_ca =
-        playbook::client::https_client(&roots, Some(&identity(&pki.client))).expect("client");
+        playbook::https::https_client(&roots, Some(&identity(&pki.client))).expect("client");
     let refused = old_ca.get(format!("{base}/public")).send().await;
     assert!(
         refused.is_err(),

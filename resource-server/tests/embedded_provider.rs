@@ -36,7 +36,7 @@ enum Auth {
 async fn token(pki: &DevPki, issuer: &str, auth: Auth) -> String {
     let id = identity(&pki.client);
     let http =
-        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&id))
+        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&id))
             .expect("client");
     let request = http.post(format!("{issuer}/protocol/openid-connect/token"));
     let request = match auth {
@@ -86,7 +86,7 @@ impl Setup {
 
     fn http(&self, cert: Option<&Issued>) -> reqwest::Client {
         let id = cert.map(identity);
-        playbook::client::https_client(
+        playbook::https::https_client(
             std::slice::from_ref(&self.pki.ca.cert.cert_der),
             id.as_ref(),
         )
@@ -369,7 +369,7 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let roots = vec![pki.ca.cert.cert_der.clone()];
         let id = identity(&pki.client);
-        let new_client = move || playbook::client::https_client(&roots, Some(&id)).expect("client");
+        let new_client = move || playbook::https::https_client(&roots, Some(&id)).expect("client");
         let tasks = [false, false, true]
             .into_iter()
             .map(|new_connection_per_call| {

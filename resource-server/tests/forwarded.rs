@@ -57,7 +57,7 @@ async fn get(
 ) -> (u16, Option<String>, serde_json::Value) {
     let id = tls_cert.map(identity);
     let tls =
-        playbook::client::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
+        playbook::https::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
             .expect("TLS");
     let client = reqwest::Client::builder()
         .use_preconfigured_tls(tls)

@@ -106,7 +106,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
                     .unwrap_or("")
                     .to_owned(),
             ),
-            Err(e) => stream.failures.push(crate::cli::error_chain(e)),
+            Err(e) => stream.failures.push(playbook::report::error_chain(e)),
         }
         if let Some(new) = new_deployed {
             // The files held the new pair before this call: it must have used it.

@@ -104,7 +104,7 @@ pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<url::Url, ClientError> {
 
 pub fn https(ctx: &Ctx<'_>, identity: Option<&Identity>) -> Result<reqwest::Client, ClientError> {
     let roots = playbook::pem::load_ca_certs(&ctx.s.ca)?;
-    Ok(playbook::client::https_client(&roots, identity)?)
+    Ok(playbook::https::https_client(&roots, identity)?)
 }
 
 /// A client-credentials request for `client_id` presenting `identity`.
@@ -219,7 +219,7 @@ pub fn unreachable(what: &str, e: &ClientError) -> super::Check {
     super::Check::fail(
         what,
         "an answer from the servers",
-        crate::cli::error_chain(e),
+        playbook::report::error_chain(e),
         "are the servers running, with this lab's state? ./start.sh --lab N starts them",
     )
 }

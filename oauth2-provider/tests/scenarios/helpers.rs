@@ -29,7 +29,7 @@ fn identity(issued: &Issued) -> Identity {
 pub fn http(f: &Fixture, cert: Option<&Issued>) -> reqwest::Client {
     playbook::install_crypto_provider();
     let id = cert.map(identity);
-    playbook::client::https_client(std::slice::from_ref(&f.pki.ca.cert.cert_der), id.as_ref())
+    playbook::https::https_client(std::slice::from_ref(&f.pki.ca.cert.cert_der), id.as_ref())
         .expect("https client")
 }
 

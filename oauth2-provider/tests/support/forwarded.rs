@@ -28,7 +28,7 @@ pub async fn token(
         )
     });
     let tls =
-        playbook::client::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
+        playbook::https::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
             .expect("TLS");
     let http = reqwest::Client::builder()
         .use_preconfigured_tls(tls)

@@ -199,9 +199,8 @@ impl Keycloak {
     /// Polls `/health/ready` over HTTPS, trusting only our CA (as start.sh's curl does),
     /// until 200; panics with Keycloak's log if it exits or the timeout passes.
     async fn wait_ready(&self, pki: &DevPki) {
-        let http =
-            playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
-                .expect("https client");
+        let http = playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+            .expect("https client");
         let url = format!("{}/health/ready", self.management_url);
         let started = Instant::now();
         loop {

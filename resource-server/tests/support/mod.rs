@@ -386,7 +386,7 @@ pub async fn call(
 ) -> Answer {
     let id = cert.map(identity);
     let client =
-        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
+        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
             .expect("https client");
     let mut request = client.request(method.clone(), url);
     if let Some(value) = authorization {
@@ -402,7 +402,7 @@ pub async fn call(
 pub async fn post_body(pki: &DevPki, url: &str, token: &str, body: Vec<u8>) -> Answer {
     let id = identity(&pki.client);
     let client =
-        playbook::client::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&id))
+        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&id))
             .expect("https client");
     let request = client
         .post(url)

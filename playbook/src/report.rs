@@ -2,11 +2,13 @@
 //!
 //! A failure is a message with its causes on one line (`error: loading …: no such file`)
 //! and exit code 1, never a Rust backtrace, even with `RUST_BACKTRACE=1`: these are
-//! configuration errors with a fix, not bugs.
+//! configuration errors with a fix, not bugs. [`error_chain`] is that one line, for every
+//! crate (the client's messages, discovery's `detail`, the servers' exit).
 
+use std::error::Error;
 use std::ffi::OsString;
-use std::fmt::Display;
 use std::io::IsTerminal as _;
+use std::ops::Deref;
 use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
@@ -43,21 +45,59 @@ pub fn colour(terminal: bool, no_color: Option<OsString>) -> bool {
     terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-/// The exit code of `main`: success, or `error: <the whole cause chain>` on stderr and 1.
-/// (`{:#}` is anyhow's one-line chain, without its backtrace.)
-pub fn exit_code<E: Display>(result: Result<(), E>) -> ExitCode {
+/// The exit code of `main`: success, or `error: <the whole cause chain>` on stderr and 1
+/// (an `anyhow::Error` derefs to its `dyn Error`; no backtrace is printed).
+pub fn exit_code<E>(result: Result<(), E>) -> ExitCode
+where
+    E: Deref<Target = dyn Error + Send + Sync + 'static>,
+{
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_chain(&*error));
             ExitCode::FAILURE
         }
     }
 }
 
+/// The error and each cause not already in its message, `: `-joined on one line (like
+/// anyhow's `{:#}`). reqwest's top-level message ("error sending request") hides the useful
+/// part (the TLS alert, the refused connection); a cause that its wrapper already quotes
+/// (`cannot read: {source}`) is not repeated.
+pub fn error_chain(error: &dyn Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
-    use super::colour;
+    use super::{colour, error_chain};
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Layer(&'static str, #[source] Option<Box<Layer>>);
+
+    #[test]
+    fn the_chain_is_one_line_without_repeats() {
+        let inner = Layer("no such file", None);
+        let quoting = Layer("loading a.pem: no such file", Some(Box::new(inner)));
+        let outer = Layer("error sending request", Some(Box::new(quoting)));
+        assert_eq!(
+            error_chain(&outer),
+            "error sending request: loading a.pem: no such file"
+        );
+        let plain = Layer("a", Some(Box::new(Layer("b", None))));
+        assert_eq!(error_chain(&plain), "a: b");
+    }
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {

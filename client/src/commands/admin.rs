@@ -1,0 +1,73 @@
+//! `client admin assign-role | remove-role | status`: the realm role mapping of the
+//! client's service-account user through Keycloak's Admin REST API (an admin token from
+//! realm master's `admin-cli`, then `…/users/{id}/role-mappings/realm`); idempotent.
+
+use serde_json::json;
+
+use super::https;
+use crate::admin::{AdminApi, Change};
+use crate::cli::AdminCommand;
+use crate::error::ClientError;
+use crate::output::Output;
+use crate::retry;
+use crate::settings::Settings;
+
+pub(super) async fn run(
+    s: &Settings,
+    cmd: &AdminCommand,
+    out: &Output,
+) -> Result<bool, ClientError> {
+    let (AdminCommand::AssignRole(r) | AdminCommand::RemoveRole(r) | AdminCommand::Status(r)) = cmd;
+    let http = https(s, None)?;
+    let base = s.admin_base()?;
+    out.step("1", "admin token (realm master, client admin-cli)");
+    let login_url = base.clone();
+    let api = retry::until_up("the provider", &login_url, s.wait, || {
+        AdminApi::login(
+            http.clone(),
+            base.clone(),
+            &s.realm,
+            &s.admin_username,
+            &s.admin_password,
+            out,
+        )
+    })
+    .await?;
+    out.step("2", "the client, its service-account user, the role");
+    let target = api.resolve(s.client_id.as_str(), &r.role, out).await?;
+    out.step("3", "the role mapping");
+    let (change, assigned) = match cmd {
+        AdminCommand::AssignRole(_) => {
+            let c = api.assign(&target, out).await?;
+            (Some(c), true)
+        }
+        AdminCommand::RemoveRole(_) => {
+            let c = api.remove(&target, out).await?;
+            (Some(c), false)
+        }
+        AdminCommand::Status(_) => (None, api.is_assigned(&target, out).await?),
+    };
+    let who = &target.user.username;
+    match change {
+        Some(Change::Added) => out.ok(&format!(
+            "{} assigned to {who}; new tokens carry it",
+            r.role
+        )),
+        Some(Change::AlreadyAssigned) => out.ok(&format!("{who} already had {}", r.role)),
+        Some(Change::Removed) => out.ok(&format!(
+            "{} removed from {who}; new tokens lack it",
+            r.role
+        )),
+        Some(Change::WasNotAssigned) => out.ok(&format!("{who} did not have {}", r.role)),
+        None => out.ok(&format!(
+            "{who} {} {}",
+            if assigned { "has" } else { "does not have" },
+            r.role
+        )),
+    }
+    out.json(&json!({
+        "client": target.client, "user": target.user, "role": target.role,
+        "change": change, "assigned": assigned,
+    }));
+    Ok(true)
+}

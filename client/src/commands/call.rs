@@ -1,0 +1,79 @@
+//! `client call`: the resource server's API with a bearer token (RFC 6750 §2.1) over a
+//! connection that presents the client certificate, so a certificate-bound token (RFC 8705
+//! §3) is accepted; one cached token for every path, fetched again once on `invalid_token`.
+//! `--every` hands over to [`crate::rotation`] (certificate rotation).
+
+use serde_json::json;
+
+use super::{absolute_path, https, identity, token_endpoint, token_request};
+use crate::cli::CallArgs;
+use crate::error::ClientError;
+use crate::output::Output;
+use crate::resource::{self, TokenCache, TokenSource};
+use crate::retry;
+use crate::settings::Settings;
+use crate::token;
+
+pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<bool, ClientError> {
+    if let Some(every) = args.every {
+        return crate::rotation::watch(s, &args.paths, every, out).await;
+    }
+    // Arguments first: a typo must not cost a wait for the provider.
+    let body = match &args.data {
+        Some(d) => Some(serde_json::from_str::<serde_json::Value>(d).map_err(|e| {
+            ClientError::Setting {
+                name: "--data",
+                value: d.clone(),
+                fix: format!("must be JSON: {e}"),
+            }
+        })?),
+        None => None,
+    };
+    let paths: Vec<String> = args.paths.iter().map(|p| absolute_path(p)).collect();
+    let id = identity(s)?;
+    // The calls always present the client certificate (the resource server requires one);
+    // the token comes from the mTLS client, or with --secret from the client-secret one.
+    let http = https(s, Some(&id))?;
+    let request = token_request(s, args.secret);
+    let token_http = if args.secret {
+        https(s, None)?
+    } else {
+        http.clone()
+    };
+    let endpoint = token_endpoint(s, &request.auth).await?;
+    // One token for every path; behind a lock because each retry attempt below borrows it.
+    let cache = tokio::sync::Mutex::new(TokenCache::default());
+    let mut all_ok = true;
+    let mut results = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let url = resource::api_url(&s.resource_server, path)?;
+        out.step(&(i + 1).to_string(), &format!("{} {url}", args.method));
+        // The resource server may still be starting: wait for it (connection refused only).
+        let (response, source) = retry::until_up("the resource server", &url, s.wait, || async {
+            let fetch = async || token::request_token(&token_http, &endpoint, &request).await;
+            let mut cache = cache.lock().await;
+            resource::call_cached(
+                &http,
+                &s.resource_server,
+                args.method.clone(),
+                path,
+                body.as_ref(),
+                &mut cache,
+                fetch,
+            )
+            .await
+        })
+        .await?;
+        out.note(match source {
+            TokenSource::Cached => "token: reused from the cache",
+            TokenSource::Fetched if args.secret => "token: fetched (client_secret_basic: not bound to the certificate)",
+            TokenSource::Fetched => "token: fetched (tls_client_auth)",
+            TokenSource::Refetched => "token: the server said invalid_token, so a new one was fetched and the call repeated once",
+        });
+        out.recv(&response.summary());
+        all_ok &= (200..300).contains(&response.status);
+        results.push(json!({"path": path, "token": source, "response": response}));
+    }
+    out.json(&json!(results));
+    Ok(all_ok)
+}

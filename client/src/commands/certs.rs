@@ -1,0 +1,28 @@
+//! `client certs`: the development PKI written to CERTS_DIR, `client certs show FILE…`
+//! (subject and issuer as RFC 2253, EKU, validity, the RFC 8705 §3.1 `x5t#S256`
+//! thumbprint) and `client certs check`; the work is in [`crate::certs`].
+
+use std::path::Path;
+
+use crate::certs;
+use crate::cli::{CertsArgs, CertsCommand};
+use crate::error::ClientError;
+use crate::output::Output;
+
+/// Runs `client certs …`; `certs_dir` is the global CERTS_DIR.
+pub(super) fn run(certs_dir: &Path, args: &CertsArgs, out: &Output) -> Result<bool, ClientError> {
+    match &args.show {
+        Some(CertsCommand::Show { files }) => Ok(certs::show(files, out)),
+        Some(CertsCommand::Check) => Ok(certs::check(certs_dir, out)),
+        None => {
+            let dir = args.out.as_deref().unwrap_or(certs_dir);
+            certs::generate(dir, args.force, args.days, args.key_type, out)?;
+            if args.force {
+                out.warn(
+                    "servers that are already running still use the old certificates: restart them (./start.sh), or TLS fails with BadSignature / unknown issuer",
+                );
+            }
+            Ok(true)
+        }
+    }
+}

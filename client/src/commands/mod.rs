@@ -1,0 +1,130 @@
+//! The commands' bodies, one module per subcommand (the clap definitions they take are in
+//! [`crate::cli`]), and what several of them share: the HTTPS client trusting only the CA,
+//! the client identity, the token request for `--secret` or not, and the token endpoint
+//! from discovery (OpenID Connect Discovery / RFC 8414).
+//!
+//! - `certs`: `client certs` (write, `show`, `check`).
+//! - `discover`: `client discover`.
+//! - `token`: `client token` (RFC 6749 §4.4, RFC 8705 §2.1 or a client secret).
+//! - `call`: `client call` (RFC 6750 §2.1 bearer calls, the token cache).
+//! - `admin`: `client admin` (Keycloak's Admin REST API, the realm role).
+//! - `walkthrough`: `client walkthrough`.
+//! - `bench`: `client bench`.
+//!
+//! `client lab` is dispatched to [`crate::lab::command`].
+
+mod admin;
+mod bench;
+mod call;
+mod certs;
+mod discover;
+mod token;
+mod walkthrough;
+
+use std::process::ExitCode;
+
+use playbook::x509::Purpose;
+use playbook::{Identity, pem};
+use serde_json::json;
+use url::Url;
+
+use crate::cli::{Cli, Command};
+use crate::discovery;
+use crate::error::ClientError;
+use crate::output::Output;
+use crate::retry;
+use crate::settings::Settings;
+use crate::token::{ClientAuth, TokenRequest};
+
+/// Runs the parsed command; the exit code says whether it did what was asked.
+pub async fn run(cli: Cli) -> ExitCode {
+    let out = Output::stdout(cli.global.json, cli.global.show_secrets);
+    let settings = cli.global.settings();
+    match dispatch(&cli, &settings, &out).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            // A message, never a panic or a backtrace: these are the user's errors to fix.
+            let message = playbook::report::error_chain(&err);
+            eprintln!("error: {message}");
+            if cli.global.json {
+                out.json(&json!({"error": message}));
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientError> {
+    playbook::install_crypto_provider();
+    match &cli.command {
+        Command::Certs(args) => certs::run(&cli.global.certs_dir, args, out),
+        Command::Discover(args) => discover::run(s, args, out).await,
+        Command::Token(args) => token::run(s, args, out).await,
+        Command::Call(args) => call::run(s, args, out).await,
+        Command::Admin(cmd) => admin::run(s, cmd, out).await,
+        Command::Lab(args) => crate::lab::command::run(s, args, out).await,
+        Command::Bench(args) => bench::run(s, args, out).await,
+        Command::Walkthrough(args) => walkthrough::run(s, args, out).await,
+    }
+}
+
+fn https(s: &Settings, identity: Option<&Identity>) -> Result<reqwest::Client, ClientError> {
+    let roots = pem::load_ca_certs(&s.ca)?;
+    Ok(playbook::https::https_client(&roots, identity)?)
+}
+
+fn identity(s: &Settings) -> Result<Identity, ClientError> {
+    Ok(Identity::load(&s.cert, &s.key, Some(Purpose::Client))?)
+}
+
+/// The client-credentials request of the mTLS client (`tls_client_auth`), or with
+/// `secret` of the client-secret client (`client_secret_basic`).
+fn token_request(s: &Settings, secret: bool) -> TokenRequest {
+    if secret {
+        TokenRequest {
+            client_id: s.secret_client_id.clone(),
+            scope: s.scope.clone(),
+            auth: ClientAuth::SecretBasic(s.client_secret.clone()),
+        }
+    } else {
+        TokenRequest {
+            client_id: s.client_id.clone(),
+            scope: s.scope.clone(),
+            auth: ClientAuth::TlsClientAuth,
+        }
+    }
+}
+
+/// An API path as given, with the leading '/' added if it is missing.
+fn absolute_path(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    }
+}
+
+/// Discovery with waiting, then the token endpoint for `auth`.
+async fn token_endpoint(s: &Settings, auth: &ClientAuth) -> Result<Url, ClientError> {
+    let http = https(s, None)?;
+    let url = discovery::discovery_url(&s.issuer)?;
+    let m = retry::until_up("the provider", &url, s.wait, || {
+        discovery::discover(&http, &s.issuer)
+    })
+    .await?;
+    if m.supports_auth_method(auth.method_name()) == Some(false) {
+        tracing::warn!(
+            "the provider does not list {} in token_endpoint_auth_methods_supported",
+            auth.method_name()
+        );
+    }
+    Ok(match auth {
+        ClientAuth::TlsClientAuth => m.token_endpoint_for_mtls().clone(),
+        ClientAuth::SecretBasic(_) => m.token_endpoint.clone(),
+    })
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}

@@ -1,0 +1,113 @@
+//! `client token`: one client-credentials grant (RFC 6749 §4.4) with RFC 8705 §2.1
+//! `tls_client_auth` (the certificate in the handshake, no secret) or, with `--secret`,
+//! `client_secret_basic` (RFC 6749 §2.3.1) for contrast; `--decode` shows the JWT and
+//! compares its `cnf.x5t#S256` with the certificate (RFC 8705 §3.1). `--raw` prints the
+//! token alone and `--json` the token response whole, both for programs.
+
+use serde_json::json;
+
+use super::{https, identity, pretty, token_endpoint, token_request};
+use crate::cli::TokenArgs;
+use crate::error::ClientError;
+use crate::output::Output;
+use crate::settings::Settings;
+use crate::token::{self, ClientAuth, CurlTls, DecodedJwt};
+
+pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<bool, ClientError> {
+    // --raw: the token alone on stdout, for `ACCESS_TOKEN=$(client token --raw)`.
+    let quiet = Output::quiet();
+    let out = if args.raw { &quiet } else { out };
+    let request = token_request(s, args.secret);
+    let id = if args.secret {
+        None
+    } else {
+        Some(identity(s)?)
+    };
+    let endpoint = token_endpoint(s, &request.auth).await?;
+    let http = https(s, id.as_ref())?;
+    out.step(
+        "1",
+        &format!("client credentials ({})", request.auth.method_name()),
+    );
+    out.send(&format!(
+        "POST {endpoint}\n{}{}",
+        request.form_body(),
+        match (&request.auth, &id) {
+            (ClientAuth::SecretBasic(_), _) =>
+                "\nAuthorization: Basic [client_id:client_secret, redacted]".to_owned(),
+            (_, Some(i)) => format!("\n(TLS client certificate: {})", i.cert_path.display()),
+            _ => String::new(),
+        }
+    ));
+    let curl_tls = CurlTls {
+        ca: s.ca.clone(),
+        cert: id.as_ref().map(|_| (s.cert.clone(), s.key.clone())),
+    };
+    out.curl(&request.curl(&endpoint, &curl_tls, out.show_secrets()));
+    let response = match token::request_token(&http, &endpoint, &request).await {
+        Ok(r) => r,
+        Err(ClientError::OAuth { error, url }) => {
+            out.recv(&format!(
+                "{} {}",
+                error.status,
+                json!({"error": error.error, "error_description": error.error_description})
+            ));
+            return Err(ClientError::OAuth { error, url });
+        }
+        Err(e) => return Err(e),
+    };
+    if args.raw {
+        println!("{}", response.access_token.secret());
+        return Ok(true);
+    }
+    out.recv(&format!("200 OK\n{}", pretty(&out.redacted(&response.raw))));
+    // The --json document is for programs: the token response whole (the narration above
+    // shortens it), so `client token --json | jq -r .access_token` gives a usable token.
+    let mut doc = response.raw.clone();
+    if args.decode {
+        let jwt = DecodedJwt::decode(&response.access_token)?;
+        out.step(
+            "2",
+            "the access token, decoded (signature not verified here)",
+        );
+        out.plain(&format!("header: {}", pretty(&jwt.header)));
+        out.plain(&format!("claims: {}", pretty(&jwt.claims)));
+        let binding = id.as_ref().map(|i| jwt.binding(&i.x5t_s256()));
+        match &binding {
+            Some(token::Binding::Matches { x5t_s256 }) => out.ok(&format!(
+                "cnf.x5t#S256 {x5t_s256} matches {} (RFC 8705 certificate-bound token)",
+                s.cert.display()
+            )),
+            Some(token::Binding::Differs {
+                token,
+                presented: ours,
+            }) => out.fail(&format!(
+                "cnf.x5t#S256 {token} does NOT match {} ({ours})",
+                s.cert.display()
+            )),
+            Some(token::Binding::NoCertificate { token }) => out.fail(&format!(
+                "cnf.x5t#S256 {token}, and no certificate to compare it with"
+            )),
+            Some(token::Binding::Unbound) => {
+                out.warn("no cnf claim: the token is not bound to the certificate")
+            }
+            None => {
+                out.note("no certificate was used, so the token is a plain bearer token (no cnf)")
+            }
+        }
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert(
+                "decoded".into(),
+                serde_json::to_value(&jwt).unwrap_or_default(),
+            );
+            if let Some(b) = binding {
+                obj.insert(
+                    "cnf_check".into(),
+                    serde_json::to_value(b).unwrap_or_default(),
+                );
+            }
+        }
+    }
+    out.json(&doc);
+    Ok(true)
+}
