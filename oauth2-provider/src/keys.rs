@@ -27,7 +27,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
 
 use crate::Provider;
-use crate::error::OAuthError;
+use crate::error::AdminError;
 use crate::realm::{ComponentRep, RealmRep};
 
 /// The component type of key providers in `RealmRepresentation#components`.
@@ -883,7 +883,7 @@ impl RealmKeys {
         if claims
             .get("exp")
             .and_then(Value::as_i64)
-            .is_none_or(|e| e <= crate::token::now())
+            .is_none_or(|e| e <= crate::clock::now())
         {
             return Err("expired");
         }
@@ -983,7 +983,7 @@ pub async fn jwks(
     headers: HeaderMap,
 ) -> Response {
     let Some(keys) = provider.keys(&realm) else {
-        return OAuthError::realm_not_found().into_response();
+        return AdminError::realm_not_found().into_response();
     };
     let body = keys.jwks_bytes();
     // Content type switches only for exactly this Accept header.

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::client_auth::Authenticator;
+use crate::clock::now_millis;
 use crate::keys::KeySource;
-use crate::store::{Client, ClientScope, ProtocolMapper, Realm, Role, User, new_id, now_millis};
+use crate::store::{Client, ClientScope, ProtocolMapper, Realm, Role, User, new_id};
 
 /// A realm file that cannot be used; always names the file and the field.
 #[derive(Debug, thiserror::Error)]
@@ -365,7 +365,7 @@ pub(crate) fn client_from_rep(c: ClientRep, field: &str) -> Result<Client, Strin
         .unwrap_or_else(|| "client-secret".into());
     let public_client = c.public_client.unwrap_or(false);
     let (authenticator, warnings) =
-        Authenticator::configure(&client_id, &client_authenticator_type, |key| {
+        crate::client_auth::configure(&client_id, &client_authenticator_type, |key| {
             attributes
                 .iter()
                 .find(|(k, _)| k == key)
@@ -1511,10 +1511,10 @@ fn import_defaults(client: &mut Client) {
         return;
     }
     if !client.public_client && !client.bearer_only && client.secret.is_none() {
-        client.secret = Some(crate::token::secure_id().replace('-', ""));
+        client.secret = Some(crate::store::secure_id().replace('-', ""));
         client.attributes.push((
             "client.secret.creation.time".to_owned(),
-            crate::token::now().to_string(),
+            crate::clock::now().to_string(),
         ));
     }
     if client.attribute("post.logout.redirect.uris").is_none() {
