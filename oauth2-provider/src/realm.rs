@@ -19,7 +19,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::clock::now_millis;
-use crate::keys::KeySource;
 use crate::store::{Client, ClientScope, ProtocolMapper, Realm, Role, User, new_id};
 
 /// A realm file that cannot be used; always names the file and the field.
@@ -85,6 +84,48 @@ pub struct ComponentRep {
     /// `MultivaluedHashMap<String,String>`: each value a list of strings.
     #[serde(deserialize_with = "string_list_map")]
     pub config: BTreeMap<String, Vec<String>>,
+}
+
+/// The component type of key providers in `RealmRepresentation#components`.
+pub const KEY_PROVIDER_TYPE: &str = "org.keycloak.keys.KeyProvider";
+
+/// The key material of a realm file, for [`crate::keys`]: the legacy realm keys and the
+/// `KeyProvider` components, each with its JSON path. Never printed (it holds private keys).
+#[derive(Default)]
+pub struct KeySource {
+    pub(crate) legacy_private_key: Option<String>,
+    pub(crate) legacy_certificate: Option<String>,
+    pub(crate) providers: Vec<(String, ComponentRep)>,
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySource")
+            .field("legacy_private_key", &self.legacy_private_key.is_some())
+            .field("providers", &self.providers.len())
+            .finish()
+    }
+}
+
+impl KeySource {
+    /// Takes the key fields out of `rep` (they are used here only).
+    pub(crate) fn from_rep(rep: &mut RealmRep) -> KeySource {
+        let providers = rep
+            .components
+            .as_mut()
+            .and_then(|c| c.remove(KEY_PROVIDER_TYPE))
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (format!("components.{KEY_PROVIDER_TYPE}[{i}]"), c))
+            .collect();
+        rep.public_key = None;
+        KeySource {
+            legacy_private_key: rep.private_key.take().filter(|k| !k.trim().is_empty()),
+            legacy_certificate: rep.certificate.take().filter(|c| !c.trim().is_empty()),
+            providers,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
