@@ -7,7 +7,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oauth2_provider::client_auth::Authenticator;
 
 fuzz_target!(|data: &[u8]| {
     let _ = playbook::dn::rfc2253_of_der_name(data);
@@ -22,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, normalized, "from {text:?}");
     }
     for regex in ["true", "false"] {
-        let _ = Authenticator::configure("fuzz", "client-x509", |name| match name {
+        let _ = oauth2_provider::client_auth::configure("fuzz", "client-x509", |name| match name {
             "x509.subjectdn" | "x509.casubjectdn" => Some(text),
             "x509.allow.regex.pattern.comparison" => Some(regex),
             _ => None,

@@ -8,7 +8,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
-use oauth2_provider::client_auth::{Form, basic_credentials};
+use oauth2_provider::request::{Form, basic_credentials};
 
 fuzz_target!(|data: &[u8]| {
     // The body as the token endpoint gets it.

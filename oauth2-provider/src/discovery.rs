@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::Provider;
-use crate::error::OAuthError;
+use crate::error::AdminError;
 
 /// The server's base URL: `--hostname` when given, else `https://<Host header>` (Keycloak
 /// with `hostname-strict=false`: "dynamic from an incoming request").
@@ -81,7 +81,7 @@ pub async fn openid_configuration(
     let scopes: Vec<String> = {
         let store = provider.read();
         let Some(r) = store.realm(&realm) else {
-            return OAuthError::realm_not_found().into_response();
+            return AdminError::realm_not_found().into_response();
         };
         let mut s: Vec<String> = r
             .client_scopes

@@ -67,10 +67,6 @@ impl OAuthError {
             format!("Invalid scopes: {}", scope_param.unwrap_or("")),
         )
     }
-    /// `RealmsResource`: unknown realm.
-    pub fn realm_not_found() -> AdminError {
-        AdminError::new(StatusCode::NOT_FOUND, "Realm does not exist")
-    }
     /// `checkRealm()`.
     pub fn realm_disabled() -> Self {
         Self::new(
@@ -130,6 +126,12 @@ impl AdminError {
     }
     pub fn forbidden() -> Self {
         Self::new(StatusCode::FORBIDDEN, "HTTP 403 Forbidden")
+    }
+    /// `RealmsResource`: an unknown realm on the public paths (discovery, JWKS, token,
+    /// introspection), answered before any endpoint runs. (The admin API's
+    /// `RealmsAdminResource` says "Realm not found." instead.)
+    pub fn realm_not_found() -> Self {
+        Self::not_found("Realm does not exist")
     }
     pub fn not_found(message: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)

@@ -8,9 +8,11 @@ use playbook::oauth::ErrorCode;
 use serde_json::{Value, json};
 
 use crate::Provider;
-use crate::client_auth::{self, ClientRequest};
-use crate::error::OAuthError;
+use crate::client_auth;
+use crate::error::{AdminError, OAuthError};
 use crate::mappers::{self, Claims, Context, Target};
+use crate::request::ClientRequest;
+use crate::scope::scopes_in_effect;
 
 /// `POST .../token/introspect`.
 pub async fn introspect(
@@ -28,7 +30,7 @@ pub async fn introspect(
             response
         }
         Err(Refused::OAuth(e)) => e.into_response(),
-        Err(Refused::NoRealm) => OAuthError::realm_not_found().into_response(),
+        Err(Refused::NoRealm) => AdminError::realm_not_found().into_response(),
     }
 }
 
@@ -124,8 +126,8 @@ fn answer(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result<
         _ => {}
     }
     let scope_param = claims.get("scope").and_then(Value::as_str);
-    let scopes = crate::token::scopes_in_effect(realm, client, scope_param)
-        .or_else(|()| crate::token::scopes_in_effect(realm, client, None))
+    let scopes = scopes_in_effect(realm, client, scope_param)
+        .or_else(|()| scopes_in_effect(realm, client, None))
         .unwrap_or_default();
     // The session notes of the (transient) session the token came from, as carried by the
     // token; not clientHost/clientAddress, which Keycloak 26.7.5's answer lacks (observed).

@@ -26,23 +26,33 @@
 //! # Layout (one module per protocol step)
 //!
 //! - [`realm`]: the realm-export representation and its import (Keycloak's `RealmManager`).
-//! - [`store`]: the in-memory model: realms, clients, users, roles, client scopes.
-//! - [`keys`]: the realm keys (imported or generated), `kid`, JWKS, signing by algorithm.
-//! - [`client_auth`]: client authentication, RFC 8705 §2 `tls_client_auth` and `client_secret_*`.
-//! - [`token`]: the token endpoint, RFC 6749 §4.4 `client_credentials` and the admin `password` grant.
-//! - [`mappers`]: protocol mappers that turn client scopes into claims.
+//! - [`store`]: the in-memory model: realms, clients (with their configured authenticator),
+//!   users, roles, client scopes.
+//! - [`keys`]: the realm keys (imported or generated), `kid`, signing by algorithm, JWKS.
+//! - A token request, in the order it flows, each module using only the ones before it:
+//!   [`request`] (the form, Basic credentials, the TLS connection) → [`client_auth`]
+//!   (RFC 8705 §2 `tls_client_auth` in `client_auth/x509.rs`, `client_secret_*`) →
+//!   [`grant`] (RFC 6749 §4.4 `client_credentials`, the admin `password` grant) → [`mint`]
+//!   (every grant's tokens: claims, `cnf`, signature). [`token`] is the endpoint that wires
+//!   them; [`scope`] reads the `scope` parameter; [`mappers`] turn client scopes into claims.
 //! - [`discovery`], [`introspect`], [`admin`], [`health`].
-//! - [`error`]: the wire errors (RFC 6749 §5.2 bodies, Keycloak's admin error bodies).
+//! - [`error`]: the wire errors (RFC 6749 §5.2 bodies, Keycloak's admin error bodies);
+//!   [`clock`]: the time every stamp is taken from.
 
 pub mod admin;
 pub mod client_auth;
+pub mod clock;
 pub mod discovery;
 pub mod error;
+pub mod grant;
 pub mod health;
 pub mod introspect;
 pub mod keys;
 pub mod mappers;
+pub mod mint;
 pub mod realm;
+pub mod request;
+pub mod scope;
 pub mod store;
 pub mod token;
 
@@ -122,7 +132,7 @@ pub(crate) struct Inner {
 impl Inner {
     /// Records a session; expired ones are dropped on the way, so the map stays small.
     pub(crate) fn open_session(&self, sid: &str, user_id: &str, expires: i64) {
-        let now = token::now();
+        let now = clock::now();
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|_, (_, exp)| *exp > now);
         sessions.insert(sid.to_owned(), (user_id.to_owned(), expires));
@@ -133,7 +143,7 @@ impl Inner {
         let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions
             .get(sid)
-            .filter(|(_, exp)| *exp > token::now())
+            .filter(|(_, exp)| *exp > clock::now())
             .map(|(user, _)| user.clone())
     }
 }

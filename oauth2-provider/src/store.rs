@@ -128,7 +128,7 @@ pub struct Client {
     pub client_authenticator_type: String,
     /// How the client authenticates, configured from the type and the `x509.*` attributes
     /// at import, and again when `PUT /clients/{id}` changes the attributes.
-    pub authenticator: crate::client_auth::Authenticator,
+    pub authenticator: Authenticator,
     pub secret: Option<String>,
     pub redirect_uris: Vec<String>,
     pub web_origins: Vec<String>,
@@ -165,6 +165,40 @@ impl Client {
     }
 }
 
+/// A client's authenticator, configured once (at import or `POST /clients`, by
+/// [`crate::client_auth::configure`]) from `clientAuthenticatorType` and the `x509.*`
+/// attributes; [`crate::client_auth`] reads it at each request.
+#[derive(Debug, Clone)]
+pub enum Authenticator {
+    /// `client-secret` (Keycloak's default type).
+    Secret,
+    /// `client-x509`.
+    X509(X509Config),
+    /// Any other type (Keycloak's `client-jwt`, `client-secret-jwt`, or a typo): refused.
+    Unsupported(String),
+}
+
+/// What `X509ClientAuthenticator` compares, prepared once.
+#[derive(Debug, Clone)]
+pub struct X509Config {
+    pub subject: SubjectMatch,
+    /// `x509.casubjectdn` in RFC 2253 form; `None` when blank (deprecated but accepted).
+    pub ca_dn: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SubjectMatch {
+    /// `x509.allow.regex.pattern.comparison=false`: `CertificateValidator#checkSubjectDNExact`
+    /// compares RFC 2253 renderings; this is the configured DN, normalized.
+    Exact(String),
+    /// The deprecated default: `x509.subjectdn` as a regex that must match the whole of
+    /// Java's legacy DN string (`Pattern#matcher(..).matches()`).
+    Regex(regex::Regex),
+    /// A configuration that can never match (blank, malformed DN, invalid regex). Keycloak
+    /// refuses every request of such a client; so do we, and the reason was logged at import.
+    Unusable(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: String,
@@ -188,8 +222,20 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-pub fn now_millis() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+/// `SecretGenerator#generateSecureID`: a UUID-formatted string of 128 random bits (token
+/// ids, generated client secrets).
+pub fn secure_id() -> String {
+    let mut b = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut b).expect("system randomness");
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 impl Realm {
@@ -293,7 +339,7 @@ impl Realm {
             email_verified: false,
             first_name: None,
             last_name: None,
-            created_timestamp: now_millis(),
+            created_timestamp: crate::clock::now_millis(),
             attributes: BTreeMap::new(),
             service_account_client: None,
             role_ids: vec![self.default_role_id.clone()],
@@ -323,5 +369,18 @@ impl Realm {
             let user = self.add_user_with_default_roles(&username);
             user.service_account_client = Some(client_uuid.to_owned());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_ids_look_like_uuids() {
+        let id = secure_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.matches('-').count(), 4);
+        assert_ne!(id, secure_id());
     }
 }

@@ -190,10 +190,10 @@ pub(super) async fn create_client(
         // time; every OIDC client the backchannel-logout defaults (Keycloak 26.7.5, observed
         // on `GET /clients/{id}` after `POST /clients`).
         if !client.public_client && !client.bearer_only && client.secret.is_none() {
-            client.secret = Some(crate::token::secure_id().replace('-', "")[..32].to_owned());
+            client.secret = Some(crate::store::secure_id().replace('-', "")[..32].to_owned());
             client.attributes.push((
                 "client.secret.creation.time".to_owned(),
-                crate::token::now().to_string(),
+                crate::clock::now().to_string(),
             ));
         }
         if client.protocol == "openid-connect" {
@@ -266,7 +266,7 @@ pub(super) async fn update_client(
                     client.attributes.push((key.clone(), value.to_owned()));
                 }
             }
-            let (authenticator, warnings) = crate::client_auth::Authenticator::configure(
+            let (authenticator, warnings) = crate::client_auth::configure(
                 &client.client_id,
                 &client.client_authenticator_type,
                 |key| {

@@ -91,10 +91,10 @@ fn import_defaults(client: &mut Client) {
         return;
     }
     if !client.public_client && !client.bearer_only && client.secret.is_none() {
-        client.secret = Some(crate::token::secure_id().replace('-', ""));
+        client.secret = Some(crate::store::secure_id().replace('-', ""));
         client.attributes.push((
             "client.secret.creation.time".to_owned(),
-            crate::token::now().to_string(),
+            crate::clock::now().to_string(),
         ));
     }
     if client.attribute("post.logout.redirect.uris").is_none() {

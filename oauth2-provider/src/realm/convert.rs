@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 
 use super::error::{FieldError, Problem};
 use super::rep::{ClientRep, ClientScopeRep, MapperRep, RoleRep};
-use crate::client_auth::Authenticator;
 use crate::store::{Client, ClientScope, ProtocolMapper, Role, new_id};
 
 /// `<field>.<name>` is absent (or empty, where Keycloak requires a value).
@@ -77,7 +76,7 @@ pub(crate) fn client_from_rep(c: ClientRep, field: &str) -> Result<Client, Field
         .unwrap_or_else(|| "client-secret".into());
     let public_client = c.public_client.unwrap_or(false);
     let (authenticator, warnings) =
-        Authenticator::configure(&client_id, &client_authenticator_type, |key| {
+        crate::client_auth::configure(&client_id, &client_authenticator_type, |key| {
             attributes
                 .iter()
                 .find(|(k, _)| k == key)

@@ -11,6 +11,7 @@ use super::client_scopes::{OFFLINE_ACCESS, file_has_offline_scope, import_client
 use super::clients::import_clients;
 use super::error::{FieldError, Problem, RealmFileError};
 use super::file::RealmInput;
+use super::key_source::take_key_source;
 use super::rep::RealmRep;
 use super::roles::{
     add_default_role, convert_deprecated_default_roles, import_composites, import_realm_roles,
@@ -60,7 +61,7 @@ pub(super) fn import_inner(mut rep: RealmRep) -> Result<(Realm, KeySource), Fiel
         .ok_or_else(|| Problem::EmptyRealmName.at("realm"))?;
     check_unique_ids(&rep)?;
     warn_unsupported(&rep, &name);
-    let keys = KeySource::from_rep(&mut rep);
+    let keys = take_key_source(&mut rep);
     let mut realm = empty_realm(&rep, name);
 
     // 1. Default role first (`defaultRole` or "default-roles-<realm>").

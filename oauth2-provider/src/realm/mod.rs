@@ -29,6 +29,7 @@ mod convert;
 mod error;
 mod file;
 mod import;
+mod key_source;
 mod master;
 mod rep;
 mod roles;
@@ -41,6 +42,7 @@ pub(crate) use convert::client_from_rep;
 pub use error::{FieldError, Problem, RealmFileError};
 pub use file::{RealmInput, parse, parse_realms, read_path};
 pub use import::{import, import_realm, import_with_keys};
+pub use key_source::KEY_PROVIDER_TYPE;
 pub use master::master_realm;
 pub use rep::{
     ClientRep, ClientScopeRep, ComponentRep, CompositesRep, MapperRep, RealmRep, RoleRep, RolesRep,

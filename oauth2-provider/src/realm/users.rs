@@ -7,7 +7,8 @@
 use super::error::{FieldError, Problem};
 use super::rep::UserRep;
 use super::roles::{client_role_id, get_or_add_client_role, get_or_add_realm_role};
-use crate::store::{Realm, User, new_id, now_millis};
+use crate::clock::now_millis;
+use crate::store::{Realm, User, new_id};
 
 /// `RealmManager#setupClientServiceAccountsAndAuthorizationOnImport` (after every user,
 /// those of `<realm>-users-N.json` files included): a service-account client without its
