@@ -1,4 +1,4 @@
-//! Steps 1 to 4 of the pipeline ([`crate::auth`]) in order, as the extractor
+//! Steps 1 to 4 of the [pipeline](super) in order, as the extractor
 //! [`Authenticated`]: the bearer token ([`super::bearer`]), a client certificate on this
 //! connection (step 2: in `--client-auth request` mode a connection may have none, and
 //! protected routes then answer 401 saying so), the token ([`super::validate`]) and its

@@ -1,4 +1,4 @@
-//! Step 1 of the pipeline ([`crate::auth`]): the bearer token of a request, read from the
+//! Step 1 of the [pipeline](super): the bearer token of a request, read from the
 //! `Authorization` header as [RFC 6750 §2.1] says. Exactly one header, scheme `Bearer`
 //! (case-insensitive, RFC 7235 §2.1), then a `b64token`. A missing token is a bare 401
 //! challenge; a malformed one is 400 `invalid_request`. A token in the URL

@@ -1,4 +1,4 @@
-//! Step 4 of the pipeline ([`crate::auth`]): the certificate binding of [RFC 8705 §3].
+//! Step 4 of the [pipeline](super): the certificate binding of [RFC 8705 §3].
 //! A token whose `cnf.x5t#S256` is set may only be used on a connection whose client
 //! certificate has that SHA-256 thumbprint; the comparison (constant time) and its outcome
 //! ([`rfc8705::Binding`]) are `playbook::rfc8705`'s, this file turns them into the answer.

@@ -1,7 +1,7 @@
 //! The access token's claims as this server reads them: the registered JWT claims
 //! ([RFC 7519 §4.1]), the access-token profile of [RFC 9068] (`client_id`, `roles`, `scope`),
 //! Keycloak's own (`azp`, `typ`, `realm_access.roles`) and the RFC 8705 `cnf`. Unknown
-//! claims are ignored. Steps 3 to 5 of the pipeline ([`crate::auth`]) read them; nothing
+//! claims are ignored. Steps 3 to 5 of the [pipeline](super) read them; nothing
 //! here checks anything.
 //!
 //! [RFC 7519 §4.1]: https://www.rfc-editor.org/rfc/rfc7519#section-4.1

@@ -1,4 +1,4 @@
-//! Step 5 of the pipeline ([`crate::auth`]): the realm role or scope a route needs, as
+//! Step 5 of the [pipeline](super): the realm role or scope a route needs, as
 //! extractors wrapping [`Authenticated`]: `Role<Readonly>`, `Scope<UsersRead>`. A valid
 //! token without it gets 403 `insufficient_scope` ([RFC 6750 §3.1]). Roles come from
 //! `realm_access.roles` (Keycloak) or `roles` ([RFC 9068 §7.2.1.1]); scopes from the

@@ -1,4 +1,4 @@
-//! Step 3 of the pipeline ([`crate::auth`]): is this a valid access token from our issuer?
+//! Step 3 of the [pipeline](super): is this a valid access token from our issuer?
 //! [`Validator::validate`] reads the JWS header first ([RFC 7515 §4.1]: `alg` on the
 //! asymmetric allow-list, never `none` or HMAC; no `crit`; `typ` an access-token type), takes
 //! the key by `kid` from the JWKS ([`crate::jwks`]), then checks the signature,
