@@ -324,8 +324,10 @@ async fn lab7_provider(servers: &Servers, trust: &[PathBuf]) -> (oauth2_provider
         oauth2_provider::Provider::from_realm_file(&realm, oauth2_provider::Options::default())
             .unwrap();
     let tls = oauth2_provider::tls_config_from_dir(dir, trust).unwrap();
-    let running = oauth2_provider::spawn(provider, tls).await.unwrap();
-    let issuer = playbook::names::issuer_for(&running.base_url, playbook::names::REALM);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let management = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = oauth2_provider::spawn(listener, Some(management), tls, provider).unwrap();
+    let issuer = playbook::names::issuer_for(&running.url, playbook::names::REALM);
     (running, issuer)
 }
 
@@ -353,13 +355,13 @@ async fn lab7_self_signed() {
         "{}",
         text(&o)
     );
-    trusted.stop().await;
+    trusted.stop().await.unwrap();
 
     let o = lab(&servers, &["solve", "7"]).await;
     assert!(o.status.success() && !trust.exists(), "{}", text(&o));
     let (untrusted, issuer) = lab7_provider(&servers, &[]).await;
     let o = lab_with(&servers, &[("ISSUER", issuer)], &["check", "7"]).await;
     assert!(o.status.success(), "{}", text(&o));
-    untrusted.stop().await;
+    untrusted.stop().await.unwrap();
     servers.stop().await;
 }
