@@ -169,10 +169,8 @@ async fn lab2_dn_matching() {
 }
 
 /// A resource server with lab 5's reference route merged in (what `solve 5` and a rebuild
-/// give an attendee), on its own loopback port; the sender stops it.
-async fn resource_server_with_reports(
-    servers: &Servers,
-) -> (String, tokio::sync::oneshot::Sender<()>) {
+/// give an attendee), on its own loopback port until it is stopped.
+async fn resource_server_with_reports(servers: &Servers) -> (String, playbook::server::Background) {
     let dir = servers.dir.path();
     let ca = playbook::pem::load_ca_certs(&dir.join("ca.pem")).unwrap();
     let config = resource_server::Config::new(servers.settings.issuer.as_str(), ca);
@@ -192,17 +190,16 @@ async fn resource_server_with_reports(
         "https://localhost:{}",
         listener.local_addr().unwrap().port()
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(playbook::server::serve(listener, tls, app, async {
-        let _ = stopped.await;
-    }));
+    let server = playbook::server::Background::spawn(|stopped| {
+        playbook::server::serve(listener, tls, app, stopped)
+    });
     state
         .validator
         .keys()
         .wait_ready(std::time::Duration::from_secs(20))
         .await
         .unwrap();
-    (url, stop)
+    (url, server)
 }
 
 /// Lab 5: after reset the resource server has no /api/reports (404: the checker fails);
@@ -245,12 +242,12 @@ async fn lab5_protected_route() {
     );
     assert!(tree.path().join("resource-server/src/reports.rs").exists());
 
-    let (url, stop) = resource_server_with_reports(&servers).await;
+    let (url, reports_server) = resource_server_with_reports(&servers).await;
     let mut with_route = env.to_vec();
     with_route.push(("RESOURCE_SERVER_URL", url));
     let after = lab_with(&servers, &with_route, &["check", "5"]).await;
     assert!(after.status.success(), "{}", text(&after));
-    let _ = stop.send(());
+    let _ = reports_server.stop().await;
 
     let o = lab_with(&servers, &env, &["reset", "5"]).await;
     assert!(o.status.success(), "{}", text(&o));
@@ -324,8 +321,10 @@ async fn lab7_provider(servers: &Servers, trust: &[PathBuf]) -> (oauth2_provider
         oauth2_provider::Provider::from_realm_file(&realm, oauth2_provider::Options::default())
             .unwrap();
     let tls = oauth2_provider::tls_config_from_dir(dir, trust).unwrap();
-    let running = oauth2_provider::spawn(provider, tls).await.unwrap();
-    let issuer = playbook::names::issuer_for(&running.base_url, playbook::names::REALM);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let management = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = oauth2_provider::spawn(listener, Some(management), tls, provider).unwrap();
+    let issuer = playbook::names::issuer_for(&running.url, playbook::names::REALM);
     (running, issuer)
 }
 
@@ -353,13 +352,13 @@ async fn lab7_self_signed() {
         "{}",
         text(&o)
     );
-    trusted.stop().await;
+    trusted.stop().await.unwrap();
 
     let o = lab(&servers, &["solve", "7"]).await;
     assert!(o.status.success() && !trust.exists(), "{}", text(&o));
     let (untrusted, issuer) = lab7_provider(&servers, &[]).await;
     let o = lab_with(&servers, &[("ISSUER", issuer)], &["check", "7"]).await;
     assert!(o.status.success(), "{}", text(&o));
-    untrusted.stop().await;
+    untrusted.stop().await.unwrap();
     servers.stop().await;
 }

@@ -410,10 +410,9 @@ async fn an_error_after_step_6_assigned_the_role_removes_it_again() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(playbook::server::serve(listener, tls, app, async move {
-        let _ = stopped.await;
-    }));
+    let server = playbook::server::Background::spawn(|stopped| {
+        playbook::server::serve(listener, tls, app, stopped)
+    });
 
     let mut s = servers.settings.clone();
     s.resource_server = url::Url::parse(&format!("https://localhost:{port}")).unwrap();
@@ -431,7 +430,6 @@ async fn an_error_after_step_6_assigned_the_role_removes_it_again() {
         !role_assigned(&servers.settings).await,
         "removed again after {err}\n{text}"
     );
-    let _ = stop.send(());
-    let _ = server.await;
+    let _ = server.stop().await;
     servers.stop().await;
 }

@@ -26,7 +26,7 @@ struct Seen {
 struct Capture {
     url: Url,
     seen: Arc<Mutex<Vec<Seen>>>,
-    stop: tokio::sync::oneshot::Sender<()>,
+    background: playbook::server::Background,
 }
 
 /// A TLS server (client certificates requested, as Keycloak's) that records each token
@@ -80,11 +80,14 @@ async fn capture(pki: &DevPki) -> Capture {
         listener.local_addr().unwrap().port()
     ))
     .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(playbook::server::serve(listener, tls, app, async {
-        let _ = stopped.await;
-    }));
-    Capture { url, seen, stop }
+    let background = playbook::server::Background::spawn(|stopped| {
+        playbook::server::serve(listener, tls, app, stopped)
+    });
+    Capture {
+        url,
+        seen,
+        background,
+    }
 }
 
 fn client_identity(pki: &DevPki) -> Identity {
@@ -145,7 +148,7 @@ async fn tls_client_auth_sends_client_id_and_the_certificate_and_no_secret() {
         seen[0].client_cert_x5t.as_deref(),
         Some(pki.client.x5t_s256().as_str())
     );
-    let _ = server.stop.send(());
+    let _ = server.background.stop().await;
 }
 
 /// client_secret_basic: the secret travels in HTTP Basic, the form has only the grant type,
@@ -174,5 +177,5 @@ async fn client_secret_basic_sends_the_secret_only_in_the_header() {
         )
     );
     assert_eq!(seen[0].client_cert_x5t, None);
-    let _ = server.stop.send(());
+    let _ = server.background.stop().await;
 }

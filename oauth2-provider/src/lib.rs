@@ -10,18 +10,20 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use oauth2_provider::{Options, Provider};
+//! use oauth2_provider::Options;
 //! let pki = playbook::pki::DevPki::generate(2, 1)?;
-//! let provider = Provider::from_realm_file(&oauth2_provider::realm_file(), Options::default())?;
-//! let tls = oauth2_provider::tls_config_from_pki(&pki)?;
-//! let running = oauth2_provider::spawn(provider, tls).await?;
-//! // running.base_url == "https://localhost:<port>", running.management_url likewise (health).
-//! running.stop().await;
+//! let realms = [oauth2_provider::realm_file()];
+//! let running = oauth2_provider::spawn_dev(&pki, &realms, Options::default()).await?;
+//! // running.url == "https://localhost:<port>", running.management_url likewise (health).
+//! running.stop().await?;
 //! # Ok(()) }
 //! ```
 //!
-//! Or, piece by piece: [`app`] (the main router), [`management_app`] (health, Keycloak's
-//! port 9000), [`run`] (serve both over TLS until a shutdown future completes).
+//! [`spawn_dev`] is the dev PKI's shortcut for [`Provider::from_realm_paths`],
+//! [`tls_config_from_pki`] and [`spawn`] on two loopback listeners; [`spawn`] takes listeners
+//! you bound (a fixed port, say), exactly as `resource_server::spawn` does. Or, piece by
+//! piece: [`app`] (the main router), [`management_app`] (health, Keycloak's port 9000),
+//! [`run`] (serve both over TLS until a shutdown future completes).
 //!
 //! # Layout (one module per protocol step)
 //!
@@ -412,50 +414,78 @@ pub async fn run(
     result
 }
 
-/// A provider serving on loopback ports chosen by the OS (for tests and the client's walkthrough test).
+/// A provider serving on a background task: what [`spawn`] and [`spawn_dev`] return. Dropped
+/// without [`Running::stop`], the task is aborted.
 #[derive(Debug)]
 pub struct Running {
+    /// The main listener's address.
+    pub addr: std::net::SocketAddr,
     /// `https://localhost:<port>`: the base URL Keycloak would have.
-    pub base_url: String,
-    /// `https://localhost:<port>` of the management listener (health).
-    pub management_url: String,
+    pub url: String,
+    /// `https://localhost:<port>` of the management listener (health), when there is one.
+    pub management_url: Option<String>,
     /// The provider's state, e.g. for inspecting it.
     pub provider: Provider,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: playbook::server::Background,
 }
 
 impl Running {
     /// Stops the servers and waits for them (bounded: the serve loop drains for at most 5 s).
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.task).await;
+    pub async fn stop(self) -> Result<(), playbook::server::BackgroundError> {
+        self.background.stop().await
     }
 }
 
-/// Binds `127.0.0.1:0` twice (main + management) and serves `provider` in a background task.
-pub async fn spawn(provider: Provider, tls: Arc<ServerConfig>) -> std::io::Result<Running> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let management = TcpListener::bind("127.0.0.1:0").await?;
-    let base_url = format!("https://localhost:{}", listener.local_addr()?.port());
-    let management_url = format!("https://localhost:{}", management.local_addr()?.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(
-        listener,
-        Some(management),
-        tls,
-        provider.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+/// Serves `provider` ([`run`]) on `listener` and, when given, the management port on
+/// `management`, in a background task. Bind `127.0.0.1:0` in tests.
+pub fn spawn(
+    listener: TcpListener,
+    management: Option<TcpListener>,
+    tls: Arc<ServerConfig>,
+    provider: Provider,
+) -> Result<Running, playbook::server::BackgroundError> {
+    let addr = listener.local_addr()?;
+    let management_url = match &management {
+        Some(l) => Some(playbook::server::localhost_url(l.local_addr()?)),
+        None => None,
+    };
+    let state = provider.clone();
+    let background = playbook::server::Background::spawn(|stopped| {
+        run(listener, management, tls, state, stopped)
+    });
     Ok(Running {
-        base_url,
+        addr,
+        url: playbook::server::localhost_url(addr),
         management_url,
         provider,
-        stop: Some(stop),
-        task,
+        background,
     })
+}
+
+/// Why [`spawn_dev`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DevStartError {
+    #[error(transparent)]
+    Realm(#[from] RealmFileError),
+    #[error(transparent)]
+    Start(#[from] playbook::server::BackgroundError),
+}
+
+/// The embedded provider as the tests, the benches and the client's tests start it: the
+/// realms of `realms` (usually `&[realm_file()]`) with `options`, the TLS of
+/// [`tls_config_from_pki`], served ([`spawn`]) on two loopback ports the OS picks, the main
+/// one and the management one.
+pub async fn spawn_dev(
+    pki: &playbook::pki::DevPki,
+    realms: &[PathBuf],
+    options: Options,
+) -> Result<Running, DevStartError> {
+    let provider = Provider::from_realm_paths(realms, options)?;
+    let started = async {
+        let tls = tls_config_from_pki(pki)?;
+        let bind = || TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0));
+        let (listener, management) = (bind().await?, bind().await?);
+        spawn(listener, Some(management), tls, provider)
+    };
+    Ok(started.await?)
 }

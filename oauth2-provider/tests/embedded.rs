@@ -87,17 +87,15 @@ async fn hostname_option_fixes_the_issuer() {
         hostname: Some("https://auth.example.test:8443".parse().expect("URL")),
         ..Default::default()
     };
-    let provider =
-        oauth2_provider::Provider::from_realm_file(&oauth2_provider::realm_file(), options)
-            .expect("import");
-    let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS");
-    let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
+    let running = oauth2_provider::spawn_dev(&pki, &[oauth2_provider::realm_file()], options)
+        .await
+        .expect("serve");
     let client = playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
         .expect("client");
     let doc: serde_json::Value = client
         .get(format!(
             "{}/realms/oauth2-playbook/.well-known/openid-configuration",
-            running.base_url
+            running.url
         ))
         .send()
         .await
@@ -105,7 +103,7 @@ async fn hostname_option_fixes_the_issuer() {
         .json()
         .await
         .expect("JSON");
-    running.stop().await;
+    running.stop().await.expect("stop");
     assert_eq!(
         doc["issuer"],
         "https://auth.example.test:8443/realms/oauth2-playbook"

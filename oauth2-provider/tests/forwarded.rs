@@ -36,12 +36,10 @@ async fn token_with_a_forwarded_certificate() {
         forwarded: Some(Arc::new(forwarded)),
         ..Default::default()
     };
-    let provider =
-        oauth2_provider::Provider::from_realm_file(&oauth2_provider::realm_file(), options)
-            .expect("import");
-    let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS");
-    let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
-    let base = running.base_url.as_str();
+    let running = oauth2_provider::spawn_dev(&pki, &[oauth2_provider::realm_file()], options)
+        .await
+        .expect("serve");
+    let base = running.url.as_str();
 
     let answer = token(&pki, base, PROXY, None, Some(&pki.client)).await;
     assert_eq!(answer.0, 200, "{}", answer.1);
@@ -54,5 +52,5 @@ async fn token_with_a_forwarded_certificate() {
     // with proxy-trusted-addresses (observed live), it is ignored, and the client without a
     // certificate of its own gets 401 invalid_client; the provider's log says why.
     assert_invalid_client(&token(&pki, base, [127, 0, 0, 1], None, Some(&pki.client)).await);
-    running.stop().await;
+    running.stop().await.expect("stop");
 }

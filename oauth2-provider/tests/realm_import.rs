@@ -53,9 +53,9 @@ struct Served {
 async fn serve(paths: &[PathBuf]) -> Served {
     playbook::install_crypto_provider();
     let pki = Arc::new(playbook::pki::DevPki::generate(2, 1).expect("dev PKI"));
-    let provider = Provider::from_realm_paths(paths, Options::default()).expect("import");
-    let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS");
-    let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
+    let running = oauth2_provider::spawn_dev(&pki, paths, Options::default())
+        .await
+        .expect("serve");
     let http = playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
         .expect("client");
     Served { running, http }
@@ -65,7 +65,7 @@ impl Served {
     async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
             .http
-            .get(format!("{}{path}", self.running.base_url))
+            .get(format!("{}{path}", self.running.url))
             .send()
             .await
             .expect("GET");
@@ -87,7 +87,7 @@ impl Served {
             .http
             .post(format!(
                 "{}/realms/{realm}/protocol/openid-connect/token",
-                self.running.base_url
+                self.running.url
             ))
             .form(&form)
             .send()
@@ -134,7 +134,7 @@ fn set(v: &Value) -> BTreeSet<String> {
 async fn builtins_svc_token() -> (Value, Value) {
     let served = serve(&[fixture("builtins-realm.json")]).await;
     let body = served.token("builtins", "svc", None).await;
-    served.running.stop().await;
+    served.running.stop().await.expect("stop");
     let (_, claims) = parts(body["access_token"].as_str().unwrap());
     (body, claims)
 }
@@ -445,7 +445,7 @@ async fn imported_keys_sign_tokens_and_are_served() {
         .expect("EC JWK");
     let mut validation = Validation::new(Algorithm::ES256);
     validation.validate_aud = false;
-    validation.set_issuer(&[format!("{}/realms/keys", served.running.base_url)]);
+    validation.set_issuer(&[format!("{}/realms/keys", served.running.url)]);
     let claims = decode::<Value>(jwt, &key, &validation).expect("ES256 signature verifies");
     assert_eq!(claims.claims["azp"], "es-client");
     let (id_header, _) = parts(body["id_token"].as_str().unwrap());
@@ -483,7 +483,7 @@ async fn imported_keys_sign_tokens_and_are_served() {
     let (header, _) = parts(body["access_token"].as_str().unwrap());
     assert_eq!(header["alg"], "PS256");
     let after = served.jwks("keys").await;
-    served.running.stop().await;
+    served.running.stop().await.expect("stop");
     assert_eq!(after.len(), before.len() + 1, "the fallback PS256 key");
     let fallback = after.last().unwrap();
     assert_eq!(fallback["alg"], "PS256");
@@ -501,7 +501,7 @@ async fn legacy_realm_private_key_is_the_realm_key() {
     let served = serve(&[fixture("legacy-keys-realm.json")]).await;
     let jwks = served.jwks("legacy-keys").await;
     let body = served.token("legacy-keys", "svc", None).await;
-    served.running.stop().await;
+    served.running.stop().await.expect("stop");
     assert_eq!(jwks.len(), 2);
     assert_eq!(
         (jwks[0]["alg"].as_str(), jwks[1]["alg"].as_str()),
@@ -554,7 +554,7 @@ async fn an_array_of_realms_imports_each() {
     let served = serve(&[fixture("two-realms.json")]).await;
     let first = served.token("first", "one", None).await;
     let second = served.token("second", "two", None).await;
-    served.running.stop().await;
+    served.running.stop().await.expect("stop");
     assert_eq!(
         parts(first["access_token"].as_str().unwrap()).1["azp"],
         "one"
@@ -596,7 +596,7 @@ async fn directory_exports_and_several_sources_import() {
             .await;
         statuses.push(status);
     }
-    served.running.stop().await;
+    served.running.stop().await.expect("stop");
     let (_, claims) = parts(body["access_token"].as_str().unwrap());
     assert!(set(&claims["realm_access"]["roles"]).contains("exporter"));
     assert_eq!(statuses, [200, 200, 200, 200, 404]);
@@ -609,7 +609,7 @@ async fn directory_exports_and_several_sources_import() {
 async fn unsupported_features_warn_and_never_refuse_the_realm() {
     let served = serve(&[fixture("unsupported")]).await;
     let body = served.token("unsupported", "svc", None).await;
-    served.running.stop().await;
+    served.running.stop().await.expect("stop");
     let (_, claims) = parts(body["access_token"].as_str().unwrap());
     assert_eq!(claims["azp"], "svc");
     assert!(claims.get("realm_access").is_none(), "{claims}");

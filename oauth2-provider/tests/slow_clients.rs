@@ -25,12 +25,10 @@ async fn a_token_request_body_that_trickles_in_is_cut_off() {
         },
         ..Default::default()
     };
-    let provider =
-        oauth2_provider::Provider::from_realm_file(&oauth2_provider::realm_file(), options)
-            .expect("import");
-    let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS");
-    let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
-    let port = running.base_url.rsplit(':').next().expect("port");
+    let running = oauth2_provider::spawn_dev(&pki, &[oauth2_provider::realm_file()], options)
+        .await
+        .expect("serve");
+    let port = running.addr.port();
 
     let config = playbook::https::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), None)
         .expect("client config");
@@ -74,5 +72,5 @@ async fn a_token_request_body_that_trickles_in_is_cut_off() {
     );
     let answer = String::from_utf8_lossy(&received);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    running.stop().await;
+    running.stop().await.expect("stop");
 }

@@ -5,6 +5,9 @@
 //! `axum::serve` has no TLS, so this is the shape of axum's `low-level-rustls` example:
 //! accept TCP, handshake with tokio-rustls, then serve the connection with hyper, with a
 //! [`Connection`] extension inserted into every request.
+//!
+//! [`Background`] ([`background`]) runs such a server on a task until it is stopped: what
+//! both servers' `spawn` return.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,6 +34,10 @@ use tower::ServiceExt as _;
 
 use crate::error::TlsError;
 use crate::pem::Identity;
+
+pub mod background;
+
+pub use background::{Background, BackgroundError, StopSignal, localhost_url};
 
 /// How a server treats client certificates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

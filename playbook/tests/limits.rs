@@ -11,11 +11,10 @@ use axum::Router;
 use axum::routing::{get, post};
 use playbook::Identity;
 use playbook::pki::DevPki;
-use playbook::server::{self, ClientAuth, Limits};
+use playbook::server::{self, Background, ClientAuth, Limits};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -24,8 +23,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 struct Server {
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Background,
 }
 
 impl Server {
@@ -42,30 +40,16 @@ impl Server {
         let app = Router::new()
             .route("/echo", post(|body: String| async move { body }))
             .route("/ok", get(|| async { "ok" }));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve_with(
-            listener,
-            tls,
-            app,
-            async {
-                let _ = stopped.await;
-            },
-            limits,
-        ));
-        Server {
-            addr,
-            stop: Some(stop),
-            task,
-        }
+        let background =
+            Background::spawn(|stopped| server::serve_with(listener, tls, app, stopped, limits));
+        Server { addr, background }
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().map(|s| s.send(()));
-        tokio::time::timeout(PATIENCE, self.task)
+    async fn stop(self) {
+        tokio::time::timeout(PATIENCE, self.background.stop())
             .await
             .expect("server stops")
-            .expect("server task")
-            .expect("serve");
+            .expect("server task and serve loop");
     }
 }
 

@@ -6,10 +6,9 @@ use std::path::Path;
 use axum::Router;
 use axum::routing::get;
 use playbook::pki::{DevPki, Issued, Validity};
-use playbook::server::{self, ClientAuth, Connection};
+use playbook::server::{self, Background, ClientAuth, Connection};
 use playbook::{Identity, x509};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 /// Presents the certificate as it is, valid or not: the server is the one under test.
 fn identity(issued: &Issued) -> Identity {
@@ -30,8 +29,7 @@ async fn whoami(conn: Connection) -> String {
 
 struct Server {
     url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Background,
 }
 
 impl Server {
@@ -47,25 +45,16 @@ impl Server {
             "https://localhost:{}/whoami",
             listener.local_addr().expect("addr").port()
         );
-        let (stop, stopped) = oneshot::channel::<()>();
         let app = Router::new().route("/whoami", get(whoami));
-        let task = tokio::spawn(server::serve(listener, tls, app, async {
-            let _ = stopped.await;
-        }));
-        Server {
-            url,
-            stop: Some(stop),
-            task,
-        }
+        let background = Background::spawn(|stopped| server::serve(listener, tls, app, stopped));
+        Server { url, background }
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().map(|s| s.send(()));
-        tokio::time::timeout(std::time::Duration::from_secs(10), self.task)
+    async fn stop(self) {
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.background.stop())
             .await
             .expect("server stops within 10 s")
-            .expect("server task")
-            .expect("serve");
+            .expect("server task and serve loop");
     }
 }
 

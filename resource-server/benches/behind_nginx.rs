@@ -154,28 +154,24 @@ async fn main() {
         &roots,
     )
     .expect("forwarding");
-    let provider = oauth2_provider::Provider::from_realm_file(
-        &oauth2_provider::realm_file(),
+    let provider = oauth2_provider::spawn_dev(
+        &pki,
+        &[oauth2_provider::realm_file()],
         oauth2_provider::Options {
             forwarded: Some(Arc::new(forwarded)),
             ..Default::default()
         },
     )
-    .expect("realm");
-    let provider = oauth2_provider::spawn(
-        provider,
-        oauth2_provider::tls_config_from_pki(&pki).expect("tls"),
-    )
     .await
     .expect("provider");
-    let provider_addr = nginx::loopback_addr(&provider.base_url);
+    let provider_addr = provider.addr;
     let http = playbook::https::https_client(&roots, Some(&identity(&pki.client))).expect("client");
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let mut rows = Vec::new();
     // Direct: the client's TLS ends at the one resource server.
     {
-        let issuer = names::issuer_for(&provider.base_url, names::REALM);
+        let issuer = names::issuer_for(&provider.url, names::REALM);
         let token = token(&http, &issuer).await;
         let port = free_port();
         let _server = spawn_server(&certs, &issuer, port, false);
@@ -225,7 +221,7 @@ async fn main() {
             r.requests, r.per_second, r.p50_ms, r.p99_ms
         );
     }
-    provider.stop().await;
+    provider.stop().await.expect("provider stops");
 }
 
 /// A certificate-bound token for the mTLS client, from the provider at `issuer`.

@@ -403,9 +403,9 @@ async fn main() -> ExitCode {
         token_url: format!("{issuer}/protocol/openid-connect/token"),
         admin_token_url: format!(
             "{}/protocol/openid-connect/token",
-            names::issuer_for(&provider.base_url, names::ADMIN_REALM)
+            names::issuer_for(&provider.url, names::ADMIN_REALM)
         ),
-        admin_base: format!("{}/admin/realms/{}", provider.base_url, names::REALM),
+        admin_base: format!("{}/admin/realms/{}", provider.url, names::REALM),
         api: server.url.clone(),
         token: RwLock::new(String::new()),
     });
@@ -421,7 +421,7 @@ async fn main() -> ExitCode {
 
     println!(
         "soak: {minutes} min against {} and {} (127.0.0.1, mTLS)",
-        provider.base_url, server.url
+        provider.url, server.url
     );
     let mut workers = tokio::task::JoinSet::new();
     {

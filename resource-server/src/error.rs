@@ -111,10 +111,10 @@ impl ApiError {
         Some(value)
     }
 
-    /// Attaches the realm named in the challenge: the only piece of configuration the
-    /// response needs.
-    pub fn with_realm(self, realm: &str) -> RealmError {
-        RealmError {
+    /// The [`Refusal`] to send: this error plus the realm named in the challenge, the only
+    /// piece of configuration the response needs.
+    pub fn with_realm(self, realm: &str) -> Refusal {
+        Refusal {
             error: self,
             realm: realm.to_owned(),
         }
@@ -146,14 +146,16 @@ pub struct ErrorBody<'a> {
     pub error_description: &'a str,
 }
 
-/// An [`ApiError`] with the realm its challenge names; this is what handlers return.
+/// A refusal as it goes on the wire: the [`ApiError`] plus the realm that its
+/// `WWW-Authenticate` challenge names. This is what extractors reject with and what
+/// handlers return; its [`IntoResponse`] writes the status, the challenge and the body.
 #[derive(Debug, Clone)]
-pub struct RealmError {
+pub struct Refusal {
     pub error: ApiError,
     pub realm: String,
 }
 
-impl IntoResponse for RealmError {
+impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let error = &self.error;
         let body = ErrorBody {

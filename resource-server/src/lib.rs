@@ -19,10 +19,15 @@
 //! - [`discovery`]: `{issuer}/.well-known/openid-configuration` → `jwks_uri`.
 //! - [`jwks`]: the key cache: refetch on unknown `kid` (rate limited), retry with backoff;
 //!   503, not 401, for an unknown `kid` while the provider cannot be reached or the rate
-//!   limit holds the refetch back.
-//! - [`auth`]: the validation pipeline and the extractors ([`auth::Authenticated`],
-//!   [`auth::Role`], [`auth::Scope`]), including the RFC 8705 binding check.
-//! - [`error`]: RFC 6750 §3 refusals, one `IntoResponse`.
+//!   limit holds the refetch back. [`jwks::key_set`]: which JWKs are usable, which key a
+//!   token gets.
+//! - [`auth`]: the validation pipeline as extractors, one file per step:
+//!   [`auth::bearer`] (1, RFC 6750 §2.1), [`auth::authenticated`] (2, and steps 1 to 4 in
+//!   order: [`auth::Authenticated`]), [`auth::validate`] (3: signature, `iss`, `exp`/`nbf`,
+//!   the cache), [`auth::binding`] (4, RFC 8705), [`auth::roles`] (5: [`auth::Role`],
+//!   [`auth::Scope`]); the claims they read in [`auth::claims`].
+//! - [`error`]: RFC 6750 §3 refusals ([`error::ApiError`]), one `IntoResponse`
+//!   ([`error::Refusal`]: the error plus the realm its challenge names).
 //! - [`routes`]: the handlers.
 //!
 //! # In-process use (tests, the walkthrough)
@@ -43,7 +48,8 @@
 //!
 //! [`spawn`] returns at once: if the provider is not up yet, protected routes answer 503
 //! until the background loader gets the keys. [`app`] and [`run`] are the lower-level
-//! pieces [`spawn`] is made of.
+//! pieces [`spawn`] is made of; the task, its stop and its abort on drop are
+//! [`playbook::server::Background`]'s, as for `oauth2_provider::spawn`.
 
 pub mod auth;
 pub mod config;
@@ -60,9 +66,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use playbook::server::{Background, BackgroundError};
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 pub use config::Config;
 
@@ -150,28 +156,23 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Why [`spawn`] or [`Running::wait_ready`] failed.
+/// The provider's keys were not loaded within the time [`Running::wait_ready`] waited.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Tls(#[from] playbook::TlsError),
-    #[error("cannot read the listener's address: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("the provider's keys were not loaded within {waited:?}: {reason}")]
-    NotReady { waited: Duration, reason: String },
-    #[error("the server task failed: {0}")]
-    Task(String),
+#[error("the provider's keys were not loaded within {waited:?}: {reason}")]
+pub struct NotReady {
+    pub waited: Duration,
+    pub reason: String,
 }
 
-/// A resource server running on a background task.
+/// A resource server running on a background task: what [`spawn`] returns. Dropped without
+/// [`Running::stop`], the task is aborted.
 #[derive(Debug)]
 pub struct Running {
     pub addr: SocketAddr,
     /// `https://localhost:<port>`: the name the dev certificates carry.
     pub url: String,
     pub state: AppState,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Background,
 }
 
 /// Starts a resource server on `listener` (bind `127.0.0.1:0` in tests).
@@ -179,51 +180,35 @@ pub fn spawn(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     config: Config,
-) -> Result<Running, StartError> {
+) -> Result<Running, BackgroundError> {
     let addr = listener.local_addr()?;
     let state = AppState::new(config)?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, tls, state.clone(), async {
-        let _ = stopped.await;
-    }));
+    let serving = state.clone();
+    let background = Background::spawn(|stopped| run(listener, tls, serving, stopped));
     Ok(Running {
         addr,
-        url: format!("https://localhost:{}", addr.port()),
+        url: playbook::server::localhost_url(addr),
         state,
-        stop: Some(stop),
-        task,
+        background,
     })
 }
 
 impl Running {
     /// Waits until the provider's keys are loaded, or fails after `timeout` with the reason.
-    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), StartError> {
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), NotReady> {
         self.state
             .validator
             .keys()
             .wait_ready(timeout)
             .await
-            .map_err(|reason| StartError::NotReady {
+            .map_err(|reason| NotReady {
                 waited: timeout,
                 reason,
             })
     }
 
     /// Stops accepting, drains open connections, and waits for the task.
-    pub async fn stop(mut self) -> Result<(), StartError> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task)
-            .await
-            .map_err(|e| StartError::Task(e.to_string()))??;
-        Ok(())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // A test that panics before `stop` must not leave a server behind.
-        self.task.abort();
+    pub async fn stop(self) -> Result<(), BackgroundError> {
+        self.background.stop().await
     }
 }

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::{Authenticated, Readonly, Role, Write};
-use crate::error::{ApiError, RealmError};
+use crate::error::{ApiError, Refusal};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
@@ -74,7 +74,7 @@ pub async fn create_user(
     State(state): State<AppState>,
     _: Role<Write>,
     body: Result<Json<NewUser>, JsonRejection>,
-) -> Result<impl IntoResponse, RealmError> {
+) -> Result<impl IntoResponse, Refusal> {
     let Json(user) = body.map_err(|rejection| {
         let status = rejection.status();
         let description = if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -62,14 +62,10 @@ impl Setup {
             forwarded: Some(Arc::new(forwarding(&pki).ignoring_untrusted())),
             ..Default::default()
         };
-        let provider =
-            oauth2_provider::Provider::from_realm_file(&oauth2_provider::realm_file(), options)
-                .expect("import");
-        let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS");
-        let provider = oauth2_provider::spawn(provider, tls)
+        let provider = oauth2_provider::spawn_dev(&pki, &[oauth2_provider::realm_file()], options)
             .await
             .expect("provider");
-        let provider_addr = nginx::loopback_addr(&provider.base_url);
+        let provider_addr = provider.addr;
 
         let mut listeners = Vec::new();
         for _ in 0..2 {
@@ -273,7 +269,7 @@ async fn mtls_terminated_at_nginx() {
         "invalid_request",
         "only accepted from a trusted proxy",
     );
-    let direct_provider = s.provider.base_url.clone();
+    let direct_provider = s.provider.url.clone();
     let (status, body) = read(
         s.http(None)
             .post(format!(
@@ -333,5 +329,5 @@ async fn mtls_terminated_at_nginx() {
         "{:?}",
         started.elapsed()
     );
-    provider.stop().await;
+    provider.stop().await.expect("provider stops");
 }

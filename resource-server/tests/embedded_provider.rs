@@ -62,13 +62,10 @@ impl Setup {
         playbook::install_crypto_provider();
         let pki = DevPki::generate(1, 1).expect("PKI");
         let provider =
-            Provider::from_realm_file(&oauth2_provider::realm_file(), Options::default())
-                .expect("realm import");
-        let tls = oauth2_provider::tls_config_from_pki(&pki).expect("provider TLS");
-        let provider = oauth2_provider::spawn(provider, tls)
-            .await
-            .expect("provider starts");
-        let issuer = names::issuer_for(&provider.base_url, names::REALM);
+            oauth2_provider::spawn_dev(&pki, &[oauth2_provider::realm_file()], Options::default())
+                .await
+                .expect("provider starts");
+        let issuer = names::issuer_for(&provider.url, names::REALM);
         let mut config = resource_server::Config::new(&issuer, vec![pki.ca.cert.cert_der.clone()]);
         config.require_binding = require_binding;
         let server = resource_server(&pki, config).await;
@@ -105,7 +102,7 @@ impl Setup {
     /// service account the read-only realm role.
     async fn assign_readonly_role(&self) {
         let http = self.http(None);
-        let base = &self.provider.base_url;
+        let base = &self.provider.url;
         let admin: Value = http
             .post(format!(
                 "{}/protocol/openid-connect/token",
@@ -157,7 +154,7 @@ impl Setup {
 
     async fn stop(self) {
         self.server.stop().await.expect("resource server stops");
-        self.provider.stop().await;
+        self.provider.stop().await.expect("provider stops");
     }
 }
 
@@ -224,12 +221,10 @@ async fn secret_client_token_is_unbound() {
     s.stop().await;
 }
 
-/// The embedded provider on a fixed port, so that it can be stopped and started again at
-/// the same address (the issuer the resource server trusts). Every start makes new keys.
-struct ProviderOnPort {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
+/// The embedded provider on a fixed port (no management listener), so that it can be
+/// stopped and started again at the same address (the issuer the resource server trusts).
+/// Every start makes new keys.
+struct ProviderOnPort(oauth2_provider::Running);
 
 impl ProviderOnPort {
     async fn start(pki: &DevPki, port: u16) -> ProviderOnPort {
@@ -240,25 +235,15 @@ impl ProviderOnPort {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("re-bind the provider's port");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(oauth2_provider::run(
-            listener,
-            None,
-            tls,
-            provider,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        ProviderOnPort { stop, task }
+        ProviderOnPort(
+            oauth2_provider::spawn(listener, None, tls, provider).expect("provider starts"),
+        )
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
+        tokio::time::timeout(Duration::from_secs(10), self.0.stop())
             .await
             .expect("the provider stops within 10 s")
-            .expect("provider task")
             .expect("provider serve loop");
     }
 }
@@ -296,17 +281,14 @@ async fn provider_stopped_and_restarted_under_a_running_resource_server() {
             .status,
         200
     );
-    let port = url::Url::parse(&s.provider.base_url)
-        .expect("base URL")
-        .port()
-        .expect("port");
+    let port = s.provider.addr.port();
     let Setup {
         pki,
         provider,
         server,
         issuer,
     } = s;
-    provider.stop().await;
+    provider.stop().await.expect("provider stops");
     let kid_of = |token: &str| {
         jsonwebtoken::decode_header(token)
             .expect("JWS header")
@@ -452,13 +434,10 @@ impl UnderLoad {
         let s = Setup::start(false).await;
         let whoami = s.url("/api/whoami");
         let first_token = s.mtls_token().await;
-        let port = url::Url::parse(&s.provider.base_url)
-            .expect("base URL")
-            .port()
-            .expect("port");
+        let port = s.provider.addr.port();
         let load = Load::start(&s.pki, whoami.clone(), first_token.clone());
         under_load().await;
-        s.provider.stop().await;
+        s.provider.stop().await.expect("provider stops");
         under_load().await;
         UnderLoad {
             pki: s.pki,

@@ -696,10 +696,9 @@ async fn scope_guard_matches_exactly() {
         "https://localhost:{}/scoped",
         listener.local_addr().unwrap().port()
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(playbook::server::serve(listener, tls, app, async {
-        let _ = stopped.await;
-    }));
+    let server = playbook::server::Background::spawn(|stopped| {
+        playbook::server::serve(listener, tls, app, stopped)
+    });
 
     let mint = |scope: &str| {
         let mut claims = provider.claims(Some(&pki.client));
@@ -724,8 +723,7 @@ async fn scope_guard_matches_exactly() {
     let granted = get_with(&pki, &url, &pki.client, &mint("profile users:read")).await;
     assert_eq!(granted.status, 200, "{granted:?}");
 
-    let _ = stop.send(());
-    let _ = task.await;
+    let _ = server.stop().await;
     provider.stop().await;
 }
 

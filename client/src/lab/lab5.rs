@@ -75,7 +75,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
         format!("GET {PATH} without a token"),
         "401 (invalid_token or no token)",
         none.describe(),
-        pick("an extractor from resource-server/src/auth.rs refuses a request without a token before the handler runs"),
+        pick("an extractor from resource-server/src/auth/ (authenticated.rs) refuses a request without a token before the handler runs"),
     ));
     checks.push(Check::expect(
         no_scope.status() == Some(403),

@@ -30,15 +30,15 @@ pub async fn start_with(key_type: KeyType) -> Servers {
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
 
-    let provider = oauth2_provider::Provider::from_realm_file(
-        &oauth2_provider::realm_file(),
+    let provider = oauth2_provider::spawn_dev(
+        &pki,
+        &[oauth2_provider::realm_file()],
         oauth2_provider::Options::default(),
     )
+    .await
     .unwrap();
-    let tls = oauth2_provider::tls_config_from_pki(&pki).unwrap();
-    let provider = oauth2_provider::spawn(provider, tls).await.unwrap();
 
-    let issuer = names::issuer_for(&provider.base_url, names::REALM);
+    let issuer = names::issuer_for(&provider.url, names::REALM);
     let config = resource_server::Config::new(&issuer, vec![pki.ca.cert.cert_der.clone()]);
     let identity = Identity::from_parts(
         Path::new("resource-server.pem"),
@@ -56,7 +56,7 @@ pub async fn start_with(key_type: KeyType) -> Servers {
         .await
         .unwrap();
 
-    let mut settings = Settings::for_servers(dir.path(), &provider.base_url, &resource_server.url);
+    let mut settings = Settings::for_servers(dir.path(), &provider.url, &resource_server.url);
     settings.wait = Duration::from_secs(10);
     Servers {
         provider,
@@ -69,7 +69,7 @@ pub async fn start_with(key_type: KeyType) -> Servers {
 impl Servers {
     pub async fn stop(self) {
         self.resource_server.stop().await.unwrap();
-        self.provider.stop().await;
+        self.provider.stop().await.unwrap();
     }
 }
 

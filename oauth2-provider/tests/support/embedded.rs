@@ -28,17 +28,17 @@ pub async fn start() -> Fixture {
             // The shipped realm and the fixture realms, as every provider under test.
             let mut paths = vec![oauth2_provider::realm_file()];
             paths.extend(crate::scenarios::fixture_realm_paths());
-            let provider = oauth2_provider::Provider::from_realm_paths(
-                &paths,
-                oauth2_provider::Options::default(),
-            )
-            .expect("the shipped realm file and the fixtures import");
-            let tls = oauth2_provider::tls_config_from_pki(&pki).expect("TLS config");
-            let running = oauth2_provider::spawn(provider, tls).await.expect("serve");
+            let running =
+                oauth2_provider::spawn_dev(&pki, &paths, oauth2_provider::Options::default())
+                    .await
+                    .expect("the shipped realm file and the fixtures import, and serve");
             let defaults = oauth2_provider::Options::default();
             let _ = tx.send(Fixture {
-                base_url: running.base_url.clone(),
-                management_url: running.management_url.clone(),
+                base_url: running.url.clone(),
+                management_url: running
+                    .management_url
+                    .clone()
+                    .expect("spawn_dev has a management listener"),
                 pki,
                 admin_username: defaults.admin_username,
                 admin_password: defaults.admin_password,

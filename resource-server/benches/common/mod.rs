@@ -18,18 +18,14 @@ impl Servers {
     /// Starts both and waits until the resource server has the provider's keys.
     pub async fn start(pki: &DevPki) -> Servers {
         let ca = vec![pki.ca.cert.cert_der.clone()];
-        let provider = oauth2_provider::Provider::from_realm_file(
-            &oauth2_provider::realm_file(),
+        let provider = oauth2_provider::spawn_dev(
+            pki,
+            &[oauth2_provider::realm_file()],
             oauth2_provider::Options::default(),
-        )
-        .expect("realm imports");
-        let provider = oauth2_provider::spawn(
-            provider,
-            oauth2_provider::tls_config_from_pki(pki).expect("tls"),
         )
         .await
         .expect("provider starts");
-        let issuer = playbook::names::issuer_for(&provider.base_url, playbook::names::REALM);
+        let issuer = playbook::names::issuer_for(&provider.url, playbook::names::REALM);
         let config = resource_server::Config::new(&issuer, ca);
         let server_identity = Identity::from_parts(
             Path::new("resource-server.pem"),
@@ -57,7 +53,7 @@ impl Servers {
 
     pub async fn stop(self) {
         self.server.stop().await.expect("resource server stops");
-        self.provider.stop().await;
+        self.provider.stop().await.expect("provider stops");
     }
 }
 

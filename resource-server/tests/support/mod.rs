@@ -25,12 +25,11 @@ use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use playbook::pki::{DevPki, Issued};
-use playbook::server::{self, ClientAuth};
+use playbook::server::{self, Background, ClientAuth};
 use playbook::{Identity, names};
 use resource_server::{Config, Running};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 pub fn now() -> u64 {
     SystemTime::now()
@@ -197,8 +196,7 @@ pub struct TestProvider {
     pub issuer: String,
     pub addr: SocketAddr,
     state: Arc<ProviderState>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server: Option<Background>,
 }
 
 impl TestProvider {
@@ -220,15 +218,11 @@ impl TestProvider {
     /// Stops serving, as `Ctrl-C` on a provider does; [`TestProvider::start_late`] brings
     /// it back on the same port (with the same keys unless [`TestProvider::rotate`]d).
     pub async fn go_away(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), task)
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(10), server.stop())
                 .await
                 .expect("the provider stops within 10 s")
-                .expect("provider task")
-                .expect("provider serve loop");
+                .expect("provider task and serve loop");
         }
     }
 
@@ -251,8 +245,7 @@ impl TestProvider {
             }),
             issuer,
             addr,
-            stop: None,
-            task: None,
+            server: None,
         }
     }
 
@@ -271,11 +264,9 @@ impl TestProvider {
             )
             .route(&format!("{realm}/protocol/openid-connect/certs"), get(jwks))
             .with_state(self.state.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        self.task = Some(tokio::spawn(server::serve(listener, tls, app, async {
-            let _ = stopped.await;
-        })));
-        self.stop = Some(stop);
+        self.server = Some(Background::spawn(|stopped| {
+            server::serve(listener, tls, app, stopped)
+        }));
     }
 
     /// The current signing key (the last one published).
@@ -332,11 +323,8 @@ impl TestProvider {
     }
 
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server.stop()).await;
         }
     }
 }

@@ -1,0 +1,129 @@
+//! Step 4 of the [pipeline](super): the certificate binding of [RFC 8705 §3].
+//! A token whose `cnf.x5t#S256` is set may only be used on a connection whose client
+//! certificate has that SHA-256 thumbprint; the comparison (constant time) and its outcome
+//! ([`rfc8705::Binding`]) are `playbook::rfc8705`'s, this file turns them into the answer.
+//! It runs on every request, cached token or not. `--require-binding` also refuses unbound
+//! tokens. A `cnf` with any other confirmation method (`jkt` of RFC 9449 DPoP, `jwk`, …) is
+//! refused ([`check_confirmation`]): the issuer wanted a binding this server cannot check.
+//!
+//! [RFC 8705 §3]: https://www.rfc-editor.org/rfc/rfc8705#section-3
+
+use playbook::rfc8705::{self, Confirmation};
+use playbook::server::Connection;
+use serde::Serialize;
+
+use super::claims::Claims;
+use crate::error::ApiError;
+
+/// A `cnf` this server cannot fully verify means the issuer wanted the token bound to
+/// something this server does not check: the token is refused, never downgraded to a
+/// plain bearer token. Only `x5t#S256` (RFC 8705) is understood.
+pub fn check_confirmation(cnf: Option<&Confirmation>) -> Result<(), ApiError> {
+    match cnf.and_then(Confirmation::refusal) {
+        Some(why) => Err(ApiError::InvalidToken(why)),
+        None => Ok(()),
+    }
+}
+
+/// The RFC 8705 check, as `/api/whoami` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Binding {
+    /// `cnf.x5t#S256` of the token, if it is bound.
+    pub token_x5t_s256: Option<String>,
+    /// SHA-256 thumbprint of the client certificate on this connection.
+    pub connection_x5t_s256: Option<String>,
+    /// `matches`, or `unbound` (accepted because `--require-binding` is off).
+    pub result: &'static str,
+    /// Where the client's TLS ended: `this server`, or `proxy <addr>` when a trusted
+    /// proxy terminated it and forwarded the certificate (checked the same way).
+    pub tls_terminated_at: String,
+}
+
+/// Compares the token's `cnf.x5t#S256` with the certificate of this connection.
+pub fn check_binding(
+    claims: &Claims,
+    connection: &Connection,
+    require_binding: bool,
+) -> Result<Binding, ApiError> {
+    // Hashed once per connection, not per request.
+    let presented = connection.client_x5t_s256();
+    let binding = rfc8705::compare(claims.bound_thumbprint(), presented);
+    let result = match &binding {
+        rfc8705::Binding::Matches { .. } => "matches",
+        rfc8705::Binding::Differs { token, presented } => {
+            return Err(ApiError::InvalidToken(format!(
+                "the token is bound to certificate x5t#S256={token} but this connection \
+                 presented x5t#S256={presented} (RFC 8705 §3): use the certificate the \
+                 token was issued to"
+            )));
+        }
+        rfc8705::Binding::NoCertificate { .. } => {
+            return Err(ApiError::InvalidToken(
+                "the token is certificate-bound but this connection has no client certificate"
+                    .into(),
+            ));
+        }
+        rfc8705::Binding::Unbound if require_binding => {
+            return Err(ApiError::InvalidToken(
+                "the token is not bound to a certificate (no cnf.x5t#S256) and this server \
+                 requires binding (RFC 8705 §3). Get the token with the client certificate \
+                 (tls_client_auth) from a client whose tokens are certificate-bound (Keycloak client \
+                 attribute tls.client.certificate.bound.access.tokens=true); a token \
+                 obtained with a client secret is never bound"
+                    .into(),
+            ));
+        }
+        rfc8705::Binding::Unbound => "unbound",
+    };
+    let tls_terminated_at = match connection.forwarded_by {
+        Some(proxy) => format!("proxy {proxy}"),
+        None => "this server".to_owned(),
+    };
+    Ok(Binding {
+        token_x5t_s256: binding.token().map(str::to_owned),
+        connection_x5t_s256: presented.map(str::to_owned),
+        result,
+        tls_terminated_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn binding_is_compared_with_this_connection() {
+        let pki = playbook::pki::DevPki::generate(1, 1).unwrap();
+        let claims = |cnf: Option<String>| -> Claims {
+            serde_json::from_value(serde_json::json!({
+                "iss": "i", "exp": 1, "cnf": cnf.map(|t| serde_json::json!({"x5t#S256": t}))
+            }))
+            .unwrap()
+        };
+        let conn = |cert: Option<&playbook::pki::Issued>| {
+            Connection::new(
+                ([127, 0, 0, 1], 1).into(),
+                cert.map(|c| Arc::from(vec![c.cert_der.clone()])),
+            )
+        };
+        let bound = claims(Some(pki.client.x5t_s256()));
+        assert_eq!(
+            check_binding(&bound, &conn(Some(&pki.client)), true)
+                .unwrap()
+                .result,
+            "matches"
+        );
+        assert!(check_binding(&bound, &conn(Some(&pki.other_client)), false).is_err());
+        assert!(check_binding(&bound, &conn(None), false).is_err());
+        let unbound = claims(None);
+        assert_eq!(
+            check_binding(&unbound, &conn(Some(&pki.client)), false)
+                .unwrap()
+                .result,
+            "unbound"
+        );
+        assert!(check_binding(&unbound, &conn(Some(&pki.client)), true).is_err());
+    }
+}
