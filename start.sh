@@ -491,19 +491,20 @@ run_walkthrough() {
 }
 
 # --lab N, before the servers start: the files the lab needs (your progress is kept); a
-# lab that changes the realm has its own copy of the realm file, which the embedded
-# provider imports (Keycloak keeps the realm it has: those labs use its admin API).
+# lab that changes the realm has its own copy of the realm file, which the provider
+# imports (the embedded one and the native Keycloak, whose every start imports anew).
 prepare_lab() {
   [[ -d "${ROOT}/labs/work/lab${LAB}" ]] || LAB_FRESH=1
   client lab prepare "${LAB}" || die "client lab prepare ${LAB} failed (see above)"
   if [[ -f "${ROOT}/labs/work/lab${LAB}/realm.json" ]]; then
-    REALM_FILE="${ROOT}/labs/work/lab${LAB}/realm.json"
-    INFO "lab ${LAB}: the embedded provider imports ${REALM_FILE#"${ROOT}/"}"
+    export REALM_FILE="${ROOT}/labs/work/lab${LAB}/realm.json"
+    INFO "lab ${LAB}: the provider imports ${REALM_FILE#"${ROOT}/"}"
   fi
-  # Lab 7: certificates trusted one by one (the embedded provider's --truststore-paths).
+  # Lab 7: certificates trusted one by one (--truststore-paths of the embedded provider and
+  # of the native Keycloak, beside the dev CA).
   if [[ -s "${ROOT}/labs/work/lab${LAB}/truststore.pem" ]]; then
     export KC_TRUSTSTORE_PATHS="${ROOT}/labs/work/lab${LAB}/truststore.pem"
-    INFO "lab ${LAB}: the embedded provider also trusts ${KC_TRUSTSTORE_PATHS#"${ROOT}/"}"
+    INFO "lab ${LAB}: the provider also trusts ${KC_TRUSTSTORE_PATHS#"${ROOT}/"}"
   fi
 }
 

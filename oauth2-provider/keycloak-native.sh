@@ -267,11 +267,13 @@ launch() {
   # keycloak.conf is read as it is (KC_CONFIG_FILE); only its three in-container paths are
   # overridden, by KC_* variables, which take precedence over the file. The listeners and
   # the cluster transport stay on loopback, as the container's 127.0.0.1 port mappings do.
+  # A KC_TRUSTSTORE_PATHS from the caller (absolute paths; lab 7: certificates trusted one
+  # by one) is trusted in addition to the dev CA, as the embedded provider's --truststore-paths is.
   local -a env=(
     "KC_CONFIG_FILE=${KEYCLOAK_CONF}"
     "KC_HTTPS_CERTIFICATE_FILE=$(absolute "${CERTS_DIR}/oauth2-provider.pem")"
     "KC_HTTPS_CERTIFICATE_KEY_FILE=$(absolute "${CERTS_DIR}/oauth2-provider.key.pem")"
-    "KC_TRUSTSTORE_PATHS=$(absolute "${CERTS_DIR}/ca.pem")"
+    "KC_TRUSTSTORE_PATHS=$(absolute "${CERTS_DIR}/ca.pem")${KC_TRUSTSTORE_PATHS:+,${KC_TRUSTSTORE_PATHS}}"
     "KC_HTTP_HOST=127.0.0.1"
     "KC_HTTPS_PORT=${PROVIDER_PORT}"
     "KC_HTTP_MANAGEMENT_PORT=${MANAGEMENT_PORT}"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the project's checks and tests: shellcheck on the scripts (when it is installed),
 # rustfmt and clippy (warnings are errors), every Rust test of the workspace over real TLS
-# on loopback, then the shared scenario suite against the real Keycloak, run natively
-# (oauth2-provider/keycloak-native.sh: Keycloak's own distribution on Java).
+# on loopback, then the shared scenario suite and the workshop labs against the real
+# Keycloak, run natively (oauth2-provider/keycloak-native.sh: Keycloak's own distribution on
+# Java).
 #
 # The Keycloak part runs whenever it can here (Java 17+, and the distribution cached or
 # Maven to fetch it: `keycloak-native.sh check`), and always under CI=true, where a Keycloak
@@ -15,7 +16,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # --workspace, not -p oauth2-provider: the same feature set as the run above, so its build is
 # reused (with -p, cargo resolves features anew and recompiles part of the tree: ~100 s here).
 # keycloak_native_proxy: real Keycloak behind the shipped nginx (its nginx x509 lookup).
-NATIVE_SUITE=(cargo test --workspace --test keycloak_native --test keycloak_native_proxy --locked -- --ignored)
+# labs_keycloak_native (client): every workshop lab's reset-fails/solve-passes check.
+NATIVE_SUITE=(cargo test --workspace --test keycloak_native --test keycloak_native_proxy --test labs_keycloak_native --locked -- --ignored)
 
 scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh proxy/*.sh .ci/run labs/*/solution/*.sh)
 if command -v shellcheck >/dev/null 2>&1; then
@@ -37,8 +39,8 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
 cargo test --workspace --locked "$@"
 
-# The scenario suite and the golden answers against native Keycloak (first run: Maven
-# fetches about 190 MB once, and Keycloak's first start runs its build step).
+# The scenario suite, the golden answers and the labs against native Keycloak (first run:
+# Maven fetches about 190 MB once, and Keycloak's first start runs its build step).
 native_problem=""
 if ! native_problem="$(oauth2-provider/keycloak-native.sh check 2>&1 >/dev/null)"; then
   if [[ "${CI:-}" == true ]]; then
@@ -48,8 +50,8 @@ if ! native_problem="$(oauth2-provider/keycloak-native.sh check 2>&1 >/dev/null)
   cat >&2 <<MSG
 
 ==========================================================================================
- The Keycloak part DID NOT RUN: the shared scenario suite ran against the embedded
- provider only, not against a live Keycloak.
+ The Keycloak part DID NOT RUN: the shared scenario suite and the workshop labs ran
+ against the embedded provider only, not against a live Keycloak.
  Why: ${native_problem#ERROR }
  To run it: install Java 17+ (Debian: apt-get install openjdk-17-jre-headless) and, the
  first time, Maven (apt-get install maven), then run ./scripts/test.sh again, or only
@@ -58,7 +60,7 @@ if ! native_problem="$(oauth2-provider/keycloak-native.sh check 2>&1 >/dev/null)
 MSG
   exit 0
 fi
-echo "the scenario suite against native Keycloak: ${NATIVE_SUITE[*]}"
+echo "the scenario suite and the labs against native Keycloak: ${NATIVE_SUITE[*]}"
 started=${SECONDS}
 "${NATIVE_SUITE[@]}"
 echo "native Keycloak suite passed in $((SECONDS - started)) s"

@@ -2,8 +2,9 @@
 //!
 //! The attendee makes `labs/work/lab1/client.key.pem`, a CSR, and `client.pem` signed by
 //! the dev CA with the DN the realm expects and the clientAuth EKU. The checker verifies
-//! the certificate offline (chain, DN, EKU, key), then gets a token with it and compares
-//! the token's `cnf.x5t#S256` with the certificate's thumbprint.
+//! the CSR's subject and the certificate offline (chain, DN, EKU, key) against the realm
+//! file's `x509.subjectdn`, then gets a token with it and compares the token's
+//! `cnf.x5t#S256` with the certificate's thumbprint.
 
 use playbook::names;
 use playbook::x509::Purpose;
@@ -40,18 +41,23 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
     } else {
         checks.push(key_mode_check(&key));
     }
-    if !dir.join(CSR).exists() {
-        checks.push(Check::fail(
+    let expected_dn = realm_subject_dn(ctx);
+    let expected =
+        format!("{expected_dn:?} (RFC 2253, the realm's x509.subjectdn for this client)");
+    match probe::csr_subject(&dir.join(CSR)) {
+        Err(e) => checks.push(Check::fail(
             "certificate signing request",
             format!("a CSR in {}", shown(&dir.join(CSR))),
-            "no such file",
+            e,
             "step 2: openssl req -new makes a CSR from your key",
-        ));
-    } else {
-        checks.push(Check::pass(
-            "certificate signing request",
-            shown(&dir.join(CSR)),
-        ));
+        )),
+        Ok(subject) => checks.push(Check::expect(
+            subject == expected_dn,
+            "CSR subject DN",
+            expected.clone(),
+            format!("{subject:?}"),
+            format!("{SUBJECT_HINT}; the certificate takes its subject from the CSR: make the CSR again (openssl req -subj …), then sign it again"),
+        )),
     }
     let (leaf, info) = match probe::cert_info(&cert) {
         Ok(c) => c,
@@ -65,13 +71,12 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
             return Ok(checks);
         }
     };
-    let expected_dn = names::CLIENT_SUBJECT_DN;
     checks.push(Check::expect(
         info.subject == expected_dn,
         "subject DN",
-        format!("{expected_dn:?} (RFC 2253, as the realm's x509.subjectdn)"),
+        expected,
         format!("{:?}", info.subject),
-        "openssl -subj lists RDNs from the least specific (/O=…) to the most specific (/CN=…); values are case-sensitive",
+        SUBJECT_HINT,
     ));
     checks.push(Check::expect(
         info.extended_key_usage.iter().any(|e| e == "clientAuth"),
@@ -163,6 +168,26 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
         ));
     }
     Ok(checks)
+}
+
+const SUBJECT_HINT: &str = "openssl -subj lists RDNs from the least specific (/O=…) to the most specific (/CN=…); values are case-sensitive";
+
+/// The DN the realm expects of the client's certificate: the client's `x509.subjectdn` in
+/// the realm file the servers import, as Keycloak compares it in exact mode (RFC 2253,
+/// `playbook::dn::normalize`); the playground's own DN if the file cannot be read.
+fn realm_subject_dn(ctx: &Ctx<'_>) -> String {
+    let client_id = ctx.s.client_id.as_str();
+    ctx.stock_realm()
+        .ok()
+        .and_then(|realm| {
+            let clients = realm["clients"].as_array()?;
+            let client = clients.iter().find(|c| c["clientId"] == client_id)?;
+            client["attributes"]["x509.subjectdn"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .and_then(|dn| playbook::dn::normalize(&dn).ok())
+        .unwrap_or_else(|| names::CLIENT_SUBJECT_DN.to_owned())
 }
 
 /// Private keys are readable by their owner only (mode 0600).

@@ -99,7 +99,13 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
             &dir.join(format!("{file}.pem")),
             &dir.join(format!("{file}.key.pem")),
         )?;
-        let o = probe::token(ctx, &id, ctx.s.client_id.as_str(), None).await?;
+        let o = match probe::token(ctx, &id, ctx.s.client_id.as_str(), None).await {
+            Ok(o) => o,
+            Err(e) => {
+                checks.push(probe::unreachable(&format!("token with {file}.pem"), &e));
+                return Ok(checks);
+            }
+        };
         outcomes.push((file, dn, o.token().is_some(), o.describe()));
     }
     let accepted = |f: &str| outcomes.iter().any(|(file, _, ok, _)| *file == f && *ok);
@@ -193,29 +199,26 @@ fn write_realm_copy(
     dir: &Path,
     attrs: Option<[(&str, &str); 2]>,
 ) -> Result<(), ClientError> {
-    let stock = ctx
-        .root
-        .join("oauth2-provider/import/oauth2-playbook-realm.json");
-    let text = std::fs::read_to_string(&stock).map_err(|e| super::io_error(&stock, e))?;
-    let text = match attrs {
-        None => text,
-        Some(attrs) => {
-            let mut realm: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| super::io_error(&stock, std::io::Error::other(e)))?;
-            if let Some(clients) = realm["clients"].as_array_mut() {
-                for c in clients
-                    .iter_mut()
-                    .filter(|c| c["clientId"] == ctx.s.client_id.as_str())
-                {
-                    for (k, v) in attrs {
-                        c["attributes"][k] = serde_json::Value::String(v.to_owned());
-                    }
-                }
-            }
-            serde_json::to_string_pretty(&realm).unwrap_or_default() + "\n"
-        }
+    let Some(attrs) = attrs else {
+        // Byte for byte: an attendee diffs the copy against the stock file.
+        let stock = ctx
+            .root
+            .join("oauth2-provider/import/oauth2-playbook-realm.json");
+        let text = std::fs::read(&stock).map_err(|e| super::io_error(&stock, e))?;
+        return super::write_file(&dir.join(REALM_COPY), &text, false);
     };
-    super::write_file(&dir.join(REALM_COPY), text.as_bytes(), false)
+    let mut realm = ctx.stock_realm()?;
+    if let Some(clients) = realm["clients"].as_array_mut() {
+        for c in clients
+            .iter_mut()
+            .filter(|c| c["clientId"] == ctx.s.client_id.as_str())
+        {
+            for (k, v) in attrs {
+                c["attributes"][k] = serde_json::Value::String(v.to_owned());
+            }
+        }
+    }
+    ctx.write_realm_copy(2, &realm)
 }
 
 /// The realm's own `x509.subjectdn` back (exact), through the admin API and in the copy.

@@ -2,8 +2,9 @@
 //!
 //! The attendee records their commands as two scripts, `labs/work/lab3/assign.sh` (admin
 //! token, client, service-account user, role, assign) and `remove.sh` (the same, then
-//! remove). The checker reads the scripts (curl, not this client), runs each one, and reads
-//! the role mapping through the admin API after each; it leaves the mapping as it found it.
+//! remove). The checker reads the scripts (every request sent with curl, not with this
+//! client; jq, grep or sed may read the answers), runs each one, and reads the role mapping
+//! through the admin API after each; it leaves the mapping as it found it.
 
 use playbook::names;
 
@@ -133,14 +134,14 @@ fn curl_only(dir: &std::path::Path) -> Result<Check, ClientError> {
     let uses_curl = code.iter().any(|l| l.contains("curl "));
     Ok(Check::expect(
         uses_curl && !uses_client,
-        "the scripts use curl only",
-        "curl commands, no `client admin`/`cargo run`",
+        "the scripts send their requests with curl",
+        "curl for every request (jq, grep or sed may read the answers), no `client admin`/`cargo run`",
         if uses_client {
             "they call the playground's client"
         } else if !uses_curl {
             "no curl command"
         } else {
-            "curl only"
+            "curl sends the requests; no playground client"
         },
         "the point is to see every request yourself: one curl per admin call",
     ))
@@ -177,6 +178,6 @@ pub async fn reset(ctx: &Ctx<'_>) -> Result<(), ClientError> {
 pub async fn solve(ctx: &Ctx<'_>) -> Result<(), ClientError> {
     ctx.copy_solution(3, &["lookup.sh", "assign.sh", "remove.sh"])?;
     ctx.out
-        .ok("lab 3 solved: labs/work/lab3/{lookup,assign,remove}.sh (curl, grep and sed only)");
+        .ok("lab 3 solved: labs/work/lab3/{lookup,assign,remove}.sh (curl for the requests; grep, sed and head read the answers)");
     Ok(())
 }

@@ -68,7 +68,13 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
             return Ok(checks);
         }
     };
-    let endpoint = probe::token_endpoint(ctx).await?;
+    let endpoint = match probe::token_endpoint(ctx).await {
+        Ok(e) => e,
+        Err(e) => {
+            checks.push(probe::unreachable("the token endpoint", &e));
+            return Ok(checks);
+        }
+    };
     let request = TokenRequest {
         client_id: ClientId::new(ctx.s.client_id.as_str()),
         scope: None,

@@ -161,12 +161,7 @@ fn client_rep() -> serde_json::Value {
 
 /// The stock realm plus the lab's client and its service-account user.
 fn write_realm_copy(ctx: &Ctx<'_>) -> Result<(), ClientError> {
-    let stock = ctx
-        .root
-        .join("oauth2-provider/import/oauth2-playbook-realm.json");
-    let text = std::fs::read_to_string(&stock).map_err(|e| super::io_error(&stock, e))?;
-    let mut realm: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| super::io_error(&stock, std::io::Error::other(e)))?;
+    let mut realm = ctx.stock_realm()?;
     if let Some(clients) = realm["clients"].as_array_mut() {
         clients.push(client_rep());
     }
@@ -178,8 +173,7 @@ fn write_realm_copy(ctx: &Ctx<'_>) -> Result<(), ClientError> {
             "realmRoles": [format!("default-roles-{}", names::REALM)]
         }));
     }
-    let text = serde_json::to_string_pretty(&realm).unwrap_or_default() + "\n";
-    super::write_file(&ctx.dir(7)?.join("realm.json"), text.as_bytes(), false)
+    ctx.write_realm_copy(7, &realm)
 }
 
 /// Offline, before the servers start: the realm copy, if missing.

@@ -103,7 +103,13 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
     if left >= 0 {
         return Ok(checks);
     }
-    let measured = measure_after(ctx, &dir).await?;
+    let measured = match measure_after(ctx, &dir).await {
+        Ok(m) => m,
+        Err(e) => {
+            checks.push(probe::unreachable("the 'after' observations", &e));
+            return Ok(checks);
+        }
+    };
     for (key, value) in measured {
         checks.push(Check::expect(
             field(key) == value,

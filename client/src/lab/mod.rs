@@ -153,6 +153,23 @@ impl Ctx<'_> {
         )?)
     }
 
+    /// The realm file the servers import at the start of every lab
+    /// (`oauth2-provider/import/oauth2-playbook-realm.json`), parsed.
+    pub fn stock_realm(&self) -> Result<serde_json::Value, ClientError> {
+        let path = self
+            .root
+            .join("oauth2-provider/import/oauth2-playbook-realm.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| io_error(&path, std::io::Error::other(e)))
+    }
+
+    /// Writes `realm` as lab `n`'s realm copy, `labs/work/labN/realm.json`, which
+    /// `./start.sh --lab N` has the provider import.
+    pub fn write_realm_copy(&self, n: u8, realm: &serde_json::Value) -> Result<(), ClientError> {
+        let text = serde_json::to_string_pretty(realm).unwrap_or_default() + "\n";
+        write_file(&self.dir(n)?.join("realm.json"), text.as_bytes(), false)
+    }
+
     /// Copies the reference files `labs/FOLDER/solution/NAME` into lab `n`'s folder.
     pub fn copy_solution(&self, n: u8, names: &[&str]) -> Result<(), ClientError> {
         let info = info(n)?;

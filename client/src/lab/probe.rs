@@ -193,6 +193,28 @@ pub fn cert_info(path: &Path) -> Result<(CertificateDer<'static>, CertInfo), Str
     Ok((leaf, info))
 }
 
+/// The subject of the certificate signing request (RFC 2986) in a PEM file, rendered as
+/// the realm compares DNs (RFC 2253).
+pub fn csr_subject(path: &Path) -> Result<String, String> {
+    use x509_parser::prelude::FromDer as _;
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no such file".into()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let (_, pem) =
+        x509_parser::pem::parse_x509_pem(&bytes).map_err(|e| format!("not a PEM file ({e})"))?;
+    if pem.label != "CERTIFICATE REQUEST" {
+        return Err(format!("a PEM {:?}, not a CERTIFICATE REQUEST", pem.label));
+    }
+    let (_, csr) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(&pem.contents)
+            .map_err(|e| format!("not a CSR ({e})"))?;
+    Ok(playbook::dn::rfc2253(
+        &csr.certification_request_info.subject,
+    ))
+}
+
 /// Whether `leaf` chains to one of `roots` as a TLS client certificate, now (what the
 /// servers' verifiers check: signature, validity, clientAuth EKU).
 pub fn verify_client_chain(
@@ -220,6 +242,27 @@ pub fn unreachable(what: &str, e: &ClientError) -> super::Check {
         what,
         "an answer from the servers",
         playbook::report::error_chain(e),
-        "are the servers running, with this lab's state? ./start.sh --lab N starts them",
+        unreachable_hint(e),
     )
+}
+
+/// What to try when a server did not answer; when nothing listened on the port asked
+/// (connection refused), also how to point the client at other ports.
+pub fn unreachable_hint(e: &ClientError) -> String {
+    let refused_at = match e {
+        ClientError::Transport {
+            url,
+            kind: TransportKind::Refused,
+            ..
+        } => Some(url),
+        ClientError::GaveUp { url, .. } => Some(url),
+        _ => None,
+    };
+    let running = "are the servers running, with this lab's state? ./start.sh --lab N starts them";
+    match refused_at.and_then(|u| u.port_or_known_default()) {
+        Some(port) => format!(
+            "nothing answered on port {port}: {running}. If they run on other ports, export PROVIDER_PORT, MANAGEMENT_PORT and RESOURCE_SERVER_PORT here too and load them with `set -a; source scripts/env.sh; set +a` (labs/README.md, \"If a port is taken\")"
+        ),
+        None => running.to_owned(),
+    }
 }

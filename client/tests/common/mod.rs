@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod labs;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -39,7 +41,20 @@ pub async fn start_with(key_type: KeyType) -> Servers {
     .unwrap();
 
     let issuer = names::issuer_for(&provider.url, names::REALM);
-    let config = resource_server::Config::new(&issuer, vec![pki.ca.cert.cert_der.clone()]);
+    let resource_server = spawn_resource_server(&pki, &issuer).await;
+    let settings = settings_for(dir.path(), &provider.url, &resource_server.url);
+    Servers {
+        provider,
+        resource_server,
+        dir,
+        settings,
+    }
+}
+
+/// The resource server with `pki`'s certificate on a loopback port, trusting `pki`'s CA and
+/// the tokens of `issuer`; returned once it holds the issuer's keys.
+pub async fn spawn_resource_server(pki: &DevPki, issuer: &str) -> resource_server::Running {
+    let config = resource_server::Config::new(issuer, vec![pki.ca.cert.cert_der.clone()]);
     let identity = Identity::from_parts(
         Path::new("resource-server.pem"),
         Path::new("resource-server.key.pem"),
@@ -55,15 +70,14 @@ pub async fn start_with(key_type: KeyType) -> Servers {
         .wait_ready(Duration::from_secs(20))
         .await
         .unwrap();
+    resource_server
+}
 
-    let mut settings = Settings::for_servers(dir.path(), &provider.url, &resource_server.url);
+/// The client's settings for the certificates in `dir` and the servers at these URLs.
+pub fn settings_for(dir: &Path, provider: &str, resource_server: &str) -> Settings {
+    let mut settings = Settings::for_servers(dir, provider, resource_server);
     settings.wait = Duration::from_secs(10);
-    Servers {
-        provider,
-        resource_server,
-        dir,
-        settings,
-    }
+    settings
 }
 
 impl Servers {
@@ -86,13 +100,22 @@ pub fn text(o: &std::process::Output) -> String {
 /// Runs the client with the servers' settings in its environment (as `.env` or
 /// `scripts/env.sh` would give them), off the async runtime that serves the servers.
 pub async fn client(servers: &Servers, extra_env: &[(&str, String)], args: &[&str]) -> Output {
-    let s = &servers.settings;
+    client_in(servers.dir.path(), &servers.settings, extra_env, args).await
+}
+
+/// [`client`] for the certificates in `dir` and the servers of `s`.
+pub async fn client_in(
+    dir: &Path,
+    s: &Settings,
+    extra_env: &[(&str, String)],
+    args: &[&str],
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_client"));
     cmd.args(args)
-        .current_dir(servers.dir.path())
+        .current_dir(dir)
         .env("ISSUER", s.issuer.as_str())
         .env("RESOURCE_SERVER_URL", s.resource_server.as_str())
-        .env("CERTS_DIR", servers.dir.path())
+        .env("CERTS_DIR", dir)
         .env("WAIT_SECS", "10")
         .env("NO_COLOR", "1")
         // The embedded provider's bootstrap admin (oauth2_provider::Options::default()).

@@ -29,8 +29,10 @@ pub struct NativeKeycloak {
     _certs: tempfile::TempDir,
 }
 
+/// The script, found from the crate that includes this file (the oauth2-provider's tests,
+/// and the client's lab tests, which reuse this support through `#[path]`).
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("keycloak-native.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../oauth2-provider/keycloak-native.sh")
 }
 
 /// A free port on 127.0.0.1 (bound, then released).

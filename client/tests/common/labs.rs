@@ -1,0 +1,412 @@
+//! The workshop labs' tests, one function per lab, shared by the run against the embedded
+//! provider (`tests/labs.rs`, a provider per lab) and the run against the native Keycloak
+//! (`tests/labs_keycloak_native.rs`, one Keycloak for all labs). Each shows that
+//! `client lab check N` fails right after `client lab reset N` and passes after
+//! `client lab solve N`, plus what is particular to the lab; each leaves the provider's
+//! shared state (the client's DN, its role mapping) as `lab reset N` puts it, so the next
+//! lab starts from the realm as imported. The solutions shell out to openssl, as the
+//! attendees do.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use client::Settings;
+use resource_server::{AppState, auth};
+
+use super::{Servers, client_in, text};
+
+// Lab 5's reference route, compiled here as `solve 5` puts it into the resource server.
+#[path = "../../../labs/05-protected-route/solution/reports.rs"]
+mod reports;
+
+/// Where the labs run: the folder with the dev PKI (the certificates the client reads, the
+/// dev CA's key the labs issue with; `labs-work/` below it is the labs' work directory) and
+/// the client's settings for the servers.
+#[derive(Debug, Clone)]
+pub struct LabEnv {
+    pub dir: PathBuf,
+    pub settings: Settings,
+}
+
+impl Servers {
+    pub fn lab_env(&self) -> LabEnv {
+        LabEnv {
+            dir: self.dir.path().to_owned(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+/// The repository root: the labs' folders and the realm file are read from there.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The client with the servers' settings (see [`client_in`]).
+pub async fn client(env: &LabEnv, extra: &[(&str, String)], args: &[&str]) -> Output {
+    client_in(&env.dir, &env.settings, extra, args).await
+}
+
+/// `client lab ARGS…` with the lab work directory inside the servers' temporary folder.
+pub async fn lab(env: &LabEnv, args: &[&str]) -> Output {
+    lab_with(env, &[], args).await
+}
+
+/// [`lab`] with more environment variables (later ones win).
+pub async fn lab_with(env: &LabEnv, extra: &[(&str, String)], args: &[&str]) -> Output {
+    let work = env.dir.join("labs-work");
+    let mut all = vec!["lab"];
+    all.extend_from_slice(args);
+    let mut vars = vec![
+        ("LAB_WORK_DIR", work.display().to_string()),
+        ("PLAYBOOK_ROOT", root().display().to_string()),
+    ];
+    vars.extend(extra.iter().cloned());
+    client(env, &vars, &all).await
+}
+
+/// reset N → check N fails (exit 1, one ✘ line per failed check, each with a hint);
+/// solve N → check N passes (exit 0).
+pub async fn reset_fails_solve_passes(env: &LabEnv, n: &str) {
+    reset_fails_solve_passes_with(env, &[], n).await;
+}
+
+/// [`reset_fails_solve_passes`] with more environment variables.
+pub async fn reset_fails_solve_passes_with(env: &LabEnv, vars: &[(&str, String)], n: &str) {
+    let lab = async |args: &[&str]| lab_with(env, vars, args).await;
+    let reset = lab(&["reset", n]).await;
+    assert!(reset.status.success(), "reset {n}: {}", text(&reset));
+    let before = lab(&["check", n]).await;
+    assert_failed_with_hints(&before, n);
+    let solve = lab(&["solve", n]).await;
+    assert!(solve.status.success(), "solve {n}: {}", text(&solve));
+    let after = lab(&["check", n]).await;
+    assert!(
+        after.status.success(),
+        "check {n} after solve: {}",
+        text(&after)
+    );
+}
+
+/// A failed check: exit 1, at least one ✘ line, each saying what was expected and found.
+pub fn assert_failed_with_hints(o: &Output, n: &str) {
+    assert_eq!(o.status.code(), Some(1), "check {n}: {}", text(o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.contains('✘')).collect();
+    assert!(!failed.is_empty(), "check {n}: no failed line: {}", text(o));
+    for line in &failed {
+        assert!(
+            line.contains("expected") && line.contains("found"),
+            "check {n}: a failed line says what was expected and found: {line}"
+        );
+    }
+}
+
+/// `o`'s stdout contains `needle`.
+pub fn assert_stdout_has(o: &Output, needle: &str) {
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(needle),
+        "{needle:?} missing: {}",
+        text(o)
+    );
+}
+
+/// Lab 1: a certificate made with openssl, signed by the dev CA, gets a bound token; a
+/// CSR with the wrong DN is named before anything is signed; `lab list` and `reset`.
+pub async fn lab1(env: &LabEnv) {
+    reset_fails_solve_passes(env, "1").await;
+    // `lab list` shows every lab with its time, and that lab 1 passes now.
+    let list = lab(env, &["list"]).await;
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{}", text(&list));
+    assert_eq!(
+        listed.lines().filter(|l| l.contains(" min ")).count(),
+        8,
+        "{listed}"
+    );
+    assert!(
+        listed.lines().next().unwrap().ends_with("passes"),
+        "{listed}"
+    );
+    let o = lab(env, &["check", "9"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("1 to 8"),
+        "{}",
+        text(&o)
+    );
+    // A CSR with the RDNs in the wrong order: the checker names the DN the realm expects
+    // and the one it found, for the CSR as for the certificate.
+    let dir = env.dir.join("labs-work/lab1");
+    let csr = dir.join("client.csr.pem");
+    let swapped = "/CN=oauth2-playbook-client-credentials-mtls/O=OAuth2 Playbook";
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "client.key.pem",
+            "-subj",
+            swapped,
+            "-out",
+        ],
+        &csr,
+    );
+    let o = lab(env, &["check", "1"]).await;
+    assert_failed_with_hints(&o, "1");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("✘ CSR subject DN"))
+        .unwrap_or_else(|| panic!("no CSR subject line: {}", text(&o)));
+    assert!(
+        line.contains(&format!(
+            "expected {:?}",
+            playbook::names::CLIENT_SUBJECT_DN
+        )) && line
+            .contains("found \"O=OAuth2 Playbook,CN=oauth2-playbook-client-credentials-mtls\""),
+        "{line}"
+    );
+    // Nothing listening where the client looks (servers on other ports): the hint names the
+    // port and the settings that move it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let elsewhere = [
+        (
+            "ISSUER",
+            playbook::names::issuer_for(
+                &format!("https://localhost:{closed}"),
+                playbook::names::REALM,
+            ),
+        ),
+        ("WAIT_SECS", "1".to_owned()),
+    ];
+    let o = lab_with(env, &elsewhere, &["check", "1"]).await;
+    assert_failed_with_hints(&o, "1");
+    assert_stdout_has(&o, &format!("nothing answered on port {closed}"));
+    assert_stdout_has(&o, "PROVIDER_PORT");
+    // reset keeps the key it did not make without --yes, and deletes it with it.
+    let key = dir.join("client.key.pem");
+    let o = lab(env, &["reset", "1"]).await;
+    assert!(o.status.success() && key.exists(), "{}", text(&o));
+    let o = lab(env, &["reset", "1", "--yes"]).await;
+    assert!(o.status.success() && !key.exists(), "{}", text(&o));
+}
+
+/// `openssl ARGS… OUT` in `dir`, which must succeed.
+fn openssl(dir: &Path, args: &[&str], out: &Path) {
+    let o = std::process::Command::new("openssl")
+        .args(args)
+        .arg(out)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(o.status.success(), "openssl {args:?}: {}", text(&o));
+}
+
+/// Lab 2: exact DN, then a regex; two devices accepted, two decoys refused. The admin API
+/// reconfigures the client at once; reset puts the realm's own DN back, so
+/// certs/client.pem gets a token again.
+pub async fn lab2(env: &LabEnv) {
+    reset_fails_solve_passes(env, "2").await;
+    // The realm copy the embedded provider re-imports under ./start.sh --lab 2 holds the
+    // solution too, and imports.
+    let copy = env.dir.join("labs-work/lab2/realm.json");
+    let realm = std::fs::read_to_string(&copy).unwrap();
+    assert!(realm.contains("device-[0-9]+"), "{realm}");
+    oauth2_provider::Provider::from_realm_file(&copy, oauth2_provider::Options::default()).unwrap();
+    let o = client(env, &[], &["token"]).await;
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "regex mode: client.pem refused: {}",
+        text(&o)
+    );
+    let o = lab(env, &["reset", "2"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = client(env, &[], &["token"]).await;
+    assert!(
+        o.status.success(),
+        "after reset client.pem works again: {}",
+        text(&o)
+    );
+}
+
+/// Lab 3: the admin API with curl; the checker runs the attendee's scripts and reads the
+/// role mapping after each, and leaves the mapping as it found it.
+pub async fn lab3(env: &LabEnv) {
+    reset_fails_solve_passes(env, "3").await;
+    // The checker put the mapping back as it found it (not assigned).
+    let status = client(env, &[], &["admin", "status", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["assigned"], false, "{}", text(&status));
+}
+
+/// Lab 4: the thumbprint by hand and the replay refused.
+pub async fn lab4(env: &LabEnv) {
+    reset_fails_solve_passes(env, "4").await;
+}
+
+/// A resource server with lab 5's reference route merged in (what `solve 5` and a rebuild
+/// give an attendee), on its own loopback port, trusting the issuer of `env`, until it is
+/// stopped.
+async fn resource_server_with_reports(env: &LabEnv) -> (String, playbook::server::Background) {
+    let dir = &env.dir;
+    let ca = playbook::pem::load_ca_certs(&dir.join("ca.pem")).unwrap();
+    let config = resource_server::Config::new(env.settings.issuer.as_str(), ca);
+    let identity = playbook::Identity::load(
+        &dir.join("resource-server.pem"),
+        &dir.join("resource-server.key.pem"),
+        None,
+    )
+    .unwrap();
+    let tls = config.server_tls(&identity).unwrap();
+    let state = AppState::new(config).unwrap();
+    let app =
+        resource_server::app(state.clone()).merge(reports::router().with_state(state.clone()));
+    tokio::spawn(state.load_keys());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let server = playbook::server::Background::spawn(|stopped| {
+        playbook::server::serve(listener, tls, app, stopped)
+    });
+    state
+        .validator
+        .keys()
+        .wait_ready(std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    (url, server)
+}
+
+/// Lab 5: after reset the resource server has no /api/reports (404: the checker fails);
+/// solve puts the reference route into the source (here a copy of it) and, once built in,
+/// the checker's four probes pass; reset takes it out again, byte for byte.
+pub async fn lab5(env: &LabEnv) {
+    // A copy of the files solve 5 edits, so the test never touches the real source.
+    let tree = tempfile::tempdir().unwrap();
+    for file in [
+        "labs/05-protected-route/solution/reports.rs",
+        "resource-server/src/lib.rs",
+        "resource-server/src/routes.rs",
+    ] {
+        let to = tree.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root().join(file), &to).unwrap();
+    }
+    let vars = [("PLAYBOOK_ROOT", tree.path().display().to_string())];
+    let lib = tree.path().join("resource-server/src/lib.rs");
+    let original = std::fs::read_to_string(&lib).unwrap();
+
+    let o = lab_with(env, &vars, &["reset", "5"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let before = lab_with(env, &vars, &["check", "5"]).await;
+    assert_failed_with_hints(&before, "5");
+    assert_stdout_has(&before, "404");
+
+    let o = lab_with(env, &vars, &["solve", "5"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let patched = std::fs::read_to_string(&lib).unwrap();
+    assert!(
+        patched.contains("pub mod reports;") && patched.contains(".merge(reports::router())"),
+        "{patched}"
+    );
+    assert!(tree.path().join("resource-server/src/reports.rs").exists());
+
+    let (url, reports_server) = resource_server_with_reports(env).await;
+    let mut with_route = vars.to_vec();
+    with_route.push(("RESOURCE_SERVER_URL", url));
+    let after = lab_with(env, &with_route, &["check", "5"]).await;
+    let _ = reports_server.stop().await;
+    assert!(after.status.success(), "{}", text(&after));
+
+    let o = lab_with(env, &vars, &["reset", "5"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), original);
+    assert!(!tree.path().join("resource-server/src/reports.rs").exists());
+}
+
+/// Lab 6: with no switch during the stream the checker fails; with `solve 6` (a new
+/// certificate, same DN, renamed into place) run while it streams, it passes: zero failed
+/// calls, every later call with the new certificate and a token bound to it. reset then
+/// refuses to replace the new key without --yes.
+pub async fn lab6(env: &LabEnv) {
+    let short = [("LAB6_WINDOW_SECS", "2".to_owned())];
+    let o = lab(env, &["reset", "6"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let before = lab_with(env, &short, &["check", "6"]).await;
+    assert_failed_with_hints(&before, "6");
+    assert_stdout_has(&before, "the switch");
+
+    let long = [("LAB6_WINDOW_SECS", "60".to_owned())];
+    let (check, solve) = tokio::join!(lab_with(env, &long, &["check", "6"]), async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        lab(env, &["solve", "6"]).await
+    });
+    assert!(solve.status.success(), "{}", text(&solve));
+    assert!(check.status.success(), "{}", text(&check));
+
+    let o = lab(env, &["reset", "6"]).await;
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the new key is kept: {}",
+        text(&o)
+    );
+    let o = lab(env, &["reset", "6", "--yes"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// Lab 7: after reset no certificate (fail); solve step 1 makes the self-signed certificate
+/// and trusts it: with the provider restarted on that trust, a token (recorded; the check
+/// still fails, the refusal is missing); solve step 2 removes the trust: restarted without
+/// it, the handshake is refused and the check passes.
+///
+/// `restart(trust)` restarts the provider as `./start.sh --lab 7` does (the lab's realm
+/// copy, and `trust` as an extra `--truststore-paths` when given) and returns its issuer.
+pub async fn lab7<F: Future<Output = String>>(
+    env: &LabEnv,
+    mut restart: impl FnMut(Option<PathBuf>) -> F,
+) {
+    let o = lab(env, &["reset", "7"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lab(env, &["check", "7"]).await;
+    assert_failed_with_hints(&o, "7");
+
+    let o = lab(env, &["solve", "7"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let trust = env.dir.join("labs-work/lab7/truststore.pem");
+    let issuer = restart(Some(trust.clone())).await;
+    let o = lab_with(env, &[("ISSUER", issuer)], &["check", "7"]).await;
+    assert_failed_with_hints(&o, "7");
+    assert_stdout_has(&o, "✔ a token while it is trusted");
+
+    let o = lab(env, &["solve", "7"]).await;
+    assert!(o.status.success() && !trust.exists(), "{}", text(&o));
+    let issuer = restart(None).await;
+    let o = lab_with(env, &[("ISSUER", issuer)], &["check", "7"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// Lab 8: a certificate that expires (here in 3 s instead of a minute): the observations
+/// before and after match what the checker measures.
+pub async fn lab8(env: &LabEnv) {
+    reset_fails_solve_passes_with(env, &[("LAB8_CERT_SECONDS", "3".into())], "8").await;
+    let seen = std::fs::read_to_string(env.dir.join("labs-work/lab8/observations.txt")).unwrap();
+    for line in [
+        "after.provider: tls-refused",
+        "after.resource-server: tls-refused",
+        "after.client: refused",
+    ] {
+        assert!(seen.contains(line), "{line} in {seen}");
+    }
+}
