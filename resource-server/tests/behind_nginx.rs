@@ -110,12 +110,7 @@ impl Setup {
     }
 
     fn http(&self, cert: Option<&Issued>) -> reqwest::Client {
-        let id = cert.map(identity);
-        playbook::https::https_client(
-            std::slice::from_ref(&self.pki.ca.cert.cert_der),
-            id.as_ref(),
-        )
-        .expect("client")
+        support::https_client(&self.pki, cert)
     }
 
     /// The mTLS client's token request through nginx, presenting `cert`, with an optional

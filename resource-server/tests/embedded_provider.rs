@@ -82,12 +82,7 @@ impl Setup {
     }
 
     fn http(&self, cert: Option<&Issued>) -> reqwest::Client {
-        let id = cert.map(identity);
-        playbook::https::https_client(
-            std::slice::from_ref(&self.pki.ca.cert.cert_der),
-            id.as_ref(),
-        )
-        .expect("client")
+        support::https_client(&self.pki, cert)
     }
 
     async fn mtls_token(&self) -> String {

@@ -364,6 +364,13 @@ impl Answer {
     }
 }
 
+/// An HTTPS client that trusts only `pki`'s CA and presents `cert` when given.
+pub fn https_client(pki: &DevPki, cert: Option<&Issued>) -> reqwest::Client {
+    let id = cert.map(identity);
+    playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
+        .expect("https client")
+}
+
 /// Calls `url` over a new TLS connection, presenting `cert` and sending `authorization`.
 pub async fn call(
     pki: &DevPki,
@@ -372,10 +379,7 @@ pub async fn call(
     cert: Option<&Issued>,
     authorization: Option<&str>,
 ) -> Answer {
-    let id = cert.map(identity);
-    let client =
-        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
-            .expect("https client");
+    let client = https_client(pki, cert);
     let mut request = client.request(method.clone(), url);
     if let Some(value) = authorization {
         request = request.header(reqwest::header::AUTHORIZATION, value);
@@ -388,10 +392,7 @@ pub async fn call(
 
 /// POSTs `body` as `application/json` with the client certificate and `token`.
 pub async fn post_body(pki: &DevPki, url: &str, token: &str, body: Vec<u8>) -> Answer {
-    let id = identity(&pki.client);
-    let client =
-        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&id))
-            .expect("https client");
+    let client = https_client(pki, Some(&pki.client));
     let request = client
         .post(url)
         .bearer_auth(token)
