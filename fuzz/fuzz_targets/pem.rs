@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(certs) = playbook::pem::certs_from_pem(data, path) {
         for cert in &certs {
             let _ = playbook::x509::CertInfo::from_der(cert);
-            let _ = playbook::x509::x5t_s256(cert);
+            let _ = playbook::rfc8705::thumbprint(cert);
         }
     }
     let _ = playbook::pem::key_from_pem(data, path);
