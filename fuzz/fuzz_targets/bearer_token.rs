@@ -55,10 +55,10 @@ fn fixture() -> &'static Fixture {
             .build()
             .expect("runtime");
         let pki = playbook::pki::DevPki::generate(1, 1).expect("dev PKI");
-        let connection = Connection {
-            remote_addr: ([127, 0, 0, 1], 1).into(),
-            client_certs: Some(Arc::from(vec![pki.client.cert_der.clone()])),
-        };
+        let connection = Connection::new(
+            ([127, 0, 0, 1], 1).into(),
+            Some(Arc::from(vec![pki.client.cert_der.clone()])),
+        );
         Fixture {
             runtime,
             validator,
