@@ -8,6 +8,7 @@
 
 use playbook::x509::Purpose;
 
+use super::probe::CallOutcome;
 use super::{Check, Ctx, LabInfo, probe};
 use crate::error::ClientError;
 
@@ -84,14 +85,15 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
             playbook::Identity::load(&ctx.s.other_cert, &ctx.s.other_key, Some(Purpose::Client))?;
         let outcome = probe::token(ctx, &own, ctx.s.client_id.as_str(), None).await?;
         let Some(token) = outcome.token() else {
-            return Ok::<_, ClientError>(format!("no token: {}", outcome.describe()));
+            return Ok::<_, ClientError>((false, format!("no token: {}", outcome.describe())));
         };
         let call = probe::call(ctx, &other, "/api/whoami", Some(&token.access_token)).await?;
-        Ok(call.describe())
+        let refused = matches!(&call, CallOutcome::Answered(r) if r.is_invalid_token());
+        Ok((refused, call.describe()))
     };
     match live.await {
-        Ok(found) => checks.push(Check::expect(
-            found == "401 invalid_token",
+        Ok((refused, found)) => checks.push(Check::expect(
+            refused,
             "the resource server refuses the replay",
             "401 invalid_token",
             found,
