@@ -128,10 +128,14 @@ impl AdminError {
         Self::new(StatusCode::FORBIDDEN, "HTTP 403 Forbidden")
     }
     /// `RealmsResource`: an unknown realm on the public paths (discovery, JWKS, token,
-    /// introspection), answered before any endpoint runs. (The admin API's
-    /// `RealmsAdminResource` says "Realm not found." instead.)
+    /// introspection), answered before any endpoint runs.
     pub fn realm_not_found() -> Self {
         Self::not_found("Realm does not exist")
+    }
+    /// `RealmsAdminResource#getRealmAdmin`: an unknown realm under `/admin/realms/`, in the
+    /// admin API's own words.
+    pub fn admin_realm_not_found() -> Self {
+        Self::not_found("Realm not found.")
     }
     pub fn not_found(message: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)

@@ -12,17 +12,13 @@ use crate::store::Realm;
 
 pub(super) type Result<T> = std::result::Result<T, AdminError>;
 
-fn realm_not_found() -> AdminError {
-    AdminError::not_found("Realm not found.")
-}
-
 pub(super) fn with_realm<T>(
     provider: &Provider,
     name: &str,
     f: impl FnOnce(&Realm) -> Result<T>,
 ) -> Result<T> {
     let store = provider.read();
-    let realm = store.realm(name).ok_or_else(realm_not_found)?;
+    let realm = store.realm(name).ok_or_else(AdminError::admin_realm_not_found)?;
     f(realm)
 }
 
@@ -32,7 +28,7 @@ pub(super) fn with_realm_mut<T>(
     f: impl FnOnce(&mut Realm) -> Result<T>,
 ) -> Result<T> {
     let mut store = provider.write();
-    let realm = store.realm_mut(name).ok_or_else(realm_not_found)?;
+    let realm = store.realm_mut(name).ok_or_else(AdminError::admin_realm_not_found)?;
     f(realm)
 }
 
