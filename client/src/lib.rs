@@ -17,7 +17,7 @@
 //! - [`resource`]: calling the resource server with a cached, certificate-bound token.
 //! - [`walkthrough`]: steps 1–8 of the flow, each with its expected and actual outcome.
 //! - [`lab`]: the workshop labs' checkers, resets and reference solutions (`client lab`).
-//! - [`bench`]: `client bench`, a bounded load against the token endpoint or an API route.
+//! - [`bench`](mod@bench): `client bench`, a bounded load against the token endpoint or an API route.
 //! - [`output`]: numbered human output, `--json` for scripts, secrets shortened.
 //! - [`rotation`]: a client that follows its certificate files: a new certificate, a new
 //!   token, no failed call (workshop lab 6).

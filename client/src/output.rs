@@ -236,7 +236,7 @@ const BRIEF_FIELDS: &[&str] = &[
     "clientRole",
 ];
 
-/// A representation cut down to [`BRIEF_FIELDS`], with `"…": "+N more fields"` when
+/// A representation cut down to `BRIEF_FIELDS`, with `"…": "+N more fields"` when
 /// something was left out (Keycloak's ClientRepresentation alone has ~30 fields).
 pub fn brief(value: &Value) -> Value {
     match value {

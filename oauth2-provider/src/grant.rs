@@ -46,7 +46,7 @@ pub struct Issue<'a> {
     pub client: &'a Client,
     /// The token's user: the client's service account, or the resource owner.
     pub user: &'a User,
-    /// The client scopes in effect ([`crate::scope::scopes_in_effect`]).
+    /// The client scopes in effect (`scope::scopes_in_effect`).
     pub scopes: Vec<&'a ClientScope>,
     /// The raw `scope` parameter (`openid` in it asks for an OIDC answer).
     pub scope_param: Option<&'a str>,

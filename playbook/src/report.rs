@@ -23,7 +23,7 @@ pub enum LogTo {
 }
 
 /// Installs the `tracing` subscriber: `RUST_LOG` if set, else `default_filter`; colour only
-/// when the log goes to a terminal and `NO_COLOR` is not set (https://no-color.org).
+/// when the log goes to a terminal and `NO_COLOR` is not set (<https://no-color.org>).
 pub fn init_logging(default_filter: &str, to: LogTo) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));

@@ -18,7 +18,9 @@ pub(super) fn with_realm<T>(
     f: impl FnOnce(&Realm) -> Result<T>,
 ) -> Result<T> {
     let store = provider.read();
-    let realm = store.realm(name).ok_or_else(AdminError::admin_realm_not_found)?;
+    let realm = store
+        .realm(name)
+        .ok_or_else(AdminError::admin_realm_not_found)?;
     f(realm)
 }
 
@@ -28,7 +30,9 @@ pub(super) fn with_realm_mut<T>(
     f: impl FnOnce(&mut Realm) -> Result<T>,
 ) -> Result<T> {
     let mut store = provider.write();
-    let realm = store.realm_mut(name).ok_or_else(AdminError::admin_realm_not_found)?;
+    let realm = store
+        .realm_mut(name)
+        .ok_or_else(AdminError::admin_realm_not_found)?;
     f(realm)
 }
 
