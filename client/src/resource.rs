@@ -45,16 +45,10 @@ impl ApiResponse {
 
     /// `name="…"` from `WWW-Authenticate`, else `name` in the JSON body.
     fn error_field(&self, name: &str) -> Option<String> {
-        let from_header = self.www_authenticate.as_deref().and_then(|h| {
-            let marker = format!("{name}=\"");
-            // `error="` also occurs inside `error_description="`: take a match that
-            // starts a parameter (at the start, or after a space or comma).
-            let start = h.match_indices(&marker).find_map(|(i, _)| {
-                (i == 0 || matches!(h.as_bytes()[i - 1], b' ' | b',')).then_some(i + marker.len())
-            })?;
-            let rest = &h[start..];
-            rest.find('"').map(|end| rest[..end].to_owned())
-        });
+        let from_header = self
+            .www_authenticate
+            .as_deref()
+            .and_then(|h| playbook::oauth::challenge_param(h, name));
         from_header.or_else(|| {
             self.body
                 .get(name)

@@ -319,18 +319,17 @@ impl ForwardedCerts {
 
     fn refusal(&self, error: &ForwardedError) -> Response {
         let description = error.to_string();
+        let code = crate::oauth::BearerError::InvalidRequest;
         let body = axum::Json(serde_json::json!({
-            "error": "invalid_request",
+            "error": code,
             "error_description": description,
         }));
         let mut response = (StatusCode::BAD_REQUEST, body).into_response();
         let headers = response.headers_mut();
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(realm) = &self.bearer_realm {
-            let challenge = format!(
-                "Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{}\"",
-                description.replace(['"', '\\'], "'")
-            );
+            let challenge =
+                crate::oauth::bearer_challenge(realm, Some((&code, &description)), None);
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 headers.insert(WWW_AUTHENTICATE, value);
             }

@@ -5,7 +5,10 @@
 //!   Keycloak adds on the paths the playground touches.
 //! - [`BearerError`]: RFC 6750 §3.1, the resource server's `WWW-Authenticate: Bearer error="…"`.
 //!
-//! Both keep a code they do not know ([`ErrorCode::Other`], [`BearerError::Other`]) verbatim,
+//! - [`bearer_challenge`] writes, and [`challenge_param`] reads, the RFC 6750 §3
+//!   `WWW-Authenticate: Bearer …` value (one quoting rule: [`quoted_safe`]).
+//!
+//! Both enums keep a code they do not know ([`ErrorCode::Other`], [`BearerError::Other`]) verbatim,
 //! so a client shows exactly what a server said.
 
 use std::fmt;
@@ -114,6 +117,57 @@ wire_codes! {
     }
 }
 
+/// RFC 6750 §3: `error_description` and `scope` values must not contain `"` or `\`, and only
+/// printable ASCII (%x20-21 / %x23-5B / %x5D-7E). `§` is spelled out; anything else becomes
+/// `'`, `/` or `?`.
+pub fn quoted_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push('\''),
+            '\\' => out.push('/'),
+            '§' => out.push_str("section "),
+            ' '..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out
+}
+
+/// The RFC 6750 §3 challenge: `Bearer realm="…"`, then, when there is a code,
+/// `error="…", error_description="…"`, and `scope="…"` when given, every value
+/// [`quoted_safe`].
+pub fn bearer_challenge(
+    realm: &str,
+    error: Option<(&BearerError, &str)>,
+    scope: Option<&str>,
+) -> String {
+    let mut value = format!("Bearer realm=\"{}\"", quoted_safe(realm));
+    if let Some((code, description)) = error {
+        value.push_str(&format!(
+            ", error=\"{}\", error_description=\"{}\"",
+            quoted_safe(code.as_str()),
+            quoted_safe(description)
+        ));
+    }
+    if let Some(scope) = scope {
+        value.push_str(&format!(", scope=\"{}\"", quoted_safe(scope)));
+    }
+    value
+}
+
+/// The value of `name="…"` in a `WWW-Authenticate` challenge. `error="` also occurs inside
+/// `error_description="`: only a match that starts a parameter (at the start, or after a
+/// space or a comma) counts.
+pub fn challenge_param(challenge: &str, name: &str) -> Option<String> {
+    let marker = format!("{name}=\"");
+    let start = challenge.match_indices(&marker).find_map(|(i, _)| {
+        (i == 0 || matches!(challenge.as_bytes()[i - 1], b' ' | b',')).then_some(i + marker.len())
+    })?;
+    let rest = &challenge[start..];
+    rest.find('"').map(|end| rest[..end].to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +198,33 @@ mod tests {
         );
         assert_eq!(BearerError::InvalidToken, "invalid_token");
         assert_eq!(BearerError::InvalidToken.to_string(), "invalid_token");
+    }
+
+    #[test]
+    fn the_challenge_is_written_and_read_with_one_quoting_rule() {
+        let c = bearer_challenge(
+            "r",
+            Some((
+                &BearerError::InvalidToken,
+                "issuer \"x\" is wrong\\ (RFC 8705 §3) é",
+            )),
+            Some("users:read"),
+        );
+        assert_eq!(
+            c,
+            "Bearer realm=\"r\", error=\"invalid_token\", error_description=\"issuer 'x' is wrong/ (RFC 8705 section 3) ?\", scope=\"users:read\""
+        );
+        assert_eq!(
+            challenge_param(&c, "error").as_deref(),
+            Some("invalid_token")
+        );
+        assert_eq!(challenge_param(&c, "scope").as_deref(), Some("users:read"));
+        assert!(
+            challenge_param(&c, "error_description")
+                .unwrap()
+                .starts_with("issuer 'x'")
+        );
+        assert_eq!(bearer_challenge("r", None, None), "Bearer realm=\"r\"");
+        assert_eq!(challenge_param("Bearer realm=\"r\"", "error"), None);
     }
 }

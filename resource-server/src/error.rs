@@ -16,7 +16,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use playbook::oauth::BearerError;
+use playbook::oauth::{BearerError, bearer_challenge};
 use serde::Serialize;
 
 /// Why a request to a protected route was refused.
@@ -95,20 +95,13 @@ impl ApiError {
         ) {
             return None;
         }
-        let mut value = format!("Bearer realm=\"{}\"", quoted_safe(realm));
-        if let Some(code) = self.code() {
-            value.push_str(&format!(
-                ", error=\"{code}\", error_description=\"{}\"",
-                quoted_safe(self.description())
-            ));
-        }
-        if let ApiError::InsufficientScope {
-            scope: Some(scope), ..
-        } = self
-        {
-            value.push_str(&format!(", scope=\"{}\"", quoted_safe(scope)));
-        }
-        Some(value)
+        let scope = match self {
+            ApiError::InsufficientScope { scope, .. } => scope.as_deref(),
+            _ => None,
+        };
+        let code = self.code();
+        let error = code.as_ref().map(|c| (c, self.description()));
+        Some(bearer_challenge(realm, error, scope))
     }
 
     /// The [`Refusal`] to send: this error plus the realm named in the challenge, the only
@@ -119,23 +112,6 @@ impl ApiError {
             realm: realm.to_owned(),
         }
     }
-}
-
-/// RFC 6750 §3: `error_description` and `scope` values must not contain `"` or `\`, and only
-/// printable ASCII (%x20-21 / %x23-5B / %x5D-7E). `§` is spelled out; anything else becomes
-/// `'`, `/` or `?`.
-fn quoted_safe(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '"' => out.push('\''),
-            '\\' => out.push('/'),
-            '§' => out.push_str("section "),
-            ' '..='~' => out.push(c),
-            _ => out.push('?'),
-        }
-    }
-    out
 }
 
 /// The JSON body: the same code and description as the challenge.
