@@ -109,15 +109,31 @@ impl Binding {
             Binding::Unbound => None,
         }
     }
+}
 
-    /// Whether a resource server that checks the binding refuses the token for it (an
-    /// unbound token is refused only where binding is required: that is the caller's policy).
-    pub fn is_mismatch(&self) -> bool {
-        matches!(
-            self,
-            Binding::Differs { .. } | Binding::NoCertificate { .. }
-        )
-    }
+const BOUND_TO: &str = "the token is bound to certificate x5t#S256=";
+const PRESENTED: &str = " but this connection presented x5t#S256=";
+
+/// Why a [`Binding::Differs`] token is refused, naming both thumbprints; [`parse_mismatch`]
+/// reads them back (from a person's saved answer, as workshop lab 4 does).
+pub fn mismatch_description(token: &str, presented: &str) -> String {
+    format!(
+        "{BOUND_TO}{token}{PRESENTED}{presented} (RFC 8705 §3): use the certificate the token \
+         was issued to"
+    )
+}
+
+/// The token's and the presented certificate's thumbprints in a [`mismatch_description`].
+pub fn parse_mismatch(description: &str) -> Option<(String, String)> {
+    let thumbprint = |after: &str| -> Option<String> {
+        let i = description.find(after)? + after.len();
+        let t: String = description[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        (!t.is_empty()).then_some(t)
+    };
+    Some((thumbprint(BOUND_TO)?, thumbprint(PRESENTED)?))
 }
 
 /// Compares the token's `cnf.x5t#S256` with the thumbprint of the presented certificate.
@@ -185,9 +201,22 @@ mod tests {
             Binding::NoCertificate { token: "a".into() }
         );
         assert_eq!(compare(None, Some("b")), Binding::Unbound);
-        assert!(compare(Some("a"), Some("ab")).is_mismatch());
-        assert!(!compare(None, None).is_mismatch());
+        assert_eq!(compare(Some("a"), Some("ab")).name(), "differs");
+        assert_eq!(compare(None, None).name(), "unbound");
         assert_eq!(compare(Some("a"), None).token(), Some("a"));
+    }
+
+    #[test]
+    fn a_mismatch_names_both_thumbprints_and_reads_back() {
+        let text = mismatch_description("abc-_1", "XYZ");
+        assert_eq!(parse_mismatch(&text), Some(("abc-_1".into(), "XYZ".into())));
+        // Quoted for a WWW-Authenticate header (`§` spelled out), it still reads back.
+        let quoted = crate::oauth::quoted_safe(&text);
+        assert_eq!(
+            parse_mismatch(&quoted),
+            Some(("abc-_1".into(), "XYZ".into()))
+        );
+        assert_eq!(parse_mismatch("the token expired 3s ago"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! compares the thumbprint, reads the refusal in the saved answer, and replays a token
 //! itself to see the server still refuses.
 
+use playbook::oauth::BearerError;
 use playbook::x509::Purpose;
 
 use super::probe::CallOutcome;
@@ -22,9 +23,6 @@ pub const INFO: LabInfo = LabInfo {
 
 const X5T: &str = "x5t.txt";
 const REPLAY: &str = "replay.txt";
-/// What the resource server says when the binding does not match (resource-server's auth).
-const BOUND_TO: &str = "bound to certificate x5t#S256=";
-const PRESENTED: &str = "presented x5t#S256=";
 
 pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
     let dir = ctx.dir(4)?;
@@ -108,25 +106,41 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
 }
 
 /// The saved answer shows a 401 `invalid_token` naming the token's binding (client.pem's
-/// thumbprint) and another presented certificate.
+/// thumbprint) and another presented certificate: read from its `WWW-Authenticate` header
+/// (else its JSON body) with the parsers the client and the resource server share.
 fn replay_check(text: &str, thumbprint: &str) -> Check {
     let status = text
         .lines()
         .find(|l| l.starts_with("HTTP/"))
         .unwrap_or("(no HTTP status line)")
         .trim();
-    let value_after = |marker: &str| {
-        text.find(marker).map(|i| {
-            text[i + marker.len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect::<String>()
-        })
+    let challenge = text.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("www-authenticate")
+            .then(|| value.trim().to_owned())
+    });
+    let body: Option<serde_json::Value> = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok());
+    let field = |name: &str| {
+        challenge
+            .as_deref()
+            .and_then(|c| playbook::oauth::challenge_param(c, name))
+            .or_else(|| body.as_ref()?.get(name)?.as_str().map(str::to_owned))
     };
-    let bound = value_after(BOUND_TO);
-    let presented = value_after(PRESENTED);
+    let code = field("error").map(|c| BearerError::parse(&c));
+    let (bound, presented) = match field("error_description")
+        .as_deref()
+        .and_then(playbook::rfc8705::parse_mismatch)
+    {
+        Some((b, p)) => (Some(b), Some(p)),
+        None => (None, None),
+    };
     let ok = status.split_whitespace().nth(1) == Some("401")
-        && text.contains("invalid_token")
+        && code == Some(BearerError::InvalidToken)
         && bound.as_deref() == Some(thumbprint)
         && presented.as_deref().is_some_and(|p| p != thumbprint);
     let found = match (&bound, &presented) {
@@ -179,10 +193,15 @@ mod tests {
 
     const OURS: &str = "oEnP28TNfwAQoEnP28TNfwAQoEnP28TNfwAQoEnP28T";
 
+    /// The answer as curl -i saves it: the challenge exactly as the resource server writes it.
     fn answer(status: &str, bound: &str, presented: &str) -> String {
-        format!(
-            "HTTP/1.1 {status}\r\nwww-authenticate: Bearer realm=\"oauth2-playbook\", error=\"invalid_token\", error_description=\"the token is bound to certificate x5t#S256={bound} but this connection presented x5t#S256={presented} (RFC 8705 §3)\"\r\n\r\n"
-        )
+        let why = playbook::rfc8705::mismatch_description(bound, presented);
+        let challenge = playbook::oauth::bearer_challenge(
+            "oauth2-playbook",
+            Some((&BearerError::InvalidToken, &why)),
+            None,
+        );
+        format!("HTTP/1.1 {status}\r\nwww-authenticate: {challenge}\r\n\r\n")
     }
 
     #[test]
@@ -194,5 +213,9 @@ mod tests {
         let c = replay_check(&answer("401 Unauthorized", "someone-else", "x"), OURS);
         assert!(!c.passed && c.hint.contains("client.pem"), "{c:?}");
         assert!(!replay_check("HTTP/2 200\r\n\r\n{}", OURS).passed);
+        // Without the header, the JSON body says the same.
+        let why = playbook::rfc8705::mismatch_description(OURS, "other-x5t");
+        let body = serde_json::json!({"error": "invalid_token", "error_description": why});
+        assert!(replay_check(&format!("HTTP/2 401\r\n\r\n{body}"), OURS).passed);
     }
 }

@@ -48,13 +48,11 @@ pub fn check_binding(
     // Hashed once per connection, not per request.
     let presented = connection.client_x5t_s256();
     let binding = rfc8705::compare(claims.bound_thumbprint(), presented);
-    let result = match &binding {
-        rfc8705::Binding::Matches { .. } => "matches",
+    match &binding {
+        rfc8705::Binding::Matches { .. } => {}
         rfc8705::Binding::Differs { token, presented } => {
-            return Err(ApiError::InvalidToken(format!(
-                "the token is bound to certificate x5t#S256={token} but this connection \
-                 presented x5t#S256={presented} (RFC 8705 §3): use the certificate the \
-                 token was issued to"
+            return Err(ApiError::InvalidToken(rfc8705::mismatch_description(
+                token, presented,
             )));
         }
         rfc8705::Binding::NoCertificate { .. } => {
@@ -73,8 +71,8 @@ pub fn check_binding(
                     .into(),
             ));
         }
-        rfc8705::Binding::Unbound => "unbound",
-    };
+        rfc8705::Binding::Unbound => {}
+    }
     let tls_terminated_at = match connection.forwarded_by {
         Some(proxy) => format!("proxy {proxy}"),
         None => "this server".to_owned(),
@@ -82,7 +80,7 @@ pub fn check_binding(
     Ok(Binding {
         token_x5t_s256: binding.token().map(str::to_owned),
         connection_x5t_s256: presented.map(str::to_owned),
-        result,
+        result: binding.name(),
         tls_terminated_at,
     })
 }
