@@ -368,9 +368,17 @@ impl DecodedJwt {
         })
     }
 
+    /// The token's `cnf` claim (RFC 7800 §3.1), when it has one.
+    pub fn confirmation(&self) -> Option<playbook::rfc8705::Confirmation> {
+        serde_json::from_value(self.claims.get("cnf")?.clone()).ok()
+    }
+
     /// RFC 8705 §3.1 `cnf.x5t#S256`, the thumbprint of the certificate the token is bound to.
     pub fn cnf_x5t_s256(&self) -> Option<&str> {
-        self.claims.get("cnf")?.get("x5t#S256")?.as_str()
+        self.claims
+            .get("cnf")?
+            .get(playbook::rfc8705::METHOD)?
+            .as_str()
     }
 
     /// Keycloak's `realm_access.roles`.

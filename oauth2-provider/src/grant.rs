@@ -53,7 +53,7 @@ pub struct Issue<'a> {
     /// User-session notes the grant sets (read by the mappers).
     pub notes: BTreeMap<String, String>,
     /// RFC 8705 §3: the client certificate's `x5t#S256`, for a certificate-bound token.
-    pub cnf: Option<String>,
+    pub bound_to: Option<String>,
 }
 
 /// A grant's refusal: the wire error, and the reason for the log.
@@ -134,7 +134,7 @@ pub fn client_credentials<'a>(
         )
     })?;
     // OAuth2GrantTypeBase#checkAndBindMtlsHoKToken / MtlsHoKTokenUtil: SHA-256 of certs[0].
-    let cnf = if client.attribute_true("tls.client.certificate.bound.access.tokens") {
+    let bound_to = if client.attribute_true("tls.client.certificate.bound.access.tokens") {
         match req.conn.client_leaf() {
             Some(leaf) => Some(playbook::rfc8705::thumbprint(leaf)),
             None => {
@@ -163,7 +163,7 @@ pub fn client_credentials<'a>(
         scopes,
         scope_param,
         notes,
-        cnf,
+        bound_to,
     })
 }
 
@@ -219,6 +219,6 @@ pub fn password<'a>(
         scopes,
         scope_param,
         notes: client_host_notes(req),
-        cnf: None,
+        bound_to: None,
     })
 }

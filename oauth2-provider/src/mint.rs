@@ -50,7 +50,7 @@ pub fn mint(provider: &Provider, base: &str, issue: Issue<'_>) -> Result<Value, 
         scopes,
         scope_param,
         mut notes,
-        cnf,
+        bound_to,
     } = issue;
     let cid = &client.client_id;
     let oidc = crate::scope::is_oidc_request(scope_param);
@@ -109,7 +109,7 @@ pub fn mint(provider: &Provider, base: &str, issue: Issue<'_>) -> Result<Value, 
         Target::AccessToken
     };
     mappers::apply(&ctx, target, &mut claims);
-    if let Some(t) = &cnf {
+    if let Some(t) = &bound_to {
         claims.set("cnf", playbook::rfc8705::confirmation(t));
     }
     claims.set("scope", json!(scope));
@@ -143,7 +143,7 @@ pub fn mint(provider: &Provider, base: &str, issue: Issue<'_>) -> Result<Value, 
             realm = %realm.name,
             "token issued to client '{cid}': jti={jti} sub={} scope='{scope}' bound={}",
             user.id,
-            cnf.as_deref().map(|t| &t[..8.min(t.len())]).unwrap_or("no")
+            bound_to.as_deref().map(|t| &t[..8.min(t.len())]).unwrap_or("no")
         ),
         Some(s) => {
             provider.inner.open_session(&s.sid, &user.id, s.expires);

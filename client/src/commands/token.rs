@@ -73,7 +73,14 @@ pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<
         out.plain(&format!("header: {}", pretty(&jwt.header)));
         out.plain(&format!("claims: {}", pretty(&jwt.claims)));
         let binding = id.as_ref().map(|i| jwt.binding(&i.x5t_s256()));
+        // A cnf of another method (RFC 9449 DPoP's jkt, …) is no x5t#S256 binding, and the
+        // resource server refuses it: say so rather than "not bound".
+        let other_method = jwt
+            .confirmation()
+            .filter(|c| !c.unverifiable().is_empty())
+            .and_then(|c| c.refusal());
         match &binding {
+            _ if other_method.is_some() => out.fail(other_method.as_deref().unwrap_or("")),
             Some(token::Binding::Matches { x5t_s256 }) => out.ok(&format!(
                 "cnf.x5t#S256 {x5t_s256} matches {} (RFC 8705 certificate-bound token)",
                 s.cert.display()

@@ -39,10 +39,12 @@ impl RealmKey {
             if let Some(cert) = &self.cert_der {
                 let sha1 =
                     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, cert);
-                let sha256 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert);
                 m.insert("x5c".into(), json!([STANDARD.encode(cert)]));
                 m.insert("x5t".into(), json!(URL_SAFE_NO_PAD.encode(sha1)));
-                m.insert("x5t#S256".into(), json!(URL_SAFE_NO_PAD.encode(sha256)));
+                m.insert(
+                    "x5t#S256".into(),
+                    json!(playbook::rfc8705::thumbprint(cert)),
+                );
             }
         };
         match &self.material {
