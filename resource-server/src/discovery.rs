@@ -4,7 +4,7 @@
 //! `jwks_uri`, which must be https. The key set itself is fetched by `jwks` with the same
 //! size-capped [`get_json`].
 
-pub use playbook::discovery::{DiscoveryError as FetchError, discovery_url, get_json};
+pub use playbook::discovery::{DiscoveryError, discovery_url, get_json};
 
 /// The two discovery fields a resource server needs.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ pub struct ProviderMetadata {
 pub async fn discover(
     http: &reqwest::Client,
     issuer: &str,
-) -> Result<ProviderMetadata, FetchError> {
+) -> Result<ProviderMetadata, DiscoveryError> {
     let metadata = playbook::discovery::discover(http, issuer).await?;
     let jwks_uri = metadata.https_jwks_uri()?.to_string();
     Ok(ProviderMetadata {

@@ -14,7 +14,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde::Deserialize;
 
-use crate::discovery::FetchError;
+use crate::discovery::DiscoveryError;
 
 /// The algorithms a token may be signed with: asymmetric only. `none` and the HMAC family
 /// are absent on purpose (a resource server holds no shared secret, and accepting HS256
@@ -64,8 +64,8 @@ struct RawJwks {
 
 impl KeySet {
     /// Keeps the signature keys we can verify with; says why each other entry was skipped.
-    pub fn parse(jwks_uri: &str, body: serde_json::Value) -> Result<KeySet, FetchError> {
-        let raw: RawJwks = serde_json::from_value(body).map_err(|e| FetchError::BadJson {
+    pub fn parse(jwks_uri: &str, body: serde_json::Value) -> Result<KeySet, DiscoveryError> {
+        let raw: RawJwks = serde_json::from_value(body).map_err(|e| DiscoveryError::BadJson {
             url: jwks_uri.to_owned(),
             detail: e.to_string(),
         })?;
@@ -85,7 +85,7 @@ impl KeySet {
             }
         }
         if keys.is_empty() {
-            return Err(FetchError::NoUsableKeys {
+            return Err(DiscoveryError::NoUsableKeys {
                 url: jwks_uri.to_owned(),
                 skipped: if skipped.is_empty() {
                     "the set is empty".to_owned()

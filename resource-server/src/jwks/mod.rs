@@ -47,7 +47,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use backon::{ExponentialBuilder, Retryable as _};
 use jsonwebtoken::Algorithm;
 
-use crate::discovery::{self, FetchError};
+use crate::discovery::{self, DiscoveryError};
 
 /// Why no key could be found for a token.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -65,7 +65,7 @@ pub enum KeyError {
     )]
     ProviderUnreachable {
         what: String,
-        error: FetchError,
+        error: DiscoveryError,
         retry_after: Duration,
     },
     /// The token names a key we do not have, and the refetch that could find it is held
@@ -117,7 +117,7 @@ enum Refetch {
     RateLimited(Duration),
     /// This attempt failed, or one did a moment ago and its backoff has not run out.
     Failed {
-        error: FetchError,
+        error: DiscoveryError,
         retry_after: Duration,
     },
 }
@@ -135,7 +135,7 @@ struct RefetchState {
 
 #[derive(Debug)]
 struct Failing {
-    error: FetchError,
+    error: DiscoveryError,
     /// Failures in a row: the backoff doubles with each.
     count: u32,
     /// No new attempt before this instant.
@@ -195,7 +195,7 @@ impl KeyStore {
     }
 
     /// Discovery, then the JWKS: one full fetch.
-    pub async fn fetch(&self) -> Result<KeySet, FetchError> {
+    pub async fn fetch(&self) -> Result<KeySet, DiscoveryError> {
         let started = SystemTime::now();
         let metadata = discovery::discover(&self.http, &self.issuer).await?;
         let body: serde_json::Value = discovery::get_json(&self.http, &metadata.jwks_uri).await?;
@@ -240,7 +240,7 @@ impl KeyStore {
         let result = (|| async { self.fetch().await })
             .retry(backoff)
             .sleep(tokio::time::sleep)
-            .notify(|error: &FetchError, pause: Duration| {
+            .notify(|error: &DiscoveryError, pause: Duration| {
                 tracing::warn!(
                     "cannot load the provider's keys yet, retrying in {pause:.1?}: {error}"
                 );
