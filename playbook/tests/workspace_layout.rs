@@ -66,17 +66,57 @@ fn modules(src: &Path) -> Vec<(PathBuf, Module)> {
     out
 }
 
+/// `#[cfg(test)]`, `#[cfg(all(test, …))]`: code that exists only in tests (`not(test)` is not).
 fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
-        a.path().is_ident("cfg") && {
-            let mut test = false;
-            let _ = a.parse_nested_meta(|m| {
-                test |= m.path.is_ident("test");
-                Ok(())
-            });
-            test
-        }
+        let syn::Meta::List(list) = &a.meta else {
+            return false;
+        };
+        let words: Vec<String> = list
+            .tokens
+            .to_string()
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .map(str::to_owned)
+            .collect();
+        a.path().is_ident("cfg")
+            && words.iter().any(|w| w == "test")
+            && !words.iter().any(|w| w == "not")
     })
+}
+
+/// The modules a file declares `#[cfg(test)] mod name;` (their files are test code).
+fn test_modules(file: &syn::File, here: &Module) -> Vec<Module> {
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Mod(m) if m.content.is_none() && is_cfg_test(&m.attrs) => {
+                let mut module = here.clone();
+                module.push(m.ident.to_string());
+                Some(module)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The crate's files that are not test code, with their module and parsed source.
+fn library_files(src: &Path) -> Vec<(PathBuf, Module, String, syn::File)> {
+    let parsed: Vec<_> = modules(src)
+        .into_iter()
+        .map(|(path, module)| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path, module, text, file)
+        })
+        .collect();
+    let tests: Vec<Module> = parsed
+        .iter()
+        .flat_map(|(_, module, _, file)| test_modules(file, module))
+        .collect();
+    parsed
+        .into_iter()
+        .filter(|(_, module, _, _)| !tests.iter().any(|t| module.starts_with(t)))
+        .collect()
 }
 
 /// The module paths a file names: `crate::a::b`, `super::c`, `self::d`, in code and in `use`.
@@ -142,20 +182,39 @@ impl Paths {
 
 impl<'ast> Visit<'ast> for Paths {
     fn visit_item(&mut self, item: &'ast syn::Item) {
-        let attrs = match item {
-            syn::Item::Mod(m) => &m.attrs,
-            syn::Item::Fn(f) => &f.attrs,
+        let attrs: &[syn::Attribute] = match item {
+            syn::Item::Const(i) => &i.attrs,
+            syn::Item::Enum(i) => &i.attrs,
+            syn::Item::ExternCrate(i) => &i.attrs,
+            syn::Item::Fn(i) => &i.attrs,
+            syn::Item::ForeignMod(i) => &i.attrs,
             syn::Item::Impl(i) => &i.attrs,
-            syn::Item::Use(u) => &u.attrs,
-            syn::Item::Const(c) => &c.attrs,
-            syn::Item::Static(s) => &s.attrs,
-            syn::Item::Struct(s) => &s.attrs,
-            syn::Item::Enum(e) => &e.attrs,
-            syn::Item::Macro(m) => &m.attrs,
-            _ => return syn::visit::visit_item(self, item),
+            syn::Item::Macro(i) => &i.attrs,
+            syn::Item::Mod(i) => &i.attrs,
+            syn::Item::Static(i) => &i.attrs,
+            syn::Item::Struct(i) => &i.attrs,
+            syn::Item::Trait(i) => &i.attrs,
+            syn::Item::TraitAlias(i) => &i.attrs,
+            syn::Item::Type(i) => &i.attrs,
+            syn::Item::Union(i) => &i.attrs,
+            syn::Item::Use(i) => &i.attrs,
+            _ => &[],
         };
         if !is_cfg_test(attrs) {
             syn::visit::visit_item(self, item);
+        }
+    }
+
+    fn visit_impl_item(&mut self, item: &'ast syn::ImplItem) {
+        let attrs: &[syn::Attribute] = match item {
+            syn::ImplItem::Const(i) => &i.attrs,
+            syn::ImplItem::Fn(i) => &i.attrs,
+            syn::ImplItem::Type(i) => &i.attrs,
+            syn::ImplItem::Macro(i) => &i.attrs,
+            _ => &[],
+        };
+        if !is_cfg_test(attrs) {
+            syn::visit::visit_impl_item(self, item);
         }
     }
 
@@ -224,17 +283,15 @@ fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
 /// For each module, the edges among its children: child `a` → child `b` when something in
 /// `a`'s subtree names something in `b`'s.
 fn sibling_edges(crate_dir: &Path) -> BTreeMap<Module, BTreeMap<String, BTreeSet<String>>> {
-    let files = modules(&crate_dir.join("src"));
-    let known: BTreeSet<Module> = files.iter().map(|(_, m)| m.clone()).collect();
+    let files = library_files(&crate_dir.join("src"));
+    let known: BTreeSet<Module> = files.iter().map(|(_, m, _, _)| m.clone()).collect();
     let mut levels: BTreeMap<Module, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-    for (path, here) in &files {
-        let text = std::fs::read_to_string(path).unwrap();
-        let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (_, here, _, file) in &files {
         let mut paths = Paths {
             here: here.clone(),
             found: Vec::new(),
         };
-        paths.visit_file(&file);
+        paths.visit_file(file);
         for target in paths.found {
             let to = module_of(&target, &known);
             let common = here.iter().zip(&to).take_while(|(a, b)| a == b).count();
@@ -275,11 +332,17 @@ fn no_crate_has_an_import_cycle() {
     );
 }
 
-/// Lines of a file before its tests (`#[cfg(test)]` at the start of a line).
+/// Lines of a file before its tests: a `#[cfg(test)]` line followed by `mod …`.
 fn lines_before_tests(text: &str) -> usize {
-    text.lines()
-        .take_while(|l| !l.starts_with("#[cfg(test)]"))
-        .count()
+    let lines: Vec<&str> = text.lines().collect();
+    (0..lines.len())
+        .find(|&i| {
+            lines[i].trim() == "#[cfg(test)]"
+                && lines
+                    .get(i + 1)
+                    .is_some_and(|l| l.trim_start().starts_with("mod "))
+        })
+        .unwrap_or(lines.len())
 }
 
 #[test]
@@ -287,8 +350,7 @@ fn no_source_file_is_longer_than_the_limit() {
     let mut long = Vec::new();
     for name in CRATES {
         let root = workspace().join(name);
-        for (path, _) in modules(&root.join("src")) {
-            let text = std::fs::read_to_string(&path).unwrap();
+        for (path, _, text, _) in library_files(&root.join("src")) {
             let n = lines_before_tests(&text);
             if n > MAX_LINES {
                 let shown = path
@@ -332,7 +394,11 @@ fn the_checks_see_a_cycle_and_the_crates() {
     );
     let file = syn::parse_file(
         "use crate::{a::{self, X}, b::*}; use super::c; fn f() { crate::d::e(); }
-         #[cfg(test)] mod tests { use crate::z; }",
+         #[cfg(test)] mod tests { use crate::z; }
+         #[cfg(all(test, unix))] fn t() { crate::zz::f(); }
+         impl S { #[cfg(test)] fn u() { crate::zzz::g(); } }
+         #[cfg(not(test))] fn live() { crate::y::h(); }
+         #[cfg(test)] mod fixtures;",
     )
     .unwrap();
     let mut paths = Paths {
