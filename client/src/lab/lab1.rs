@@ -106,7 +106,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
             ),
         )),
         Err(e) => {
-            let (found, hint) = if e.contains("UnsupportedCertVersion") {
+            let (found, hint) = if is_version_1(&leaf) {
                 (
                     "a version 1 certificate (no extensions at all)".to_owned(),
                     "openssl x509 -req makes a v3 certificate only when given extensions (-extfile)",
@@ -318,4 +318,35 @@ fn rand_serial() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
     nanos ^ (u64::from(std::process::id()) << 32) | 1
+}
+
+/// A v1 certificate (X.509 version 1: no extensions at all), which the TLS verifiers refuse.
+fn is_version_1(der: &[u8]) -> bool {
+    use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
+    X509Certificate::from_der(der).is_ok_and(|(_, c)| c.version() == X509Version::V1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+
+    /// `openssl x509 -req -in c.csr -signkey k.pem` (no -extfile): a version 1 certificate.
+    const V1: &str = "-----BEGIN CERTIFICATE-----
+MIIBFDCBuwIUX0bxWjL1GYWh13MG6u9bk56VpiowCgYIKoZIzj0EAwIwDTELMAkG
+A1UEAwwCdjEwHhcNMjYxMjAyMDQyNzM2WhcNMjYxMjAzMDQyNzM2WjANMQswCQYD
+VQQDDAJ2MTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABMp/bO+jcJIBwOPzPqNM
+WbcPkQgot0T7DsO9O9gO/A0G+rmGrkEswDP+yHwgN/Azyz/vhsQ6jCzMOuSpoe/f
+kWowCgYIKoZIzj0EAwIDSAAwRQIhAOuvvc3IiWyeQCDvS/sNiLMUGAvbYDW3AKic
+5KJAlwt3AiAQ3X1Lw/YQZvnmZKyjmQdf0ANSyBQxY56GOw4AmoSTOg==
+-----END CERTIFICATE-----";
+
+    #[test]
+    fn a_version_1_certificate_is_recognised_from_the_certificate_not_an_error_text() {
+        let v1 = CertificateDer::from_pem_slice(V1.as_bytes()).unwrap();
+        assert!(is_version_1(&v1));
+        let pki = playbook::pki::DevPki::generate(1, 1).unwrap();
+        assert!(!is_version_1(&pki.client.cert_der));
+    }
 }
