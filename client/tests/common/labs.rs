@@ -272,10 +272,7 @@ async fn resource_server_with_reports(env: &LabEnv) -> (String, playbook::server
         resource_server::app(state.clone()).merge(reports::router().with_state(state.clone()));
     tokio::spawn(state.load_keys());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "https://localhost:{}",
-        listener.local_addr().unwrap().port()
-    );
+    let url = playbook::server::localhost_url(listener.local_addr().unwrap());
     let server = playbook::server::Background::spawn(|stopped| {
         playbook::server::serve(listener, tls, app, stopped)
     });
