@@ -13,6 +13,11 @@
 //! (`CN C L ST O OU STREET DC UID`) plus the three Keycloak adds (`SERIALNUMBER`,
 //! `BUSINESSCATEGORY`, `JURISDICTIONCOUNTRYNAME`); other attributes render as
 //! `OID=#hex`, as Java does.
+//!
+//! The regex mode (`x509.allow.regex.pattern.comparison=true`) matches Java's legacy
+//! `X500Name#toString` instead: [`java_legacy`] (", "-separated, quoted values,
+//! `EMAILADDRESS`, `OID.<oid>` for the rest). One keyword table serves both renderings and
+//! [`crate::pki`]'s DN parser.
 
 use std::fmt;
 

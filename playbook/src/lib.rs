@@ -9,7 +9,9 @@
 //! - [`x509`]: reading a certificate back (subject, issuer, EKUs, validity).
 //! - [`rfc8705`]: certificate-bound tokens: the `x5t#S256` thumbprint, the `cnf` claim, the
 //!   comparison (constant time) and its typed outcome, for all three crates.
-//! - [`oauth`]: the wire error codes, RFC 6749 §5.2 and RFC 6750 §3.1, as enums.
+//! - [`oauth`]: the wire error codes, RFC 6749 §5.2 and RFC 6750 §3.1, as enums; the RFC 6750
+//!   challenge, written and read.
+//! - [`error`]: [`TlsError`], what loading certificates or building TLS configs refuses.
 //! - [`dn`]: distinguished names rendered as Keycloak compares them (RFC 2253).
 //! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
 //! - [`forwarded`]: client certificates forwarded by a TLS-terminating reverse proxy.

@@ -18,6 +18,7 @@
 //!   `builtin_clients` (6. `uma_authorization` and the admin roles), `roles` (7.
 //!   composites, 8. the deprecated `defaultRoles`), `users` (9.);
 //! - `convert`: one representation into one model entity, with Keycloak's defaults;
+//! - `key_source`: the realm file's key material taken out for [`crate::keys`];
 //! - `master`: the `master` realm, made rather than imported;
 //! - `error`: what refuses a file, naming the file and the field.
 
