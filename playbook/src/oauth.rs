@@ -49,18 +49,6 @@ macro_rules! wire_codes {
             }
         }
 
-        impl From<&str> for $name {
-            fn from(code: &str) -> Self {
-                Self::parse(code)
-            }
-        }
-
-        impl PartialEq<&str> for $name {
-            fn eq(&self, other: &&str) -> bool {
-                self.as_str() == *other
-            }
-        }
-
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
@@ -196,7 +184,7 @@ mod tests {
             BearerError::parse("insufficient_scope"),
             BearerError::InsufficientScope
         );
-        assert_eq!(BearerError::InvalidToken, "invalid_token");
+        assert_eq!(BearerError::InvalidToken.as_str(), "invalid_token");
         assert_eq!(BearerError::InvalidToken.to_string(), "invalid_token");
     }
 

@@ -6,7 +6,7 @@ use super::rep::RealmRep;
 use crate::keys::{KeyComponent, KeySource};
 
 /// The component type of key providers in `RealmRepresentation#components`.
-pub const KEY_PROVIDER_TYPE: &str = "org.keycloak.keys.KeyProvider";
+const KEY_PROVIDER_TYPE: &str = "org.keycloak.keys.KeyProvider";
 
 /// Takes the key fields out of `rep` (they are used by `keys` only).
 pub(crate) fn take_key_source(rep: &mut RealmRep) -> KeySource {

@@ -43,7 +43,6 @@ pub(crate) use convert::client_from_rep;
 pub use error::{FieldError, Problem, RealmFileError};
 pub use file::{RealmInput, parse, parse_realms, read_path};
 pub use import::{import, import_realm, import_with_keys};
-pub use key_source::KEY_PROVIDER_TYPE;
 pub use master::master_realm;
 pub use rep::{
     ClientRep, ClientScopeRep, ComponentRep, CompositesRep, MapperRep, RealmRep, RoleRep, RolesRep,
