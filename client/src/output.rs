@@ -189,8 +189,7 @@ impl Output {
     pub fn json(&self, value: &Value) {
         if self.mode == Mode::Json {
             let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-            let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-            let _ = writeln!(out, "{text}");
+            let _ = writeln!(out, "{}", pretty(value));
         }
     }
 
@@ -319,6 +318,11 @@ pub fn shell_quote(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
+}
+
+/// A JSON value indented for people.
+pub fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }
 
 #[cfg(test)]

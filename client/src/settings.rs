@@ -9,7 +9,7 @@ use playbook::names;
 use url::Url;
 
 use crate::error::ClientError;
-use crate::token::{ClientId, ClientSecret, Scope};
+use crate::token::{ClientAuth, ClientId, ClientSecret, Scope, TokenRequest};
 
 /// Where the servers are, who we are, and which files prove it.
 #[derive(Debug, Clone)]
@@ -46,6 +46,24 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The client-credentials request of the mTLS client (`tls_client_auth`), or with
+    /// `secret` of the client-secret client (`client_secret_basic`).
+    pub fn token_request(&self, secret: bool) -> TokenRequest {
+        if secret {
+            TokenRequest {
+                client_id: self.secret_client_id.clone(),
+                scope: self.scope.clone(),
+                auth: ClientAuth::SecretBasic(self.client_secret.clone()),
+            }
+        } else {
+            TokenRequest {
+                client_id: self.client_id.clone(),
+                scope: self.scope.clone(),
+                auth: ClientAuth::TlsClientAuth,
+            }
+        }
+    }
+
     /// The defaults of `./start.sh`, with the certificates in `certs_dir`.
     pub fn defaults(certs_dir: &Path) -> Self {
         let file = |name: &str| certs_dir.join(name);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use playbook::pem;
 use serde_json::json;
 
-use super::{absolute_path, https, identity, token_endpoint, token_request};
+use super::{absolute_path, https, identity, token_endpoint};
 use crate::bench;
 use crate::cli::BenchArgs;
 use crate::error::ClientError;
@@ -43,7 +43,7 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
     }
     let roots = pem::load_ca_certs(&s.ca)?;
     let id = identity(s)?;
-    let token_request = token_request(s, args.secret);
+    let token_request = s.token_request(args.secret);
     let token_id = (!args.secret).then_some(&id);
     let mut headers = reqwest::header::HeaderMap::new();
     let header = |v: &str| {

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{absolute_path, https, identity, token_endpoint, token_request};
+use super::{absolute_path, https, identity, token_endpoint};
 use crate::cli::CallArgs;
 use crate::error::ClientError;
 use crate::output::Output;
@@ -34,7 +34,7 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
     // The calls always present the client certificate (the resource server requires one);
     // the token comes from the mTLS client, or with --secret from the client-secret one.
     let http = https(s, Some(&id))?;
-    let request = token_request(s, args.secret);
+    let request = s.token_request(args.secret);
     let token_http = if args.secret {
         https(s, None)?
     } else {

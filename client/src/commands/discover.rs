@@ -4,11 +4,11 @@
 
 use url::Url;
 
-use super::{https, pretty};
+use super::https;
 use crate::cli::DiscoverArgs;
 use crate::discovery;
 use crate::error::ClientError;
-use crate::output::Output;
+use crate::output::{Output, pretty};
 use crate::retry;
 use crate::settings::Settings;
 

@@ -34,7 +34,7 @@ use crate::error::ClientError;
 use crate::output::Output;
 use crate::retry;
 use crate::settings::Settings;
-use crate::token::{ClientAuth, TokenRequest};
+use crate::token::ClientAuth;
 
 /// Runs the parsed command; the exit code says whether it did what was asked.
 pub async fn run(cli: Cli) -> ExitCode {
@@ -78,24 +78,6 @@ fn identity(s: &Settings) -> Result<Identity, ClientError> {
     Ok(Identity::load(&s.cert, &s.key, Some(Purpose::Client))?)
 }
 
-/// The client-credentials request of the mTLS client (`tls_client_auth`), or with
-/// `secret` of the client-secret client (`client_secret_basic`).
-fn token_request(s: &Settings, secret: bool) -> TokenRequest {
-    if secret {
-        TokenRequest {
-            client_id: s.secret_client_id.clone(),
-            scope: s.scope.clone(),
-            auth: ClientAuth::SecretBasic(s.client_secret.clone()),
-        }
-    } else {
-        TokenRequest {
-            client_id: s.client_id.clone(),
-            scope: s.scope.clone(),
-            auth: ClientAuth::TlsClientAuth,
-        }
-    }
-}
-
 /// An API path as given, with the leading '/' added if it is missing.
 fn absolute_path(path: &str) -> String {
     if path.starts_with('/') {
@@ -123,8 +105,4 @@ async fn token_endpoint(s: &Settings, auth: &ClientAuth) -> Result<Url, ClientEr
         ClientAuth::TlsClientAuth => m.token_endpoint_for_mtls().clone(),
         ClientAuth::SecretBasic(_) => m.token_endpoint.clone(),
     })
-}
-
-fn pretty(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }

@@ -6,10 +6,10 @@
 
 use serde_json::json;
 
-use super::{https, identity, pretty, token_endpoint, token_request};
+use super::{https, identity, token_endpoint};
 use crate::cli::TokenArgs;
 use crate::error::ClientError;
-use crate::output::Output;
+use crate::output::{Output, pretty};
 use crate::settings::Settings;
 use crate::token::{self, ClientAuth, CurlTls, DecodedJwt};
 
@@ -17,7 +17,7 @@ pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<
     // --raw: the token alone on stdout, for `ACCESS_TOKEN=$(client token --raw)`.
     let quiet = Output::quiet();
     let out = if args.raw { &quiet } else { out };
-    let request = token_request(s, args.secret);
+    let request = s.token_request(args.secret);
     let id = if args.secret {
         None
     } else {
@@ -79,27 +79,29 @@ pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<
             .confirmation()
             .filter(|c| !c.unverifiable().is_empty())
             .and_then(|c| c.refusal());
-        match &binding {
-            _ if other_method.is_some() => out.fail(other_method.as_deref().unwrap_or("")),
-            Some(token::Binding::Matches { x5t_s256 }) => out.ok(&format!(
-                "cnf.x5t#S256 {x5t_s256} matches {} (RFC 8705 certificate-bound token)",
-                s.cert.display()
-            )),
-            Some(token::Binding::Differs {
-                token,
-                presented: ours,
-            }) => out.fail(&format!(
-                "cnf.x5t#S256 {token} does NOT match {} ({ours})",
-                s.cert.display()
-            )),
-            Some(token::Binding::NoCertificate { token }) => out.fail(&format!(
-                "cnf.x5t#S256 {token}, and no certificate to compare it with"
-            )),
-            Some(token::Binding::Unbound) => {
-                out.warn("no cnf claim: the token is not bound to the certificate")
-            }
-            None => {
-                out.note("no certificate was used, so the token is a plain bearer token (no cnf)")
+        if let Some(why) = &other_method {
+            out.fail(why);
+        } else {
+            match &binding {
+                Some(token::Binding::Matches { x5t_s256 }) => out.ok(&format!(
+                    "cnf.x5t#S256 {x5t_s256} matches {} (RFC 8705 certificate-bound token)",
+                    s.cert.display()
+                )),
+                Some(token::Binding::Differs {
+                    token,
+                    presented: ours,
+                }) => out.fail(&format!(
+                    "cnf.x5t#S256 {token} does NOT match {} ({ours})",
+                    s.cert.display()
+                )),
+                Some(token::Binding::NoCertificate { token }) => out.fail(&format!(
+                    "cnf.x5t#S256 {token}, and no certificate to compare it with"
+                )),
+                Some(token::Binding::Unbound) => {
+                    out.warn("no cnf claim: the token is not bound to the certificate")
+                }
+                None => out
+                    .note("no certificate was used, so the token is a plain bearer token (no cnf)"),
             }
         }
         if let Some(obj) = doc.as_object_mut() {

@@ -17,7 +17,7 @@ use crate::output::{Output, shell_quote};
 use crate::resource::{self, ApiResponse};
 use crate::retry;
 use crate::settings::Settings;
-use crate::token::{self, ClientAuth, CurlTls, TokenRequest, TokenResponse};
+use crate::token::{self, CurlTls, TokenResponse};
 
 /// A certificate and its key, as files (for the curl lines).
 pub(super) type CertFiles<'a> = (&'a Path, &'a Path);
@@ -52,14 +52,6 @@ impl Context<'_> {
         (self.s.other_cert.as_path(), self.s.other_key.as_path())
     }
 
-    fn token_request(&self) -> TokenRequest {
-        TokenRequest {
-            client_id: self.s.client_id.clone(),
-            scope: self.s.scope.clone(),
-            auth: ClientAuth::TlsClientAuth,
-        }
-    }
-
     fn curl_tls(&self, cert: Option<CertFiles<'_>>) -> CurlTls {
         CurlTls {
             ca: self.s.ca.clone(),
@@ -75,7 +67,7 @@ impl Context<'_> {
         cert: Option<CertFiles<'_>>,
     ) -> Result<TokenResponse, ClientError> {
         let endpoint = self.metadata.token_endpoint_for_mtls();
-        let request = self.token_request();
+        let request = self.s.token_request(false);
         self.out.send(&format!(
             "POST {endpoint}\nContent-Type: application/x-www-form-urlencoded\n{}\n(TLS client certificate: {presenting}; no client_secret anywhere)",
             request.form_body()

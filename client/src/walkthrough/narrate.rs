@@ -4,13 +4,11 @@
 
 use std::time::Instant;
 
-use serde_json::Value;
-
 use playbook::x509::CertInfo;
 
 use super::report::{Report, StepReport};
 use super::steps::{STEPS, StepDef, def};
-use crate::output::Output;
+use crate::output::{Output, pretty};
 use crate::token::DecodedJwt;
 
 /// Records steps and narrates them.
@@ -131,7 +129,6 @@ pub(super) fn cert_line(out: &Output, label: &str, info: &CertInfo) {
 
 /// The token's header and claims, pretty-printed.
 pub(super) fn show_jwt(out: &Output, jwt: &DecodedJwt) {
-    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
     out.note("decoded (not verified here: the resource server checks the signature via JWKS):");
     out.note(&format!("header: {}", pretty(&jwt.header)));
     out.note(&format!("claims: {}", pretty(&jwt.claims)));
