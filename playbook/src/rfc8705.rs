@@ -101,8 +101,9 @@ impl Binding {
         }
     }
 
-    /// The token's own thumbprint, if it is bound.
-    pub fn token(&self) -> Option<&str> {
+    /// The token's own thumbprint, if it is bound (taken out, not copied: the resource
+    /// server does this on every request).
+    pub fn into_token(self) -> Option<String> {
         match self {
             Binding::Matches { x5t_s256 } => Some(x5t_s256),
             Binding::Differs { token, .. } | Binding::NoCertificate { token } => Some(token),
@@ -203,7 +204,7 @@ mod tests {
         assert_eq!(compare(None, Some("b")), Binding::Unbound);
         assert_eq!(compare(Some("a"), Some("ab")).name(), "differs");
         assert_eq!(compare(None, None).name(), "unbound");
-        assert_eq!(compare(Some("a"), None).token(), Some("a"));
+        assert_eq!(compare(Some("a"), None).into_token().as_deref(), Some("a"));
     }
 
     #[test]

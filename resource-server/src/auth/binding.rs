@@ -78,9 +78,9 @@ pub fn check_binding(
         None => "this server".to_owned(),
     };
     Ok(Binding {
-        token_x5t_s256: binding.token().map(str::to_owned),
-        connection_x5t_s256: presented.map(str::to_owned),
         result: binding.name(),
+        token_x5t_s256: binding.into_token(),
+        connection_x5t_s256: presented.map(str::to_owned),
         tls_terminated_at,
     })
 }
