@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use super::admin_api::{Admin, admin_password_grant};
-use super::helpers::{Answer, client_credentials, http, mtls_token, send};
+use super::helpers::{client_credentials, http, mtls_token, send};
 use super::{Fixture, shared_service_account};
 
 /// The walkthrough's admin sequence, with Keycloak's answers at each step.
@@ -57,52 +57,40 @@ pub async fn admin_walkthrough(f: &Fixture) {
     assert_eq!(role["clientRole"], json!(false));
     assert!(role["id"].is_string() && role["containerId"].is_string());
     let a = admin.get("/roles").await;
-    let names: Vec<&str> = a
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["name"].as_str())
-        .collect();
+    let names = a.names();
     assert!(
         names.contains(&READONLY_ROLE) && names.contains(&WRITE_ROLE),
         "{names:?}"
     );
     // Assign, list, re-assign (idempotent), remove.
     let mappings = format!("/users/{sa_id}/role-mappings/realm");
-    let names_of = |a: &Answer| -> Vec<String> {
-        a.body
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|r| r["name"].as_str().map(str::to_owned))
-            .collect()
-    };
     admin.set_role(&sa_id, &role, false).await;
     admin.set_role(&sa_id, &role, true).await;
     let listed = admin.get(&mappings).await;
     assert_eq!(listed.status, StatusCode::OK);
     assert_eq!(
-        names_of(&listed)
+        listed
+            .names()
             .iter()
-            .filter(|n| *n == READONLY_ROLE)
+            .filter(|n| **n == READONLY_ROLE)
             .count(),
         1
     );
     admin.set_role(&sa_id, &role, true).await;
     let listed = admin.get(&mappings).await;
     assert_eq!(
-        names_of(&listed)
+        listed
+            .names()
             .iter()
-            .filter(|n| *n == READONLY_ROLE)
+            .filter(|n| **n == READONLY_ROLE)
             .count(),
         1,
         "idempotent"
     );
     admin.set_role(&sa_id, &role, false).await;
     let listed = admin.get(&mappings).await;
-    assert!(!names_of(&listed).contains(&READONLY_ROLE.to_owned()));
-    assert!(names_of(&listed).contains(&"default-roles-oauth2-playbook".to_owned()));
+    assert!(!listed.names().contains(&READONLY_ROLE));
+    assert!(listed.names().contains(&"default-roles-oauth2-playbook"));
     admin.set_role(&sa_id, &role, false).await; // removing again: still 204
     // id and name must agree.
     let write = admin.role(WRITE_ROLE).await;
@@ -130,7 +118,7 @@ pub async fn admin_walkthrough(f: &Fixture) {
     );
     let listed = admin.get(&mappings).await;
     assert!(
-        !names_of(&listed).contains(&READONLY_ROLE.to_owned()),
+        !listed.names().contains(&READONLY_ROLE),
         "a refused mapping changes nothing"
     );
     // Not found.
@@ -218,13 +206,7 @@ pub async fn created_client_gets_service_account(f: &Fixture) {
                     sa["id"].as_str().unwrap()
                 ))
                 .await;
-            let names: Vec<&str> = roles
-                .body
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|r| r["name"].as_str())
-                .collect();
+            let names = roles.names();
             assert!(
                 names.contains(&"default-roles-oauth2-playbook"),
                 "{names:?}"

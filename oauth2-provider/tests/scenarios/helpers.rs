@@ -62,6 +62,12 @@ pub async fn send(request: reqwest::RequestBuilder) -> Answer {
 }
 
 impl Answer {
+    /// The `name` of each object in a JSON array body (roles, role mappings).
+    pub fn names(&self) -> Vec<&str> {
+        let items = self.body.as_array().expect("a JSON array");
+        items.iter().filter_map(|r| r["name"].as_str()).collect()
+    }
+
     async fn read(method: &reqwest::Method, r: reqwest::Response) -> Answer {
         let status = r.status();
         let headers = r.headers().clone();
