@@ -132,13 +132,10 @@ fn replay_check(text: &str, thumbprint: &str) -> Check {
             .or_else(|| body.as_ref()?.get(name)?.as_str().map(str::to_owned))
     };
     let code = field("error").map(|c| BearerError::parse(&c));
-    let (bound, presented) = match field("error_description")
+    let (bound, presented) = field("error_description")
         .as_deref()
         .and_then(playbook::rfc8705::parse_mismatch)
-    {
-        Some((b, p)) => (Some(b), Some(p)),
-        None => (None, None),
-    };
+        .unzip();
     let ok = status.split_whitespace().nth(1) == Some("401")
         && code == Some(BearerError::InvalidToken)
         && bound.as_deref() == Some(thumbprint)
