@@ -9,9 +9,10 @@
 //! cargo test -p client --test labs_keycloak_native -- --ignored      # needs Java 17+
 //! ```
 //!
-//! One Keycloak (instance `labs-tests`, free ports) serves labs 1 to 6 and 8 in turn; each
-//! lab leaves the realm as its reset puts it. Lab 7 runs last: trusting a certificate is a
-//! Keycloak start option (`--truststore-paths`), so it restarts Keycloak twice, as an
+//! The labs are those of `client::lab::LABS`, each with its test from `common/labs.rs`.
+//! One Keycloak (instance `labs-tests`, free ports) serves the labs that need no restart (1 to
+//! 6 and 8) in turn; each lab leaves the realm as its reset puts it. Lab 7 runs last:
+//! trusting a certificate is a Keycloak start option (`--truststore-paths`), so it restarts Keycloak twice, as an
 //! attendee restarts `./start.sh --lab 7`: with the lab's realm copy and the certificate
 //! trusted, then without the trust. Three starts in all, about 30-100 s each.
 //!
@@ -27,7 +28,8 @@ mod native;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use common::labs::{self, LabEnv};
+use client::lab::LABS;
+use common::labs::{self, LabEnv, LabTest, Results};
 use native::NativeKeycloak;
 use playbook::pki::DevPki;
 
@@ -57,38 +59,6 @@ async fn start_keycloak(
     .unwrap_or_else(|e| panic!("the native Keycloak did not start: {e}"))
 }
 
-/// The text of a panic caught from a lab's task.
-fn panic_text(e: tokio::task::JoinError) -> String {
-    match e.try_into_panic() {
-        Ok(p) => p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "a panic without a message".to_owned()),
-        Err(e) => e.to_string(),
-    }
-}
-
-/// Prints lab `n`'s outcome (and, when it failed, why, at once: a later lab's panic must not
-/// hide it), and keeps it for the verdict.
-fn record(
-    results: &mut Vec<(u8, Result<(), String>)>,
-    n: u8,
-    started: std::time::Instant,
-    outcome: Result<(), String>,
-    note: &str,
-) {
-    println!(
-        "lab {n} on native Keycloak ... {} ({} s{note})",
-        if outcome.is_ok() { "ok" } else { "FAILED" },
-        started.elapsed().as_secs()
-    );
-    if let Err(e) = &outcome {
-        eprintln!("lab {n} failed on native Keycloak: {e}");
-    }
-    results.push((n, outcome));
-}
-
 /// Every lab against native Keycloak; fails naming each lab that did not pass, with its
 /// reason (and the tail of Keycloak's log).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,63 +81,63 @@ async fn every_lab_on_native_keycloak() {
         settings: common::settings_for(dir.path(), &keycloak.base_url, &resource_server.url),
     };
 
-    let mut results: Vec<(u8, Result<(), String>)> = Vec::new();
-    for n in [1u8, 2, 3, 4, 5, 6, 8] {
+    let on = "native Keycloak";
+    let mut results = Results::default();
+    let mut restarting = Vec::new();
+    for lab in LABS {
+        let n = lab.info.number;
+        let test = match labs::test_of(n) {
+            LabTest::Plain(test) => test,
+            LabTest::Restarting(test) => {
+                restarting.push((n, test));
+                continue;
+            }
+        };
         let env = env.clone();
         let started = std::time::Instant::now();
-        let outcome = tokio::spawn(async move {
-            match n {
-                1 => labs::lab1(&env).await,
-                2 => labs::lab2(&env).await,
-                3 => labs::lab3(&env).await,
-                4 => labs::lab4(&env).await,
-                5 => labs::lab5(&env).await,
-                6 => labs::lab6(&env).await,
-                _ => labs::lab8(&env).await,
-            }
-        })
-        .await
-        .map_err(panic_text);
-        record(&mut results, n, started, outcome, "");
+        let outcome = tokio::spawn(async move { test(&env).await }).await;
+        results.record(n, on, started, outcome.map_err(labs::panic_text), "");
     }
-    let log = if results.iter().any(|(_, r)| r.is_err()) {
-        keycloak.log_tail(60)
+    let log = if results.any_failed() {
+        format!(
+            "\n--- the tail of Keycloak's log (before the restarting labs) ---\n{}",
+            keycloak.log_tail(60)
+        )
     } else {
         String::new()
     };
     resource_server.stop().await.unwrap();
 
-    // Lab 7: each restart stops the running Keycloak first (same instance), then starts it
-    // on the lab's realm copy (the lab's client is in it: every start imports anew).
-    let started = std::time::Instant::now();
-    let realm = env.dir.join("labs-work/lab7/realm.json");
-    let lab7_env = env.clone();
+    // The labs that restart Keycloak (lab 7), last: each restart stops the running Keycloak
+    // first (same instance), then starts it on the lab's realm copy (the lab's client is in
+    // it: every start imports anew).
     let running = Arc::new(Mutex::new(Some(keycloak)));
-    let outcome = tokio::spawn(async move {
-        labs::lab7(&lab7_env, |trust| {
-            let (running, pki, realm) = (Arc::clone(&running), Arc::clone(&pki), realm.clone());
-            async move {
-                drop(running.lock().unwrap().take());
-                let k = start_keycloak(pki, Some(realm), trust).await;
-                let issuer = k.issuer();
-                *running.lock().unwrap() = Some(k);
-                issuer
-            }
+    for (n, test) in restarting {
+        let started = std::time::Instant::now();
+        let realm = env.dir.join(format!("labs-work/lab{n}/realm.json"));
+        let (env, running, pki) = (env.clone(), Arc::clone(&running), Arc::clone(&pki));
+        let outcome = tokio::spawn(async move {
+            let restart: labs::Restart = Box::new(move |trust| {
+                let (running, pki, realm) = (Arc::clone(&running), Arc::clone(&pki), realm.clone());
+                Box::pin(async move {
+                    drop(running.lock().unwrap().take());
+                    let k = start_keycloak(pki, Some(realm), trust).await;
+                    let issuer = k.issuer();
+                    *running.lock().unwrap() = Some(k);
+                    issuer
+                })
+            });
+            test(&env, restart).await;
         })
         .await;
-    })
-    .await
-    .map_err(panic_text);
-    record(&mut results, 7, started, outcome, ", two restarts");
+        results.record(
+            n,
+            on,
+            started,
+            outcome.map_err(labs::panic_text),
+            ", restarts",
+        );
+    }
 
-    let failed: Vec<String> = results
-        .iter()
-        .filter_map(|(n, r)| r.as_ref().err().map(|e| format!("lab {n}: {e}")))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of 8 labs failed on native Keycloak:\n{}\n--- the tail of Keycloak's log (before lab 7) ---\n{log}",
-        failed.len(),
-        failed.join("\n\n")
-    );
+    results.assert_all_passed(on, &log);
 }

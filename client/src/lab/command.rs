@@ -57,23 +57,26 @@ pub async fn run(s: &Settings, args: &LabArgs, out: &Output) -> Result<bool, Cli
     match &args.command {
         LabCommand::List => list(&ctx).await,
         LabCommand::Check { n } => {
-            let info = super::info(*n)?;
-            out.step(&n.to_string(), &format!("checking lab {n}: {}", info.title));
-            let checks = super::check(&ctx, *n).await?;
+            let lab = super::by_number(*n)?;
+            out.step(
+                &n.to_string(),
+                &format!("checking lab {n}: {}", lab.info.title),
+            );
+            let checks = (lab.check)(&ctx).await?;
             Ok(super::report(*n, &checks, out))
         }
         LabCommand::Reset { n, .. } => {
-            super::info(*n)?;
-            super::reset(&ctx, *n).await?;
+            (super::by_number(*n)?.reset)(&ctx).await?;
             Ok(true)
         }
         LabCommand::Prepare { n } => {
-            super::prepare(&ctx, *n)?;
+            let lab = super::by_number(*n)?;
+            ctx.dir(*n)?;
+            (lab.prepare)(&ctx)?;
             Ok(true)
         }
         LabCommand::Solve { n } => {
-            super::info(*n)?;
-            super::solve(&ctx, *n).await?;
+            (super::by_number(*n)?.solve)(&ctx).await?;
             Ok(true)
         }
         LabCommand::Show { n } => {
@@ -114,12 +117,12 @@ async fn list(ctx: &Ctx<'_>) -> Result<bool, ClientError> {
         yes: false,
     };
     let mut rows = Vec::new();
-    for info in LABS {
-        // Lab 6's checker streams calls until a certificate switch: not for a listing.
-        let state = if info.number == 6 {
-            "run its check to see (it streams calls)".to_owned()
+    for lab in LABS {
+        let info = lab.info;
+        let state = if lab.check_in_list {
+            check_state(&q, lab).await
         } else {
-            check_state(&q, info.number).await
+            "run its check to see (it streams calls)".to_owned()
         };
         ctx.out.plain(&format!(
             "{:>2}. {:<56} {:>3} min  labs/{:<26} {state}",
@@ -132,8 +135,8 @@ async fn list(ctx: &Ctx<'_>) -> Result<bool, ClientError> {
 }
 
 /// "passes", "N of M checks pass", or why the checker could not run.
-async fn check_state(q: &Ctx<'_>, n: u8) -> String {
-    match super::check(q, n).await {
+async fn check_state(q: &Ctx<'_>, lab: &super::Lab) -> String {
+    match (lab.check)(q).await {
         Ok(checks) if checks.iter().all(|c| c.passed) => "passes".to_owned(),
         Ok(checks) => format!(
             "{} of {} checks pass",

@@ -10,7 +10,7 @@ use playbook::names;
 use playbook::x509::Purpose;
 
 use super::probe::{self, TokenOutcome};
-use super::{Check, Ctx, LabInfo};
+use super::{Check, Ctx, Lab, LabInfo};
 use crate::error::ClientError;
 
 pub const INFO: LabInfo = LabInfo {
@@ -20,6 +20,8 @@ pub const INFO: LabInfo = LabInfo {
     minutes: 30,
     first_step: "make a private key: openssl genpkey … -out labs/work/lab1/client.key.pem",
 };
+
+pub const LAB: Lab = super::lab!();
 
 pub const KEY: &str = "client.key.pem";
 pub const CSR: &str = "client.csr.pem";

@@ -12,7 +12,7 @@ use std::path::Path;
 use playbook::names;
 use playbook::pki::Validity;
 
-use super::{Check, Ctx, LabInfo, probe};
+use super::{Check, Ctx, Lab, LabInfo, probe};
 use crate::error::ClientError;
 use crate::output::Output;
 
@@ -22,6 +22,11 @@ pub const INFO: LabInfo = LabInfo {
     title: "DN matching in the realm: exact, then a regex",
     minutes: 30,
     first_step: "look at the lab's certificates: cargo run -q -p client -- certs show labs/work/lab2/*.pem",
+};
+
+pub const LAB: Lab = Lab {
+    prepare,
+    ..super::lab!()
 };
 
 /// The certificates the lab issues: (file stem, subject DN, must the client accept it at

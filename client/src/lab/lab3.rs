@@ -8,7 +8,7 @@
 
 use playbook::names;
 
-use super::{Check, Ctx, LabInfo, probe};
+use super::{Check, Ctx, Lab, LabInfo, probe};
 use crate::admin::RoleTarget;
 use crate::error::ClientError;
 use crate::output::Output;
@@ -20,6 +20,8 @@ pub const INFO: LabInfo = LabInfo {
     minutes: 40,
     first_step: "get an admin token with curl (README step 1) and save the command in labs/work/lab3/assign.sh",
 };
+
+pub const LAB: Lab = super::lab!();
 
 const SCRIPTS: [&str; 2] = ["assign.sh", "remove.sh"];
 

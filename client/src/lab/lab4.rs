@@ -10,7 +10,7 @@ use playbook::oauth::BearerError;
 use playbook::x509::Purpose;
 
 use super::probe::CallOutcome;
-use super::{Check, Ctx, LabInfo, probe};
+use super::{Check, Ctx, Lab, LabInfo, probe};
 use crate::error::ClientError;
 
 pub const INFO: LabInfo = LabInfo {
@@ -20,6 +20,8 @@ pub const INFO: LabInfo = LabInfo {
     minutes: 25,
     first_step: "get a token: ACCESS_TOKEN=$(cargo run -q -p client -- token --raw)",
 };
+
+pub const LAB: Lab = super::lab!();
 
 const X5T: &str = "x5t.txt";
 const REPLAY: &str = "replay.txt";

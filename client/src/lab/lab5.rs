@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use playbook::names;
 use playbook::x509::Purpose;
 
-use super::{Check, Ctx, LabInfo, probe};
+use super::{Check, Ctx, Lab, LabInfo, probe};
 use crate::error::ClientError;
 
 pub const INFO: LabInfo = LabInfo {
@@ -19,6 +19,8 @@ pub const INFO: LabInfo = LabInfo {
     minutes: 40,
     first_step: "read resource-server/src/routes.rs and lib.rs: how does GET /api/users say what it needs?",
 };
+
+pub const LAB: Lab = super::lab!();
 
 pub const PATH: &str = "/api/reports";
 /// Where `solve` puts the reference route, and the lines it adds to `lib.rs`.

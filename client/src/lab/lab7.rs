@@ -13,7 +13,7 @@ use playbook::names;
 use serde_json::json;
 
 use super::probe::{self, TokenOutcome};
-use super::{Check, Ctx, LabInfo};
+use super::{Check, Ctx, Lab, LabInfo};
 use crate::error::ClientError;
 use crate::output::Output;
 
@@ -23,6 +23,11 @@ pub const INFO: LabInfo = LabInfo {
     title: "A self-signed client certificate, no CA",
     minutes: 30,
     first_step: "make a self-signed certificate with openssl req -x509 (README step 1)",
+};
+
+pub const LAB: Lab = Lab {
+    prepare,
+    ..super::lab!()
 };
 
 pub const CLIENT_ID: &str = "oauth2-playbook-lab7-self-signed";

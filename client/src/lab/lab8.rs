@@ -16,7 +16,7 @@ use playbook::pki::Validity;
 use playbook::x509::Purpose;
 
 use super::probe::{self, CallOutcome, TokenOutcome};
-use super::{Check, Ctx, LabInfo};
+use super::{Check, Ctx, Lab, LabInfo};
 use crate::error::ClientError;
 
 pub const INFO: LabInfo = LabInfo {
@@ -26,6 +26,8 @@ pub const INFO: LabInfo = LabInfo {
     minutes: 20,
     first_step: "look at labs/work/lab8/short.pem (certs show) and note when it expires",
 };
+
+pub const LAB: Lab = super::lab!();
 
 const CERT: &str = "short.pem";
 const KEY: &str = "short.key.pem";

@@ -8,8 +8,10 @@
 //! client lab solve 1         the reference solution (instructors, tests)
 //! ```
 //!
-//! Each lab is one module with `check`, `reset` and `solve`; the task and the background
-//! are in `labs/NN-name/README.md`, the reference solution in `labs/NN-name/SOLUTION.md`.
+//! Each lab is one module whose [`Lab`] value (its card, `check`, `reset`, `solve` and
+//! `prepare`) is a row of [`LABS`], the only list of labs: the commands, `./start.sh --lab N`
+//! and the lab tests go through it. The task and the background are in
+//! `labs/NN-name/README.md`, the reference solution in `labs/NN-name/SOLUTION.md`.
 //! The attendee's files go to `labs/work/labN/` (git-ignored; `--work-dir` moves it).
 //!
 //! A failed check says what was expected, what was found and a hint, never the solution.
@@ -25,7 +27,9 @@ pub mod lab7;
 pub mod lab8;
 pub mod probe;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
 use serde::Serialize;
 
@@ -46,28 +50,79 @@ pub struct LabInfo {
     pub first_step: &'static str,
 }
 
-/// The labs, in the suggested order.
-pub const LABS: [LabInfo; 8] = [
-    lab1::INFO,
-    lab2::INFO,
-    lab3::INFO,
-    lab4::INFO,
-    lab5::INFO,
-    lab6::INFO,
-    lab7::INFO,
-    lab8::INFO,
+/// What a lab's `check`, `reset` or `solve` returns: a future borrowing the lab's context.
+pub type LabFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ClientError>> + 'a>>;
+
+/// One lab as a value: its card and its four actions. Each `labN.rs` defines its `LAB`
+/// (with [`lab!`] for the actions every lab has), and [`LABS`] lists them.
+#[derive(Clone, Copy)]
+pub struct Lab {
+    pub info: LabInfo,
+    /// The checks, against the live servers and the files in `labs/work/labN`.
+    pub check: for<'a> fn(&'a Ctx<'a>) -> LabFuture<'a, Vec<Check>>,
+    /// Puts back the state the lab starts from: only what the lab owns.
+    pub reset: for<'a> fn(&'a Ctx<'a>) -> LabFuture<'a, ()>,
+    /// Applies the reference solution.
+    pub solve: for<'a> fn(&'a Ctx<'a>) -> LabFuture<'a, ()>,
+    /// The state the lab needs before the servers start, keeping the attendee's progress
+    /// (`./start.sh --lab N` runs it, after `labs/work/labN` is made); nothing by default.
+    pub prepare: fn(&Ctx<'_>) -> Result<(), ClientError>,
+    /// Whether `client lab list` runs the checker (not when it streams calls until the
+    /// attendee acts, as lab 6's does).
+    pub check_in_list: bool,
+}
+
+impl std::fmt::Debug for Lab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Lab`] from the `INFO`, `check`, `reset` and `solve` of the module it is used in, with
+/// no `prepare` and the checker run by `client lab list`; a lab overrides those with struct
+/// update syntax (`Lab { prepare, ..lab!() }`).
+macro_rules! lab {
+    () => {
+        super::Lab {
+            info: INFO,
+            check: |ctx| Box::pin(check(ctx)),
+            reset: |ctx| Box::pin(reset(ctx)),
+            solve: |ctx| Box::pin(solve(ctx)),
+            prepare: |_| Ok(()),
+            check_in_list: true,
+        }
+    };
+}
+pub(crate) use lab;
+
+/// The labs, in the suggested order: the only list of them.
+pub const LABS: &[Lab] = &[
+    lab1::LAB,
+    lab2::LAB,
+    lab3::LAB,
+    lab4::LAB,
+    lab5::LAB,
+    lab6::LAB,
+    lab7::LAB,
+    lab8::LAB,
 ];
 
 /// The lab numbered `n`, or an error listing the valid numbers.
-pub fn info(n: u8) -> Result<LabInfo, ClientError> {
+pub fn by_number(n: u8) -> Result<&'static Lab, ClientError> {
     LABS.iter()
-        .copied()
-        .find(|l| l.number == n)
+        .find(|l| l.info.number == n)
         .ok_or_else(|| ClientError::Setting {
             name: "LAB",
             value: n.to_string(),
             fix: format!("labs are numbered 1 to {} (client lab list)", LABS.len()),
         })
+}
+
+/// The card of the lab numbered `n` (see [`by_number`]).
+pub fn info(n: u8) -> Result<LabInfo, ClientError> {
+    by_number(n).map(|l| l.info)
 }
 
 /// What every lab works with.
@@ -239,63 +294,6 @@ impl Check {
         } else {
             Check::fail(what, expected, found, hint)
         }
-    }
-}
-
-/// Lab `n`'s checks, against the live servers and the files in `labs/work/labN`.
-pub async fn check(ctx: &Ctx<'_>, n: u8) -> Result<Vec<Check>, ClientError> {
-    info(n)?;
-    match n {
-        1 => lab1::check(ctx).await,
-        2 => lab2::check(ctx).await,
-        3 => lab3::check(ctx).await,
-        4 => lab4::check(ctx).await,
-        5 => lab5::check(ctx).await,
-        6 => lab6::check(ctx).await,
-        7 => lab7::check(ctx).await,
-        _ => lab8::check(ctx).await,
-    }
-}
-
-/// Puts back the state lab `n` starts from: only what the lab owns.
-pub async fn reset(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
-    info(n)?;
-    match n {
-        1 => lab1::reset(ctx).await,
-        2 => lab2::reset(ctx).await,
-        3 => lab3::reset(ctx).await,
-        4 => lab4::reset(ctx).await,
-        5 => lab5::reset(ctx).await,
-        6 => lab6::reset(ctx).await,
-        7 => lab7::reset(ctx).await,
-        _ => lab8::reset(ctx).await,
-    }
-}
-
-/// The state lab `n` needs before the servers start, keeping the attendee's progress
-/// (`./start.sh --lab N` runs it; `reset` is the full start over).
-pub fn prepare(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
-    info(n)?;
-    match n {
-        2 => lab2::prepare(ctx),
-        6 => lab6::prepare(ctx),
-        7 => lab7::prepare(ctx),
-        _ => ctx.dir(n).map(drop),
-    }
-}
-
-/// Applies lab `n`'s reference solution.
-pub async fn solve(ctx: &Ctx<'_>, n: u8) -> Result<(), ClientError> {
-    info(n)?;
-    match n {
-        1 => lab1::solve(ctx).await,
-        2 => lab2::solve(ctx).await,
-        3 => lab3::solve(ctx).await,
-        4 => lab4::solve(ctx).await,
-        5 => lab5::solve(ctx).await,
-        6 => lab6::solve(ctx).await,
-        7 => lab7::solve(ctx).await,
-        _ => lab8::solve(ctx).await,
     }
 }
 

@@ -125,7 +125,7 @@ pub async fn token(
         Ok(t) => Ok(TokenOutcome::Issued(Box::new(t))),
         Err(ClientError::OAuth { error, .. }) => Ok(TokenOutcome::Refused(error)),
         Err(ClientError::Transport {
-            kind: TransportKind::Tls | TransportKind::Other,
+            kind: TransportKind::Tls | TransportKind::Reset | TransportKind::Other,
             detail,
             ..
         }) => Ok(TokenOutcome::TlsRefused(detail)),
@@ -153,7 +153,7 @@ pub async fn call(
             body: reply.json,
         })),
         Err(ClientError::Transport {
-            kind: TransportKind::Tls | TransportKind::Other,
+            kind: TransportKind::Tls | TransportKind::Reset | TransportKind::Other,
             detail,
             ..
         }) => Ok(CallOutcome::TlsRefused(detail)),

@@ -6,11 +6,16 @@
 //! shared state (the client's DN, its role mapping) as `lab reset N` puts it, so the next
 //! lab starts from the realm as imported. The solutions shell out to openssl, as the
 //! attendees do.
+//!
+//! [`TESTS`] gives each lab of `client::lab::LABS` its test; both runs iterate `LABS` and
+//! fail on a lab without one ([`test_of`]).
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::Output;
 
 use client::Settings;
+use client::lab::LABS;
 use resource_server::{AppState, auth};
 
 use super::{Servers, client_in, text};
@@ -34,6 +39,118 @@ impl Servers {
             dir: self.dir.path().to_owned(),
             settings: self.settings.clone(),
         }
+    }
+}
+
+/// A future of the lab tests.
+pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A lab's test against servers that stay up while it runs.
+pub type Plain = for<'a> fn(&'a LabEnv) -> Boxed<'a, ()>;
+
+/// Restarts the provider as `./start.sh --lab N` does (the lab's realm copy, and the given
+/// certificate as an extra `--truststore-paths`) and returns its issuer.
+pub type Restart<'a> = Box<dyn FnMut(Option<PathBuf>) -> Boxed<'a, String> + Send + 'a>;
+
+/// A lab's test that restarts the provider on the way, with the run's [`Restart`].
+pub type Restarting = for<'a> fn(&'a LabEnv, Restart<'a>) -> Boxed<'a, ()>;
+
+/// How a lab's test runs.
+#[derive(Clone, Copy)]
+pub enum LabTest {
+    /// Against the servers as they are, leaving the realm as the lab's reset puts it.
+    Plain(Plain),
+    /// With the provider restarted by the run (lab 7: trusting a certificate is a start
+    /// option); against native Keycloak these run after every `Plain` lab.
+    Restarting(Restarting),
+}
+
+/// Each lab's test, by lab number.
+pub const TESTS: &[(u8, LabTest)] = &[
+    (1, LabTest::Plain(|env| Box::pin(lab1(env)))),
+    (2, LabTest::Plain(|env| Box::pin(lab2(env)))),
+    (3, LabTest::Plain(|env| Box::pin(lab3(env)))),
+    (4, LabTest::Plain(|env| Box::pin(lab4(env)))),
+    (5, LabTest::Plain(|env| Box::pin(lab5(env)))),
+    (6, LabTest::Plain(|env| Box::pin(lab6(env)))),
+    (
+        7,
+        LabTest::Restarting(|env, restart| Box::pin(lab7(env, restart))),
+    ),
+    (8, LabTest::Plain(|env| Box::pin(lab8(env)))),
+];
+
+/// The test of lab `n`; panics, naming this file, for a lab of `LABS` without one.
+pub fn test_of(n: u8) -> LabTest {
+    TESTS
+        .iter()
+        .find(|(m, _)| *m == n)
+        .map(|(_, t)| *t)
+        .unwrap_or_else(|| panic!("lab {n} is in client::lab::LABS but has no row in TESTS (client/tests/common/labs.rs)"))
+}
+
+/// The text of a panic caught from a lab's task.
+pub fn panic_text(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "a panic without a message".to_owned()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The outcomes of the labs run so far, printed as each ends (a later lab's panic must not
+/// hide an earlier failure).
+#[derive(Debug, Default)]
+pub struct Results(Vec<(u8, Result<(), String>)>);
+
+impl Results {
+    /// Prints lab `n`'s outcome (and, when it failed, why, at once), and keeps it.
+    pub fn record(
+        &mut self,
+        n: u8,
+        on: &str,
+        started: std::time::Instant,
+        outcome: Result<(), String>,
+        note: &str,
+    ) {
+        println!(
+            "lab {n} on {on} ... {} ({} s{note})",
+            if outcome.is_ok() { "ok" } else { "FAILED" },
+            started.elapsed().as_secs()
+        );
+        if let Err(e) = &outcome {
+            eprintln!("lab {n} failed on {on}: {e}");
+        }
+        self.0.push((n, outcome));
+    }
+
+    /// Whether a lab failed so far.
+    pub fn any_failed(&self) -> bool {
+        self.0.iter().any(|(_, r)| r.is_err())
+    }
+
+    /// Every lab of `LABS` ran, once, and passed; else fails naming each lab that did not,
+    /// with its reason, then `more` (e.g. the tail of the provider's log).
+    pub fn assert_all_passed(&self, on: &str, more: &str) {
+        let mut ran: Vec<u8> = self.0.iter().map(|(n, _)| *n).collect();
+        ran.sort_unstable();
+        let all: Vec<u8> = LABS.iter().map(|l| l.info.number).collect();
+        assert_eq!(ran, all, "every lab of LABS runs once on {on}");
+        let failed: Vec<String> = self
+            .0
+            .iter()
+            .filter_map(|(n, r)| r.as_ref().err().map(|e| format!("lab {n}: {e}")))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{} of {} labs failed on {on}:\n{}{more}",
+            failed.len(),
+            LABS.len(),
+            failed.join("\n\n")
+        );
     }
 }
 
@@ -124,17 +241,18 @@ pub async fn lab1(env: &LabEnv) {
     assert!(list.status.success(), "{}", text(&list));
     assert_eq!(
         listed.lines().filter(|l| l.contains(" min ")).count(),
-        8,
+        LABS.len(),
         "{listed}"
     );
     assert!(
         listed.lines().next().unwrap().ends_with("passes"),
         "{listed}"
     );
-    let o = lab(env, &["check", "9"]).await;
+    let past = (LABS.len() + 1).to_string();
+    let o = lab(env, &["check", &past]).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("1 to 8"),
+        String::from_utf8_lossy(&o.stderr).contains(&format!("1 to {}", LABS.len())),
         "{}",
         text(&o)
     );
