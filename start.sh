@@ -256,7 +256,8 @@ certs_arg() {
 # longer one covers a provider that restarts meanwhile.
 client() {
   "${BIN_DIR}/client" --certs-dir "$(certs_arg)" --issuer "${ISSUER}" \
-    --resource-server "${RESOURCE_SERVER_URL}" --client-id "${CLIENT_ID}" --wait 60 "$@"
+    --resource-server "${RESOURCE_SERVER_URL}" --client-id "${CLIENT_ID}" --wait 60 \
+    ${PROXY:+--proxy "${PROXY}"} "$@"
 }
 
 # Setup 1: build the three binaries (debug; see BIN_DIR above).

@@ -108,6 +108,11 @@ pub struct GlobalArgs {
     /// giving up. ./start.sh passes a longer wait.
     #[arg(long, env = "WAIT_SECS", default_value_t = 30, global = true)]
     pub wait: u64,
+    /// The proxy that terminates the client's TLS in front of the servers (./start.sh
+    /// --proxy nginx sets it); the walkthrough's step 3b then expects the proxy's refusal
+    /// instead of the provider's TLS alert.
+    #[arg(long, value_enum, default_value = "none", global = true)]
+    pub proxy: crate::settings::Proxy,
     /// Print one JSON document for scripts instead of the narration. It holds tokens
     /// whole (programs need them; the narration shortens them).
     #[arg(long, global = true)]
@@ -347,6 +352,7 @@ impl GlobalArgs {
         s.secret_client_id = ClientId::new(&self.secret_client_id);
         s.client_secret = self.client_secret.clone();
         s.wait = Duration::from_secs(self.wait);
+        s.proxy = self.proxy;
         s
     }
 }

@@ -53,6 +53,10 @@ pub enum TransportKind {
     Refused,
     /// The TLS handshake failed: a certificate was refused, by us or by the server.
     Tls,
+    /// The connection, once open, was reset or closed by the server before it answered (in
+    /// TLS 1.3 a server that refuses the client's certificate may close the connection
+    /// before its alert is read).
+    Reset,
     Timeout,
     Other,
 }
@@ -214,6 +218,14 @@ fn classify(err: &(dyn std::error::Error + 'static), mut kind: TransportKind) ->
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return Cause::tls(tls);
         }
+        // hyper's "connection was not ready" (a connection that closed before the request
+        // could go out) and "connection closed before message completed".
+        if let Some(h) = e.downcast_ref::<hyper::Error>()
+            && (h.is_canceled() || h.is_incomplete_message())
+        {
+            kind = TransportKind::Reset;
+            detail = format!("{detail} (the server closed the connection: {h})");
+        }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             // tokio-rustls wraps rustls errors (alerts from the peer included) in io::Error.
             if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
@@ -225,6 +237,12 @@ fn classify(err: &(dyn std::error::Error + 'static), mut kind: TransportKind) ->
                     detail = format!("connection refused ({io})");
                 }
                 std::io::ErrorKind::TimedOut => kind = TransportKind::Timeout,
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe => {
+                    kind = TransportKind::Reset;
+                    detail = format!("{detail} ({io})");
+                }
                 _ => detail = format!("{detail} ({io})"),
             }
         }

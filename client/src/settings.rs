@@ -43,6 +43,22 @@ pub struct Settings {
     pub client_secret: ClientSecret,
     /// How long to wait for a server that is still starting.
     pub wait: Duration,
+    /// Where the client's TLS ends: at the servers themselves, or at a proxy in front of
+    /// them (`./start.sh --proxy nginx`).
+    pub proxy: Proxy,
+}
+
+/// A proxy that terminates the clients' TLS in front of the servers: it verifies the client
+/// certificate itself and answers for the servers when it does not verify (walkthrough step
+/// 3b expects that answer instead of the provider's TLS alert).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Proxy {
+    /// No proxy: TLS ends at the servers.
+    #[default]
+    None,
+    /// `proxy/nginx.sh`: a certificate that does not verify gets 401 `invalid_client` from
+    /// nginx (`$ssl_client_verify`, `proxy/nginx/nginx.conf.in`).
+    Nginx,
 }
 
 impl Settings {
@@ -86,6 +102,7 @@ impl Settings {
             secret_client_id: ClientId::new(names::SECRET_CLIENT_ID),
             client_secret: ClientSecret::new(names::SECRET_CLIENT_SECRET),
             wait: Duration::from_secs(120),
+            proxy: Proxy::None,
         }
     }
 

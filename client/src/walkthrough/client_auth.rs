@@ -1,8 +1,9 @@
 //! Steps 2, 3 and 3b: token requests the provider must refuse. With RFC 8705 §2.1
 //! `tls_client_auth` the client certificate *is* the credential: none at all, one from the
 //! trusted CA with another subject DN (Keycloak's `x509.subjectdn` does not match), and one
-//! with the right DN from a CA the provider does not trust (refused in the TLS handshake).
-//! RFC 6749 §5.2 gives every authentication failure one code, `invalid_client`.
+//! with the right DN from a CA the provider does not trust (refused in the TLS handshake,
+//! or by the proxy in front: [`UntrustedCaRefusal`]). RFC 6749 §5.2 gives every
+//! authentication failure one code, `invalid_client`.
 
 use playbook::oauth::ErrorCode;
 use playbook::pem;
@@ -11,6 +12,7 @@ use super::context::{Context, describe_token};
 use super::narrate::Steps;
 use super::report::Options;
 use crate::error::{ClientError, PROVIDER_LOG_HINT, TransportKind};
+use crate::settings::Proxy;
 use crate::token::TokenResponse;
 
 /// Step 2: no client certificate: nothing proves who we are, so the provider cannot
@@ -80,23 +82,99 @@ pub(super) async fn step_3b(
             Some((&s.rogue_cert, &s.rogue_key)),
         )
         .await;
-    let refused = is_invalid_client(&r)
-        || matches!(
-            &r,
-            Err(ClientError::Transport {
-                kind: TransportKind::Tls | TransportKind::Other,
-                ..
-            })
-        );
-    if let Some(note) = r
-        .as_ref()
-        .err()
-        .and_then(|e| untrusted_ca_note(e.tls_alert()?))
+    let seen = UntrustedCaRefusal::of(&r, s.proxy);
+    if let Some(UntrustedCaRefusal::Alert(alert)) = seen
+        && let Some(note) = untrusted_ca_note(alert)
     {
         out.note(note);
     }
-    steps.finish(d, describe_token(&r), refused);
+    let actual = match seen {
+        Some(seen) => format!("{}: {}", seen.describe(), describe_token(&r)),
+        None => format!(
+            "not the refusal {} gives: {}",
+            topology(s.proxy),
+            describe_token(&r)
+        ),
+    };
+    steps.finish(d, actual, seen.is_some());
     Ok(())
+}
+
+/// How step 3b saw the certificate from the untrusted CA refused: only what the topology
+/// gives counts (a provider that is not there, or answers anything else, fails the step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UntrustedCaRefusal {
+    /// TLS ends at the provider, and it ended the handshake with this alert: rustls sends
+    /// `unknown_ca`, Java's TLS stack `certificate_unknown`, others `bad_certificate` (see
+    /// [`HANDSHAKE_REFUSALS`]).
+    Alert(rustls::AlertDescription),
+    /// TLS ends at the provider, and it reset or closed the connection after the handshake,
+    /// before answering: in TLS 1.3 the client's handshake ends when it sends its
+    /// certificate, and a server that refuses the certificate then may close the connection
+    /// before its alert is read (about one try in twenty against the embedded provider).
+    Reset,
+    /// TLS ends at the proxy, which answered for the provider: nginx 401 `invalid_client`
+    /// (from `$ssl_client_verify`, `proxy/nginx/nginx.conf.in`).
+    ByProxy(Proxy),
+}
+
+/// The alerts that refuse a client certificate in the handshake.
+pub const HANDSHAKE_REFUSALS: [rustls::AlertDescription; 5] = [
+    rustls::AlertDescription::UnknownCA,
+    rustls::AlertDescription::CertificateUnknown,
+    rustls::AlertDescription::BadCertificate,
+    rustls::AlertDescription::UnsupportedCertificate,
+    rustls::AlertDescription::AccessDenied,
+];
+
+impl UntrustedCaRefusal {
+    /// The refusal `result` is, if it is one that TLS ending at the provider
+    /// ([`Proxy::None`]) or at `proxy` gives; `None` for a token, a refused connection
+    /// (nothing listening: a provider that died) or any other error. Decided from the error's
+    /// classified cause chain ([`TransportKind`], the alert received), never its text.
+    pub fn of(result: &Result<TokenResponse, ClientError>, proxy: Proxy) -> Option<Self> {
+        match (proxy, result) {
+            (Proxy::Nginx, r) => is_invalid_client(r).then_some(Self::ByProxy(proxy)),
+            (
+                Proxy::None,
+                Err(ClientError::Transport {
+                    kind: TransportKind::Tls,
+                    alert: Some(alert),
+                    ..
+                }),
+            ) => HANDSHAKE_REFUSALS
+                .contains(alert)
+                .then_some(Self::Alert(*alert)),
+            (
+                Proxy::None,
+                Err(ClientError::Transport {
+                    kind: TransportKind::Reset,
+                    ..
+                }),
+            ) => Some(Self::Reset),
+            (Proxy::None, _) => None,
+        }
+    }
+
+    /// Which refusal, in words (the step's outcome starts with it).
+    pub fn describe(self) -> String {
+        match self {
+            Self::Alert(alert) => format!("refused in the TLS handshake with the alert {alert:?}"),
+            Self::Reset => {
+                "refused: the provider closed the connection after the certificate was sent"
+                    .to_owned()
+            }
+            Self::ByProxy(proxy) => format!("refused by the proxy ({proxy:?})"),
+        }
+    }
+}
+
+/// Where the client's TLS ends, in words.
+fn topology(proxy: Proxy) -> &'static str {
+    match proxy {
+        Proxy::None => "TLS ending at the provider (an alert or a closed connection)",
+        Proxy::Nginx => "TLS ending at nginx (its 401 invalid_client)",
+    }
 }
 
 /// RFC 6749 §5.2 `invalid_client` on a 401: the provider could not authenticate the client.

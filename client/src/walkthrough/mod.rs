@@ -40,6 +40,7 @@ use playbook::names;
 use playbook::x509::Purpose;
 use playbook::{Identity, pem};
 
+pub use client_auth::{HANDSHAKE_REFUSALS, UntrustedCaRefusal};
 pub use report::{Options, Report, StepReport};
 pub use steps::{STEPS, StepDef};
 

@@ -38,8 +38,9 @@ pub const STEPS: &[StepDef] = &[
         name: "Token request with a certificate from an untrusted CA (right DN)",
         // Both refuse it in the handshake, with different alerts: rustls (the embedded
         // provider) sends unknown_ca, Java's TLS stack (Keycloak 26.7.5, even under
-        // https-client-auth=request) certificate_unknown. A server that let the handshake
-        // through and answered 401 invalid_client would have refused it too.
+        // https-client-auth=request) certificate_unknown. Behind a proxy the proxy refuses
+        // it (nginx: 401 invalid_client); the step passes only on what its topology gives
+        // (client_auth::UntrustedCaRefusal).
         expected: "refused in the TLS handshake (rustls: UnknownCA; Keycloak on Java: CertificateUnknown), no token",
     },
     StepDef {
