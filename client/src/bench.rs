@@ -2,13 +2,13 @@
 //! questions people ask when they experiment with mTLS. What does a full handshake cost
 //! against a resumed one, or against a kept-alive connection? RSA against ECDSA
 //! certificates (`client certs --key-type`)? A certificate-bound token against a plain
-//! bearer token (`--secret`)?
+//! bearer token (`--auth secret`)?
 //!
 //! ```text
 //! client bench api                         # GET /api/users, kept-alive connections, 10 s
 //! client bench api --reuse full            # a full mTLS handshake per request
 //! client bench token --reuse resume -n 500 # token requests, TLS resumption, 500 at most
-//! client bench api --secret --json         # an unbound token; JSON for scripts
+//! client bench api --auth secret --json    # an unbound token; JSON for scripts
 //! ```
 //!
 //! The load itself is [`playbook::load`]: `--connections` workers, each sending one request

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::bench;
 use crate::settings::Settings;
-use crate::token::{ClientId, ClientSecret, Scope};
+use crate::token::{AuthMethod, ClientId, ClientSecret, Scope};
 use crate::walkthrough;
 
 /// The mTLS OAuth 2.0 client-credentials playground client (RFC 6749 §4.4, RFC 8705).
@@ -27,11 +27,11 @@ use crate::walkthrough;
 ///   client certs check                every file the walkthrough needs, none expired
 ///   client discover                   the provider's endpoints (--full: the whole document)
 ///   client token --decode             a token over mutual TLS, decoded, cnf checked
-///   client token --secret --decode    the same with a client secret: an unbound token
+///   client token --auth secret --decode  the same with a client secret: an unbound token
 ///   ACCESS_TOKEN=$(client token --raw)  the token alone, for curl
 ///   client admin assign-role          give the client the realm role (remove-role, status)
 ///   client call /api/users /api/whoami  call the API with a cached, bound token
-///   client call --secret /api/whoami  the same with the client-secret client's unbound token
+///   client call --auth secret /api/whoami  the same with the client-secret client's unbound token
 ///   client call --every 1 /api/whoami  again every second, following certificate rotation
 ///   client walkthrough                steps 1-8, narrated; --json for scripts
 ///   client lab list                   the workshop labs (check N, reset N, solve N)
@@ -149,7 +149,7 @@ pub enum Command {
     ///
     /// Gets a token over mutual TLS, keeps it until shortly before it expires (later paths
     /// reuse it), and fetches a new one once if the server answers `invalid_token`.
-    /// With --secret the token comes from the client-secret client instead (unbound); the
+    /// With --auth secret the token comes from the client-secret client instead (unbound); the
     /// call itself still presents the client certificate, as the resource server requires.
     Call(CallArgs),
     /// Give or take the realm role through Keycloak's Admin REST API (idempotent; every
@@ -169,7 +169,7 @@ pub enum Command {
     /// and a full handshake every time (--reuse); RSA against ECDSA certificates (generate
     /// them with `client certs --key-type ecdsa-p256 --out certs-ec` and pass
     /// --certs-dir certs-ec, servers restarted with them); a certificate-bound token against
-    /// an unbound one (--secret). The run stops by itself after --duration seconds, or
+    /// an unbound one (--auth secret). The run stops by itself after --duration seconds, or
     /// earlier after --count requests. Against Keycloak: --issuer (discovery finds the token
     /// endpoint) or --url with its token endpoint. Exits non-zero unless every request was
     /// answered with 2xx.
@@ -178,7 +178,7 @@ pub enum Command {
     ///   client bench api                          GET /api/users, kept alive, 10 s
     ///   client bench api --reuse full -c 4        a full mTLS handshake per request
     ///   client bench token --reuse resume -n 500  token requests, resumed sessions
-    ///   client bench api --secret --json          an unbound token; JSON for scripts
+    ///   client bench api --auth secret --json     an unbound token; JSON for scripts
     #[command(verbatim_doc_comment)]
     Bench(BenchArgs),
 }
@@ -211,11 +211,37 @@ pub struct BenchArgs {
     /// Stop after this many requests, if that comes first.
     #[arg(long, short = 'n')]
     pub count: Option<u64>,
-    /// Use the client-secret client: for `token`, client_secret_basic requests without a
-    /// client certificate; for `api`, its unbound token (the API calls still present the
-    /// client certificate, as the resource server requires).
-    #[arg(long)]
-    pub secret: bool,
+    // --auth secret: for `token`, client_secret_basic requests without a client
+    // certificate; for `api`, the client-secret client's unbound token (the API calls still
+    // present the client certificate, as the resource server requires).
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// How the client authenticates for its token: `--auth`, with the old `--secret` kept as an
+/// alias.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// How the client authenticates at the token endpoint: `tls` (tls_client_auth, the
+    /// mTLS client's certificate; the token is bound to it) or `secret`
+    /// (client_secret_basic, the client-secret client, no certificate; the token is
+    /// unbound, for contrast).
+    #[arg(long, value_enum, default_value_t)]
+    auth: AuthMethod,
+    /// The same as --auth secret (the older spelling, kept as an alias).
+    #[arg(long, conflicts_with = "auth")]
+    secret: bool,
+}
+
+impl AuthArgs {
+    /// The method asked for.
+    pub fn method(&self) -> AuthMethod {
+        if self.secret {
+            AuthMethod::Secret
+        } else {
+            self.auth
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -256,10 +282,8 @@ pub enum CertsCommand {
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// Authenticate with the client secret (HTTP Basic) instead of the certificate, for
-    /// contrast: the token is then not bound to any certificate.
-    #[arg(long)]
-    pub secret: bool,
+    #[command(flatten)]
+    pub auth: AuthArgs,
     /// Decode the token: header and claims, and whether cnf.x5t#S256 matches --cert.
     #[arg(long, conflicts_with = "raw")]
     pub decode: bool,
@@ -282,10 +306,10 @@ pub struct CallArgs {
     /// across them.
     #[arg(required = true)]
     pub paths: Vec<String>,
-    /// Use a token of the client-secret client (client_secret_basic, not bound to any
-    /// certificate), e.g. against a resource server started with --require-binding.
-    #[arg(long)]
-    pub secret: bool,
+    // --auth secret: a token of the client-secret client (client_secret_basic, not bound
+    // to any certificate), e.g. against a resource server started with --require-binding.
+    #[command(flatten)]
+    pub auth: AuthArgs,
     /// HTTP method.
     #[arg(long, short = 'X', default_value = "GET")]
     pub method: reqwest::Method,

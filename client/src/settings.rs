@@ -9,7 +9,7 @@ use playbook::names;
 use url::Url;
 
 use crate::error::ClientError;
-use crate::token::{ClientAuth, ClientId, ClientSecret, Scope, TokenRequest};
+use crate::token::{AuthMethod, ClientAuth, ClientId, ClientSecret, Scope, TokenRequest};
 
 /// Where the servers are, who we are, and which files prove it.
 #[derive(Debug, Clone)]
@@ -62,21 +62,20 @@ pub enum Proxy {
 }
 
 impl Settings {
-    /// The client-credentials request of the mTLS client (`tls_client_auth`), or with
-    /// `secret` of the client-secret client (`client_secret_basic`).
-    pub fn token_request(&self, secret: bool) -> TokenRequest {
-        if secret {
-            TokenRequest {
-                client_id: self.secret_client_id.clone(),
-                scope: self.scope.clone(),
-                auth: ClientAuth::SecretBasic(self.client_secret.clone()),
-            }
-        } else {
-            TokenRequest {
-                client_id: self.client_id.clone(),
-                scope: self.scope.clone(),
-                auth: ClientAuth::TlsClientAuth,
-            }
+    /// The client-credentials request of the client that authenticates with `method`: the
+    /// mTLS client (`tls_client_auth`) or the client-secret client (`client_secret_basic`).
+    pub fn token_request(&self, method: AuthMethod) -> TokenRequest {
+        let (client_id, auth) = match method {
+            AuthMethod::Tls => (&self.client_id, ClientAuth::TlsClientAuth),
+            AuthMethod::Secret => (
+                &self.secret_client_id,
+                ClientAuth::SecretBasic(self.client_secret.clone()),
+            ),
+        };
+        TokenRequest {
+            client_id: client_id.clone(),
+            scope: self.scope.clone(),
+            auth,
         }
     }
 

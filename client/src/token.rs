@@ -100,6 +100,31 @@ secret_type!(
     AccessToken
 );
 
+/// The client authentication method chosen on the command line (`--auth`), from the CLI
+/// down to the request: each names the realm's client that uses it and how the request
+/// proves it ([`crate::Settings::token_request`] turns it into a [`ClientAuth`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMethod {
+    /// `tls_client_auth` (RFC 8705 §2.1): the mTLS client, its certificate in the TLS
+    /// handshake; the token is bound to it.
+    #[default]
+    Tls,
+    /// `client_secret_basic` (RFC 6749 §2.3.1): the client-secret client, its secret in HTTP
+    /// Basic, no certificate; the token is not bound.
+    Secret,
+}
+
+impl AuthMethod {
+    /// Whether the token request presents the client certificate in the TLS handshake.
+    pub fn presents_certificate(self) -> bool {
+        match self {
+            AuthMethod::Tls => true,
+            AuthMethod::Secret => false,
+        }
+    }
+}
+
 /// How the client proves who it is at the token endpoint.
 #[derive(Debug, Clone)]
 pub enum ClientAuth {

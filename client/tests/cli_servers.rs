@@ -64,7 +64,8 @@ async fn walkthrough_passes_with_ecdsa_and_ed25519_certificates() {
 }
 
 /// `client token --decode --json`: tls_client_auth gives a token bound to client.pem, whole
-/// in the JSON document (it is for programs); `--secret` gives an unbound one.
+/// in the JSON document (it is for programs); `--auth secret` (and its old spelling
+/// `--secret`) gives an unbound one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_command_reports_the_binding() {
     let servers = start().await;
@@ -84,10 +85,17 @@ async fn token_command_reports_the_binding() {
     let narration = String::from_utf8_lossy(&o.stdout);
     assert!(narration.contains("eyJhbGciOi…("), "{narration}");
 
-    let o = client(&servers, &[], &["token", "--secret", "--decode", "--json"]).await;
-    assert!(o.status.success(), "{}", text(&o));
-    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(doc["decoded"]["claims"].get("cnf").is_none(), "{doc:#}");
+    for secret in [&["--auth", "secret"][..], &["--secret"]] {
+        let args = [&["token"][..], secret, &["--decode", "--json"]].concat();
+        let o = client(&servers, &[], &args).await;
+        assert!(o.status.success(), "{secret:?}: {}", text(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(doc["decoded"]["claims"].get("cnf").is_none(), "{doc:#}");
+        assert_eq!(doc["decoded"]["claims"]["azp"], names::SECRET_CLIENT_ID);
+    }
+    // Both spellings at once is a mistake clap names.
+    let o = client(&servers, &[], &["token", "--auth", "tls", "--secret"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     servers.stop().await;
 }
 
@@ -145,7 +153,7 @@ async fn admin_and_call_commands() {
 }
 
 /// The by-hand commands: `token --raw` prints the token alone (for `ACCESS_TOKEN=$(…)`),
-/// `call` accepts a path without its leading '/', `call --secret` uses the client-secret
+/// `call` accepts a path without its leading '/', `call --auth secret` uses the client-secret
 /// client's unbound token, `discover` summarises (and `--full` shows everything), and a
 /// user error is a message, not a backtrace, even with RUST_BACKTRACE=1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,7 +176,7 @@ async fn by_hand_commands() {
         "{}",
         text(&call)
     );
-    let secret = client(&servers, &[], &["call", "--secret", "/api/whoami"]).await;
+    let secret = client(&servers, &[], &["call", "--auth", "secret", "/api/whoami"]).await;
     let stdout = String::from_utf8_lossy(&secret.stdout);
     assert!(stdout.contains("client_secret_basic"), "{}", text(&secret));
     assert!(

@@ -31,7 +31,12 @@ async fn rogue_request(
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
     let rogue = Identity::load(&s.rogue_cert, &s.rogue_key, None).unwrap();
     let http = playbook::https::https_client(&roots, Some(&rogue)).unwrap();
-    token::request_token(&http, token_endpoint, &s.token_request(false)).await
+    token::request_token(
+        &http,
+        token_endpoint,
+        &s.token_request(client::token::AuthMethod::Tls),
+    )
+    .await
 }
 
 /// `{base}/realms/{realm}/protocol/openid-connect/token`.

@@ -43,8 +43,9 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
     }
     let roots = pem::load_ca_certs(&s.ca)?;
     let id = identity(s)?;
-    let token_request = s.token_request(args.secret);
-    let token_id = (!args.secret).then_some(&id);
+    let method = args.auth.method();
+    let token_request = s.token_request(method);
+    let token_id = method.presents_certificate().then_some(&id);
     let mut headers = reqwest::header::HeaderMap::new();
     let header = |v: &str| {
         reqwest::header::HeaderValue::from_str(v)

@@ -12,10 +12,19 @@ use crate::output::Output;
 use crate::resource::{self, TokenCache, TokenSource};
 use crate::retry;
 use crate::settings::Settings;
-use crate::token;
+use crate::token::{self, AuthMethod};
 
 pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<bool, ClientError> {
+    let method = args.auth.method();
     if let Some(every) = args.every {
+        if method != AuthMethod::Tls {
+            return Err(ClientError::Setting {
+                name: "--every",
+                value: every.to_string(),
+                fix: "it follows the certificate files, so it needs --auth tls (the default)"
+                    .into(),
+            });
+        }
         return crate::rotation::watch(s, &args.paths, every, out).await;
     }
     // Arguments first: a typo must not cost a wait for the provider.
@@ -32,13 +41,13 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
     let paths: Vec<String> = args.paths.iter().map(|p| absolute_path(p)).collect();
     let id = identity(s)?;
     // The calls always present the client certificate (the resource server requires one);
-    // the token comes from the mTLS client, or with --secret from the client-secret one.
+    // the token comes from the mTLS client, or with --auth secret from the client-secret one.
     let http = https(s, Some(&id))?;
-    let request = s.token_request(args.secret);
-    let token_http = if args.secret {
-        https(s, None)?
-    } else {
+    let request = s.token_request(method);
+    let token_http = if method.presents_certificate() {
         http.clone()
+    } else {
+        https(s, None)?
     };
     let endpoint = token_endpoint(s, &request.auth).await?;
     // One token for every path; behind a lock because each retry attempt below borrows it.
@@ -66,8 +75,10 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
         .await?;
         out.note(match source {
             TokenSource::Cached => "token: reused from the cache",
-            TokenSource::Fetched if args.secret => "token: fetched (client_secret_basic: not bound to the certificate)",
-            TokenSource::Fetched => "token: fetched (tls_client_auth)",
+            TokenSource::Fetched => match method {
+                AuthMethod::Tls => "token: fetched (tls_client_auth)",
+                AuthMethod::Secret => "token: fetched (client_secret_basic: not bound to the certificate)",
+            },
             TokenSource::Refetched => "token: the server said invalid_token, so a new one was fetched and the call repeated once",
         });
         out.recv(&response.summary());

@@ -1,6 +1,6 @@
 //! The commands' bodies, one module per subcommand (the clap definitions they take are in
 //! [`crate::cli`]), and what several of them share: the HTTPS client trusting only the CA,
-//! the client identity, the token request for `--secret` or not, and the token endpoint
+//! the client identity, the token request for the `--auth` method, and the token endpoint
 //! from discovery (OpenID Connect Discovery / RFC 8414).
 //!
 //! - `certs`: `client certs` (write, `show`, `check`).

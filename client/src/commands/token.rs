@@ -1,5 +1,5 @@
 //! `client token`: one client-credentials grant (RFC 6749 §4.4) with RFC 8705 §2.1
-//! `tls_client_auth` (the certificate in the handshake, no secret) or, with `--secret`,
+//! `tls_client_auth` (the certificate in the handshake, no secret) or, with `--auth secret`,
 //! `client_secret_basic` (RFC 6749 §2.3.1) for contrast; `--decode` shows the JWT and
 //! compares its `cnf.x5t#S256` with the certificate (RFC 8705 §3.1). `--raw` prints the
 //! token alone and `--json` the token response whole, both for programs.
@@ -17,11 +17,12 @@ pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<
     // --raw: the token alone on stdout, for `ACCESS_TOKEN=$(client token --raw)`.
     let quiet = Output::quiet();
     let out = if args.raw { &quiet } else { out };
-    let request = s.token_request(args.secret);
-    let id = if args.secret {
-        None
-    } else {
+    let method = args.auth.method();
+    let request = s.token_request(method);
+    let id = if method.presents_certificate() {
         Some(identity(s)?)
+    } else {
+        None
     };
     let endpoint = token_endpoint(s, &request.auth).await?;
     let http = https(s, id.as_ref())?;

@@ -17,7 +17,7 @@ use crate::output::{Output, shell_quote};
 use crate::resource::{self, ApiResponse};
 use crate::retry;
 use crate::settings::Settings;
-use crate::token::{self, CurlTls, TokenResponse};
+use crate::token::{self, AuthMethod, CurlTls, TokenResponse};
 
 /// A certificate and its key, as files (for the curl lines).
 pub(super) type CertFiles<'a> = (&'a Path, &'a Path);
@@ -67,7 +67,7 @@ impl Context<'_> {
         cert: Option<CertFiles<'_>>,
     ) -> Result<TokenResponse, ClientError> {
         let endpoint = self.metadata.token_endpoint_for_mtls();
-        let request = self.s.token_request(false);
+        let request = self.s.token_request(AuthMethod::Tls);
         self.out.send(&format!(
             "POST {endpoint}\nContent-Type: application/x-www-form-urlencoded\n{}\n(TLS client certificate: {presenting}; no client_secret anywhere)",
             request.form_body()
