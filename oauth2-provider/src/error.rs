@@ -77,6 +77,25 @@ impl OAuthError {
     }
 }
 
+/// A refused request (RFC 6749 §5.2), the one shape client authentication, the grants and
+/// the token endpoint share: the wire error, as Keycloak answers, and the reason, which
+/// only the log gets (the answer stays Keycloak's terse one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error} ({reason})")]
+pub struct Refusal {
+    pub error: OAuthError,
+    pub reason: String,
+}
+
+impl Refusal {
+    pub fn new(error: OAuthError, reason: impl Into<String>) -> Self {
+        Refusal {
+            error,
+            reason: reason.into(),
+        }
+    }
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let mut response = (

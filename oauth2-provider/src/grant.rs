@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use playbook::oauth::ErrorCode;
 
-use crate::error::OAuthError;
+use crate::error::{OAuthError, Refusal};
 use crate::request::ClientRequest;
 use crate::scope::scopes_in_effect;
 use crate::store::{Client, ClientScope, Realm, User};
@@ -56,20 +56,6 @@ pub struct Issue<'a> {
     pub bound_to: Option<String>,
 }
 
-/// A grant's refusal: the wire error, and the reason for the log.
-#[derive(Debug)]
-pub struct Refused {
-    pub error: OAuthError,
-    pub reason: String,
-}
-
-fn refuse(error: OAuthError, reason: impl Into<String>) -> Refused {
-    Refused {
-        error,
-        reason: reason.into(),
-    }
-}
-
 /// The user-session notes both grants set: where the request came from.
 fn client_host_notes(req: &ClientRequest) -> BTreeMap<String, String> {
     let remote_ip = req.conn.remote_addr.ip().to_string();
@@ -84,18 +70,18 @@ pub fn client_credentials<'a>(
     realm: &'a Realm,
     client: &'a Client,
     req: &'a ClientRequest,
-) -> Result<Issue<'a>, Refused> {
+) -> Result<Issue<'a>, Refusal> {
     let cid = &client.client_id;
     let unauthorized =
         |d: &str| OAuthError::new(StatusCode::UNAUTHORIZED, ErrorCode::UnauthorizedClient, d);
     if client.public_client {
-        return Err(refuse(
+        return Err(Refusal::new(
             unauthorized("Public client not allowed to retrieve service account"),
             format!("client '{cid}' is public"),
         ));
     }
     if !client.service_accounts_enabled {
-        return Err(refuse(
+        return Err(Refusal::new(
             unauthorized("Client not enabled to retrieve service account"),
             format!("client '{cid}' has service accounts disabled"),
         ));
@@ -104,7 +90,7 @@ pub fn client_credentials<'a>(
     // (`UserProvider#getServiceAccount`) and checked before the scope; both refusals are 401
     // `invalid_request`, the second quoting the (lower-case) username.
     let Some(user) = realm.service_account_of(&client.id) else {
-        return Err(refuse(
+        return Err(Refusal::new(
             OAuthError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidRequest,
@@ -114,7 +100,7 @@ pub fn client_credentials<'a>(
         ));
     };
     if !user.enabled {
-        return Err(refuse(
+        return Err(Refusal::new(
             OAuthError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidRequest,
@@ -125,7 +111,7 @@ pub fn client_credentials<'a>(
     }
     let scope_param = req.form.first("scope");
     let scopes = scopes_in_effect(realm, client, scope_param).map_err(|()| {
-        refuse(
+        Refusal::new(
             OAuthError::invalid_scope(scope_param),
             format!(
                 "client '{cid}' may not request scope '{}'",
@@ -138,7 +124,7 @@ pub fn client_credentials<'a>(
         match req.conn.client_leaf() {
             Some(leaf) => Some(playbook::rfc8705::thumbprint(leaf)),
             None => {
-                return Err(refuse(
+                return Err(Refusal::new(
                     OAuthError::invalid_request(
                         "Client Certification missing for MTLS HoK Token Binding",
                     ),
@@ -173,11 +159,11 @@ pub fn password<'a>(
     realm: &'a Realm,
     client: &'a Client,
     req: &'a ClientRequest,
-) -> Result<Issue<'a>, Refused> {
+) -> Result<Issue<'a>, Refusal> {
     let form = &req.form;
     let cid = &client.client_id;
     if !client.direct_access_grants_enabled {
-        return Err(refuse(
+        return Err(Refusal::new(
             OAuthError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::UnauthorizedClient,
@@ -197,20 +183,23 @@ pub fn password<'a>(
     let username = form.first("username").unwrap_or("");
     let password = form.first("password").unwrap_or("");
     let Some(user) = realm.user_by_username(username) else {
-        return Err(refuse(invalid(), format!("unknown user '{username}'")));
+        return Err(Refusal::new(
+            invalid(),
+            format!("unknown user '{username}'"),
+        ));
     };
     let ok = user.password.as_deref().is_some_and(|p| {
         aws_lc_rs::constant_time::verify_slices_are_equal(p.as_bytes(), password.as_bytes()).is_ok()
     });
     if !ok || !user.enabled {
-        return Err(refuse(
+        return Err(Refusal::new(
             invalid(),
             format!("wrong password for user '{username}' (or disabled)"),
         ));
     }
     let scope_param = form.first("scope");
     let scopes = scopes_in_effect(realm, client, scope_param)
-        .map_err(|()| refuse(OAuthError::invalid_scope(scope_param), "invalid scope"))?;
+        .map_err(|()| Refusal::new(OAuthError::invalid_scope(scope_param), "invalid scope"))?;
     Ok(Issue {
         grant: Grant::Password,
         realm,

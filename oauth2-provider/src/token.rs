@@ -19,7 +19,7 @@ use playbook::oauth::ErrorCode;
 use serde_json::{Value, json};
 
 use crate::Provider;
-use crate::error::{AdminError, OAuthError};
+use crate::error::{AdminError, OAuthError, Refusal};
 use crate::request::ClientRequest;
 
 /// Grant types Keycloak 26.7 has factories for (`OAuth2GrantType` providers).
@@ -47,16 +47,16 @@ pub async fn token_endpoint(
 ) -> Response {
     match process(&provider, &realm_name, &req) {
         Ok(body) => no_store((StatusCode::OK, axum::Json(body)).into_response()),
-        Err(Failure::OAuth(e, reason)) => {
+        Err(Failure::Refused(Refusal { error, reason })) => {
             tracing::info!(
                 realm = %realm_name,
                 remote = %req.conn.remote_addr,
                 "token request refused ({} {}: {}): {reason}",
-                e.status.as_u16(),
-                e.error,
-                e.description
+                error.status.as_u16(),
+                error.error,
+                error.description
             );
-            e.no_store().into_response()
+            error.no_store().into_response()
         }
         // RealmsResource throws NotFound before TokenEndpoint runs: no no-store headers.
         Err(Failure::NoRealm) => AdminError::realm_not_found().into_response(),
@@ -64,14 +64,22 @@ pub async fn token_endpoint(
     }
 }
 
+/// Why the endpoint did not issue a token: a refusal (RFC 6749 §5.2, the answer the
+/// client gets), a realm that is not there (404 before the endpoint runs), or our fault.
 enum Failure {
-    OAuth(OAuthError, String),
+    Refused(Refusal),
     NoRealm,
     Internal(String),
 }
 
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        Failure::Refused(r)
+    }
+}
+
 fn fail(e: OAuthError, reason: impl Into<String>) -> Failure {
-    Failure::OAuth(e, reason.into())
+    Failure::Refused(Refusal::new(e, reason))
 }
 
 fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result<Value, Failure> {
@@ -102,8 +110,7 @@ fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result
         ));
     }
     // checkClient: client authentication, then bearer-only.
-    let auth = crate::client_auth::authenticate("token", realm, req)
-        .map_err(|r| fail(r.error, r.reason))?;
+    let auth = crate::client_auth::authenticate("token", realm, req)?;
     let client = realm
         .client_by_id(&auth.client_uuid)
         .expect("authenticated client exists");
@@ -139,8 +146,7 @@ fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result
                 ),
             ));
         }
-    }
-    .map_err(|r| fail(r.error, r.reason))?;
+    }?;
     crate::mint::mint(provider, &req.base, issue).map_err(|e| Failure::Internal(e.to_string()))
 }
 

@@ -18,7 +18,7 @@ mod x509;
 
 use playbook::oauth::ErrorCode;
 
-use crate::error::OAuthError;
+use crate::error::{OAuthError, Refusal};
 use crate::request::ClientRequest;
 use crate::store::{Authenticator, Client, Realm};
 
@@ -49,30 +49,6 @@ pub struct Authenticated {
     pub client_uuid: String,
     pub client_id: String,
     pub method: Method,
-}
-
-/// Why authentication failed: the log line, and the wire error.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    pub reason: String,
-    pub error: OAuthError,
-    /// The client could not be resolved or was disabled (introspection answers these differently).
-    pub kind: RefusalKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefusalKind {
-    NoClient,
-    Disabled,
-    Credentials,
-}
-
-fn refuse(kind: RefusalKind, error: OAuthError, reason: String) -> Refusal {
-    Refusal {
-        reason,
-        error,
-        kind,
-    }
 }
 
 /// Configures the authenticator of client `client_id` from its `clientAuthenticatorType`
@@ -148,8 +124,7 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
         if let Some(client) =
             by_secret_authenticator.filter(|c| matches!(c.authenticator, Authenticator::X509(_)))
         {
-            return Err(refuse(
-                RefusalKind::Credentials,
+            return Err(Refusal::new(
                 OAuthError::new(
                     axum::http::StatusCode::BAD_REQUEST,
                     ErrorCode::InvalidClient,
@@ -161,8 +136,7 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
                 ),
             ));
         }
-        return Err(refuse(
-            RefusalKind::NoClient,
+        return Err(Refusal::new(
             OAuthError::invalid_client(),
             match basic_user {
                 Some(u) => format!("unknown client '{u}' (HTTP Basic)"),
@@ -171,8 +145,7 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
         ));
     };
     let Some(client) = realm.client_by_client_id(name) else {
-        return Err(refuse(
-            RefusalKind::NoClient,
+        return Err(Refusal::new(
             OAuthError::invalid_client(),
             format!("unknown client '{name}'"),
         ));
@@ -182,8 +155,7 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
             x509::authenticate(client, config, &req.conn)
                 .map(|()| authenticated(client, Method::TlsClientAuth))
         }
-        Authenticator::Unsupported(t) if !client.public_client => Err(refuse(
-            RefusalKind::Credentials,
+        Authenticator::Unsupported(t) if !client.public_client => Err(Refusal::new(
             OAuthError::invalid_client(),
             format!(
                 "client '{name}' uses clientAuthenticatorType '{t}', which this provider does not implement"
@@ -191,8 +163,7 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
         )),
         // A client-secret (or public) client named only by ?client_id=: the secret
         // authenticator never reads the query, so no authenticator of its type found it.
-        _ => Err(refuse(
-            RefusalKind::NoClient,
+        _ => Err(Refusal::new(
             OAuthError::invalid_client(),
             format!(
                 "client '{name}' was named only by ?client_id=, which client-secret authentication ignores; send client_id in the form or use HTTP Basic"
@@ -210,8 +181,7 @@ fn authenticated(client: &Client, method: Method) -> Authenticated {
 }
 
 fn disabled(client: &Client) -> Refusal {
-    refuse(
-        RefusalKind::Disabled,
+    Refusal::new(
         OAuthError::invalid_client(),
         format!("client '{}' is disabled", client.client_id),
     )

@@ -7,8 +7,8 @@ use playbook::oauth::ErrorCode;
 
 use axum::http::StatusCode;
 
-use super::{Authenticated, Method, Refusal, RefusalKind, authenticated, disabled, refuse};
-use crate::error::OAuthError;
+use super::{Authenticated, Method, authenticated, disabled};
+use crate::error::{OAuthError, Refusal};
 use crate::request::ClientRequest;
 use crate::store::Client;
 
@@ -28,8 +28,7 @@ pub(super) fn authenticate(client: &Client, req: &ClientRequest) -> Result<Authe
         (None, None) => (None, Method::ClientSecretPost),
     };
     let Some(secret) = secret else {
-        return Err(refuse(
-            RefusalKind::Credentials,
+        return Err(Refusal::new(
             OAuthError::bad_client_secret(),
             format!("client '{id}' sent no client secret"),
         ));
@@ -40,8 +39,7 @@ pub(super) fn authenticate(client: &Client, req: &ClientRequest) -> Result<Authe
         .attribute("client.secret.authentication.allowed.method")
         .filter(|m| !m.is_empty() && *m != method.as_str())
     {
-        return Err(refuse(
-            RefusalKind::Credentials,
+        return Err(Refusal::new(
             OAuthError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::UnauthorizedClient,
@@ -60,8 +58,7 @@ pub(super) fn authenticate(client: &Client, req: &ClientRequest) -> Result<Authe
             .is_ok()
     });
     if !matches {
-        return Err(refuse(
-            RefusalKind::Credentials,
+        return Err(Refusal::new(
             OAuthError::bad_client_secret(),
             format!("client '{id}': wrong client secret ({})", method.as_str()),
         ));

@@ -14,8 +14,8 @@ use playbook::server::Connection;
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::{Refusal, RefusalKind, disabled, refuse};
-use crate::error::OAuthError;
+use super::disabled;
+use crate::error::{OAuthError, Refusal};
 use crate::store::{Client, SubjectMatch, X509Config};
 
 const SUBJECT_DN: &str = "x509.subjectdn";
@@ -86,13 +86,7 @@ pub(super) fn authenticate(
 ) -> Result<(), Refusal> {
     let id = &client.client_id;
     // ATTEMPTED from the matching authenticator → 401 invalid_client.
-    let attempted = |reason: String| {
-        refuse(
-            RefusalKind::Credentials,
-            OAuthError::invalid_client(),
-            reason,
-        )
-    };
+    let attempted = |reason: String| Refusal::new(OAuthError::invalid_client(), reason);
     if !client.enabled {
         return Err(disabled(client));
     }
