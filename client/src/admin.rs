@@ -11,13 +11,17 @@
 //!
 //! Assigning is idempotent in Keycloak already; we read the mappings first anyway so the
 //! output can say whether anything changed.
+//!
+//! The session prints nothing: it keeps every request and answer as an [`Exchange`], and the
+//! caller takes them ([`AdminApi::take_exchanges`]) to narrate them (`Output::exchanges`),
+//! or leaves them (the lab checkers work quietly).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
 use crate::error::ClientError;
-use crate::output::Output;
+use crate::http::Exchange;
 use crate::token::{AccessToken, ClientSecret};
 
 /// `ClientRepresentation`, the fields we use.
@@ -52,6 +56,8 @@ pub struct AdminApi {
     base: Url,
     realm: String,
     token: AccessToken,
+    /// The requests sent and their answers, not yet taken by the caller.
+    exchanges: std::sync::Mutex<Vec<Exchange>>,
 }
 
 /// What an assign/remove did.
@@ -63,6 +69,9 @@ pub enum Change {
     Removed,
     WasNotAssigned,
 }
+
+/// What [`AdminApi::resolve`] asks the API, in words, for a caller that narrates it.
+pub const RESOLVE_NOTE: &str = "the client's UUID (what the API uses), its service-account user (the \"user\" client-credentials tokens are issued for) and the realm role's id and name (Keycloak wants both)";
 
 /// The user and role a mapping call is about.
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +89,6 @@ impl AdminApi {
         realm: &str,
         username: &str,
         password: &ClientSecret,
-        out: &Output,
     ) -> Result<Self, ClientError> {
         let url = join(
             &base,
@@ -89,10 +97,10 @@ impl AdminApi {
                 playbook::names::ADMIN_REALM
             ),
         )?;
-        out.send(&format!(
-            "POST {url}\ngrant_type=password&client_id={}&username={username}&password=[redacted]",
+        let sent = format!(
+            "grant_type=password&client_id={}&username={username}&password=[redacted]",
             playbook::names::ADMIN_CLIENT_ID
-        ));
+        );
         let form = [
             ("grant_type", "password"),
             ("client_id", playbook::names::ADMIN_CLIENT_ID),
@@ -132,13 +140,26 @@ impl AdminApi {
                 what: "an admin token response",
                 detail: "no access_token".into(),
             })?;
-        out.recv(&format!("{} {}", status, out.redacted_json(&body)));
+        let exchange = Exchange {
+            method: reqwest::Method::POST,
+            url: url.clone(),
+            sent: Some(sent),
+            status,
+            answer: body.clone(),
+        };
         Ok(AdminApi {
             http,
             base,
             realm: realm.to_owned(),
             token: AccessToken::new(token),
+            exchanges: std::sync::Mutex::new(vec![exchange]),
         })
+    }
+
+    /// The requests sent and their answers since the last call (the login's first), for the
+    /// caller to narrate; a failed call's are among them.
+    pub fn take_exchanges(&self) -> Vec<Exchange> {
+        std::mem::take(&mut *self.exchanges.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn url(&self, path: &str) -> Result<Url, ClientError> {
@@ -151,12 +172,7 @@ impl AdminApi {
         method: reqwest::Method,
         url: Url,
         body: Option<&Value>,
-        out: &Output,
     ) -> Result<Value, ClientError> {
-        match body {
-            Some(b) => out.send(&format!("{method} {url}\n{b}")),
-            None => out.send(&format!("{method} {url}")),
-        }
         let mut request = self
             .http
             .request(method.clone(), url.clone())
@@ -166,8 +182,17 @@ impl AdminApi {
         }
         let reply = crate::http::send_json(request, &url).await?;
         let status = reply.status;
+        self.exchanges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Exchange {
+                method: method.clone(),
+                url: url.clone(),
+                sent: body.map(Value::to_string),
+                status,
+                answer: reply.json.clone(),
+            });
         if !status.is_success() {
-            out.recv(&format!("{status} {}", reply.text));
             return Err(ClientError::Unexpected {
                 what,
                 method,
@@ -175,14 +200,6 @@ impl AdminApi {
                 status: status.as_u16(),
                 body: reply.excerpt(300),
             });
-        }
-        if reply.json.is_null() {
-            out.recv(&status.to_string());
-        } else {
-            out.recv(&format!(
-                "{status} {}",
-                out.redacted_json(&crate::output::brief(&reply.json))
-            ));
         }
         Ok(reply.json)
     }
@@ -194,10 +211,9 @@ impl AdminApi {
         what: &'static str,
         url: Url,
         expected: &'static str,
-        out: &Output,
     ) -> Result<T, ClientError> {
         let json = self
-            .send(what, reqwest::Method::GET, url.clone(), None, out)
+            .send(what, reqwest::Method::GET, url.clone(), None)
             .await?;
         serde_json::from_value(json).map_err(|e| ClientError::BadJson {
             url,
@@ -207,16 +223,11 @@ impl AdminApi {
     }
 
     /// `GET /clients?clientId=…`: Keycloak matches `clientId` exactly (no `search=true`).
-    pub async fn find_client(
-        &self,
-        client_id: &str,
-        out: &Output,
-    ) -> Result<ClientRepresentation, ClientError> {
+    pub async fn find_client(&self, client_id: &str) -> Result<ClientRepresentation, ClientError> {
         let mut url = self.url("clients")?;
         url.query_pairs_mut().append_pair("clientId", client_id);
-        let clients: Vec<ClientRepresentation> = self
-            .get("find client", url, "a list of clients", out)
-            .await?;
+        let clients: Vec<ClientRepresentation> =
+            self.get("find client", url, "a list of clients").await?;
         clients
             .into_iter()
             .find(|c| c.client_id == client_id)
@@ -234,9 +245,8 @@ impl AdminApi {
     pub async fn client_attributes(
         &self,
         client_id: &str,
-        out: &Output,
     ) -> Result<serde_json::Map<String, Value>, ClientError> {
-        let rep = self.client_representation(client_id, out).await?;
+        let rep = self.client_representation(client_id).await?;
         Ok(rep
             .get("attributes")
             .and_then(Value::as_object)
@@ -245,15 +255,11 @@ impl AdminApi {
     }
 
     /// The whole ClientRepresentation of `client_id`.
-    async fn client_representation(
-        &self,
-        client_id: &str,
-        out: &Output,
-    ) -> Result<Value, ClientError> {
+    async fn client_representation(&self, client_id: &str) -> Result<Value, ClientError> {
         let mut url = self.url("clients")?;
         url.query_pairs_mut().append_pair("clientId", client_id);
         let list = self
-            .send("find client", reqwest::Method::GET, url, None, out)
+            .send("find client", reqwest::Method::GET, url, None)
             .await?;
         list.as_array()
             .and_then(|a| a.iter().find(|c| c["clientId"] == client_id))
@@ -267,13 +273,13 @@ impl AdminApi {
 
     /// Creates the client `rep` describes (`POST /clients`, 201) unless its `clientId`
     /// exists; returns whether it created it.
-    pub async fn ensure_client(&self, rep: &Value, out: &Output) -> Result<bool, ClientError> {
+    pub async fn ensure_client(&self, rep: &Value) -> Result<bool, ClientError> {
         let client_id = rep["clientId"].as_str().unwrap_or_default();
-        if self.client_representation(client_id, out).await.is_ok() {
+        if self.client_representation(client_id).await.is_ok() {
             return Ok(false);
         }
         let url = self.url("clients")?;
-        self.send("create client", reqwest::Method::POST, url, Some(rep), out)
+        self.send("create client", reqwest::Method::POST, url, Some(rep))
             .await
             .map(|_| true)
     }
@@ -284,9 +290,8 @@ impl AdminApi {
         &self,
         client_id: &str,
         attributes: &[(&str, &str)],
-        out: &Output,
     ) -> Result<(), ClientError> {
-        let mut rep = self.client_representation(client_id, out).await?;
+        let mut rep = self.client_representation(client_id).await?;
         let id = rep["id"].as_str().unwrap_or_default().to_owned();
         if let Some(attrs) = rep.get_mut("attributes").and_then(Value::as_object_mut) {
             for (k, v) in attributes {
@@ -294,7 +299,7 @@ impl AdminApi {
             }
         }
         let url = self.url(&format!("clients/{id}"))?;
-        self.send("update client", reqwest::Method::PUT, url, Some(&rep), out)
+        self.send("update client", reqwest::Method::PUT, url, Some(&rep))
             .await
             .map(drop)
     }
@@ -303,31 +308,24 @@ impl AdminApi {
     pub async fn service_account_user(
         &self,
         client: &ClientRepresentation,
-        out: &Output,
     ) -> Result<UserRepresentation, ClientError> {
         let url = self.url(&format!("clients/{}/service-account-user", client.id))?;
-        self.get("service-account user", url, "a user", out).await
+        self.get("service-account user", url, "a user").await
     }
 
     /// `GET /roles/{name}`.
-    pub async fn realm_role(
-        &self,
-        name: &str,
-        out: &Output,
-    ) -> Result<RoleRepresentation, ClientError> {
+    pub async fn realm_role(&self, name: &str) -> Result<RoleRepresentation, ClientError> {
         let url = self.url(&format!("roles/{}", encode_segment(name)))?;
-        self.get("realm role", url, "a role", out).await
+        self.get("realm role", url, "a role").await
     }
 
     /// `GET /users/{id}/role-mappings/realm`: the realm roles mapped directly to the user.
     pub async fn realm_role_mappings(
         &self,
         user: &UserRepresentation,
-        out: &Output,
     ) -> Result<Vec<RoleRepresentation>, ClientError> {
         let url = self.url(&format!("users/{}/role-mappings/realm", user.id))?;
-        self.get("list role mappings", url, "a list of roles", out)
-            .await
+        self.get("list role mappings", url, "a list of roles").await
     }
 
     /// `POST /users/{id}/role-mappings/realm` with `[{"id","name"}]`.
@@ -335,9 +333,8 @@ impl AdminApi {
         &self,
         user: &UserRepresentation,
         roles: &[RoleRepresentation],
-        out: &Output,
     ) -> Result<(), ClientError> {
-        self.change_realm_roles(reqwest::Method::POST, user, roles, out)
+        self.change_realm_roles(reqwest::Method::POST, user, roles)
             .await
     }
 
@@ -346,9 +343,8 @@ impl AdminApi {
         &self,
         user: &UserRepresentation,
         roles: &[RoleRepresentation],
-        out: &Output,
     ) -> Result<(), ClientError> {
-        self.change_realm_roles(reqwest::Method::DELETE, user, roles, out)
+        self.change_realm_roles(reqwest::Method::DELETE, user, roles)
             .await
     }
 
@@ -358,7 +354,6 @@ impl AdminApi {
         method: reqwest::Method,
         user: &UserRepresentation,
         roles: &[RoleRepresentation],
-        out: &Output,
     ) -> Result<(), ClientError> {
         let what = if method == reqwest::Method::DELETE {
             "remove role"
@@ -367,72 +362,38 @@ impl AdminApi {
         };
         let url = self.url(&format!("users/{}/role-mappings/realm", user.id))?;
         let body = serde_json::to_value(roles).unwrap_or(Value::Null);
-        self.send(what, method, url, Some(&body), out)
-            .await
-            .map(drop)
+        self.send(what, method, url, Some(&body)).await.map(drop)
     }
 
-    /// Steps 2–4: the client, its service-account user and the role.
-    pub async fn resolve(
-        &self,
-        client_id: &str,
-        role: &str,
-        out: &Output,
-    ) -> Result<RoleTarget, ClientError> {
-        out.note(&format!(
-            "find the client {client_id:?} (its UUID is what the API uses)"
-        ));
-        let client = self.find_client(client_id, out).await?;
-        out.note(
-            "its service-account user (the \"user\" client-credentials tokens are issued for)",
-        );
-        let user = self.service_account_user(&client, out).await?;
-        out.note(&format!(
-            "the realm role {role:?} (Keycloak wants its id and name)"
-        ));
-        let role = self.realm_role(role, out).await?;
+    /// Steps 2–4: the client, its service-account user and the role ([`RESOLVE_NOTE`] says
+    /// so in words, for the narration).
+    pub async fn resolve(&self, client_id: &str, role: &str) -> Result<RoleTarget, ClientError> {
+        let client = self.find_client(client_id).await?;
+        let user = self.service_account_user(&client).await?;
+        let role = self.realm_role(role).await?;
         Ok(RoleTarget { client, user, role })
     }
 
     /// Whether the role is currently mapped to the user.
-    pub async fn is_assigned(
-        &self,
-        target: &RoleTarget,
-        out: &Output,
-    ) -> Result<bool, ClientError> {
-        let mapped = self.realm_role_mappings(&target.user, out).await?;
+    pub async fn is_assigned(&self, target: &RoleTarget) -> Result<bool, ClientError> {
+        let mapped = self.realm_role_mappings(&target.user).await?;
         Ok(mapped.iter().any(|r| r.id == target.role.id))
     }
 
     /// Maps the role to the user unless it already is.
-    pub async fn assign(&self, target: &RoleTarget, out: &Output) -> Result<Change, ClientError> {
-        self.ensure(target, true, out).await
+    pub async fn assign(&self, target: &RoleTarget) -> Result<Change, ClientError> {
+        self.ensure(target, true).await
     }
 
     /// Removes the mapping if it exists.
-    pub async fn remove(&self, target: &RoleTarget, out: &Output) -> Result<Change, ClientError> {
-        self.ensure(target, false, out).await
+    pub async fn remove(&self, target: &RoleTarget) -> Result<Change, ClientError> {
+        self.ensure(target, false).await
     }
 
     /// Makes the mapping `assigned` (or not), saying when there was nothing to do.
-    async fn ensure(
-        &self,
-        target: &RoleTarget,
-        assigned: bool,
-        out: &Output,
-    ) -> Result<Change, ClientError> {
+    async fn ensure(&self, target: &RoleTarget, assigned: bool) -> Result<Change, ClientError> {
         let roles = std::slice::from_ref(&target.role);
-        if self.is_assigned(target, out).await? == assigned {
-            out.note(&format!(
-                "{} {} {}: nothing to do",
-                target.user.username,
-                if assigned {
-                    "already has"
-                } else {
-                    "does not have"
-                },
-                target.role.name
-            ));
+        if self.is_assigned(target).await? == assigned {
             return Ok(if assigned {
                 Change::AlreadyAssigned
             } else {
@@ -440,10 +401,10 @@ impl AdminApi {
             });
         }
         if assigned {
-            self.add_realm_roles(&target.user, roles, out).await?;
+            self.add_realm_roles(&target.user, roles).await?;
             Ok(Change::Added)
         } else {
-            self.remove_realm_roles(&target.user, roles, out).await?;
+            self.remove_realm_roles(&target.user, roles).await?;
             Ok(Change::Removed)
         }
     }

@@ -34,6 +34,20 @@ impl Reply {
     }
 }
 
+/// One request and its answer, kept for the caller to narrate (`Output::exchange`): the
+/// admin API returns these rather than printing them.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: reqwest::Method,
+    pub url: Url,
+    /// The body sent, as it may be shown (a password already redacted), if any.
+    pub sent: Option<String>,
+    pub status: reqwest::StatusCode,
+    /// The answer's body: its JSON, `Null` when empty, a JSON string holding the text when
+    /// it is not JSON.
+    pub answer: Value,
+}
+
 /// Sends `request` (to `url`, named in errors) asking for JSON, and reads the whole answer.
 /// Only a failure to get an answer at all is an `Err`; any HTTP status is a [`Reply`].
 pub async fn send_json(request: reqwest::RequestBuilder, url: &Url) -> Result<Reply, ClientError> {

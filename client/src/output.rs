@@ -149,6 +149,42 @@ impl Output {
     }
 
     /// What comes back: `   ← 200 OK {…}`.
+    /// A request and its answer (`→`, then `←`): long representations cut down with
+    /// [`brief`], tokens and secrets shortened.
+    pub fn exchange(&self, e: &crate::http::Exchange) {
+        match &e.sent {
+            Some(body) => self.send(&format!("{} {}\n{body}", e.method, e.url)),
+            None => self.send(&format!("{} {}", e.method, e.url)),
+        }
+        match &e.answer {
+            Value::Null => self.recv(&e.status.to_string()),
+            Value::String(text) => self.recv(&format!("{} {text}", e.status)),
+            json => self.recv(&format!(
+                "{} {}",
+                e.status,
+                self.redacted_json(&brief(json))
+            )),
+        }
+    }
+
+    /// `result` as it is, once `exchanges` (the requests that produced it, a failed one
+    /// included) are narrated: `out.narrated(api.call().await, api.take_exchanges())?`.
+    pub fn narrated<T, E>(
+        &self,
+        result: Result<T, E>,
+        exchanges: Vec<crate::http::Exchange>,
+    ) -> Result<T, E> {
+        self.exchanges(&exchanges);
+        result
+    }
+
+    /// Each of `exchanges`, in order (see [`Output::exchange`]).
+    pub fn exchanges(&self, exchanges: &[crate::http::Exchange]) {
+        for e in exchanges {
+            self.exchange(e);
+        }
+    }
+
     pub fn recv(&self, text: &str) {
         for (i, l) in text.lines().enumerate() {
             let mark = if i == 0 { "←" } else { " " };

@@ -278,25 +278,23 @@ async fn unreachable_provider_gives_up_with_a_message_naming_the_wait() {
 /// the admin API, as `client admin status` does).
 async fn role_assigned(s: &Settings) -> bool {
     let (api, target) = admin(s).await;
-    api.is_assigned(&target, &Output::quiet()).await.unwrap()
+    api.is_assigned(&target).await.unwrap()
 }
 
 async fn admin(s: &Settings) -> (AdminApi, RoleTarget) {
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
     let http = playbook::https::https_client(&roots, None).unwrap();
-    let quiet = Output::quiet();
     let api = AdminApi::login(
         http,
         s.admin_base().unwrap(),
         &s.realm,
         &s.admin_username,
         &s.admin_password,
-        &quiet,
     )
     .await
     .unwrap();
     let target = api
-        .resolve(s.client_id.as_str(), names::READONLY_ROLE, &quiet)
+        .resolve(s.client_id.as_str(), names::READONLY_ROLE)
         .await
         .unwrap();
     (api, target)
@@ -304,7 +302,7 @@ async fn admin(s: &Settings) -> (AdminApi, RoleTarget) {
 
 async fn assign_role(s: &Settings) {
     let (api, target) = admin(s).await;
-    api.assign(&target, &Output::quiet()).await.unwrap();
+    api.assign(&target).await.unwrap();
 }
 
 /// A step that fails in the middle (step 4: the wrong certificate presented as the

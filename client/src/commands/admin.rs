@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::https;
-use crate::admin::{AdminApi, Change};
+use crate::admin::{AdminApi, Change, RESOLVE_NOTE};
 use crate::cli::AdminCommand;
 use crate::error::ClientError;
 use crate::output::Output;
@@ -29,23 +29,30 @@ pub(super) async fn run(
             &s.realm,
             &s.admin_username,
             &s.admin_password,
-            out,
         )
     })
     .await?;
+    out.exchanges(&api.take_exchanges());
     out.step("2", "the client, its service-account user, the role");
-    let target = api.resolve(s.client_id.as_str(), &r.role, out).await?;
+    out.note(RESOLVE_NOTE);
+    let target = out.narrated(
+        api.resolve(s.client_id.as_str(), &r.role).await,
+        api.take_exchanges(),
+    )?;
     out.step("3", "the role mapping");
     let (change, assigned) = match cmd {
         AdminCommand::AssignRole(_) => {
-            let c = api.assign(&target, out).await?;
+            let c = out.narrated(api.assign(&target).await, api.take_exchanges())?;
             (Some(c), true)
         }
         AdminCommand::RemoveRole(_) => {
-            let c = api.remove(&target, out).await?;
+            let c = out.narrated(api.remove(&target).await, api.take_exchanges())?;
             (Some(c), false)
         }
-        AdminCommand::Status(_) => (None, api.is_assigned(&target, out).await?),
+        AdminCommand::Status(_) => {
+            let assigned = api.is_assigned(&target).await;
+            (None, out.narrated(assigned, api.take_exchanges())?)
+        }
     };
     let who = &target.user.username;
     match change {

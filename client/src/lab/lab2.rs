@@ -14,7 +14,6 @@ use playbook::pki::Validity;
 
 use super::{Check, Ctx, Lab, LabInfo, probe};
 use crate::error::ClientError;
-use crate::output::Output;
 
 pub const INFO: LabInfo = LabInfo {
     number: 2,
@@ -75,12 +74,8 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
         ));
         return Ok(checks);
     }
-    let quiet = Output::quiet();
     let attrs = match probe::admin(ctx).await {
-        Ok(api) => {
-            api.client_attributes(ctx.s.client_id.as_str(), &quiet)
-                .await?
-        }
+        Ok(api) => api.client_attributes(ctx.s.client_id.as_str()).await?,
         Err(e) => {
             checks.push(probe::unreachable("the client's attributes", &e));
             return Ok(checks);
@@ -256,6 +251,6 @@ pub async fn solve(ctx: &Ctx<'_>) -> Result<(), ClientError> {
 
 async fn set(ctx: &Ctx<'_>, attrs: [(&str, &str); 2]) -> Result<(), ClientError> {
     let api = probe::admin(ctx).await?;
-    api.set_client_attributes(ctx.s.client_id.as_str(), &attrs, &Output::quiet())
+    api.set_client_attributes(ctx.s.client_id.as_str(), &attrs)
         .await
 }

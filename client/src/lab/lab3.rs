@@ -11,7 +11,6 @@ use playbook::names;
 use super::{Check, Ctx, Lab, LabInfo, probe};
 use crate::admin::RoleTarget;
 use crate::error::ClientError;
-use crate::output::Output;
 
 pub const INFO: LabInfo = LabInfo {
     number: 3,
@@ -52,19 +51,18 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
             return Ok(checks);
         }
     };
-    let quiet = Output::quiet();
     let target = api
-        .resolve(ctx.s.client_id.as_str(), names::READONLY_ROLE, &quiet)
+        .resolve(ctx.s.client_id.as_str(), names::READONLY_ROLE)
         .await?;
-    let found_assigned = api.is_assigned(&target, &quiet).await?;
+    let found_assigned = api.is_assigned(&target).await?;
     let result = run_both(ctx, &api, &target, &mut checks).await;
     // Leave the mapping as it was found, whatever the scripts did.
-    let now = api.is_assigned(&target, &quiet).await?;
+    let now = api.is_assigned(&target).await?;
     if now != found_assigned {
         if found_assigned {
-            api.assign(&target, &quiet).await?;
+            api.assign(&target).await?;
         } else {
-            api.remove(&target, &quiet).await?;
+            api.remove(&target).await?;
         }
     }
     result?;
@@ -77,7 +75,6 @@ async fn run_both(
     target: &RoleTarget,
     checks: &mut Vec<Check>,
 ) -> Result<(), ClientError> {
-    let quiet = Output::quiet();
     for (name, want) in [("assign.sh", true), ("remove.sh", false)] {
         let ran = run_script(ctx, name);
         checks.push(Check::expect(
@@ -87,7 +84,7 @@ async fn run_both(
             ran.clone().err().unwrap_or_else(|| "exit status 0".into()),
             "run it yourself from the repository root; `set -euo pipefail` at the top stops at the first failing command",
         ));
-        let assigned = api.is_assigned(target, &quiet).await?;
+        let assigned = api.is_assigned(target).await?;
         checks.push(Check::expect(
             assigned == want,
             format!("role mapping after {name}"),
@@ -164,11 +161,10 @@ fn run_script(ctx: &Ctx<'_>, name: &str) -> Result<(), String> {
 pub async fn reset(ctx: &Ctx<'_>) -> Result<(), ClientError> {
     ctx.set_aside(3, &["assign.sh", "remove.sh", "lookup.sh"])?;
     let api = probe::admin(ctx).await?;
-    let quiet = Output::quiet();
     let target = api
-        .resolve(ctx.s.client_id.as_str(), names::READONLY_ROLE, &quiet)
+        .resolve(ctx.s.client_id.as_str(), names::READONLY_ROLE)
         .await?;
-    api.remove(&target, &quiet).await?;
+    api.remove(&target).await?;
     ctx.out.ok(&format!(
         "lab 3 reset: {} does not have {}; labs/work/lab3/ has no scripts",
         target.user.username, target.role.name

@@ -15,7 +15,6 @@ use serde_json::json;
 use super::probe::{self, TokenOutcome};
 use super::{Check, Ctx, Lab, LabInfo};
 use crate::error::ClientError;
-use crate::output::Output;
 
 pub const INFO: LabInfo = LabInfo {
     number: 7,
@@ -194,7 +193,7 @@ pub async fn reset(ctx: &Ctx<'_>) -> Result<(), ClientError> {
     ctx.set_aside(7, &[CERT, TRUSTSTORE])?;
     ctx.remove(7, &[PROGRESS], &[KEY])?;
     let api = probe::admin(ctx).await?;
-    let created = api.ensure_client(&client_rep(), &Output::quiet()).await?;
+    let created = api.ensure_client(&client_rep()).await?;
     ctx.out.ok(&format!(
         "lab 7 reset: the realm has the client {CLIENT_ID}{}; no certificate trusted. Restart the provider (./start.sh --lab 7) if it trusted one",
         if created { " (created now)" } else { "" }

@@ -13,7 +13,6 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use crate::admin::AdminApi;
 use crate::discovery;
 use crate::error::{ClientError, OAuthError, TransportKind};
-use crate::output::Output;
 use crate::resource::{self, ApiResponse};
 use crate::token::{
     self, AccessToken, ClientAuth, ClientId, DecodedJwt, Scope, TokenRequest, TokenResponse,
@@ -165,7 +164,6 @@ pub async fn call(
 pub async fn admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
     let http = https(ctx, None)?;
     let base = ctx.s.admin_base()?;
-    let quiet = Output::quiet();
     crate::retry::until_up("the provider", &base, ctx.s.wait, || {
         AdminApi::login(
             http.clone(),
@@ -173,7 +171,6 @@ pub async fn admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
             &ctx.s.realm,
             &ctx.s.admin_username,
             &ctx.s.admin_password,
-            &quiet,
         )
     })
     .await

@@ -57,7 +57,7 @@ pub(super) async fn step_6(
     let out = ctx.out;
     let d = steps.begin("6");
     let admin = ctx.admin().await?;
-    let change = admin.assign(target, out).await?;
+    let change = out.narrated(admin.assign(target).await, admin.take_exchanges())?;
     drop(admin);
     out.note("a new token (roles are copied into the token when it is issued):");
     let token = ctx

@@ -151,15 +151,16 @@ impl Context<'_> {
     pub(super) async fn admin(&self) -> Result<AdminApi, ClientError> {
         self.out
             .note("admin token (realm master, client admin-cli, the bootstrap admin):");
-        AdminApi::login(
+        let api = AdminApi::login(
             self.anonymous.clone(),
             self.s.admin_base()?,
             &self.s.realm,
             &self.s.admin_username,
             &self.s.admin_password,
-            self.out,
         )
-        .await
+        .await?;
+        self.out.exchanges(&api.take_exchanges());
+        Ok(api)
     }
 }
 

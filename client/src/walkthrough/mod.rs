@@ -130,10 +130,15 @@ pub async fn run(
         rogue,
     };
     let admin = ctx.admin().await?;
-    let target: RoleTarget = admin
-        .resolve(s.client_id.as_str(), names::READONLY_ROLE, out)
-        .await?;
-    let initially_assigned = admin.is_assigned(&target, out).await?;
+    out.note(crate::admin::RESOLVE_NOTE);
+    let target: RoleTarget = out.narrated(
+        admin
+            .resolve(s.client_id.as_str(), names::READONLY_ROLE)
+            .await,
+        admin.take_exchanges(),
+    )?;
+    let initially_assigned =
+        out.narrated(admin.is_assigned(&target).await, admin.take_exchanges())?;
     drop(admin); // Keycloak's admin tokens live 60 s: log in again when needed.
 
     // From here on the role mapping may differ from how it was found. Whatever

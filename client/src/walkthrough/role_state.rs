@@ -22,7 +22,7 @@ pub(super) async fn prepare(
             target.user.username, target.role.name
         ));
         let admin = ctx.admin().await?;
-        admin.remove(target, out).await?;
+        out.narrated(admin.remove(target).await, admin.take_exchanges())?;
     } else {
         out.note(&format!(
             "{} does not have {} yet: good, step 5 shows why it needs it.",
@@ -46,13 +46,14 @@ pub(super) async fn restore(
     ctx.out
         .heading("Tidying up: the role mapping as it was found");
     let admin = ctx.admin().await?;
-    let now_assigned = admin.is_assigned(target, ctx.out).await?;
+    let now_assigned = ctx
+        .out
+        .narrated(admin.is_assigned(target).await, admin.take_exchanges())?;
     let role_list = std::slice::from_ref(&target.role);
     if initially_assigned {
         if !now_assigned {
-            admin
-                .add_realm_roles(&target.user, role_list, ctx.out)
-                .await?;
+            let added = admin.add_realm_roles(&target.user, role_list).await;
+            ctx.out.narrated(added, admin.take_exchanges())?;
         }
         return Ok(format!(
             "{role} was assigned to {who} when the walkthrough started; it is assigned again now (as found)"
@@ -64,9 +65,8 @@ pub(super) async fn restore(
         ));
     }
     if now_assigned {
-        admin
-            .remove_realm_roles(&target.user, role_list, ctx.out)
-            .await?;
+        let removed = admin.remove_realm_roles(&target.user, role_list).await;
+        ctx.out.narrated(removed, admin.take_exchanges())?;
         return Ok(format!(
             "{role} was assigned to {who} for step 6 and removed again (`client walkthrough --keep-role` keeps it)"
         ));
