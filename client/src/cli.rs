@@ -97,7 +97,7 @@ pub struct GlobalArgs {
     /// names"; prefer the environment variable: `ps` shows flags).
     #[arg(long, env = "KC_BOOTSTRAP_ADMIN_PASSWORD", default_value = names::DEFAULT_ADMIN_PASSWORD, hide_default_value = true, hide_env_values = true, global = true)]
     pub admin_password: ClientSecret,
-    /// The client_secret client, used by `client token --secret` for contrast.
+    /// The client_secret client, used by `client token --auth secret` for contrast.
     #[arg(long, env = "SECRET_CLIENT_ID", default_value = names::SECRET_CLIENT_ID, global = true)]
     pub secret_client_id: String,
     /// Its secret (default: the development value from the realm file; prefer the
