@@ -237,6 +237,18 @@ async fn start_servers(args: &Args, started: &mut Vec<Supervised>) -> Result<(),
         info(format!("   {}, log {}", server.url, log.display()));
         started.push(server);
     }
+    // Ready behind the proxy too (a proxy may hold a back end that refused a probe aside
+    // for a few seconds: nginx's fail_timeout).
+    while !check.resource_server_answers().await {
+        if since.elapsed() >= wait {
+            return Err(format!(
+                "the resource server does not answer at {} after {}s (raise READY_TIMEOUT_SECS)",
+                args.resource_server,
+                wait.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     info(format!(
         "the resource server at {} is ready ({}s)",
         args.resource_server.as_str().trim_end_matches('/'),
