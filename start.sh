@@ -124,7 +124,7 @@ ensure_certs() {
 }
 # --lab N, before any provider starts: the lab's files (progress kept), its realm and trust.
 prepare_lab() {
-  local work="${ROOT}/labs/work/lab${LAB}"
+  local work="${LAB_WORK_DIR:-${ROOT}/labs/work}/lab${LAB}"
   [[ -d "${work}" ]] || LAB_FRESH=1
   client lab prepare "${LAB}" || die "client lab prepare ${LAB} failed (see above)"
   [[ ! -f "${work}/realm.json" ]] || { export REALM_FILE="${work}/realm.json" &&
