@@ -175,16 +175,8 @@ async fn start_servers(args: &Args, started: &mut Vec<Supervised>) -> Result<(),
             spec.port = args.provider_port;
             spec.management_port = args.management_port;
             let log = args.log_dir.join("oauth2-provider.log");
-            let server = Supervised::start("oauth2-provider", Spec::Provider(spec), &log)
-                .await
-                .map_err(|e| {
-                    format!(
-                        "the embedded provider did not start: {}",
-                        playbook::report::error_chain(&e)
-                    )
-                })?;
-            info(format!("   {}, log {}", server.url, log.display()));
-            started.push(server);
+            let what = "the embedded provider".to_owned();
+            started.push(start(what, Spec::Provider(spec), &log).await?);
         }
         Some(_) => {}
     }
@@ -225,17 +217,8 @@ async fn start_servers(args: &Args, started: &mut Vec<Supervised>) -> Result<(),
             true => args.log_dir.join(format!("resource-server-{port}.log")),
             false => args.log_dir.join("resource-server.log"),
         };
-        let spec = Spec::ResourceServer(spec, wait);
-        let server = Supervised::start("resource-server", spec, &log)
-            .await
-            .map_err(|e| {
-                format!(
-                    "the resource server on port {port} did not start: {}",
-                    playbook::report::error_chain(&e)
-                )
-            })?;
-        info(format!("   {}, log {}", server.url, log.display()));
-        started.push(server);
+        let what = format!("the resource server on port {port}");
+        started.push(start(what, Spec::ResourceServer(spec, wait), &log).await?);
     }
     // Ready behind the proxy too (a proxy may hold a back end that refused a probe aside
     // for a few seconds: nginx's fail_timeout).
@@ -255,6 +238,18 @@ async fn start_servers(args: &Args, started: &mut Vec<Supervised>) -> Result<(),
         since.elapsed().as_secs()
     ));
     Ok(())
+}
+
+/// Starts one server on its thread and says where it listens and logs.
+async fn start(what: String, spec: Spec, log: &std::path::Path) -> Result<Supervised, String> {
+    let server = Supervised::start(&what, spec, log).await.map_err(|e| {
+        format!(
+            "{what} did not start: {}",
+            playbook::report::error_chain(&e)
+        )
+    })?;
+    info(format!("   {}, log {}", server.url, log.display()));
+    Ok(server)
 }
 
 /// Whether the servers answer: before starting ours (something may already run there),
