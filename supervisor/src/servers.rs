@@ -105,12 +105,14 @@ pub async fn start_provider(spec: ProviderSpec) -> Result<oauth2_provider::Runni
         "MANAGEMENT_PORT",
     )
     .await?;
-    Ok(oauth2_provider::spawn(
-        listener,
-        Some(management),
-        spec.tls,
-        provider,
-    )?)
+    let running = oauth2_provider::spawn(listener, Some(management), spec.tls, provider)?;
+    tracing::info!(
+        "oauth2-provider (Keycloak {} compatible) on {}, health on {}/health/ready",
+        oauth2_provider::KEYCLOAK_VERSION,
+        running.url,
+        running.management_url.as_deref().unwrap_or("-")
+    );
+    Ok(running)
 }
 
 /// What a resource server serves with. Port 0 picks a free one.

@@ -59,6 +59,12 @@ pub struct Args {
     /// More certificates the embedded provider trusts for client certificates.
     #[arg(long, env = "KC_TRUSTSTORE_PATHS", value_delimiter = ',')]
     pub truststore_paths: Vec<PathBuf>,
+    /// The embedded provider's bootstrap admin (master realm), as Keycloak's.
+    #[arg(long, env = "KC_BOOTSTRAP_ADMIN_USERNAME", default_value = names::DEFAULT_ADMIN_USERNAME)]
+    pub admin_username: String,
+    /// Its password (prefer the environment variable: flags show in `ps`).
+    #[arg(long, env = "KC_BOOTSTRAP_ADMIN_PASSWORD", default_value = names::DEFAULT_ADMIN_PASSWORD, hide_default_value = true, hide_env_values = true)]
+    pub admin_password: String,
     /// Behind a TLS-terminating proxy: whom our servers trust for forwarded certificates.
     #[command(flatten)]
     pub proxy: ProxyArgs,
@@ -174,6 +180,8 @@ async fn start_servers(args: &Args, started: &mut Vec<Supervised>) -> Result<(),
             .map_err(|e| playbook::report::error_chain(&e))?;
             spec.port = args.provider_port;
             spec.management_port = args.management_port;
+            spec.options.admin_username = args.admin_username.clone();
+            spec.options.admin_password = args.admin_password.clone();
             let log = args.log_dir.join("oauth2-provider.log");
             let what = "the embedded provider".to_owned();
             started.push(start(what, Spec::Provider(spec), &log).await?);
