@@ -120,7 +120,7 @@ pub async fn run(args: Args) -> ExitCode {
         Err(signal) => {
             info(format!("{signal}: stopping what this run started"));
             // After the walkthrough, Ctrl-C is the normal way to stop: its status stands.
-            status.unwrap_or(if signal == "SIGINT" { 130 } else { 143 })
+            status.unwrap_or(signal.exit_code())
         }
     };
     for server in started.into_iter().rev() {
@@ -130,13 +130,41 @@ pub async fn run(args: Args) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The signals that end a run.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    /// SIGINT: Ctrl-C.
+    Interrupt,
+    /// SIGTERM: `kill`, or ./start.sh passing on its own Ctrl-C or TERM.
+    Terminate,
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        })
+    }
+}
+
+impl Signal {
+    /// A shell's code for a run ended by the signal (128 + its number).
+    fn exit_code(self) -> u8 {
+        match self {
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        }
+    }
+}
+
 /// Ctrl-C or a TERM: which one.
-async fn interrupted() -> &'static str {
+async fn interrupted() -> Signal {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("installing the TERM handler");
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+        _ = term.recv() => Signal::Terminate,
     }
 }
 
