@@ -44,7 +44,7 @@ READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-10}"
 
 
 usage() {
-  print_header "${BASH_SOURCE[0]}" 3 24
+  print_header "${BASH_SOURCE[0]}"
 }
 
 nginx_bin() {

@@ -5,14 +5,26 @@
 
 info() { printf 'INFO  %s\n' "$*"; }
 error() { printf 'ERROR %s\n' "$*" >&2; }
+# On a terminal (and unless NO_COLOR is set), the labels stand out: INFO bold, ERROR red.
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+  info() { printf '\033[1mINFO\033[0m  %s\n' "$*"; }
+fi
+if [[ -t 2 && -z "${NO_COLOR:-}" ]]; then
+  error() { printf '\033[31mERROR\033[0m %s\n' "$*" >&2; }
+fi
 die() {
   error "$@"
   exit 1
 }
 
-# Lines FIRST..LAST of FILE's header comment, without the leading '# ': a script's --help.
+# FILE's header comment, without the leading '# ': a script's --help. The header is every
+# comment line after the shebang up to the first line that is not a comment; shellcheck
+# directives are left out. (Further arguments, a line range formerly, are ignored.)
 print_header() {
-  sed -n "$2,$3p" "$1" | sed 's/^# \{0,1\}//'
+  awk 'NR == 1 && /^#!/ { next }
+       !/^#/ { exit }
+       /^# shellcheck / { next }
+       { sub(/^# ?/, ""); print }' "$1"
 }
 
 # Whether something listens on 127.0.0.1:PORT (bash's /dev/tcp: a successful connect).

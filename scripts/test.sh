@@ -17,7 +17,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # reused (with -p, cargo resolves features anew and recompiles part of the tree: ~100 s here).
 # keycloak_native_proxy: real Keycloak behind the shipped nginx (its nginx x509 lookup).
 # labs_keycloak_native (client): every workshop lab's reset-fails/solve-passes check.
-NATIVE_SUITE=(cargo test --workspace --test keycloak_native --test keycloak_native_proxy --test labs_keycloak_native --locked -- --ignored)
+# start_sh (supervisor): the ./start.sh combinations with native Keycloak (the real script).
+NATIVE_SUITE=(cargo test --workspace --test keycloak_native --test keycloak_native_proxy --test labs_keycloak_native --test start_sh --locked -- --ignored)
 
 scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh proxy/*.sh .ci/run labs/*/solution/*.sh)
 if command -v shellcheck >/dev/null 2>&1; then

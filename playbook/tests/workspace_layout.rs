@@ -20,7 +20,13 @@ use syn::visit::Visit;
 const MAX_LINES: usize = 600;
 
 /// The workspace's library crates (each binary's `main.rs` is a thin crate of its own).
-const CRATES: &[&str] = &["playbook", "client", "oauth2-provider", "resource-server"];
+const CRATES: &[&str] = &[
+    "playbook",
+    "client",
+    "oauth2-provider",
+    "resource-server",
+    "supervisor",
+];
 
 type Module = Vec<String>;
 

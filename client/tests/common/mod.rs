@@ -1,6 +1,7 @@
 //! In-process servers for the client's integration tests: the embedded provider and the
 //! resource server on loopback ports, with an in-memory dev PKI written to a temporary
-//! directory (the client reads files, as a user's would).
+//! directory (the client reads files, as a user's would). The servers start the one way
+//! `./start.sh`'s supervisor starts them (`supervisor::servers`).
 
 #![allow(dead_code)] // each test file uses a different part
 
@@ -11,8 +12,11 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use client::Settings;
+use playbook::names;
 use playbook::pki::{DevPki, KeyType, write_files};
-use playbook::{Identity, names};
+use supervisor::servers::{
+    ProviderSpec, ResourceServerSpec, start_provider, start_resource_server,
+};
 
 pub struct Servers {
     pub provider: oauth2_provider::Running,
@@ -32,13 +36,9 @@ pub async fn start_with(key_type: KeyType) -> Servers {
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
 
-    let provider = oauth2_provider::spawn_dev(
-        &pki,
-        &[oauth2_provider::realm_file()],
-        oauth2_provider::Options::default(),
-    )
-    .await
-    .unwrap();
+    let provider = start_provider(ProviderSpec::dev(&pki).unwrap())
+        .await
+        .unwrap();
 
     let issuer = names::issuer_for(&provider.url, names::REALM);
     let resource_server = spawn_resource_server(&pki, &issuer).await;
@@ -54,23 +54,10 @@ pub async fn start_with(key_type: KeyType) -> Servers {
 /// The resource server with `pki`'s certificate on a loopback port, trusting `pki`'s CA and
 /// the tokens of `issuer`; returned once it holds the issuer's keys.
 pub async fn spawn_resource_server(pki: &DevPki, issuer: &str) -> resource_server::Running {
-    let config = resource_server::Config::new(issuer, vec![pki.ca.cert.cert_der.clone()]);
-    let identity = Identity::from_parts(
-        Path::new("resource-server.pem"),
-        Path::new("resource-server.key.pem"),
-        vec![pki.resource_server.cert_der.clone()],
-        pki.resource_server.key_der(),
-        None,
-    )
-    .unwrap();
-    let tls = config.server_tls(&identity).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let resource_server = resource_server::spawn(listener, tls, config).unwrap();
-    resource_server
-        .wait_ready(Duration::from_secs(20))
+    let spec = ResourceServerSpec::dev(pki, issuer).unwrap();
+    start_resource_server(spec, Duration::from_secs(20))
         .await
-        .unwrap();
-    resource_server
+        .unwrap()
 }
 
 /// The client's settings for the certificates in `dir` and the servers at these URLs.
