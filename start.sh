@@ -173,7 +173,7 @@ run_supervisor() {
   [[ -z "${LAB}" ]] || args+=(--lab "${LAB}")
   [[ ${LAB_FRESH} -eq 0 ]] || args+=(--lab-fresh)
   if [[ -n "${PROXY}" ]]; then
-    args+=(--provider-port "${BACKEND_PROVIDER_PORT}" --trusted-proxy "${PROXY_SOURCE}"
+    args+=(--proxy "${PROXY}" --provider-port "${BACKEND_PROVIDER_PORT}" --trusted-proxy "${PROXY_SOURCE}"
       --client-cert-header ssl-client-cert --proxy-log "$(rel "${NGINX_DIR}")/logs/access.log")
     local port && for port in ${BACKEND_API_PORTS}; do args+=(--resource-server-port "${port}"); done
   fi

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum as _};
 use playbook::forwarded::ProxyArgs;
 use playbook::names;
 use url::Url;
@@ -68,6 +68,10 @@ pub struct Args {
     /// Behind a TLS-terminating proxy: whom our servers trust for forwarded certificates.
     #[command(flatten)]
     pub proxy: ProxyArgs,
+    /// The proxy in front of the servers (./start.sh --proxy), passed on to the client: the
+    /// walkthrough's step 3b then expects the proxy's refusal instead of a TLS alert.
+    #[arg(long = "proxy", value_enum, default_value = "none")]
+    pub proxy_kind: client::settings::Proxy,
     /// The proxy's access log: emptied before the walkthrough, printed after it.
     #[arg(long, value_name = "FILE")]
     pub proxy_log: Option<PathBuf>,
@@ -370,6 +374,12 @@ async fn client(args: &Args, command: &[&str]) -> bool {
         args.resource_server.to_string(),
         "--wait".to_owned(),
         "60".to_owned(),
+        "--proxy".to_owned(),
+        args.proxy_kind
+            .to_possible_value()
+            .expect("every proxy has a name")
+            .get_name()
+            .to_owned(),
     ];
     argv.extend(command.iter().map(|s| (*s).to_owned()));
     match client::cli::Cli::try_parse_from(argv) {
