@@ -147,7 +147,7 @@ pub(super) fn warn_unsupported(rep: &RealmRep, realm: &str) {
     for (i, c) in rep.clients.iter().flatten().enumerate() {
         if c.authorization_services_enabled == Some(true) {
             tracing::warn!(
-                "realm '{realm}': clients[{i}].authorizationServicesEnabled (client '{}'): Authorization Services are not supported; its settings are ignored",
+                "realm '{realm}': clients[{i}].authorizationServicesEnabled (client '{}'): Authorization Services are not supported: its resources, policies and permissions are not applied (it is a service-account client, as in Keycloak)",
                 c.client_id.as_deref().unwrap_or("?")
             );
         }

@@ -115,7 +115,7 @@ pub(super) fn migrate_import(realm: &mut Realm, file_version: Option<Version>) {
 /// default scope of every OpenID Connect client. A realm that has it is left alone.
 fn add_default_scope_everywhere(realm: &mut Realm, name: &str) {
     if realm.scope_by_name(name).is_some() {
-        tracing::warn!(
+        tracing::debug!(
             "realm '{}': client scope '{name}' already exists; Keycloak's migrator leaves it as it is",
             realm.name
         );
