@@ -78,7 +78,7 @@ pub async fn openid_configuration(
     Path(realm): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let scopes: Vec<String> = {
+    let (scopes, registration_allowed) = {
         let store = provider.read();
         let Some(r) = store.realm(&realm) else {
             return AdminError::realm_not_found().into_response();
@@ -92,10 +92,10 @@ pub async fn openid_configuration(
         if !s.iter().any(|n| n == "openid") {
             s.insert(0, "openid".into());
         }
-        s
+        (s, r.registration_allowed)
     };
     let base = base_url(&provider, &headers);
-    let doc = document(&base, &realm, scopes);
+    let doc = document(&base, &realm, scopes, registration_allowed);
     let mut response = axum::Json(doc).into_response();
     let h = response.headers_mut();
     // Keycloak 26.7.5 (observed): `CacheControlUtil#noCache` in full, and CORS for any
@@ -144,8 +144,9 @@ pub async fn preflight(headers: HeaderMap) -> Response {
     response
 }
 
-/// The metadata document, fields in `OIDCConfigurationRepresentation` order.
-pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
+/// The metadata document, fields in `OIDCConfigurationRepresentation` order;
+/// `registration_allowed`: the realm's `registrationAllowed` (`prompt=create` offered).
+pub fn document(base: &str, realm: &str, scopes: Vec<String>, registration_allowed: bool) -> Value {
     let iss = issuer(base, realm);
     let p = format!("{iss}/protocol/openid-connect");
     // Each endpoint URL once: the top-level fields and `mtls_endpoint_aliases` share them.
@@ -204,10 +205,13 @@ pub fn document(base: &str, realm: &str, scopes: Vec<String>) -> Value {
         ]),
     );
     put("subject_types_supported", json!(["public", "pairwise"]));
-    put(
-        "prompt_values_supported",
-        json!(["none", "login", "consent"]),
-    );
+    // OIDCWellKnownProvider: `create` only where users may register (Initiating User
+    // Registration via OpenID Connect).
+    let mut prompts = vec!["none", "login", "consent"];
+    if registration_allowed {
+        prompts.push("create");
+    }
+    put("prompt_values_supported", json!(prompts));
     put("id_token_signing_alg_values_supported", json!(SIG_ALGS));
     put("id_token_encryption_alg_values_supported", json!(ENC_ALGS));
     put("id_token_encryption_enc_values_supported", json!(ENC_ENCS));

@@ -68,10 +68,10 @@ pub fn mint(provider: &Provider, base: &str, issue: Issue<'_>) -> Result<Value, 
     if session.is_some() {
         notes.insert("AUTH_TIME".to_owned(), now.to_string());
     }
-    // Only the password grant's tokens (admin-cli's) are made lightweight here, and only
-    // client_credentials answers honour the lower-case token type.
-    let lightweight =
-        session.is_some() && client.attribute_true("client.use.lightweight.access.token.enabled");
+    // Lightweight access tokens for every grant of a client that asks for them (observed on
+    // Keycloak 26.7.5 for client_credentials too); only client_credentials answers honour
+    // the lower-case token type.
+    let lightweight = client.attribute_true("client.use.lightweight.access.token.enabled");
     let typ = if session.is_none() && client.attribute_true("token.response.type.bearer.lower-case")
     {
         "bearer"

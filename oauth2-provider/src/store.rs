@@ -43,6 +43,8 @@ pub struct Realm {
     pub default_default_scopes: Vec<String>,
     /// `defaultOptionalClientScopes`.
     pub default_optional_scopes: Vec<String>,
+    /// `registrationAllowed`: discovery offers `prompt=create`.
+    pub registration_allowed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +141,9 @@ pub struct Client {
     pub implicit_flow_enabled: bool,
     pub direct_access_grants_enabled: bool,
     pub service_accounts_enabled: bool,
+    /// Authorization Services (`authorizationServicesEnabled`): its settings are not applied;
+    /// the client is a service-account client with the `uma_protection` role.
+    pub authorization_services_enabled: bool,
     pub public_client: bool,
     pub frontchannel_logout: bool,
     pub protocol: String,

@@ -548,6 +548,30 @@ fn duplicate_ids_and_arrays_of_non_realms_are_refused() {
     }
 }
 
+/// Issue 21, class 6: what Keycloak 26.7.5 refuses since it ships the name as a global client
+/// profile, and client scope mappings of a client the file lacks, with Keycloak's reason and
+/// the JSON path.
+#[test]
+fn global_profile_names_and_unknown_scope_mapping_clients_are_refused() {
+    for (file, path, reason) in [
+        (
+            "global-profile-name-realm.json",
+            "`clientProfiles.profiles[1].name`",
+            "Proposed profile name 'fapi-2-dpop-security-profile' is duplicated as a global profile",
+        ),
+        (
+            "scope-mappings-unknown-client-realm.json",
+            "`clientScopeMappings.missing-app`",
+            "Unable to find client role mappings for client: missing-app",
+        ),
+    ] {
+        let e = refused(&format!("../corpus-refused/{file}"));
+        assert!(e.contains(file), "{e}");
+        assert!(e.contains(path), "{path} in {e}");
+        assert!(e.ends_with(reason), "{reason} in {e}");
+    }
+}
+
 /// Class 7: a JSON array of realms (`kc.sh export --file` of several) imports every realm.
 #[tokio::test]
 async fn an_array_of_realms_imports_each() {

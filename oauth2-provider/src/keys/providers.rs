@@ -120,10 +120,16 @@ fn load_component(realm: &str, c: &KeyComponent) -> Result<Option<RealmKey>, Str
         };
         RealmKey::rsa(pair, cert, realm, Meta { alg, use_, ..base }).map_err(|e| e.to_string())
     };
+    // AbstractRsaKeyProvider: `keyUse` (any case, "sig" when absent) says what an RSA key of
+    // "rsa" or "rsa-generated" is for; an `enc` key is published with `use: enc` and never signs.
+    let rsa_use = match first(c, "keyUse") {
+        Some(u) if u.eq_ignore_ascii_case("enc") => KeyUse::Enc,
+        _ => KeyUse::Sig,
+    };
     let mut key = match provider_id {
         // ImportedRsaKeyProviderFactory / GeneratedRsaKeyProviderFactory (AbstractRsaKeyProvider).
-        "rsa" => rsa(KeyUse::Sig, "RS256", false)?,
-        "rsa-generated" => rsa(KeyUse::Sig, "RS256", true)?,
+        "rsa" => rsa(rsa_use, "RS256", false)?,
+        "rsa-generated" => rsa(rsa_use, "RS256", true)?,
         // ImportedRsaEncKeyProviderFactory / GeneratedRsaEncKeyProviderFactory.
         "rsa-enc" => rsa(KeyUse::Enc, "RSA-OAEP", false)?,
         "rsa-enc-generated" => rsa(KeyUse::Enc, "RSA-OAEP", true)?,

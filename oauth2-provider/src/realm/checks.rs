@@ -82,6 +82,42 @@ pub(super) fn check_unique_ids(rep: &RealmRep) -> Result<(), FieldError> {
     )
 }
 
+/// Keycloak 26.7.5's global client profiles (`keycloak-default-client-profiles.json`): a realm
+/// may not propose a profile of the same name.
+const GLOBAL_CLIENT_PROFILES: &[&str] = &[
+    "fapi-1-baseline",
+    "fapi-1-advanced",
+    "fapi-ciba",
+    "fapi-2-security-profile",
+    "fapi-2-message-signing",
+    "oauth-2-1-for-confidential-client",
+    "oauth-2-1-for-public-client",
+    "fapi-2-dpop-security-profile",
+    "fapi-2-dpop-message-signing",
+    "saml-security-profile",
+];
+
+/// `ClientPolicyManager#updateRealmModelFromRepresentation`: a realm profile named as a
+/// global one fails the import.
+pub(super) fn check_client_profiles(rep: &RealmRep) -> Result<(), FieldError> {
+    let profiles = rep
+        .client_profiles
+        .as_ref()
+        .and_then(|p| p.get("profiles"))
+        .and_then(Value::as_array);
+    for (i, p) in profiles.into_iter().flatten().enumerate() {
+        if let Some(name) = p
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| GLOBAL_CLIENT_PROFILES.contains(n))
+        {
+            return Err(Problem::GlobalProfileName(name.to_owned())
+                .at(format!("clientProfiles.profiles[{i}].name")));
+        }
+    }
+    Ok(())
+}
+
 /// Warns, naming the realm, the client and the field, about what the file uses that this
 /// provider does not support (README: "Not supported"); the realm is imported all the same.
 pub(super) fn warn_unsupported(rep: &RealmRep, realm: &str) {
@@ -111,10 +147,55 @@ pub(super) fn warn_unsupported(rep: &RealmRep, realm: &str) {
     for (i, c) in rep.clients.iter().flatten().enumerate() {
         if c.authorization_services_enabled == Some(true) {
             tracing::warn!(
-                "realm '{realm}': clients[{i}].authorizationServicesEnabled (client '{}'): Authorization Services are not supported; its settings are ignored",
+                "realm '{realm}': clients[{i}].authorizationServicesEnabled (client '{}'): Authorization Services are not supported: its resources, policies and permissions are not applied (it is a service-account client, as in Keycloak)",
                 c.client_id.as_deref().unwrap_or("?")
             );
         }
+    }
+    let mappers = rep
+        .clients
+        .iter()
+        .flatten()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let list = c.protocol_mappers.iter().flatten().enumerate();
+            list.map(move |(j, m)| (format!("clients[{i}].protocolMappers[{j}]"), m))
+        })
+        .chain(
+            rep.client_scopes
+                .iter()
+                .flatten()
+                .enumerate()
+                .flat_map(|(i, s)| {
+                    let list = s.protocol_mappers.iter().flatten().enumerate();
+                    list.map(move |(j, m)| (format!("clientScopes[{i}].protocolMappers[{j}]"), m))
+                }),
+        );
+    for (path, m) in mappers {
+        let kind = m.protocol_mapper.as_deref().unwrap_or("");
+        let oidc = m.protocol.as_deref().is_none_or(|p| p == "openid-connect");
+        if oidc && !crate::mappers::IMPLEMENTED.contains(&kind) {
+            tracing::warn!(
+                "realm '{realm}': {path}.protocolMapper (mapper '{}'): type '{kind}' is not implemented; its claims are missing from tokens",
+                m.name.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    let policies = rep
+        .client_policies
+        .as_ref()
+        .and_then(|p| p.get("policies"))
+        .and_then(Value::as_array);
+    for (i, p) in policies.into_iter().flatten().enumerate() {
+        let name = p.get("name").and_then(Value::as_str).unwrap_or("?");
+        tracing::warn!(
+            "realm '{realm}': clientPolicies.policies[{i}] (policy '{name}'): client policies are not applied; Keycloak's executors may refuse or change requests this provider grants"
+        );
+    }
+    if let Some(map) = rep.attributes.as_ref().and_then(|a| a.get("acr.loa.map")) {
+        tracing::warn!(
+            "realm '{realm}': attributes.acr.loa.map ({map}): the realm's level-of-authentication names are not applied; only a client's acr.loa.map names the acr claim"
+        );
     }
     let with_credentials = rep
         .users

@@ -47,6 +47,14 @@ fn builtin_scopes() -> Vec<ClientScope> {
         .collect()
 }
 
+/// Keycloak's built-in client scope `name`, with a new id (for the migrators).
+pub(super) fn builtin_scope(name: &str) -> ClientScope {
+    builtin_scopes()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("'{name}' is a built-in client scope"))
+}
+
 /// Whether the file has an `offline_access` client scope (then Keycloak makes none, and
 /// `setupOfflineTokens` runs only when the file also lacks the role).
 pub(super) fn file_has_offline_scope(rep: &RealmRep) -> bool {

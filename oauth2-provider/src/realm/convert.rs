@@ -98,8 +98,23 @@ pub(crate) fn client_from_rep(c: ClientRep, field: &str) -> Result<Client, Field
         client_authenticator_type,
         authenticator,
         secret: c.secret,
+        // RepresentationToModel#createClient: without `webOrigins`, the origins of the
+        // http(s) redirect URIs.
+        web_origins: c.web_origins.unwrap_or_else(|| {
+            let mut origins: Vec<String> = Vec::new();
+            for o in c
+                .redirect_uris
+                .iter()
+                .flatten()
+                .filter(|u| u.starts_with("http"))
+            {
+                if let Some(o) = crate::mappers::origin_of(o).filter(|o| !origins.contains(o)) {
+                    origins.push(o);
+                }
+            }
+            origins
+        }),
         redirect_uris: c.redirect_uris.unwrap_or_default(),
-        web_origins: c.web_origins.unwrap_or_default(),
         not_before: c.not_before.unwrap_or(0),
         bearer_only: c.bearer_only.unwrap_or(false),
         consent_required,
@@ -107,7 +122,11 @@ pub(crate) fn client_from_rep(c: ClientRep, field: &str) -> Result<Client, Field
         standard_flow_enabled: c.standard_flow_enabled.unwrap_or(true),
         implicit_flow_enabled: c.implicit_flow_enabled.unwrap_or(false),
         direct_access_grants_enabled: c.direct_access_grants_enabled.unwrap_or(false),
-        service_accounts_enabled: c.service_accounts_enabled.unwrap_or(false),
+        // A client with Authorization Services is a service-account client in Keycloak
+        // (its resource server authenticates as itself), whatever serviceAccountsEnabled says.
+        service_accounts_enabled: c.service_accounts_enabled.unwrap_or(false)
+            || c.authorization_services_enabled == Some(true),
+        authorization_services_enabled: c.authorization_services_enabled == Some(true),
         public_client,
         frontchannel_logout: c.frontchannel_logout.unwrap_or(false),
         protocol: c.protocol.unwrap_or_else(|| "openid-connect".into()),

@@ -90,9 +90,16 @@ pub enum Problem {
     UnknownCompositeRealmRole(String),
     #[error("Unable to find client role {client}/{role}")]
     UnknownCompositeClientRole { client: String, role: String },
-    /// `RepresentationToModel#createClientRoleMappings`.
+    /// `RepresentationToModel#createClientRoleMappings` (a user's `clientRoles`) and
+    /// `DefaultExportImportManager#importRealm` (`clientScopeMappings`).
     #[error("Unable to find client role mappings for client: {0}")]
     UnknownMappingsClient(String),
+    /// `ClientPolicyManager`: a realm's client profile named as one of Keycloak's global ones
+    /// (Keycloak logs the `ModelException` and its cause, the `ClientPolicyException`).
+    #[error(
+        "Failed to update client profiles: Proposed profile name '{0}' is duplicated as a global profile"
+    )]
+    GlobalProfileName(String),
     /// `RepresentationToModel#createUser`.
     #[error("Unable to find client specified for service account link. Client: {0}")]
     UnknownServiceAccountClient(String),

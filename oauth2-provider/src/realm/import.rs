@@ -6,12 +6,13 @@
 use std::path::Path;
 
 use super::builtin_clients::{add_builtin_clients, add_missing_builtin_roles};
-use super::checks::{check_unique_ids, warn_unsupported};
+use super::checks::{check_client_profiles, check_unique_ids, warn_unsupported};
 use super::client_scopes::{OFFLINE_ACCESS, file_has_offline_scope, import_client_scopes};
 use super::clients::import_clients;
 use super::error::{FieldError, Problem, RealmFileError};
 use super::file::RealmInput;
 use super::key_source::take_key_source;
+use super::migrate::{migrate_import, parse_version};
 use super::rep::RealmRep;
 use super::roles::{
     add_default_role, convert_deprecated_default_roles, import_composites, import_realm_roles,
@@ -40,6 +41,8 @@ pub fn import_with_keys(
 /// Imports one realm with the users of its `<realm>-users-N.json` files (a directory
 /// export), as `DirImportProvider` does: the realm file's users, then each users file's.
 pub fn import_realm(input: RealmInput) -> Result<(Realm, KeySource), RealmFileError> {
+    // Every warning of the import names the file it reads.
+    let _file = tracing::warn_span!("import", file = %input.file.display()).entered();
     let (mut realm, keys) =
         import_inner(input.rep).map_err(|e| RealmFileError::invalid(&input.file, e))?;
     for (file, users) in input.user_files {
@@ -60,6 +63,7 @@ pub(super) fn import_inner(mut rep: RealmRep) -> Result<(Realm, KeySource), Fiel
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| Problem::EmptyRealmName.at("realm"))?;
     check_unique_ids(&rep)?;
+    let file_version = rep.keycloak_version.as_deref().and_then(parse_version);
     warn_unsupported(&rep, &name);
     let keys = take_key_source(&mut rep);
     let mut realm = empty_realm(&rep, name);
@@ -94,6 +98,17 @@ pub(super) fn import_inner(mut rep: RealmRep) -> Result<(Realm, KeySource), Fiel
     // 5. The file's clients, then their roles (roles.client.<clientId>).
     let deprecated_client_defaults = import_clients(&mut realm, file_clients, &client_roles)?;
 
+    // DefaultExportImportManager#importRealm: clientScopeMappings name clients the realm has.
+    if let Some(owner) = rep
+        .client_scope_mappings
+        .iter()
+        .flat_map(|m| m.keys())
+        .find(|owner| realm.client_by_client_id(owner).is_none())
+    {
+        return Err(Problem::UnknownMappingsClient(owner.clone())
+            .at(format!("clientScopeMappings.{owner}")));
+    }
+
     // 6. What RealmManager#importRealm adds when the file lacks it: uma_authorization in
     //    the default role; every admin role.
     add_missing_builtin_roles(&mut realm, &default_role);
@@ -116,6 +131,12 @@ pub(super) fn import_inner(mut rep: RealmRep) -> Result<(Realm, KeySource), Fiel
     for (i, u) in rep.users.take().unwrap_or_default().into_iter().enumerate() {
         import_user(&mut realm, u, &format!("users[{i}]"))?;
     }
+
+    // ClientPolicyManager: the realm's client profiles, after everything else.
+    check_client_profiles(&rep)?;
+
+    // 10. Keycloak's migrators newer than the file's keycloakVersion.
+    migrate_import(&mut realm, file_version);
 
     Ok((realm, keys))
 }
@@ -142,5 +163,6 @@ fn empty_realm(rep: &RealmRep, name: String) -> Realm {
         client_scopes: Vec::new(),
         default_default_scopes: Vec::new(),
         default_optional_scopes: Vec::new(),
+        registration_allowed: rep.registration_allowed.unwrap_or(false),
     }
 }

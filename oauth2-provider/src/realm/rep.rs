@@ -15,7 +15,11 @@ use serde_json::{Map, Value};
 pub struct RealmRep {
     pub id: Option<String>,
     pub realm: Option<String>,
+    /// The version that wrote the file: Keycloak's migrators newer than it run on import.
+    pub keycloak_version: Option<String>,
     pub enabled: Option<bool>,
+    /// User self-registration: discovery's `prompt_values_supported` gains `create`.
+    pub registration_allowed: Option<bool>,
     pub access_token_lifespan: Option<i64>,
     pub sso_session_idle_timeout: Option<i64>,
     pub roles: Option<RolesRep>,
@@ -40,6 +44,11 @@ pub struct RealmRep {
     /// Not supported (warned about): role scope mappings of clients and client scopes.
     pub scope_mappings: Option<Vec<Value>>,
     pub client_scope_mappings: Option<Map<String, Value>>,
+    /// The realm's client policies' profiles (`{"profiles": [...]}`): only their names are read,
+    /// as Keycloak refuses a name of its global profiles.
+    pub client_profiles: Option<Value>,
+    /// The realm's client policies (`{"policies": [...]}`): not applied (warned about).
+    pub client_policies: Option<Value>,
     /// Not supported (warned about when a user is in one).
     pub groups: Option<Vec<Value>>,
 }

@@ -14,16 +14,45 @@ use crate::store::{Realm, User, new_id};
 /// those of `<realm>-users-N.json` files included): a service-account client without its
 /// user gets one, with the default roles.
 pub(super) fn setup_service_accounts(realm: &mut Realm) {
-    let sa_clients: Vec<String> = realm
+    let sa_clients: Vec<(String, bool)> = realm
         .clients
         .iter()
         .filter(|c| c.service_accounts_enabled)
-        .map(|c| c.id.clone())
+        .map(|c| (c.id.clone(), c.authorization_services_enabled))
         .collect();
-    for id in sa_clients {
-        if realm.service_account_of(&id).is_none() {
-            realm.enable_service_account(&id);
+    for (id, authz) in sa_clients {
+        if realm.service_account_of(&id).is_some() {
+            continue;
         }
+        realm.enable_service_account(&id);
+        if authz {
+            grant_uma_protection(realm, &id);
+        }
+    }
+}
+
+/// `RepresentationToModel#createResourceServer`: the resource server's own `uma_protection`
+/// role, granted to the service account made for it (one the file lists keeps its roles).
+fn grant_uma_protection(realm: &mut Realm, client_uuid: &str) {
+    const UMA_PROTECTION: &str = "uma_protection";
+    let Some(client) = realm.clients.iter_mut().find(|c| c.id == client_uuid) else {
+        return;
+    };
+    let role_id = match client.roles.iter().find(|r| r.name == UMA_PROTECTION) {
+        Some(r) => r.id.clone(),
+        None => {
+            let role = crate::store::Role::new(UMA_PROTECTION, client_uuid, true);
+            let id = role.id.clone();
+            client.roles.push(role);
+            id
+        }
+    };
+    if let Some(user) = realm
+        .users
+        .iter_mut()
+        .find(|u| u.service_account_client.as_deref() == Some(client_uuid))
+    {
+        user.role_ids.push(role_id);
     }
 }
 

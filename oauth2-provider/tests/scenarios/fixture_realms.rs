@@ -22,6 +22,7 @@ pub fn fixture_realm_paths() -> Vec<std::path::PathBuf> {
     ]
     .iter()
     .map(|name| dir.join(name))
+    .chain(super::imported_realms::class_realm_paths())
     .collect()
 }
 

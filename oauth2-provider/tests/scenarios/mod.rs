@@ -22,7 +22,8 @@
 //! topic: `discovery.rs` (discovery, JWKS, health), `token.rs` (tokens granted),
 //! `token_errors.rs` (the token endpoint's refusals: the error table, `REFUSALS`, and the
 //! refusals that need more than one request), `admin.rs` (the admin API),
-//! `introspection.rs`, `fixture_realms.rs` (the realms of `tests/realm_import.rs`). What
+//! `introspection.rs`, `fixture_realms.rs` (the realms of `tests/realm_import.rs`),
+//! `imported_realms.rs` (one corpus realm per class of issue 21). What
 //! they share: `helpers.rs` (HTTPS client, requests, answers, JWT parts), `token_request.rs`
 //! (a token request as data, for the error table), `admin_api.rs`
 //! (the admin API client, throwaway clients), `conformance.rs` (recording and comparing
@@ -36,6 +37,7 @@ pub mod conformance;
 pub mod discovery;
 pub mod fixture_realms;
 pub mod helpers;
+pub mod imported_realms;
 pub mod introspection;
 pub mod token;
 pub mod token_errors;
@@ -51,6 +53,7 @@ pub use admin::*;
 pub use admin_api::*;
 pub use discovery::*;
 pub use fixture_realms::*;
+pub use imported_realms::*;
 pub use introspection::*;
 pub use token::*;
 pub use token_errors::*;
@@ -135,6 +138,11 @@ macro_rules! scenario_names {
             admin_error_bodies,
             introspection_of_tokens,
             fixture_realms,
+            imported_mapper_include_rules,
+            imported_authorization_services_client,
+            imported_export_is_migrated,
+            imported_enc_key_component,
+            imported_small_settings,
         }
     };
 }
