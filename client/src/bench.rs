@@ -11,7 +11,7 @@
 //! client bench api --auth secret --json    # an unbound token; JSON for scripts
 //! ```
 //!
-//! The load itself is [`playbook::load`]: `--connections` workers, each sending one request
+//! The load itself is [`crate::load`]: `--connections` workers, each sending one request
 //! after another until `--duration` is over or `--count` requests are done, whichever
 //! comes first; a run never outlasts `--duration`. Latency is measured per request from the
 //! moment it is sent (including connect and handshake when it opens its own connection).
@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::load::{self, Plan, Progress, Report};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use playbook::load::{self, Plan, Progress, Report};
 use rustls_pki_types::ServerName;
 use serde_json::{Value, json};
 use url::Url;

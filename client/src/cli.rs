@@ -201,7 +201,7 @@ pub struct BenchArgs {
     /// `resume` (a new one per request, TLS session resumed), `full` (a new one per
     /// request with a full handshake).
     #[arg(long, value_enum, default_value_t)]
-    pub reuse: playbook::load::Reuse,
+    pub reuse: crate::load::Reuse,
     /// Concurrent connections (workers).
     #[arg(long, short = 'c', default_value_t = 8)]
     pub connections: usize,

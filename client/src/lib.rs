@@ -17,7 +17,9 @@
 //! - [`resource`]: calling the resource server with a cached, certificate-bound token.
 //! - [`walkthrough`]: steps 1–8 of the flow, each with its expected and actual outcome.
 //! - [`lab`]: the workshop labs' checkers, resets and reference solutions (`client lab`).
-//! - [`bench`](mod@bench): `client bench`, a bounded load against the token endpoint or an API route.
+//! - [`bench`](mod@bench): `client bench`, a bounded load against the token endpoint or an API route;
+//!   [`load`]: its load generator (HTTP/1.1 over mTLS, an HDR histogram), which the resource
+//!   server's `vs_bare` bench borrows.
 //! - [`output`]: numbered human output, `--json` for scripts, secrets shortened.
 //! - [`rotation`]: a client that follows its certificate files: a new certificate, a new
 //!   token, no failed call (workshop lab 6).
@@ -40,6 +42,7 @@ pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod lab;
+pub mod load;
 pub mod output;
 pub mod resource;
 pub mod retry;

@@ -7,26 +7,19 @@
 //! playground uses: token, introspection, JWKS. The others (authorization, userinfo,
 //! logout, device, PAR, CIBA, registration, revocation) answer 404 here.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRef as _, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::Provider;
 use crate::error::AdminError;
+use crate::request::Frontend;
 
 /// The server's base URL: `--hostname` when given, else `https://<Host header>` (Keycloak
 /// with `hostname-strict=false`: "dynamic from an incoming request").
 pub fn base_url(provider: &Provider, headers: &HeaderMap) -> String {
-    if let Some(h) = &provider.inner.hostname {
-        return h.as_str().trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty())
-        .unwrap_or("localhost");
-    format!("https://{host}")
+    Frontend::from_ref(provider).base_url(headers)
 }
 
 /// `Urls#realmIssuer`.
@@ -340,4 +333,36 @@ pub fn document(base: &str, realm: &str, scopes: Vec<String>, registration_allow
         json!(true),
     );
     Value::Object(d)
+}
+
+/// `GET /realms/{realm}/protocol/openid-connect/certs`, the `jwks_uri` this document names:
+/// the realm's public keys ([`crate::keys::RealmKeys::jwks_bytes`]).
+///
+/// `OIDCLoginProtocolService#certs`.
+pub async fn jwks(
+    State(provider): State<Provider>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(keys) = provider.keys(&realm) else {
+        return AdminError::realm_not_found().into_response();
+    };
+    let body = keys.jwks_bytes();
+    // Content type switches only for exactly this Accept header.
+    let content_type = if headers
+        .get(header::ACCEPT)
+        .is_some_and(|v| v.as_bytes() == b"application/jwk-set+json")
+    {
+        "application/jwk-set+json"
+    } else {
+        "application/json"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -11,13 +11,13 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use playbook::server::Connection;
 
-use crate::Provider;
+use url::Url;
 
 /// Form parameters in order, duplicates kept (for the duplicate-parameter check).
 #[derive(Debug, Default, Clone)]
@@ -71,7 +71,7 @@ pub struct ClientRequest {
     /// `?client_id=` (only `X509ClientAuthenticator` reads it).
     pub query_client_id: Option<String>,
     pub conn: Connection,
-    /// This request's base URL ([`crate::discovery::base_url`]).
+    /// This request's base URL ([`Frontend::base_url`]).
     pub base: String,
 }
 
@@ -111,10 +111,38 @@ impl FormView {
     }
 }
 
-impl FromRequest<Provider> for ClientRequest {
+/// Where clients reach the server (Keycloak's hostname options): what the extractor needs of
+/// the state to compute a request's base URL. The provider's state gives it (`FromRef`).
+#[derive(Debug, Clone, Default)]
+pub struct Frontend {
+    /// `--hostname`; `None`: each request's `Host` header.
+    pub hostname: Option<Url>,
+}
+
+impl Frontend {
+    /// The server's base URL: `--hostname` when given, else `https://<Host header>` (Keycloak
+    /// with `hostname-strict=false`: "dynamic from an incoming request").
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(h) = &self.hostname {
+            return h.as_str().trim_end_matches('/').to_owned();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty())
+            .unwrap_or("localhost");
+        format!("https://{host}")
+    }
+}
+
+impl<S> FromRequest<S> for ClientRequest
+where
+    Frontend: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = Response;
 
-    async fn from_request(req: Request, provider: &Provider) -> Result<Self, Response> {
+    async fn from_request(req: Request, provider: &S) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let conn = match Connection::from_request_parts(&mut parts, provider).await {
             Ok(c) => c,
@@ -127,7 +155,7 @@ impl FromRequest<Provider> for ClientRequest {
                 .map(|(_, v)| v.into_owned())
         });
         let basic = basic_credentials(headers);
-        let base = crate::discovery::base_url(provider, headers);
+        let base = Frontend::from_ref(provider).base_url(headers);
         // Decided before the body is taken: `FormView::of` lower-cases it itself.
         let view = FormView::of(
             headers

@@ -59,6 +59,7 @@ pub enum TlsError {
     #[error("client certificate verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
 
+    #[cfg(feature = "https")]
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
 }

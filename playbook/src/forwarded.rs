@@ -50,7 +50,8 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use crate::server::Connection;
 
 /// How the proxy encodes the certificate in the header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// nginx `$ssl_client_escaped_cert`: the client's PEM certificate, URL-encoded
     /// (`-----BEGIN%20CERTIFICATE-----%0AMIIB…`). Several PEM blocks are read as a chain.
@@ -73,26 +74,36 @@ impl Format {
 }
 
 /// The command-line options both servers share (`#[command(flatten)]`).
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct ProxyArgs {
     /// Address of a reverse proxy allowed to forward client certificates (repeat, or
     /// comma-separate in the variable). Needs --client-cert-header.
-    #[arg(
-        long = "trusted-proxy",
-        value_name = "IP",
-        env = "TRUSTED_PROXIES",
-        value_delimiter = ','
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long = "trusted-proxy",
+            value_name = "IP",
+            env = "TRUSTED_PROXIES",
+            value_delimiter = ','
+        )
     )]
     pub trusted_proxies: Vec<IpAddr>,
 
     /// Header in which the trusted proxy forwards the verified client certificate, e.g.
     /// ssl-client-cert (nginx) or x-forwarded-client-cert (Envoy). The same header from
     /// any other address is refused (400 invalid_request).
-    #[arg(long, value_name = "NAME", env = "CLIENT_CERT_HEADER")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_name = "NAME", env = "CLIENT_CERT_HEADER")
+    )]
     pub client_cert_header: Option<String>,
 
     /// How the proxy encodes the certificate in that header.
-    #[arg(long, value_enum, env = "CLIENT_CERT_FORMAT", default_value_t = Format::Nginx)]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_enum, env = "CLIENT_CERT_FORMAT", default_value_t = Format::Nginx)
+    )]
     pub client_cert_format: Format,
 }
 

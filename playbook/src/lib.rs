@@ -1,7 +1,9 @@
 //! What the playground's three binaries share: its names, the dev PKI, PEM loading and the
 //! mTLS plumbing, so the client, the provider and the resource server cannot drift apart.
 //!
-//! # Layout
+//! # Layout: a core, and the plumbing behind features
+//!
+//! The core is always built: knowledge, no HTTP, no command line, no I/O beyond files.
 //!
 //! - [`names`]: realm, client ids, role, scope, ports, DNs: defined once.
 //! - [`pki`]: the dev CA and every certificate the walkthrough uses (rcgen).
@@ -13,33 +15,44 @@
 //!   challenge, written and read.
 //! - [`error`]: [`TlsError`], what loading certificates or building TLS configs refuses.
 //! - [`dn`]: distinguished names rendered as Keycloak compares them (RFC 2253).
-//! - [`server`]: a client-certificate-verifying `ServerConfig` and the HTTPS accept loop.
-//! - [`forwarded`]: client certificates forwarded by a TLS-terminating reverse proxy.
-//! - [`https`]: an HTTPS client that trusts only the dev CA, with an optional identity.
-//! - [`discovery`]: the provider's metadata from its issuer (client and resource server).
-//! - [`report`]: what the binaries' `main` share: logging, and how a failure is reported
-//!   (one cause-chain printer, [`report::error_chain`], for every crate).
-//! - [`load`]: a bounded HTTP/1.1 load generator over mTLS (`client bench`, the benches).
+//!
+//! The plumbing, each part behind the feature of its direction (`Cargo.toml` says which):
+//!
+//! - `server`: [`server`] (a client-certificate-verifying `ServerConfig` and the HTTPS accept
+//!   loop) and [`forwarded`] (client certificates forwarded by a TLS-terminating reverse proxy).
+//! - `https`: [`https`] (an HTTPS client that trusts only the dev CA, with an optional
+//!   identity) and [`discovery`] (the provider's metadata from its issuer).
+//! - `report`: [`report`], what the binaries' `main` share: logging, and how a failure is
+//!   reported (one cause-chain printer, [`report::error_chain`], for every crate).
+//! - `cli`: clap's derives on the option types ([`pki::KeyType`], the servers' options).
+//!
+//! The load generator of `client bench` lives in the client (`client::load`).
 //!
 //! One crypto provider is used everywhere: aws-lc-rs.
 
-pub mod discovery;
 pub mod dn;
 pub mod error;
-pub mod forwarded;
-pub mod https;
-pub mod load;
 pub mod names;
 pub mod oauth;
 pub mod pem;
 pub mod pki;
-pub mod report;
 pub mod rfc8705;
-pub mod server;
 pub mod x509;
+
+#[cfg(feature = "https")]
+pub mod discovery;
+#[cfg(feature = "server")]
+pub mod forwarded;
+#[cfg(feature = "https")]
+pub mod https;
+#[cfg(feature = "report")]
+pub mod report;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use error::TlsError;
 pub use pem::Identity;
+#[cfg(feature = "server")]
 pub use server::{ClientAuth, Connection};
 
 /// Installs aws-lc-rs as rustls' process-wide crypto provider. Our own configs name the

@@ -60,23 +60,24 @@ pub enum PkiError {
 /// All four work with rustls on both sides of the handshake. Keycloak (JSSE) takes all four
 /// for client certificates; see `certs/README.md` for what each costs and where Ed25519
 /// falls short (browsers, Keycloak's own server certificate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum KeyType {
     /// RSA 2048-bit, signed with SHA-256 (PKCS#1 v1.5): what most CAs still issue.
     #[default]
-    #[value(name = "rsa-2048")]
+    #[cfg_attr(feature = "cli", value(name = "rsa-2048"))]
     #[serde(rename = "rsa-2048")]
     Rsa2048,
     /// RSA 4096-bit: the same, with handshakes several times as expensive to sign.
-    #[value(name = "rsa-4096")]
+    #[cfg_attr(feature = "cli", value(name = "rsa-4096"))]
     #[serde(rename = "rsa-4096")]
     Rsa4096,
     /// ECDSA on P-256 with SHA-256: small keys, cheap handshakes.
-    #[value(name = "ecdsa-p256")]
+    #[cfg_attr(feature = "cli", value(name = "ecdsa-p256"))]
     #[serde(rename = "ecdsa-p256")]
     EcdsaP256,
     /// Ed25519 (RFC 8410): the cheapest to sign; TLS 1.3/1.2 signature scheme `ed25519`.
-    #[value(name = "ed25519")]
+    #[cfg_attr(feature = "cli", value(name = "ed25519"))]
     #[serde(rename = "ed25519")]
     Ed25519,
 }

@@ -40,7 +40,8 @@ pub mod background;
 pub use background::{Background, BackgroundError, StopSignal, localhost_url};
 
 /// How a server treats client certificates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum ClientAuth {
     /// A verified client certificate is required: the handshake fails without one.
     #[default]
@@ -185,30 +186,37 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Without them, a client that sends its request body one byte per second holds a
 /// connection and a task forever, before any client authentication has happened; and one
 /// address could open connections until the server runs out of file descriptors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct Limits {
     /// Seconds a client has to send a request: its head (request line and headers) must
     /// arrive within this time, and then its body within this time again, so a whole
     /// request takes at most twice this. A late head closes the connection; a late body gets
     /// `408 Request Timeout`, then the connection is closed. This is also how long a
     /// kept-alive connection may stay idle between requests.
-    #[arg(
-        long = "request-timeout",
-        env = "REQUEST_TIMEOUT_SECS",
-        value_name = "SECS",
-        default_value = "30",
-        value_parser = positive_seconds
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long = "request-timeout",
+            env = "REQUEST_TIMEOUT_SECS",
+            value_name = "SECS",
+            default_value = "30",
+            value_parser = positive_seconds
+        )
     )]
     pub request_timeout: Duration,
 
     /// Connections one client IP address may hold open at once; more are closed before
     /// the TLS handshake. Every client on this machine shares 127.0.0.1.
-    #[arg(
-        long,
-        env = "MAX_CONNECTIONS_PER_PEER",
-        value_name = "N",
-        default_value_t = Limits::DEFAULT.max_connections_per_peer,
-        value_parser = clap::value_parser!(u32).range(1..)
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "MAX_CONNECTIONS_PER_PEER",
+            value_name = "N",
+            default_value_t = Limits::DEFAULT.max_connections_per_peer,
+            value_parser = clap::value_parser!(u32).range(1..)
+        )
     )]
     pub max_connections_per_peer: u32,
 }
@@ -227,6 +235,7 @@ impl Default for Limits {
 }
 
 /// `--request-timeout`: a positive number of seconds (fractions allowed).
+#[cfg(feature = "cli")]
 fn positive_seconds(value: &str) -> Result<Duration, String> {
     let secs: f64 = value
         .parse()

@@ -21,7 +21,7 @@
 //! certificate-bound token, so the validated-token cache hits), the RFC 8705 binding, the
 //! role, the route.
 //!
-//! The load generator ([`playbook::load`]) runs in this process on the other runtime, on the
+//! The load generator ([`client::load`]) runs in this process on the other runtime, on the
 //! same two cores: 32 connections, each presenting an RSA-2048 client certificate, sending
 //! `GET /api/users` one after another. Two shapes:
 //! - **keep-alive**: every connection kept for the whole phase;
@@ -45,10 +45,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use client::load::{self, Plan, Reuse};
 use http_body_util::Full;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper_util::rt::TokioIo;
-use playbook::load::{self, Plan, Reuse};
 use playbook::pki::{DevPki, KeyType};
 use rustls::ServerConfig;
 use support::{TestProvider, identity};

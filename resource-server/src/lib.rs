@@ -28,6 +28,8 @@
 //!   [`auth::Scope`]); the claims they read in [`auth::claims`].
 //! - [`error`]: RFC 6750 §3 refusals ([`error::ApiError`]), one `IntoResponse`
 //!   ([`error::Refusal`]: the error plus the realm its challenge names).
+//! - [`state`]: [`AppState`], what every handler and extractor shares (the configuration,
+//!   the validator with its key cache).
 //! - [`routes`]: the handlers.
 //!
 //! # In-process use (tests, the walkthrough)
@@ -57,6 +59,7 @@ pub mod discovery;
 pub mod error;
 pub mod jwks;
 pub mod routes;
+pub mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -71,41 +74,7 @@ use rustls::ServerConfig;
 use tokio::net::TcpListener;
 
 pub use config::Config;
-
-use crate::auth::Validator;
-use crate::jwks::KeyStore;
-
-/// What every handler and extractor shares. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub validator: Arc<Validator>,
-}
-
-impl AppState {
-    /// Builds the state; the keys are not fetched yet (see [`AppState::load_keys`]).
-    pub fn new(config: Config) -> Result<Self, playbook::TlsError> {
-        // The provider is reached over TLS trusting only our CA; no client certificate is
-        // needed to read public keys.
-        let http = playbook::https::https_client(&config.ca, None)?;
-        let keys = Arc::new(KeyStore::new(http, &config));
-        let validator = Arc::new(Validator::new(&config, keys));
-        Ok(AppState {
-            config: Arc::new(config),
-            validator,
-        })
-    }
-
-    /// Loads the provider's keys, retrying with backoff until it succeeds. [`run`] spawns this.
-    pub fn load_keys(&self) -> impl Future<Output = ()> + Send + 'static {
-        self.validator.keys().clone().load_until_ready()
-    }
-
-    /// Whether the keys are loaded (`/health/ready`).
-    pub fn is_ready(&self) -> bool {
-        self.validator.keys().status().is_ok()
-    }
-}
+pub use state::AppState;
 
 /// The routes, without TLS: usable with `tower::ServiceExt::oneshot` (no client
 /// certificate then) or under [`run`].

@@ -1,7 +1,7 @@
 //! `client bench`: a bounded load against the provider's token endpoint (a
 //! client-credentials grant per request, RFC 6749 §4.4) or a resource-server route (one
 //! token for the run, RFC 6750 §2.1), over mutual TLS with the connection reuse asked for;
-//! the load itself is [`playbook::load`], the report [`crate::bench`].
+//! the load itself is [`crate::load`], the report [`crate::bench`].
 
 use std::time::Duration;
 
@@ -108,7 +108,7 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
     };
     let tls = playbook::https::client_config(&roots, presented)?;
     let target = bench::target(&url, tls).await?;
-    let plan = playbook::load::Plan {
+    let plan = crate::load::Plan {
         connections: args.connections,
         duration: Duration::from_secs_f64(args.duration),
         count: args.count,
@@ -142,7 +142,7 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
             .map(|k| format!("; one {k} token for every request"))
             .unwrap_or_default()
     ));
-    let request = playbook::load::Request {
+    let request = crate::load::Request {
         method,
         path: bench::path_and_query(&url),
         headers,

@@ -1,20 +1,17 @@
-//! Publishing the realm's public keys: `GET /realms/{realm}/protocol/openid-connect/certs`
-//! (RFC 7517), every enabled key with a public key, active or passive, by priority, as
-//! `JWKSServerUtils#getRealmJwks` and `JWKBuilder` write them.
+//! The realm's public keys as a JWK set (RFC 7517), every enabled key with a public key,
+//! active or passive, by priority, as `JWKSServerUtils#getRealmJwks` and `JWKBuilder` write
+//! them. Served at `GET /realms/{realm}/protocol/openid-connect/certs` by
+//! [`crate::discovery::jwks`].
 
 use std::sync::Arc;
 
 use aws_lc_rs::signature::KeyPair as _;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
 
 use super::{KeyError, Material, RealmKey, RealmKeys, err};
-use crate::Provider;
 
 fn ec_curve_of_alg(alg: &str) -> &'static str {
     match alg {
@@ -112,7 +109,7 @@ impl RealmKeys {
         serde_json::from_slice(&self.jwks_bytes()).expect("serialized by serialize_jwks")
     }
 
-    fn jwks_bytes(&self) -> Bytes {
+    pub fn jwks_bytes(&self) -> Bytes {
         self.jwks.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
@@ -127,33 +124,4 @@ pub(super) fn serialize_jwks(keys: &[Arc<RealmKey>]) -> Result<Bytes, KeyError> 
     Ok(serde_json::to_vec(&json!({ "keys": list }))
         .map_err(|e| err(format!("JWKS: {e}")))?
         .into())
-}
-
-/// `OIDCLoginProtocolService#certs`.
-pub async fn jwks(
-    State(provider): State<Provider>,
-    Path(realm): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(keys) = provider.keys(&realm) else {
-        return crate::error::AdminError::realm_not_found().into_response();
-    };
-    let body = keys.jwks_bytes();
-    // Content type switches only for exactly this Accept header.
-    let content_type = if headers
-        .get(header::ACCEPT)
-        .is_some_and(|v| v.as_bytes() == b"application/jwk-set+json")
-    {
-        "application/jwk-set+json"
-    } else {
-        "application/json"
-    };
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
-        body,
-    )
-        .into_response()
 }

@@ -17,7 +17,6 @@ mod jwks;
 mod jws;
 mod providers;
 
-pub use jwks::jwks;
 pub use jws::{
     INTERNAL_SIGNATURE_ALG, SUPPORTED_SIGNATURE_ALGS, access_token_alg, id_token_alg, oidc_hash,
     warn_unsupported_algs,

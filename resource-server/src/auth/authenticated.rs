@@ -15,9 +15,30 @@ use playbook::server::Connection;
 use super::bearer::bearer_token;
 use super::binding::{Binding, check_binding};
 use super::claims::Claims;
-use super::validate::{Validated, fingerprint, token_hash};
-use crate::AppState;
+use super::validate::{Validated, Validator, fingerprint, token_hash};
+use crate::config::Config;
 use crate::error::{ApiError, Refusal};
+
+/// What the pipeline reads from the application's state: the validator (with its key cache)
+/// and the configuration. Any state that gives both (`FromRef`) will do; the resource
+/// server's `AppState` does.
+pub(super) struct Pipeline {
+    validator: Arc<Validator>,
+    config: Arc<Config>,
+}
+
+impl Pipeline {
+    pub(super) fn of<S>(state: &S) -> Self
+    where
+        Arc<Validator>: FromRef<S>,
+        Arc<Config>: FromRef<S>,
+    {
+        Pipeline {
+            validator: FromRef::from_ref(state),
+            config: FromRef::from_ref(state),
+        }
+    }
+}
 
 /// A request that carries a valid token, bound to this connection's certificate.
 #[derive(Debug, Clone)]
@@ -34,7 +55,7 @@ impl Authenticated {
     }
 }
 
-async fn authenticate(state: &AppState, parts: &Parts) -> Result<Authenticated, ApiError> {
+async fn authenticate(state: &Pipeline, parts: &Parts) -> Result<Authenticated, ApiError> {
     // Absent only when the router runs without `playbook::server::serve` (no TLS at all).
     let connection = parts
         .extensions
@@ -67,7 +88,7 @@ async fn authenticate(state: &AppState, parts: &Parts) -> Result<Authenticated, 
 }
 
 /// Logs a refusal with its reason and turns it into the RFC 6750 response.
-pub(super) fn refuse(state: &AppState, parts: &Parts, error: ApiError) -> Refusal {
+pub(super) fn refuse(state: &Pipeline, parts: &Parts, error: ApiError) -> Refusal {
     let peer = parts
         .extensions
         .get::<Connection>()
@@ -89,13 +110,14 @@ pub(super) fn refuse(state: &AppState, parts: &Parts, error: ApiError) -> Refusa
 
 impl<S> FromRequestParts<S> for Authenticated
 where
-    AppState: FromRef<S>,
+    Arc<Validator>: FromRef<S>,
+    Arc<Config>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Refusal;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+        let state = Pipeline::of(state);
         match authenticate(&state, parts).await {
             Ok(auth) => {
                 let claims = auth.claims();

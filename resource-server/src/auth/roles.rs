@@ -9,13 +9,15 @@
 //! [RFC 9068 §7.2.1.1]: https://www.rfc-editor.org/rfc/rfc9068#section-7.2.1.1
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use playbook::names;
 
-use super::authenticated::{Authenticated, refuse};
-use crate::AppState;
+use super::Validator;
+use super::authenticated::{Authenticated, Pipeline, refuse};
+use crate::config::Config;
 use crate::error::{ApiError, Refusal};
 
 /// A realm role a route requires.
@@ -55,7 +57,8 @@ pub struct Role<R>(pub Authenticated, pub PhantomData<R>);
 
 impl<S, R> FromRequestParts<S> for Role<R>
 where
-    AppState: FromRef<S>,
+    Arc<Validator>: FromRef<S>,
+    Arc<Config>: FromRef<S>,
     S: Send + Sync,
     R: RequiredRole,
 {
@@ -75,7 +78,7 @@ where
             ),
             scope: None,
         };
-        Err(refuse(&AppState::from_ref(state), parts, error))
+        Err(refuse(&Pipeline::of(state), parts, error))
     }
 }
 
@@ -85,7 +88,8 @@ pub struct Scope<R>(pub Authenticated, pub PhantomData<R>);
 
 impl<S, R> FromRequestParts<S> for Scope<R>
 where
-    AppState: FromRef<S>,
+    Arc<Validator>: FromRef<S>,
+    Arc<Config>: FromRef<S>,
     S: Send + Sync,
     R: RequiredScope,
 {
@@ -105,6 +109,6 @@ where
             ),
             scope: Some(R::SCOPE.to_owned()),
         };
-        Err(refuse(&AppState::from_ref(state), parts, error))
+        Err(refuse(&Pipeline::of(state), parts, error))
     }
 }

@@ -1,5 +1,5 @@
-//! A small HTTP/1.1 load generator over mutual TLS, for `client bench` and the resource
-//! server's benches: `connections` tasks, each sending one request after another, until a
+//! A small HTTP/1.1 load generator over mutual TLS, for `client bench` (and the resource
+//! server's `vs_bare` bench, through its dev-dependency on this crate): `connections` tasks, each sending one request after another, until a
 //! deadline or a request count is reached, whichever comes first.
 //!
 //! How each request gets its connection ([`Reuse`]):
