@@ -5,6 +5,7 @@
 #   ./start.sh                        build, certificates, provider, resource server, walkthrough
 #   ./start.sh --provider keycloak    real Keycloak: in a container when Docker or Podman
 #                                     answers, else natively (Java 17+; Maven the first time)
+#   ./start.sh --runner container|native   how Keycloak runs when both could (KEYCLOAK_RUNNER)
 #   ./start.sh --provider embedded    use the embedded provider (no container engine needed)
 #   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
 #   ./start.sh --lab N                workshop lab N (labs/): servers in the lab's state, its
@@ -18,8 +19,11 @@
 # target/start-logs/. Overrides from the environment: PROVIDER_PORT, MANAGEMENT_PORT,
 # RESOURCE_SERVER_PORT, READY_TIMEOUT_SECS (default 180), REALM_FILE, CERTS_DIR, ...
 #
-# Without --provider: Keycloak when a container engine answers, else the embedded provider.
-# Native Keycloak is oauth2-provider/keycloak-native.sh: its own distribution on Java.
+# Without --provider: Keycloak in a container when an engine answers (the playground's own
+# image, built once from the pinned distribution: no registry needed), else native Keycloak
+# when Java is there, else the embedded provider; the choice and its reason are printed
+# (oauth2-provider/keycloak.sh choose). KEYCLOAK_NETWORK=host: the container on the host's
+# network (no bridge, no published port), CONTAINER_ENGINE=docker|podman: the engine.
 # Certificates are generated into certs/ only if missing (never overwritten), with RSA-2048
 # keys unless KEY_TYPE says otherwise (rsa-4096, ecdsa-p256, ed25519; certs/README.md). Servers this
 # script starts are stopped on exit, failure or Ctrl-C; servers already running are used
@@ -33,7 +37,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/env.sh
 source "${ROOT}/scripts/env.sh"
-# oauth2-provider/start.sh (Keycloak) reads the same ports from its environment.
+# oauth2-provider/keycloak.sh (Keycloak) reads the same ports from its environment.
 export PROVIDER_PORT MANAGEMENT_PORT RESOURCE_SERVER_PORT
 
 # A debug build: on a 2-core first run it is several minutes faster than --release
@@ -50,10 +54,11 @@ KEEP_RUNNING=0
 LAB=""               # --lab N: start lab N instead of the walkthrough
 LAB_FRESH=0          # 1 when labs/work/labN did not exist yet: start from lab N's reset
 PROVIDER_KIND=""     # keycloak | embedded: what choose_provider decided
+RUNNER_CHOICE="${KEYCLOAK_RUNNER:-}" # --runner / KEYCLOAK_RUNNER: container | native (empty: decide)
 KEYCLOAK_RUNNER=""   # container | native: how Keycloak runs (when PROVIDER_KIND=keycloak)
 PROVIDER_REASON=""   # and why
 STARTED_KEYCLOAK=""  # container | native once this run has started one (stopped on exit)
-NATIVE_STARTER_PID="" # keycloak-native.sh start while it runs (stopped on exit: its own trap
+NATIVE_STARTER_PID="" # keycloak.sh start while it runs (stopped on exit: its own trap
                       # then stops the Keycloak it was starting)
 PROVIDER_PID=""
 RESOURCE_SERVER_PID=""
@@ -91,7 +96,7 @@ die() {
 }
 
 usage() {
-  sed -n '3,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # The commands this script needs, checked before anything starts.
@@ -132,6 +137,15 @@ parse_args() {
         PROVIDER_CHOICE="${1#--provider=}"
         shift
         ;;
+      --runner)
+        [[ $# -ge 2 ]] || die "--runner needs a value: container or native"
+        RUNNER_CHOICE="$2"
+        shift 2
+        ;;
+      --runner=*)
+        RUNNER_CHOICE="${1#--runner=}"
+        shift
+        ;;
       --keep-running)
         KEEP_RUNNING=1
         shift
@@ -161,6 +175,10 @@ parse_args() {
   case "${PROVIDER_CHOICE}" in
     "" | keycloak | embedded) ;;
     *) die "--provider must be keycloak or embedded, not '${PROVIDER_CHOICE}'" ;;
+  esac
+  case "${RUNNER_CHOICE}" in
+    "" | container | native) ;;
+    *) die "--runner must be container or native, not '${RUNNER_CHOICE}'" ;;
   esac
   case "${PROXY}" in
     "") ;;
@@ -214,7 +232,7 @@ cleanup() {
     wait "${PROVIDER_PID}" 2>/dev/null || true
   fi
   if [[ -n "${NATIVE_STARTER_PID}" ]] && kill -0 "${NATIVE_STARTER_PID}" 2>/dev/null; then
-    INFO "interrupting the native Keycloak's start (it stops what it started)"
+    INFO "interrupting Keycloak's start (it stops what it started)"
     kill -TERM "${NATIVE_STARTER_PID}" 2>/dev/null || true
     wait "${NATIVE_STARTER_PID}" 2>/dev/null || true
   fi
@@ -229,16 +247,10 @@ cleanup() {
   if [[ ${STARTED_NATIVE_KEYCLOAK} -eq 1 ]]; then
     KEYCLOAK_INSTANCE=proxy "${ROOT}/oauth2-provider/keycloak-native.sh" stop || true
   fi
-  case "${STARTED_KEYCLOAK}" in
-    container)
-      INFO "stopping the Keycloak container"
-      "${ROOT}/oauth2-provider/stop.sh" || true
-      ;;
-    native)
-      INFO "stopping the native Keycloak"
-      "${ROOT}/oauth2-provider/keycloak-native.sh" stop || true
-      ;;
-  esac
+  if [[ -n "${STARTED_KEYCLOAK}" ]]; then
+    INFO "stopping the Keycloak (${STARTED_KEYCLOAK})"
+    "${ROOT}/oauth2-provider/keycloak.sh" stop "${STARTED_KEYCLOAK}" || true
+  fi
   exit "${status}"
 }
 
@@ -323,41 +335,34 @@ wait_until() {
 }
 
 # Decides which provider to run, before anything is built, so a wrong choice fails fast:
-# - no --provider: Keycloak in a container when an engine answers, else the embedded one
-#   (fast: no JVM to start), with a word on how to get real Keycloak without Docker;
-# - --provider keycloak: the container when an engine answers, else Keycloak's own
-#   distribution on Java (keycloak-native.sh check says whether it can run here).
+# oauth2-provider/keycloak.sh choose (auto without --provider: container, else native, else
+# embedded, never failing; keycloak with --provider keycloak: never embedded).
 choose_provider() {
-  local engine="" native_problem
+  local choice
   if [[ -n "${PROXY}" ]]; then
     # Behind the proxy, Keycloak runs natively (keycloak-native.sh): no container engine needed.
     PROVIDER_KIND="${PROVIDER_CHOICE:-embedded}"
     PROVIDER_REASON="--proxy ${PROXY}"
     return 0
   fi
-  if [[ "${PROVIDER_CHOICE}" != "embedded" ]]; then
-    engine="$("${ROOT}/oauth2-provider/start.sh" --check-engine 2>/dev/null || true)"
-  fi
-  if [[ -n "${engine}" ]]; then
-    PROVIDER_KIND="keycloak"
-    KEYCLOAK_RUNNER="container"
-    PROVIDER_REASON="${engine} answers"
-  elif [[ "${PROVIDER_CHOICE}" == "keycloak" ]]; then
-    if ! native_problem="$("${ROOT}/oauth2-provider/keycloak-native.sh" check 2>&1 >/dev/null)"; then
-      die "--provider keycloak: no container engine answers (docker/podman info failed), and Keycloak cannot run natively here: ${native_problem#ERROR }
-  Fix that, or use --provider embedded"
-    fi
-    PROVIDER_KIND="keycloak"
-    KEYCLOAK_RUNNER="native"
-    PROVIDER_REASON="--provider keycloak and no container engine answers: Keycloak's own distribution on Java"
-  elif [[ "${PROVIDER_CHOICE}" == "embedded" ]]; then
+  if [[ "${PROVIDER_CHOICE}" == "embedded" ]]; then
     PROVIDER_KIND="embedded"
     PROVIDER_REASON="--provider embedded"
-  else
-    PROVIDER_KIND="embedded"
-    PROVIDER_REASON="no container engine answers"
-    INFO "real Keycloak without Docker: ./start.sh --provider keycloak (runs Keycloak's own distribution on Java 17+; Maven fetches it the first time)"
+    return 0
   fi
+  choice="$(KEYCLOAK_RUNNER="${RUNNER_CHOICE}" "${ROOT}/oauth2-provider/keycloak.sh" choose "${PROVIDER_CHOICE:-auto}")" ||
+    die "the Keycloak runner could not be chosen (the reason is above)"
+  PROVIDER_REASON="${choice#* }"
+  case "${choice%% *}" in
+    container | native)
+      PROVIDER_KIND="keycloak"
+      KEYCLOAK_RUNNER="${choice%% *}"
+      ;;
+    *)
+      PROVIDER_KIND="embedded"
+      INFO "real Keycloak: install Docker or Podman, or Java 17+ (./start.sh --provider keycloak --runner native)"
+      ;;
+  esac
 }
 
 # Setup 3: the authorization server: Keycloak in a container, or the embedded provider,
@@ -371,16 +376,9 @@ start_provider() {
   if [[ -n "${PROXY}" && "${PROVIDER_KIND}" == "keycloak" ]]; then
     SETUP 3 "provider: native Keycloak behind nginx on 127.0.0.1:${BACKEND_PROVIDER_PORT} (its nginx x509 lookup reads ssl-client-cert)"
     start_keycloak_behind_proxy
-  elif [[ "${KEYCLOAK_RUNNER}" == "container" ]]; then
-    SETUP 3 "provider: Keycloak in a container (${PROVIDER_REASON})"
-    # Only a container this run started is stopped on exit: when oauth2-provider/start.sh
-    # fails (say, a container of that name already exists) it cleans up its own, and ours
-    # must not remove someone else's.
-    "${ROOT}/oauth2-provider/start.sh"
-    STARTED_KEYCLOAK=container
-  elif [[ "${KEYCLOAK_RUNNER}" == "native" ]]; then
-    SETUP 3 "provider: Keycloak, native (${PROVIDER_REASON})"
-    start_native_keycloak
+  elif [[ -n "${KEYCLOAK_RUNNER}" ]]; then
+    SETUP 3 "provider: Keycloak, ${KEYCLOAK_RUNNER} (${PROVIDER_REASON})"
+    start_keycloak
   else
     local port="${PROVIDER_PORT}"
     [[ -z "${PROXY}" ]] || port="${BACKEND_PROVIDER_PORT}"
@@ -395,19 +393,19 @@ start_provider() {
   wait_until "the provider at ${ISSUER}" provider_answers
 }
 
-# The native Keycloak (oauth2-provider/keycloak-native.sh start: fetch and unpack once, a
-# fresh database, wait until ready). In the background and waited for, so that Ctrl-C or a
-# TERM reaches this script at once; cleanup then interrupts the start, whose own trap stops
-# the half-started Keycloak. Like the container, only a Keycloak this run started is
-# stopped on exit: a failed start (say, the instance already runs) leaves the other alone.
-start_native_keycloak() {
-  "${ROOT}/oauth2-provider/keycloak-native.sh" start &
+# Keycloak (oauth2-provider/keycloak.sh start container|native: the image or the
+# distribution once, a fresh database, wait until ready). In the background and waited for,
+# so that Ctrl-C or a TERM reaches this script at once; cleanup then interrupts the start,
+# whose own trap stops the half-started Keycloak. Only a Keycloak this run started is
+# stopped on exit: a failed start (say, one already runs) leaves the other alone.
+start_keycloak() {
+  "${ROOT}/oauth2-provider/keycloak.sh" start "${KEYCLOAK_RUNNER}" &
   NATIVE_STARTER_PID=$!
   local status=0
   wait "${NATIVE_STARTER_PID}" || status=$?
   NATIVE_STARTER_PID=""
-  [[ ${status} -eq 0 ]] || die "the native Keycloak did not start (its message is above)"
-  STARTED_KEYCLOAK=native
+  [[ ${status} -eq 0 ]] || die "Keycloak (${KEYCLOAK_RUNNER}) did not start (its message is above)"
+  STARTED_KEYCLOAK="${KEYCLOAK_RUNNER}"
 }
 
 # --proxy nginx --provider keycloak: the real Keycloak, natively, behind nginx: its `nginx`

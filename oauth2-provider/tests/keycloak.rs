@@ -1,5 +1,5 @@
 //! The real Keycloak, in a container: the scenario suite of `tests/scenarios/` run
-//! against `quay.io/keycloak/keycloak` started exactly as `oauth2-provider/start.sh` starts it
+//! against Keycloak in a container, started as `oauth2-provider/keycloak-container.sh` starts it
 //! (`tests/support/keycloak.rs`).
 //!
 //! ```sh
@@ -94,7 +94,7 @@ fn shell_default(text: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The shell scripts (`scripts/keycloak.env`) pin the same image as the Rust side.
+/// The shell scripts (`scripts/keycloak.env`) pin the same official image as the Rust side.
 #[test]
 fn keycloak_env_pins_the_image_the_tests_use() {
     let (path, text) = repo_file("scripts/keycloak.env");
@@ -105,20 +105,20 @@ fn keycloak_env_pins_the_image_the_tests_use() {
         path.display()
     );
     assert_eq!(
-        shell_default(&text, "KEYCLOAK_IMAGE").as_deref(),
+        shell_default(&text, "KEYCLOAK_OFFICIAL_IMAGE").as_deref(),
         Some(format!("{}:${{KEYCLOAK_VERSION}}", oauth2_provider::KEYCLOAK_IMAGE).as_str()),
-        "KEYCLOAK_IMAGE in {} must be the image at the pinned KEYCLOAK_VERSION",
+        "KEYCLOAK_OFFICIAL_IMAGE in {} must be the image at the pinned KEYCLOAK_VERSION",
         path.display()
     );
 }
 
 /// compose.yaml runs the same image, mounts the PKI where keycloak.conf expects it, and pins
-/// the issuer to the same URL as start.sh.
+/// the issuer to the same URL as keycloak-container.sh.
 #[test]
 fn compose_matches_keycloak_conf_and_the_pinned_image() {
     let (path, compose) = repo_file("oauth2-provider/compose.yaml");
     let conf = keycloak_conf();
-    let image_line = format!("image: {}", keycloak::image());
+    let image_line = format!("image: ${{KEYCLOAK_IMAGE:-{}}}", keycloak::official_image());
     assert!(
         compose.lines().any(|l| l.trim() == image_line),
         "{} must contain `{image_line}`",
@@ -192,11 +192,11 @@ fn keycloak_conf_holds_the_shared_options() {
 }
 
 // ---------------------------------------------------------------------------------------
-// oauth2-provider/start.sh, with no engine and with a fake one (no container engine needed)
+// oauth2-provider/keycloak-container.sh, with no engine and with a fake one (no engine needed)
 
 /// A stand-in for `docker`: answers `info`, knows no container or image, records every call
 /// in `calls.log`, keeps the tar stream `cp -` receives, and fails `pull` when FAKE_PULL=fail.
-/// Its containers never run, so start.sh sees Keycloak exit during startup.
+/// Its containers never run, so the script sees Keycloak exit during startup.
 const FAKE_ENGINE: &str = r#"#!/usr/bin/env bash
 set -euo pipefail
 dir="$(dirname "$0")"
@@ -226,7 +226,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Runs `oauth2-provider/start.sh` with the fake engine (or `engine` if given), a fresh dev
+/// Runs `oauth2-provider/keycloak-container.sh start` (the official image, which it pulls)
+/// with the fake engine (or `engine` if given), a fresh dev
 /// PKI in a temporary certs/ and free ports.
 fn run_start_sh(engine: Option<&str>, env: &[(&str, &str)]) -> ScriptRun {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -239,9 +240,9 @@ fn run_start_sh(engine: Option<&str>, env: &[(&str, &str)]) -> ScriptRun {
     playbook::pki::write_files(&certs, &pki.files().expect("PKI files"), false)
         .expect("write the dev PKI");
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("start.sh");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("keycloak-container.sh");
     let mut cmd = std::process::Command::new(&script);
-    cmd.env(
+    cmd.arg("start").env(
         "CONTAINER_ENGINE",
         engine.map_or_else(|| fake.display().to_string(), str::to_owned),
     )
@@ -250,12 +251,14 @@ fn run_start_sh(engine: Option<&str>, env: &[(&str, &str)]) -> ScriptRun {
     .env("MANAGEMENT_PORT", free_port().to_string())
     .env("KEYCLOAK_START_TIMEOUT", "20")
     .env_remove("KEYCLOAK_CONTAINER")
-    .env_remove("KEYCLOAK_IMAGE")
+    .env("KEYCLOAK_IMAGE", keycloak::official_image())
+    .env_remove("KEYCLOAK_NETWORK")
+    .env_remove("KEYCLOAK_INSTANCE")
     .env_remove("REALM_FILE");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run start.sh");
+    let out = cmd.output().expect("run keycloak-container.sh");
     let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap_or_default();
     ScriptRun {
         status: out.status,
@@ -265,7 +268,7 @@ fn run_start_sh(engine: Option<&str>, env: &[(&str, &str)]) -> ScriptRun {
     }
 }
 
-/// No engine answers: start.sh exits non-zero, says so, and never calls any engine command.
+/// No engine answers: keycloak-container.sh exits non-zero, says so, and never calls any engine command.
 #[test]
 fn start_sh_without_an_engine_fails_with_the_message() {
     let run = run_start_sh(Some("/nonexistent/docker"), &[]);
@@ -277,15 +280,17 @@ fn start_sh_without_an_engine_fails_with_the_message() {
     );
     assert_eq!(run.calls, "", "no engine command may run");
 
-    let check = std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("start.sh"))
-        .arg("--check-engine")
-        .env("CONTAINER_ENGINE", "/nonexistent/docker")
-        .output()
-        .expect("run start.sh --check-engine");
+    let check = std::process::Command::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("keycloak-container.sh"),
+    )
+    .arg("check")
+    .env("CONTAINER_ENGINE", "/nonexistent/docker")
+    .output()
+    .expect("run keycloak-container.sh check");
     assert!(!check.status.success());
     assert!(
         check.stdout.is_empty(),
-        "--check-engine prints an engine only when one answers"
+        "check prints an engine only when one answers"
     );
 }
 
@@ -296,7 +301,7 @@ fn start_sh_reports_a_failed_pull_and_creates_nothing() {
     assert!(!run.status.success());
     assert!(
         run.stderr
-            .contains(&format!("could not pull {}", keycloak::image())),
+            .contains(&format!("could not pull {}", keycloak::official_image())),
         "stderr: {}",
         run.stderr
     );
@@ -339,14 +344,19 @@ fn start_sh_removes_the_container_it_created_when_startup_fails() {
         "{}",
         calls[create]
     );
-    assert!(create_args.contains(&keycloak::image().as_str()));
+    assert!(create_args.contains(&keycloak::official_image().as_str()));
+    assert!(
+        create_args.contains(&"--label"),
+        "labelled for the sweep: {}",
+        calls[create]
+    );
     assert_eq!(
         calls.last().copied(),
-        Some(format!("rm --force {container}").as_str()),
+        Some(format!("rm --force --volumes {container}").as_str()),
         "the last call removes the container: {calls:?}"
     );
 
-    // The tar stream start.sh piped into `cp - {container}:/`.
+    // The tar stream keycloak-container.sh piped into `cp - {container}:/`.
     let listing = std::process::Command::new("tar")
         .arg("-tvf")
         .arg(run.dir.path().join("copied.tar"))
