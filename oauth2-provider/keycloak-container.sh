@@ -133,8 +133,10 @@ create_container() {
   # Values travel through the environment (-e NAME), never on the command line (the password).
   export KC_BOOTSTRAP_ADMIN_USERNAME KC_BOOTSTRAP_ADMIN_PASSWORD JAVA_OPTS_KC_HEAP
   env+=(--env KC_BOOTSTRAP_ADMIN_USERNAME --env KC_BOOTSTRAP_ADMIN_PASSWORD --env JAVA_OPTS_KC_HEAP)
+  # The caller's Keycloak options: the build-time ones (the image was built for them) and the
+  # SPI and proxy options (e.g. the nginx lookup's header name, the trusted proxy address).
   local name
-  for name in "${KEYCLOAK_BUILD_ENV[@]}" KC_PROXY_HEADERS KC_PROXY_TRUSTED_ADDRESSES; do
+  for name in "${KEYCLOAK_BUILD_ENV[@]}" $(compgen -e | grep -E '^KC_(SPI|PROXY)_' || true); do
     [[ -z "${!name:-}" ]] || env+=(--env "${name}")
   done
   if [[ -n "${TRUSTSTORE}" ]]; then

@@ -9,12 +9,14 @@
 #   scripts/container-engines.sh start    start dockerd and the Podman API socket unless they
 #                                         answer already (logs under ENGINES_DIR)
 #   scripts/container-engines.sh env      print the export line for the Podman socket
-#   scripts/container-engines.sh sweep    remove every container, network and volume labelled
-#                                         org.oauth2-playbook.run (both engines); images stay
+#   scripts/container-engines.sh sweep [RUN]  remove every container, network and volume
+#                                         labelled org.oauth2-playbook.run (=RUN: only that
+#                                         run's), in both engines; images stay
 #   scripts/container-engines.sh stop     sweep, then stop what `start` started
 #
 # ENGINES_DIR (default /run/oauth2-playbook) holds the pid files, the logs and podman.sock.
-# Engines already running when `start` came are left running by `stop`.
+# Engines already running when `start` came are left running by `stop`; with PLAYBOOK_RUN_ID
+# set (CI), `stop` stops only what a `start` with the same PLAYBOOK_RUN_ID started.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,7 +30,7 @@ PODMAN_SOCKET="${ENGINES_DIR}/podman.sock"
 PACKAGES=(docker.io podman mmdebstrap docker-compose uidmap slirp4netns fuse-overlayfs)
 
 usage() {
-  print_header "${BASH_SOURCE[0]}" 3 17
+  print_header "${BASH_SOURCE[0]}" 3 20
 }
 
 cmd_install() {
@@ -64,7 +66,7 @@ cmd_start() {
     # No bridge, no iptables rules, no masquerading: containers use host networking only.
     setsid dockerd --bridge=none --iptables=false --ip-masq=false \
       --pidfile "${ENGINES_DIR}/dockerd.pid" >"${ENGINES_DIR}/dockerd.log" 2>&1 </dev/null &
-    echo started >"${ENGINES_DIR}/dockerd.ours"
+    echo "${PLAYBOOK_RUN_ID:-manual}" >"${ENGINES_DIR}/dockerd.ours"
     wait_for dockerd docker info
     info "dockerd $(docker version --format '{{.Server.Version}}') started (log ${ENGINES_DIR}/dockerd.log)"
   fi
@@ -75,6 +77,7 @@ cmd_start() {
     rm -f -- "${PODMAN_SOCKET}"
     setsid podman system service --time=0 "unix://${PODMAN_SOCKET}" >"${ENGINES_DIR}/podman.log" 2>&1 </dev/null &
     echo "$!" >"${ENGINES_DIR}/podman.pid"
+    echo "${PLAYBOOK_RUN_ID:-manual}" >"${ENGINES_DIR}/podman.ours"
     wait_for "the Podman API" curl --silent --fail --max-time 5 --unix-socket "${PODMAN_SOCKET}" http://d/_ping
     info "Podman $(podman version --format '{{.Version}}') API at ${PODMAN_SOCKET} (log ${ENGINES_DIR}/podman.log)"
   fi
@@ -87,20 +90,20 @@ cmd_env() {
 
 # Containers first (they hold networks and volumes), then networks and volumes.
 sweep_engine() {
-  local engine=$1 ids
+  local engine=$1 ids label="${PLAYBOOK_LABEL}${2:+=$2}"
   if ! with_timeout 10 "${engine}" info >/dev/null 2>&1; then
     return 0
   fi
-  ids="$("${engine}" ps -aq --filter "label=${PLAYBOOK_LABEL}")"
+  ids="$("${engine}" ps -aq --filter "label=${label}")"
   if [[ -n "${ids}" ]]; then
     info "${engine}: removing containers ${ids//$'\n'/ }"
     # shellcheck disable=SC2086  # one id per word
     "${engine}" rm --force --volumes ${ids} >/dev/null
   fi
-  ids="$("${engine}" network ls -q --filter "label=${PLAYBOOK_LABEL}")"
+  ids="$("${engine}" network ls -q --filter "label=${label}")"
   # shellcheck disable=SC2086
   [[ -z "${ids}" ]] || "${engine}" network rm ${ids} >/dev/null
-  ids="$("${engine}" volume ls -q --filter "label=${PLAYBOOK_LABEL}")"
+  ids="$("${engine}" volume ls -q --filter "label=${label}")"
   # shellcheck disable=SC2086
   [[ -z "${ids}" ]] || "${engine}" volume rm --force ${ids} >/dev/null
   # Dangling layers of an interrupted image build.
@@ -110,7 +113,7 @@ sweep_engine() {
 cmd_sweep() {
   local engine
   for engine in docker podman; do
-    command -v "${engine}" >/dev/null 2>&1 && sweep_engine "${engine}"
+    command -v "${engine}" >/dev/null 2>&1 && sweep_engine "${engine}" "${1:-}"
   done
   return 0
 }
@@ -130,14 +133,23 @@ stop_pid_file() {
   rm -f -- "${file}"
 }
 
+# Whether `start` (of this PLAYBOOK_RUN_ID, when set) started the engine named $1.
+ours() {
+  [[ -r "${ENGINES_DIR}/$1.ours" ]] || return 1
+  [[ -z "${PLAYBOOK_RUN_ID:-}" || "$(cat "${ENGINES_DIR}/$1.ours")" == "${PLAYBOOK_RUN_ID}" ]]
+}
+
 cmd_stop() {
   cmd_sweep
-  stop_pid_file "${ENGINES_DIR}/podman.pid"
-  rm -f -- "${PODMAN_SOCKET}"
-  if [[ -e "${ENGINES_DIR}/dockerd.ours" ]]; then
+  if ours podman; then
+    stop_pid_file "${ENGINES_DIR}/podman.pid"
+    rm -f -- "${PODMAN_SOCKET}" "${ENGINES_DIR}/podman.ours"
+    info "stopped the Podman API"
+  fi
+  if ours dockerd; then
     stop_pid_file "${ENGINES_DIR}/dockerd.pid"
     rm -f -- "${ENGINES_DIR}/dockerd.ours"
-    info "stopped dockerd and the Podman API"
+    info "stopped dockerd"
   fi
 }
 
@@ -145,7 +157,7 @@ case "${1:-}" in
 install) cmd_install ;;
 start) cmd_start ;;
 env) cmd_env ;;
-sweep) cmd_sweep ;;
+sweep) cmd_sweep "${2:-}" ;;
 stop) cmd_stop ;;
 -h | --help | help) usage ;;
 *) die "unknown or missing command '${1:-}': install, start, env, sweep or stop (try --help)" ;;

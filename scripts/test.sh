@@ -8,8 +8,13 @@
 # The Keycloak part runs whenever it can here (Java 17+, and the distribution cached or
 # Maven to fetch it: `keycloak-native.sh check`), and always under CI=true, where a Keycloak
 # that cannot be fetched or started fails the run with the reason. Elsewhere the end of the
-# output says plainly that it DID NOT RUN, and how to run it. The testcontainers variant
-# needs an engine and stays opt-in: cargo test -p oauth2-provider --test keycloak -- --ignored
+# output says plainly that it DID NOT RUN, and how to run it.
+#
+# Then the container part (scripts/test-containers.sh): Keycloak in a container with Docker
+# and Podman (the image built from the pinned distribution; the scenario suite through
+# testcontainers, the labs, the walkthrough, compose). Under CI=true it always runs (the
+# engines are installed and started); elsewhere it runs where the engines answer, and
+# otherwise the output says plainly that it DID NOT RUN.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -58,9 +63,14 @@ if ! native_problem="$(oauth2-provider/keycloak-native.sh check 2>&1 >/dev/null)
  this part: ${NATIVE_SUITE[*]}
 ==========================================================================================
 MSG
-  exit 0
+else
+  echo "the scenario suite and the labs against native Keycloak: ${NATIVE_SUITE[*]}"
+  started=${SECONDS}
+  "${NATIVE_SUITE[@]}"
+  echo "native Keycloak suite passed in $((SECONDS - started)) s"
 fi
-echo "the scenario suite and the labs against native Keycloak: ${NATIVE_SUITE[*]}"
+
+# Keycloak in a container, Docker and Podman (it says itself when it DID NOT RUN).
 started=${SECONDS}
-"${NATIVE_SUITE[@]}"
-echo "native Keycloak suite passed in $((SECONDS - started)) s"
+./scripts/test-containers.sh
+echo "container part done in $((SECONDS - started)) s"

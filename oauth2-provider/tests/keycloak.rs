@@ -23,14 +23,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use playbook::pki::DevPki;
-use scenarios::Fixture;
+use scenarios::{Fixture, conformance};
 use support::keycloak::{self, Keycloak, conf_value, keycloak_conf};
 
 /// Every scenario of the shared suite (`scenarios::ALL`, the list the embedded provider's tests
-/// run), in order, against ONE Keycloak container: startup takes half a minute, and the
-/// scenarios leave the realm as they found it. Each is reported by name; a failing scenario
-/// does not stop the others, and the test fails at the end naming every failure, with the
-/// tail of Keycloak's log.
+/// run), in order, against ONE Keycloak container, each recorded and held to the committed
+/// golden answers, as the native run is (`conformance::check_against_golden`). A failing
+/// scenario does not stop the others; the test fails at the end naming every failure and
+/// drift, with the tail of Keycloak's log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a container engine (Docker or Podman): cargo test -p oauth2-provider --test keycloak -- --ignored"]
 async fn keycloak_passes_every_scenario() {
@@ -49,29 +49,13 @@ async fn keycloak_passes_every_scenario() {
         pki,
     ));
 
-    let mut failed = Vec::new();
-    for &(name, _) in scenarios::ALL {
-        let f = Arc::clone(&fixture);
-        // A task per scenario: its panic (the assertion message is printed by the panic
-        // hook) becomes a JoinError here instead of ending the run.
-        let outcome = tokio::spawn(async move { scenarios::run(name, &f).await }).await;
-        match outcome {
-            Ok(()) => println!("scenario {name} ... ok"),
-            Err(e) => {
-                println!("scenario {name} ... FAILED ({e})");
-                failed.push(name);
-            }
-        }
-    }
-    if !failed.is_empty() {
+    let live_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance/keycloak-container");
+    let what = format!("Keycloak in a container ({})", keycloak::image());
+    if let Some(failure) = conformance::check_against_golden(&fixture, &what, &live_dir).await {
         let log = keycloak.logs().await;
         let tail: Vec<&str> = log.lines().rev().take(150).collect();
         panic!(
-            "{} of {} scenarios failed against {}: {}\n--- last lines of Keycloak's log ---\n{}",
-            failed.len(),
-            scenarios::ALL.len(),
-            keycloak::image(),
-            failed.join(", "),
+            "{failure}\n--- last lines of Keycloak's log ---\n{}",
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
@@ -242,19 +226,20 @@ fn run_start_sh(engine: Option<&str>, env: &[(&str, &str)]) -> ScriptRun {
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("keycloak-container.sh");
     let mut cmd = std::process::Command::new(&script);
-    cmd.arg("start").env(
-        "CONTAINER_ENGINE",
-        engine.map_or_else(|| fake.display().to_string(), str::to_owned),
-    )
-    .env("CERTS_DIR", &certs)
-    .env("PROVIDER_PORT", free_port().to_string())
-    .env("MANAGEMENT_PORT", free_port().to_string())
-    .env("KEYCLOAK_START_TIMEOUT", "20")
-    .env_remove("KEYCLOAK_CONTAINER")
-    .env("KEYCLOAK_IMAGE", keycloak::official_image())
-    .env_remove("KEYCLOAK_NETWORK")
-    .env_remove("KEYCLOAK_INSTANCE")
-    .env_remove("REALM_FILE");
+    cmd.arg("start")
+        .env(
+            "CONTAINER_ENGINE",
+            engine.map_or_else(|| fake.display().to_string(), str::to_owned),
+        )
+        .env("CERTS_DIR", &certs)
+        .env("PROVIDER_PORT", free_port().to_string())
+        .env("MANAGEMENT_PORT", free_port().to_string())
+        .env("KEYCLOAK_START_TIMEOUT", "20")
+        .env_remove("KEYCLOAK_CONTAINER")
+        .env("KEYCLOAK_IMAGE", keycloak::official_image())
+        .env_remove("KEYCLOAK_NETWORK")
+        .env_remove("KEYCLOAK_INSTANCE")
+        .env_remove("REALM_FILE");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -247,7 +247,10 @@ impl Keycloak {
                 let https = container.get_host_port_ipv4(HTTPS_PORT).await;
                 let management = container.get_host_port_ipv4(MANAGEMENT_PORT).await;
                 (
-                    format!("https://{host}:{}", https.expect("the HTTPS port's host port")),
+                    format!(
+                        "https://{host}:{}",
+                        https.expect("the HTTPS port's host port")
+                    ),
                     format!(
                         "https://{host}:{}",
                         management.expect("the management port's host port")
