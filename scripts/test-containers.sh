@@ -29,6 +29,8 @@ source "${ROOT}/scripts/lib.sh"
 cd "${ROOT}"
 
 export KEYCLOAK_NETWORK=host
+# Generous: on a shared 2-core machine a start has taken up to 170 s under load.
+export KEYCLOAK_START_TIMEOUT="${KEYCLOAK_START_TIMEOUT:-300}"
 export PLAYBOOK_RUN="test-${PLAYBOOK_RUN_ID:-$$}"
 ENGINES=(scripts/container-engines.sh)
 PODMAN_SOCKET="${ENGINES_DIR:-/run/oauth2-playbook}/podman.sock"
