@@ -40,6 +40,7 @@ CONTAINER_EXTRA_TRUST="/opt/keycloak/conf/playbook/trusted"
 CONTAINER="${KEYCLOAK_CONTAINER}"
 [[ "${KEYCLOAK_INSTANCE}" == playground ]] || CONTAINER="${KEYCLOAK_CONTAINER}-${KEYCLOAK_INSTANCE}"
 STOP_CMD="${SCRIPT_DIR}/keycloak.sh stop container"
+[[ "${KEYCLOAK_INSTANCE}" == playground ]] || STOP_CMD="KEYCLOAK_INSTANCE=${KEYCLOAK_INSTANCE} ${STOP_CMD}"
 
 ENGINE=""
 IMAGE=""
