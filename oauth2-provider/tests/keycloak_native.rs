@@ -164,8 +164,23 @@ fn no_maven_and_no_cached_distribution_names_both_fixes() {
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
     for tool in [
-        "bash", "curl", "setsid", "sed", "head", "cat", "dirname", "mkdir", "rm", "tail", "cut",
-        "tr", "mktemp", "sha1sum", "env",
+        "bash",
+        "curl",
+        "setsid",
+        "sed",
+        "head",
+        "cat",
+        "dirname",
+        "mkdir",
+        "rm",
+        "tail",
+        "cut",
+        "tr",
+        "mktemp",
+        "sha1sum",
+        "env",
+        "sha256sum",
+        "sort",
     ] {
         if let Ok(found) = which(tool) {
             std::os::unix::fs::symlink(found, bin.join(tool)).expect("symlink");
