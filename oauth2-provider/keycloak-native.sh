@@ -8,6 +8,8 @@
 #   oauth2-provider/keycloak-native.sh stop     stop it (SIGTERM to its process group, then SIGKILL)
 #   oauth2-provider/keycloak-native.sh status   say whether it runs (exit 0) or not (exit 3)
 #   oauth2-provider/keycloak-native.sh fetch    only fetch and unpack the distribution
+#   oauth2-provider/keycloak-native.sh check-dist  whether the distribution is cached or Maven
+#                                               can fetch it (exit 0, or 1 with the fix)
 #   oauth2-provider/keycloak-native.sh check    whether it can run here: Java 17+, and the
 #                                               distribution cached or Maven to fetch it
 #                                               (exit 0, or 1 with the fix); starts nothing
@@ -15,7 +17,10 @@
 # Needs Java 17 or newer (JAVA_HOME, else java on the PATH) and, the first time, Maven (mvn)
 # to fetch org.keycloak:keycloak-quarkus-dist:<version>:zip, checksum-verified, into Maven's
 # cache (~/.m2). The unpacked copy lives outside the repository, under KEYCLOAK_CACHE_DIR
-# (default ~/.cache/oauth2-playbook/keycloak). Every start begins with a fresh database, as
+# (default ~/.cache/oauth2-playbook/keycloak). Keycloak's build step runs once per pinned
+# version and set of build-time options (keycloak.conf, KC_SPI_X509CERT_LOOKUP__PROVIDER, ...:
+# scripts/lib.sh keycloak_build_key), into builds/<version>-<key>; every start after that is
+# `start --optimized`. Every start begins with a fresh database, as
 # a new container does: the realm file is imported anew, role mappings and keys are new.
 # Several instances can run side by side (KEYCLOAK_INSTANCE names one; the tests use their
 # own, on other ports). Settings come from scripts/env.sh and scripts/keycloak.env.
@@ -36,6 +41,9 @@ DIST_ZIP="${M2_REPO}/org/keycloak/keycloak-quarkus-dist/${KEYCLOAK_VERSION}/keyc
 DIST_DIR="${KEYCLOAK_CACHE_DIR}/dist/keycloak-${KEYCLOAK_VERSION}"
 INSTANCE_DIR="${KEYCLOAK_CACHE_DIR}/instances/${KEYCLOAK_INSTANCE}"
 HOME_DIR="${INSTANCE_DIR}/keycloak-${KEYCLOAK_VERSION}"
+# shellcheck disable=SC2119  # no extra files: the native build hashes keycloak.conf and the options
+BUILD_KEY="$(keycloak_build_key)"
+BUILD_DIR="${KEYCLOAK_CACHE_DIR}/builds/${KEYCLOAK_VERSION}-${BUILD_KEY}"
 PID_FILE="${INSTANCE_DIR}/keycloak.pid"
 LOG_FILE="${INSTANCE_DIR}/keycloak.log"
 STOP_CMD="${SCRIPT_DIR}/keycloak-native.sh stop"
@@ -47,7 +55,7 @@ STARTED_PID=""
 
 
 usage() {
-  print_header "${BASH_SOURCE[0]}" 3 21
+  print_header "${BASH_SOURCE[0]}" 3 26
 }
 
 # Ends a Keycloak this run started if the start did not succeed: nothing half-started stays.
@@ -177,16 +185,44 @@ ensure_distribution() {
   unpack
 }
 
-# The instance's own copy of the distribution: Keycloak writes its build output (lib/quarkus),
-# its database and transaction logs inside its home, so two instances cannot share one.
-ensure_instance_home() {
-  if [[ -x "${HOME_DIR}/bin/kc.sh" ]]; then
+# Keycloak's build step, once per pinned version and set of build-time options: a copy of the
+# distribution with `kc.sh build` run in it, under builds/<version>-<key>. Built in a staging
+# copy and renamed, so a half-built tree never carries the final name (two instances starting
+# at once may both build; the first rename wins).
+ensure_build() {
+  if [[ -e "${BUILD_DIR}/.built" ]]; then
     return 0
   fi
+  mkdir -p "$(dirname "${BUILD_DIR}")"
+  local staging started=${SECONDS} options
+  staging="$(mktemp -d "${BUILD_DIR}.building.XXXXXX")"
+  cp -a "${DIST_DIR}/." "${staging}/"
+  options="$(keycloak_build_options | tr '\n' ' ')"
+  info "running Keycloak's build step once for these build-time options (keycloak.conf ${options}): about 30 s"
+  # shellcheck disable=SC2046  # one option per line, no spaces inside
+  if ! env "KC_CONFIG_FILE=${KEYCLOAK_CONF}" "JAVA=$(java_binary)" "${staging}/bin/kc.sh" build $(keycloak_build_options) >"${staging}/build.log" 2>&1; then
+    error "Keycloak's build step failed; the last lines of its output:"
+    tail -n 20 "${staging}/build.log" >&2
+    rm -rf -- "${staging}"
+    die "kc.sh build failed (see above)"
+  fi
+  printf '%s\n' "${BUILD_KEY}" >"${staging}/.built"
+  mv -T "${staging}" "${BUILD_DIR}" 2>/dev/null || rm -rf -- "${staging}"
+  info "built in $((SECONDS - started)) s: ${BUILD_DIR}"
+}
+
+# The instance's own copy of the built distribution: Keycloak writes its database and
+# transaction logs inside its home, so two instances cannot share one. Copied again only when
+# the build it came from changed.
+ensure_instance_home() {
+  if [[ -x "${HOME_DIR}/bin/kc.sh" && "$(cat "${HOME_DIR}/.built" 2>/dev/null)" == "${BUILD_KEY}" ]]; then
+    return 0
+  fi
+  rm -rf -- "${HOME_DIR}"
   mkdir -p "${INSTANCE_DIR}"
   local staging
   staging="$(mktemp -d "${HOME_DIR}.copying.XXXXXX")"
-  cp -a "${DIST_DIR}/." "${staging}/"
+  cp -a "${BUILD_DIR}/." "${staging}/"
   mv "${staging}" "${HOME_DIR}"
 }
 
@@ -287,7 +323,7 @@ launch() {
   # runs at once; no terminal, stdin from /dev/null, everything into the log file.
   (
     cd "${HOME_DIR}"
-    exec env "${env[@]}" "JAVA=${java}" setsid "${HOME_DIR}/bin/kc.sh" start --import-realm \
+    exec env "${env[@]}" "JAVA=${java}" setsid "${HOME_DIR}/bin/kc.sh" start --optimized --import-realm \
       "--hostname=${PROVIDER_URL}" </dev/null >>"${LOG_FILE}" 2>&1
   ) &
   STARTED_PID=$!
@@ -300,7 +336,7 @@ log_tail() {
 
 wait_ready() {
   local url="https://localhost:${MANAGEMENT_PORT}/health/ready"
-  info "waiting for ${url} (up to ${KEYCLOAK_START_TIMEOUT} s; the first start also runs Keycloak's build step, about a minute)"
+  info "waiting for ${url} (up to ${KEYCLOAK_START_TIMEOUT} s)"
   local started=${SECONDS} progress=""
   [[ -t 2 ]] && progress=1
   while true; do
@@ -356,6 +392,7 @@ cmd_start() {
   require_keycloak_files
   check_free
   ensure_distribution
+  ensure_build
   ensure_instance_home
   fresh_data
   launch
@@ -369,6 +406,10 @@ cmd_start() {
 # scripts/test.sh ask before they build).
 cmd_check() {
   check_java
+  cmd_check_dist
+}
+
+cmd_check_dist() {
   if [[ -x "${DIST_DIR}/bin/kc.sh" ]]; then
     info "Keycloak ${KEYCLOAK_VERSION} distribution: ${DIST_DIR}"
   elif [[ -r "${DIST_ZIP}" ]]; then
@@ -418,9 +459,10 @@ main() {
     ensure_distribution
     ;;
   check) cmd_check ;;
+  check-dist) cmd_check_dist ;;
   -h | --help | help) usage ;;
-  "") die "missing command: start, stop, status, fetch or check (try --help)" ;;
-  *) die "unknown command: $1 (start, stop, status, fetch or check; try --help)" ;;
+  "") die "missing command: start, stop, status, fetch, check or check-dist (try --help)" ;;
+  *) die "unknown command: $1 (start, stop, status, fetch, check or check-dist; try --help)" ;;
   esac
 }
 

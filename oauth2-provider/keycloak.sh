@@ -1,105 +1,100 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..  # the sourced files are found from the repository root
-# The one Keycloak driver ./start.sh calls (the interface: CONTRACT-keycloak-sh.md). It only
-# decides and dispatches: the container runner is oauth2-provider/start.sh and stop.sh, the
-# native one oauth2-provider/keycloak-native.sh.
+# The one Keycloak driver the top-level ./start.sh calls: it decides how Keycloak runs here and
+# dispatches to the per-program drivers (keycloak-container.sh: Docker or Podman, with the
+# image keycloak-image.sh builds; keycloak-native.sh: the distribution on Java).
 #
-#   oauth2-provider/keycloak.sh choose auto|keycloak   one line: <container|native|embedded> <why>
-#   oauth2-provider/keycloak.sh start container|native start one Keycloak, wait until ready
-#   oauth2-provider/keycloak.sh stop container|native  stop what start started (exit 0 if none)
-#   oauth2-provider/keycloak.sh status container|native  exit 0 and one line if it runs, else 3
+#   oauth2-provider/keycloak.sh choose auto|keycloak   one line on stdout: <runner> <reason>,
+#       runner container|native|embedded. auto (./start.sh without --provider) never fails:
+#       an engine that answers is used with the playground's own image (built at the start
+#       when missing: no registry needed), else native Keycloak when Java is there, else the
+#       embedded provider, each reason named. keycloak (--provider keycloak) is never
+#       embedded: exit 1 with the reason when neither runner can run. Starts nothing.
+#   oauth2-provider/keycloak.sh start  container|native   start one, wait until ready
+#   oauth2-provider/keycloak.sh stop   container|native   stop and remove it (exit 0 if none)
+#   oauth2-provider/keycloak.sh status container|native   exit 0 and one line, or 3
 #
-# choose auto: a container when an engine answers, else the embedded provider (never fails).
-# choose keycloak: a container when an engine answers, else native when Java can run it,
-# else exit 1 with the reason. KEYCLOAK_RUNNER=container|native forces the runner
-# (./start.sh --runner), CONTAINER_ENGINE=docker|podman the engine. Everything else comes
-# from the environment, as for the runners: PROVIDER_PORT, MANAGEMENT_PORT, PROVIDER_URL,
-# REALM_FILE, CERTS_DIR, KEYCLOAK_INSTANCE, KC_* passed through to Keycloak.
+# KEYCLOAK_RUNNER=container|native (./start.sh --runner) chooses the runner when both could run;
+# CONTAINER_ENGINE=docker|podman the engine; KEYCLOAK_IMAGE an image instead of the local build
+# (e.g. quay.io/keycloak/keycloak:<pin>); KEYCLOAK_NETWORK=published|host the container's network.
+# Everything else comes from the environment (PROVIDER_PORT, MANAGEMENT_PORT, PROVIDER_URL,
+# REALM_FILE, CERTS_DIR, KEYCLOAK_INSTANCE, KC_* passed through to Keycloak).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/env.sh
 source "${SCRIPT_DIR}/../scripts/env.sh"
-# shellcheck source=scripts/keycloak.env
-source "${SCRIPT_DIR}/../scripts/keycloak.env"
 # shellcheck source=scripts/lib.sh
 source "${SCRIPT_DIR}/../scripts/lib.sh"
 
-# The runner's problem in plain words, or nothing when it can run here.
+usage() {
+  print_header "${BASH_SOURCE[0]}" 3 21
+}
+
+# The reason a runner cannot run here (empty when it can), from its driver's `check`.
 problem() {
   local out
-  case "$1" in
-    container)
-      "${SCRIPT_DIR}/start.sh" --check-engine >/dev/null 2>&1 ||
-        printf 'no container engine answers (docker/podman info failed)'
-      ;;
-    native)
-      out="$("${SCRIPT_DIR}/keycloak-native.sh" check 2>&1 >/dev/null)" ||
-        printf 'Keycloak cannot run natively here: %s' "${out#ERROR }"
-      ;;
-  esac
+  if out="$("${SCRIPT_DIR}/$1" check 2>&1 >/dev/null)"; then
+    return 0
+  fi
+  out="$(printf '%s' "${out}" | grep '^ERROR' | tail -n 1)"
+  printf '%s' "${out#ERROR }"
 }
 
 choose() {
-  local mode=$1 engine why
-  [[ "${mode}" == auto || "${mode}" == keycloak ]] || die "choose: auto or keycloak, not '${mode}'"
-  case "${KEYCLOAK_RUNNER:-}" in
-    container | native)
-      why="$(problem "${KEYCLOAK_RUNNER}")"
-      if [[ -z "${why}" ]]; then
-        echo "${KEYCLOAK_RUNNER} KEYCLOAK_RUNNER=${KEYCLOAK_RUNNER}"
-      elif [[ "${mode}" == auto ]]; then
-        echo "embedded KEYCLOAK_RUNNER=${KEYCLOAK_RUNNER}, but ${why}"
-      else
-        die "KEYCLOAK_RUNNER=${KEYCLOAK_RUNNER}, but ${why}"
-      fi
-      return 0
-      ;;
-    "") ;;
-    *) die "KEYCLOAK_RUNNER must be container or native, not '${KEYCLOAK_RUNNER}'" ;;
-  esac
-  if engine="$("${SCRIPT_DIR}/start.sh" --check-engine 2>/dev/null)"; then
-    echo "container ${engine} answers"
-  elif [[ "${mode}" == auto ]]; then
-    echo "embedded no container engine answers"
-  elif why="$(problem native)" && [[ -z "${why}" ]]; then
-    echo "native no container engine answers: Keycloak's own distribution on Java"
+  local mode=$1 container_why native_why wanted="${KEYCLOAK_RUNNER:-}"
+  case "${mode}" in auto | keycloak) ;; *) die "choose auto|keycloak, not '${mode}'" ;; esac
+  case "${wanted}" in "" | container | native) ;; *) die "KEYCLOAK_RUNNER must be container or native, not '${wanted}'" ;; esac
+
+  local container_ok="" native_ok=""
+  container_why="$(problem keycloak-container.sh)"
+  [[ -n "${container_why}" ]] || container_ok="$("${SCRIPT_DIR}/keycloak-container.sh" check 2>/dev/null)"
+  native_why="$(problem keycloak-native.sh)"
+  [[ -n "${native_why}" ]] || native_ok=1
+
+  if [[ "${wanted}" == native && -n "${native_ok}" ]]; then
+    echo "native KEYCLOAK_RUNNER=native: Keycloak's own distribution on Java"
+    return 0
+  fi
+  if [[ "${wanted}" != native && -n "${container_ok}" ]]; then
+    echo "container ${container_ok}${wanted:+ (KEYCLOAK_RUNNER=container)}"
+    return 0
+  fi
+  # The runner asked for cannot run: said, and the other is tried (auto never fails).
+  local asked=""
+  if [[ "${wanted}" == native ]]; then
+    asked="KEYCLOAK_RUNNER=native, but Keycloak cannot run natively here: ${native_why}"
+  elif [[ "${wanted}" == container ]]; then
+    asked="KEYCLOAK_RUNNER=container, but no container can run here: ${container_why}"
+  fi
+  if [[ -n "${asked}" && "${mode}" == keycloak ]]; then
+    die "${asked}"
+  fi
+  if [[ -n "${container_ok}" ]]; then
+    echo "container ${asked:+${asked}; }${container_ok}"
+  elif [[ -n "${native_ok}" ]]; then
+    echo "native ${asked:+${asked}; }no container: ${container_why}; Keycloak's own distribution on Java"
+  elif [[ "${mode}" == keycloak ]]; then
+    die "--provider keycloak: no container (${container_why}) and no native Keycloak (${native_why}). Fix one of them, or use --provider embedded"
   else
-    die "no container engine answers (docker/podman info failed), and ${why}"
+    echo "embedded no container (${container_why}) and no native Keycloak (${native_why})"
   fi
 }
 
-main() {
-  local command="${1:-}" runner="${2:-}"
-  case "${command}" in
-    -h | --help | "")
-      print_header "${BASH_SOURCE[0]}"
-      return 0
-      ;;
-    choose)
-      choose "${runner}"
-      return 0
-      ;;
-  esac
-  case "${command} ${runner}" in
-    "start container") exec "${SCRIPT_DIR}/start.sh" ;;
-    "stop container") exec "${SCRIPT_DIR}/stop.sh" ;;
-    "status container")
-      local engine
-      engine="$("${SCRIPT_DIR}/start.sh" --check-engine 2>/dev/null)" || {
-        info "no container engine answers: Keycloak's container is not running"
-        return 3
-      }
-      if [[ "$("${engine}" container inspect -f '{{.State.Running}}' "${KEYCLOAK_CONTAINER}" 2>/dev/null)" == true ]]; then
-        info "Keycloak's container ${KEYCLOAK_CONTAINER} is running (${engine})"
-        return 0
-      fi
-      info "Keycloak's container ${KEYCLOAK_CONTAINER} is not running"
-      return 3
-      ;;
-    "start native" | "stop native" | "status native") exec "${SCRIPT_DIR}/keycloak-native.sh" "${command}" ;;
-    *) die "unknown command '$*': choose auto|keycloak, or start|stop|status container|native (see --help)" ;;
+driver() {
+  case "${1:-}" in
+  container) printf '%s' "${SCRIPT_DIR}/keycloak-container.sh" ;;
+  native) printf '%s' "${SCRIPT_DIR}/keycloak-native.sh" ;;
+  *) die "runner must be container or native, not '${1:-}'" ;;
   esac
 }
 
-main "$@"
+case "${1:-}" in
+choose) choose "${2:-auto}" ;;
+start | stop | status)
+  runner="$(driver "${2:-}")"
+  exec "${runner}" "$1"
+  ;;
+-h | --help | help) usage ;;
+*) die "unknown or missing command '${1:-}': choose, start, stop or status (try --help)" ;;
+esac

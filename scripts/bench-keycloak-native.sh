@@ -5,6 +5,19 @@
 #
 #   scripts/bench-keycloak-native.sh            all of it (about 10 minutes on 2 cores)
 #   BENCH_DOWNLOAD=0 scripts/bench-keycloak-native.sh   without the real download
+#   scripts/bench-keycloak-native.sh runners   Keycloak in a container beside native Keycloak
+#                                              and the embedded provider (about 10 minutes)
+#
+# `runners` (needs a container engine: CONTAINER_ENGINE chooses; KEYCLOAK_NETWORK as set):
+#   a. the base from Debian's packages (mmdebstrap + import) and the image, built cold under
+#      a name of their own (oauth2-playbook-keycloak-bench*, removed at the end; BENCH_BUILD=0
+#      skips this and uses the playground's cached image);
+#   b. BENCH_RESTARTS container starts to /health/ready (`start --optimized`), the container's
+#      resident memory when ready (the same heap as native: JAVA_OPTS_KC_HEAP);
+#   c. native: one start to build, then BENCH_RESTARTS later starts (`--optimized`), memory;
+#   d. the token endpoint of each, one after the other in this run: `client bench token`
+#      (BENCH_SECONDS, default 10, 2 connections, kept alive) against the container, native
+#      Keycloak and the embedded provider.
 #
 # What it measures, each with its own throwaway cache (nothing under ~/.cache is touched):
 #   1. download: `keycloak-native.sh fetch` with an empty Maven repository (MAVEN_REPO_LOCAL)
@@ -40,6 +53,9 @@ export KEYCLOAK_INSTANCE=bench
 export KEYCLOAK_CACHE_DIR="${WORK}/cache"
 export CERTS_DIR="${WORK}/certs"
 SAMPLER_PID=""
+BENCH_ENGINE=""
+EMBEDDED_PID=""
+BENCH_SECONDS="${BENCH_SECONDS:-10}"
 
 info() { printf 'INFO  %s\n' "$*"; }
 die() {
@@ -56,6 +72,15 @@ cleanup() {
   fi
   "${NATIVE}" stop >/dev/null 2>&1 || true
   KEYCLOAK_INSTANCE=tests "${NATIVE}" stop >/dev/null 2>&1 || true
+  if [[ -n "${BENCH_ENGINE}" ]]; then
+    "${ROOT}/oauth2-provider/keycloak-container.sh" stop >/dev/null 2>&1 || true
+    "${BENCH_ENGINE}" images -q --filter "reference=*oauth2-playbook-keycloak-bench*" | sort -u |
+      xargs -r "${BENCH_ENGINE}" rmi --force >/dev/null 2>&1 || true
+  fi
+  if [[ -n "${EMBEDDED_PID}" ]]; then
+    kill "${EMBEDDED_PID}" 2>/dev/null || true
+    wait "${EMBEDDED_PID}" 2>/dev/null || true
+  fi
   rm -rf -- "${WORK}"
   exit "${status}"
 }
@@ -128,7 +153,93 @@ timed_start() {
   record_phases "${label}"
 }
 
+# Waits until the provider at https://localhost:$1 answers /health/ready on $2.
+wait_health() {
+  local tries=0
+  until curl --silent --fail --output /dev/null --max-time 5 --cacert "${CERTS_DIR}/ca.pem" \
+    "https://localhost:$1/health/ready"; do
+    tries=$((tries + 1))
+    ((tries < 300)) || die "no /health/ready on port $1 after 300 s"
+    sleep 0.5
+  done
+}
+
+# The token endpoint of the provider on PROVIDER_PORT: req/s and latency, as JSON lines.
+bench_token() {
+  local label=$1
+  "${ROOT}/target/debug/client" --certs-dir "${CERTS_DIR}" \
+    --issuer "https://localhost:${PROVIDER_PORT}/realms/oauth2-playbook" \
+    bench token --reuse keep-alive -c 2 --duration "${BENCH_SECONDS}" --json >"${WORK}/bench-${label}.json" ||
+    die "${label}: client bench token failed"
+  cp "${WORK}/bench-${label}.json" "${RESULTS%.txt}-token-${label}.json"
+  record "token_${label}" "$(python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); l = d["latency_ms"]; print("%.1f/s p50 %s p90 %s p99 %s max %s ms, %s ok %s failed" % (d["requests_per_s"], l["p50"], l["p90"], l["p99"], l["max"], d["succeeded"], d["failed"]))' "${WORK}/bench-${label}.json" 2>/dev/null || echo "see ${RESULTS%.txt}-token-${label}.json")"
+}
+
+runners() {
+  : >"${RESULTS%.txt}-runners.txt"
+  RESULTS="${RESULTS%.txt}-runners.txt"
+  local container="${ROOT}/oauth2-provider/keycloak-container.sh" image="${ROOT}/oauth2-provider/keycloak-image.sh"
+  BENCH_ENGINE="$(source "${ROOT}/scripts/lib.sh" && container_engine)" || die "no container engine answers"
+  export CONTAINER_ENGINE="${BENCH_ENGINE}"
+  # BENCH_BUILD=0: the playground's cached image, no cold build (a. skipped).
+  [[ "${BENCH_BUILD:-1}" == 0 ]] || export KEYCLOAK_LOCAL_IMAGE=oauth2-playbook-keycloak-bench
+  record machine "$(nproc)_cores_$(free -m | awk '/^Mem:/ { print $2 }')_MiB_load_$(cut -d' ' -f1 /proc/loadavg)_${BENCH_ENGINE}_$("${BENCH_ENGINE}" version --format '{{.Server.Version}}' 2>/dev/null || "${BENCH_ENGINE}" version --format '{{.Version}}')"
+  (cd "${ROOT}" && cargo build --locked -q -p client -p oauth2-provider)
+  "${ROOT}/target/debug/client" certs --out "${CERTS_DIR}" >/dev/null
+  PROVIDER_PORT="$(free_port)"
+  MANAGEMENT_PORT="$(free_port)"
+  export PROVIDER_PORT MANAGEMENT_PORT
+  "${NATIVE}" fetch >/dev/null 2>&1 || die "fetch failed"
+
+  local t0 i pid
+  if [[ "${BENCH_BUILD:-1}" != 0 ]]; then
+    info "a. the base (mmdebstrap + import) and the image, cold"
+    t0="$(now)"
+    "${image}" base >"${WORK}/base.log" 2>&1 || { tail -n 20 "${WORK}/base.log" >&2; die "base failed"; }
+    record base_s "$(since "${t0}")"
+    t0="$(now)"
+    "${image}" build >"${WORK}/image.log" 2>&1 || { tail -n 20 "${WORK}/image.log" >&2; die "image build failed"; }
+    record image_build_s "$(since "${t0}")"
+    record image_mib "$("${BENCH_ENGINE}" image inspect --format '{{.Size}}' "$("${image}" name)" | awk '{ printf "%.0f", $1 / 1048576 }')"
+  fi
+
+  info "b. ${BENCH_RESTARTS} container starts"
+  for i in $(seq "${BENCH_RESTARTS}"); do
+    t0="$(now)"
+    "${container}" start >"${WORK}/start.log" 2>&1 || { tail -n 30 "${WORK}/start.log" >&2; die "container start failed"; }
+    record "container_start_${i}_s" "$(since "${t0}")"
+    pid="$("${BENCH_ENGINE}" inspect --format '{{.State.Pid}}' "${KEYCLOAK_CONTAINER}-${KEYCLOAK_INSTANCE}")"
+    # kc.sh is the container's first process; the JVM is its child.
+    record "container_start_${i}_rss_ready_mib" "$(ps -o rss= -p "${pid}" --ppid "${pid}" | awk '{ kib += $1 } END { printf "%.0f", kib / 1024 }')"
+    [[ "${i}" != "${BENCH_RESTARTS}" ]] || bench_token container
+    "${container}" stop >/dev/null
+  done
+
+  info "c. native: a first start (build step), then ${BENCH_RESTARTS} later starts"
+  timed_start native_first_start
+  "${NATIVE}" stop >/dev/null
+  for i in $(seq "${BENCH_RESTARTS}"); do
+    timed_start "native_start_${i}"
+    record "native_start_${i}_rss_ready_mib" "$(rss_mib bench)"
+    [[ "${i}" != "${BENCH_RESTARTS}" ]] || bench_token native
+    "${NATIVE}" stop >/dev/null
+  done
+
+  info "d. the embedded provider"
+  "${ROOT}/target/debug/oauth2-provider" --realm "${REALM_FILE:-${ROOT}/oauth2-provider/import/oauth2-playbook-realm.json}" \
+    --certs "${CERTS_DIR}" --port "${PROVIDER_PORT}" --management-port "${MANAGEMENT_PORT}" >"${WORK}/embedded.log" 2>&1 &
+  EMBEDDED_PID=$!
+  wait_health "${MANAGEMENT_PORT}"
+  record embedded_rss_ready_mib "$(ps -o rss= -p "${EMBEDDED_PID}" | awk '{ printf "%.0f", $1 / 1024 }')"
+  bench_token embedded
+  info "results in ${RESULTS}"
+}
+
 main() {
+  if [[ "${1:-}" == runners ]]; then
+    runners
+    return
+  fi
   mkdir -p "$(dirname "${RESULTS}")"
   : >"${RESULTS}"
   command -v cargo >/dev/null 2>&1 || die "cargo is needed (to build the client and the suite)"

@@ -45,3 +45,79 @@ require_keycloak_files() {
   [[ -r "${REALM_FILE}" ]] || die "realm file missing: ${REALM_FILE} (it is part of the repository; restore it with git)."
   [[ -r "${KEYCLOAK_CONF}" ]] || die "Keycloak options missing: ${KEYCLOAK_CONF} (part of the repository)."
 }
+
+# --- Keycloak's build-time options and container engines (keycloak-native.sh, keycloak-image.sh,
+# keycloak-container.sh, keycloak.sh) ------------------------------------------------------
+
+# The build-time options set through the environment, one `--option=value` per line, sorted:
+# KC_SPI_X509CERT_LOOKUP__PROVIDER=nginx -> --spi-x509cert-lookup--provider=nginx. Keycloak
+# fixes these in its build step (with keycloak.conf's db and health-enabled), so each set of
+# them needs its own build; the others (KC_HTTPS_PORT, ...) are read at every start.
+KEYCLOAK_BUILD_ENV=(KC_SPI_X509CERT_LOOKUP__PROVIDER KC_DB KC_FEATURES KC_FEATURES_DISABLED KC_CACHE KC_METRICS_ENABLED)
+keycloak_build_options() {
+  local name option
+  for name in "${KEYCLOAK_BUILD_ENV[@]}"; do
+    [[ -n "${!name:-}" ]] || continue
+    option="${name#KC_}"
+    option="${option//__/--}"
+    option="${option//_/-}"
+    printf -- '--%s=%s\n' "${option,,}" "${!name}"
+  done | sort
+}
+
+# A short key for one build: the pinned version, keycloak.conf, the build-time options and
+# any further files given (the image recipe). Same inputs, same key; any change, a new build.
+keycloak_build_key() {
+  {
+    printf 'keycloak %s\n' "${KEYCLOAK_VERSION}"
+    keycloak_build_options
+    cat "${PLAYBOOK_ROOT}/oauth2-provider/keycloak.conf" "$@"
+  } | sha256sum | cut -c1-12
+}
+
+# Runs "$@" for at most $1 seconds where GNU timeout exists (stock macOS has none).
+with_timeout() {
+  local secs=$1
+  shift
+  if command -v timeout >/dev/null 2>&1; then
+    timeout "${secs}" "$@"
+  else
+    "$@"
+  fi
+}
+
+# The container engine to use: $CONTAINER_ENGINE if set, else docker, then podman, the first
+# that answers `info` (a docker CLI whose daemon is not running does not count). Prints it.
+container_engine() {
+  local candidates=(docker podman) engine
+  [[ -z "${CONTAINER_ENGINE:-}" ]] || candidates=("${CONTAINER_ENGINE}")
+  for engine in "${candidates[@]}"; do
+    if command -v "${engine}" >/dev/null 2>&1 && with_timeout 10 "${engine}" info >/dev/null 2>&1; then
+      printf '%s' "${engine}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Why no engine answers, in plain words (for messages).
+no_engine_reason() {
+  if [[ -n "${CONTAINER_ENGINE:-}" ]]; then
+    printf "CONTAINER_ENGINE=%s, but '%s info' failed" "${CONTAINER_ENGINE}" "${CONTAINER_ENGINE}"
+    return
+  fi
+  local found=() engine
+  for engine in docker podman; do
+    command -v "${engine}" >/dev/null 2>&1 && found+=("${engine}")
+  done
+  if ((${#found[@]} == 0)); then
+    printf 'neither docker nor podman is installed'
+  else
+    printf "'%s info' failed (daemon not running? DOCKER_HOST=%s; scripts/container-engines.sh start)" "${found[*]}" "${DOCKER_HOST:-unset}"
+  fi
+}
+
+# Every container, network and volume this project creates carries this label (value: the run,
+# e.g. CI's); scripts/container-engines.sh sweep removes them all.
+PLAYBOOK_LABEL="org.oauth2-playbook.run"
+PLAYBOOK_RUN="${PLAYBOOK_RUN:-manual}"

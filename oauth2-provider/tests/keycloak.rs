@@ -1,5 +1,5 @@
 //! The real Keycloak, in a container: the scenario suite of `tests/scenarios/` run
-//! against `quay.io/keycloak/keycloak` started exactly as `oauth2-provider/start.sh` starts it
+//! against Keycloak in a container, started as `oauth2-provider/keycloak-container.sh` starts it
 //! (`tests/support/keycloak.rs`).
 //!
 //! ```sh
@@ -23,14 +23,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use playbook::pki::DevPki;
-use scenarios::Fixture;
+use scenarios::{Fixture, conformance};
 use support::keycloak::{self, Keycloak, conf_value, keycloak_conf};
 
 /// Every scenario of the shared suite (`scenarios::ALL`, the list the embedded provider's tests
-/// run), in order, against ONE Keycloak container: startup takes half a minute, and the
-/// scenarios leave the realm as they found it. Each is reported by name; a failing scenario
-/// does not stop the others, and the test fails at the end naming every failure, with the
-/// tail of Keycloak's log.
+/// run), in order, against ONE Keycloak container, each recorded and held to the committed
+/// golden answers, as the native run is (`conformance::check_against_golden`). A failing
+/// scenario does not stop the others; the test fails at the end naming every failure and
+/// drift, with the tail of Keycloak's log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a container engine (Docker or Podman): cargo test -p oauth2-provider --test keycloak -- --ignored"]
 async fn keycloak_passes_every_scenario() {
@@ -49,29 +49,13 @@ async fn keycloak_passes_every_scenario() {
         pki,
     ));
 
-    let mut failed = Vec::new();
-    for &(name, _) in scenarios::ALL {
-        let f = Arc::clone(&fixture);
-        // A task per scenario: its panic (the assertion message is printed by the panic
-        // hook) becomes a JoinError here instead of ending the run.
-        let outcome = tokio::spawn(async move { scenarios::run(name, &f).await }).await;
-        match outcome {
-            Ok(()) => println!("scenario {name} ... ok"),
-            Err(e) => {
-                println!("scenario {name} ... FAILED ({e})");
-                failed.push(name);
-            }
-        }
-    }
-    if !failed.is_empty() {
+    let live_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance/keycloak-container");
+    let what = format!("Keycloak in a container ({})", keycloak::image());
+    if let Some(failure) = conformance::check_against_golden(&fixture, &what, &live_dir).await {
         let log = keycloak.logs().await;
         let tail: Vec<&str> = log.lines().rev().take(150).collect();
         panic!(
-            "{} of {} scenarios failed against {}: {}\n--- last lines of Keycloak's log ---\n{}",
-            failed.len(),
-            scenarios::ALL.len(),
-            keycloak::image(),
-            failed.join(", "),
+            "{failure}\n--- last lines of Keycloak's log ---\n{}",
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
@@ -94,7 +78,7 @@ fn shell_default(text: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The shell scripts (`scripts/keycloak.env`) pin the same image as the Rust side.
+/// The shell scripts (`scripts/keycloak.env`) pin the same official image as the Rust side.
 #[test]
 fn keycloak_env_pins_the_image_the_tests_use() {
     let (path, text) = repo_file("scripts/keycloak.env");
@@ -105,20 +89,20 @@ fn keycloak_env_pins_the_image_the_tests_use() {
         path.display()
     );
     assert_eq!(
-        shell_default(&text, "KEYCLOAK_IMAGE").as_deref(),
+        shell_default(&text, "KEYCLOAK_OFFICIAL_IMAGE").as_deref(),
         Some(format!("{}:${{KEYCLOAK_VERSION}}", oauth2_provider::KEYCLOAK_IMAGE).as_str()),
-        "KEYCLOAK_IMAGE in {} must be the image at the pinned KEYCLOAK_VERSION",
+        "KEYCLOAK_OFFICIAL_IMAGE in {} must be the image at the pinned KEYCLOAK_VERSION",
         path.display()
     );
 }
 
 /// compose.yaml runs the same image, mounts the PKI where keycloak.conf expects it, and pins
-/// the issuer to the same URL as start.sh.
+/// the issuer to the same URL as keycloak-container.sh.
 #[test]
 fn compose_matches_keycloak_conf_and_the_pinned_image() {
     let (path, compose) = repo_file("oauth2-provider/compose.yaml");
     let conf = keycloak_conf();
-    let image_line = format!("image: {}", keycloak::image());
+    let image_line = format!("image: ${{KEYCLOAK_IMAGE:-{}}}", keycloak::official_image());
     assert!(
         compose.lines().any(|l| l.trim() == image_line),
         "{} must contain `{image_line}`",
@@ -192,11 +176,11 @@ fn keycloak_conf_holds_the_shared_options() {
 }
 
 // ---------------------------------------------------------------------------------------
-// oauth2-provider/start.sh, with no engine and with a fake one (no container engine needed)
+// oauth2-provider/keycloak-container.sh, with no engine and with a fake one (no engine needed)
 
 /// A stand-in for `docker`: answers `info`, knows no container or image, records every call
 /// in `calls.log`, keeps the tar stream `cp -` receives, and fails `pull` when FAKE_PULL=fail.
-/// Its containers never run, so start.sh sees Keycloak exit during startup.
+/// Its containers never run, so the script sees Keycloak exit during startup.
 const FAKE_ENGINE: &str = r#"#!/usr/bin/env bash
 set -euo pipefail
 dir="$(dirname "$0")"
@@ -226,7 +210,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Runs `oauth2-provider/start.sh` with the fake engine (or `engine` if given), a fresh dev
+/// Runs `oauth2-provider/keycloak-container.sh start` (the official image, which it pulls)
+/// with the fake engine (or `engine` if given), a fresh dev
 /// PKI in a temporary certs/ and free ports.
 fn run_start_sh(engine: Option<&str>, env: &[(&str, &str)]) -> ScriptRun {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -239,23 +224,26 @@ fn run_start_sh(engine: Option<&str>, env: &[(&str, &str)]) -> ScriptRun {
     playbook::pki::write_files(&certs, &pki.files().expect("PKI files"), false)
         .expect("write the dev PKI");
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("start.sh");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("keycloak-container.sh");
     let mut cmd = std::process::Command::new(&script);
-    cmd.env(
-        "CONTAINER_ENGINE",
-        engine.map_or_else(|| fake.display().to_string(), str::to_owned),
-    )
-    .env("CERTS_DIR", &certs)
-    .env("PROVIDER_PORT", free_port().to_string())
-    .env("MANAGEMENT_PORT", free_port().to_string())
-    .env("KEYCLOAK_START_TIMEOUT", "20")
-    .env_remove("KEYCLOAK_CONTAINER")
-    .env_remove("KEYCLOAK_IMAGE")
-    .env_remove("REALM_FILE");
+    cmd.arg("start")
+        .env(
+            "CONTAINER_ENGINE",
+            engine.map_or_else(|| fake.display().to_string(), str::to_owned),
+        )
+        .env("CERTS_DIR", &certs)
+        .env("PROVIDER_PORT", free_port().to_string())
+        .env("MANAGEMENT_PORT", free_port().to_string())
+        .env("KEYCLOAK_START_TIMEOUT", "20")
+        .env_remove("KEYCLOAK_CONTAINER")
+        .env("KEYCLOAK_IMAGE", keycloak::official_image())
+        .env_remove("KEYCLOAK_NETWORK")
+        .env_remove("KEYCLOAK_INSTANCE")
+        .env_remove("REALM_FILE");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run start.sh");
+    let out = cmd.output().expect("run keycloak-container.sh");
     let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap_or_default();
     ScriptRun {
         status: out.status,
@@ -265,7 +253,7 @@ fn run_start_sh(engine: Option<&str>, env: &[(&str, &str)]) -> ScriptRun {
     }
 }
 
-/// No engine answers: start.sh exits non-zero, says so, and never calls any engine command.
+/// No engine answers: keycloak-container.sh exits non-zero, says so, and never calls any engine command.
 #[test]
 fn start_sh_without_an_engine_fails_with_the_message() {
     let run = run_start_sh(Some("/nonexistent/docker"), &[]);
@@ -277,15 +265,17 @@ fn start_sh_without_an_engine_fails_with_the_message() {
     );
     assert_eq!(run.calls, "", "no engine command may run");
 
-    let check = std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("start.sh"))
-        .arg("--check-engine")
-        .env("CONTAINER_ENGINE", "/nonexistent/docker")
-        .output()
-        .expect("run start.sh --check-engine");
+    let check = std::process::Command::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("keycloak-container.sh"),
+    )
+    .arg("check")
+    .env("CONTAINER_ENGINE", "/nonexistent/docker")
+    .output()
+    .expect("run keycloak-container.sh check");
     assert!(!check.status.success());
     assert!(
         check.stdout.is_empty(),
-        "--check-engine prints an engine only when one answers"
+        "check prints an engine only when one answers"
     );
 }
 
@@ -296,7 +286,7 @@ fn start_sh_reports_a_failed_pull_and_creates_nothing() {
     assert!(!run.status.success());
     assert!(
         run.stderr
-            .contains(&format!("could not pull {}", keycloak::image())),
+            .contains(&format!("could not pull {}", keycloak::official_image())),
         "stderr: {}",
         run.stderr
     );
@@ -339,14 +329,19 @@ fn start_sh_removes_the_container_it_created_when_startup_fails() {
         "{}",
         calls[create]
     );
-    assert!(create_args.contains(&keycloak::image().as_str()));
+    assert!(create_args.contains(&keycloak::official_image().as_str()));
+    assert!(
+        create_args.contains(&"--label"),
+        "labelled for the sweep: {}",
+        calls[create]
+    );
     assert_eq!(
         calls.last().copied(),
-        Some(format!("rm --force {container}").as_str()),
+        Some(format!("rm --force --volumes {container}").as_str()),
         "the last call removes the container: {calls:?}"
     );
 
-    // The tar stream start.sh piped into `cp - {container}:/`.
+    // The tar stream keycloak-container.sh piped into `cp - {container}:/`.
     let listing = std::process::Command::new("tar")
         .arg("-tvf")
         .arg(run.dir.path().join("copied.tar"))

@@ -65,63 +65,11 @@ async fn native_keycloak_passes_every_scenario_and_matches_the_golden_answers() 
         pki,
     ));
 
-    let record = std::env::var_os("RECORD_GOLDEN").is_some_and(|v| v == "1");
     let live_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance/keycloak");
-    let mut failed = Vec::new();
-    let mut drift = Vec::new();
-    for &(name, _) in scenarios::ALL {
-        let f = Arc::clone(&fixture);
-        let (answers, outcome) =
-            tokio::spawn(async move { conformance::recorded(&f, scenarios::run(name, &f)).await })
-                .await
-                .expect("scenario task");
-        match &outcome {
-            Ok(()) => println!("scenario {name} ... ok ({} answers)", answers.len()),
-            Err(e) => {
-                println!("scenario {name} ... FAILED: {e}");
-                failed.push(name);
-            }
-        }
-        let text = conformance::golden_text(name, &answers);
-        // What Keycloak answered this run, for a diff by hand.
-        conformance::write_atomically(&live_dir.join(format!("{name}.json")), &text);
-        if record {
-            if outcome.is_ok() {
-                conformance::write_atomically(&conformance::golden_path(name), &text);
-            }
-            continue;
-        }
-        match conformance::read_golden(name) {
-            Some(golden) => drift.extend(conformance::compare(name, &golden, &answers)),
-            None => drift.push(format!(
-                "{name}: no golden file {} (record with RECORD_GOLDEN=1)",
-                conformance::golden_path(name).display()
-            )),
-        }
-    }
-    if record {
-        println!(
-            "golden answers rewritten in {} (review with git diff)",
-            conformance::golden_dir().display()
-        );
-    }
-    if !failed.is_empty() || !drift.is_empty() {
+    let what = format!("Keycloak {} (native)", oauth2_provider::KEYCLOAK_VERSION);
+    if let Some(failure) = conformance::check_against_golden(&fixture, &what, &live_dir).await {
         panic!(
-            "against Keycloak {} (native): {} of {} scenarios failed{}{}; {} answers drifted from the committed golden files{}\n\
-             (this run's answers are in {}; if Keycloak's answer is the truth, re-record with \
-             RECORD_GOLDEN=1 and fix the embedded provider)\n--- last lines of Keycloak's log ---\n{}",
-            oauth2_provider::KEYCLOAK_VERSION,
-            failed.len(),
-            scenarios::ALL.len(),
-            if failed.is_empty() { "" } else { ": " },
-            failed.join(", "),
-            drift.len(),
-            if drift.is_empty() {
-                String::new()
-            } else {
-                format!(":\n  {}", drift.join("\n  "))
-            },
-            live_dir.display(),
+            "{failure}\n--- last lines of Keycloak's log ---\n{}",
             keycloak.log_tail(60)
         );
     }
@@ -216,8 +164,23 @@ fn no_maven_and_no_cached_distribution_names_both_fixes() {
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
     for tool in [
-        "bash", "curl", "setsid", "sed", "head", "cat", "dirname", "mkdir", "rm", "tail", "cut",
-        "tr", "mktemp", "sha1sum", "env",
+        "bash",
+        "curl",
+        "setsid",
+        "sed",
+        "head",
+        "cat",
+        "dirname",
+        "mkdir",
+        "rm",
+        "tail",
+        "cut",
+        "tr",
+        "mktemp",
+        "sha1sum",
+        "env",
+        "sha256sum",
+        "sort",
     ] {
         if let Ok(found) = which(tool) {
             std::os::unix::fs::symlink(found, bin.join(tool)).expect("symlink");

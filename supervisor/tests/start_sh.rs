@@ -5,10 +5,11 @@
 //! for `--keep-running` and `--lab`, servers that still answer after the walkthrough, then
 //! stop on Ctrl-C (SIGINT to the script's process group, as a terminal sends it) with
 //! nothing left listening. A new provider or Keycloak runner is a new row (the container
-//! runner: `#[ignore] keycloak_container: Provider::Keycloak("container");`).
+//! runner is the row `keycloak_container`).
 //!
-//! Rows needing Keycloak are `#[ignore]`d: they run in the native part of scripts/test.sh
-//! (`--test start_sh -- --ignored`, with KEYCLOAK_CACHE_DIR from the environment). The rows
+//! Rows needing Keycloak are `#[ignore]`d: the native row runs in the native part of
+//! scripts/test.sh (`--test start_sh -- --ignored keycloak_native`, with KEYCLOAK_CACHE_DIR
+//! from the environment), the container row in scripts/test-containers.sh. The rows
 //! run one at a time (they share target/, nginx's directory and the build), each on free
 //! ports, or on PROVIDER_PORT / MANAGEMENT_PORT / RESOURCE_SERVER_PORT when those are set
 //! (the proxy's back ends then beside them: +1, +2), each bounded in time.
@@ -90,6 +91,8 @@ start_sh_rows! {
     embedded: Provider::Embedded;
     #[ignore = "native Keycloak: scripts/test.sh's native part"]
     keycloak_native: Provider::Keycloak("native");
+    #[ignore = "Keycloak in a container: scripts/test-containers.sh"]
+    keycloak_container: Provider::Keycloak("container");
 }
 
 fn root() -> PathBuf {
@@ -206,6 +209,11 @@ impl Run {
         ] {
             cmd.env_remove(var);
         }
+        // The container row uses the engine the environment names (CONTAINER_ENGINE,
+        // KEYCLOAK_NETWORK: scripts/test-containers.sh sets them); the others ask none.
+        if !matches!(row.provider, Provider::Keycloak("container")) {
+            cmd.env("CONTAINER_ENGINE", "no-container-engine-in-these-tests");
+        }
         let apis = format!("{} {}", ports.backend_apis[0], ports.backend_apis[1]);
         cmd.current_dir(root())
             .env("PROVIDER_PORT", ports.provider.to_string())
@@ -215,7 +223,6 @@ impl Run {
             .env("BACKEND_API_PORTS", apis)
             .env("CERTS_DIR", work.join("certs"))
             .env("LAB_WORK_DIR", work.join("labs"))
-            .env("CONTAINER_ENGINE", "no-container-engine-in-these-tests")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -467,3 +467,73 @@ pub fn compare(scenario: &str, expected: &[Value], actual: &[Value]) -> Vec<Stri
     }
     lines
 }
+
+/// Every scenario of the suite against `fixture` (a live Keycloak), each recorded; then the
+/// recordings held to the committed golden files, or written as the new golden files with
+/// `RECORD_GOLDEN=1`. This run's answers go to `live_dir`, for a diff by hand. Returns the
+/// text of the failure (failed scenarios and every drift), or `None` when all agree. Shared
+/// by the native Keycloak's run and the container's (testcontainers), so both are held to
+/// the same answers.
+pub async fn check_against_golden(
+    fixture: &Arc<Fixture>,
+    what: &str,
+    live_dir: &Path,
+) -> Option<String> {
+    let record = std::env::var_os("RECORD_GOLDEN").is_some_and(|v| v == "1");
+    let mut failed = Vec::new();
+    let mut drift = Vec::new();
+    for &(name, _) in super::ALL {
+        let f = Arc::clone(fixture);
+        let (answers, outcome) =
+            tokio::spawn(async move { recorded(&f, super::run(name, &f)).await })
+                .await
+                .expect("scenario task");
+        match &outcome {
+            Ok(()) => println!("scenario {name} ... ok ({} answers)", answers.len()),
+            Err(e) => {
+                println!("scenario {name} ... FAILED: {e}");
+                failed.push(name);
+            }
+        }
+        let text = golden_text(name, &answers);
+        write_atomically(&live_dir.join(format!("{name}.json")), &text);
+        if record {
+            if outcome.is_ok() {
+                write_atomically(&golden_path(name), &text);
+            }
+            continue;
+        }
+        match read_golden(name) {
+            Some(golden) => drift.extend(compare(name, &golden, &answers)),
+            None => drift.push(format!(
+                "{name}: no golden file {} (record with RECORD_GOLDEN=1)",
+                golden_path(name).display()
+            )),
+        }
+    }
+    if record {
+        println!(
+            "golden answers rewritten in {} (review with git diff)",
+            golden_dir().display()
+        );
+    }
+    if failed.is_empty() && drift.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "against {what}: {} of {} scenarios failed{}{}; {} answers drifted from the committed golden files{}\n\
+         (this run's answers are in {}; if Keycloak's answer is the truth, re-record with \
+         RECORD_GOLDEN=1 and fix the embedded provider)",
+        failed.len(),
+        super::ALL.len(),
+        if failed.is_empty() { "" } else { ": " },
+        failed.join(", "),
+        drift.len(),
+        if drift.is_empty() {
+            String::new()
+        } else {
+            format!(":\n  {}", drift.join("\n  "))
+        },
+        live_dir.display(),
+    ))
+}

@@ -1,14 +1,23 @@
-//! A real Keycloak in a container (testcontainers), run exactly as `oauth2-provider/start.sh`
-//! runs it: the image tag of [`oauth2_provider::KEYCLOAK_VERSION`], the server options of
-//! `oauth2-provider/keycloak.conf` (copied to `/opt/keycloak/conf/keycloak.conf`, where
-//! Keycloak reads them), the realm file the embedded provider imports, and a dev PKI — here
-//! generated in memory and copied in as bytes with mode 0644 (the image runs as uid 1000; a
-//! copied file keeps the tar header's mode, and bytes get 0644).
+//! A real Keycloak in a container (testcontainers), run as `oauth2-provider/keycloak-container.sh`
+//! runs it: the image in `KEYCLOAK_TEST_IMAGE` (scripts/test.sh sets it to the playground's own
+//! image, built from the pinned distribution by `oauth2-provider/keycloak-image.sh`, which
+//! starts `--optimized`), else the official image at [`oauth2_provider::KEYCLOAK_VERSION`];
+//! the server options of `oauth2-provider/keycloak.conf` (copied to
+//! `/opt/keycloak/conf/keycloak.conf`, where Keycloak reads them), the realm file the embedded
+//! provider imports, and a dev PKI, generated in memory and copied in as bytes with mode 0644
+//! (the image runs as uid 1000; a copied file keeps the tar header's mode, and bytes get 0644).
 //!
-//! Two differences from the script, both on purpose:
-//! - `--hostname-strict=false` instead of `--hostname=https://localhost:9443`: the host port is
-//!   random, so the issuer must follow the request (`https://localhost:<mapped port>/realms/…`);
-//! - random host ports instead of 9443/9000, so the tests never collide with a running playground.
+//! The network: with `KEYCLOAK_NETWORK=host` (CI, and machines where bridge networks are not
+//! allowed) the container shares the host's network; there are no mapped ports, so free
+//! loopback ports are picked here and passed to Keycloak, bound to 127.0.0.1. Otherwise the
+//! ports are published on random host ports. Either way `--hostname-strict=false`, so the
+//! issuer follows the request, and the tests never collide with a running playground.
+//!
+//! Every container is labelled `org.oauth2-playbook.run` (swept by
+//! `scripts/container-engines.sh sweep`) and removed on drop, and on SIGINT/SIGTERM by
+//! testcontainers' watchdog. The ulimits are set per container: Podman's defaults exceed
+//! what some hosts allow. testcontainers 0.28 speaks Docker API 1.53 without negotiating: it
+//! needs Docker Engine 29 or newer, or Podman's compatible API (DOCKER_HOST=unix://...podman.sock).
 //!
 //! [`require_engine`] asks the engine for a ping first and panics at once, with the way to
 //! run these tests, when none answers: they fail fast, never pass silently.
@@ -21,7 +30,8 @@ use testcontainers::core::ContainerPort;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-/// The ports inside the container: Keycloak's HTTPS port and its management interface.
+/// The ports inside the container (published network): Keycloak's HTTPS port and its
+/// management interface.
 const HTTPS_PORT: ContainerPort = ContainerPort::Tcp(8443);
 const MANAGEMENT_PORT: ContainerPort = ContainerPort::Tcp(9000);
 
@@ -29,22 +39,48 @@ const MANAGEMENT_PORT: ContainerPort = ContainerPort::Tcp(9000);
 const IMPORT_DIR: &str = "/opt/keycloak/data/import";
 /// The configuration file Keycloak reads by default.
 const CONF_PATH: &str = "/opt/keycloak/conf/keycloak.conf";
+/// The label every container of this project carries (scripts/lib.sh PLAYBOOK_LABEL).
+const RUN_LABEL: &str = "org.oauth2-playbook.run";
 
-/// How long Keycloak may take to answer `/health/ready`: `start` runs the build step first,
-/// and CI machines are slow. Generous on purpose; a crash ends the wait early.
+/// How long Keycloak may take to answer `/health/ready`: the official image runs the build
+/// step first, and CI machines are slow. Generous on purpose; a crash ends the wait early.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How to run these tests, repeated in every failure message.
-pub const HOW_TO_RUN: &str = "these tests need Docker or Podman; they are #[ignore]d by default; \
-     run them with `cargo test -p oauth2-provider --test keycloak -- --ignored` where an engine exists";
+pub const HOW_TO_RUN: &str = "these tests need Docker Engine 29+ or Podman's API; they are \
+     #[ignore]d by default; scripts/test.sh runs them (scripts/container-engines.sh start, \
+     oauth2-provider/keycloak-image.sh build, then DOCKER_HOST=unix:///run/oauth2-playbook/podman.sock \
+     KEYCLOAK_TEST_IMAGE=<the built image> KEYCLOAK_NETWORK=host \
+     cargo test -p oauth2-provider --test keycloak -- --ignored)";
 
-/// The pinned image, `quay.io/keycloak/keycloak:<tag>`.
-pub fn image() -> String {
+/// The official image at the pinned version, `quay.io/keycloak/keycloak:<tag>`.
+pub fn official_image() -> String {
     format!(
         "{}:{}",
         oauth2_provider::KEYCLOAK_IMAGE,
         oauth2_provider::KEYCLOAK_VERSION
     )
+}
+
+/// The image these tests run: `KEYCLOAK_TEST_IMAGE`, else the official one.
+pub fn image() -> String {
+    std::env::var("KEYCLOAK_TEST_IMAGE")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(official_image)
+}
+
+/// Whether the container shares the host's network (`KEYCLOAK_NETWORK=host`).
+fn host_network() -> bool {
+    std::env::var("KEYCLOAK_NETWORK").is_ok_and(|v| v == "host")
+}
+
+/// A free port on 127.0.0.1 (bound, then released for Keycloak to bind).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
 }
 
 /// `oauth2-provider/keycloak.conf`, the options start.sh, compose.yaml and these tests share.
@@ -89,9 +125,9 @@ pub async fn require_engine() {
 #[derive(Debug)]
 pub struct Keycloak {
     container: ContainerAsync<GenericImage>,
-    /// `https://localhost:<mapped 8443>`: discovery, token endpoint, admin API.
+    /// `https://localhost:<port>`: discovery, token endpoint, admin API.
     pub base_url: String,
-    /// `https://localhost:<mapped 9000>`: `/health/*` (HTTPS, no client certificate).
+    /// `https://localhost:<port>`: `/health/*` (HTTPS, no client certificate).
     pub management_url: String,
 }
 
@@ -107,44 +143,70 @@ impl Keycloak {
         };
         let realm = std::fs::read(oauth2_provider::realm_file()).expect("the realm file");
 
+        let reference = image();
+        let (name, tag) = reference
+            .rsplit_once(':')
+            .unwrap_or_else(|| panic!("KEYCLOAK_TEST_IMAGE={reference}: expected NAME:TAG"));
+        // The official image was built with default options: it runs the build step at start.
+        let mut cmd = vec!["start", "--import-realm", "--hostname-strict=false"];
+        if reference != official_image() {
+            cmd.insert(1, "--optimized");
+        }
+        let run = std::env::var("PLAYBOOK_RUN").unwrap_or_else(|_| "tests".to_owned());
+        let host_ports = host_network().then(|| (free_port(), free_port()));
         // Inherent GenericImage methods first (exposed ports), then ImageExt (the request).
-        let request = GenericImage::new(
-            oauth2_provider::KEYCLOAK_IMAGE,
-            oauth2_provider::KEYCLOAK_VERSION,
-        )
-        .with_exposed_port(HTTPS_PORT)
-        .with_exposed_port(MANAGEMENT_PORT)
-        .with_cmd(["start", "--import-realm", "--hostname-strict=false"])
-        .with_env_var(
-            "KC_BOOTSTRAP_ADMIN_USERNAME",
-            playbook::names::DEFAULT_ADMIN_USERNAME,
-        )
-        .with_env_var(
-            "KC_BOOTSTRAP_ADMIN_PASSWORD",
-            playbook::names::DEFAULT_ADMIN_PASSWORD,
-        )
-        // Bytes, not host files: tar entries with mode 0644, readable by uid 1000.
-        .with_copy_to(CONF_PATH, conf.clone().into_bytes())
-        .with_copy_to(
-            path_of("https-certificate-file"),
-            pki.provider.cert_pem.clone().into_bytes(),
-        )
-        .with_copy_to(
-            path_of("https-certificate-key-file"),
-            pki.provider.key_pem.clone().into_bytes(),
-        )
-        .with_copy_to(
-            path_of("truststore-paths"),
-            pki.ca.cert.cert_pem.clone().into_bytes(),
-        )
-        .with_copy_to(
-            format!("{IMPORT_DIR}/{}-realm.json", playbook::names::REALM),
-            realm,
-        )
-        // Covers pulling the image on a cold machine; readiness is awaited below.
-        .with_startup_timeout(STARTUP_TIMEOUT);
+        let base = GenericImage::new(name, tag);
+        let base = if host_ports.is_some() {
+            base
+        } else {
+            base.with_exposed_port(HTTPS_PORT)
+                .with_exposed_port(MANAGEMENT_PORT)
+        };
+        let mut request = base
+            .with_cmd(cmd)
+            .with_label(RUN_LABEL, run)
+            .with_ulimit("nofile", 20_000, Some(20_000))
+            .with_ulimit("nproc", 32_768, Some(32_768))
+            // Keycloak's own heap, as natively (kc.sh would size it from the host's memory).
+            .with_env_var("JAVA_OPTS_KC_HEAP", "-Xms64m -Xmx512m")
+            .with_env_var(
+                "KC_BOOTSTRAP_ADMIN_USERNAME",
+                playbook::names::DEFAULT_ADMIN_USERNAME,
+            )
+            .with_env_var(
+                "KC_BOOTSTRAP_ADMIN_PASSWORD",
+                playbook::names::DEFAULT_ADMIN_PASSWORD,
+            )
+            // Bytes, not host files: tar entries with mode 0644, readable by uid 1000.
+            .with_copy_to(CONF_PATH, conf.clone().into_bytes())
+            .with_copy_to(
+                path_of("https-certificate-file"),
+                pki.provider.cert_pem.clone().into_bytes(),
+            )
+            .with_copy_to(
+                path_of("https-certificate-key-file"),
+                pki.provider.key_pem.clone().into_bytes(),
+            )
+            .with_copy_to(
+                path_of("truststore-paths"),
+                pki.ca.cert.cert_pem.clone().into_bytes(),
+            )
+            .with_copy_to(
+                format!("{IMPORT_DIR}/{}-realm.json", playbook::names::REALM),
+                realm,
+            )
+            // Covers pulling the image on a cold machine; readiness is awaited below.
+            .with_startup_timeout(STARTUP_TIMEOUT);
+        if let Some((https, management)) = host_ports {
+            // Not with_network("host"): testcontainers would try to create a network of that name.
+            request = request
+                .with_host_config_modifier(|hc| hc.network_mode = Some("host".into()))
+                .with_env_var("KC_HTTP_HOST", "127.0.0.1")
+                .with_env_var("KC_CACHE_EMBEDDED_NETWORK_BIND_ADDRESS", "127.0.0.1")
+                .with_env_var("KC_HTTPS_PORT", https.to_string())
+                .with_env_var("KC_HTTP_MANAGEMENT_PORT", management.to_string());
+        }
         // The fixture realms, as the native and embedded providers import them.
-        let mut request = request;
         for path in crate::scenarios::fixture_realm_paths() {
             let files: Vec<std::path::PathBuf> = if path.is_dir() {
                 let mut v: Vec<_> = std::fs::read_dir(&path)
@@ -170,23 +232,32 @@ impl Keycloak {
 
         let container = request.start().await.unwrap_or_else(|e| {
             panic!(
-                "could not start {} ({e}); is the image pullable from here? {HOW_TO_RUN}",
+                "could not start {} ({e}); is the image built (oauth2-provider/keycloak-image.sh build) or pullable? {HOW_TO_RUN}",
                 image()
             )
         });
 
-        let host = container.get_host().await.expect("container host");
-        let port = |p: ContainerPort| {
-            let container = &container;
-            async move {
-                container
-                    .get_host_port_ipv4(p)
-                    .await
-                    .unwrap_or_else(|e| panic!("host port of {p:?}: {e}"))
+        let (base_url, management_url) = match host_ports {
+            Some((https, management)) => (
+                format!("https://localhost:{https}"),
+                format!("https://localhost:{management}"),
+            ),
+            None => {
+                let host = container.get_host().await.expect("container host");
+                let https = container.get_host_port_ipv4(HTTPS_PORT).await;
+                let management = container.get_host_port_ipv4(MANAGEMENT_PORT).await;
+                (
+                    format!(
+                        "https://{host}:{}",
+                        https.expect("the HTTPS port's host port")
+                    ),
+                    format!(
+                        "https://{host}:{}",
+                        management.expect("the management port's host port")
+                    ),
+                )
             }
         };
-        let base_url = format!("https://{host}:{}", port(HTTPS_PORT).await);
-        let management_url = format!("https://{host}:{}", port(MANAGEMENT_PORT).await);
         let keycloak = Keycloak {
             container,
             base_url,

@@ -9,6 +9,11 @@
 //!   (`KEYCLOAK_EXTRA_REALMS`).
 //!
 //! Dropping [`NativeKeycloak`] stops it (`keycloak-native.sh stop`): nothing is left running.
+//!
+//! `KEYCLOAK_TEST_RUNNER=container` runs the same suites against Keycloak in a container
+//! instead, through the same driver (`oauth2-provider/keycloak.sh start container`: the
+//! playground's own image, `KEYCLOAK_NETWORK=host` on machines without bridge networks);
+//! scripts/test.sh does so for the labs. The container is named after the instance.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,10 +34,18 @@ pub struct NativeKeycloak {
     _certs: tempfile::TempDir,
 }
 
-/// The script, found from the crate that includes this file (the oauth2-provider's tests,
+/// The driver, found from the crate that includes this file (the oauth2-provider's tests,
 /// and the client's lab tests, which reuse this support through `#[path]`).
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../oauth2-provider/keycloak-native.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../oauth2-provider/keycloak.sh")
+}
+
+/// How Keycloak runs: `KEYCLOAK_TEST_RUNNER` (`native`, the default, or `container`).
+pub fn runner() -> String {
+    std::env::var("KEYCLOAK_TEST_RUNNER")
+        .ok()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "native".to_owned())
 }
 
 /// A free port on 127.0.0.1 (bound, then released).
@@ -95,7 +108,7 @@ impl NativeKeycloak {
 
     fn command(&self, what: &str) -> Command {
         let mut cmd = Command::new(script());
-        cmd.arg(what);
+        cmd.arg(what).arg(runner());
         // The run's values win over anything exported in the caller's shell.
         for name in [
             "PROVIDER_URL",
@@ -121,7 +134,8 @@ impl NativeKeycloak {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
-        // `status` names the log file: `… (log /path/keycloak.log)`.
+        // `status` names the log file: `… (log /path/keycloak.log)` (native only; a
+        // container's log is the engine's: `docker logs oauth2-playbook-keycloak-<instance>`).
         let Some(path) = cache
             .rsplit_once("(log ")
             .and_then(|(_, rest)| rest.strip_suffix(")\n"))
