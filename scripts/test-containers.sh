@@ -115,22 +115,32 @@ walkthrough() {
 }
 
 compose_token() {
-  local image tries=0
+  local image tries=0 file
   image="$(CONTAINER_ENGINE=docker oauth2-provider/keycloak-image.sh name)"
+  # compose bind-mounts the repository's certs/ (a fresh clone has none; a missing source
+  # would become an empty directory, made by the engine): the dev PKI first, never
+  # overwriting what is there.
+  if [[ ! -e certs/ca.pem ]]; then
+    cargo run -q --locked -p client -- --certs-dir certs certs
+  fi
+  for file in certs/ca.pem certs/oauth2-provider.pem certs/oauth2-provider.key.pem; do
+    [[ -f "${file}" ]] || die "compose needs ${file} (a file): cargo run -p client -- certs"
+  done
   COMPOSE_UP=1
   KEYCLOAK_IMAGE="${image}" PLAYBOOK_UID="$(id -u)" docker-compose -f "${COMPOSE_FILE}" up -d
-  until curl --silent --fail --output /dev/null --max-time 5 --cacert "${CERTS_DIR}/ca.pem" \
+  until curl --silent --fail --output /dev/null --max-time 5 --cacert certs/ca.pem \
     "https://localhost:${MANAGEMENT_PORT}/health/ready"; do
     tries=$((tries + 1))
-    if ((tries > 180)); then
+    # A container that exited ends the wait at once, with its log.
+    if ((tries > 180)) || [[ "$(docker inspect --format '{{.State.Running}}' "${KEYCLOAK_CONTAINER}" 2>/dev/null)" != true ]]; then
       docker-compose -f "${COMPOSE_FILE}" logs --tail 40 >&2 || true
-      error "compose: Keycloak not healthy after 180 s"
+      error "compose: Keycloak not healthy after ${tries} s (exited, or still starting)"
       return 1
     fi
     sleep 1
   done
   info "compose: Keycloak healthy after ${tries} s"
-  cargo run -q --locked -p client -- token --decode
+  cargo run -q --locked -p client -- --certs-dir certs token --decode
   docker-compose -f "${COMPOSE_FILE}" down --volumes --remove-orphans
   COMPOSE_UP=""
 }
