@@ -8,7 +8,8 @@
 #                                         mmdebstrap, docker-compose, uidmap, ...)
 #   scripts/container-engines.sh start    start dockerd and the Podman API socket unless they
 #                                         answer already (logs under ENGINES_DIR)
-#   scripts/container-engines.sh env      print the export line for the Podman socket
+#   scripts/container-engines.sh env      print the export lines: the Podman socket, and
+#                                         KEYCLOAK_NETWORK=host (dockerd has no bridge here)
 #   scripts/container-engines.sh sweep [RUN]  remove every container, network and volume
 #                                         labelled org.oauth2-playbook.run (=RUN: only that
 #                                         run's), in both engines; images stay
@@ -86,6 +87,8 @@ cmd_start() {
 
 cmd_env() {
   echo "export PODMAN_SOCKET=unix://${PODMAN_SOCKET}  # testcontainers: DOCKER_HOST=\${PODMAN_SOCKET}"
+  # dockerd runs without a bridge here: ./start.sh's container needs the host-network form.
+  echo "export KEYCLOAK_NETWORK=host  # ./start.sh, oauth2-provider/keycloak.sh: no bridge, no published port"
 }
 
 # Containers first (they hold networks and volumes), then networks and volumes.
