@@ -114,7 +114,26 @@ async fn behind_nginx_the_proxys_refusal() {
             1,
         )
     });
-    let r = rogue_request(s, &token_endpoint(&proxy.provider_url())).await;
+    // nginx answered a TCP connect before this (Nginx::start waits for it), yet one CI run saw
+    // this request refused; a refused connection is not what this test is about, so it is
+    // retried for up to 5 s (as the client's own --wait does), and then the answer must be
+    // nginx's.
+    let endpoint = token_endpoint(&proxy.provider_url());
+    let mut r = rogue_request(s, &endpoint).await;
+    for _ in 0..20 {
+        let refused = matches!(
+            &r,
+            Err(ClientError::Transport {
+                kind: client::error::TransportKind::Refused,
+                ..
+            })
+        );
+        if !refused {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        r = rogue_request(s, &endpoint).await;
+    }
     assert_eq!(
         UntrustedCaRefusal::of(&r, Proxy::Nginx),
         Some(UntrustedCaRefusal::ByProxy(Proxy::Nginx)),
