@@ -72,9 +72,19 @@ base_ref() {
   fi
 }
 
+# 1 when the runners' bootstrap admin is the playground's default (scripts/env.sh), whose
+# master realm the image's database template holds; else 0: no template (see Containerfile).
+db_template() {
+  if [[ "${KC_BOOTSTRAP_ADMIN_USERNAME}" == admin && "${KC_BOOTSTRAP_ADMIN_PASSWORD}" == admin ]]; then
+    printf 1
+  else
+    printf 0
+  fi
+}
+
 image_ref() {
   local key
-  key="$(keycloak_build_key "${RECIPE}" "${BASH_SOURCE[0]}" <(printf 'base %s\n' "${KEYCLOAK_BASE_IMAGE:-${BASE_NAME}:${BASE_TAG}}"))"
+  key="$(keycloak_build_key "${RECIPE}" "${BASH_SOURCE[0]}" <(printf 'base %s\ndb-template %s\njava-opts %s\n' "${KEYCLOAK_BASE_IMAGE:-${BASE_NAME}:${BASE_TAG}}" "$(db_template)" "${KEYCLOAK_JAVA_OPTS}"))"
   local_ref "${KEYCLOAK_LOCAL_IMAGE}:${KEYCLOAK_VERSION}-${key}"
 }
 
@@ -153,7 +163,8 @@ cmd_build() {
   info "building ${ref} (${ENGINE}) from the pinned distribution, build options: ${options:-none beyond keycloak.conf}"
   # --rm/--force-rm: no intermediate container stays, even when a step fails.
   "${ENGINE}" build --rm --force-rm --file "${STAGING}/Containerfile" \
-    --build-arg "BASE=$(base_ref)" \
+    --build-arg "BASE=$(base_ref)" --build-arg "DB_TEMPLATE=$(db_template)" \
+    --build-arg "JAVA_OPTS=${KEYCLOAK_JAVA_OPTS}" \
     --label "org.oauth2-playbook.image=keycloak" \
     --label "org.oauth2-playbook.keycloak-version=${KEYCLOAK_VERSION}" \
     --tag "${ref#localhost/}" "${STAGING}" >&2 ||
