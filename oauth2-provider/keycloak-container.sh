@@ -15,8 +15,9 @@
 # pulled when missing; it runs Keycloak's build step at each start); else the playground's own,
 # built here once from the pinned distribution (oauth2-provider/keycloak-image.sh; no
 # registry), which starts with `start --optimized`. The network: KEYCLOAK_NETWORK=published
-# (default: ports published on 127.0.0.1) or host (host networking, Keycloak bound to
-# 127.0.0.1 on PROVIDER_PORT and MANAGEMENT_PORT: no bridge network at all; CI uses it).
+# (ports published on 127.0.0.1) or host (host networking, Keycloak bound to 127.0.0.1 on
+# PROVIDER_PORT and MANAGEMENT_PORT: no bridge network at all; CI uses it); unset, host when
+# the engine is a dockerd without a bridge network (scripts/container-engines.sh), else published.
 # Every container is labelled org.oauth2-playbook.run (scripts/container-engines.sh sweep).
 # The server options live in oauth2-provider/keycloak.conf (shared with compose and the
 # testcontainers tests). On any failure it removes the container it created.
@@ -118,6 +119,16 @@ ensure_image() {
 # The ulimits: Podman's defaults exceed what some hosts allow (runc then fails to set them).
 create_container() {
   local -a network env=()
+  if [[ -z "${KEYCLOAK_NETWORK}" ]]; then
+    # A dockerd started without a bridge (--bridge=none) has no network named bridge: a
+    # published port could not be reached, so share the host's network instead.
+    if [[ "$(basename "${ENGINE}")" == docker ]] && ! "${ENGINE}" network inspect bridge >/dev/null 2>&1; then
+      KEYCLOAK_NETWORK=host
+      info "${ENGINE} has no bridge network: host networking (KEYCLOAK_NETWORK=published|host chooses)"
+    else
+      KEYCLOAK_NETWORK=published
+    fi
+  fi
   case "${KEYCLOAK_NETWORK}" in
   published)
     network=(--hostname "${CONTAINER_HOSTNAME:-keycloak}"
@@ -218,36 +229,16 @@ copy_files() {
 
 # Start it and wait until /health/ready answers 200 on the management port, verifying the
 # server certificate against our CA (never -k). A container that exits ends the wait early.
+container_running() {
+  [[ "$("${ENGINE}" container inspect --format '{{.State.Running}}' "${CONTAINER}" 2>/dev/null)" == true ]]
+}
+container_log() { "${ENGINE}" logs --tail "${1:-40}" "${CONTAINER}" 2>&1; }
+container_last() { container_log 1; }
+
 start_and_wait() {
   "${ENGINE}" start "${CONTAINER}" >/dev/null || die "could not start ${CONTAINER}"
-  local url="https://localhost:${MANAGEMENT_PORT}/health/ready"
-  info "waiting for ${url} (up to ${KEYCLOAK_START_TIMEOUT} s)"
-  local started=${SECONDS}
-  local progress=""
-  [[ -t 2 ]] && progress=1
-  while true; do
-    if curl --silent --fail --output /dev/null --max-time 5 --cacert "${CERTS_DIR}/ca.pem" "${url}"; then
-      [[ -n "${progress}" ]] && printf '\n' >&2
-      info "Keycloak is ready after $((SECONDS - started)) s"
-      return 0
-    fi
-    if [[ "$("${ENGINE}" container inspect --format '{{.State.Running}}' "${CONTAINER}" 2>/dev/null)" != "true" ]]; then
-      [[ -n "${progress}" ]] && printf '\n' >&2
-      error "Keycloak exited during startup; its last log lines:"
-      "${ENGINE}" logs --tail 40 "${CONTAINER}" >&2 2>&1 || true
-      die "Keycloak did not start (see the log above)"
-    fi
-    if ((SECONDS - started >= KEYCLOAK_START_TIMEOUT)); then
-      [[ -n "${progress}" ]] && printf '\n' >&2
-      error "Keycloak is not ready after ${KEYCLOAK_START_TIMEOUT} s; its last log lines:"
-      "${ENGINE}" logs --tail 40 "${CONTAINER}" >&2 2>&1 || true
-      die "timed out waiting for ${url} (raise KEYCLOAK_START_TIMEOUT on a slow machine)"
-    fi
-    if [[ -n "${progress}" ]]; then
-      printf '\r  starting Keycloak ... %3d s' "$((SECONDS - started))" >&2
-    fi
-    sleep 1
-  done
+  wait_ready_with_log "${MANAGEMENT_PORT}" "${CERTS_DIR}/ca.pem" "${KEYCLOAK_START_TIMEOUT}" \
+    container_running container_log container_last || die "Keycloak did not start (see the log above)"
 }
 
 summary() {

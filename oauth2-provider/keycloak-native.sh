@@ -425,37 +425,12 @@ log_tail() {
   tail -n "${1:-40}" "${LOG_FILE}" >&2 || true
 }
 
+keycloak_alive() { kill -0 "${STARTED_PID}" 2>/dev/null; }
+log_last() { tail -n 1 "${LOG_FILE}"; }
+
 wait_ready() {
-  local url="https://localhost:${MANAGEMENT_PORT}/health/ready"
-  info "waiting for ${url} (up to ${KEYCLOAK_START_TIMEOUT} s)"
-  local started=${SECONDS} progress=""
-  [[ -t 2 ]] && progress=1
-  while true; do
-    if curl --silent --fail --output /dev/null --max-time 5 --cacert "${CERTS_DIR}/ca.pem" "${url}"; then
-      [[ -n "${progress}" ]] && printf '\n' >&2
-      info "Keycloak is ready after $((SECONDS - started)) s"
-      return 0
-    fi
-    if ! kill -0 "${STARTED_PID}" 2>/dev/null; then
-      [[ -n "${progress}" ]] && printf '\n' >&2
-      error "Keycloak exited during startup; the last lines of ${LOG_FILE}:"
-      log_tail 40
-      die "Keycloak did not start (see its log above)"
-    fi
-    if ((SECONDS - started >= KEYCLOAK_START_TIMEOUT)); then
-      [[ -n "${progress}" ]] && printf '\n' >&2
-      error "Keycloak is not ready after ${KEYCLOAK_START_TIMEOUT} s; the last lines of ${LOG_FILE}:"
-      log_tail 40
-      die "timed out waiting for ${url} (raise KEYCLOAK_START_TIMEOUT on a slow machine)"
-    fi
-    if [[ -n "${progress}" ]]; then
-      printf '\r  starting Keycloak ... %3d s  (%s)' "$((SECONDS - started))" \
-        "$(tail -n 1 "${LOG_FILE}" 2>/dev/null | sed 's/^[0-9-]* [0-9:,]* //' | cut -c1-60)" >&2
-    elif (((SECONDS - started) % 10 == 0)); then
-      info "  still starting ($((SECONDS - started)) s)"
-    fi
-    sleep 1
-  done
+  wait_ready_with_log "${MANAGEMENT_PORT}" "${CERTS_DIR}/ca.pem" "${KEYCLOAK_START_TIMEOUT}" \
+    keycloak_alive log_tail log_last || die "Keycloak did not start (log: ${LOG_FILE})"
 }
 
 summary() {

@@ -121,3 +121,41 @@ no_engine_reason() {
 # e.g. CI's); scripts/container-engines.sh sweep removes them all.
 PLAYBOOK_LABEL="org.oauth2-playbook.run"
 PLAYBOOK_RUN="${PLAYBOOK_RUN:-manual}"
+
+# Waits until Keycloak's https://localhost:PORT/health/ready answers 200, verified against
+# CA (never -k), for at most TIMEOUT seconds. ALIVE and LOG name commands (functions): ALIVE
+# exits 0 while Keycloak still runs (one that exited ends the wait at once), LOG prints its
+# last lines; LAST (optional) prints its last log line, shown on a terminal beside the
+# seconds. Returns 0 when ready; else prints why and the log, and returns 1.
+# Used by keycloak-native.sh, keycloak-container.sh and test-containers.sh's compose step.
+wait_ready_with_log() {
+  local port=$1 ca=$2 timeout=$3 alive=$4 log=$5 last=${6:-}
+  local url="https://localhost:${port}/health/ready" started=${SECONDS} progress="" why=""
+  [[ -t 2 ]] && progress=1
+  info "waiting for ${url} (up to ${timeout} s)"
+  while true; do
+    if curl --silent --fail --output /dev/null --max-time 5 --cacert "${ca}" "${url}"; then
+      [[ -z "${progress}" ]] || printf '\n' >&2
+      info "Keycloak is ready after $((SECONDS - started)) s"
+      return 0
+    fi
+    if ! "${alive}"; then
+      why="Keycloak exited during startup"
+    elif ((SECONDS - started >= timeout)); then
+      why="Keycloak is not ready after ${timeout} s (raise KEYCLOAK_START_TIMEOUT on a slow machine)"
+    fi
+    if [[ -n "${why}" ]]; then
+      [[ -z "${progress}" ]] || printf '\n' >&2
+      error "${why}; its last log lines:"
+      "${log}" >&2 2>&1 || true
+      return 1
+    fi
+    if [[ -n "${progress}" ]]; then
+      printf '\r  starting Keycloak ... %3d s  %s' "$((SECONDS - started))" \
+        "$([[ -z "${last}" ]] || "${last}" 2>/dev/null | sed 's/^[0-9-]* [0-9:,]* //' | cut -c1-60)" >&2
+    elif (((SECONDS - started) % 10 == 0)); then
+      info "  still starting ($((SECONDS - started)) s)"
+    fi
+    sleep 1
+  done
+}

@@ -114,8 +114,14 @@ walkthrough() {
   CONTAINER_ENGINE=docker cargo test --workspace --locked --test start_sh -- --ignored keycloak_container
 }
 
+# The compose service's container still runs; its last log lines.
+compose_running() {
+  [[ "$(docker inspect --format '{{.State.Running}}' "${KEYCLOAK_CONTAINER}" 2>/dev/null)" == true ]]
+}
+compose_log() { docker-compose -f "${COMPOSE_FILE}" logs --tail 40; }
+
 compose_token() {
-  local image tries=0 file
+  local image file
   image="$(CONTAINER_ENGINE=docker oauth2-provider/keycloak-image.sh name)"
   # compose bind-mounts the repository's certs/ (a fresh clone has none; a missing source
   # would become an empty directory, made by the engine): the dev PKI first, never
@@ -128,18 +134,11 @@ compose_token() {
   done
   COMPOSE_UP=1
   KEYCLOAK_IMAGE="${image}" PLAYBOOK_UID="$(id -u)" docker-compose -f "${COMPOSE_FILE}" up -d
-  until curl --silent --fail --output /dev/null --max-time 5 --cacert certs/ca.pem \
-    "https://localhost:${MANAGEMENT_PORT}/health/ready"; do
-    tries=$((tries + 1))
-    # A container that exited ends the wait at once, with its log.
-    if ((tries > 180)) || [[ "$(docker inspect --format '{{.State.Running}}' "${KEYCLOAK_CONTAINER}" 2>/dev/null)" != true ]]; then
-      docker-compose -f "${COMPOSE_FILE}" logs --tail 40 >&2 || true
-      error "compose: Keycloak not healthy after ${tries} s (exited, or still starting)"
-      return 1
-    fi
-    sleep 1
-  done
-  info "compose: Keycloak healthy after ${tries} s"
+  wait_ready_with_log "${MANAGEMENT_PORT}" certs/ca.pem "${KEYCLOAK_START_TIMEOUT}" \
+    compose_running compose_log || {
+    error "compose: Keycloak not healthy (exited, or still starting)"
+    return 1
+  }
   cargo run -q --locked -p client -- --certs-dir certs token --decode
   docker-compose -f "${COMPOSE_FILE}" down --volumes --remove-orphans
   COMPOSE_UP=""
