@@ -31,7 +31,7 @@
 #      (BENCH_SECONDS, default 10, 2 connections, kept alive) against the container, native
 #      Keycloak and the embedded provider.
 #
-# What it measures, each with its own throwaway cache (nothing under ~/.cache is touched):
+# What it measures (without `starts`), each with its own throwaway cache (nothing under ~/.cache is touched):
 #   1. download: `keycloak-native.sh fetch` with an empty Maven repository (MAVEN_REPO_LOCAL)
 #      and an empty cache: Maven's plugin, the zip and its checksum, then the unpack
 #      (skipped with BENCH_DOWNLOAD=0; bounded by BENCH_DOWNLOAD_TIMEOUT, default 600 s);
@@ -62,7 +62,9 @@ RESULTS="${CARGO_TARGET_DIR:-${ROOT}/target}/bench-keycloak-native.txt"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-keycloak-native.XXXXXX")"
 export KEYCLOAK_INSTANCE=bench
-export KEYCLOAK_CACHE_DIR="${WORK}/cache"
+# BENCH_CACHE_DIR: an existing cache instead (its build, template and archive reused: the
+# "first start" is then a later one too).
+export KEYCLOAK_CACHE_DIR="${BENCH_CACHE_DIR:-${WORK}/cache}"
 export CERTS_DIR="${WORK}/certs"
 SAMPLER_PID=""
 BENCH_ENGINE=""
