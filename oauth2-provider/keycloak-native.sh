@@ -19,9 +19,11 @@
 # cache (~/.m2). The unpacked copy lives outside the repository, under KEYCLOAK_CACHE_DIR
 # (default ~/.cache/oauth2-playbook/keycloak). Keycloak's build step runs once per pinned
 # version and set of build-time options (keycloak.conf, KC_SPI_X509CERT_LOOKUP__PROVIDER, ...:
-# scripts/lib.sh keycloak_build_key), into builds/<version>-<key>; every start after that is
-# `start --optimized`. Every start begins with a fresh database, as
-# a new container does: the realm file is imported anew, role mappings and keys are new.
+# scripts/lib.sh keycloak_build_key), into builds/<version>-<key>, with (once, by `kc.sh
+# export`) a database template (schema and master realm) and a class-data archive for the JVM;
+# every start after that is `start --optimized` (JVM options: KEYCLOAK_JAVA_OPTS). Every start
+# begins with a fresh database (a copy of the template; KEYCLOAK_DB_TEMPLATE=0: empty), as a
+# new container does: the realm file is imported anew, its role mappings and keys are new.
 # Several instances can run side by side (KEYCLOAK_INSTANCE names one; the tests use their
 # own, on other ports). Settings come from scripts/env.sh and scripts/keycloak.env.
 set -euo pipefail
