@@ -79,7 +79,11 @@ pub fn generate(
 /// the directory has that CA but no `provisioner.pem` nor `provisioner.key.pem` (a PKI
 /// written before the provisioner existed). `None` when that is not the case: nothing
 /// existing is ever overwritten.
-fn add_provisioner(dir: &Path, days: i64, out: &Output) -> Result<Option<Vec<PathBuf>>, ClientError> {
+fn add_provisioner(
+    dir: &Path,
+    days: i64,
+    out: &Output,
+) -> Result<Option<Vec<PathBuf>>, ClientError> {
     let (ca_cert, ca_key) = (dir.join("ca.pem"), dir.join("ca.key.pem"));
     let mine = [dir.join("provisioner.pem"), dir.join("provisioner.key.pem")];
     if !ca_cert.exists() || !ca_key.exists() || mine.iter().any(|p| p.exists()) {

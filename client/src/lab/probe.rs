@@ -160,20 +160,10 @@ pub async fn call(
     }
 }
 
-/// An admin session (realm master, admin-cli), quietly.
+/// An admin session (as `--admin-as` says: the provisioner by default), quietly.
 pub async fn admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
-    let http = https(ctx, None)?;
     let base = ctx.s.admin_base()?;
-    crate::retry::until_up("the provider", &base, ctx.s.wait, || {
-        AdminApi::login(
-            http.clone(),
-            base.clone(),
-            &ctx.s.realm,
-            &ctx.s.admin_username,
-            &ctx.s.admin_password,
-        )
-    })
-    .await
+    crate::retry::until_up("the provider", &base, ctx.s.wait, || AdminApi::open(ctx.s)).await
 }
 
 /// The first certificate in a PEM file, parsed.

@@ -170,7 +170,10 @@ pub(super) async fn change_client_role_mappings(
         let ids: Vec<String> = refs
             .iter()
             .map(|x| {
-                let role = x.name.as_deref().and_then(|n| c.roles.iter().find(|k| k.name == n));
+                let role = x
+                    .name
+                    .as_deref()
+                    .and_then(|n| c.roles.iter().find(|k| k.name == n));
                 match role {
                     Some(role) if x.id.as_deref() == Some(role.id.as_str()) => Ok(role.id.clone()),
                     _ => Err(AdminError::not_found("Role not found")),

@@ -128,7 +128,11 @@ fn composite_ids(r: &Realm, c: &Composites) -> Result<Vec<String>> {
     for (cid, names) in &c.client {
         let client = r.client_by_client_id(cid).ok_or_else(missing)?;
         for n in names {
-            let role = client.roles.iter().find(|x| x.name == *n).ok_or_else(missing)?;
+            let role = client
+                .roles
+                .iter()
+                .find(|x| x.name == *n)
+                .ok_or_else(missing)?;
             ids.push(role.id.clone());
         }
     }
@@ -153,7 +157,10 @@ pub(super) async fn create_role(
     let base = crate::discovery::base_url(&p, &headers);
     with_realm_mut(&p, &realm, |r| {
         auth.require(&realm, Need::ManageRealm)?;
-        let name = rep.name.clone().ok_or_else(|| AdminError::bad_request("HTTP 400 Bad Request"))?;
+        let name = rep
+            .name
+            .clone()
+            .ok_or_else(|| AdminError::bad_request("HTTP 400 Bad Request"))?;
         if r.role_by_name(&name).is_some() {
             return Err(AdminError::error_message(
                 StatusCode::CONFLICT,

@@ -150,7 +150,9 @@ pub async fn provisioner_assigns_readonly(f: &Fixture) {
     assert_eq!(a.body[0]["id"], json!(ids.mtls_sa));
     let sa = &ids.mtls_sa;
     let a = p
-        .get(&format!("/{REALM}/users/{sa}/role-mappings/realm/available"))
+        .get(&format!(
+            "/{REALM}/users/{sa}/role-mappings/realm/available"
+        ))
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.names().contains(&READONLY_ROLE), "{}", a.body);
@@ -162,7 +164,9 @@ pub async fn provisioner_assigns_readonly(f: &Fixture) {
     assert!(a.names().contains(&READONLY_ROLE), "{}", a.body);
     let a = p.get(&format!("/{REALM}/users/{sa}/role-mappings")).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let a = p.call(reqwest::Method::DELETE, &mappings, Some(&body)).await;
+    let a = p
+        .call(reqwest::Method::DELETE, &mappings, Some(&body))
+        .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
     let a = p.get(&mappings).await;
     assert!(!a.names().contains(&READONLY_ROLE), "{}", a.body);
@@ -220,8 +224,10 @@ pub async fn provisioner_forbidden_calls(f: &Fixture) {
     calls.push((
         post.clone(),
         format!("/{REALM}/roles"),
-        Some(json!({"name": "scenario-provisioner-composite", "composite": true,
-                    "composites": {"client": {REALM_MANAGEMENT_CLIENT_ID: ["realm-admin"]}}})),
+        Some(
+            json!({"name": "scenario-provisioner-composite", "composite": true,
+                    "composites": {"client": {REALM_MANAGEMENT_CLIENT_ID: ["realm-admin"]}}}),
+        ),
     ));
     calls.push((
         post.clone(),
@@ -245,7 +251,10 @@ pub async fn provisioner_forbidden_calls(f: &Fixture) {
     }
     // Nothing changed.
     let a = admin
-        .get(&format!("/users/{}/role-mappings/clients/{rm}", ids.provisioner_sa))
+        .get(&format!(
+            "/users/{}/role-mappings/clients/{rm}",
+            ids.provisioner_sa
+        ))
         .await;
     assert_eq!(a.names(), vec!["manage-users"]);
 }
@@ -277,6 +286,11 @@ pub async fn provisioner_overreach_keycloak_allows(f: &Fixture) {
         let a = p.call(reqwest::Method::POST, path, Some(body)).await;
         let back = p.call(reqwest::Method::DELETE, path, Some(body)).await;
         assert_eq!(a.status, StatusCode::NO_CONTENT, "POST {path}: {}", a.body);
-        assert_eq!(back.status, StatusCode::NO_CONTENT, "DELETE {path}: {}", back.body);
+        assert_eq!(
+            back.status,
+            StatusCode::NO_CONTENT,
+            "DELETE {path}: {}",
+            back.body
+        );
     }
 }
