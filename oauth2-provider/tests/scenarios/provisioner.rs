@@ -77,7 +77,16 @@ async fn ids(admin: &Admin) -> Ids {
             .expect("id")
             .to_owned()
     };
-    let realm_management = admin.client_uuid(REALM_MANAGEMENT_CLIENT_ID).await;
+    let provisioner_sa = sa(PROVISIONER_CLIENT_ID.to_owned()).await;
+    // realm-management's UUID from the provisioner's mappings (its client representation is
+    // not what these scenarios are about).
+    let all = admin
+        .get(&format!("/users/{provisioner_sa}/role-mappings"))
+        .await;
+    let realm_management = all.body["clientMappings"][REALM_MANAGEMENT_CLIENT_ID]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the provisioner has realm-management roles: {}", all.body))
+        .to_owned();
     let rm_roles = admin
         .get(&format!("/clients/{realm_management}/roles"))
         .await
@@ -86,7 +95,7 @@ async fn ids(admin: &Admin) -> Ids {
     Ids {
         mtls_sa: sa(MTLS_CLIENT_ID.to_owned()).await,
         secret_sa: sa(SECRET_CLIENT_ID.to_owned()).await,
-        provisioner_sa: sa(PROVISIONER_CLIENT_ID.to_owned()).await,
+        provisioner_sa,
         mtls_client: admin.client_uuid(MTLS_CLIENT_ID).await,
         realm_management,
         readonly: brief(admin.role(READONLY_ROLE).await),
