@@ -109,7 +109,9 @@ impl AdminAuth {
     /// `RolePermissions#canMapRole` with roles only: a caller who may manage users may map
     /// any role that is not an admin role; a `realm-management` role only if the caller
     /// holds what it grants (`checkAdminRoles`: `manage-users` passes on `query-users`,
-    /// `view-users` and `manage-users`, but never `manage-realm` or `realm-admin`).
+    /// `view-users` and `manage-users`, but never `manage-realm` or `realm-admin`). Recorded
+    /// from Keycloak for `manage-users` (passed on: 204) and `realm-admin`, `manage-realm`
+    /// (403); the other rows follow `checkAdminRoles` as read.
     pub fn may_map(&self, realm: &Realm, role: &Role) -> bool {
         let is_admin_role = realm
             .clients
@@ -127,7 +129,8 @@ impl AdminAuth {
                     "manage-users" => Some(Need::ManageUsers),
                     "query-clients" => Some(Need::ListClients),
                     "view-clients" => Some(Need::ViewClients),
-                    "manage-clients" | "create-client" => Some(Need::CreateClient),
+                    "manage-clients" => Some(Need::ManageClients),
+                    "create-client" => Some(Need::CreateClient),
                     "query-realms" => return true,
                     _ => None,
                 };
