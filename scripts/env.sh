@@ -23,3 +23,6 @@ KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD:-admin}"
 
 CERTS_DIR="${CERTS_DIR:-${PLAYBOOK_ROOT}/certs}"
 REALM_FILE="${REALM_FILE:-${PLAYBOOK_ROOT}/oauth2-provider/import/oauth2-playbook-realm.json}"
+
+# --- provisioner (issue 24): the provisioning client, authenticated by its own certificate
+PROVISIONER_CLIENT_ID="${PROVISIONER_CLIENT_ID:-oauth2-playbook-provisioner}"

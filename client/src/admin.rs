@@ -1,13 +1,25 @@
 //! Keycloak's Admin REST API, the few calls the walkthrough needs to give the client's
 //! service-account user the realm role `oauth2-playbook-readonly` (and to take it back).
 //!
-//! 1. admin token: password grant on realm `master` with client `admin-cli` and the
-//!    bootstrap admin (`KC_BOOTSTRAP_ADMIN_USERNAME` / `KC_BOOTSTRAP_ADMIN_PASSWORD`);
-//! 2. `GET /admin/realms/{realm}/clients?clientId=…` (exact match) → the client's UUID;
-//! 3. `GET /admin/realms/{realm}/clients/{uuid}/service-account-user` → the user;
-//! 4. `GET /admin/realms/{realm}/roles/{name}` → the role's id;
-//! 5. `POST` / `DELETE /admin/realms/{realm}/users/{id}/role-mappings/realm` with
-//!    `[{"id":…,"name":…}]` (Keycloak wants both and checks they agree).
+//! Who calls ([`AdminAs`]):
+//! - the provisioner (the default): `client_credentials` on the realm's token endpoint over
+//!   mTLS with `provisioner.pem` (client `oauth2-playbook-provisioner`, `client-x509`); its
+//!   service account holds `realm-management`'s `manage-users` only, so it finds the user by
+//!   username and the role among the roles it may map:
+//!   1. `GET /users?username=service-account-<clientId>&exact=true` → the user;
+//!   2. `GET /users/{id}/role-mappings/realm`, else `…/realm/available` → the role's id;
+//! - the bootstrap admin: the password grant on realm `master` with client `admin-cli`
+//!   (`KC_BOOTSTRAP_ADMIN_USERNAME` / `KC_BOOTSTRAP_ADMIN_PASSWORD`), then
+//!   1. `GET /admin/realms/{realm}/clients?clientId=…` (exact match) → the client's UUID;
+//!   2. `GET /admin/realms/{realm}/clients/{uuid}/service-account-user` → the user;
+//!   3. `GET /admin/realms/{realm}/roles/{name}` → the role's id.
+//!
+//! Then `POST` / `DELETE /admin/realms/{realm}/users/{id}/role-mappings/realm` with
+//! `[{"id":…,"name":…}]` (Keycloak wants both and checks they agree).
+//!
+//! Keycloak's admin API does not check a certificate-bound token's binding (recorded in
+//! `oauth2-provider/tests/golden/keycloak/provisioner_bound_token_ignored_by_admin_api.json`):
+//! the provisioner's token is bound to `provisioner.pem`, but would work from anywhere.
 //!
 //! Assigning is idempotent in Keycloak already; we read the mappings first anyway so the
 //! output can say whether anything changed.
@@ -22,7 +34,12 @@ use url::Url;
 
 use crate::error::ClientError;
 use crate::http::Exchange;
+pub use crate::settings::AdminAs;
 use crate::token::{AccessToken, ClientSecret};
+
+mod provisioner;
+
+pub use provisioner::{RESOLVE_NOTE_PROVISIONER, identity_note};
 
 /// `ClientRepresentation`, the fields we use.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -56,6 +73,8 @@ pub struct AdminApi {
     base: Url,
     realm: String,
     token: AccessToken,
+    /// Who this session is.
+    who: AdminAs,
     /// The requests sent and their answers, not yet taken by the caller.
     exchanges: std::sync::Mutex<Vec<Exchange>>,
 }
@@ -72,11 +91,11 @@ pub enum Change {
 
 /// What [`AdminApi::resolve`] asks the API, in words, for a caller that narrates it.
 pub const RESOLVE_NOTE: &str = "the client's UUID (what the API uses), its service-account user (the \"user\" client-credentials tokens are issued for) and the realm role's id and name (Keycloak wants both)";
-
 /// The user and role a mapping call is about.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleTarget {
-    pub client: ClientRepresentation,
+    /// The client, when the caller may read it (the bootstrap admin; not the provisioner).
+    pub client: Option<ClientRepresentation>,
     pub user: UserRepresentation,
     pub role: RoleRepresentation,
 }
@@ -152,8 +171,14 @@ impl AdminApi {
             base,
             realm: realm.to_owned(),
             token: AccessToken::new(token),
+            who: AdminAs::Bootstrap,
             exchanges: std::sync::Mutex::new(vec![exchange]),
         })
+    }
+
+    /// Who this session is.
+    pub fn who(&self) -> AdminAs {
+        self.who
     }
 
     /// The requests sent and their answers since the last call (the login's first), for the
@@ -365,13 +390,27 @@ impl AdminApi {
         self.send(what, method, url, Some(&body)).await.map(drop)
     }
 
-    /// Steps 2–4: the client, its service-account user and the role ([`RESOLVE_NOTE`] says
-    /// so in words, for the narration).
+    /// The client, its service-account user and the role ([`RESOLVE_NOTE`] says so in
+    /// words, for the narration); as the provisioner, the user by username and the role
+    /// among those mapped or mappable ([`RESOLVE_NOTE_PROVISIONER`]).
     pub async fn resolve(&self, client_id: &str, role: &str) -> Result<RoleTarget, ClientError> {
+        if self.who == AdminAs::Provisioner {
+            let user = self.service_account_by_username(client_id).await?;
+            let role = self.mappable_realm_role(&user, role).await?;
+            return Ok(RoleTarget {
+                client: None,
+                user,
+                role,
+            });
+        }
         let client = self.find_client(client_id).await?;
         let user = self.service_account_user(&client).await?;
         let role = self.realm_role(role).await?;
-        Ok(RoleTarget { client, user, role })
+        Ok(RoleTarget {
+            client: Some(client),
+            user,
+            role,
+        })
     }
 
     /// Whether the role is currently mapped to the user.

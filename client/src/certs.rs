@@ -36,6 +36,10 @@ pub fn generate(
     let written = match write_files(dir, &files, force) {
         Ok(w) => w,
         Err(PkiError::WouldOverwrite(existing)) => {
+            // A PKI made before the provisioner existed: add its pair from the same CA.
+            if let Some(written) = add_provisioner(dir, days, out)? {
+                return Ok(written);
+            }
             return Err(ClientError::Pki(PkiError::WouldOverwrite(existing)));
         }
         Err(e) => return Err(e.into()),
@@ -69,6 +73,44 @@ pub fn generate(
         "client": client,
     }));
     Ok(written)
+}
+
+/// The provisioner's pair, issued by the existing CA of `dir` (`ca.pem`, `ca.key.pem`) when
+/// the directory has that CA but no `provisioner.pem` nor `provisioner.key.pem` (a PKI
+/// written before the provisioner existed). `None` when that is not the case: nothing
+/// existing is ever overwritten.
+fn add_provisioner(
+    dir: &Path,
+    days: i64,
+    out: &Output,
+) -> Result<Option<Vec<PathBuf>>, ClientError> {
+    let (ca_cert, ca_key) = (dir.join("ca.pem"), dir.join("ca.key.pem"));
+    let mine = [dir.join("provisioner.pem"), dir.join("provisioner.key.pem")];
+    if !ca_cert.exists() || !ca_key.exists() || mine.iter().any(|p| p.exists()) {
+        return Ok(None);
+    }
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| ClientError::File {
+            path: p.to_owned(),
+            detail: e.to_string(),
+        })
+    };
+    let ca = playbook::pki::CertificateAuthority::from_pem(&read(&ca_cert)?, &read(&ca_key)?)?;
+    let issued = ca.issue_client(
+        playbook::names::PROVISIONER_SUBJECT_DN,
+        playbook::pki::Validity::days_from_now(days),
+    )?;
+    let files = DevPki::provisioner_files(&issued);
+    let written = write_files(dir, &files, false)?;
+    out.heading(&format!(
+        "Added the provisioner's certificate to the existing PKI in {} (issued by its ca.pem)",
+        dir.display()
+    ));
+    for (file, path) in files.iter().zip(&written) {
+        out.plain(&format!("  {:<40} {}", path.display(), file.what));
+    }
+    out.json(&json!({"dir": dir, "added": written}));
+    Ok(Some(written))
 }
 
 /// What one file turned out to be.
@@ -212,6 +254,7 @@ pub const NEEDED: &[(&str, bool)] = &[
     ("resource-server", true),
     ("client", true),
     ("other-client", true),
+    ("provisioner", true),
     ("rogue-client", false),
 ];
 

@@ -11,7 +11,7 @@ use playbook::names;
 use url::Url;
 
 use crate::bench;
-use crate::settings::Settings;
+use crate::settings::{AdminAs, Settings};
 use crate::token::{AuthMethod, ClientId, ClientSecret, Scope};
 use crate::walkthrough;
 
@@ -90,7 +90,22 @@ pub struct GlobalArgs {
     /// Its private key. Default: CERTS_DIR/client.key.pem.
     #[arg(long, env = "CLIENT_KEY", global = true)]
     pub key: Option<PathBuf>,
-    /// Keycloak's bootstrap admin (realm master, client admin-cli), for the admin API.
+    /// Who calls Keycloak's admin API (client admin, the walkthrough's step 6, the labs'
+    /// checkers): `provisioner` (the default) gets a token over mTLS with its own
+    /// certificate (PROVISIONER_CERT) and sends no password; `bootstrap` uses the bootstrap
+    /// admin's password (realm master, admin-cli), for a realm without a provisioner.
+    #[arg(long, env = "ADMIN_AS", value_enum, default_value_t = AdminAs::Provisioner, global = true)]
+    pub admin_as: AdminAs,
+    /// The provisioning client (client-x509, realm-management role manage-users).
+    #[arg(long, env = "PROVISIONER_CLIENT_ID", default_value = names::PROVISIONER_CLIENT_ID, global = true)]
+    pub provisioner_client_id: String,
+    /// The provisioner's certificate. Default: CERTS_DIR/provisioner.pem.
+    #[arg(long, env = "PROVISIONER_CERT", global = true)]
+    pub provisioner_cert: Option<PathBuf>,
+    /// Its private key. Default: CERTS_DIR/provisioner.key.pem.
+    #[arg(long, env = "PROVISIONER_KEY", global = true)]
+    pub provisioner_key: Option<PathBuf>,
+    /// Keycloak's bootstrap admin (realm master, client admin-cli), for `--admin-as bootstrap`.
     #[arg(long, env = "KC_BOOTSTRAP_ADMIN_USERNAME", default_value = names::DEFAULT_ADMIN_USERNAME, global = true)]
     pub admin_username: String,
     /// The bootstrap admin's password (default: the development value, see README "The
@@ -370,6 +385,14 @@ impl GlobalArgs {
         }
         if let Some(key) = &self.key {
             s.key = key.clone();
+        }
+        s.admin_as = self.admin_as;
+        s.provisioner_client_id = ClientId::new(&self.provisioner_client_id);
+        if let Some(cert) = &self.provisioner_cert {
+            s.provisioner_cert = cert.clone();
+        }
+        if let Some(key) = &self.provisioner_key {
+            s.provisioner_key = key.clone();
         }
         s.admin_username = self.admin_username.clone();
         s.admin_password = self.admin_password.clone();

@@ -35,7 +35,14 @@ pub struct Settings {
     /// Right DN, untrusted CA (walkthrough step 3b).
     pub rogue_cert: PathBuf,
     pub rogue_key: PathBuf,
-    /// Keycloak's bootstrap admin (realm `master`, client `admin-cli`).
+    /// Who calls the admin API: the provisioner (its certificate, no password; the
+    /// default) or the bootstrap admin (a password).
+    pub admin_as: AdminAs,
+    /// The provisioning client and its certificate (`certs/provisioner.pem`).
+    pub provisioner_client_id: ClientId,
+    pub provisioner_cert: PathBuf,
+    pub provisioner_key: PathBuf,
+    /// Keycloak's bootstrap admin (realm `master`, client `admin-cli`), for `--admin-as bootstrap`.
     pub admin_username: String,
     pub admin_password: ClientSecret,
     /// The `client-secret` client, for contrast.
@@ -46,6 +53,20 @@ pub struct Settings {
     /// Where the client's TLS ends: at the servers themselves, or at a proxy in front of
     /// them (`./start.sh --proxy nginx`).
     pub proxy: Proxy,
+}
+
+/// Who calls Keycloak's admin API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminAs {
+    /// The provisioning client `oauth2-playbook-provisioner`: a token over mTLS with
+    /// `provisioner.pem` (`client_credentials`), its service account's `realm-management`
+    /// role `manage-users`. No password is sent.
+    #[default]
+    Provisioner,
+    /// Keycloak's bootstrap admin: the `password` grant on realm `master` with `admin-cli`
+    /// (`KC_BOOTSTRAP_ADMIN_USERNAME` / `_PASSWORD`), for a realm without a provisioner.
+    Bootstrap,
 }
 
 /// A proxy that terminates the clients' TLS in front of the servers: it verifies the client
@@ -96,6 +117,10 @@ impl Settings {
             other_key: file("other-client.key.pem"),
             rogue_cert: file("rogue-client.pem"),
             rogue_key: file("rogue-client.key.pem"),
+            admin_as: AdminAs::Provisioner,
+            provisioner_client_id: ClientId::new(names::PROVISIONER_CLIENT_ID),
+            provisioner_cert: file("provisioner.pem"),
+            provisioner_key: file("provisioner.key.pem"),
             admin_username: names::DEFAULT_ADMIN_USERNAME.to_owned(),
             admin_password: ClientSecret::new(names::DEFAULT_ADMIN_PASSWORD),
             secret_client_id: ClientId::new(names::SECRET_CLIENT_ID),

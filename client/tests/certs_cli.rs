@@ -313,3 +313,56 @@ fn certs_key_type_sets_every_key_and_defaults_to_rsa_2048() {
         "{stderr}"
     );
 }
+
+/// A PKI written before the provisioner existed (no `provisioner.pem`): `client certs` adds
+/// the provisioner's pair, issued by that PKI's CA (openssl verifies it), with its DN, the
+/// key 0600, and touches nothing else; run again, it refuses as before.
+#[test]
+fn certs_adds_the_provisioner_to_an_older_pki() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let first = client(&["certs", "--out", "pki"], dir.path());
+    assert!(first.status.success(), "{}", text(&first));
+    let pki = dir.path().join("pki");
+    for f in ["provisioner.pem", "provisioner.key.pem"] {
+        std::fs::remove_file(pki.join(f)).unwrap();
+    }
+    let client_pem = std::fs::read(pki.join("client.pem")).unwrap();
+    let added = client(&["certs", "--out", "pki"], dir.path());
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(
+        String::from_utf8_lossy(&added.stdout).contains("Added the provisioner"),
+        "{}",
+        text(&added)
+    );
+    assert_eq!(std::fs::read(pki.join("client.pem")).unwrap(), client_pem);
+    let mode = std::fs::metadata(pki.join("provisioner.key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let verify = openssl(
+        &["verify", "-CAfile", "pki/ca.pem", "pki/provisioner.pem"],
+        dir.path(),
+    );
+    assert!(verify.status.success(), "{}", text(&verify));
+    let subject = openssl(
+        &[
+            "x509",
+            "-in",
+            "pki/provisioner.pem",
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "RFC2253",
+        ],
+        dir.path(),
+    );
+    assert!(
+        String::from_utf8_lossy(&subject.stdout).contains(playbook::names::PROVISIONER_SUBJECT_DN),
+        "{}",
+        text(&subject)
+    );
+    let again = client(&["certs", "--out", "pki"], dir.path());
+    assert!(!again.status.success(), "{}", text(&again));
+}

@@ -57,6 +57,18 @@ pub fn issuer_for(base_url: &str, realm: &str) -> String {
     format!("{}/realms/{realm}", base_url.trim_end_matches('/'))
 }
 
+// --- provisioner (issue 24): the admin API without a password ---------------------------
+
+/// The provisioning client: authenticates with its own certificate (`client-x509`) and calls
+/// the admin API with its service account's `realm-management` roles (only `manage-users`).
+pub const PROVISIONER_CLIENT_ID: &str = "oauth2-playbook-provisioner";
+/// Subject DN of the provisioner's certificate, in RFC 2253 order (its `x509.subjectdn`).
+pub const PROVISIONER_SUBJECT_DN: &str = "CN=oauth2-playbook-provisioner,O=OAuth2 Playbook";
+/// The `realm-management` client: its roles are what a realm's own admins may do.
+pub const REALM_MANAGEMENT_CLIENT_ID: &str = "realm-management";
+/// The one `realm-management` role the shipped realm gives the provisioner.
+pub const PROVISIONER_ROLES: &[&str] = &["manage-users"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +82,6 @@ mod tests {
             format!("https://localhost:{RESOURCE_SERVER_PORT}")
         );
         assert!(CLIENT_SUBJECT_DN.starts_with(&format!("CN={MTLS_CLIENT_ID},")));
+        assert!(PROVISIONER_SUBJECT_DN.starts_with(&format!("CN={PROVISIONER_CLIENT_ID},")));
     }
 }

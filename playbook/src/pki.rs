@@ -386,6 +386,8 @@ pub struct DevPki {
     pub client: Issued,
     /// Same CA, another DN: Keycloak answers 401 `invalid_client`.
     pub other_client: Issued,
+    /// The provisioning client (`oauth2-playbook-provisioner`): the admin API, no password.
+    pub provisioner: Issued,
     /// An untrusted CA, issuing a certificate with the right DN: refused during the handshake.
     pub rogue_ca: CertificateAuthority,
     pub rogue_client: Issued,
@@ -427,6 +429,7 @@ impl DevPki {
             resource_server: ca.issue_server("resource-server", SERVER_SANS, leaf)?,
             client: ca.issue_client(names::CLIENT_SUBJECT_DN, leaf)?,
             other_client: ca.issue_client(names::OTHER_CLIENT_SUBJECT_DN, leaf)?,
+            provisioner: ca.issue_client(names::PROVISIONER_SUBJECT_DN, leaf)?,
             rogue_client: rogue_ca.issue_client(names::CLIENT_SUBJECT_DN, leaf)?,
             ca,
             rogue_ca,
@@ -477,6 +480,7 @@ impl DevPki {
             "client certificate with the right DN from an untrusted CA",
             &self.rogue_client,
         );
+        files.extend(Self::provisioner_files(&self.provisioner));
         files.push(PkiFile::cert(
             "rogue-ca.pem".into(),
             "the untrusted CA (nobody trusts it; its key is not kept)",
@@ -489,6 +493,21 @@ impl DevPki {
             private: true,
         });
         Ok(files)
+    }
+}
+
+impl DevPki {
+    /// The provisioner's pair (`provisioner.pem`, `provisioner.key.pem`), also what `client
+    /// certs` adds to a PKI written before the provisioner existed.
+    pub fn provisioner_files(provisioner: &Issued) -> Vec<PkiFile> {
+        vec![
+            PkiFile::cert(
+                "provisioner.pem".into(),
+                "client certificate of the provisioner (admin API with realm-management roles)",
+                provisioner.cert_pem.clone(),
+            ),
+            PkiFile::key("provisioner.key.pem".into(), provisioner.key_pem.clone()),
+        ]
     }
 }
 

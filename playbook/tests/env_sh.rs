@@ -36,4 +36,5 @@ fn env_sh_defaults_match_the_rust_names() {
     expect("PROVIDER_URL", "https://localhost:${PROVIDER_PORT}");
     expect("KC_BOOTSTRAP_ADMIN_USERNAME", names::DEFAULT_ADMIN_USERNAME);
     expect("KC_BOOTSTRAP_ADMIN_PASSWORD", names::DEFAULT_ADMIN_PASSWORD);
+    expect("PROVISIONER_CLIENT_ID", names::PROVISIONER_CLIENT_ID);
 }

@@ -1,11 +1,13 @@
 //! `client admin assign-role | remove-role | status`: the realm role mapping of the
-//! client's service-account user through Keycloak's Admin REST API (an admin token from
-//! realm master's `admin-cli`, then `…/users/{id}/role-mappings/realm`); idempotent.
+//! client's service-account user through Keycloak's Admin REST API (an admin token: the
+//! provisioner's over mTLS by default, or the bootstrap admin's with `--admin-as bootstrap`;
+//! then `…/users/{id}/role-mappings/realm`); idempotent.
 
 use serde_json::json;
 
-use super::https;
-use crate::admin::{AdminApi, Change, RESOLVE_NOTE};
+use crate::admin::{
+    AdminApi, AdminAs, Change, RESOLVE_NOTE, RESOLVE_NOTE_PROVISIONER, identity_note,
+};
 use crate::cli::AdminCommand;
 use crate::error::ClientError;
 use crate::output::Output;
@@ -18,23 +20,24 @@ pub(super) async fn run(
     out: &Output,
 ) -> Result<bool, ClientError> {
     let (AdminCommand::AssignRole(r) | AdminCommand::RemoveRole(r) | AdminCommand::Status(r)) = cmd;
-    let http = https(s, None)?;
     let base = s.admin_base()?;
-    out.step("1", "admin token (realm master, client admin-cli)");
-    let login_url = base.clone();
-    let api = retry::until_up("the provider", &login_url, s.wait, || {
-        AdminApi::login(
-            http.clone(),
-            base.clone(),
-            &s.realm,
-            &s.admin_username,
-            &s.admin_password,
-        )
-    })
-    .await?;
+    out.step(
+        "1",
+        match s.admin_as {
+            AdminAs::Provisioner => "admin token: the provisioner, over mTLS (no password)",
+            AdminAs::Bootstrap => {
+                "admin token: the bootstrap admin (realm master, client admin-cli)"
+            }
+        },
+    );
+    out.note(identity_note(s.admin_as));
+    let api = retry::until_up("the provider", &base, s.wait, || AdminApi::open(s)).await?;
     out.exchanges(&api.take_exchanges());
-    out.step("2", "the client, its service-account user, the role");
-    out.note(RESOLVE_NOTE);
+    out.step("2", "the service-account user, the role");
+    out.note(match api.who() {
+        AdminAs::Provisioner => RESOLVE_NOTE_PROVISIONER,
+        AdminAs::Bootstrap => RESOLVE_NOTE,
+    });
     let target = out.narrated(
         api.resolve(s.client_id.as_str(), &r.role).await,
         api.take_exchanges(),
@@ -73,6 +76,7 @@ pub(super) async fn run(
         )),
     }
     out.json(&json!({
+        "admin_as": api.who(),
         "client": target.client, "user": target.user, "role": target.role,
         "change": change, "assigned": assigned,
     }));

@@ -74,7 +74,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
         ));
         return Ok(checks);
     }
-    let attrs = match probe::admin(ctx).await {
+    let attrs = match probe::bootstrap_admin(ctx).await {
         Ok(api) => api.client_attributes(ctx.s.client_id.as_str()).await?,
         Err(e) => {
             checks.push(probe::unreachable("the client's attributes", &e));
@@ -250,7 +250,7 @@ pub async fn solve(ctx: &Ctx<'_>) -> Result<(), ClientError> {
 }
 
 async fn set(ctx: &Ctx<'_>, attrs: [(&str, &str); 2]) -> Result<(), ClientError> {
-    let api = probe::admin(ctx).await?;
+    let api = probe::bootstrap_admin(ctx).await?;
     api.set_client_attributes(ctx.s.client_id.as_str(), &attrs)
         .await
 }

@@ -1,10 +1,13 @@
 //! Lab 3: Keycloak's Admin REST API with curl only.
 //!
-//! The attendee records their commands as two scripts, `labs/work/lab3/assign.sh` (admin
+//! The attendee records their commands as scripts, `labs/work/lab3/assign.sh` (admin
 //! token, client, service-account user, role, assign) and `remove.sh` (the same, then
-//! remove). The checker reads the scripts (every request sent with curl, not with this
-//! client; jq, grep or sed may read the answers), runs each one, and reads the role mapping
-//! through the admin API after each; it leaves the mapping as it found it.
+//! remove), then, part 2, `provisioner.sh`: the same assignment without a password, as the
+//! provisioning client (its token over mTLS with `provisioner.pem`), and one call it may not
+//! make, with its 403. The checker reads the scripts (every request sent with curl, not with
+//! this client; jq, grep or sed may read the answers; no password in `provisioner.sh`), runs
+//! each one, and reads the role mapping through the admin API after each; it leaves the
+//! mapping as it found it.
 
 use playbook::names;
 
@@ -22,7 +25,9 @@ pub const INFO: LabInfo = LabInfo {
 
 pub const LAB: Lab = super::lab!();
 
-const SCRIPTS: [&str; 2] = ["assign.sh", "remove.sh"];
+const SCRIPTS: [&str; 3] = ["assign.sh", "remove.sh", PROVISIONER_SCRIPT];
+/// Part 2: the provisioner, no password.
+const PROVISIONER_SCRIPT: &str = "provisioner.sh";
 
 pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
     let dir = ctx.dir(3)?;
@@ -44,6 +49,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
         return Ok(checks);
     }
     checks.push(curl_only(&dir)?);
+    checks.push(no_password(&dir.join(PROVISIONER_SCRIPT))?);
     let api = match probe::admin(ctx).await {
         Ok(api) => api,
         Err(e) => {
@@ -75,8 +81,29 @@ async fn run_both(
     target: &RoleTarget,
     checks: &mut Vec<Check>,
 ) -> Result<(), ClientError> {
-    for (name, want) in [("assign.sh", true), ("remove.sh", false)] {
+    for (name, want) in [
+        ("assign.sh", true),
+        ("remove.sh", false),
+        (PROVISIONER_SCRIPT, true),
+    ] {
         let ran = run_script(ctx, name);
+        if name == PROVISIONER_SCRIPT
+            && let Ok(stdout) = &ran
+        {
+            let refused = stdout.contains("HTTP 403 Forbidden");
+            checks.push(Check::expect(
+                refused,
+                format!("{name}: one call the provisioner may not make"),
+                "its answer printed: 403 {\"error\":\"HTTP 403 Forbidden\"}",
+                if refused {
+                    "403 printed"
+                } else {
+                    "no 403 in the script's output"
+                },
+                "e.g. POST …/clients (it has no manage-clients); print the answer without --fail-with-body, with -w ' %{http_code}'",
+            ));
+        }
+        let ran = ran.map(drop);
         checks.push(Check::expect(
             ran.is_ok(),
             format!("bash {name}"),
@@ -146,12 +173,39 @@ fn curl_only(dir: &std::path::Path) -> Result<Check, ClientError> {
     ))
 }
 
-/// `bash labs/work/lab3/NAME` with the settings in its environment.
-fn run_script(ctx: &Ctx<'_>, name: &str) -> Result<(), String> {
+/// Part 2's script authenticates with the provisioner's certificate and sends no password.
+fn no_password(path: &std::path::Path) -> Result<Check, ClientError> {
+    let text = std::fs::read_to_string(path).map_err(|e| super::io_error(path, e))?;
+    let code: Vec<&str> = text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    let password = code
+        .iter()
+        .any(|l| l.contains("password") || l.contains("PASSWORD"));
+    let certificate = code.iter().any(|l| l.contains("provisioner.pem"));
+    Ok(Check::expect(
+        certificate && !password,
+        format!("{PROVISIONER_SCRIPT}: the provisioner's certificate, no password"),
+        "curl --cert \"$CERTS_DIR/provisioner.pem\" --key … for the token; no password anywhere",
+        if password {
+            "it sends a password"
+        } else if !certificate {
+            "no provisioner.pem"
+        } else {
+            "provisioner.pem, no password"
+        },
+        "client credentials in the realm itself, client_id=$PROVISIONER_CLIENT_ID, over mTLS with provisioner.pem",
+    ))
+}
+
+/// `bash labs/work/lab3/NAME` with the settings in its environment; its stdout.
+fn run_script(ctx: &Ctx<'_>, name: &str) -> Result<String, String> {
     let output =
         super::run_bash(ctx, &ctx.work.join("lab3").join(name), &[]).map_err(|e| e.to_string())?;
     if output.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         Err(super::failure_summary(&output))
     }
@@ -159,7 +213,10 @@ fn run_script(ctx: &Ctx<'_>, name: &str) -> Result<(), String> {
 
 /// No role mapping, and the scripts set aside (kept as `NAME.previous`).
 pub async fn reset(ctx: &Ctx<'_>) -> Result<(), ClientError> {
-    ctx.set_aside(3, &["assign.sh", "remove.sh", "lookup.sh"])?;
+    ctx.set_aside(
+        3,
+        &["assign.sh", "remove.sh", "lookup.sh", PROVISIONER_SCRIPT],
+    )?;
     let api = probe::admin(ctx).await?;
     let target = api
         .resolve(ctx.s.client_id.as_str(), names::READONLY_ROLE)
@@ -174,8 +231,11 @@ pub async fn reset(ctx: &Ctx<'_>) -> Result<(), ClientError> {
 
 /// The scripts of `labs/03-admin-api/solution/`.
 pub async fn solve(ctx: &Ctx<'_>) -> Result<(), ClientError> {
-    ctx.copy_solution(3, &["lookup.sh", "assign.sh", "remove.sh"])?;
+    ctx.copy_solution(
+        3,
+        &["lookup.sh", "assign.sh", "remove.sh", PROVISIONER_SCRIPT],
+    )?;
     ctx.out
-        .ok("lab 3 solved: labs/work/lab3/{lookup,assign,remove}.sh (curl for the requests; grep, sed and head read the answers)");
+        .ok("lab 3 solved: labs/work/lab3/{lookup,assign,remove,provisioner}.sh (curl for the requests; grep, sed and head read the answers)");
     Ok(())
 }

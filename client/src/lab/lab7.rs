@@ -192,7 +192,7 @@ pub async fn reset(ctx: &Ctx<'_>) -> Result<(), ClientError> {
     write_realm_copy(ctx)?;
     ctx.set_aside(7, &[CERT, TRUSTSTORE])?;
     ctx.remove(7, &[PROGRESS], &[KEY])?;
-    let api = probe::admin(ctx).await?;
+    let api = probe::bootstrap_admin(ctx).await?;
     let created = api.ensure_client(&client_rep()).await?;
     ctx.out.ok(&format!(
         "lab 7 reset: the realm has the client {CLIENT_ID}{}; no certificate trusted. Restart the provider (./start.sh --lab 7) if it trusted one",

@@ -417,6 +417,10 @@ pub fn run_bash(
         .env("ISSUER", ctx.s.issuer.as_str())
         .env("REALM", &ctx.s.realm)
         .env("CLIENT_ID", ctx.s.client_id.as_str())
+        .env(
+            "PROVISIONER_CLIENT_ID",
+            ctx.s.provisioner_client_id.as_str(),
+        )
         .env("CERTS_DIR", certs)
         .env("LAB_WORK_DIR", abs(&ctx.work)?)
         .env(

@@ -160,20 +160,21 @@ pub async fn call(
     }
 }
 
-/// An admin session (realm master, admin-cli), quietly.
+/// An admin session (as `--admin-as` says: the provisioner by default), quietly: enough for
+/// role mappings.
 pub async fn admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
-    let http = https(ctx, None)?;
     let base = ctx.s.admin_base()?;
-    crate::retry::until_up("the provider", &base, ctx.s.wait, || {
-        AdminApi::login(
-            http.clone(),
-            base.clone(),
-            &ctx.s.realm,
-            &ctx.s.admin_username,
-            &ctx.s.admin_password,
-        )
-    })
-    .await
+    crate::retry::until_up("the provider", &base, ctx.s.wait, || AdminApi::open(ctx.s)).await
+}
+
+/// The bootstrap admin's session, quietly: for the labs that read or change a client's
+/// configuration (labs 2 and 7), which the provisioner may not (no `view-clients`, no
+/// `manage-clients`).
+pub async fn bootstrap_admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
+    let mut s = ctx.s.clone();
+    s.admin_as = crate::settings::AdminAs::Bootstrap;
+    let base = s.admin_base()?;
+    crate::retry::until_up("the provider", &base, s.wait, || AdminApi::open(&s)).await
 }
 
 /// The first certificate in a PEM file, parsed.

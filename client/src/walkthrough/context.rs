@@ -149,16 +149,11 @@ impl Context<'_> {
 
     /// A fresh admin session (Keycloak's admin tokens live 60 s: log in when needed).
     pub(super) async fn admin(&self) -> Result<AdminApi, ClientError> {
-        self.out
-            .note("admin token (realm master, client admin-cli, the bootstrap admin):");
-        let api = AdminApi::login(
-            self.anonymous.clone(),
-            self.s.admin_base()?,
-            &self.s.realm,
-            &self.s.admin_username,
-            &self.s.admin_password,
-        )
-        .await?;
+        self.out.note(&format!(
+            "{}:",
+            crate::admin::identity_note(self.s.admin_as)
+        ));
+        let api = AdminApi::open(self.s).await?;
         self.out.exchanges(&api.take_exchanges());
         Ok(api)
     }

@@ -130,7 +130,10 @@ pub async fn run(
         rogue,
     };
     let admin = ctx.admin().await?;
-    out.note(crate::admin::RESOLVE_NOTE);
+    out.note(match admin.who() {
+        crate::admin::AdminAs::Provisioner => crate::admin::RESOLVE_NOTE_PROVISIONER,
+        crate::admin::AdminAs::Bootstrap => crate::admin::RESOLVE_NOTE,
+    });
     let target: RoleTarget = out.narrated(
         admin
             .resolve(s.client_id.as_str(), names::READONLY_ROLE)

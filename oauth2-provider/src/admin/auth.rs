@@ -1,7 +1,15 @@
 //! Who may call the admin API: `AdminRoot#authenticateRealmAdminRequest` (Keycloak's
-//! `org.keycloak.services.resources.admin.AdminRoot`), as an extractor. The bearer token is
-//! verified against the realm its issuer names; only a `master` user with the `admin` role
-//! is let through (401 without a valid token, 403 without the role).
+//! `org.keycloak.services.resources.admin.AdminRoot`), as an extractor, and what the caller
+//! may do (`AdminPermissions`, fine-grained permissions off: the `realm-management` roles).
+//! The bearer token is verified against the realm its issuer names (401 without a valid
+//! token); a certificate-bound token is *not* checked against the connection's certificate,
+//! as Keycloak's `BearerTokenAuthenticator` does not (recorded: `provisioner_*` golden
+//! answers). Then:
+//! - a `master` user with the `admin` role may do everything, in every realm;
+//! - a user of the path's own realm (e.g. a service account) may do what its effective
+//!   `realm-management` roles allow ([`Need`]); a token of another realm is 403.
+
+use std::collections::BTreeSet;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -10,13 +18,132 @@ use serde_json::Value;
 
 use crate::Provider;
 use crate::error::AdminError;
+use crate::store::{Realm, Role};
 
-/// A verified admin: the bearer token of a `master` user with the `admin` role
-/// (`AdminRoot#authenticateRealmAdminRequest`).
+/// A verified caller of the admin API (`AdminRoot#authenticateRealmAdminRequest`): who, and
+/// what it may do.
 #[derive(Debug, Clone)]
 pub struct AdminAuth {
     pub username: String,
+    caller: Caller,
 }
+
+#[derive(Debug, Clone)]
+enum Caller {
+    /// A `master` user with the `admin` role.
+    MasterAdmin,
+    /// A user of `realm`, with the names of its effective `realm-management` roles.
+    RealmUser {
+        realm: String,
+        roles: BTreeSet<String>,
+    },
+}
+
+/// What an admin endpoint requires (`UserPermissions`, `ClientPermissions`,
+/// `RealmPermissions`, `RolePermissions` of Keycloak's v1 admin permissions: roles only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `GET /clients` (`canList`); each client listed is then filtered by [`Need::ViewClients`].
+    ListClients,
+    ViewClients,
+    ManageClients,
+    /// `POST /clients`: `manage-clients` or `create-client`.
+    CreateClient,
+    /// The realm's roles (`RolePermissions#requireView(realm)`: `view-realm` or `manage-realm`).
+    ViewRealm,
+    ManageRealm,
+    /// `GET /users` (`canQuery`); each user listed is then filtered by [`Need::ViewUsers`].
+    QueryUsers,
+    ViewUsers,
+    /// Users and their role mappings (`canManage`, `requireMapRoles`).
+    ManageUsers,
+}
+
+impl Need {
+    /// The `realm-management` roles any one of which grants it (`realm-admin` is a
+    /// composite of all of them).
+    fn granted_by(self) -> &'static [&'static str] {
+        match self {
+            Need::ListClients => &["query-clients", "view-clients", "manage-clients"],
+            Need::ViewClients => &["view-clients", "manage-clients"],
+            Need::ManageClients => &["manage-clients"],
+            Need::CreateClient => &["manage-clients", "create-client"],
+            Need::ViewRealm => &["view-realm", "manage-realm"],
+            Need::ManageRealm => &["manage-realm"],
+            Need::QueryUsers => &["query-users", "view-users", "manage-users"],
+            Need::ViewUsers => &["view-users", "manage-users"],
+            Need::ManageUsers => &["manage-users"],
+        }
+    }
+}
+
+impl AdminAuth {
+    /// Whether the caller may do `need` in `realm`.
+    pub fn allows(&self, realm: &str, need: Need) -> bool {
+        match &self.caller {
+            Caller::MasterAdmin => true,
+            Caller::RealmUser { realm: own, roles } => {
+                own == realm && need.granted_by().iter().any(|r| roles.contains(*r))
+            }
+        }
+    }
+
+    /// [`AdminAuth::allows`], else 403 (logged with the reason).
+    pub fn require(&self, realm: &str, need: Need) -> Result<(), AdminError> {
+        if self.allows(realm, need) {
+            return Ok(());
+        }
+        tracing::info!(
+            "admin request refused: '{}' may not {need:?} in realm '{realm}' ({})",
+            self.username,
+            match &self.caller {
+                Caller::RealmUser { realm: own, roles } if own == realm =>
+                    format!("its realm-management roles: {roles:?}"),
+                Caller::RealmUser { realm: own, .. } => format!("a user of realm '{own}'"),
+                Caller::MasterAdmin => String::new(),
+            }
+        );
+        Err(AdminError::forbidden())
+    }
+
+    /// `RolePermissions#canMapRole` with roles only: a caller who may manage users may map
+    /// any role that is not an admin role; a `realm-management` role only if the caller
+    /// holds what it grants (`checkAdminRoles`: `manage-users` passes on `query-users`,
+    /// `view-users` and `manage-users`, but never `manage-realm` or `realm-admin`). Recorded
+    /// from Keycloak for `manage-users` (passed on: 204) and `realm-admin`, `manage-realm`
+    /// (403); the other rows follow `checkAdminRoles` as read.
+    pub fn may_map(&self, realm: &Realm, role: &Role) -> bool {
+        let is_admin_role = realm
+            .clients
+            .iter()
+            .any(|c| c.client_id == REALM_MANAGEMENT && c.id == role.container_id);
+        if !is_admin_role {
+            return true;
+        }
+        match &self.caller {
+            Caller::MasterAdmin => true,
+            Caller::RealmUser { roles, .. } => {
+                let as_need = match role.name.as_str() {
+                    "query-users" => Some(Need::QueryUsers),
+                    "view-users" => Some(Need::ViewUsers),
+                    "manage-users" => Some(Need::ManageUsers),
+                    "query-clients" => Some(Need::ListClients),
+                    "view-clients" => Some(Need::ViewClients),
+                    "manage-clients" => Some(Need::ManageClients),
+                    "create-client" => Some(Need::CreateClient),
+                    "query-realms" => return true,
+                    _ => None,
+                };
+                match as_need {
+                    Some(n) => self.allows(&realm.name, n),
+                    None => roles.contains(&role.name),
+                }
+            }
+        }
+    }
+}
+
+const REALM_MANAGEMENT: &str = playbook::names::REALM_MANAGEMENT_CLIENT_ID;
 
 impl FromRequestParts<Provider> for AdminAuth {
     type Rejection = AdminError;
@@ -75,25 +202,31 @@ impl FromRequestParts<Provider> for AdminAuth {
         let Some(user) = realm.user_by_id(&sub).filter(|u| u.enabled) else {
             return Err(refuse("token user unknown or disabled"));
         };
-        // RealmsAdminResource / AdminPermissions: only the master realm's `admin` role is
-        // modelled here; a token of any other realm (e.g. a service account without
-        // realm-management roles) authenticates but is not allowed: 403.
-        let is_admin = token_realm == playbook::names::ADMIN_REALM
+        // AdminPermissions: the master realm's `admin` role may do everything; any other
+        // user, what its realm-management roles allow in its own realm (checked by each
+        // endpoint with `require`).
+        let caller = if token_realm == playbook::names::ADMIN_REALM
             && realm
                 .effective_roles(user)
                 .iter()
-                .any(|(r, c)| c.is_none() && r.name == "admin");
-        if !is_admin {
-            tracing::info!(
-                "admin request {} {} refused: user '{}' of realm '{token_realm}' has no admin rights",
-                parts.method,
-                parts.uri.path(),
-                user.username
-            );
-            return Err(AdminError::forbidden());
-        }
+                .any(|(r, c)| c.is_none() && r.name == "admin")
+        {
+            Caller::MasterAdmin
+        } else {
+            let roles = realm
+                .effective_roles(user)
+                .iter()
+                .filter(|(_, c)| c.is_some_and(|c| c.client_id == REALM_MANAGEMENT))
+                .map(|(r, _)| r.name.clone())
+                .collect();
+            Caller::RealmUser {
+                realm: token_realm.clone(),
+                roles,
+            }
+        };
         Ok(AdminAuth {
             username: user.username.clone(),
+            caller,
         })
     }
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::auth::AdminAuth;
+use super::auth::{AdminAuth, Need};
 use super::realms::{Page, Result, with_realm, with_realm_mut};
 use crate::Provider;
 use crate::error::AdminError;
@@ -104,14 +104,20 @@ pub struct ClientsQuery {
 
 /// `GET /clients[?clientId=x]`: exact match unless `search=true`.
 pub(super) async fn list_clients(
-    _: AdminAuth,
+    auth: AdminAuth,
     State(p): State<Provider>,
     Path(realm): Path<String>,
     Query(q): Query<ClientsQuery>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
-        let mut clients: Vec<&Client> = r.clients.iter().collect();
+        auth.require(&realm, Need::ListClients)?;
+        // Each client listed is one the caller may view (`query-clients` alone lists none).
+        let mut clients: Vec<&Client> = if auth.allows(&realm, Need::ViewClients) {
+            r.clients.iter().collect()
+        } else {
+            Vec::new()
+        };
         clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         let list: Vec<Value> = match (&q.client_id, q.search.unwrap_or(false)) {
             (Some(cid), false) => clients
@@ -158,6 +164,7 @@ pub(super) async fn create_client(
     rep.direct_access_grants_enabled.get_or_insert(true);
     let base = crate::discovery::base_url(&p, &headers);
     with_realm_mut(&p, &realm, |r| {
+        auth.require(&realm, Need::CreateClient)?;
         let defaults_given =
             rep.default_client_scopes.is_some() || rep.optional_client_scopes.is_some();
         let mut client = crate::realm::client_from_rep(rep, "client")
@@ -224,11 +231,12 @@ pub(super) async fn create_client(
 }
 
 pub(super) async fn get_client(
-    _: AdminAuth,
+    auth: AdminAuth,
     State(p): State<Provider>,
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
+        auth.require(&realm, Need::ViewClients)?;
         Ok(axum::Json(client_rep(r.client_or_404(&id)?)))
     })
 }
@@ -249,6 +257,7 @@ pub(super) async fn update_client(
     })?;
     let rep = rep.as_object().ok_or_else(AdminError::bad_json)?;
     with_realm_mut(&p, &realm, |r| {
+        auth.require(&realm, Need::ManageClients)?;
         r.client_or_404(&id)?;
         let client = r
             .clients
@@ -295,6 +304,7 @@ pub(super) async fn delete_client(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm_mut(&p, &realm, |r| {
+        auth.require(&realm, Need::ManageClients)?;
         r.client_or_404(&id)?;
         let client = r.clients.remove(
             r.clients

@@ -53,10 +53,19 @@ pub fn router() -> Router<Provider> {
     );
     let r = both(
         r,
+        "/admin/realms/{realm}/clients/{id}/roles",
+        get(roles::list_client_roles),
+    );
+    let r = both(
+        r,
         "/admin/realms/{realm}/clients/{id}/service-account-user",
         get(users::service_account_user),
     );
-    let r = both(r, "/admin/realms/{realm}/roles", get(roles::list_roles));
+    let r = both(
+        r,
+        "/admin/realms/{realm}/roles",
+        get(roles::list_roles).post(roles::create_role),
+    );
     let r = both(
         r,
         "/admin/realms/{realm}/roles/{name}",
@@ -74,6 +83,18 @@ pub fn router() -> Router<Provider> {
         r,
         "/admin/realms/{realm}/users/{id}/role-mappings",
         get(role_mappings::all_role_mappings),
+    );
+    let r = both(
+        r,
+        "/admin/realms/{realm}/users/{id}/role-mappings/realm/available",
+        get(role_mappings::available_realm_roles),
+    );
+    let r = both(
+        r,
+        "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}",
+        get(role_mappings::client_role_mappings)
+            .post(role_mappings::change_client_role_mappings)
+            .delete(role_mappings::change_client_role_mappings),
     );
     both(
         r,

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::auth::AdminAuth;
+use super::auth::{AdminAuth, Need};
 use super::realms::{Result, with_realm, with_realm_mut};
 use super::roles::role_rep;
 use crate::Provider;
@@ -20,26 +20,36 @@ use crate::store::{Realm, User};
 
 /// `GET /users/{id}/role-mappings/realm`: the direct realm roles, brief.
 pub(super) async fn realm_role_mappings(
-    _: AdminAuth,
+    auth: AdminAuth,
     State(p): State<Provider>,
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
+        auth.require(&realm, Need::ViewUsers)?;
         Ok(Json(Value::Array(realm_roles_of(r, r.user_or_404(&id)?))))
     })
 }
 
 /// `GET /users/{id}/role-mappings`: `{realmMappings, clientMappings}`, empty keys omitted.
+/// A caller who may view the user but not the realm's roles (`view-realm`) gets no
+/// `realmMappings`, nor `clientMappings` without `view-clients` (Keycloak 26.7.5, observed:
+/// `manage-users` alone reads `{}`; `…/role-mappings/realm` lists them).
 pub(super) async fn all_role_mappings(
-    _: AdminAuth,
+    auth: AdminAuth,
     State(p): State<Provider>,
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
+        auth.require(&realm, Need::ViewUsers)?;
         let u = r.user_or_404(&id)?;
-        let realm_roles = realm_roles_of(r, u);
+        let realm_roles = if auth.allows(&realm, Need::ViewRealm) {
+            realm_roles_of(r, u)
+        } else {
+            Vec::new()
+        };
+        let view_clients = auth.allows(&realm, Need::ViewClients);
         let mut clients = Map::new();
-        for c in &r.clients {
+        for c in r.clients.iter().filter(|_| view_clients) {
             let mappings: Vec<Value> = c
                 .roles
                 .iter()
@@ -89,6 +99,109 @@ fn parse_role_refs(body: &Bytes) -> Result<Option<Vec<RoleRef>>> {
     })
 }
 
+/// `RolePermissions#requireMapRole` for each role (`AdminAuth::may_map`), else 403.
+fn require_map(auth: &AdminAuth, r: &Realm, ids: &[String]) -> Result<()> {
+    for id in ids {
+        if let Some((role, _)) = r.role_by_id(id)
+            && !auth.may_map(r, role)
+        {
+            tracing::info!("admin '{}' may not map role '{}'", auth.username, role.name);
+            return Err(AdminError::forbidden());
+        }
+    }
+    Ok(())
+}
+
+/// `GET /users/{id}/role-mappings/realm/available`: the realm roles not mapped to the user
+/// directly (one it has only through a composite, e.g. `offline_access` through the default
+/// role, is listed: Keycloak 26.7.5, observed) that the caller may map
+/// (`RoleMapperResource#getAvailableRealmRoleMappings`), brief.
+pub(super) async fn available_realm_roles(
+    auth: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    with_realm(&p, &realm, |r| {
+        auth.require(&realm, Need::ViewUsers)?;
+        let u = r.user_or_404(&id)?;
+        let list = r
+            .roles
+            .iter()
+            .filter(|x| !u.role_ids.contains(&x.id) && auth.may_map(r, x))
+            .map(|x| role_rep(x, false))
+            .collect();
+        Ok(Json(Value::Array(list)))
+    })
+}
+
+/// `GET /users/{id}/role-mappings/clients/{client}`: the client's roles mapped directly
+/// (`ClientRoleMappingsResource#getClientRoleMappings`), brief.
+pub(super) async fn client_role_mappings(
+    auth: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id, client)): Path<(String, String, String)>,
+) -> Result<Json<Value>> {
+    with_realm(&p, &realm, |r| {
+        auth.require(&realm, Need::ViewUsers)?;
+        let u = r.user_or_404(&id)?;
+        let c = r.client_or_404(&client)?;
+        let list = c
+            .roles
+            .iter()
+            .filter(|x| u.role_ids.contains(&x.id))
+            .map(|x| role_rep(x, false))
+            .collect();
+        Ok(Json(Value::Array(list)))
+    })
+}
+
+/// `POST` (add) or `DELETE` (remove) `/users/{id}/role-mappings/clients/{client}` with
+/// `[{"id","name"}]` (`ClientRoleMappingsResource`): `manage-users`, then each role looked up
+/// by name among the client's roles (404 `Role not found` unless the id agrees), then
+/// `requireMapRole` (403 for an admin role the caller does not hold); 204.
+pub(super) async fn change_client_role_mappings(
+    auth: AdminAuth,
+    State(p): State<Provider>,
+    Path((realm, id, client)): Path<(String, String, String)>,
+    method: axum::http::Method,
+    body: Bytes,
+) -> Result<Response> {
+    let refs = parse_role_refs(&body)?.unwrap_or_default();
+    with_realm_mut(&p, &realm, |r| {
+        auth.require(&realm, Need::ManageUsers)?;
+        r.user_or_404(&id)?;
+        let c = r.client_or_404(&client)?;
+        let ids: Vec<String> = refs
+            .iter()
+            .map(|x| {
+                let role = x
+                    .name
+                    .as_deref()
+                    .and_then(|n| c.roles.iter().find(|k| k.name == n));
+                match role {
+                    Some(role) if x.id.as_deref() == Some(role.id.as_str()) => Ok(role.id.clone()),
+                    _ => Err(AdminError::not_found("Role not found")),
+                }
+            })
+            .collect::<Result<_>>()?;
+        require_map(&auth, r, &ids)?;
+        let add = method == axum::http::Method::POST;
+        let user = r.user_mut_or_404(&id)?;
+        if add {
+            for rid in ids {
+                if !user.role_ids.contains(&rid) {
+                    user.role_ids.push(rid);
+                }
+            }
+        } else {
+            user.role_ids.retain(|x| !ids.contains(x));
+        }
+        tracing::info!(realm = %realm, "admin '{}' {} client roles of user '{}'", auth.username,
+            if add { "granted" } else { "removed" }, user.username);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
 /// `RoleMapperResource`: each role is looked up by *name*; its id must equal the given id,
 /// else 404 `Role not found`.
 fn resolve_roles(r: &Realm, refs: &[RoleRef]) -> Result<Vec<String>> {
@@ -112,8 +225,10 @@ pub(super) async fn add_realm_role_mappings(
 ) -> Result<Response> {
     let refs = parse_role_refs(&body)?.unwrap_or_default();
     with_realm_mut(&p, &realm, |r| {
+        auth.require(&realm, Need::ManageUsers)?;
         r.user_or_404(&id)?;
         let ids = resolve_roles(r, &refs)?;
+        require_map(&auth, r, &ids)?;
         let user = r.user_mut_or_404(&id)?;
         for rid in ids {
             if !user.role_ids.contains(&rid) {
@@ -136,11 +251,13 @@ pub(super) async fn delete_realm_role_mappings(
 ) -> Result<Response> {
     let refs = parse_role_refs(&body)?;
     with_realm_mut(&p, &realm, |r| {
+        auth.require(&realm, Need::ManageUsers)?;
         r.user_or_404(&id)?;
         let ids: Vec<String> = match &refs {
             Some(refs) => resolve_roles(r, refs)?,
             None => r.roles.iter().map(|x| x.id.clone()).collect(),
         };
+        require_map(&auth, r, &ids)?;
         let user = r.user_mut_or_404(&id)?;
         user.role_ids.retain(|x| !ids.contains(x));
         tracing::info!(realm = %realm, "admin '{}' removed realm roles from user '{}'", auth.username, user.username);

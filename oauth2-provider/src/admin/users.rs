@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::auth::AdminAuth;
+use super::auth::{AdminAuth, Need};
 use super::realms::{Page, Result, with_realm, with_realm_mut};
 use crate::Provider;
 use crate::error::AdminError;
@@ -49,11 +49,12 @@ pub fn user_rep(u: &User, brief: bool) -> Value {
 
 /// `GET /clients/{id}/service-account-user` (no `access` block here).
 pub(super) async fn service_account_user(
-    _: AdminAuth,
+    auth: AdminAuth,
     State(p): State<Provider>,
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm_mut(&p, &realm, |r| {
+        auth.require(&realm, Need::ViewClients)?;
         let c = r.client_or_404(&id)?;
         if !c.service_accounts_enabled {
             return Err(AdminError::bad_request(&format!(
@@ -82,14 +83,20 @@ pub struct UsersQuery {
 /// `GET /users?username=x[&exact=true]`: substring match unless `exact` (service accounts
 /// included for attribute searches, excluded otherwise).
 pub(super) async fn list_users(
-    _: AdminAuth,
+    auth: AdminAuth,
     State(p): State<Provider>,
     Path(realm): Path<String>,
     Query(q): Query<UsersQuery>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
+        auth.require(&realm, Need::QueryUsers)?;
         let brief = q.brief_representation.unwrap_or(false);
+        // Each user listed is one the caller may view (`query-users` alone lists none).
+        let (view, manage) = (
+            auth.allows(&realm, Need::ViewUsers),
+            auth.allows(&realm, Need::ManageUsers),
+        );
         let mut users: Vec<&User> = match (&q.username, &q.search) {
             (Some(name), _) => {
                 let name = name.to_lowercase();
@@ -117,13 +124,16 @@ pub(super) async fn list_users(
                 .filter(|u| u.service_account_client.is_none())
                 .collect(),
         };
+        if !view {
+            users.clear();
+        }
         users.sort_by(|a, b| a.username.cmp(&b.username));
         let list: Vec<Value> = page
             .apply(users.into_iter(), 100)
             .map(|u| {
                 let mut rep = user_rep(u, brief);
                 // UsersResource#getUsers: each entry carries the caller's access.
-                rep["access"] = json!({"manage": true});
+                rep["access"] = json!({"manage": manage});
                 rep
             })
             .collect();
@@ -132,11 +142,12 @@ pub(super) async fn list_users(
 }
 
 pub(super) async fn get_user(
-    _: AdminAuth,
+    auth: AdminAuth,
     State(p): State<Provider>,
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm(&p, &realm, |r| {
+        auth.require(&realm, Need::ViewUsers)?;
         let u = r.user_or_404(&id)?;
         // UserResource#getUser adds the caller's access (a realm admin may do everything).
         let mut rep = user_rep(u, false);
@@ -199,6 +210,7 @@ pub(super) async fn update_user(
         })?
     };
     with_realm_mut(&p, &realm, |r| {
+        auth.require(&realm, Need::ManageUsers)?;
         // UsersResource#user runs first: an unknown id is 404 whatever the body.
         let user = r.user_mut_or_404(&id)?;
         let Some(u) = update else {
@@ -254,6 +266,7 @@ pub(super) async fn delete_user(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm_mut(&p, &realm, |r| {
+        auth.require(&realm, Need::ManageUsers)?;
         r.user_or_404(&id)?;
         let pos = r
             .users

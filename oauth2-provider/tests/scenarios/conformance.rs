@@ -130,6 +130,7 @@ fn substitutions(f: &Fixture) -> Vec<(String, String)> {
         (&pki.client, "client.pem"),
         (&pki.other_client, "other-client.pem"),
         (&pki.rogue_client, "rogue-client.pem"),
+        (&pki.provisioner, "provisioner.pem"),
         (&pki.provider, "oauth2-provider.pem"),
     ] {
         subs.push((issued.x5t_s256(), format!("<x5t#S256 of {name}>")));

@@ -39,6 +39,7 @@ pub mod fixture_realms;
 pub mod helpers;
 pub mod imported_realms;
 pub mod introspection;
+pub mod provisioner;
 pub mod token;
 pub mod token_errors;
 pub mod token_request;
@@ -55,6 +56,7 @@ pub use discovery::*;
 pub use fixture_realms::*;
 pub use imported_realms::*;
 pub use introspection::*;
+pub use provisioner::*;
 pub use token::*;
 pub use token_errors::*;
 
@@ -143,6 +145,11 @@ macro_rules! scenario_names {
             imported_export_is_migrated,
             imported_enc_key_component,
             imported_small_settings,
+            provisioner_token_over_mtls,
+            provisioner_assigns_readonly,
+            provisioner_bound_token_ignored_by_admin_api,
+            provisioner_forbidden_calls,
+            provisioner_overreach_keycloak_allows,
         }
     };
 }
