@@ -347,6 +347,13 @@ pub struct WalkthroughArgs {
     /// Skip step 3b (the certificate from an untrusted CA).
     #[arg(long)]
     pub skip_rogue: bool,
+    /// Also write the run as one self-contained HTML page to FILE: a sequence diagram of
+    /// every exchange (status, timing), what each TLS handshake carried (the server's
+    /// CertificateRequest and its CA names, the certificate sent, protocol, alert), the
+    /// tokens decoded with the RFC 8705 binding drawn. The page loads nothing from
+    /// anywhere; tokens and secrets are shortened unless --show-secrets.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 impl GlobalArgs {

@@ -49,6 +49,7 @@ pub mod retry;
 pub mod rotation;
 pub mod settings;
 pub mod token;
+pub mod trace;
 pub mod walkthrough;
 
 pub use error::ClientError;

@@ -69,9 +69,9 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
     }
 }
 
-fn https(s: &Settings, identity: Option<&Identity>) -> Result<reqwest::Client, ClientError> {
+fn https(s: &Settings, identity: Option<&Identity>) -> Result<crate::http::Http, ClientError> {
     let roots = pem::load_ca_certs(&s.ca)?;
-    Ok(playbook::https::https_client(&roots, identity)?)
+    Ok(playbook::https::https_client(&roots, identity)?.into())
 }
 
 fn identity(s: &Settings) -> Result<Identity, ClientError> {
