@@ -12,7 +12,9 @@ JSON messages ended by NUL on file descriptors 3 and 4), so this needs Python's 
 library and the chromium package, nothing else: no chromedriver, no Selenium, no port.
 
 usage: browser-check.py PAGE.html SCREENSHOT.png CHECK_EXPRESSION [TIMEOUT_SECONDS]
-The browser: $CHROMIUM, else chromium, else chromium-browser.
+The browser: $CHROMIUM, else chromium, else chromium-browser. With $BROWSER_CHECK_CLIP set
+to a CSS selector, the screenshot is of that element only (the README's picture:
+BROWSER_CHECK_CLIP=.figure).
 """
 import base64
 import json
@@ -140,7 +142,21 @@ def main():
                 session=s,
                 deadline=deadline,
             )
-            png = b.call("Page.captureScreenshot", {"format": "png"}, session=s, deadline=deadline)
+            shot_params = {"format": "png"}
+            clip = os.environ.get("BROWSER_CHECK_CLIP")
+            if clip:
+                rect = b.call(
+                    "Runtime.evaluate",
+                    {
+                        "expression": "(r => ({x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}))"
+                        f"(document.querySelector({json.dumps(clip)}).getBoundingClientRect())",
+                        "returnByValue": True,
+                    },
+                    session=s,
+                    deadline=deadline,
+                )["result"]["value"]
+                shot_params["clip"] = {**rect, "scale": 1}
+            png = b.call("Page.captureScreenshot", shot_params, session=s, deadline=deadline)
             with open(shot, "wb") as f:
                 f.write(base64.b64decode(png["data"]))
             # Let late events (a timer's error, a lazy request) arrive.

@@ -16,6 +16,8 @@ const GAP: usize = 250;
 const TOP: usize = 64;
 const BAND: usize = 30;
 const ROW: usize = 26;
+/// Stands for the bands' width until the diagram's width is known.
+const BAND_WIDTH: &str = "@band-width@";
 
 /// One thing that happened in a part, in time order.
 enum Event<'a> {
@@ -110,6 +112,8 @@ struct Canvas<'a> {
     lanes: &'a [Lane],
     y: usize,
     svg: String,
+    /// The right end of the widest note so far.
+    right: usize,
 }
 
 impl Canvas<'_> {
@@ -119,7 +123,7 @@ impl Canvas<'_> {
     }
 
     fn width(&self) -> usize {
-        LEFT * 2 + (self.lanes.len() - 1) * GAP
+        (LEFT * 2 + (self.lanes.len() - 1) * GAP).max(self.right + 8)
     }
 
     /// An arrow from `from` to `to` on the current row, labelled above.
@@ -136,16 +140,19 @@ impl Canvas<'_> {
         self.y += ROW;
     }
 
-    /// A note spanning `from` to `to`: the TLS connection made on this row.
+    /// A note from `from`'s lane rightwards, at least to `to`'s, wide enough for its text:
+    /// the TLS connection made on this row.
     fn note(&mut self, from: Lane, to: Lane, text: &str) {
-        let (x1, x2) = (self.x(from).min(self.x(to)), self.x(from).max(self.x(to)));
+        let x1 = self.x(from).min(self.x(to)) - 20;
+        // About 6.2 px per character at 11 px; the box never ends before `to`'s lane.
+        let wide = (text.chars().count() as f64 * 6.2) as usize + 16;
+        let width = wide.max(self.x(from).max(self.x(to)) + 20 - x1);
+        self.right = self.right.max(x1 + width);
         let y = self.y + 3;
         let _ = write!(
             self.svg,
-            r#"<rect class="tls" x="{}" y="{y}" width="{}" height="16" rx="4"/><text class="tls-text" x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            x1 + 6,
-            x2 - x1 - 12,
-            (x1 + x2) / 2,
+            r#"<rect class="tls" x="{x1}" y="{y}" width="{width}" height="16" rx="4"/><text class="tls-text" x="{}" y="{}">{}</text>"#,
+            x1 + 8,
             y + 12,
             esc(text)
         );
@@ -159,6 +166,7 @@ fn tls_note(c: &playbook::https::ConnectionRecord) -> String {
     let asked = match &c.certificate_request {
         None => "no CertificateRequest".to_owned(),
         Some(r) if r.ca_names.is_empty() => "CertificateRequest (no CA names)".to_owned(),
+        Some(r) if r.ca_names.len() == 1 => "CertificateRequest (1 CA name)".to_owned(),
         Some(r) => format!("CertificateRequest ({} CA names)", r.ca_names.len()),
     };
     let sent = match (&c.certificate_request, &c.sent_certificate) {
@@ -184,6 +192,7 @@ pub(super) fn render(trace: &Trace) -> String {
         lanes: &trace.lanes,
         y: TOP,
         svg: String::new(),
+        right: 0,
     };
     let mut jwks_drawn = false;
     for part in &trace.parts {
@@ -197,9 +206,8 @@ pub(super) fn render(trace: &Trace) -> String {
         };
         let _ = write!(
             c.svg,
-            r##"<a href="#part-{id}"><rect class="band" x="4" y="{}" width="{}" height="{}" rx="3"/><text class="band-text" x="12" y="{}">{}{verdict}</text></a>"##,
+            r##"<a href="#part-{id}"><rect class="band" x="4" y="{}" width="{BAND_WIDTH}" height="{}" rx="3"/><text class="band-text" x="12" y="{}">{}{verdict}</text></a>"##,
             c.y + 4,
-            c.width() - 8,
             BAND - 8,
             c.y + 20,
             esc(&part.title),
@@ -282,7 +290,8 @@ pub(super) fn render(trace: &Trace) -> String {
             esc(lane.label())
         );
     }
-    svg.push_str(&c.svg);
+    // The bands span the final width, known only now (a wide note may have widened it).
+    svg.push_str(&c.svg.replace(BAND_WIDTH, &(c.width() - 8).to_string()));
     svg.push_str("</svg>");
     svg
 }
