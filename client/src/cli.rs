@@ -162,6 +162,13 @@ pub enum Command {
     Walkthrough(WalkthroughArgs),
     /// The workshop labs in labs/: list, check N, reset N, solve N (see labs/README.md).
     Lab(crate::lab::command::LabArgs),
+    /// Why would the provider refuse this certificate? Checks --cert, --key and --ca
+    /// offline, each finding ✔ or ✘ with the fix: the files load, the key belongs to the
+    /// certificate, it is valid now, its extended key usage allows clientAuth, it chains to
+    /// the CA (verified as the embedded provider's handshake verifies it), and its subject and
+    /// issuer DNs as Keycloak renders them (what x509.subjectdn and x509.casubjectdn must
+    /// equal). --json for scripts. Exits non-zero on any ✘.
+    Doctor,
     /// An experiment: a bounded load against the token endpoint or an API route, printing
     /// requests per second, latency percentiles and handshakes per second.
     ///

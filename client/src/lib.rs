@@ -39,6 +39,7 @@ pub mod certs;
 pub mod cli;
 pub mod commands;
 pub mod discovery;
+pub mod doctor;
 pub mod error;
 pub mod http;
 pub mod lab;

@@ -204,13 +204,28 @@ fn connection_html(h: &mut String, c: &ConnectionRecord) {
             let names = if r.ca_names.is_empty() {
                 "none listed (any CA; the server decides after it sees the certificate)".to_owned()
             } else {
-                r.ca_names.join("\n")
+                format!("{} listed:\n{}", r.ca_names.len(), r.ca_names.join("\n"))
             };
             format!(
-                "CA names:\n{names}\nsignature schemes: {}",
+                "CA names: {names}\nsignature schemes: {}",
                 r.signature_schemes.join(", ")
             )
         }
+    };
+    // Is the issuer of the certificate sent among the CA names the server listed? (A Java
+    // server lists its whole truststore, the JDK's CAs included.)
+    let listed = match (&c.certificate_request, &c.sent_certificate) {
+        (Some(r), Some(cert)) if !r.ca_names.is_empty() => {
+            if r.ca_names.contains(&cert.issuer) {
+                format!("✔ its issuer {} is among the CA names listed", cert.issuer)
+            } else {
+                format!(
+                    "✘ its issuer {} is not among the CA names listed",
+                    cert.issuer
+                )
+            }
+        }
+        _ => String::new(),
     };
     let sent = match (&c.certificate_request, &c.sent_certificate) {
         (None, _) => "— (not asked)".to_owned(),
@@ -230,8 +245,8 @@ fn connection_html(h: &mut String, c: &ConnectionRecord) {
         r#"<div class="card tls-card" id="conn-{id}" data-connection="{id}"><h4>TLS connection #{id} to {server}{identity}</h4><table class="kv">
 <tr><td>TCP connect</td><td>{tcp}</td></tr><tr><td>handshake</td><td>{hs} ({kind})</td></tr>
 <tr><td>protocol, cipher suite</td><td>{proto}, {suite}</td></tr>
-<tr><td>CertificateRequest</td><td><pre>{request}</pre></td></tr>
-<tr><td>certificate sent</td><td><pre>{sent}</pre></td></tr>
+<tr><td>CertificateRequest</td><td><details{fold}><summary>{head}</summary><pre>{request}</pre></details></td></tr>
+<tr><td>certificate sent</td><td><pre>{sent}</pre>{listed}</td></tr>
 <tr><td>alert</td><td>{alert}</td></tr><tr><td>bytes</td><td>{w} written, {r} read (TLS records, handshake included)</td></tr>{error}
 </table></div>"#,
         id = c.id,
@@ -246,8 +261,28 @@ fn connection_html(h: &mut String, c: &ConnectionRecord) {
         kind = esc(c.handshake_kind.as_deref().unwrap_or("—")),
         proto = esc(c.protocol.as_deref().unwrap_or("—")),
         suite = esc(c.cipher_suite.as_deref().unwrap_or("—")),
+        // A long list (a JVM's truststore) stays folded.
+        fold = if c
+            .certificate_request
+            .as_ref()
+            .is_some_and(|r| r.ca_names.len() > 8)
+        {
+            ""
+        } else {
+            " open"
+        },
+        head = match &c.certificate_request {
+            None => "not sent".to_owned(),
+            Some(r) => format!(
+                "sent: {} CA name{}, {} signature schemes",
+                r.ca_names.len(),
+                if r.ca_names.len() == 1 { "" } else { "s" },
+                r.signature_schemes.len()
+            ),
+        },
         request = esc(&request),
         sent = esc(&sent),
+        listed = esc(&listed),
         alert = esc(&alert),
         w = c.bytes_written,
         r = c.bytes_read,
