@@ -68,7 +68,7 @@ pub struct RoleRepresentation {
 /// An authenticated Admin REST session on one realm.
 #[derive(Debug)]
 pub struct AdminApi {
-    http: reqwest::Client,
+    http: crate::http::Http,
     /// The server root (`https://localhost:9443/`).
     base: Url,
     realm: String,
@@ -103,7 +103,7 @@ pub struct RoleTarget {
 impl AdminApi {
     /// Gets an admin token (password grant, realm `master`, client `admin-cli`).
     pub async fn login(
-        http: reqwest::Client,
+        http: crate::http::Http,
         base: Url,
         realm: &str,
         username: &str,
@@ -126,7 +126,7 @@ impl AdminApi {
             ("username", username),
             ("password", password.secret()),
         ];
-        let reply = crate::http::send_json(http.post(url.clone()).form(&form), &url).await?;
+        let reply = crate::http::send_json(&http, http.post(url.clone()).form(&form), &url).await?;
         let status = reply.status;
         let body = reply.json;
         if !status.is_success() {
@@ -205,7 +205,7 @@ impl AdminApi {
         if let Some(b) = body {
             request = request.json(b);
         }
-        let reply = crate::http::send_json(request, &url).await?;
+        let reply = crate::http::send_json(&self.http, request, &url).await?;
         let status = reply.status;
         self.exchanges
             .lock()

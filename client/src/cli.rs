@@ -177,6 +177,13 @@ pub enum Command {
     Walkthrough(WalkthroughArgs),
     /// The workshop labs in labs/: list, check N, reset N, solve N (see labs/README.md).
     Lab(crate::lab::command::LabArgs),
+    /// Why would the provider refuse this certificate? Checks --cert, --key and --ca
+    /// offline, each finding ✔ or ✘ with the fix: the files load, the key belongs to the
+    /// certificate, it is valid now, its extended key usage allows clientAuth, it chains to
+    /// the CA (verified as the embedded provider's handshake verifies it), and its subject and
+    /// issuer DNs as Keycloak renders them (what x509.subjectdn and x509.casubjectdn must
+    /// equal). --json for scripts. Exits non-zero on any ✘.
+    Doctor,
     /// An experiment: a bounded load against the token endpoint or an API route, printing
     /// requests per second, latency percentiles and handshakes per second.
     ///
@@ -362,6 +369,13 @@ pub struct WalkthroughArgs {
     /// Skip step 3b (the certificate from an untrusted CA).
     #[arg(long)]
     pub skip_rogue: bool,
+    /// Also write the run as one self-contained HTML page to FILE: a sequence diagram of
+    /// every exchange (status, timing), what each TLS handshake carried (the server's
+    /// CertificateRequest and its CA names, the certificate sent, protocol, alert), the
+    /// tokens decoded with the RFC 8705 binding drawn. The page loads nothing from
+    /// anywhere; tokens and secrets are shortened unless --show-secrets.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 impl GlobalArgs {

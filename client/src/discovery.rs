@@ -25,12 +25,28 @@ pub fn discovery_url(issuer: &Url) -> Result<Url, ClientError> {
 
 /// Fetches and checks the provider's metadata (one attempt; wrap in [`crate::retry`]).
 pub async fn discover(
-    http: &reqwest::Client,
+    http: &crate::http::Http,
     issuer: &Url,
 ) -> Result<ProviderMetadata, ClientError> {
     let url = discovery_url(issuer)?;
-    playbook::discovery::discover(http, issuer.as_str())
-        .await
+    if !http.is_instrumented() {
+        return playbook::discovery::discover(http, issuer.as_str())
+            .await
+            .map_err(|e| client_error(&url, e));
+    }
+    // A traced run: the same GET, sent by the instrumented client, then the same checks.
+    let reply = crate::http::send_json(http, http.get(url.clone()), &url).await?;
+    if reply.status != reqwest::StatusCode::OK {
+        return Err(client_error(
+            &url,
+            DiscoveryError::Status {
+                url: url.to_string(),
+                status: reply.status.as_u16(),
+                excerpt: reply.excerpt(200),
+            },
+        ));
+    }
+    ProviderMetadata::from_json(url.as_str(), issuer.as_str(), reply.json)
         .map_err(|e| client_error(&url, e))
 }
 

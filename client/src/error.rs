@@ -144,7 +144,17 @@ impl ClientError {
     /// [`ClientError::transport`] for an error held elsewhere (the shared discovery client
     /// keeps it in an `Arc`).
     pub fn transport_ref(url: &Url, err: &reqwest::Error) -> Self {
-        let start = if err.is_timeout() {
+        Self::transport_of(url, err, err.is_timeout())
+    }
+
+    /// [`ClientError::transport`] for an instrumented request
+    /// (`playbook::https::InstrumentedClient`): the same classification of its cause chain.
+    pub fn transport_instrumented(url: &Url, err: &playbook::https::InstrumentedError) -> Self {
+        Self::transport_of(url, err, err.is_timeout())
+    }
+
+    fn transport_of(url: &Url, err: &(dyn std::error::Error + 'static), timeout: bool) -> Self {
+        let start = if timeout {
             TransportKind::Timeout
         } else {
             TransportKind::Other

@@ -2,11 +2,78 @@
 //! server, discovery): send, read the body, and keep both the text and its JSON reading,
 //! so each caller decides what an error looks like without repeating the plumbing.
 
+use std::sync::Arc;
+
+use playbook::https::InstrumentedClient;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use url::Url;
 
 use crate::error::ClientError;
+
+/// The client's HTTPS handle: a reqwest client (its builders make every request), and,
+/// when a run is traced (`client walkthrough --html`), the instrumented client that sends
+/// them instead, recording what each TLS connection carried. It dereferences to the
+/// reqwest client, so `http.get(url)` builds a request either way; [`Http::send`] sends it.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    instrumented: Option<Arc<InstrumentedClient>>,
+}
+
+impl From<reqwest::Client> for Http {
+    fn from(client: reqwest::Client) -> Self {
+        Http {
+            client,
+            instrumented: None,
+        }
+    }
+}
+
+impl std::ops::Deref for Http {
+    type Target = reqwest::Client;
+    fn deref(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+impl Http {
+    /// Requests built with `client`'s builders, sent (and recorded) by `instrumented`.
+    pub fn instrumented(client: reqwest::Client, instrumented: InstrumentedClient) -> Self {
+        Http {
+            client,
+            instrumented: Some(Arc::new(instrumented)),
+        }
+    }
+
+    /// Whether requests go through an instrumented client.
+    pub fn is_instrumented(&self) -> bool {
+        self.instrumented.is_some()
+    }
+
+    /// Sends `request` (to `url`, named in errors): through the instrumented client when
+    /// there is one, else through reqwest.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &Url,
+    ) -> Result<reqwest::Response, ClientError> {
+        match &self.instrumented {
+            None => request
+                .send()
+                .await
+                .map_err(|e| ClientError::transport(url, e)),
+            Some(tap) => {
+                let request = request
+                    .build()
+                    .map_err(|e| ClientError::transport(url, e))?;
+                tap.send(request)
+                    .await
+                    .map_err(|e| ClientError::transport_instrumented(url, &e))
+            }
+        }
+    }
+}
 
 /// What came back.
 #[derive(Debug)]
@@ -50,12 +117,17 @@ pub struct Exchange {
 
 /// Sends `request` (to `url`, named in errors) asking for JSON, and reads the whole answer.
 /// Only a failure to get an answer at all is an `Err`; any HTTP status is a [`Reply`].
-pub async fn send_json(request: reqwest::RequestBuilder, url: &Url) -> Result<Reply, ClientError> {
-    let response = request
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| ClientError::transport(url, e))?;
+pub async fn send_json(
+    http: &Http,
+    request: reqwest::RequestBuilder,
+    url: &Url,
+) -> Result<Reply, ClientError> {
+    let response = http
+        .send(
+            request.header(reqwest::header::ACCEPT, "application/json"),
+            url,
+        )
+        .await?;
     let status = response.status();
     let headers = response.headers().clone();
     let text = response

@@ -39,6 +39,7 @@ pub mod certs;
 pub mod cli;
 pub mod commands;
 pub mod discovery;
+pub mod doctor;
 pub mod error;
 pub mod http;
 pub mod lab;
@@ -49,6 +50,7 @@ pub mod retry;
 pub mod rotation;
 pub mod settings;
 pub mod token;
+pub mod trace;
 pub mod walkthrough;
 
 pub use error::ClientError;

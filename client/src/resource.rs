@@ -91,7 +91,7 @@ impl ApiResponse {
 
 /// `method` `{base}{path}` with the bearer token, over `http` (which carries the identity).
 pub async fn call(
-    http: &reqwest::Client,
+    http: &crate::http::Http,
     base: &Url,
     method: reqwest::Method,
     path: &str,
@@ -105,7 +105,7 @@ pub async fn call(
     if let Some(b) = body {
         request = request.json(b);
     }
-    let reply = crate::http::send_json(request, &url).await?;
+    let reply = crate::http::send_json(http, request, &url).await?;
     Ok(ApiResponse {
         status: reply.status.as_u16(),
         www_authenticate: reply.header(reqwest::header::WWW_AUTHENTICATE),
@@ -186,7 +186,7 @@ impl TokenCache {
 /// Calls `path` with a cached token (or one from `fetch`), and if the answer is
 /// 401 `invalid_token`, fetches a new token and tries exactly once more.
 pub async fn call_cached(
-    http: &reqwest::Client,
+    http: &crate::http::Http,
     base: &Url,
     method: reqwest::Method,
     path: &str,

@@ -43,7 +43,7 @@ pub struct RotatingClient {
     roots: Vec<CertificateDer<'static>>,
     stamp: Stamp,
     identity: Identity,
-    http: reqwest::Client,
+    http: crate::http::Http,
     endpoint: Url,
     request: TokenRequest,
     cache: TokenCache,
@@ -75,7 +75,7 @@ impl RotatingClient {
     ) -> Result<Self, ClientError> {
         let stamp = stamp(&cert, &key);
         let identity = Identity::load(&cert, &key, Some(Purpose::Client))?;
-        let http = playbook::https::https_client(&roots, Some(&identity))?;
+        let http = playbook::https::https_client(&roots, Some(&identity))?.into();
         Ok(RotatingClient {
             cert,
             key,
@@ -106,7 +106,7 @@ impl RotatingClient {
         let loaded = Identity::load(&self.cert, &self.key, Some(Purpose::Client))
             .map_err(ClientError::from)
             .and_then(|id| {
-                let http = playbook::https::https_client(&self.roots, Some(&id))?;
+                let http = playbook::https::https_client(&self.roots, Some(&id))?.into();
                 Ok((id, http))
             });
         match loaded {
@@ -196,7 +196,7 @@ pub async fn watch(
             fix: "a number of seconds greater than 0, e.g. 0.5".into(),
         })?;
     let roots = playbook::pem::load_ca_certs(&s.ca)?;
-    let http = playbook::https::https_client(&roots, None)?;
+    let http = playbook::https::https_client(&roots, None)?.into();
     let url = crate::discovery::discovery_url(&s.issuer)?;
     let m = crate::retry::until_up("the provider", &url, s.wait, || {
         crate::discovery::discover(&http, &s.issuer)

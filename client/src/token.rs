@@ -302,7 +302,7 @@ impl TokenResponse {
 /// if any, during the handshake). An RFC 6749 §5.2 error comes back as
 /// [`ClientError::OAuth`] with the server's code verbatim.
 pub async fn request_token(
-    http: &reqwest::Client,
+    http: &crate::http::Http,
     token_endpoint: &Url,
     request: &TokenRequest,
 ) -> Result<TokenResponse, ClientError> {
@@ -317,10 +317,7 @@ pub async fn request_token(
     if let Some(auth) = request.authorization() {
         builder = builder.header(reqwest::header::AUTHORIZATION, auth);
     }
-    let response = builder
-        .send()
-        .await
-        .map_err(|e| ClientError::transport(token_endpoint, e))?;
+    let response = http.send(builder, token_endpoint).await?;
     let status = response.status();
     let text = response
         .text()

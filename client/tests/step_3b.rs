@@ -30,7 +30,9 @@ async fn rogue_request(
 ) -> Result<TokenResponse, ClientError> {
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
     let rogue = Identity::load(&s.rogue_cert, &s.rogue_key, None).unwrap();
-    let http = playbook::https::https_client(&roots, Some(&rogue)).unwrap();
+    let http: client::http::Http = playbook::https::https_client(&roots, Some(&rogue))
+        .unwrap()
+        .into();
     token::request_token(
         &http,
         token_endpoint,

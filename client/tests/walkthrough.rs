@@ -147,6 +147,7 @@ async fn an_already_assigned_role_is_removed_first_and_restored() {
     let keep = Options {
         keep_role: true,
         skip_rogue: true,
+        ..Options::default()
     };
     let first = walkthrough::run(&servers.settings, &keep, &Output::quiet())
         .await
@@ -189,6 +190,7 @@ async fn cached_token_is_refetched_once_on_invalid_token() {
         &Options {
             keep_role: true,
             skip_rogue: true,
+            ..Options::default()
         },
         &Output::quiet(),
     )
@@ -197,7 +199,9 @@ async fn cached_token_is_refetched_once_on_invalid_token() {
 
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
     let identity = Identity::load(&s.cert, &s.key, None).unwrap();
-    let http = playbook::https::https_client(&roots, Some(&identity)).unwrap();
+    let http: client::http::Http = playbook::https::https_client(&roots, Some(&identity))
+        .unwrap()
+        .into();
     let metadata = client::discovery::discover(&http, &s.issuer).await.unwrap();
     let endpoint = metadata.token_endpoint_for_mtls().clone();
     let request = TokenRequest {
@@ -283,7 +287,7 @@ async fn role_assigned(s: &Settings) -> bool {
 
 async fn admin(s: &Settings) -> (AdminApi, RoleTarget) {
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
-    let http = playbook::https::https_client(&roots, None).unwrap();
+    let http: client::http::Http = playbook::https::https_client(&roots, None).unwrap().into();
     let api = AdminApi::login(
         http,
         s.admin_base().unwrap(),

@@ -108,9 +108,10 @@ async fn tls_client_auth_sends_client_id_and_the_certificate_and_no_secret() {
     let pki = DevPki::generate(2, 1).unwrap();
     let server = capture(&pki).await;
     let identity = client_identity(&pki);
-    let http =
+    let http: client::http::Http =
         playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), Some(&identity))
-            .unwrap();
+            .unwrap()
+            .into();
     let request = TokenRequest {
         client_id: ClientId::new(names::MTLS_CLIENT_ID),
         scope: Some(Scope::new(names::USERS_READ_SCOPE)),
@@ -157,8 +158,10 @@ async fn tls_client_auth_sends_client_id_and_the_certificate_and_no_secret() {
 async fn client_secret_basic_sends_the_secret_only_in_the_header() {
     let pki = DevPki::generate(2, 1).unwrap();
     let server = capture(&pki).await;
-    let http =
-        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None).unwrap();
+    let http: client::http::Http =
+        playbook::https::https_client(std::slice::from_ref(&pki.ca.cert.cert_der), None)
+            .unwrap()
+            .into();
     let request = TokenRequest {
         client_id: ClientId::new(names::SECRET_CLIENT_ID),
         scope: None,

@@ -296,7 +296,7 @@ async fn start(what: String, spec: Spec, log: &std::path::Path) -> Result<Superv
 /// and the provider until it is ready.
 struct Checks<'a> {
     args: &'a Args,
-    http: reqwest::Client,
+    http: client::http::Http,
     with_certificate: reqwest::Client,
 }
 
@@ -316,7 +316,7 @@ impl<'a> Checks<'a> {
         };
         Ok(Checks {
             args,
-            http: client(None)?,
+            http: client(None)?.into(),
             with_certificate: client(Some(&identity))?,
         })
     }

@@ -10,6 +10,7 @@
 //! - `admin`: `client admin` (Keycloak's Admin REST API, the realm role).
 //! - `walkthrough`: `client walkthrough`.
 //! - `bench`: `client bench`.
+//! - `doctor`: `client doctor` (the checks are in [`crate::doctor`]).
 //!
 //! `client lab` is dispatched to [`crate::lab::command`].
 
@@ -18,6 +19,7 @@ mod bench;
 mod call;
 mod certs;
 mod discover;
+mod doctor;
 mod token;
 mod walkthrough;
 
@@ -66,12 +68,13 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
         Command::Lab(args) => crate::lab::command::run(s, args, out).await,
         Command::Bench(args) => bench::run(s, args, out).await,
         Command::Walkthrough(args) => walkthrough::run(s, args, out).await,
+        Command::Doctor => Ok(doctor::run(s, out)),
     }
 }
 
-fn https(s: &Settings, identity: Option<&Identity>) -> Result<reqwest::Client, ClientError> {
+fn https(s: &Settings, identity: Option<&Identity>) -> Result<crate::http::Http, ClientError> {
     let roots = pem::load_ca_certs(&s.ca)?;
-    Ok(playbook::https::https_client(&roots, identity)?)
+    Ok(playbook::https::https_client(&roots, identity)?.into())
 }
 
 fn identity(s: &Settings) -> Result<Identity, ClientError> {

@@ -101,9 +101,9 @@ pub async fn token_endpoint(ctx: &Ctx<'_>) -> Result<url::Url, ClientError> {
     Ok(m.token_endpoint_for_mtls().clone())
 }
 
-pub fn https(ctx: &Ctx<'_>, identity: Option<&Identity>) -> Result<reqwest::Client, ClientError> {
+pub fn https(ctx: &Ctx<'_>, identity: Option<&Identity>) -> Result<crate::http::Http, ClientError> {
     let roots = playbook::pem::load_ca_certs(&ctx.s.ca)?;
-    Ok(playbook::https::https_client(&roots, identity)?)
+    Ok(playbook::https::https_client(&roots, identity)?.into())
 }
 
 /// A client-credentials request for `client_id` presenting `identity`.
@@ -145,7 +145,7 @@ pub async fn call(
     if let Some(t) = token {
         request = request.bearer_auth(t.secret());
     }
-    match crate::http::send_json(request, &url).await {
+    match crate::http::send_json(&http, request, &url).await {
         Ok(reply) => Ok(CallOutcome::Answered(ApiResponse {
             status: reply.status.as_u16(),
             www_authenticate: reply.header(reqwest::header::WWW_AUTHENTICATE),

@@ -7,12 +7,15 @@
 use std::path::Path;
 
 use playbook::Identity;
+use playbook::https::{InstrumentedClient, Recorder};
 use playbook::x509::CertInfo;
+use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 
 use crate::admin::AdminApi;
 use crate::discovery::ProviderMetadata;
 use crate::error::{ClientError, TransportKind};
+use crate::http::Http;
 use crate::output::{Output, shell_quote};
 use crate::resource::{self, ApiResponse};
 use crate::retry;
@@ -28,17 +31,36 @@ pub(super) struct Context<'a> {
     pub(super) out: &'a Output,
     pub(super) metadata: ProviderMetadata,
     /// No client certificate.
-    pub(super) anonymous: reqwest::Client,
+    pub(super) anonymous: Http,
     /// client.pem, the client's own certificate.
-    pub(super) with_client: reqwest::Client,
+    pub(super) with_client: Http,
     /// other-client.pem: same CA, another DN.
-    pub(super) with_other: reqwest::Client,
+    pub(super) with_other: Http,
     pub(super) client: Identity,
     pub(super) other: Identity,
     pub(super) client_info: CertInfo,
     pub(super) other_info: CertInfo,
     /// Right DN, untrusted CA (step 3b), when the file exists and 3b is not skipped.
     pub(super) rogue: Option<Identity>,
+    /// Where a traced run (`--html`) records its connections.
+    pub(super) trace: Option<Recorder>,
+}
+
+/// An HTTPS handle trusting only `roots`, presenting `identity`; instrumented, recording
+/// into `trace`, when the run is traced.
+pub(super) fn https(
+    roots: &[CertificateDer<'static>],
+    identity: Option<&Identity>,
+    trace: Option<&Recorder>,
+) -> Result<Http, ClientError> {
+    let client = playbook::https::https_client(roots, identity)?;
+    Ok(match trace {
+        Some(recorder) => Http::instrumented(
+            client,
+            InstrumentedClient::new(roots, identity, recorder.clone())?,
+        ),
+        None => client.into(),
+    })
 }
 
 impl Context<'_> {
@@ -62,7 +84,7 @@ impl Context<'_> {
     /// Narrates and sends a token request over `http`.
     pub(super) async fn request_token(
         &self,
-        http: &reqwest::Client,
+        http: &Http,
         presenting: &str,
         cert: Option<CertFiles<'_>>,
     ) -> Result<TokenResponse, ClientError> {
@@ -92,7 +114,7 @@ impl Context<'_> {
     /// Narrates and sends an API call over `http`.
     pub(super) async fn call_api(
         &self,
-        http: &reqwest::Client,
+        http: &Http,
         method: reqwest::Method,
         path: &str,
         token: &TokenResponse,

@@ -41,7 +41,7 @@ use playbook::x509::Purpose;
 use playbook::{Identity, pem};
 
 pub use client_auth::{HANDSHAKE_REFUSALS, UntrustedCaRefusal};
-pub use report::{Options, Report, StepReport};
+pub use report::{BEFORE_WE_START, Mark, Options, RESTORE, Report, StepReport};
 pub use steps::{STEPS, StepDef};
 
 use crate::admin::RoleTarget;
@@ -78,9 +78,10 @@ pub async fn run(
             Some(Purpose::Client),
         )?)
     };
-    let anonymous = playbook::https::https_client(&roots, None)?;
-    let with_client = playbook::https::https_client(&roots, Some(&client))?;
-    let with_other = playbook::https::https_client(&roots, Some(&other))?;
+    let trace = options.trace.as_ref();
+    let anonymous = context::https(&roots, None, trace)?;
+    let with_client = context::https(&roots, Some(&client), trace)?;
+    let with_other = context::https(&roots, Some(&other), trace)?;
     let started = Instant::now();
 
     out.heading("RFC 8705 mutual-TLS client credentials, step by step");
@@ -89,11 +90,12 @@ pub async fn run(
         s.issuer, s.resource_server, s.client_id, s.ca.display()
     ));
 
-    let mut steps = Steps::new(out);
+    let mut steps = Steps::new(out, options.trace.clone());
     let certs = certificates::step_1(&mut steps, s, &roots[0], &client, &other, rogue.as_ref())?;
 
     // Before the requests: where the endpoints are (discovery) and the role's starting state.
     out.heading("Before we start: discovery and the role's current state");
+    steps.mark(BEFORE_WE_START);
     let disco_url = discovery::discovery_url(&s.issuer)?;
     out.send(&format!("GET {disco_url}"));
     out.curl(&format!(
@@ -128,6 +130,7 @@ pub async fn run(
         client_info: certs.client,
         other_info: certs.other,
         rogue,
+        trace: options.trace.clone(),
     };
     let admin = ctx.admin().await?;
     out.note(match admin.who() {
@@ -147,6 +150,7 @@ pub async fn run(
     // From here on the role mapping may differ from how it was found. Whatever
     // `steps_2_to_8` does (a failed step, an early return, an error), `restore` runs next.
     let outcome = steps_2_to_8(&ctx, &mut steps, &target, initially_assigned, options).await;
+    steps.mark(RESTORE);
     let restored = role_state::restore(&ctx, &target, initially_assigned, options).await;
     match (outcome, restored) {
         (Ok(()), Ok(change)) => Ok(steps.summary(vec![change], started)),

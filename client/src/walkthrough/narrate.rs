@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use playbook::x509::CertInfo;
 
-use super::report::{Report, StepReport};
+use playbook::https::Recorder;
+
+use super::report::{Mark, Report, StepReport};
 use super::steps::{STEPS, StepDef, def};
 use crate::output::{Output, pretty};
 use crate::token::DecodedJwt;
@@ -17,18 +19,34 @@ pub(super) struct Steps<'a> {
     pub(super) steps: Vec<StepReport>,
     /// Steps not run on purpose, with the reason (`3b: …`).
     pub(super) skipped: Vec<String>,
+    /// A traced run's clock, and when each part began on it.
+    clock: Option<Recorder>,
+    marks: Vec<Mark>,
 }
 
 impl<'a> Steps<'a> {
-    pub(super) fn new(out: &'a Output) -> Self {
+    pub(super) fn new(out: &'a Output, clock: Option<Recorder>) -> Self {
         Steps {
             out,
             steps: Vec::new(),
             skipped: Vec::new(),
+            clock,
+            marks: Vec::new(),
         }
     }
 
-    pub(super) fn begin(&self, number: &str) -> &'static StepDef {
+    /// In a traced run, notes that `part` begins now.
+    pub(super) fn mark(&mut self, part: &str) {
+        if let Some(clock) = &self.clock {
+            self.marks.push(Mark {
+                part: part.to_owned(),
+                at: clock.elapsed(),
+            });
+        }
+    }
+
+    pub(super) fn begin(&mut self, number: &str) -> &'static StepDef {
+        self.mark(number);
         let d = def(number);
         self.out.step(d.number, d.name);
         self.out.note(&format!("expected: {}", d.expected));
@@ -85,6 +103,7 @@ impl<'a> Steps<'a> {
             steps: self.steps,
             changes,
             skipped: self.skipped,
+            marks: self.marks,
         };
         out.heading("Summary");
         for step in &report.steps {
@@ -141,7 +160,7 @@ mod tests {
     #[test]
     fn not_run_covers_every_later_step_by_its_one_name() {
         let out = Output::quiet();
-        let mut steps = Steps::new(&out);
+        let mut steps = Steps::new(&out, None);
         steps.not_run_after("4", "no token");
         let names: Vec<(&str, &str)> = steps
             .steps

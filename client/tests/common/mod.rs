@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod browser;
 pub mod labs;
 
 use std::path::Path;
