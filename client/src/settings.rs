@@ -59,6 +59,12 @@ pub enum Proxy {
     /// `proxy/nginx.sh`: a certificate that does not verify gets 401 `invalid_client` from
     /// nginx (`$ssl_client_verify`, `proxy/nginx/nginx.conf.in`).
     Nginx,
+    /// `proxy/haproxy.sh`: 401 `invalid_client` from HAProxy (`ssl_c_verify`,
+    /// `proxy/haproxy/haproxy.cfg.in`).
+    Haproxy,
+    /// `proxy/apache.sh`: 401 `invalid_client` from httpd (`SSL_CLIENT_VERIFY`,
+    /// `proxy/apache/httpd.conf.in`).
+    Apache,
 }
 
 impl Settings {
