@@ -15,7 +15,7 @@
 //! (`--optimized`) for its cases. The other options (header names, chain) are read at start.
 
 mod support {
-    #[allow(dead_code)] // claims only
+    #[allow(dead_code)] // claims and token_with only
     pub mod forwarded;
     #[allow(dead_code)] // start_with and log_tail only
     pub mod native;

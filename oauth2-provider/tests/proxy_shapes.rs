@@ -8,7 +8,7 @@
 //! ```
 
 mod support {
-    #[allow(dead_code)] // claims only
+    #[allow(dead_code)] // claims and token_with only
     pub mod forwarded;
     #[allow(dead_code)] // the recording half is keycloak_native_shapes.rs'
     pub mod shapes;

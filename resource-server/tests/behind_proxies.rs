@@ -16,13 +16,19 @@
 #[path = "support/nginx.rs"]
 mod proxy;
 mod support;
+// The provider's cases: each proxy's header names and how it composes them.
+#[allow(dead_code)] // claims and token_with only
+#[path = "../../oauth2-provider/tests/support/forwarded.rs"]
+mod forwarded;
+#[allow(dead_code)] // the composer and the setups only
+#[path = "../../oauth2-provider/tests/support/shapes.rs"]
+mod shapes;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use playbook::forwarded::shapes::compose;
-use playbook::forwarded::{ChainOptions, Format, ForwardedCerts};
+use playbook::forwarded::{Format, ForwardedCerts};
 use playbook::names;
 use playbook::pki::{DevPki, Issued};
 use playbook::server::ClientAuth;
@@ -31,11 +37,10 @@ use serde_json::Value;
 use support::identity;
 use tokio::net::TcpListener;
 
-/// The shape each proxy writes (as its configuration and Keycloak's lookup name it).
+/// The shape each proxy writes (as its configuration and Keycloak's lookup name it; the
+/// composer and the header names are the provider's cases', `support/shapes.rs`).
 struct Shape {
     format: Format,
-    header: &'static str,
-    chain: ChainOptions,
     /// The chain header a client might forge.
     chain_header: &'static str,
 }
@@ -44,20 +49,10 @@ fn shape(kind: Kind) -> Shape {
     match kind {
         Kind::Haproxy => Shape {
             format: Format::Haproxy,
-            header: "x-ssl-client-cert",
-            chain: ChainOptions {
-                header: Some(axum::http::HeaderName::from_static("x-ssl-client-chain")),
-                ..Default::default()
-            },
             chain_header: "x-ssl-client-chain",
         },
         Kind::Apache => Shape {
             format: Format::Apache,
-            header: "ssl-client-cert",
-            chain: ChainOptions {
-                prefix: Some("ssl-client-cert-chain".into()),
-                ..Default::default()
-            },
             chain_header: "ssl-client-cert-chain_0",
         },
         Kind::Nginx => unreachable!("behind_nginx.rs"),
@@ -65,23 +60,16 @@ fn shape(kind: Kind) -> Shape {
 }
 
 impl Shape {
-    /// The certificate as this proxy writes it (what a client forges).
-    fn value(&self, cert: &Issued) -> String {
-        match self.format {
-            Format::Haproxy => compose::haproxy_leaf(&cert.cert_der),
-            _ => compose::apache(&cert.cert_pem),
-        }
-    }
-
     fn forwarding(&self, pki: &DevPki) -> ForwardedCerts {
+        let (header, chain) = shapes::setup(self.format);
         ForwardedCerts::new(
-            self.header,
+            header,
             self.format,
             vec![IpAddr::from(PROXY_SOURCE)],
             std::slice::from_ref(&pki.ca.cert.cert_der),
         )
         .expect("forwarding config")
-        .with_chain(self.chain.clone())
+        .with_chain(chain)
     }
 }
 
@@ -166,7 +154,7 @@ impl Setup {
         &self,
         base: &str,
         cert: Option<&Issued>,
-        forged: &[(&str, String)],
+        forged: &[(String, String)],
     ) -> (u16, Value) {
         let mut request = support::https_client(&self.pki, cert)
             .post(format!(
@@ -178,7 +166,7 @@ impl Setup {
                 ("client_id", names::MTLS_CLIENT_ID),
             ]);
         for (name, value) in forged {
-            request = request.header(*name, value);
+            request = request.header(name.as_str(), value.as_str());
         }
         read(request).await
     }
@@ -187,21 +175,21 @@ impl Setup {
         &self,
         base: &str,
         cert: Option<&Issued>,
-        forged: &[(&str, String)],
+        forged: &[(String, String)],
         token: &str,
     ) -> (u16, Value) {
         let mut request = support::https_client(&self.pki, cert)
             .get(format!("{base}/api/whoami"))
             .bearer_auth(token);
         for (name, value) in forged {
-            request = request.header(*name, value);
+            request = request.header(name.as_str(), value.as_str());
         }
         read(request).await
     }
 
     /// The victim's certificate as a forged header, in this proxy's shape.
-    fn forged(&self, cert: &Issued) -> Vec<(&'static str, String)> {
-        vec![(self.shape.header, self.shape.value(cert))]
+    fn forged(&self, cert: &Issued) -> Vec<(String, String)> {
+        shapes::proxy_headers(self.shape.format, cert, &[])
     }
 }
 
@@ -265,7 +253,7 @@ async fn terminated_at(kind: Kind) {
 
     // A client's own chain header through the proxy is stripped too: one the resource
     // server could not read (it refuses those, 400) never reaches it.
-    let junk = [(s.shape.chain_header, "hello".to_owned())];
+    let junk = [(s.shape.chain_header.to_owned(), "hello".to_owned())];
     let (status, who) = s.whoami(&api, Some(&pki.client), &junk, &token).await;
     assert_eq!(status, 200, "{who}");
 

@@ -10,7 +10,7 @@
 
 mod support;
 // The provider's case composer (it reaches `claims` as `super::forwarded`).
-#[allow(dead_code)] // claims only
+#[allow(dead_code)] // claims and token_with only
 #[path = "../../oauth2-provider/tests/support/forwarded.rs"]
 mod forwarded;
 #[allow(dead_code)] // the composer and the setups only

@@ -8,11 +8,9 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use playbook::forwarded::shapes::compose;
 use playbook::forwarded::{ChainOptions, Format, nginx_escape};
-use playbook::names;
 use playbook::pki::{DevPki, Issued};
 use serde_json::{Value, json};
 
@@ -289,32 +287,11 @@ pub fn cases(format: Format, pki: &DevPki) -> Vec<Case> {
     all
 }
 
-/// The mTLS client's token request to `base` from `source`, presenting no certificate of its
-/// own, with the case's headers.
+/// The mTLS client's token request to `base` from the case's source, presenting no
+/// certificate of its own, with the case's headers; normalised.
 pub async fn answer(pki: &DevPki, base: &str, case: &Case) -> Value {
-    let tls = playbook::https::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), None)
-        .expect("TLS");
-    let http = reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .local_address(IpAddr::from(case.source))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    let mut request = http
-        .post(format!(
-            "{base}/realms/{}/protocol/openid-connect/token",
-            names::REALM
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", names::MTLS_CLIENT_ID),
-        ]);
-    for (name, value) in &case.headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    let response = request.send().await.expect("answered");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or_default();
+    let (status, body) =
+        super::forwarded::token_with(pki, base, case.source, None, &case.headers).await;
     let cnf = body["access_token"].as_str().map(|_| {
         let x5t = super::forwarded::claims(&body)["cnf"]["x5t#S256"].clone();
         [
