@@ -11,12 +11,9 @@
 #   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
 #   ./start.sh --lab N                workshop lab N (labs/): servers in the lab's state, its
 #                                     first step printed, kept running (no walkthrough)
-#   ./start.sh --proxy nginx          mTLS terminated at nginx in front of the provider and two
-#                                     resource servers (proxy/nginx.sh; with --provider keycloak:
-#                                     native Keycloak with its nginx certificate lookup)
-#   ./start.sh --proxy haproxy|apache the same behind HAProxy (proxy/haproxy.sh) or Apache httpd
-#                                     (proxy/apache.sh), each forwarding the certificate in the
-#                                     shape of Keycloak's lookup of the same name
+#   ./start.sh --proxy nginx          mTLS terminated at a proxy (nginx, haproxy or apache) in front
+#                                     of the provider and two resource servers (proxy/<proxy>.sh; with
+#                                     --provider keycloak: native Keycloak with that proxy's lookup)
 #
 # Needs cargo and curl. Output: the setup phases are labelled [setup N/4]; the numbers 1-8
 # belong to the walkthrough's steps only (`client walkthrough --help`). Server logs (no
@@ -49,8 +46,7 @@ BACKEND_PROVIDER_PORT="${BACKEND_PROVIDER_PORT:-$((PROVIDER_PORT + 1))}"
 BACKEND_API_PORTS="${BACKEND_API_PORTS:-$((RESOURCE_SERVER_PORT + 1)) $((RESOURCE_SERVER_PORT + 2))}"
 PROXY_SOURCE="${PROXY_SOURCE:-127.0.0.2}" # the proxy's source address: the back ends trust this one
 # What this run started: the step running now (stopped on a signal), the outside programs.
-CHILD_PID="" STARTED_PROXY=0 STARTED_KEYCLOAK=0
-KC_SHAPE=() OUR_SHAPE=() PROXY_DIR="" # --proxy: Keycloak's lookup settings, our servers' flags, its files
+CHILD_PID="" STARTED_PROXY=0 STARTED_KEYCLOAK=0 KC_SHAPE=() OUR_SHAPE=() # the proxy's header shape
 SETUP() { info "[setup $1/4] ${*:2}"; }
 rel() { printf '%s' "${1#"${ROOT}/"}"; }
 parse_args() {
@@ -72,7 +68,6 @@ parse_args() {
   [[ "${PROVIDER_CHOICE}" =~ ^(|keycloak|embedded)$ ]] || die "--provider must be keycloak or embedded, not '${PROVIDER_CHOICE}'"
   [[ "${KEYCLOAK_RUNNER:-}" =~ ^(|container|native)$ ]] || die "--runner must be container or native, not '${KEYCLOAK_RUNNER}'"
   [[ "${PROXY}" =~ ^(|nginx|haproxy|apache)$ ]] || die "--proxy must be nginx, haproxy or apache, not '${PROXY}'"
-  PROXY_DIR="${TARGET_DIR}/proxy-${PROXY}"
 }
 # On exit (success, failure, Ctrl-C): the outside programs this run started. On Ctrl-C or
 # TERM first the step running now (Keycloak's start, the supervisor), which stops what it
@@ -137,13 +132,12 @@ prepare_lab() {
   [[ ! -s "${work}/truststore.pem" ]] || { export KC_TRUSTSTORE_PATHS="${work}/truststore.pem" &&
     info "lab ${LAB}: the provider also trusts $(rel "${KC_TRUSTSTORE_PATHS}")"; }
 }
-# proxy/<proxy>.sh's settings: the proxy on the front ports (exported), ours on the back-end
-# ports, its files under target/proxy-<proxy>.
+# proxy/<proxy>.sh's settings: the proxy on the front ports (exported), ours on the back ends.
 proxy_env() {
-  local backends="" port
+  local backends="" port dir="${TARGET_DIR}/proxy-${PROXY}"
   for port in ${BACKEND_API_PORTS}; do backends+="127.0.0.1:${port} "; done
   PROVIDER_BACKEND="127.0.0.1:${BACKEND_PROVIDER_PORT}" API_BACKENDS="${backends% }" \
-    PROXY_SOURCE="${PROXY_SOURCE}" NGINX_DIR="${PROXY_DIR}" HAPROXY_DIR="${PROXY_DIR}" APACHE_DIR="${PROXY_DIR}" "$@"
+    PROXY_SOURCE="${PROXY_SOURCE}" NGINX_DIR="${dir}" HAPROXY_DIR="${dir}" APACHE_DIR="${dir}" "$@"
 }
 # --proxy, before the servers (it answers 502 until they are up).
 start_proxy() {
@@ -151,23 +145,8 @@ start_proxy() {
   STARTED_PROXY=1 && proxy_env "${ROOT}/proxy/${PROXY}.sh" start
   proxy_env "${ROOT}/proxy/${PROXY}.sh" explain
 }
-# The header shape each proxy writes: Keycloak's lookup of the same name and its options
-# (KC_SPI_X509CERT_LOOKUP__*), and our servers' flags for the same shape.
-proxy_shape() {
-  case "${PROXY}" in
-    nginx) KC_SHAPE=(KC_SPI_X509CERT_LOOKUP__PROVIDER=nginx KC_SPI_X509CERT_LOOKUP__NGINX__SSL_CLIENT_CERT=ssl-client-cert)
-      OUR_SHAPE=(--client-cert-format nginx --client-cert-header ssl-client-cert) ;;
-    haproxy) KC_SHAPE=(KC_SPI_X509CERT_LOOKUP__PROVIDER=haproxy KC_SPI_X509CERT_LOOKUP__HAPROXY__SSL_CLIENT_CERT=x-ssl-client-cert
-      KC_SPI_X509CERT_LOOKUP__HAPROXY__SSL_CERT_CHAIN=x-ssl-client-chain)
-      OUR_SHAPE=(--client-cert-format haproxy --client-cert-header x-ssl-client-cert --client-cert-chain-header x-ssl-client-chain) ;;
-    apache) KC_SHAPE=(KC_SPI_X509CERT_LOOKUP__PROVIDER=apache KC_SPI_X509CERT_LOOKUP__APACHE__SSL_CLIENT_CERT=ssl-client-cert
-      KC_SPI_X509CERT_LOOKUP__APACHE__SSL_CERT_CHAIN_PREFIX=ssl-client-cert-chain)
-      OUR_SHAPE=(--client-cert-format apache --client-cert-header ssl-client-cert --client-cert-chain-prefix ssl-client-cert-chain) ;;
-  esac
-}
-# Keycloak's environment: behind the proxy, its x509 lookup of the proxy's name reads the
-# proxy's header, the X-Forwarded-* headers only from the proxy's address, the issuer pinned
-# to the front URL.
+# Keycloak's environment: behind the proxy, the lookup for its header shape (the driver's
+# keycloak-env), X-Forwarded-* only from the proxy's address, the issuer the front URL.
 keycloak_env() {
   local -a vars=("PROVIDER_URL=${PROVIDER_URL}")
   [[ -z "${PROXY}" ]] || vars+=(KEYCLOAK_INSTANCE=proxy "PROVIDER_PORT=${BACKEND_PROVIDER_PORT}" "${KC_SHAPE[@]}"
@@ -194,7 +173,7 @@ run_supervisor() {
   [[ ${LAB_FRESH} -eq 0 ]] || args+=(--lab-fresh)
   if [[ -n "${PROXY}" ]]; then
     args+=(--proxy "${PROXY}" --provider-port "${BACKEND_PROVIDER_PORT}" --trusted-proxy "${PROXY_SOURCE}"
-      "${OUR_SHAPE[@]}" --proxy-log "$(rel "${PROXY_DIR}")/logs/access.log")
+      "${OUR_SHAPE[@]}" --proxy-log "$(rel "${TARGET_DIR}/proxy-${PROXY}")/logs/access.log")
     local port && for port in ${BACKEND_API_PORTS}; do args+=(--resource-server-port "${port}"); done
   fi
   run_child "${BIN_DIR}/supervisor" "${args[@]}"
@@ -202,7 +181,7 @@ run_supervisor() {
 
 main() {
   parse_args "$@"
-  proxy_shape
+  [[ -z "${PROXY}" ]] || { mapfile -t KC_SHAPE < <("${ROOT}/proxy/${PROXY}.sh" keycloak-env) && mapfile -t OUR_SHAPE < <("${ROOT}/proxy/${PROXY}.sh" server-args); }
   command -v cargo >/dev/null 2>&1 || die "cargo is needed to build the playground: install Rust from https://rustup.rs"
   command -v curl >/dev/null 2>&1 || die "curl is needed for the readiness checks: install it (e.g. apt-get install curl)"
   cd "${ROOT}"

@@ -12,6 +12,8 @@
 #   proxy/apache.sh explain   say where TLS ends and what httpd forwards (start.sh's narration)
 #   proxy/apache.sh log       what httpd did with each request so far (its access log)
 #   proxy/apache.sh clear-log empty the access log (start.sh: before the walkthrough)
+#   proxy/apache.sh keycloak-env  Keycloak's x509 lookup for this header shape (KC_* lines)
+#   proxy/apache.sh server-args   our servers' flags for the same shape (one per line)
 #
 # Settings from the environment (defaults: scripts/env.sh's front ports):
 #   APACHE_DIR            where the rendered config, pid, logs go (target/proxy-apache)
@@ -101,6 +103,15 @@ explain() {
 TEXT
 }
 
+# The header shape this proxy writes: Keycloak's lookup of the same name and its options, and
+# our servers' flags for it (start.sh reads both).
+keycloak_env() {
+  printf '%s\n' KC_SPI_X509CERT_LOOKUP__PROVIDER=apache KC_SPI_X509CERT_LOOKUP__APACHE__SSL_CLIENT_CERT=ssl-client-cert KC_SPI_X509CERT_LOOKUP__APACHE__SSL_CERT_CHAIN_PREFIX=ssl-client-cert-chain
+}
+server_args() {
+  printf '%s\n' --client-cert-format apache --client-cert-header ssl-client-cert --client-cert-chain-prefix ssl-client-cert-chain
+}
+
 main() {
   case "${1:-}" in
     render) render ;;
@@ -113,8 +124,10 @@ main() {
     explain) explain ;;
     log) show_log httpd "${APACHE_DIR}/logs/access.log" ;;
     clear-log) : >"${APACHE_DIR}/logs/access.log" ;;
+    keycloak-env) keycloak_env ;;
+    server-args) server_args ;;
     -h | --help | "") usage ;;
-    *) die "unknown command '$1': render, run, start, stop, explain, log or clear-log (see proxy/apache.sh --help)" ;;
+    *) die "unknown command '$1': render, run, start, stop, explain, log, clear-log, keycloak-env or server-args (see proxy/apache.sh --help)" ;;
   esac
 }
 

@@ -12,6 +12,8 @@
 #   proxy/haproxy.sh explain   say where TLS ends and what HAProxy forwards (start.sh's narration)
 #   proxy/haproxy.sh log       what HAProxy did with each request so far (its log)
 #   proxy/haproxy.sh clear-log empty the log (start.sh: before the walkthrough)
+#   proxy/haproxy.sh keycloak-env  Keycloak's x509 lookup for this header shape (KC_* lines)
+#   proxy/haproxy.sh server-args   our servers' flags for the same shape (one per line)
 #
 # Settings from the environment (defaults: scripts/env.sh's front ports):
 #   HAPROXY_DIR           where the rendered config, pid, logs go (target/proxy-haproxy)
@@ -109,6 +111,15 @@ explain() {
 TEXT
 }
 
+# The header shape this proxy writes: Keycloak's lookup of the same name and its options, and
+# our servers' flags for it (start.sh reads both).
+keycloak_env() {
+  printf '%s\n' KC_SPI_X509CERT_LOOKUP__PROVIDER=haproxy KC_SPI_X509CERT_LOOKUP__HAPROXY__SSL_CLIENT_CERT=x-ssl-client-cert KC_SPI_X509CERT_LOOKUP__HAPROXY__SSL_CERT_CHAIN=x-ssl-client-chain
+}
+server_args() {
+  printf '%s\n' --client-cert-format haproxy --client-cert-header x-ssl-client-cert --client-cert-chain-header x-ssl-client-chain
+}
+
 main() {
   case "${1:-}" in
     render) render ;;
@@ -122,8 +133,10 @@ main() {
     explain) explain ;;
     log) show_log HAProxy "${HAPROXY_DIR}/logs/access.log" ;;
     clear-log) : >"${HAPROXY_DIR}/logs/access.log" ;;
+    keycloak-env) keycloak_env ;;
+    server-args) server_args ;;
     -h | --help | "") usage ;;
-    *) die "unknown command '$1': render, run, start, stop, explain, log or clear-log (see proxy/haproxy.sh --help)" ;;
+    *) die "unknown command '$1': render, run, start, stop, explain, log, clear-log, keycloak-env or server-args (see proxy/haproxy.sh --help)" ;;
   esac
 }
 

@@ -44,7 +44,7 @@ pub struct Settings {
     /// How long to wait for a server that is still starting.
     pub wait: Duration,
     /// Where the client's TLS ends: at the servers themselves, or at a proxy in front of
-    /// them (`./start.sh --proxy nginx`).
+    /// them (`./start.sh --proxy nginx|haproxy|apache`).
     pub proxy: Proxy,
 }
 
