@@ -11,9 +11,9 @@
 #   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
 #   ./start.sh --lab N                workshop lab N (labs/): servers in the lab's state, its
 #                                     first step printed, kept running (no walkthrough)
-#   ./start.sh --proxy nginx          mTLS terminated at nginx in front of the provider and two
-#                                     resource servers (proxy/nginx.sh; with --provider keycloak:
-#                                     native Keycloak with its nginx certificate lookup)
+#   ./start.sh --proxy nginx          mTLS terminated at a proxy (nginx, haproxy or apache) in front
+#                                     of the provider and two resource servers (proxy/<proxy>.sh; with
+#                                     --provider keycloak: native Keycloak with that proxy's lookup)
 #
 # Needs cargo and curl. Output: the setup phases are labelled [setup N/4]; the numbers 1-8
 # belong to the walkthrough's steps only (`client walkthrough --help`). Server logs (no
@@ -25,7 +25,7 @@
 # Servers this script starts are stopped on exit, failure or Ctrl-C (with --keep-running or
 # --lab, only then); servers already running are used as they are. Exit code 0 means every
 # walkthrough step behaved as expected. This script reads the flags, builds, checks the
-# certificates and drives the outside programs (oauth2-provider/keycloak.sh, proxy/nginx.sh);
+# certificates and drives the outside programs (oauth2-provider/keycloak.sh, proxy/<proxy>.sh);
 # the supervisor binary (supervisor/) then starts our own servers and runs the walkthrough.
 set -euo pipefail
 
@@ -38,15 +38,15 @@ export PROVIDER_PORT MANAGEMENT_PORT RESOURCE_SERVER_PORT KC_BOOTSTRAP_ADMIN_USE
 
 # A debug build: on a 2-core first run several minutes faster than --release.
 TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
-BIN_DIR="${TARGET_DIR}/debug" LOG_DIR="${TARGET_DIR}/start-logs" NGINX_DIR="${TARGET_DIR}/proxy-nginx"
+BIN_DIR="${TARGET_DIR}/debug" LOG_DIR="${TARGET_DIR}/start-logs"
 PROVIDER_CHOICE="" RUNNER="" REASON="" # --provider; container|native|embedded, and why
 KEEP_RUNNING=0 LAB="" LAB_FRESH=0      # LAB_FRESH=1: labs/work/labN is new, reset it first
-PROXY=""                               # --proxy nginx: nginx on the front ports, ours behind it
+PROXY=""                               # --proxy nginx|haproxy|apache: it on the front ports, ours behind it
 BACKEND_PROVIDER_PORT="${BACKEND_PROVIDER_PORT:-$((PROVIDER_PORT + 1))}"
 BACKEND_API_PORTS="${BACKEND_API_PORTS:-$((RESOURCE_SERVER_PORT + 1)) $((RESOURCE_SERVER_PORT + 2))}"
-PROXY_SOURCE="${PROXY_SOURCE:-127.0.0.2}" # nginx's proxy_bind: the back ends trust this address
+PROXY_SOURCE="${PROXY_SOURCE:-127.0.0.2}" # the proxy's source address: the back ends trust this one
 # What this run started: the step running now (stopped on a signal), the outside programs.
-CHILD_PID="" STARTED_NGINX=0 STARTED_KEYCLOAK=0
+CHILD_PID="" STARTED_PROXY=0 STARTED_KEYCLOAK=0 KC_SHAPE=() OUR_SHAPE=() # the proxy's header shape
 SETUP() { info "[setup $1/4] ${*:2}"; }
 rel() { printf '%s' "${1#"${ROOT}/"}"; }
 parse_args() {
@@ -67,14 +67,14 @@ parse_args() {
   done
   [[ "${PROVIDER_CHOICE}" =~ ^(|keycloak|embedded)$ ]] || die "--provider must be keycloak or embedded, not '${PROVIDER_CHOICE}'"
   [[ "${KEYCLOAK_RUNNER:-}" =~ ^(|container|native)$ ]] || die "--runner must be container or native, not '${KEYCLOAK_RUNNER}'"
-  [[ "${PROXY}" =~ ^(|nginx)$ ]] || die "--proxy must be nginx, not '${PROXY}'"
+  [[ "${PROXY}" =~ ^(|nginx|haproxy|apache)$ ]] || die "--proxy must be nginx, haproxy or apache, not '${PROXY}'"
 }
 # On exit (success, failure, Ctrl-C): the outside programs this run started. On Ctrl-C or
 # TERM first the step running now (Keycloak's start, the supervisor), which stops what it
 # started; its exit code is ours (after the walkthrough: the walkthrough's).
 cleanup() {
   local status=$? && trap - EXIT INT TERM
-  [[ ${STARTED_NGINX} -eq 0 ]] || proxy_env "${ROOT}/proxy/nginx.sh" stop || true
+  [[ ${STARTED_PROXY} -eq 0 ]] || proxy_env "${ROOT}/proxy/${PROXY}.sh" stop || true
   [[ ${STARTED_KEYCLOAK} -eq 0 ]] || keycloak_env "${ROOT}/oauth2-provider/keycloak.sh" stop "${RUNNER}" || true
   exit "${status}"
 }
@@ -134,25 +134,24 @@ prepare_lab() {
   [[ ! -s "${work}/truststore.pem" ]] || { export KC_TRUSTSTORE_PATHS="${work}/truststore.pem" &&
     info "lab ${LAB}: the provider also trusts $(rel "${KC_TRUSTSTORE_PATHS}")"; }
 }
-# proxy/nginx.sh's settings: nginx on the front ports (exported), ours on the back-end ports.
+# proxy/<proxy>.sh's settings: the proxy on the front ports (exported), ours on the back ends.
 proxy_env() {
-  local backends="" port
+  local backends="" port dir="${TARGET_DIR}/proxy-${PROXY}"
   for port in ${BACKEND_API_PORTS}; do backends+="127.0.0.1:${port} "; done
   PROVIDER_BACKEND="127.0.0.1:${BACKEND_PROVIDER_PORT}" API_BACKENDS="${backends% }" \
-    PROXY_SOURCE="${PROXY_SOURCE}" NGINX_DIR="${NGINX_DIR}" "$@"
+    PROXY_SOURCE="${PROXY_SOURCE}" NGINX_DIR="${dir}" HAPROXY_DIR="${dir}" APACHE_DIR="${dir}" "$@"
 }
-# --proxy nginx, before the servers (it answers 502 until they are up).
+# --proxy, before the servers (it answers 502 until they are up).
 start_proxy() {
-  info "proxy: nginx terminates the clients' TLS on ${PROVIDER_URL} and ${RESOURCE_SERVER_URL}"
-  STARTED_NGINX=1 && proxy_env "${ROOT}/proxy/nginx.sh" start
-  proxy_env "${ROOT}/proxy/nginx.sh" explain
+  info "proxy: ${PROXY} terminates the clients' TLS on ${PROVIDER_URL} and ${RESOURCE_SERVER_URL}"
+  STARTED_PROXY=1 && proxy_env "${ROOT}/proxy/${PROXY}.sh" start
+  proxy_env "${ROOT}/proxy/${PROXY}.sh" explain
 }
-# Keycloak's environment: behind nginx, its nginx x509 lookup reads ssl-client-cert, the
-# X-Forwarded-* headers only from nginx's address, the issuer pinned to the front URL.
+# Keycloak's environment: behind the proxy, the lookup for its header shape (the driver's
+# keycloak-env), X-Forwarded-* only from the proxy's address, the issuer the front URL.
 keycloak_env() {
   local -a vars=("PROVIDER_URL=${PROVIDER_URL}")
-  [[ -z "${PROXY}" ]] || vars+=(KEYCLOAK_INSTANCE=proxy "PROVIDER_PORT=${BACKEND_PROVIDER_PORT}"
-    KC_SPI_X509CERT_LOOKUP__PROVIDER=nginx KC_SPI_X509CERT_LOOKUP__NGINX__SSL_CLIENT_CERT=ssl-client-cert
+  [[ -z "${PROXY}" ]] || vars+=(KEYCLOAK_INSTANCE=proxy "PROVIDER_PORT=${BACKEND_PROVIDER_PORT}" "${KC_SHAPE[@]}"
     KC_PROXY_HEADERS=xforwarded "KC_PROXY_TRUSTED_ADDRESSES=${PROXY_SOURCE}")
   env "${vars[@]}" "$@"
 }
@@ -161,7 +160,7 @@ start_keycloak() {
   if curl -sSf --max-time 3 --cacert "${CERTS_DIR}/ca.pem" "${ISSUER}/.well-known/openid-configuration" >/dev/null 2>&1; then
     SETUP 3 "provider: something already answers at ${ISSUER}; using it as it is (not stopped afterwards)" && return 0
   fi
-  SETUP 3 "provider: Keycloak, ${RUNNER} (${REASON})${PROXY:+, behind nginx on 127.0.0.1:${BACKEND_PROVIDER_PORT}}"
+  SETUP 3 "provider: Keycloak, ${RUNNER} (${REASON})${PROXY:+, behind ${PROXY} on 127.0.0.1:${BACKEND_PROVIDER_PORT}}"
   run_child keycloak_env "${ROOT}/oauth2-provider/keycloak.sh" start "${RUNNER}" ||
     die "Keycloak (${RUNNER}) did not start (its message is above)"
   STARTED_KEYCLOAK=1
@@ -176,7 +175,7 @@ run_supervisor() {
   [[ ${LAB_FRESH} -eq 0 ]] || args+=(--lab-fresh)
   if [[ -n "${PROXY}" ]]; then
     args+=(--proxy "${PROXY}" --provider-port "${BACKEND_PROVIDER_PORT}" --trusted-proxy "${PROXY_SOURCE}"
-      --client-cert-header ssl-client-cert --proxy-log "$(rel "${NGINX_DIR}")/logs/access.log")
+      "${OUR_SHAPE[@]}" --proxy-log "$(rel "${TARGET_DIR}/proxy-${PROXY}")/logs/access.log")
     local port && for port in ${BACKEND_API_PORTS}; do args+=(--resource-server-port "${port}"); done
   fi
   run_child "${BIN_DIR}/supervisor" "${args[@]}"
@@ -184,6 +183,7 @@ run_supervisor() {
 
 main() {
   parse_args "$@"
+  [[ -z "${PROXY}" ]] || { mapfile -t KC_SHAPE < <("${ROOT}/proxy/${PROXY}.sh" keycloak-env) && mapfile -t OUR_SHAPE < <("${ROOT}/proxy/${PROXY}.sh" server-args); }
   command -v cargo >/dev/null 2>&1 || die "cargo is needed to build the playground: install Rust from https://rustup.rs"
   command -v curl >/dev/null 2>&1 || die "curl is needed for the readiness checks: install it (e.g. apt-get install curl)"
   cd "${ROOT}"

@@ -11,6 +11,8 @@
 #   proxy/nginx.sh explain   say where TLS ends and what nginx forwards (start.sh's narration)
 #   proxy/nginx.sh log       what nginx did with each request so far (its access log)
 #   proxy/nginx.sh clear-log empty the access log (start.sh: before the walkthrough)
+#   proxy/nginx.sh keycloak-env  Keycloak's x509 lookup for this header shape (KC_* lines)
+#   proxy/nginx.sh server-args   our servers' flags for the same shape (one per line)
 #
 # Settings from the environment (defaults: scripts/env.sh's front ports):
 #   NGINX_DIR             where the rendered config, pid, logs go (target/proxy-nginx)
@@ -181,6 +183,15 @@ log() {
   sed 's/^/    /' "${file}"
 }
 
+# The header shape this proxy writes: Keycloak's lookup of the same name and its options, and
+# our servers' flags for it (start.sh reads both).
+keycloak_env() {
+  printf '%s\n' KC_SPI_X509CERT_LOOKUP__PROVIDER=nginx KC_SPI_X509CERT_LOOKUP__NGINX__SSL_CLIENT_CERT=ssl-client-cert
+}
+server_args() {
+  printf '%s\n' --client-cert-format nginx --client-cert-header ssl-client-cert
+}
+
 main() {
   case "${1:-}" in
     render) render ;;
@@ -193,8 +204,10 @@ main() {
     explain) explain ;;
     log) log ;;
     clear-log) : >"${NGINX_DIR}/logs/access.log" ;;
+    keycloak-env) keycloak_env ;;
+    server-args) server_args ;;
     -h | --help | "") usage ;;
-    *) die "unknown command '$1': render, run, start, stop, explain, log or clear-log (see proxy/nginx.sh --help)" ;;
+    *) die "unknown command '$1': render, run, start, stop, explain, log, clear-log, keycloak-env or server-args (see proxy/nginx.sh --help)" ;;
   esac
 }
 

@@ -124,8 +124,8 @@ pub struct GlobalArgs {
     #[arg(long, env = "WAIT_SECS", default_value_t = 30, global = true)]
     pub wait: u64,
     /// The proxy that terminates the client's TLS in front of the servers (./start.sh
-    /// --proxy nginx sets it); the walkthrough's step 3b then expects the proxy's refusal
-    /// instead of the provider's TLS alert.
+    /// --proxy nginx|haproxy|apache sets it); the walkthrough's step 3b then expects the
+    /// proxy's refusal instead of the provider's TLS alert.
     #[arg(long, value_enum, default_value = "none", global = true)]
     pub proxy: crate::settings::Proxy,
     /// Print one JSON document for scripts instead of the narration. It holds tokens

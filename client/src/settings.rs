@@ -51,7 +51,7 @@ pub struct Settings {
     /// How long to wait for a server that is still starting.
     pub wait: Duration,
     /// Where the client's TLS ends: at the servers themselves, or at a proxy in front of
-    /// them (`./start.sh --proxy nginx`).
+    /// them (`./start.sh --proxy nginx|haproxy|apache`).
     pub proxy: Proxy,
 }
 
@@ -80,6 +80,12 @@ pub enum Proxy {
     /// `proxy/nginx.sh`: a certificate that does not verify gets 401 `invalid_client` from
     /// nginx (`$ssl_client_verify`, `proxy/nginx/nginx.conf.in`).
     Nginx,
+    /// `proxy/haproxy.sh`: 401 `invalid_client` from HAProxy (`ssl_c_verify`,
+    /// `proxy/haproxy/haproxy.cfg.in`).
+    Haproxy,
+    /// `proxy/apache.sh`: 401 `invalid_client` from httpd (`SSL_CLIENT_VERIFY`,
+    /// `proxy/apache/httpd.conf.in`).
+    Apache,
 }
 
 impl Settings {

@@ -51,6 +51,15 @@ impl OAuthError {
             "Invalid client or Invalid client credentials",
         )
     }
+    /// `AuthenticationProcessor#handleClientAuthException` for an exception that is not an
+    /// authentication failure (an x509 lookup that throws): 400 `unauthorized_client`.
+    pub fn unexpected_client_error() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::UnauthorizedClient,
+            "Unexpected error when authenticating client",
+        )
+    }
     /// `ClientIdAndSecretAuthenticator#reportFailedAuth`: its own 401 `unauthorized_client`.
     pub fn bad_client_secret() -> Self {
         Self::new(

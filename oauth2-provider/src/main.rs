@@ -132,7 +132,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             f.log_accepting();
         }
         // As Keycloak: the header from anyone else is dropped and logged (401 invalid_client).
-        forwarded.map(|f| std::sync::Arc::new(f.ignoring_untrusted()))
+        forwarded.map(|f| std::sync::Arc::new(f.as_keycloak()))
     } else {
         None
     };

@@ -73,6 +73,9 @@ pub struct ClientRequest {
     pub conn: Connection,
     /// This request's base URL ([`Frontend::base_url`]).
     pub base: String,
+    /// The proxy's certificate header could not be read in a way that makes Keycloak's
+    /// lookup throw rather than answer "no certificate" (`envoy`; `forwarded::LookupFailed`).
+    pub lookup_failed: Option<String>,
 }
 
 /// Which readers of a request body see a form, by its `Content-Type`. Keycloak 26.7.5,
@@ -148,6 +151,10 @@ where
             Ok(c) => c,
             Err(never) => match never {},
         };
+        let lookup_failed = parts
+            .extensions
+            .get::<playbook::forwarded::LookupFailed>()
+            .map(|f| f.0.clone());
         let headers = &parts.headers;
         let query_client_id = parts.uri.query().and_then(|q| {
             url::form_urlencoded::parse(q.as_bytes())
@@ -180,6 +187,7 @@ where
             query_client_id,
             conn,
             base,
+            lookup_failed,
         })
     }
 }

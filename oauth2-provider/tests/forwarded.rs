@@ -31,7 +31,7 @@ async fn token_with_a_forwarded_certificate() {
         std::slice::from_ref(&pki.ca.cert.cert_der),
     )
     .expect("forwarding config")
-    .ignoring_untrusted();
+    .as_keycloak();
     let options = oauth2_provider::Options {
         forwarded: Some(Arc::new(forwarded)),
         ..Default::default()

@@ -13,7 +13,7 @@
 //!   same header from anywhere else is refused with 400 `invalid_request` and logged
 //!   (a client talking to the back end directly could otherwise claim any certificate),
 //!   or, for the provider, dropped and logged as Keycloak does
-//!   ([`ForwardedCerts::ignoring_untrusted`]: the client then gets 401 `invalid_client`);
+//!   ([`ForwardedCerts::as_keycloak`]: the client then gets 401 `invalid_client`);
 //! - on a connection from a trusted proxy, uses the forwarded certificate *instead of*
 //!   the connection's own (a request without the header is anonymous: the proxy saw no
 //!   client certificate);
@@ -27,9 +27,10 @@
 //! resource-server --client-auth request --trusted-proxy 127.0.0.1 --client-cert-header ssl-client-cert
 //! ```
 //!
-//! Two header formats ([`Format`]): nginx's `$ssl_client_escaped_cert` (the URL-encoded
-//! PEM leaf, Keycloak's `nginx` x509 lookup reads the same) and Envoy's
-//! `x-forwarded-client-cert` (`By=…;Hash=…;Cert="<URL-encoded PEM>";Chain="…"`).
+//! Six header shapes ([`Format`], one per Keycloak x509cert-lookup: nginx, HAProxy, Apache,
+//! Traefik, Envoy's XFCC, RFC 9440), read in [`shapes`]; the chain headers and Keycloak's
+//! options for them in [`ChainOptions`]. The provider reads them as Keycloak does
+//! ([`ForwardedCerts::as_keycloak`]), the resource server more strictly ([`Reading::Strict`]).
 //!
 //! The rewrite happens once, in [`layer`], before any handler or extractor runs: what
 //! they read from the [`Connection`] extension is already the forwarded certificate.
@@ -49,106 +50,11 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 
 use crate::server::Connection;
 
-/// How the proxy encodes the certificate in the header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-pub enum Format {
-    /// nginx `$ssl_client_escaped_cert`: the client's PEM certificate, URL-encoded
-    /// (`-----BEGIN%20CERTIFICATE-----%0AMIIB…`). Several PEM blocks are read as a chain.
-    #[default]
-    Nginx,
-    /// Envoy `x-forwarded-client-cert`: `;`-separated `Key=value` pairs, one element per
-    /// proxy hop (`,`-separated; the last one is the nearest proxy's). `Chain` (URL-encoded
-    /// PEM, leaf first) is used when present, else `Cert`; `Hash` (hex SHA-256 of the
-    /// leaf) is checked when present.
-    Xfcc,
-}
+mod args;
+pub mod shapes;
 
-impl Format {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Nginx => "nginx",
-            Format::Xfcc => "xfcc",
-        }
-    }
-}
-
-/// The command-line options both servers share (`#[command(flatten)]`).
-#[derive(Debug, Clone, Default)]
-#[cfg_attr(feature = "cli", derive(clap::Args))]
-pub struct ProxyArgs {
-    /// Address of a reverse proxy allowed to forward client certificates (repeat, or
-    /// comma-separate in the variable). Needs --client-cert-header.
-    #[cfg_attr(
-        feature = "cli",
-        arg(
-            long = "trusted-proxy",
-            value_name = "IP",
-            env = "TRUSTED_PROXIES",
-            value_delimiter = ','
-        )
-    )]
-    pub trusted_proxies: Vec<IpAddr>,
-
-    /// Header in which the trusted proxy forwards the verified client certificate, e.g.
-    /// ssl-client-cert (nginx) or x-forwarded-client-cert (Envoy). The same header from
-    /// any other address is refused (400 invalid_request).
-    #[cfg_attr(
-        feature = "cli",
-        arg(long, value_name = "NAME", env = "CLIENT_CERT_HEADER")
-    )]
-    pub client_cert_header: Option<String>,
-
-    /// How the proxy encodes the certificate in that header.
-    #[cfg_attr(
-        feature = "cli",
-        arg(long, value_enum, env = "CLIENT_CERT_FORMAT", default_value_t = Format::Nginx)
-    )]
-    pub client_cert_format: Format,
-}
-
-impl ProxyArgs {
-    /// Whether any proxy option was given (then the CA is needed to [`ProxyArgs::build`]).
-    pub fn is_set(&self) -> bool {
-        self.client_cert_header.is_some() || !self.trusted_proxies.is_empty()
-    }
-
-    /// `None` when no proxy is configured (certificates come only from the TLS handshake).
-    pub fn build(
-        &self,
-        roots: &[CertificateDer<'static>],
-    ) -> Result<Option<ForwardedCerts>, ConfigError> {
-        match (&self.client_cert_header, self.trusted_proxies.is_empty()) {
-            (None, true) => Ok(None),
-            (None, false) => Err(ConfigError::Incomplete(
-                "--trusted-proxy needs --client-cert-header (the header the proxy sets, e.g. ssl-client-cert)",
-            )),
-            (Some(_), true) => Err(ConfigError::Incomplete(
-                "--client-cert-header needs --trusted-proxy (the proxy's address, e.g. 127.0.0.1): a header trusted from anyone is a certificate anyone can claim",
-            )),
-            (Some(header), false) => ForwardedCerts::new(
-                header,
-                self.client_cert_format,
-                self.trusted_proxies.clone(),
-                roots,
-            )
-            .map(Some),
-        }
-    }
-}
-
-/// A proxy configuration that cannot work, named with its fix.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0}")]
-    Incomplete(&'static str),
-    #[error("--client-cert-header {0:?} is not a valid HTTP header name")]
-    HeaderName(String),
-    #[error("client certificate verifier for forwarded certificates: {0}")]
-    Verifier(#[from] rustls::server::VerifierBuilderError),
-    #[error("CA certificate for forwarded certificates: {0}")]
-    Roots(#[from] rustls::Error),
-}
+pub use args::{ConfigError, ProxyArgs};
+pub use shapes::{ChainOptions, Format, Reading};
 
 /// Why a request's forwarded certificate was refused. Every variant is answered with 400
 /// `invalid_request` (RFC 6749 §5.2 and RFC 6750 §3.1 agree on that code) and logged.
@@ -180,6 +86,10 @@ pub enum ForwardedError {
 pub struct ForwardedCerts {
     header: HeaderName,
     format: Format,
+    /// The chain headers and Keycloak's options for them.
+    chain: ChainOptions,
+    /// Keycloak's reading (the provider) or the stricter one (the resource server).
+    reading: Reading,
     trusted: Vec<IpAddr>,
     verifier: Arc<dyn ClientCertVerifier>,
     /// `Some(realm)`: refusals carry `WWW-Authenticate: Bearer` (a resource server).
@@ -208,6 +118,8 @@ impl ForwardedCerts {
         Ok(ForwardedCerts {
             header,
             format,
+            chain: ChainOptions::default(),
+            reading: Reading::Strict,
             trusted,
             verifier,
             bearer_realm: None,
@@ -232,14 +144,40 @@ impl ForwardedCerts {
         );
     }
 
-    /// The header from an address that is not a trusted proxy is dropped and logged, and the
-    /// request goes on with the connection's own certificate (if any), instead of 400. This
-    /// is what Keycloak 26.7.5 does with `proxy-trusted-addresses` set (observed: it logs
-    /// `HTTP header "ssl-client-cert" is not trusted` and the client gets 401
-    /// `invalid_client`); the embedded provider answers the same way.
-    pub fn ignoring_untrusted(mut self) -> Self {
+    /// Answers as Keycloak 26.7.5 does: the header from an address that is not a trusted
+    /// proxy is dropped and logged, and the request goes on with the connection's own
+    /// certificate (if any), instead of 400 (observed: Keycloak logs `HTTP header
+    /// "ssl-client-cert" is not trusted` and the client gets 401 `invalid_client`); and the
+    /// header is read as Keycloak's lookup reads it ([`Reading::Keycloak`]), a header it cannot
+    /// read or a certificate that does not verify leaving the request anonymous, as Keycloak's
+    /// authenticator then answers 401 `invalid_client` (`tests/golden/proxy/`).
+    pub fn as_keycloak(mut self) -> Self {
         self.ignore_untrusted = true;
+        self.reading = Reading::Keycloak;
         self
+    }
+
+    /// The chain headers and options (Keycloak's ssl-cert-chain-prefix, ssl-cert-chain,
+    /// certificate-chain-length, cert-is-url-encoded).
+    pub fn with_chain(mut self, chain: ChainOptions) -> Self {
+        self.chain = chain;
+        self
+    }
+
+    /// Every header this shape reads: the certificate's and the chain's.
+    fn names_in<'h>(&'h self, headers: &'h HeaderMap) -> impl Iterator<Item = HeaderName> + 'h {
+        headers.keys().filter(move |k| self.is_ours(k)).cloned()
+    }
+
+    fn is_ours(&self, name: &HeaderName) -> bool {
+        *name == self.header
+            || self.chain.header.as_ref() == Some(name)
+            || self.chain.prefix.as_deref().is_some_and(|p| {
+                name.as_str()
+                    .strip_prefix(&p.to_ascii_lowercase())
+                    .and_then(|rest| rest.strip_prefix('_'))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
     }
 
     pub fn header(&self) -> &HeaderName {
@@ -269,15 +207,11 @@ impl ForwardedCerts {
         headers: &HeaderMap,
     ) -> Result<Connection, ForwardedError> {
         let peer = conn.remote_addr.ip();
-        let values: Vec<&HeaderValue> = headers.get_all(&self.header).iter().collect();
         if !self.is_trusted(peer) {
-            if values.is_empty() {
-                return Ok(conn.clone());
-            }
-            return Err(ForwardedError::Untrusted {
-                header: self.header.clone(),
-                peer,
-            });
+            return match self.names_in(headers).next() {
+                None => Ok(conn.clone()),
+                Some(header) => Err(ForwardedError::Untrusted { header, peer }),
+            };
         }
         // The client's own address, as the proxy saw it (Keycloak's proxy-headers=xforwarded:
         // `clientAddress` is the client, not the proxy). nginx sets one value; with a chain of
@@ -295,21 +229,16 @@ impl ForwardedCerts {
             peer,
             reason,
         };
-        let value = match values.as_slice() {
-            [] => return Ok(resolved),
-            [one] => one
-                .to_str()
-                .map_err(|_| malformed("the value is not visible ASCII".into()))?,
-            more => {
-                return Err(malformed(format!(
-                    "sent {} times; a proxy sets it once",
-                    more.len()
-                )));
-            }
-        };
-        let chain = match self.format {
-            Format::Nginx => pem_chain(value).map_err(malformed)?,
-            Format::Xfcc => xfcc_chain(value).map_err(malformed)?,
+        let chain = shapes::read(
+            self.format,
+            &self.header,
+            &self.chain,
+            headers,
+            self.reading,
+        )
+        .map_err(malformed)?;
+        let Some(chain) = chain else {
+            return Ok(resolved);
         };
         let (leaf, intermediates) = chain
             .split_first()
@@ -326,6 +255,23 @@ impl ForwardedCerts {
             Some(chain.into()),
             conn.remote_addr,
         ))
+    }
+
+    /// The connection for a forwarded certificate Keycloak's reading cannot use: anonymous.
+    fn anonymous(&self, conn: &Connection, headers: &HeaderMap) -> Connection {
+        let mut stripped = headers.clone();
+        for name in self.names_in(headers).collect::<Vec<_>>() {
+            stripped.remove(name);
+        }
+        self.resolve(conn, &stripped)
+            .unwrap_or_else(|_| conn.clone())
+    }
+
+    /// Removes the shape's headers before the application sees the request.
+    fn strip(&self, headers: &mut HeaderMap) {
+        for name in self.names_in(headers).collect::<Vec<_>>() {
+            headers.remove(name);
+        }
     }
 
     fn refusal(&self, error: &ForwardedError) -> Response {
@@ -348,6 +294,13 @@ impl ForwardedCerts {
         response
     }
 }
+
+/// A request extension from [`layer`] (Keycloak's reading only): the certificate header was
+/// one Keycloak's lookup throws on rather than answering "no certificate" (its `envoy`
+/// lookup on a `Cert`/`Chain` it cannot decode). The provider's x509 client authentication
+/// then answers as Keycloak does, 400 `unauthorized_client`; the request itself is anonymous.
+#[derive(Debug, Clone)]
+pub struct LookupFailed(pub String);
 
 /// The middleware (`axum::middleware::from_fn_with_state(forwarded, layer)`): puts the
 /// forwarded certificate into the request's [`Connection`] and removes the header, or
@@ -378,14 +331,26 @@ pub async fn layer(
                     }
                 }
             }
-            req.headers_mut().remove(&forwarded.header);
+            forwarded.strip(req.headers_mut());
             req.extensions_mut().insert(resolved);
             next.run(req).await
         }
         Err(error @ ForwardedError::Untrusted { .. }) if forwarded.ignore_untrusted => {
             tracing::warn!(method = %req.method(), path = %req.uri().path(), peer = %conn.remote_addr, "ignored the header (as Keycloak does): {error}");
-            req.headers_mut().remove(&forwarded.header);
+            forwarded.strip(req.headers_mut());
             req.extensions_mut().insert(conn);
+            next.run(req).await
+        }
+        Err(error) if forwarded.ignore_untrusted => {
+            // Keycloak's lookup throws, or its authenticator refuses the chain: no certificate.
+            tracing::warn!(method = %req.method(), path = %req.uri().path(), peer = %conn.remote_addr, "no client certificate (as Keycloak answers): {error}");
+            let anonymous = forwarded.anonymous(&conn, req.headers());
+            forwarded.strip(req.headers_mut());
+            if forwarded.format == Format::Xfcc && matches!(error, ForwardedError::Malformed { .. })
+            {
+                req.extensions_mut().insert(LookupFailed(error.to_string()));
+            }
+            req.extensions_mut().insert(anonymous);
             next.run(req).await
         }
         Err(error) => {

@@ -59,7 +59,7 @@ impl Setup {
             .expect("writing the PKI");
 
         let options = oauth2_provider::Options {
-            forwarded: Some(Arc::new(forwarding(&pki).ignoring_untrusted())),
+            forwarded: Some(Arc::new(forwarding(&pki).as_keycloak())),
             ..Default::default()
         };
         let provider = oauth2_provider::spawn_dev(&pki, &[oauth2_provider::realm_file()], options)

@@ -24,10 +24,7 @@ async fn start(format: Format) -> (DevPki, TestProvider, resource_server::Runnin
     let mut config = config(&pki, &provider);
     // nginx connects without a client certificate of its own.
     config.client_auth = ClientAuth::Request;
-    let header = match format {
-        Format::Nginx => HEADER,
-        Format::Xfcc => "x-forwarded-client-cert",
-    };
+    let header = format.default_header().unwrap_or(HEADER);
     config.forwarded = Some(Arc::new(
         ForwardedCerts::new(
             header,

@@ -78,9 +78,7 @@ impl ProviderSpec {
         let mut options = oauth2_provider::Options::default();
         if proxy.is_set() {
             let roots = playbook::pem::load_ca_certs(&certs.join("ca.pem"))?;
-            options.forwarded = proxy
-                .build(&roots)?
-                .map(|f| Arc::new(f.ignoring_untrusted()));
+            options.forwarded = proxy.build(&roots)?.map(|f| Arc::new(f.as_keycloak()));
         }
         Ok(ProviderSpec {
             tls: oauth2_provider::tls_config_from_dir(certs, truststore)?,

@@ -15,7 +15,7 @@
 //! (the proxy's back ends then beside them: +1, +2), each bounded in time.
 //!
 //! Also here, the standing rules for the script itself: under 200 lines, and `--help` prints
-//! the header exactly (the same for proxy/nginx.sh).
+//! the header exactly (the same for proxy/nginx.sh, proxy/haproxy.sh, proxy/apache.sh).
 
 use std::io::{BufRead as _, BufReader};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -410,7 +410,12 @@ fn header(script: &Path) -> String {
 
 #[test]
 fn help_prints_the_header_exactly() {
-    for script in ["start.sh", "proxy/nginx.sh"] {
+    for script in [
+        "start.sh",
+        "proxy/nginx.sh",
+        "proxy/haproxy.sh",
+        "proxy/apache.sh",
+    ] {
         let path = root().join(script);
         let out = Command::new(&path).arg("--help").output().unwrap();
         assert!(out.status.success(), "{script} --help");

@@ -113,8 +113,8 @@ pub enum UntrustedCaRefusal {
     /// certificate, and a server that refuses the certificate then may close the connection
     /// before its alert is read (about one try in twenty against the embedded provider).
     Reset,
-    /// TLS ends at the proxy, which answered for the provider: nginx 401 `invalid_client`
-    /// (from `$ssl_client_verify`, `proxy/nginx/nginx.conf.in`).
+    /// TLS ends at the proxy, which answered for the provider: 401 `invalid_client` (nginx
+    /// from `$ssl_client_verify`, HAProxy from `ssl_c_verify`, httpd from `SSL_CLIENT_VERIFY`).
     ByProxy(Proxy),
 }
 
@@ -134,7 +134,9 @@ impl UntrustedCaRefusal {
     /// classified cause chain ([`TransportKind`], the alert received), never its text.
     pub fn of(result: &Result<TokenResponse, ClientError>, proxy: Proxy) -> Option<Self> {
         match (proxy, result) {
-            (Proxy::Nginx, r) => is_invalid_client(r).then_some(Self::ByProxy(proxy)),
+            (Proxy::Nginx | Proxy::Haproxy | Proxy::Apache, r) => {
+                is_invalid_client(r).then_some(Self::ByProxy(proxy))
+            }
             (
                 Proxy::None,
                 Err(ClientError::Transport {
@@ -174,6 +176,8 @@ fn topology(proxy: Proxy) -> &'static str {
     match proxy {
         Proxy::None => "TLS ending at the provider (an alert or a closed connection)",
         Proxy::Nginx => "TLS ending at nginx (its 401 invalid_client)",
+        Proxy::Haproxy => "TLS ending at HAProxy (its 401 invalid_client)",
+        Proxy::Apache => "TLS ending at Apache httpd (its 401 invalid_client)",
     }
 }
 

@@ -152,6 +152,14 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
     };
     match &client.authenticator {
         Authenticator::X509(config) if !client.public_client => {
+            // Keycloak's x509 authenticator asks the lookup first; the envoy lookup throws on
+            // a Cert/Chain it cannot decode (observed: 400, tests/golden/proxy/envoy.json).
+            if let Some(reason) = &req.lookup_failed {
+                return Err(Refusal::new(
+                    OAuthError::unexpected_client_error(),
+                    format!("the proxy's certificate header could not be read: {reason}"),
+                ));
+            }
             x509::authenticate(client, config, &req.conn)
                 .map(|()| authenticated(client, Method::TlsClientAuth))
         }

@@ -20,6 +20,21 @@ pub async fn token(
     cert: Option<&Issued>,
     header: Option<&Issued>,
 ) -> (u16, Value) {
+    let headers: Vec<(String, String)> = header
+        .map(|h| ("ssl-client-cert".to_owned(), nginx_escape(&h.cert_pem)))
+        .into_iter()
+        .collect();
+    token_with(pki, base, source, cert, &headers).await
+}
+
+/// [`token`] with any headers (`shapes.rs`: each proxy's shape).
+pub async fn token_with(
+    pki: &DevPki,
+    base: &str,
+    source: [u8; 4],
+    cert: Option<&Issued>,
+    headers: &[(String, String)],
+) -> (u16, Value) {
     let id = cert.map(|c| {
         playbook::Identity::unchecked(
             std::path::Path::new("client.pem"),
@@ -45,8 +60,8 @@ pub async fn token(
             ("grant_type", "client_credentials"),
             ("client_id", names::MTLS_CLIENT_ID),
         ]);
-    if let Some(h) = header {
-        request = request.header("ssl-client-cert", nginx_escape(&h.cert_pem));
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
     }
     let response = request.send().await.expect("answered");
     let status = response.status().as_u16();

@@ -1,5 +1,6 @@
-//! nginx running the shipped configuration (`proxy/nginx.sh run`) as a child process, for
-//! the tests (`behind_nginx.rs`) and the benchmark (`benches/behind_nginx.rs`).
+//! A real proxy running the shipped configuration (`proxy/nginx.sh run`, `proxy/haproxy.sh
+//! run`, `proxy/apache.sh run`) as a child process, for the tests (`behind_nginx.rs`,
+//! `behind_proxies.rs`) and the benchmark (`benches/behind_nginx.rs`).
 
 #![allow(dead_code)] // each user takes what it needs
 
@@ -8,26 +9,77 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// nginx's `proxy_bind`: the back ends trust the header from this address only.
+/// The proxies' source address to the back ends (nginx `proxy_bind`, HAProxy `source`, httpd
+/// `ProxySourceAddress`): the back ends trust the certificate headers from it only.
 pub const PROXY_SOURCE: [u8; 4] = [127, 0, 0, 2];
 
-/// nginx running the shipped configuration, stopped (SIGTERM, then SIGKILL) on drop.
-pub struct Nginx {
+/// Which proxy: its driver script, the variable naming its directory, its Debian package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Nginx,
+    Haproxy,
+    Apache,
+}
+
+impl Kind {
+    fn script(self) -> &'static str {
+        match self {
+            Kind::Nginx => "nginx.sh",
+            Kind::Haproxy => "haproxy.sh",
+            Kind::Apache => "apache.sh",
+        }
+    }
+
+    fn dir_var(self) -> &'static str {
+        match self {
+            Kind::Nginx => "NGINX_DIR",
+            Kind::Haproxy => "HAPROXY_DIR",
+            Kind::Apache => "APACHE_DIR",
+        }
+    }
+
+    fn binary(self) -> &'static str {
+        match self {
+            Kind::Nginx => "nginx",
+            Kind::Haproxy => "haproxy",
+            Kind::Apache => "apache2",
+        }
+    }
+
+    fn package(self) -> &'static str {
+        match self {
+            Kind::Nginx => "nginx-light",
+            Kind::Haproxy => "haproxy",
+            Kind::Apache => "apache2",
+        }
+    }
+
+    /// The log a failed start is explained with.
+    fn error_log(self) -> &'static str {
+        match self {
+            Kind::Haproxy => "logs/access.log",
+            Kind::Nginx | Kind::Apache => "logs/error.log",
+        }
+    }
+}
+
+/// nginx (the first proxy shipped; its tests and bench use this name).
+pub type Nginx = Proxy;
+
+/// A proxy running the shipped configuration, stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Proxy {
+    kind: Kind,
     child: Option<Child>,
     dir: PathBuf,
     provider_port: u16,
     api_port: u16,
 }
 
-fn nginx_installed() -> bool {
-    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+fn installed(kind: Kind) -> bool {
+    let bin = kind.binary();
+    ["/usr/sbin", "/usr/bin", "/usr/local/sbin"]
         .iter()
-        .any(|p| Path::new(p).exists())
-        || Command::new("nginx")
-            .arg("-v")
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
+        .any(|d| Path::new(d).join(bin).exists())
 }
 
 /// `127.0.0.1:<port>` of a server whose base URL is `https://localhost:<port>`.
@@ -47,7 +99,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-impl Nginx {
+impl Proxy {
     /// Renders and runs the shipped configuration in `dir`, with `workers` worker processes.
     pub fn start(
         certs: &Path,
@@ -55,7 +107,7 @@ impl Nginx {
         provider: SocketAddr,
         apis: &[SocketAddr],
         workers: usize,
-    ) -> Nginx {
+    ) -> Proxy {
         Self::start_on(certs, dir, free_port(), provider, apis, workers)
     }
 
@@ -68,18 +120,43 @@ impl Nginx {
         provider: SocketAddr,
         apis: &[SocketAddr],
         workers: usize,
-    ) -> Nginx {
+    ) -> Proxy {
+        Self::start_kind(
+            Kind::Nginx,
+            certs,
+            dir,
+            provider_port,
+            provider,
+            apis,
+            workers,
+        )
+    }
+
+    /// The `kind` proxy's shipped configuration in `dir` (`workers`: nginx only).
+    pub fn start_kind(
+        kind: Kind,
+        certs: &Path,
+        dir: &Path,
+        provider_port: u16,
+        provider: SocketAddr,
+        apis: &[SocketAddr],
+        workers: usize,
+    ) -> Proxy {
         assert!(
-            nginx_installed(),
-            "nginx is not installed: these tests drive a real nginx. Install it with \
-             `apt-get install nginx-light` (scripts/test.sh and .ci/run do so when run as root)"
+            installed(kind),
+            "{} is not installed: these tests drive a real one. Install it with \
+             `apt-get install {}` (scripts/test.sh and .ci/run do so when run as root)",
+            kind.binary(),
+            kind.package()
         );
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proxy/nginx.sh");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../proxy")
+            .join(kind.script());
         let api_port = free_port();
         let backends: Vec<String> = apis.iter().map(ToString::to_string).collect();
         let child = Command::new(&script)
             .arg("run")
-            .env("NGINX_DIR", dir)
+            .env(kind.dir_var(), dir)
             .env("CERTS_DIR", certs)
             .env("PROXY_PROVIDER_PORT", provider_port.to_string())
             .env("PROXY_API_PORT", api_port.to_string())
@@ -91,7 +168,8 @@ impl Nginx {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("running proxy/nginx.sh run");
-        let mut nginx = Nginx {
+        let mut nginx = Proxy {
+            kind,
             child: Some(child),
             dir: dir.to_owned(),
             provider_port,
@@ -116,13 +194,16 @@ impl Nginx {
                 .and_then(|c| c.try_wait().ok().flatten())
             {
                 panic!(
-                    "nginx exited at start ({status}); its log: {}",
-                    std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default()
+                    "{} exited at start ({status}); its log: {}",
+                    self.kind.binary(),
+                    std::fs::read_to_string(self.dir.join(self.kind.error_log()))
+                        .unwrap_or_default()
                 );
             }
             assert!(
                 start.elapsed() < limit,
-                "nginx not listening after {limit:?}"
+                "{} not listening after {limit:?}",
+                self.kind.binary()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -140,7 +221,7 @@ impl Nginx {
         std::fs::read_to_string(self.dir.join("logs/access.log")).unwrap_or_default()
     }
 
-    /// SIGTERM (nginx's fast shutdown), then waits, at most 5 s, before SIGKILL.
+    /// SIGTERM (a fast shutdown for all three), then waits, at most 5 s, before SIGKILL.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
@@ -160,7 +241,7 @@ impl Nginx {
     }
 }
 
-impl Drop for Nginx {
+impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop();
     }
