@@ -313,3 +313,161 @@ fn certs_key_type_sets_every_key_and_defaults_to_rsa_2048() {
         "{stderr}"
     );
 }
+
+/// `client certs intermediate` makes a CA under the dev CA, `client certs issue --signed-by` a
+/// client certificate it signs, whose file holds the intermediate after it: openssl, trusting
+/// only ca.pem, verifies the chain. Neither overwrites without --force; keys are 0600; a CA
+/// without its key, and an intermediate asked to sign another CA, are refused naming the file
+/// and the fix.
+#[test]
+fn intermediate_ca_and_the_client_certificates_it_issues() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let made = client(&["certs", "--out", "pki"], cwd);
+    assert!(made.status.success(), "{}", text(&made));
+    let certs = |args: &[&str]| {
+        let mut all = vec!["--certs-dir", "pki", "certs"];
+        all.extend_from_slice(args);
+        client(&all, cwd)
+    };
+    let pki = cwd.join("pki");
+
+    let inter = certs(&["intermediate"]);
+    assert!(inter.status.success(), "{}", text(&inter));
+    assert!(
+        String::from_utf8_lossy(&inter.stdout)
+            .contains(playbook::names::INTERMEDIATE_CA_SUBJECT_DN),
+        "{}",
+        text(&inter)
+    );
+    let verify = openssl(
+        &["verify", "-CAfile", "pki/ca.pem", "pki/intermediate-ca.pem"],
+        cwd,
+    );
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    let issued = certs(&[
+        "issue",
+        "intermediate-client",
+        "--signed-by",
+        "intermediate-ca",
+    ]);
+    assert!(issued.status.success(), "{}", text(&issued));
+    let leaf = std::fs::read_to_string(pki.join("intermediate-client.pem")).unwrap();
+    assert_eq!(leaf.matches("BEGIN CERTIFICATE").count(), 2, "{leaf}");
+    let verify = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "pki/ca.pem",
+            "-untrusted",
+            "pki/intermediate-client.pem",
+            "pki/intermediate-client.pem",
+        ],
+        cwd,
+    );
+    assert!(verify.status.success(), "{}", text(&verify));
+    let without = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "pki/ca.pem",
+            "pki/intermediate-client.pem",
+        ],
+        cwd,
+    );
+    assert!(
+        !without.status.success(),
+        "the leaf alone does not chain to the root: {}",
+        text(&without)
+    );
+    let names = openssl(
+        &[
+            "x509",
+            "-in",
+            "pki/intermediate-client.pem",
+            "-noout",
+            "-subject",
+            "-issuer",
+            "-nameopt",
+            "RFC2253",
+        ],
+        cwd,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&names.stdout).trim(),
+        format!(
+            "subject={}\nissuer={}",
+            playbook::names::CLIENT_SUBJECT_DN,
+            playbook::names::INTERMEDIATE_CA_SUBJECT_DN
+        )
+    );
+    #[cfg(unix)]
+    for key in ["intermediate-ca.key.pem", "intermediate-client.key.pem"] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(pki.join(key))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{key}");
+    }
+
+    // Never overwritten without --force; replaced with it.
+    let before = std::fs::read(pki.join("intermediate-ca.key.pem")).unwrap();
+    let again = certs(&["intermediate"]);
+    assert!(!again.status.success(), "{}", text(&again));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("intermediate-ca.key.pem") && stderr.contains("--force"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(
+        std::fs::read(pki.join("intermediate-ca.key.pem")).unwrap(),
+        before
+    );
+    let forced = certs(&[
+        "issue",
+        "intermediate-client",
+        "--signed-by",
+        "intermediate-ca",
+        "--force",
+    ]);
+    assert!(forced.status.success(), "{}", text(&forced));
+
+    // The rogue CA's key is not kept: it cannot sign, and the error says which file and why.
+    let rogue = certs(&["issue", "x", "--signed-by", "rogue-ca"]);
+    assert!(!rogue.status.success(), "{}", text(&rogue));
+    let stderr = String::from_utf8_lossy(&rogue.stderr);
+    assert!(
+        stderr.contains("rogue-ca.key.pem") && stderr.contains("cannot sign"),
+        "{}",
+        text(&rogue)
+    );
+    assert!(!pki.join("x.pem").exists());
+
+    // An intermediate signs leaves only.
+    let deeper = certs(&["intermediate", "deeper", "--signed-by", "intermediate-ca"]);
+    assert!(!deeper.status.success(), "{}", text(&deeper));
+    let stderr = String::from_utf8_lossy(&deeper.stderr);
+    assert!(
+        stderr.contains("intermediate-ca.pem") && stderr.contains("pathLenConstraint 0"),
+        "{}",
+        text(&deeper)
+    );
+
+    // A name is a file name in CERTS_DIR, not a path.
+    let path = certs(&["issue", "../elsewhere"]);
+    assert!(!path.status.success(), "{}", text(&path));
+
+    for sub in ["intermediate", "issue"] {
+        let help = certs(&[sub, "--help"]);
+        assert!(help.status.success(), "{}", text(&help));
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("--signed-by"),
+            "{}",
+            text(&help)
+        );
+    }
+}

@@ -57,6 +57,13 @@ pub fn issuer_for(base_url: &str, realm: &str) -> String {
     format!("{}/realms/{realm}", base_url.trim_end_matches('/'))
 }
 
+// --- identity (issue 22): intermediate CAs, certificate identity labs 9 and 10 ---
+
+/// Subject DN of the intermediate CA `client certs intermediate` makes under the dev CA.
+pub const INTERMEDIATE_CA_SUBJECT_DN: &str = "CN=OAuth2 Playbook Intermediate CA,O=OAuth2 Playbook";
+/// The file name (in `certs/`, without `.pem`) of that intermediate CA.
+pub const INTERMEDIATE_CA_NAME: &str = "intermediate-ca";
+
 #[cfg(test)]
 mod tests {
     use super::*;

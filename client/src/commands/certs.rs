@@ -14,6 +14,14 @@ pub(super) fn run(certs_dir: &Path, args: &CertsArgs, out: &Output) -> Result<bo
     match &args.show {
         Some(CertsCommand::Show { files }) => Ok(certs::show(files, out)),
         Some(CertsCommand::Check) => Ok(certs::check(certs_dir, out)),
+        Some(CertsCommand::Intermediate { name, dn, signing }) => {
+            certs::issue::intermediate(certs_dir, name, dn, signing, out)?;
+            Ok(true)
+        }
+        Some(CertsCommand::Issue { name, dn, signing }) => {
+            certs::issue::issue(certs_dir, name, dn, signing, out)?;
+            Ok(true)
+        }
         None => {
             let dir = args.out.as_deref().unwrap_or(certs_dir);
             certs::generate(dir, args.force, args.days, args.key_type, out)?;
