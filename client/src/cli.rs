@@ -311,6 +311,68 @@ pub enum CertsCommand {
         #[command(flatten)]
         signing: crate::certs::issue::Signing,
     },
+    /// Make another root CA, by default with the dev CA's very DN: NAME.pem and NAME.key.pem.
+    /// It is never added to ca.pem, so no server trusts it unless given it (lab 9 does, in
+    /// its own truststore).
+    Ca {
+        /// The file name in CERTS_DIR, without .pem.
+        #[arg(default_value = "same-dn-ca")]
+        name: String,
+        /// Its subject DN, RFC 2253 order; default: the dev CA's.
+        #[arg(long, default_value = names::CA_SUBJECT_DN)]
+        dn: String,
+        /// Validity in days, from now.
+        #[arg(long, default_value_t = playbook::pki::DEFAULT_CA_DAYS)]
+        days: i64,
+        /// Replace NAME.pem and NAME.key.pem if they exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Revoke NAME.pem: its serial number goes on the CRL of the CA that signed it,
+    /// CA.crl.pem (the whole list, signed again; nextUpdate a week away). The certificate
+    /// and its key are left as they are.
+    ///
+    /// Example: client certs revoke client && resource-server --crl certs/ca.crl.pem
+    Revoke {
+        /// The certificate's file name in CERTS_DIR, without .pem.
+        name: String,
+        /// The CA that signed it (NAME.pem and NAME.key.pem in CERTS_DIR).
+        #[arg(long, default_value = "ca")]
+        signed_by: String,
+    },
+    /// Write (or refresh) the CRL of a CA, CA.crl.pem, with the certificates revoked so far:
+    /// a verifier checking revocation wants one for every CA of a chain.
+    Crl {
+        /// The CA (NAME.pem and NAME.key.pem in CERTS_DIR).
+        #[arg(long, default_value = "ca")]
+        signed_by: String,
+    },
+    /// Issue NAME.pem again for the same key and subject, for as long as it lived, replacing
+    /// the file atomically: once, or on a schedule until Ctrl-C (--every, --at). The key is
+    /// kept unless --new-key.
+    ///
+    /// Example: client certs issue short --seconds 60 && client certs renew short --at 0.66
+    Renew {
+        /// The certificate's file name in CERTS_DIR, without .pem.
+        name: String,
+        /// The CA that signed it (NAME.pem and NAME.key.pem in CERTS_DIR).
+        #[arg(long, default_value = "ca")]
+        signed_by: String,
+        /// Renew every this many seconds.
+        #[arg(long, conflicts_with = "at")]
+        every: Option<f64>,
+        /// Renew each time this fraction of the certificate's lifetime has passed (0.66 is
+        /// what `step ca renew --daemon` does).
+        #[arg(long)]
+        at: Option<f64>,
+        /// Stop after this many renewals (default: once without --every/--at, else until
+        /// Ctrl-C).
+        #[arg(long)]
+        times: Option<u64>,
+        /// Make a new key too (written before the certificate); without it the key is kept.
+        #[arg(long)]
+        new_key: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -23,10 +23,12 @@ use time::{Duration, OffsetDateTime};
 use crate::names;
 
 mod chain;
+mod crl;
 mod files;
 mod subject;
 
 use chain::{der_to_pem, is_self_issued, path_len};
+pub use crl::{CRL_VALID_DAYS, CrlState, Revoked, read_crl};
 pub use files::{PkiFile, write_files};
 use subject::distinguished_name;
 
@@ -67,8 +69,13 @@ pub enum PkiError {
     )]
     NoCaBelow { ca: String },
 
-    #[error("the CA's private key is not the key of its certificate (files of two CAs mixed up?)")]
+    #[error(
+        "the private key is not the key of the certificate (files of two certificates mixed up?)"
+    )]
     KeyMismatch,
+
+    #[error("not a readable CRL: {0}")]
+    BadCrl(String),
 }
 
 /// The key algorithm of every certificate in the dev PKI (CA, servers, clients).
@@ -166,6 +173,17 @@ impl Validity {
         Validity {
             not_before: now - Duration::minutes(1),
             not_after: now + Duration::days(days),
+        }
+    }
+
+    /// A window of `total` length that began a tenth of it (at most a minute) ago: short
+    /// lifetimes (seconds) for showing renewal.
+    pub fn lasting(total: Duration) -> Self {
+        let not_before =
+            OffsetDateTime::now_utc() - std::cmp::min(total / 10_i32, Duration::minutes(1));
+        Validity {
+            not_before,
+            not_after: not_before + total,
         }
     }
 
@@ -705,6 +723,84 @@ mod tests {
         let err =
             CertificateAuthority::from_pem(&inter.cert.cert_pem, &pki.ca.cert.key_pem).unwrap_err();
         assert!(matches!(err, PkiError::KeyMismatch), "{err}");
+    }
+
+    /// A CA's CRL, read back and extended, makes rustls' verifier (the servers' own, with
+    /// `with_crls`) refuse the revoked certificate as `CertificateRevoked` and accept another;
+    /// the CA tells its own certificates from those of a CA with the same DN; renewal keeps
+    /// the key and the subject.
+    #[test]
+    fn crl_revokes_in_rustls_and_reissue_keeps_the_key() {
+        use rustls_pki_types::CertificateRevocationListDer;
+        let pki = DevPki::generate(2, 1).unwrap();
+        let twin =
+            CertificateAuthority::new(names::CA_SUBJECT_DN, Validity::days_from_now(1)).unwrap();
+        let twin_client = twin
+            .issue_client(names::CLIENT_SUBJECT_DN, Validity::days_from_now(1))
+            .unwrap();
+        assert!(pki.ca.signed(&pki.client.cert_der));
+        assert!(!pki.ca.signed(&twin_client.cert_der), "same DN, other key");
+        assert!(!pki.ca.signed(&pki.rogue_client.cert_der));
+
+        let serial = x509_parser::parse_x509_certificate(&pki.client.cert_der)
+            .unwrap()
+            .1
+            .raw_serial()
+            .to_vec();
+        let mut state = read_crl(&pki.ca.crl(&CrlState::default()).unwrap()).unwrap();
+        state.number += 1;
+        state.revoked.push(Revoked {
+            serial,
+            time: OffsetDateTime::now_utc(),
+        });
+        let pem = pki.ca.crl(&state).unwrap();
+        let back = read_crl(&pem).unwrap();
+        assert_eq!((back.number, back.revoked.len()), (1, 1));
+
+        let crl = CertificateRevocationListDer::from_pem_slice(pem.as_bytes()).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pki.ca.cert.cert_der.clone()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            std::sync::Arc::new(roots),
+            std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+        )
+        .with_crls([crl])
+        .build()
+        .unwrap();
+        let now = rustls_pki_types::UnixTime::now();
+        let err = verifier
+            .verify_client_cert(&pki.client.cert_der, &[], now)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked)
+        );
+        verifier
+            .verify_client_cert(&pki.other_client.cert_der, &[], now)
+            .expect("not on the list");
+
+        let renewed = pki
+            .ca
+            .reissue(
+                &pki.other_client.cert_der,
+                &pki.other_client.key_pem,
+                Validity::lasting(Duration::seconds(30)),
+            )
+            .unwrap();
+        assert_eq!(renewed.key_pem, pki.other_client.key_pem);
+        assert_ne!(renewed.cert_der, pki.other_client.cert_der);
+        assert_eq!(
+            CertInfo::from_der(&renewed.cert_der).unwrap().subject,
+            names::OTHER_CLIENT_SUBJECT_DN
+        );
+        assert!(matches!(
+            pki.ca.reissue(
+                &pki.client.cert_der,
+                &pki.other_client.key_pem,
+                Validity::days_from_now(1)
+            ),
+            Err(PkiError::KeyMismatch)
+        ));
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct Signing {
     /// Validity in days, from now.
     #[arg(long, default_value_t = playbook::pki::DEFAULT_LEAF_DAYS)]
     pub days: i64,
+    /// Validity in seconds instead (a short-lived certificate, for `client certs renew`); it
+    /// starts a tenth of that before now.
+    #[arg(long, conflicts_with = "days")]
+    pub seconds: Option<u32>,
     /// Replace NAME.pem and NAME.key.pem if they exist.
     #[arg(long)]
     pub force: bool,
@@ -35,18 +39,21 @@ impl Signing {
     /// The signing CA, once the names and the days are checked.
     fn ca(&self, dir: &Path, name: &str) -> Result<CertificateAuthority, ClientError> {
         check_name("NAME", name)?;
-        if self.days < 1 {
+        if self.days < 1 || self.seconds == Some(0) {
             return Err(ClientError::Setting {
                 name: "--days",
                 value: self.days.to_string(),
-                fix: "give at least 1 day".into(),
+                fix: "give at least 1 day (or --seconds 1)".into(),
             });
         }
         load_ca(dir, &self.signed_by)
     }
 
     fn validity(&self) -> Validity {
-        Validity::days_from_now(self.days)
+        match self.seconds {
+            Some(s) => Validity::lasting(time::Duration::seconds(s.into())),
+            None => Validity::days_from_now(self.days),
+        }
     }
 }
 
@@ -232,5 +239,43 @@ pub fn issue(
         ));
     }
     out.json(&json!({"written": written, "certificate": info, "issuer": ca_name, "chain_length": issued.chain.len()}));
+    Ok(written)
+}
+
+/// `client certs ca NAME`: a new self-signed root CA, by default with the dev CA's own DN (a
+/// second CA no one can tell from the first by name). Written to its own files; never added
+/// to `ca.pem`, so no server trusts it unless told to.
+pub fn root(
+    dir: &Path,
+    name: &str,
+    dn: &str,
+    days: i64,
+    force: bool,
+    out: &Output,
+) -> Result<Vec<PathBuf>, ClientError> {
+    check_name("NAME", name)?;
+    if name == "ca" {
+        return Err(ClientError::Setting {
+            name: "NAME",
+            value: name.to_owned(),
+            fix: "ca is the dev CA (client certs makes it): give the new CA another name".into(),
+        });
+    }
+    let validity = Validity::days_from_now(days.max(1));
+    let ca = CertificateAuthority::new(dn, validity)?;
+    let made = Made {
+        dir,
+        name,
+        what: "a root CA of its own (trusted by no server unless you add it to a truststore)",
+        issued: &ca.cert,
+        force,
+    };
+    let (written, info) = made.write(out)?;
+    out.plain(&format!(
+        "\nIt is not in {}: servers trust it only if you give it to them (a lab's own truststore).\n\
+         Issue with it: client certs issue NAME --signed-by {name}",
+        dir.join("ca.pem").display()
+    ));
+    out.json(&json!({"written": written, "certificate": info}));
     Ok(written)
 }

@@ -28,3 +28,24 @@ pub(super) fn distinguished_name(rfc2253: &str) -> Result<rcgen::DistinguishedNa
     }
     Ok(dn)
 }
+
+/// A certificate's subject as rcgen's DN, attribute by attribute in DER order, values as
+/// text (what renewal signs again).
+pub(super) fn from_x509_name(
+    name: &x509_parser::x509::X509Name<'_>,
+) -> Result<rcgen::DistinguishedName, PkiError> {
+    let mut dn = rcgen::DistinguishedName::new();
+    for attr in name.iter_attributes() {
+        let arcs: Vec<u64> = attr
+            .attr_type()
+            .iter()
+            .map(|arcs| arcs.collect())
+            .unwrap_or_default();
+        let value = attr.as_str().map_err(|_| PkiError::BadDn {
+            dn: name.to_string(),
+            reason: "an attribute value is not text",
+        })?;
+        dn.push(DnType::from_oid(&arcs), value);
+    }
+    Ok(dn)
+}
