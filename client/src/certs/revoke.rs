@@ -100,11 +100,12 @@ pub fn revoke(dir: &Path, name: &str, ca_name: &str, out: &Output) -> Result<Pat
             ),
         });
     }
-    let serial = x509_parser::parse_x509_certificate(&der)
-        .map(|(_, c)| c.raw_serial().to_vec())
-        .unwrap_or_default();
+    let entry = Revoked::now(&der).ok_or_else(|| ClientError::File {
+        path: path.clone(),
+        detail: "not a readable certificate".into(),
+    })?;
     let mut state = current(dir, ca_name)?;
-    let already = state.revoked.iter().any(|r| r.serial == serial);
+    let already = state.revoked.iter().any(|r| r.serial == entry.serial);
     if already {
         out.note(&format!(
             "{} (serial {}) was already on the list",
@@ -112,10 +113,7 @@ pub fn revoke(dir: &Path, name: &str, ca_name: &str, out: &Output) -> Result<Pat
             info.serial
         ));
     } else {
-        state.revoked.push(Revoked {
-            serial,
-            time: time::OffsetDateTime::now_utc(),
-        });
+        state.revoked.push(entry);
     }
     out.heading(&format!(
         "Revoked {} ({}, serial {})",

@@ -29,6 +29,17 @@ pub struct Revoked {
     pub time: OffsetDateTime,
 }
 
+impl Revoked {
+    /// An entry for `cert` (DER), revoked now; `None` if it cannot be parsed.
+    pub fn now(cert: &[u8]) -> Option<Revoked> {
+        let (_, parsed) = X509Certificate::from_der(cert).ok()?;
+        Some(Revoked {
+            serial: parsed.raw_serial().to_vec(),
+            time: OffsetDateTime::now_utc(),
+        })
+    }
+}
+
 /// What a CRL file holds: its number and its entries.
 #[derive(Debug, Clone, Default)]
 pub struct CrlState {
