@@ -69,6 +69,19 @@ impl Nginx {
         apis: &[SocketAddr],
         workers: usize,
     ) -> Nginx {
+        Self::start_with(certs, dir, provider_port, provider, apis, workers, &[])
+    }
+
+    /// [`Nginx::start_on`] with more of `proxy/nginx.sh`'s settings (e.g. `PROXY_CRL`).
+    pub fn start_with(
+        certs: &Path,
+        dir: &Path,
+        provider_port: u16,
+        provider: SocketAddr,
+        apis: &[SocketAddr],
+        workers: usize,
+        env: &[(&str, String)],
+    ) -> Nginx {
         assert!(
             nginx_installed(),
             "nginx is not installed: these tests drive a real nginx. Install it with \
@@ -87,6 +100,7 @@ impl Nginx {
             .env("API_BACKENDS", backends.join(" "))
             .env("PROXY_SOURCE", IpAddr::from(PROXY_SOURCE).to_string())
             .env("NGINX_WORKERS", workers.to_string())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
