@@ -24,6 +24,9 @@
 #   PROXY_SOURCE          the address nginx connects to the back ends from (127.0.0.2); the
 #                         back ends trust ssl-client-cert from this address only
 #   NGINX_WORKERS         worker processes (1)
+#   PROXY_CRL             a CRL file (PEM, `client certs revoke`/`crl` write certs/CA.crl.pem):
+#                         nginx's ssl_crl refuses the certificates on it; read at start and
+#                         reload (nginx -s reload), not when the file changes. Unset: none
 # Needs nginx (Debian: apt-get install nginx-light).
 set -euo pipefail
 
@@ -76,18 +79,24 @@ render() {
     # Taken out of rotation for 5 s after a failed connection; nginx tries the next one.
     backends+="        server ${b} max_fails=1 fail_timeout=5s;"$'\n'
   done
+  local crl_line="    # no ssl_crl (PROXY_CRL unset): revoked certificates are not refused here"
+  if [[ -n "${PROXY_CRL:-}" ]]; then
+    [[ -r "${PROXY_CRL}" ]] || die "PROXY_CRL=${PROXY_CRL}: no such file; make it with cargo run -p client -- certs crl (or certs revoke NAME)"
+    crl_line="    ssl_crl $(cd "$(dirname "${PROXY_CRL}")" && pwd)/$(basename "${PROXY_CRL}");"
+  fi
   local tmp="${NGINX_DIR}/nginx.conf.tmp"
   # Render to a temporary file, then rename: a running nginx never sees half a file.
   awk -v prefix="${NGINX_DIR}" -v certs="${certs}" -v workers="${NGINX_WORKERS}" \
     -v provider_port="${PROXY_PROVIDER_PORT}" -v api_port="${PROXY_API_PORT}" \
     -v provider_backend="${PROVIDER_BACKEND}" -v api_backends="${backends%$'\n'}" \
-    -v source_addr="${PROXY_SOURCE}" -v realm="${REALM}" '
+    -v source_addr="${PROXY_SOURCE}" -v realm="${REALM}" -v crl_line="${crl_line}" '
     {
       gsub(/@PREFIX@/, prefix); gsub(/@CERTS@/, certs); gsub(/@WORKERS@/, workers)
       gsub(/@PROVIDER_PORT@/, provider_port); gsub(/@API_PORT@/, api_port)
       gsub(/@PROVIDER_BACKEND@/, provider_backend); gsub(/@PROXY_SOURCE@/, source_addr)
       gsub(/@REALM@/, realm)
       if ($0 ~ /^@API_BACKENDS@$/) { print api_backends; next }
+      if ($0 ~ /^@SSL_CRL@$/) { print crl_line; next }
       print
     }' "${TEMPLATE}" >"${tmp}"
   mv -f -- "${tmp}" "${NGINX_DIR}/nginx.conf"

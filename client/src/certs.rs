@@ -14,6 +14,10 @@ use serde_json::json;
 use crate::error::ClientError;
 use crate::output::Output;
 
+pub mod issue;
+pub mod renew;
+pub mod revoke;
+
 /// Generates the PKI into `dir`. Without `force`, refuses (writing nothing) if any of the
 /// files exists. Leaves are valid `days` days, the CAs twice as long; every key is of
 /// `key_type`.

@@ -25,6 +25,8 @@ use crate::walkthrough;
 ///   client certs                      the dev PKI in certs/ (once; never overwrites)
 ///   client certs show certs/client.pem  subject, issuer, EKU, validity, x5t#S256
 ///   client certs check                every file the walkthrough needs, none expired
+///   client certs intermediate         an intermediate CA under the dev CA
+///   client certs issue NAME --signed-by intermediate-ca  a client certificate it signs
 ///   client discover                   the provider's endpoints (--full: the whole document)
 ///   client token --decode             a token over mutual TLS, decoded, cnf checked
 ///   client token --auth secret --decode  the same with a client secret: an unbound token
@@ -147,6 +149,8 @@ pub enum Command {
     /// realm's x509.subjectdn expects), other-client.pem (same CA, another DN),
     /// rogue-client.pem (right DN, untrusted CA), each with a .key.pem (mode 0600), and
     /// client.p12 (password `playbook`). Existing files are never overwritten without --force.
+    /// More on demand: `client certs intermediate` (an intermediate CA under the dev CA) and
+    /// `client certs issue NAME --signed-by CA` (a client certificate from any CA with its key).
     Certs(CertsArgs),
     /// Show what the provider's discovery document says: the issuer, the token endpoint
     /// (and its mTLS alias), the client authentication methods (tls_client_auth among them)
@@ -192,7 +196,7 @@ pub enum Command {
     /// them with `client certs --key-type ecdsa-p256 --out certs-ec` and pass
     /// --certs-dir certs-ec, servers restarted with them); a certificate-bound token against
     /// an unbound one (--auth secret). The run stops by itself after --duration seconds, or
-    /// earlier after --count requests. Against Keycloak: --issuer (discovery finds the token
+    /// earlier after --count requests. Against Keycloak: --signed-by (discovery finds the token
     /// endpoint) or --url with its token endpoint. Exits non-zero unless every request was
     /// answered with 2xx.
     ///
@@ -299,6 +303,97 @@ pub enum CertsCommand {
         /// the openssl command to read it is printed).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Make an intermediate CA in CERTS_DIR, signed by the dev CA (or --signed-by): NAME.pem and
+    /// NAME.key.pem (mode 0600). It signs client certificates only (pathLenConstraint 0);
+    /// servers trusting ca.pem accept them, because each presents it after itself.
+    ///
+    /// Example: client certs intermediate && client certs issue intermediate-client --signed-by intermediate-ca
+    Intermediate {
+        /// The file name in CERTS_DIR, without .pem.
+        #[arg(default_value = names::INTERMEDIATE_CA_NAME)]
+        name: String,
+        /// Its subject DN, RFC 2253 order (most specific first).
+        #[arg(long, default_value = names::INTERMEDIATE_CA_SUBJECT_DN)]
+        dn: String,
+        #[command(flatten)]
+        signing: crate::certs::issue::Signing,
+    },
+    /// Issue a client certificate (clientAuth) from a CA of CERTS_DIR: NAME.pem (the
+    /// certificate, then any intermediate CA it presents) and NAME.key.pem (mode 0600).
+    ///
+    /// Example: client certs issue intermediate-client --signed-by intermediate-ca
+    Issue {
+        /// The file name in CERTS_DIR, without .pem.
+        name: String,
+        /// The subject DN, RFC 2253 order (most specific first); default: the DN the realm's
+        /// x509.subjectdn expects.
+        #[arg(long, default_value = names::CLIENT_SUBJECT_DN)]
+        dn: String,
+        #[command(flatten)]
+        signing: crate::certs::issue::Signing,
+    },
+    /// Make another root CA, by default with the dev CA's very DN: NAME.pem and NAME.key.pem.
+    /// It is never added to ca.pem, so no server trusts it unless given it (lab 9 does, in
+    /// its own truststore).
+    Ca {
+        /// The file name in CERTS_DIR, without .pem.
+        #[arg(default_value = "same-dn-ca")]
+        name: String,
+        /// Its subject DN, RFC 2253 order; default: the dev CA's.
+        #[arg(long, default_value = names::CA_SUBJECT_DN)]
+        dn: String,
+        /// Validity in days, from now.
+        #[arg(long, default_value_t = playbook::pki::DEFAULT_CA_DAYS)]
+        days: i64,
+        /// Replace NAME.pem and NAME.key.pem if they exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Revoke NAME.pem: its serial number goes on the CRL of the CA that signed it,
+    /// CA.crl.pem (the whole list, signed again; nextUpdate a week away). The certificate
+    /// and its key are left as they are.
+    ///
+    /// Example: client certs revoke client && resource-server --crl certs/ca.crl.pem
+    Revoke {
+        /// The certificate's file name in CERTS_DIR, without .pem.
+        name: String,
+        /// The CA that signed it (NAME.pem and NAME.key.pem in CERTS_DIR).
+        #[arg(long, default_value = "ca")]
+        signed_by: String,
+    },
+    /// Write (or refresh) the CRL of a CA, CA.crl.pem, with the certificates revoked so far:
+    /// a verifier checking revocation wants one for every CA of a chain.
+    Crl {
+        /// The CA (NAME.pem and NAME.key.pem in CERTS_DIR).
+        #[arg(long, default_value = "ca")]
+        signed_by: String,
+    },
+    /// Issue NAME.pem again for the same key and subject, for as long as it lived, replacing
+    /// the file atomically: once, or on a schedule until Ctrl-C (--every, --at). The key is
+    /// kept unless --new-key.
+    ///
+    /// Example: client certs issue short --seconds 60 && client certs renew short --at 0.66
+    Renew {
+        /// The certificate's file name in CERTS_DIR, without .pem.
+        name: String,
+        /// The CA that signed it (NAME.pem and NAME.key.pem in CERTS_DIR).
+        #[arg(long, default_value = "ca")]
+        signed_by: String,
+        /// Renew every this many seconds.
+        #[arg(long, conflicts_with = "at")]
+        every: Option<f64>,
+        /// Renew each time this fraction of the certificate's lifetime has passed (0.66 is
+        /// what `step ca renew --daemon` does).
+        #[arg(long)]
+        at: Option<f64>,
+        /// Stop after this many renewals (default: once without --every/--at, else until
+        /// Ctrl-C).
+        #[arg(long)]
+        times: Option<u64>,
+        /// Make a new key too (written before the certificate); without it the key is kept.
+        #[arg(long)]
+        new_key: bool,
     },
 }
 

@@ -287,6 +287,9 @@ pub fn explain_tls(err: &rustls::Error) -> Option<&'static str> {
         E::AlertReceived(A::CertificateExpired) => {
             "the server says our client certificate has expired: regenerate with `client certs --force`, then restart the servers"
         }
+        E::AlertReceived(A::CertificateRevoked) => {
+            "the server says our client certificate is revoked: its serial number is on the CRL of its CA (client certs revoke); a new certificate is needed (client certs issue, or client certs --force), the revoked one stays refused"
+        }
         E::AlertReceived(A::CertificateRequired) => {
             "the server requires a client certificate and we presented none (--cert/--key)"
         }
@@ -318,6 +321,9 @@ mod tests {
         assert!(text.contains("does not trust the issuer"), "{text}");
         let expired = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateExpired);
         assert!(describe_tls(&expired).contains("client certs --force"));
+        let revoked = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRevoked);
+        assert!(describe_tls(&revoked).contains("is revoked"));
+        assert!(describe_tls(&revoked).contains("CRL"));
     }
 
     /// The alert survives the way tokio-rustls reports it (a rustls::Error inside an

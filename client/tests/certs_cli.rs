@@ -366,3 +366,284 @@ fn certs_adds_the_provisioner_to_an_older_pki() {
     let again = client(&["certs", "--out", "pki"], dir.path());
     assert!(!again.status.success(), "{}", text(&again));
 }
+
+/// Makes the dev PKI in `cwd/pki`; returns `client --certs-dir pki certs ARGS…`.
+fn dev_pki_in(cwd: &Path) -> impl Fn(&[&str]) -> Output + '_ {
+    let made = client(&["certs", "--out", "pki"], cwd);
+    assert!(made.status.success(), "{}", text(&made));
+    move |args: &[&str]| {
+        let mut all = vec!["--certs-dir", "pki", "certs"];
+        all.extend_from_slice(args);
+        client(&all, cwd)
+    }
+}
+
+/// `client certs intermediate` makes a CA under the dev CA, `client certs issue --signed-by` a
+/// client certificate it signs, whose file holds the intermediate after it: openssl, trusting
+/// only ca.pem, verifies the chain. Neither overwrites without --force; keys are 0600; a CA
+/// without its key, and an intermediate asked to sign another CA, are refused naming the file
+/// and the fix.
+#[test]
+fn intermediate_ca_and_the_client_certificates_it_issues() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let certs = dev_pki_in(cwd);
+    let pki = cwd.join("pki");
+
+    let inter = certs(&["intermediate"]);
+    assert!(inter.status.success(), "{}", text(&inter));
+    assert!(
+        String::from_utf8_lossy(&inter.stdout)
+            .contains(playbook::names::INTERMEDIATE_CA_SUBJECT_DN),
+        "{}",
+        text(&inter)
+    );
+    let verify = openssl(
+        &["verify", "-CAfile", "pki/ca.pem", "pki/intermediate-ca.pem"],
+        cwd,
+    );
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    let issued = certs(&[
+        "issue",
+        "intermediate-client",
+        "--signed-by",
+        "intermediate-ca",
+    ]);
+    assert!(issued.status.success(), "{}", text(&issued));
+    let leaf = std::fs::read_to_string(pki.join("intermediate-client.pem")).unwrap();
+    assert_eq!(leaf.matches("BEGIN CERTIFICATE").count(), 2, "{leaf}");
+    let verify = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "pki/ca.pem",
+            "-untrusted",
+            "pki/intermediate-client.pem",
+            "pki/intermediate-client.pem",
+        ],
+        cwd,
+    );
+    assert!(verify.status.success(), "{}", text(&verify));
+    let without = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "pki/ca.pem",
+            "pki/intermediate-client.pem",
+        ],
+        cwd,
+    );
+    assert!(
+        !without.status.success(),
+        "the leaf alone does not chain to the root: {}",
+        text(&without)
+    );
+    let names = openssl(
+        &[
+            "x509",
+            "-in",
+            "pki/intermediate-client.pem",
+            "-noout",
+            "-subject",
+            "-issuer",
+            "-nameopt",
+            "RFC2253",
+        ],
+        cwd,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&names.stdout).trim(),
+        format!(
+            "subject={}\nissuer={}",
+            playbook::names::CLIENT_SUBJECT_DN,
+            playbook::names::INTERMEDIATE_CA_SUBJECT_DN
+        )
+    );
+    #[cfg(unix)]
+    for key in ["intermediate-ca.key.pem", "intermediate-client.key.pem"] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(pki.join(key))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{key}");
+    }
+
+    // Never overwritten without --force; replaced with it.
+    let before = std::fs::read(pki.join("intermediate-ca.key.pem")).unwrap();
+    let again = certs(&["intermediate"]);
+    assert!(!again.status.success(), "{}", text(&again));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("intermediate-ca.key.pem") && stderr.contains("--force"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(
+        std::fs::read(pki.join("intermediate-ca.key.pem")).unwrap(),
+        before
+    );
+    let forced = certs(&[
+        "issue",
+        "intermediate-client",
+        "--signed-by",
+        "intermediate-ca",
+        "--force",
+    ]);
+    assert!(forced.status.success(), "{}", text(&forced));
+
+    // The rogue CA's key is not kept: it cannot sign, and the error says which file and why.
+    let rogue = certs(&["issue", "x", "--signed-by", "rogue-ca"]);
+    assert!(!rogue.status.success(), "{}", text(&rogue));
+    let stderr = String::from_utf8_lossy(&rogue.stderr);
+    assert!(
+        stderr.contains("rogue-ca.key.pem") && stderr.contains("cannot sign"),
+        "{}",
+        text(&rogue)
+    );
+    assert!(!pki.join("x.pem").exists());
+
+    // An intermediate signs leaves only.
+    let deeper = certs(&["intermediate", "deeper", "--signed-by", "intermediate-ca"]);
+    assert!(!deeper.status.success(), "{}", text(&deeper));
+    let stderr = String::from_utf8_lossy(&deeper.stderr);
+    assert!(
+        stderr.contains("intermediate-ca.pem") && stderr.contains("pathLenConstraint 0"),
+        "{}",
+        text(&deeper)
+    );
+
+    // A name is a file name in CERTS_DIR, not a path.
+    let path = certs(&["issue", "../elsewhere"]);
+    assert!(!path.status.success(), "{}", text(&path));
+
+    for sub in ["intermediate", "issue"] {
+        let help = certs(&[sub, "--help"]);
+        assert!(help.status.success(), "{}", text(&help));
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("--signed-by"),
+            "{}",
+            text(&help)
+        );
+    }
+}
+
+/// `client certs ca` makes a second root with the dev CA's very DN, in its own files (ca.pem
+/// untouched); `revoke` puts a certificate on its own CA's CRL (openssl with -crl_check then
+/// refuses it, and still accepts the others) and refuses a certificate of the same-DN CA, naming
+/// the file and the fix; `renew` issues the same key and subject again, atomically, once or on
+/// a schedule.
+#[test]
+fn second_ca_revocation_and_renewal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let certs = dev_pki_in(cwd);
+    let pki = cwd.join("pki");
+    let ca_before = std::fs::read(pki.join("ca.pem")).unwrap();
+
+    let twin = certs(&["ca"]);
+    assert!(twin.status.success(), "{}", text(&twin));
+    assert_eq!(std::fs::read(pki.join("ca.pem")).unwrap(), ca_before);
+    let subject = |file: &str| {
+        let o = openssl(
+            &[
+                "x509", "-in", file, "-noout", "-subject", "-nameopt", "RFC2253",
+            ],
+            cwd,
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    assert_eq!(subject("pki/same-dn-ca.pem"), subject("pki/ca.pem"));
+    let issued = certs(&["issue", "twin-client", "--signed-by", "same-dn-ca"]);
+    assert!(issued.status.success(), "{}", text(&issued));
+
+    // Revocation: the dev CA's CRL lists client.pem; openssl checking it refuses client.pem.
+    let revoked = certs(&["revoke", "client"]);
+    assert!(revoked.status.success(), "{}", text(&revoked));
+    let verify = |file: &str| {
+        openssl(
+            &[
+                "verify",
+                "-crl_check",
+                "-CAfile",
+                "pki/ca.pem",
+                "-CRLfile",
+                "pki/ca.crl.pem",
+                file,
+            ],
+            cwd,
+        )
+    };
+    let refused = verify("pki/client.pem");
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("certificate revoked"),
+        "{}",
+        text(&refused)
+    );
+    let other = verify("pki/other-client.pem");
+    assert!(other.status.success(), "{}", text(&other));
+    let crl = openssl(&["crl", "-in", "pki/ca.crl.pem", "-noout", "-text"], cwd);
+    let crl_text = String::from_utf8_lossy(&crl.stdout);
+    assert!(
+        crl_text.contains("Next Update") && crl_text.contains("Key Compromise"),
+        "{crl_text}"
+    );
+
+    // The dev CA did not sign twin-client.pem, though the names are the same.
+    let wrong = certs(&["revoke", "twin-client"]);
+    assert!(!wrong.status.success(), "{}", text(&wrong));
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains("twin-client.pem")
+            && stderr.contains("same DN")
+            && stderr.contains("--signed-by"),
+        "{}",
+        text(&wrong)
+    );
+    let right = certs(&["revoke", "twin-client", "--signed-by", "same-dn-ca"]);
+    assert!(right.status.success(), "{}", text(&right));
+    assert!(pki.join("same-dn-ca.crl.pem").exists());
+    // A CA without its key cannot publish a CRL.
+    let rogue = certs(&["crl", "--signed-by", "rogue-ca"]);
+    assert!(!rogue.status.success(), "{}", text(&rogue));
+    assert!(
+        String::from_utf8_lossy(&rogue.stderr).contains("rogue-ca.key.pem"),
+        "{}",
+        text(&rogue)
+    );
+
+    // Renewal: same key and subject, a new serial, still verifying; the key file untouched.
+    let short = certs(&["issue", "short", "--seconds", "4"]);
+    assert!(short.status.success(), "{}", text(&short));
+    let key = std::fs::read(pki.join("short.key.pem")).unwrap();
+    let first = std::fs::read(pki.join("short.pem")).unwrap();
+    let once = certs(&["renew", "short"]);
+    assert!(once.status.success(), "{}", text(&once));
+    let second = std::fs::read(pki.join("short.pem")).unwrap();
+    assert!(first != second, "renewed: {}", text(&once));
+    assert_eq!(std::fs::read(pki.join("short.key.pem")).unwrap(), key);
+    assert_eq!(subject("pki/short.pem"), subject("pki/client.pem"));
+    let ok = openssl(&["verify", "-CAfile", "pki/ca.pem", "pki/short.pem"], cwd);
+    assert!(ok.status.success(), "{}", text(&ok));
+    // Twice at two thirds of a 4-second lifetime: done in well under 10 s.
+    let started = std::time::Instant::now();
+    let twice = certs(&["renew", "short", "--at", "0.66", "--times", "2"]);
+    assert!(twice.status.success(), "{}", text(&twice));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(
+        String::from_utf8_lossy(&twice.stdout)
+            .matches("renewed")
+            .count(),
+        2,
+        "{}",
+        text(&twice)
+    );
+    assert_eq!(std::fs::read(pki.join("short.key.pem")).unwrap(), key);
+    let fresh = openssl(&["verify", "-CAfile", "pki/ca.pem", "pki/short.pem"], cwd);
+    assert!(fresh.status.success(), "{}", text(&fresh));
+    let bad = certs(&["renew", "short", "--at", "1.5"]);
+    assert!(!bad.status.success(), "{}", text(&bad));
+}

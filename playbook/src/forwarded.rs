@@ -56,8 +56,10 @@ pub mod shapes;
 pub use args::{ConfigError, ProxyArgs};
 pub use shapes::{ChainOptions, Format, Reading};
 
-/// Why a request's forwarded certificate was refused. Every variant is answered with 400
-/// `invalid_request` (RFC 6749 §5.2 and RFC 6750 §3.1 agree on that code) and logged.
+/// Why a request's forwarded certificate was refused. Every variant is answered with
+/// `invalid_request` (RFC 6749 §5.2 and RFC 6750 §3.1 agree on that code) and logged: 400,
+/// but 401 for a revoked certificate (the request is well formed; its credential is not
+/// valid any more).
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardedError {
     #[error(
@@ -78,6 +80,10 @@ pub enum ForwardedError {
         peer: IpAddr,
         reason: String,
     },
+    #[error(
+        "header {header} from proxy {peer}: the forwarded client certificate is revoked (it is on the CRL of its CA, --crl)"
+    )]
+    Revoked { header: HeaderName, peer: IpAddr },
 }
 
 /// Which proxies may forward a certificate, in which header and format, and the roots
@@ -125,6 +131,14 @@ impl ForwardedCerts {
             bearer_realm: None,
             ignore_untrusted: false,
         })
+    }
+
+    /// Forwarded chains are checked by `verifier` (e.g. a
+    /// [`crate::server::revocation::CrlVerifier`], so a revoked certificate is refused)
+    /// instead of the plain verifier of the roots.
+    pub fn with_verifier(mut self, verifier: Arc<dyn ClientCertVerifier>) -> Self {
+        self.verifier = verifier;
+        self
     }
 
     /// Refusals also carry `WWW-Authenticate: Bearer realm=…, error="invalid_request"`
@@ -245,10 +259,18 @@ impl ForwardedCerts {
             .ok_or_else(|| malformed("no certificate in it".into()))?;
         self.verifier
             .verify_client_cert(leaf, intermediates, UnixTime::now())
-            .map_err(|e| ForwardedError::NotVerified {
-                header: self.header.clone(),
-                peer,
-                reason: e.to_string(),
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked) => {
+                    ForwardedError::Revoked {
+                        header: self.header.clone(),
+                        peer,
+                    }
+                }
+                e => ForwardedError::NotVerified {
+                    header: self.header.clone(),
+                    peer,
+                    reason: e.to_string(),
+                },
             })?;
         Ok(Connection::forwarded(
             client_addr,
@@ -281,7 +303,11 @@ impl ForwardedCerts {
             "error": code,
             "error_description": description,
         }));
-        let mut response = (StatusCode::BAD_REQUEST, body).into_response();
+        let status = match error {
+            ForwardedError::Revoked { .. } => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(realm) = &self.bearer_realm {
@@ -354,7 +380,7 @@ pub async fn layer(
             next.run(req).await
         }
         Err(error) => {
-            tracing::warn!(method = %req.method(), path = %req.uri().path(), peer = %conn.remote_addr, "refused (400): {error}");
+            tracing::warn!(method = %req.method(), path = %req.uri().path(), peer = %conn.remote_addr, "refused: {error}");
             forwarded.refusal(&error)
         }
     }

@@ -69,6 +69,13 @@ pub const REALM_MANAGEMENT_CLIENT_ID: &str = "realm-management";
 /// The one `realm-management` role the shipped realm gives the provisioner.
 pub const PROVISIONER_ROLES: &[&str] = &["manage-users"];
 
+// --- identity (issue 22): intermediate CAs, certificate identity labs 9 and 10 ---
+
+/// Subject DN of the intermediate CA `client certs intermediate` makes under the dev CA.
+pub const INTERMEDIATE_CA_SUBJECT_DN: &str = "CN=OAuth2 Playbook Intermediate CA,O=OAuth2 Playbook";
+/// The file name (in `certs/`, without `.pem`) of that intermediate CA.
+pub const INTERMEDIATE_CA_NAME: &str = "intermediate-ca";
+
 #[cfg(test)]
 mod tests {
     use super::*;

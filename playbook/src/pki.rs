@@ -10,17 +10,27 @@
 //! offers RSA-4096, ECDSA P-256 and Ed25519 (`client certs --key-type`). The provider's JWT
 //! signing key is RSA, as Keycloak's is, and lives in the provider, not here.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, RsaKeySize,
 };
+use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
 use crate::names;
+
+mod chain;
+mod crl;
+mod files;
+mod subject;
+
+use chain::{der_to_pem, is_self_issued, path_len};
+pub use crl::{CRL_VALID_DAYS, CrlState, Revoked, read_crl};
+pub use files::{PkiFile, write_files};
+use subject::distinguished_name;
 
 /// Password of `client.p12`, a development bundle for browsers, Postman or Java.
 pub const P12_PASSWORD: &str = "playbook";
@@ -53,6 +63,19 @@ pub enum PkiError {
 
     #[error("bad DN {dn:?}: {reason}")]
     BadDn { dn: String, reason: &'static str },
+
+    #[error(
+        "the CA {ca:?} may not sign another CA (its basicConstraints say pathLenConstraint 0: an intermediate, or a dev CA made before intermediates existed)"
+    )]
+    NoCaBelow { ca: String },
+
+    #[error(
+        "the private key is not the key of the certificate (files of two certificates mixed up?)"
+    )]
+    KeyMismatch,
+
+    #[error("not a readable CRL: {0}")]
+    BadCrl(String),
 }
 
 /// The key algorithm of every certificate in the dev PKI (CA, servers, clients).
@@ -153,6 +176,17 @@ impl Validity {
         }
     }
 
+    /// A window of `total` length that began a tenth of it (at most a minute) ago: short
+    /// lifetimes (seconds) for showing renewal.
+    pub fn lasting(total: Duration) -> Self {
+        let not_before =
+            OffsetDateTime::now_utc() - std::cmp::min(total / 10_i32, Duration::minutes(1));
+        Validity {
+            not_before,
+            not_after: not_before + total,
+        }
+    }
+
     /// A window that ended an hour ago (for showing what an expired certificate does).
     pub fn expired() -> Self {
         let now = OffsetDateTime::now_utc();
@@ -166,11 +200,15 @@ impl Validity {
 /// A certificate and its private key, in memory.
 #[derive(Clone)]
 pub struct Issued {
+    /// The certificate alone (what a proxy forwards, what `x5t#S256` hashes).
     pub cert_pem: String,
     /// PKCS#8 PEM.
     pub key_pem: String,
     pub cert_der: CertificateDer<'static>,
     key_der: Vec<u8>,
+    /// The intermediate CAs between this certificate and the root its peer trusts, nearest
+    /// first (empty when a root issued it): what it presents after itself in a handshake.
+    pub chain: Vec<CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for Issued {
@@ -189,7 +227,25 @@ impl Issued {
             key_pem: key.serialize_pem(),
             cert_der: cert.der().clone(),
             key_der: key.serialize_der(),
+            chain: Vec::new(),
         }
+    }
+
+    /// The certificate followed by its intermediate CAs, as PEM: the contents of its `.pem`
+    /// file, what a client or server presents in the handshake.
+    pub fn chain_pem(&self) -> String {
+        let mut pem = self.cert_pem.clone();
+        for der in &self.chain {
+            pem.push_str(&der_to_pem(der));
+        }
+        pem
+    }
+
+    /// The certificate followed by its intermediate CAs (rustls' `with_client_auth_cert`).
+    pub fn cert_chain(&self) -> Vec<CertificateDer<'static>> {
+        std::iter::once(self.cert_der.clone())
+            .chain(self.chain.iter().cloned())
+            .collect()
     }
 
     /// The private key (PKCS#8 DER).
@@ -202,9 +258,10 @@ impl Issued {
         crate::rfc8705::thumbprint(&self.cert_der)
     }
 
-    /// Certificate followed by key, the single-file form curl's `--cert` and reqwest accept.
+    /// Certificate (and its intermediate CAs) followed by key, the single-file form curl's
+    /// `--cert` and reqwest accept.
     pub fn identity_pem(&self) -> String {
-        format!("{}{}", self.cert_pem, self.key_pem)
+        format!("{}{}", self.chain_pem(), self.key_pem)
     }
 
     /// A password-protected PKCS#12 bundle of this identity and its CA chain.
@@ -212,6 +269,9 @@ impl Issued {
         let p12 = |e: p12_keystore::error::Error| PkiError::Pkcs12(e.to_string());
         let key = p12_keystore::PrivateKey::from_der(&self.key_der).map_err(p12)?;
         let mut certs = vec![p12_keystore::Certificate::from_der(&self.cert_der).map_err(p12)?];
+        for der in &self.chain {
+            certs.push(p12_keystore::Certificate::from_der(der).map_err(p12)?);
+        }
         for c in chain {
             certs.push(p12_keystore::Certificate::from_der(&c.cert_der).map_err(p12)?);
         }
@@ -226,30 +286,6 @@ impl Issued {
         );
         store.writer(password).write().map_err(p12)
     }
-}
-
-/// Builds an rcgen DN from an RFC 2253 string such as `CN=x,O=y` (RDNs most-specific first;
-/// rcgen writes them in DER order, i.e. reversed). Any keyword of [`crate::dn`]'s table.
-fn distinguished_name(rfc2253: &str) -> Result<rcgen::DistinguishedName, PkiError> {
-    let bad = |reason| PkiError::BadDn {
-        dn: rfc2253.to_owned(),
-        reason,
-    };
-    let mut dn = rcgen::DistinguishedName::new();
-    for part in rfc2253.split(',').rev() {
-        let (key, value) = part
-            .split_once('=')
-            .ok_or_else(|| bad("an RDN has no '='"))?;
-        let oid = crate::dn::oid_for_keyword(key.trim())
-            .ok_or_else(|| bad("unknown attribute keyword (CN, O, OU, C, ST, L, DC, UID, …)"))?;
-        let arcs: Vec<u64> = oid.split('.').filter_map(|arc| arc.parse().ok()).collect();
-        let ty = DnType::from_oid(&arcs);
-        if value.contains(['+', '\\', '"']) {
-            return Err(bad("escaped or multi-valued RDNs are not supported here"));
-        }
-        dn.push(ty, value.trim());
-    }
-    Ok(dn)
 }
 
 /// A certificate authority that can issue server and client certificates.
@@ -271,7 +307,7 @@ impl std::fmt::Debug for CertificateAuthority {
 
 impl CertificateAuthority {
     /// A new self-signed root CA with subject `dn` (RFC 2253 order) and a key of the default
-    /// [`KeyType`].
+    /// [`KeyType`]. It may sign one level of intermediate CAs (`pathLenConstraint` 1).
     pub fn new(dn: &str, validity: Validity) -> Result<Self, PkiError> {
         Self::with_key_type(dn, validity, KeyType::default())
     }
@@ -284,7 +320,7 @@ impl CertificateAuthority {
     ) -> Result<Self, PkiError> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name = distinguished_name(dn)?;
-        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
@@ -314,7 +350,51 @@ impl CertificateAuthority {
         params.not_after = validity.not_after;
         let key = self.key_type.generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(Issued::new(cert, &key))
+        Ok(Issued {
+            chain: self.chain_below_root(),
+            ..Issued::new(cert, &key)
+        })
+    }
+
+    /// What a certificate this CA issues presents after itself: this CA and the
+    /// intermediates above it, unless this CA is the (self-signed) root.
+    fn chain_below_root(&self) -> Vec<CertificateDer<'static>> {
+        if is_self_issued(&self.cert.cert_der) {
+            Vec::new()
+        } else {
+            self.cert.cert_chain()
+        }
+    }
+
+    /// An intermediate CA with subject `dn` (RFC 2253 order), signed by this CA; it issues
+    /// leaves only (`pathLenConstraint` 0), and its leaves present it after themselves. A
+    /// CA whose own `pathLenConstraint` is 0 (an intermediate, or a dev CA made before
+    /// intermediates existed) is refused with [`PkiError::NoCaBelow`].
+    pub fn intermediate(&self, dn: &str, validity: Validity) -> Result<Self, PkiError> {
+        if path_len(&self.cert.cert_der) == Some(0) {
+            return Err(PkiError::NoCaBelow {
+                ca: crate::x509::CertInfo::from_der(&self.cert.cert_der)
+                    .map(|i| i.subject)
+                    .unwrap_or_default(),
+            });
+        }
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = distinguished_name(dn)?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        let key = self.key_type.generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(CertificateAuthority {
+            cert: Issued {
+                chain: self.chain_below_root(),
+                ..Issued::new(cert, &key)
+            },
+            key_type: self.key_type,
+            issuer: Issuer::new(params, key),
+        })
     }
 
     /// A TLS server certificate (serverAuth) for `cn` with the given SANs.
@@ -338,19 +418,34 @@ impl CertificateAuthority {
     }
 
     /// The CA of an existing `ca.pem` and `ca.key.pem` (what the workshop labs sign with).
+    /// The certificate file may hold the CA's chain after it (an intermediate's file does);
+    /// self-signed certificates in it (a root) are not presented by its leaves.
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
         let key = KeyPair::from_pem(key_pem)?;
         // Certificates it issues get keys of the CA's own type.
         let key_type = KeyType::of(&key);
-        let cert_der = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
+        let mut ders = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| PkiError::Rcgen(rcgen::Error::CouldNotParseCertificate))?
+            .into_iter();
+        let cert_der = ders
+            .next()
+            .ok_or(PkiError::Rcgen(rcgen::Error::CouldNotParseCertificate))?;
+        let chain = ders.filter(|der| !is_self_issued(der)).collect();
+        let spki = x509_parser::parse_x509_certificate(&cert_der)
+            .map(|(_, c)| c.public_key().raw.to_vec())
             .map_err(|_| PkiError::Rcgen(rcgen::Error::CouldNotParseCertificate))?;
+        if spki != rcgen::PublicKeyData::subject_public_key_info(&key) {
+            return Err(PkiError::KeyMismatch);
+        }
         let issuer = Issuer::from_ca_cert_der(&cert_der, key)?;
         Ok(CertificateAuthority {
             cert: Issued {
-                cert_pem: cert_pem.to_owned(),
+                cert_pem: der_to_pem(&cert_der),
                 key_pem: key_pem.to_owned(),
                 cert_der,
                 key_der: KeyPair::from_pem(key_pem)?.serialize_der(),
+                chain,
             },
             issuer,
             key_type,
@@ -443,7 +538,7 @@ impl DevPki {
             files.push(PkiFile::cert(
                 format!("{name}.pem"),
                 what,
-                issued.cert_pem.clone(),
+                issued.chain_pem(),
             ));
             files.push(PkiFile::key(
                 format!("{name}.key.pem"),
@@ -509,90 +604,6 @@ impl DevPki {
             PkiFile::key("provisioner.key.pem".into(), provisioner.key_pem.clone()),
         ]
     }
-}
-
-/// One generated file.
-#[derive(Debug, Clone)]
-pub struct PkiFile {
-    pub name: String,
-    pub what: &'static str,
-    pub contents: Vec<u8>,
-    /// Written with mode 0600.
-    pub private: bool,
-}
-
-impl PkiFile {
-    fn cert(name: String, what: &'static str, pem: String) -> Self {
-        PkiFile {
-            name,
-            what,
-            contents: pem.into_bytes(),
-            private: false,
-        }
-    }
-    fn key(name: String, pem: String) -> Self {
-        PkiFile {
-            name,
-            what: "private key (mode 0600)",
-            contents: pem.into_bytes(),
-            private: true,
-        }
-    }
-}
-
-/// Writes `files` into `dir` atomically (temporary file, then rename), private ones with
-/// mode 0600. Without `force`, nothing is written if any target exists.
-pub fn write_files(dir: &Path, files: &[PkiFile], force: bool) -> Result<Vec<PathBuf>, PkiError> {
-    std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
-    if !force {
-        let existing: Vec<PathBuf> = files
-            .iter()
-            .map(|f| dir.join(&f.name))
-            .filter(|p| p.exists())
-            .collect();
-        if !existing.is_empty() {
-            return Err(PkiError::WouldOverwrite(existing));
-        }
-    }
-    let mut written = Vec::new();
-    for file in files {
-        let path = dir.join(&file.name);
-        let io = |source| PkiError::Io {
-            path: path.clone(),
-            source,
-        };
-        // A temporary file in the same directory, renamed over the target: a reader never
-        // sees a half-written key, and a crash leaves the old file intact.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", file.name))
-            .tempfile_in(dir)
-            .map_err(io)?;
-        set_mode(tmp.as_file(), if file.private { 0o600 } else { 0o644 }).map_err(io)?;
-        tmp.write_all(&file.contents).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        if force {
-            tmp.persist(&path).map_err(|e| io(e.error))?;
-        } else {
-            // Never clobber a file that appeared since the check above.
-            tmp.persist_noclobber(&path).map_err(|e| io(e.error))?;
-        }
-        written.push(path);
-    }
-    Ok(written)
-}
-
-#[cfg(unix)]
-fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]
@@ -672,6 +683,143 @@ mod tests {
             std::fs::read(dir.path().join("client.key.pem")).unwrap(),
             before
         );
+    }
+
+    /// A leaf of an intermediate CA presents the intermediate after itself, and a verifier
+    /// trusting only the root (rustls' `WebPkiClientVerifier`, as our servers use) accepts
+    /// the chain; the intermediate may not sign another CA; `from_pem` of its files gives
+    /// back the same chain and refuses another CA's key.
+    #[test]
+    fn intermediate_ca_issues_leaves_that_chain_to_the_root() {
+        let pki = DevPki::generate(2, 1).unwrap();
+        let validity = Validity::days_from_now(1);
+        let inter = pki
+            .ca
+            .intermediate(names::INTERMEDIATE_CA_SUBJECT_DN, validity)
+            .unwrap();
+        let info = CertInfo::from_der(&inter.cert.cert_der).unwrap();
+        assert_eq!(info.subject, names::INTERMEDIATE_CA_SUBJECT_DN);
+        assert_eq!(info.issuer, names::CA_SUBJECT_DN);
+        assert_eq!(inter.cert.chain.len(), 0, "the root issued it");
+
+        let leaf = inter
+            .issue_client(names::CLIENT_SUBJECT_DN, validity)
+            .unwrap();
+        assert_eq!(leaf.chain, vec![inter.cert.cert_der.clone()]);
+        assert_eq!(leaf.cert_chain().len(), 2);
+        assert_eq!(leaf.chain_pem().matches("BEGIN CERTIFICATE").count(), 2);
+        assert_eq!(
+            CertInfo::from_der(&leaf.cert_der).unwrap().issuer,
+            names::INTERMEDIATE_CA_SUBJECT_DN
+        );
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pki.ca.cert.cert_der.clone()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            std::sync::Arc::new(roots),
+            std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+        )
+        .build()
+        .unwrap();
+        let now = rustls_pki_types::UnixTime::now();
+        verifier
+            .verify_client_cert(&leaf.cert_der, &leaf.chain, now)
+            .expect("leaf + intermediate chains to the root");
+        assert!(
+            verifier
+                .verify_client_cert(&leaf.cert_der, &[], now)
+                .is_err(),
+            "without the intermediate there is no path"
+        );
+
+        let err = inter.intermediate("CN=Deeper,O=X", validity).unwrap_err();
+        assert!(matches!(err, PkiError::NoCaBelow { .. }), "{err}");
+
+        let again =
+            CertificateAuthority::from_pem(&inter.cert.chain_pem(), &inter.cert.key_pem).unwrap();
+        let leaf2 = again.issue_client("CN=x,O=y", validity).unwrap();
+        assert_eq!(leaf2.chain, vec![inter.cert.cert_der.clone()]);
+        let err =
+            CertificateAuthority::from_pem(&inter.cert.cert_pem, &pki.ca.cert.key_pem).unwrap_err();
+        assert!(matches!(err, PkiError::KeyMismatch), "{err}");
+    }
+
+    /// A CA's CRL, read back and extended, makes rustls' verifier (the servers' own, with
+    /// `with_crls`) refuse the revoked certificate as `CertificateRevoked` and accept another;
+    /// the CA tells its own certificates from those of a CA with the same DN; renewal keeps
+    /// the key and the subject.
+    #[test]
+    fn crl_revokes_in_rustls_and_reissue_keeps_the_key() {
+        use rustls_pki_types::CertificateRevocationListDer;
+        let pki = DevPki::generate(2, 1).unwrap();
+        let twin =
+            CertificateAuthority::new(names::CA_SUBJECT_DN, Validity::days_from_now(1)).unwrap();
+        let twin_client = twin
+            .issue_client(names::CLIENT_SUBJECT_DN, Validity::days_from_now(1))
+            .unwrap();
+        assert!(pki.ca.signed(&pki.client.cert_der));
+        assert!(!pki.ca.signed(&twin_client.cert_der), "same DN, other key");
+        assert!(!pki.ca.signed(&pki.rogue_client.cert_der));
+
+        let serial = x509_parser::parse_x509_certificate(&pki.client.cert_der)
+            .unwrap()
+            .1
+            .raw_serial()
+            .to_vec();
+        let mut state = read_crl(&pki.ca.crl(&CrlState::default()).unwrap()).unwrap();
+        state.number += 1;
+        state.revoked.push(Revoked {
+            serial,
+            time: OffsetDateTime::now_utc(),
+        });
+        let pem = pki.ca.crl(&state).unwrap();
+        let back = read_crl(&pem).unwrap();
+        assert_eq!((back.number, back.revoked.len()), (1, 1));
+
+        let crl = CertificateRevocationListDer::from_pem_slice(pem.as_bytes()).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pki.ca.cert.cert_der.clone()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            std::sync::Arc::new(roots),
+            std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+        )
+        .with_crls([crl])
+        .build()
+        .unwrap();
+        let now = rustls_pki_types::UnixTime::now();
+        let err = verifier
+            .verify_client_cert(&pki.client.cert_der, &[], now)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked)
+        );
+        verifier
+            .verify_client_cert(&pki.other_client.cert_der, &[], now)
+            .expect("not on the list");
+
+        let renewed = pki
+            .ca
+            .reissue(
+                &pki.other_client.cert_der,
+                &pki.other_client.key_pem,
+                Validity::lasting(Duration::seconds(30)),
+            )
+            .unwrap();
+        assert_eq!(renewed.key_pem, pki.other_client.key_pem);
+        assert_ne!(renewed.cert_der, pki.other_client.cert_der);
+        assert_eq!(
+            CertInfo::from_der(&renewed.cert_der).unwrap().subject,
+            names::OTHER_CLIENT_SUBJECT_DN
+        );
+        assert!(matches!(
+            pki.ca.reissue(
+                &pki.client.cert_der,
+                &pki.other_client.key_pem,
+                Validity::days_from_now(1)
+            ),
+            Err(PkiError::KeyMismatch)
+        ));
     }
 
     #[test]

@@ -36,6 +36,7 @@ use crate::error::TlsError;
 use crate::pem::Identity;
 
 pub mod background;
+pub mod revocation;
 
 pub use background::{Background, BackgroundError, StopSignal, localhost_url};
 
@@ -61,12 +62,24 @@ pub fn server_config(
     client_roots: &[CertificateDer<'static>],
     client_auth: ClientAuth,
 ) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_verified_by(identity, client_roots, client_auth, None)
+}
+
+/// The same, with client certificates checked by `verifier` when given (the CRLs of
+/// [`revocation::CrlVerifier`]) instead of a plain `WebPkiClientVerifier` of `client_roots`.
+pub fn server_config_verified_by(
+    identity: &Identity,
+    client_roots: &[CertificateDer<'static>],
+    client_auth: ClientAuth,
+    verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
-    let builder = match client_auth {
-        ClientAuth::None => builder.with_no_client_auth(),
-        ClientAuth::Required | ClientAuth::Request => {
+    let builder = match (client_auth, verifier) {
+        (ClientAuth::None, _) => builder.with_no_client_auth(),
+        (_, Some(verifier)) => builder.with_client_cert_verifier(verifier),
+        (ClientAuth::Required | ClientAuth::Request, None) => {
             let mut roots = rustls::RootCertStore::empty();
             for ca in client_roots {
                 roots.add(ca.clone())?;

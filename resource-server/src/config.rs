@@ -15,9 +15,11 @@ use clap::Parser;
 use playbook::forwarded::ForwardedCerts;
 use playbook::pem::{Identity, load_ca_certs};
 use playbook::server::ClientAuth;
+use playbook::server::revocation::CrlVerifier;
 use playbook::x509::Purpose;
 use playbook::{TlsError, names};
 use rustls::ServerConfig;
+use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::CertificateDer;
 
 /// The protected API of the mTLS client-credentials playground: checks the client
@@ -73,6 +75,14 @@ pub struct Args {
     #[arg(long)]
     pub authorized_party: Option<String>,
 
+    /// Certificate revocation lists (PEM), one per issuing CA (`client certs revoke NAME`,
+    /// `client certs crl --signed-by CA` write them): a client certificate on one is refused
+    /// in the handshake (alert certificate_revoked), a forwarded one with 401. Reread when a
+    /// file changes, without a restart. rustls checks every certificate of the chain below
+    /// the root, and refuses one whose CA has no CRL here.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
+
     #[command(flatten)]
     pub limits: playbook::server::Limits,
     /// Behind a TLS-terminating proxy: who may forward client certificates, and how.
@@ -96,10 +106,20 @@ impl Args {
         config.authorized_party = self.authorized_party.clone();
         config.client_auth = self.client_auth;
         config.limits = self.limits;
-        config.forwarded = self
-            .proxy
-            .build(&config.ca)?
-            .map(|f| Arc::new(f.with_bearer_challenge(&config.realm)));
+        if !self.crl.is_empty() {
+            config.crls = Some(Arc::new(CrlVerifier::new(
+                &config.ca,
+                config.client_auth,
+                self.crl.clone(),
+            )?));
+        }
+        config.forwarded = self.proxy.build(&config.ca)?.map(|f| {
+            let f = f.with_bearer_challenge(&config.realm);
+            Arc::new(match &config.crls {
+                Some(crls) => f.with_verifier(Arc::clone(crls) as Arc<dyn ClientCertVerifier>),
+                None => f,
+            })
+        });
         Ok(config)
     }
 
@@ -123,6 +143,8 @@ pub enum ConfigError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Proxy(#[from] playbook::forwarded::ConfigError),
+    #[error(transparent)]
+    Crl(#[from] playbook::server::revocation::CrlError),
 }
 
 /// The issuer must be an absolute https URL without query or fragment (RFC 8414 §2).
@@ -178,6 +200,8 @@ pub struct Config {
     pub limits: playbook::server::Limits,
     /// Client certificates forwarded by trusted proxies (`None`: only from the handshake).
     pub forwarded: Option<Arc<ForwardedCerts>>,
+    /// Revocation lists checked in the handshake and for forwarded certificates (`--crl`).
+    pub crls: Option<Arc<CrlVerifier>>,
 }
 
 impl Config {
@@ -201,13 +225,19 @@ impl Config {
             max_body_bytes: 64 * 1024,
             limits: playbook::server::Limits::default(),
             forwarded: None,
+            crls: None,
         }
     }
 
     /// The TLS configuration for `identity`, verifying client certificates against
     /// [`Config::ca`] as [`Config::client_auth`] says.
     pub fn server_tls(&self, identity: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
-        playbook::server::server_config(identity, &self.ca, self.client_auth)
+        playbook::server::server_config_verified_by(
+            identity,
+            &self.ca,
+            self.client_auth,
+            self.crls.clone().map(|c| c as Arc<dyn ClientCertVerifier>),
+        )
     }
 }
 

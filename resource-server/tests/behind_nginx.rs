@@ -48,6 +48,20 @@ fn forwarding(pki: &DevPki) -> ForwardedCerts {
     .expect("forwarding config")
 }
 
+/// A resource server behind nginx on `listener`: certificates from the handshake requested,
+/// forwarded ones accepted from nginx.
+fn backend(pki: &DevPki, issuer: &str, listener: TcpListener) -> resource_server::Running {
+    let mut config = resource_server::Config::new(issuer, vec![pki.ca.cert.cert_der.clone()]);
+    config.client_auth = ClientAuth::Request;
+    config.forwarded = Some(Arc::new(
+        forwarding(pki).with_bearer_challenge(names::REALM),
+    ));
+    let tls = config
+        .server_tls(&identity(&pki.resource_server))
+        .expect("TLS");
+    resource_server::spawn(listener, tls, config).expect("resource server")
+}
+
 impl Setup {
     /// The provider and two resource servers on loopback, nginx in front of them.
     async fn start() -> Setup {
@@ -84,16 +98,7 @@ impl Setup {
         let issuer = format!("{}/realms/{}", nginx.provider_url(), names::REALM);
         let mut apis = Vec::new();
         for listener in listeners {
-            let mut config =
-                resource_server::Config::new(&issuer, vec![pki.ca.cert.cert_der.clone()]);
-            config.client_auth = ClientAuth::Request;
-            config.forwarded = Some(Arc::new(
-                forwarding(&pki).with_bearer_challenge(names::REALM),
-            ));
-            let tls = config
-                .server_tls(&identity(&pki.resource_server))
-                .expect("TLS");
-            let api = resource_server::spawn(listener, tls, config).expect("resource server");
+            let api = backend(&pki, &issuer, listener);
             api.wait_ready(Duration::from_secs(20))
                 .await
                 .expect("keys loaded through nginx");
@@ -325,4 +330,65 @@ async fn mtls_terminated_at_nginx() {
         started.elapsed()
     );
     provider.stop().await.expect("provider stops");
+}
+
+/// nginx's `ssl_crl` (proxy/nginx.sh `PROXY_CRL`, the dev CA's CRL as `client certs revoke`
+/// writes it): the revoked client certificate is refused by the proxy itself, 401 saying
+/// `certificate revoked`; another certificate of the same CA goes through to the back end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_ssl_crl_refuses_a_revoked_certificate() {
+    use playbook::pki::{CrlState, PkiFile, Revoked};
+    playbook::install_crypto_provider();
+    let pki = DevPki::generate(1, 1).expect("PKI");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certs = dir.path().join("certs");
+    let crl = pki
+        .ca
+        .crl(&CrlState {
+            number: 1,
+            revoked: vec![Revoked::now(&pki.client.cert_der).expect("serial")],
+        })
+        .expect("CRL");
+    let mut files = pki.files().expect("PEM files");
+    files.push(PkiFile::cert("ca.crl.pem".into(), "CRL", crl));
+    playbook::pki::write_files(&certs, &files, false).expect("writing the PKI");
+
+    // One back end; its provider is never reached (nothing here needs a token).
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let api_addr = listener.local_addr().expect("addr");
+    let api = backend(&pki, "https://localhost:1/realms/none", listener);
+    let nowhere = SocketAddr::from(([127, 0, 0, 1], nginx::free_port()));
+    let nginx_dir = dir.path().join("nginx");
+    let crl_path = certs.join("ca.crl.pem").display().to_string();
+    let nginx = tokio::task::block_in_place(|| {
+        Nginx::start_with(
+            &certs,
+            &nginx_dir,
+            nginx::free_port(),
+            nowhere,
+            &[api_addr],
+            1,
+            &[("PROXY_CRL", crl_path)],
+        )
+    });
+    let url = format!("{}/api/whoami", nginx.api_url());
+    let get = |cert: &Issued| {
+        read(
+            support::https_client(&pki, Some(cert))
+                .get(&url)
+                .bearer_auth("not-a-token"),
+        )
+    };
+
+    let (status, body) = get(&pki.client).await;
+    refused(status, &body, 401, "invalid_token", "certificate revoked");
+
+    let (status, body) = get(&pki.other_client).await;
+    let reason = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        !reason.contains("the proxy requires"),
+        "other-client.pem is not revoked and reaches the back end: {status} {body}"
+    );
+    drop(nginx);
+    api.stop().await.expect("stop");
 }

@@ -117,7 +117,7 @@ impl Setup {
                 free_port(),
                 provider_addr,
                 &api_addrs,
-                1,
+                &[],
             )
         });
         let issuer = format!("{}/realms/{}", proxy.provider_url(), names::REALM);

@@ -14,6 +14,48 @@ pub(super) fn run(certs_dir: &Path, args: &CertsArgs, out: &Output) -> Result<bo
     match &args.show {
         Some(CertsCommand::Show { files }) => Ok(certs::show(files, out)),
         Some(CertsCommand::Check) => Ok(certs::check(certs_dir, out)),
+        Some(CertsCommand::Intermediate { name, dn, signing }) => {
+            certs::issue::intermediate(certs_dir, name, dn, signing, out)?;
+            Ok(true)
+        }
+        Some(CertsCommand::Issue { name, dn, signing }) => {
+            certs::issue::issue(certs_dir, name, dn, signing, out)?;
+            Ok(true)
+        }
+        Some(CertsCommand::Ca {
+            name,
+            dn,
+            days,
+            force,
+        }) => {
+            certs::issue::root(certs_dir, name, dn, *days, *force, out)?;
+            Ok(true)
+        }
+        Some(CertsCommand::Revoke { name, signed_by }) => {
+            certs::revoke::revoke(certs_dir, name, signed_by, out)?;
+            Ok(true)
+        }
+        Some(CertsCommand::Crl { signed_by }) => {
+            certs::revoke::crl(certs_dir, signed_by, out)?;
+            Ok(true)
+        }
+        Some(CertsCommand::Renew {
+            name,
+            signed_by,
+            every,
+            at,
+            times,
+            new_key,
+        }) => {
+            use certs::renew::Schedule;
+            let schedule = match (every, at) {
+                (Some(s), _) => Schedule::Every(std::time::Duration::from_secs_f64(s.max(0.1))),
+                (None, Some(f)) => Schedule::At(*f),
+                (None, None) => Schedule::Once,
+            };
+            certs::renew::renew(certs_dir, name, signed_by, schedule, *times, *new_key, out)?;
+            Ok(true)
+        }
         None => {
             let dir = args.out.as_deref().unwrap_or(certs_dir);
             certs::generate(dir, args.force, args.days, args.key_type, out)?;

@@ -121,18 +121,26 @@ impl Proxy {
         apis: &[SocketAddr],
         workers: usize,
     ) -> Proxy {
-        Self::start_kind(
-            Kind::Nginx,
-            certs,
-            dir,
-            provider_port,
-            provider,
-            apis,
-            workers,
-        )
+        Self::start_with(certs, dir, provider_port, provider, apis, workers, &[])
     }
 
-    /// The `kind` proxy's shipped configuration in `dir` (`workers`: nginx only).
+    /// [`Nginx::start_on`] with more of `proxy/nginx.sh`'s settings (e.g. `PROXY_CRL`).
+    pub fn start_with(
+        certs: &Path,
+        dir: &Path,
+        provider_port: u16,
+        provider: SocketAddr,
+        apis: &[SocketAddr],
+        workers: usize,
+        env: &[(&str, String)],
+    ) -> Proxy {
+        let mut all = vec![("NGINX_WORKERS", workers.to_string())];
+        all.extend_from_slice(env);
+        Self::start_kind(Kind::Nginx, certs, dir, provider_port, provider, apis, &all)
+    }
+
+    /// The `kind` proxy's shipped configuration in `dir`, with more of its driver's settings
+    /// in `env` (`NGINX_WORKERS`: nginx only, 1 unless given).
     pub fn start_kind(
         kind: Kind,
         certs: &Path,
@@ -140,7 +148,7 @@ impl Proxy {
         provider_port: u16,
         provider: SocketAddr,
         apis: &[SocketAddr],
-        workers: usize,
+        env: &[(&str, String)],
     ) -> Proxy {
         assert!(
             installed(kind),
@@ -163,7 +171,8 @@ impl Proxy {
             .env("PROVIDER_BACKEND", provider.to_string())
             .env("API_BACKENDS", backends.join(" "))
             .env("PROXY_SOURCE", IpAddr::from(PROXY_SOURCE).to_string())
-            .env("NGINX_WORKERS", workers.to_string())
+            .env("NGINX_WORKERS", "1")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

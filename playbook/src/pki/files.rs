@@ -1,0 +1,93 @@
+//! The files of the dev PKI on disk: what one file is ([`PkiFile`]) and how a set of them is
+//! written ([`write_files`]: atomically, private keys 0600, never overwriting unless asked).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::PkiError;
+
+/// One generated file.
+#[derive(Debug, Clone)]
+pub struct PkiFile {
+    pub name: String,
+    pub what: &'static str,
+    pub contents: Vec<u8>,
+    /// Written with mode 0600.
+    pub private: bool,
+}
+
+impl PkiFile {
+    /// A certificate file (mode 0644).
+    pub fn cert(name: String, what: &'static str, pem: String) -> Self {
+        PkiFile {
+            name,
+            what,
+            contents: pem.into_bytes(),
+            private: false,
+        }
+    }
+    /// A private key file (mode 0600).
+    pub fn key(name: String, pem: String) -> Self {
+        PkiFile {
+            name,
+            what: "private key (mode 0600)",
+            contents: pem.into_bytes(),
+            private: true,
+        }
+    }
+}
+
+/// Writes `files` into `dir` atomically (temporary file, then rename), private ones with
+/// mode 0600. Without `force`, nothing is written if any target exists.
+pub fn write_files(dir: &Path, files: &[PkiFile], force: bool) -> Result<Vec<PathBuf>, PkiError> {
+    std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    if !force {
+        let existing: Vec<PathBuf> = files
+            .iter()
+            .map(|f| dir.join(&f.name))
+            .filter(|p| p.exists())
+            .collect();
+        if !existing.is_empty() {
+            return Err(PkiError::WouldOverwrite(existing));
+        }
+    }
+    let mut written = Vec::new();
+    for file in files {
+        let path = dir.join(&file.name);
+        let io = |source| PkiError::Io {
+            path: path.clone(),
+            source,
+        };
+        // A temporary file in the same directory, renamed over the target: a reader never
+        // sees a half-written key, and a crash leaves the old file intact.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", file.name))
+            .tempfile_in(dir)
+            .map_err(io)?;
+        set_mode(tmp.as_file(), if file.private { 0o600 } else { 0o644 }).map_err(io)?;
+        tmp.write_all(&file.contents).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        if force {
+            tmp.persist(&path).map_err(|e| io(e.error))?;
+        } else {
+            // Never clobber a file that appeared since the check above.
+            tmp.persist_noclobber(&path).map_err(|e| io(e.error))?;
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(unix)]
+fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
