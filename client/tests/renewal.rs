@@ -69,7 +69,7 @@ async fn calls_flow_through_many_renewals_of_a_short_lived_certificate() {
 
     let s = &servers.settings;
     let roots = playbook::pem::load_ca_certs(&s.ca).unwrap();
-    let http = playbook::https::https_client(&roots, None).unwrap();
+    let http = playbook::https::https_client(&roots, None).unwrap().into();
     let metadata = client::discovery::discover(&http, &s.issuer).await.unwrap();
     let request = TokenRequest {
         client_id: s.client_id.clone(),

@@ -53,11 +53,24 @@ impl AdminApi {
                     Some(playbook::x509::Purpose::Client),
                 )?;
                 let http = playbook::https::https_client(&roots, Some(&id))?;
-                Self::as_provisioner(http, base, &s.realm, s.provisioner_client_id.as_str()).await
+                Self::as_provisioner(
+                    http.into(),
+                    base,
+                    &s.realm,
+                    s.provisioner_client_id.as_str(),
+                )
+                .await
             }
             AdminAs::Bootstrap => {
                 let http = playbook::https::https_client(&roots, None)?;
-                Self::login(http, base, &s.realm, &s.admin_username, &s.admin_password).await
+                Self::login(
+                    http.into(),
+                    base,
+                    &s.realm,
+                    &s.admin_username,
+                    &s.admin_password,
+                )
+                .await
             }
         }
     }
@@ -66,7 +79,7 @@ impl AdminApi {
     /// client authenticated by the certificate `http` presents (`tls_client_auth`); the
     /// admin calls then go over the same client. No secret, no password.
     pub async fn as_provisioner(
-        http: reqwest::Client,
+        http: crate::http::Http,
         base: Url,
         realm: &str,
         client_id: &str,
@@ -82,7 +95,7 @@ impl AdminApi {
         let sent = format!(
             "grant_type=client_credentials&client_id={client_id} (authenticated by provisioner.pem in the TLS handshake; no secret, no password)"
         );
-        let reply = crate::http::send_json(http.post(url.clone()).form(&form), &url).await?;
+        let reply = crate::http::send_json(&http, http.post(url.clone()).form(&form), &url).await?;
         let (status, body) = (reply.status, reply.json);
         if !status.is_success() {
             return Err(match body.get("error").and_then(Value::as_str) {
