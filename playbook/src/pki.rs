@@ -591,21 +591,6 @@ impl DevPki {
     }
 }
 
-impl DevPki {
-    /// The provisioner's pair (`provisioner.pem`, `provisioner.key.pem`), also what `client
-    /// certs` adds to a PKI written before the provisioner existed.
-    pub fn provisioner_files(provisioner: &Issued) -> Vec<PkiFile> {
-        vec![
-            PkiFile::cert(
-                "provisioner.pem".into(),
-                "client certificate of the provisioner (admin API with realm-management roles)",
-                provisioner.cert_pem.clone(),
-            ),
-            PkiFile::key("provisioner.key.pem".into(), provisioner.key_pem.clone()),
-        ]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::PkiError;
+use super::{DevPki, Issued, PkiError};
 
 /// One generated file.
 #[derive(Debug, Clone)]
@@ -90,4 +90,19 @@ fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
     Ok(())
+}
+
+impl DevPki {
+    /// The provisioner's pair (`provisioner.pem`, `provisioner.key.pem`), also what `client
+    /// certs` adds to a PKI written before the provisioner existed.
+    pub fn provisioner_files(provisioner: &Issued) -> Vec<PkiFile> {
+        vec![
+            PkiFile::cert(
+                "provisioner.pem".into(),
+                "client certificate of the provisioner (admin API with realm-management roles)",
+                provisioner.cert_pem.clone(),
+            ),
+            PkiFile::key("provisioner.key.pem".into(), provisioner.key_pem.clone()),
+        ]
+    }
 }
