@@ -118,10 +118,8 @@ ensure_certs() {
   if [[ ! -e "${CERTS_DIR}/ca.pem" && ! -e "${CERTS_DIR}/client.pem" ]]; then
     SETUP 2 "certificates: none in ${dir}/ yet, generating the dev PKI" && client certs
   else
-    SETUP 2 "certificates: checking the existing ones in ${dir}/"
-    # A PKI made before the provisioner existed gets its pair from the same CA.
-    [[ -e "${CERTS_DIR}/provisioner.pem" || -e "${CERTS_DIR}/provisioner.key.pem" ]] || client certs
-    client certs check || die "the certificates in ${dir}/ cannot be used as they are (see above)"
+    SETUP 2 "certificates: checking the existing ones in ${dir}/ (a PKI older than the provisioner gets its pair)"
+    { [[ -e "${CERTS_DIR}/provisioner.pem" || -e "${CERTS_DIR}/provisioner.key.pem" ]] || client certs; client certs check; } || die "the certificates in ${dir}/ cannot be used as they are (see above)"
   fi
 }
 # --lab N, before any provider starts: the lab's files (progress kept), its realm and trust.
