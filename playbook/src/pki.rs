@@ -27,7 +27,7 @@ mod crl;
 mod files;
 mod subject;
 
-use chain::{der_to_pem, is_self_issued, path_len};
+use chain::{der_to_pem, is_self_issued, path_len, random_serial};
 pub use crl::{CRL_VALID_DAYS, CrlState, Revoked, read_crl};
 pub use files::{PkiFile, write_files};
 use subject::distinguished_name;
@@ -346,6 +346,7 @@ impl CertificateAuthority {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![eku];
         params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(random_serial());
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
         let key = self.key_type.generate()?;
@@ -383,6 +384,7 @@ impl CertificateAuthority {
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(random_serial());
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
         let key = self.key_type.generate()?;
@@ -792,6 +794,13 @@ mod tests {
             )
             .unwrap();
         assert_eq!(renewed.key_pem, pki.other_client.key_pem);
+        assert_ne!(
+            CertInfo::from_der(&renewed.cert_der).unwrap().serial,
+            CertInfo::from_der(&pki.other_client.cert_der)
+                .unwrap()
+                .serial,
+            "a renewal for the same key gets a serial of its own"
+        );
         assert_ne!(renewed.cert_der, pki.other_client.cert_der);
         assert_eq!(
             CertInfo::from_der(&renewed.cert_der).unwrap().subject,

@@ -26,3 +26,13 @@ pub(super) fn der_to_pem(der: &CertificateDer<'_>) -> String {
     }
     pem + "-----END CERTIFICATE-----\n"
 }
+
+/// A random, positive 16-byte serial number. rcgen's default is a hash of the public key, so
+/// a certificate renewed for the same key would get the revoked one's serial (RFC 5280
+/// §4.1.2.2 wants them unique per CA, and a CRL names certificates by serial).
+pub(super) fn random_serial() -> rcgen::SerialNumber {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system's random number generator");
+    bytes[0] = (bytes[0] & 0x7f) | 0x01;
+    rcgen::SerialNumber::from_slice(&bytes)
+}

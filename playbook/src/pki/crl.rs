@@ -135,6 +135,7 @@ impl CertificateAuthority {
         params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(super::chain::random_serial());
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
         let new = params.signed_by(&key, &self.issuer)?;
