@@ -57,6 +57,14 @@ pub fn issuer_for(base_url: &str, realm: &str) -> String {
     format!("{}/realms/{realm}", base_url.trim_end_matches('/'))
 }
 
+// --- dpop branch (issue 26): the clients of the alternatives to mTLS ---
+
+/// A client authenticated by a client secret whose tokens are bound to a DPoP key (Keycloak
+/// client attribute `dpop.bound.access.tokens`, RFC 9449): it must send a DPoP proof.
+pub const DPOP_CLIENT_ID: &str = "oauth2-playbook-client-credentials-dpop";
+/// The secret of [`DPOP_CLIENT_ID`]. A development value: it is in the realm file on purpose.
+pub const DPOP_CLIENT_SECRET: &str = "playbook-dev-dpop-secret-change-me";
+
 #[cfg(test)]
 mod tests {
     use super::*;

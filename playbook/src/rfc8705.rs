@@ -42,6 +42,14 @@ pub struct Confirmation {
     /// ([`crate::rfc9449`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
+    /// Keycloak's `kc-jkt-type` (`DPoP`) beside `jkt`: what kind of key `jkt` names, not a
+    /// method of its own ([`crate::rfc9449::KC_JKT_TYPE`]).
+    #[serde(
+        rename = "kc-jkt-type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kc_jkt_type: Option<String>,
     /// Every other member: `jwk`, `kid`, `jku`, `jwe` (RFC 7800), or anything newer. A token
     /// bound by a method nobody here verifies must be refused, never accepted as a plain
     /// bearer token.
@@ -224,6 +232,10 @@ mod tests {
     fn other_confirmation_methods_are_refused_never_ignored() {
         let dpop: Confirmation = serde_json::from_str(r#"{"jkt":"k"}"#).unwrap();
         assert_eq!(dpop.refusal(), None);
+        // As Keycloak 26.7.5 mints it.
+        let keycloak: Confirmation =
+            serde_json::from_str(r#"{"jkt":"k","kc-jkt-type":"DPoP"}"#).unwrap();
+        assert_eq!(keycloak.refusal(), None);
         assert_eq!(dpop.jkt.as_deref(), Some("k"));
         let jwk: Confirmation = serde_json::from_str(r#"{"jwk":{}}"#).unwrap();
         assert!(jwk.refusal().unwrap().contains("[\"jwk\"]"));

@@ -36,6 +36,9 @@ pub const HEADER: &str = "DPoP";
 pub const PROOF_TYP: &str = "dpop+jwt";
 /// The member of `cnf` a DPoP-bound token carries (RFC 9449 §6.1).
 pub const METHOD: &str = "jkt";
+/// The member Keycloak 26.7.5 writes beside `jkt` in `cnf` (value `DPoP`; observed on the
+/// live server): information about `jkt`, not a confirmation method of its own.
+pub const KC_JKT_TYPE: &str = "kc-jkt-type";
 
 /// The signature algorithms a proof may use: asymmetric only (RFC 9449 §4.3 item 5), never
 /// `none` or an HMAC. What the resource server announces in its challenge's `algs`.

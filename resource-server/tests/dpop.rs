@@ -55,6 +55,7 @@ impl Setup {
         let mut cnf = json!({});
         if let Some(jkt) = jkt {
             cnf["jkt"] = json!(jkt);
+            cnf["kc-jkt-type"] = json!("DPoP");
             claims["typ"] = json!("DPoP");
         }
         if let Some(cert) = cert {
