@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::bench;
 use crate::settings::{AdminAs, Settings};
-use crate::token::{AuthMethod, ClientId, ClientSecret, Scope};
+use crate::token::{AuthMethod, Bind, ClientId, ClientSecret, Scope};
 use crate::walkthrough;
 
 /// The mTLS OAuth 2.0 client-credentials playground client (RFC 6749 §4.4, RFC 8705).
@@ -257,6 +257,14 @@ pub struct AuthArgs {
     /// The same as --auth secret (the older spelling, kept as an alias).
     #[arg(long, conflicts_with = "auth")]
     secret: bool,
+    /// How the token is sender-constrained: `mtls` (RFC 8705, to the client certificate;
+    /// the default with --auth tls), `dpop` (RFC 9449, to a DPoP key made for this run,
+    /// every request carrying a proof; with --auth secret, the realm's DPoP client) or
+    /// `none` (a plain bearer token; the default with --auth secret). The realm's clients
+    /// cannot give `--auth tls --bind none`, `--auth tls --bind dpop` (Keycloak then binds
+    /// to the certificate only) or `--auth secret --bind mtls`: the client says why.
+    #[arg(long, value_enum)]
+    bind: Option<Bind>,
 }
 
 impl AuthArgs {
@@ -267,6 +275,20 @@ impl AuthArgs {
         } else {
             self.auth
         }
+    }
+
+    /// The binding asked for (or the method's own), refused with the reason when the
+    /// realm's clients cannot give it with this method.
+    pub fn bind(&self) -> Result<Bind, crate::error::ClientError> {
+        let method = self.method();
+        let bind = self.bind.unwrap_or(Bind::default_for(method));
+        bind.check(method)
+            .map_err(|fix| crate::error::ClientError::Setting {
+                name: "--bind",
+                value: format!("{bind:?}").to_lowercase(),
+                fix,
+            })?;
+        Ok(bind)
     }
 }
 

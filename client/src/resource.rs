@@ -98,10 +98,39 @@ pub async fn call(
     token: &AccessToken,
     body: Option<&Value>,
 ) -> Result<ApiResponse, ClientError> {
+    call_with(http, base, method, path, token, body, None).await
+}
+
+/// [`call`]; with `dpop`, the token goes as `Authorization: DPoP` with a fresh proof of
+/// that key for this request (RFC 9449 §7.1: `htm`, `htu`, `ath`).
+pub async fn call_with(
+    http: &reqwest::Client,
+    base: &Url,
+    method: reqwest::Method,
+    path: &str,
+    token: &AccessToken,
+    body: Option<&Value>,
+    dpop: Option<&playbook::rfc9449::DpopKey>,
+) -> Result<ApiResponse, ClientError> {
     let url = api_url(base, path)?;
-    let mut request = http
-        .request(method, url.clone())
-        .bearer_auth(token.secret());
+    let mut request = http.request(method.clone(), url.clone());
+    request = match dpop {
+        None => request.bearer_auth(token.secret()),
+        Some(key) => {
+            let proof = key.proof(
+                method.as_str(),
+                url.as_str(),
+                Some(token.secret()),
+                crate::token::unix_now(),
+            );
+            request
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    format!("{} {}", playbook::rfc9449::SCHEME, token.secret()),
+                )
+                .header(playbook::rfc9449::HEADER, proof)
+        }
+    };
     if let Some(b) = body {
         request = request.json(b);
     }
@@ -129,12 +158,14 @@ pub fn api_url(base: &Url, path: &str) -> Result<Url, ClientError> {
     })
 }
 
-/// An access token kept until shortly before it expires.
+/// An access token kept until shortly before it expires, with the DPoP key it is bound to
+/// when it is (its calls then carry proofs of that key).
 #[derive(Debug)]
 pub struct TokenCache {
     cached: Option<(AccessToken, Instant)>,
     /// Refetch this long before `expires_in` runs out, so a token never expires in flight.
     margin: Duration,
+    dpop: Option<std::sync::Arc<playbook::rfc9449::DpopKey>>,
 }
 
 impl Default for TokenCache {
@@ -160,7 +191,14 @@ impl TokenCache {
         TokenCache {
             cached: None,
             margin,
+            dpop: None,
         }
+    }
+
+    /// The tokens of this cache are bound to `key` (RFC 9449): calls send proofs of it.
+    pub fn with_dpop(mut self, key: Option<std::sync::Arc<playbook::rfc9449::DpopKey>>) -> Self {
+        self.dpop = key;
+        self
     }
 
     /// The cached token if it has more than the margin left.
@@ -205,12 +243,14 @@ pub async fn call_cached(
     let token = cache.valid().cloned().ok_or_else(|| {
         ClientError::Jwt("the provider issued a token that expires within the cache margin".into())
     })?;
-    let response = call(http, base, method.clone(), path, &token, body).await?;
+    let dpop = cache.dpop.clone();
+    let dpop = dpop.as_deref();
+    let response = call_with(http, base, method.clone(), path, &token, body, dpop).await?;
     if response.is_invalid_token() {
         cache.clear();
         let fresh = fetch().await?;
         cache.store(&fresh);
-        let retried = call(http, base, method, path, &fresh.access_token, body).await?;
+        let retried = call_with(http, base, method, path, &fresh.access_token, body, dpop).await?;
         return Ok((retried, TokenSource::Refetched));
     }
     Ok((response, source))

@@ -9,7 +9,7 @@ use playbook::names;
 use url::Url;
 
 use crate::error::ClientError;
-use crate::token::{AuthMethod, ClientAuth, ClientId, ClientSecret, Scope, TokenRequest};
+use crate::token::{AuthMethod, Bind, ClientAuth, ClientId, ClientSecret, Scope, TokenRequest};
 
 /// Where the servers are, who we are, and which files prove it.
 #[derive(Debug, Clone)]
@@ -103,6 +103,20 @@ impl Settings {
             client_id: client_id.clone(),
             scope: self.scope.clone(),
             auth,
+        }
+    }
+
+    /// [`Settings::token_request`] for a binding: `--auth secret --bind dpop` is the realm's
+    /// DPoP client (`dpop.bound.access.tokens`, a secret of its own); every other pair is
+    /// the method's own client.
+    pub fn token_request_bound(&self, method: AuthMethod, bind: Bind) -> TokenRequest {
+        match (method, bind) {
+            (AuthMethod::Secret, Bind::Dpop) => TokenRequest {
+                client_id: ClientId::new(names::DPOP_CLIENT_ID),
+                scope: self.scope.clone(),
+                auth: ClientAuth::SecretBasic(ClientSecret::new(names::DPOP_CLIENT_SECRET)),
+            },
+            _ => self.token_request(method),
         }
     }
 

@@ -125,6 +125,59 @@ impl AuthMethod {
     }
 }
 
+/// How the token is sender-constrained, chosen on the command line (`--bind`), beside how
+/// the client authenticates (`--auth`): not every pair is one Keycloak allows, see
+/// [`Bind::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bind {
+    /// RFC 8705 §3: bound to the client certificate (`cnf.x5t#S256`); only with `--auth tls`
+    /// (the realm's mTLS client has `tls.client.certificate.bound.access.tokens` on).
+    Mtls,
+    /// RFC 9449: bound to a DPoP key the client makes for this run (`cnf.jkt`); every request
+    /// carries a proof signed with it. With `--auth secret` only (the realm's DPoP client,
+    /// `dpop.bound.access.tokens`).
+    Dpop,
+    /// Not bound: a bearer token anyone holding it can use; only with `--auth secret`.
+    None,
+}
+
+impl Bind {
+    /// The binding `auth` gets when `--bind` is not given: what the realm's client for it
+    /// does (the mTLS client's tokens are always certificate-bound, the secret client's never).
+    pub fn default_for(auth: AuthMethod) -> Bind {
+        match auth {
+            AuthMethod::Tls => Bind::Mtls,
+            AuthMethod::Secret => Bind::None,
+        }
+    }
+
+    /// Refuses a pair the realm's clients cannot give, saying why.
+    pub fn check(self, auth: AuthMethod) -> Result<(), String> {
+        match (auth, self) {
+            (AuthMethod::Tls, Bind::None) => Err(
+                "the mTLS client's tokens are always certificate-bound (Keycloak binds them when \
+                 tls.client.certificate.bound.access.tokens is on): use --auth secret for an \
+                 unbound token"
+                    .into(),
+            ),
+            (AuthMethod::Tls, Bind::Dpop) => Err(
+                "Keycloak 26.7.5 does not bind the mTLS client's token to a DPoP key: given a \
+                 proof it answers token_type DPoP, but its certificate binding replaces cnf.jkt, \
+                 so the token is bound to the certificate only. Use --auth secret --bind dpop"
+                    .into(),
+            ),
+            (AuthMethod::Secret, Bind::Mtls) => Err(
+                "a token obtained with a client secret is not bound to a certificate here (the \
+                 secret client does not have tls.client.certificate.bound.access.tokens): use \
+                 --auth tls, or --bind dpop"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// How the client proves who it is at the token endpoint.
 #[derive(Debug, Clone)]
 pub enum ClientAuth {
@@ -306,6 +359,17 @@ pub async fn request_token(
     token_endpoint: &Url,
     request: &TokenRequest,
 ) -> Result<TokenResponse, ClientError> {
+    request_token_with(http, token_endpoint, request, None).await
+}
+
+/// [`request_token`], with a DPoP proof of `dpop` in the `DPoP` header when given (RFC 9449
+/// §5): the token comes back bound to that key (`token_type` `DPoP`, `cnf.jkt`).
+pub async fn request_token_with(
+    http: &crate::http::Http,
+    token_endpoint: &Url,
+    request: &TokenRequest,
+    dpop: Option<&playbook::rfc9449::DpopKey>,
+) -> Result<TokenResponse, ClientError> {
     let mut builder = http
         .post(token_endpoint.clone())
         .header(
@@ -316,6 +380,10 @@ pub async fn request_token(
         .body(request.form_body());
     if let Some(auth) = request.authorization() {
         builder = builder.header(reqwest::header::AUTHORIZATION, auth);
+    }
+    if let Some(key) = dpop {
+        let proof = key.proof("POST", token_endpoint.as_str(), None, unix_now());
+        builder = builder.header(playbook::rfc9449::HEADER, proof);
     }
     let response = http.send(builder, token_endpoint).await?;
     let status = response.status();
@@ -357,6 +425,14 @@ pub async fn request_token(
             body: text.chars().take(300).collect(),
         }),
     }
+}
+
+/// Seconds since the Unix epoch: a DPoP proof's `iat`.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// A JWT's header and claims, decoded but **not verified**: reading them is for people;

@@ -360,3 +360,62 @@ async fn bench_command_is_bounded_and_counts_handshakes() {
     );
     servers.stop().await;
 }
+
+/// `--bind dpop` (RFC 9449): with `--auth secret` the DPoP client's token is bound to this
+/// run's key (`token_type` DPoP, `cnf.jkt`), and `client call` sends it as
+/// `Authorization: DPoP` with a proof per request, which the resource server accepts. The
+/// pairs the realm's clients cannot give (`--auth tls --bind none`, `--auth tls --bind dpop`,
+/// `--auth secret --bind mtls`) are refused with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bind_dpop_gets_and_uses_a_dpop_bound_token() {
+    let servers = start().await;
+    let o = client(
+        &servers,
+        &[],
+        &[
+            "token", "--auth", "secret", "--bind", "dpop", "--decode", "--json",
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["token_type"], "DPoP", "{doc:#}");
+    assert_eq!(doc["decoded"]["claims"]["azp"], names::DPOP_CLIENT_ID);
+    assert!(
+        doc["decoded"]["claims"]["cnf"]["jkt"].is_string(),
+        "{doc:#}"
+    );
+
+    let call = client(
+        &servers,
+        &[],
+        &[
+            "call",
+            "--auth",
+            "secret",
+            "--bind",
+            "dpop",
+            "/api/whoami",
+            "/api/whoami",
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&call.stdout);
+    assert!(call.status.success(), "{}", text(&call));
+    assert!(
+        stdout.contains("\"sender_constraint\": \"dpop\""),
+        "{}",
+        text(&call)
+    );
+
+    for refused in [
+        ["--auth", "tls", "--bind", "none"],
+        ["--auth", "secret", "--bind", "mtls"],
+    ] {
+        let args = [&["token"][..], &refused[..]].concat();
+        let o = client(&servers, &[], &args).await;
+        assert!(!o.status.success(), "{refused:?}: {}", text(&o));
+        assert!(text(&o).contains("--bind"), "{refused:?}: {}", text(&o));
+    }
+    servers.stop().await;
+}

@@ -54,6 +54,9 @@ pub struct Issue<'a> {
     pub notes: BTreeMap<String, String>,
     /// RFC 8705 §3: the client certificate's `x5t#S256`, for a certificate-bound token.
     pub bound_to: Option<String>,
+    /// RFC 9449 §6: the DPoP proof's key thumbprint, for a DPoP-bound token (set by the
+    /// token endpoint, [`crate::dpop`], not by the grant).
+    pub dpop_jkt: Option<String>,
 }
 
 /// The user-session notes both grants set: where the request came from.
@@ -150,6 +153,7 @@ pub fn client_credentials<'a>(
         scope_param,
         notes,
         bound_to,
+        dpop_jkt: None,
     })
 }
 
@@ -209,5 +213,6 @@ pub fn password<'a>(
         scope_param,
         notes: client_host_notes(req),
         bound_to: None,
+        dpop_jkt: None,
     })
 }

@@ -47,6 +47,7 @@ pub mod admin;
 pub mod client_auth;
 pub mod clock;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod grant;
 pub mod health;

@@ -51,6 +51,7 @@ pub fn mint(provider: &Provider, base: &str, issue: Issue<'_>) -> Result<Value, 
         scope_param,
         mut notes,
         bound_to,
+        dpop_jkt,
     } = issue;
     let cid = &client.client_id;
     let oidc = crate::scope::is_oidc_request(scope_param);
@@ -72,8 +73,10 @@ pub fn mint(provider: &Provider, base: &str, issue: Issue<'_>) -> Result<Value, 
     // Keycloak 26.7.5 for client_credentials too); only client_credentials answers honour
     // the lower-case token type.
     let lightweight = client.attribute_true("client.use.lightweight.access.token.enabled");
-    let typ = if session.is_none() && client.attribute_true("token.response.type.bearer.lower-case")
-    {
+    // A DPoP-bound token says so in its typ claim and in token_type (DPoPUtil's mapper).
+    let typ = if dpop_jkt.is_some() {
+        playbook::rfc9449::SCHEME
+    } else if session.is_none() && client.attribute_true("token.response.type.bearer.lower-case") {
         "bearer"
     } else {
         "Bearer"
@@ -112,6 +115,19 @@ pub fn mint(provider: &Provider, base: &str, issue: Issue<'_>) -> Result<Value, 
     if let Some(t) = &bound_to {
         claims.set("cnf", playbook::rfc8705::confirmation(t));
     }
+    // A DPoP-bound token's cnf.jkt (and Keycloak's own kc-jkt-type beside it). Keycloak
+    // 26.7.5, observed: when the token is certificate-bound too, the certificate binding
+    // (which runs after DPoP's mapper) replaces the whole cnf, so only x5t#S256 remains,
+    // while typ and token_type still say DPoP.
+    if let Some(jkt) = dpop_jkt.as_ref().filter(|_| bound_to.is_none()) {
+        claims.set(
+            "cnf",
+            json!({
+                playbook::rfc9449::METHOD: jkt,
+                playbook::rfc9449::KC_JKT_TYPE: playbook::rfc9449::SCHEME,
+            }),
+        );
+    }
     claims.set("scope", json!(scope));
     let keys = provider.keys(&realm.name).expect("every realm has keys");
     let access_token = keys.sign(keys::access_token_alg(realm, client), &claims.into_json())?;
@@ -141,9 +157,10 @@ pub fn mint(provider: &Provider, base: &str, issue: Issue<'_>) -> Result<Value, 
     match &session {
         None => tracing::info!(
             realm = %realm.name,
-            "token issued to client '{cid}': jti={jti} sub={} scope='{scope}' bound={}",
+            "token issued to client '{cid}': jti={jti} sub={} scope='{scope}' bound={} dpop={}",
             user.id,
-            bound_to.as_deref().map(|t| &t[..8.min(t.len())]).unwrap_or("no")
+            bound_to.as_deref().map(|t| &t[..8.min(t.len())]).unwrap_or("no"),
+            dpop_jkt.as_deref().map(|t| &t[..8.min(t.len())]).unwrap_or("no")
         ),
         Some(s) => {
             provider.inner.open_session(&s.sid, &user.id, s.expires);

@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     /// token (admin-cli's) carries no `sub`; its user is found through its session, as
     /// Keycloak finds it.
     pub(crate) sessions: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
+    /// The DPoP proofs the token endpoint has accepted (Keycloak's single-use store).
+    pub(crate) dpop_replay: playbook::rfc9449::ReplayCache,
 }
 
 impl Inner {
@@ -188,6 +190,7 @@ impl Provider {
                 limits: options.limits,
                 forwarded: options.forwarded,
                 sessions: Default::default(),
+                dpop_replay: playbook::rfc9449::ReplayCache::new(100_000, crate::dpop::WINDOW),
             }),
         })
     }

@@ -76,6 +76,13 @@ pub struct ClientRequest {
     /// The proxy's certificate header could not be read in a way that makes Keycloak's
     /// lookup throw rather than answer "no certificate" (`envoy`; `forwarded::LookupFailed`).
     pub lookup_failed: Option<String>,
+    /// The request's method and path: with [`ClientRequest::base`], what a DPoP proof's
+    /// `htm` and `htu` must name (RFC 9449 §4.3).
+    pub method: String,
+    pub path: String,
+    /// The `DPoP` header (RFC 9449 §4.1); several are joined with `,`, as JAX-RS's
+    /// `getHeaderString` joins them (and the proof then fails to parse).
+    pub dpop: Option<String>,
 }
 
 /// Which readers of a request body see a form, by its `Content-Type`. Keycloak 26.7.5,
@@ -162,6 +169,13 @@ where
                 .map(|(_, v)| v.into_owned())
         });
         let basic = basic_credentials(headers);
+        let dpop: Vec<&str> = headers
+            .get_all(playbook::rfc9449::HEADER)
+            .iter()
+            .map(|v| v.to_str().unwrap_or(""))
+            .collect();
+        let dpop = (!dpop.is_empty()).then(|| dpop.join(","));
+        let (method, path) = (parts.method.to_string(), parts.uri.path().to_owned());
         let base = Frontend::from_ref(provider).base_url(headers);
         // Decided before the body is taken: `FormView::of` lower-cases it itself.
         let view = FormView::of(
@@ -188,6 +202,9 @@ where
             conn,
             base,
             lookup_failed,
+            method,
+            path,
+            dpop,
         })
     }
 }

@@ -5,7 +5,7 @@
 //! 1. the request, read once ([`crate::request::ClientRequest`]);
 //! 2. the realm and `grant_type` checks;
 //! 3. client authentication ([`crate::client_auth`]), then the bearer-only and
-//!    duplicate-parameter checks;
+//!    duplicate-parameter checks, then the DPoP proof ([`crate::dpop`]);
 //! 4. the grant ([`crate::grant`]: `client_credentials`, `password`);
 //! 5. minting the tokens ([`crate::mint`]).
 //!
@@ -131,6 +131,8 @@ fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result
             "a form parameter was sent more than once",
         ));
     }
+    // DPoPUtil.handleDPoPHeader: after checkParameters, before the grant.
+    let dpop_jkt = crate::dpop::handle_dpop_header(client, req, &provider.inner.dpop_replay)?;
     let issue = match grant_type {
         "client_credentials" => crate::grant::client_credentials(realm, client, req),
         "password" => crate::grant::password(realm, client, req),
@@ -147,6 +149,7 @@ fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result
             ));
         }
     }?;
+    let issue = crate::grant::Issue { dpop_jkt, ..issue };
     crate::mint::mint(provider, &req.base, issue).map_err(|e| Failure::Internal(e.to_string()))
 }
 

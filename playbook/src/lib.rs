@@ -11,6 +11,8 @@
 //! - [`x509`]: reading a certificate back (subject, issuer, EKUs, validity).
 //! - [`rfc8705`]: certificate-bound tokens: the `x5t#S256` thumbprint, the `cnf` claim, the
 //!   comparison (constant time) and its typed outcome, for all three crates.
+//! - [`rfc9449`]: DPoP: proofs (made, verified), the `jkt` thumbprint, the replay cache, for
+//!   all three crates.
 //! - [`oauth`]: the wire error codes, RFC 6749 §5.2 and RFC 6750 §3.1, as enums; the RFC 6750
 //!   challenge, written and read.
 //! - [`error`]: [`TlsError`], what loading certificates or building TLS configs refuses.
@@ -37,6 +39,7 @@ pub mod oauth;
 pub mod pem;
 pub mod pki;
 pub mod rfc8705;
+pub mod rfc9449;
 pub mod x509;
 
 #[cfg(feature = "https")]

@@ -76,6 +76,14 @@ pub const INTERMEDIATE_CA_SUBJECT_DN: &str = "CN=OAuth2 Playbook Intermediate CA
 /// The file name (in `certs/`, without `.pem`) of that intermediate CA.
 pub const INTERMEDIATE_CA_NAME: &str = "intermediate-ca";
 
+// --- dpop branch (issue 26): the clients of the alternatives to mTLS ---
+
+/// A client authenticated by a client secret whose tokens are bound to a DPoP key (Keycloak
+/// client attribute `dpop.bound.access.tokens`, RFC 9449): it must send a DPoP proof.
+pub const DPOP_CLIENT_ID: &str = "oauth2-playbook-client-credentials-dpop";
+/// The secret of [`DPOP_CLIENT_ID`]. A development value: it is in the realm file on purpose.
+pub const DPOP_CLIENT_SECRET: &str = "playbook-dev-dpop-secret-change-me";
+
 #[cfg(test)]
 mod tests {
     use super::*;

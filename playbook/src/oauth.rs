@@ -85,6 +85,8 @@ wire_codes! {
         AccessDenied = "access_denied",
         /// Keycloak: an unexpected failure (500, "consult the server log").
         UnknownError = "unknown_error",
+        /// RFC 9449 §5: the DPoP proof sent to the token endpoint is invalid.
+        InvalidDpopProof = "invalid_dpop_proof",
     }
 }
 
@@ -102,6 +104,9 @@ wire_codes! {
         /// 503: not RFC 6750's but RFC 6749 §4.1.2.1's code for a server that cannot decide
         /// now (the resource server cannot reach the provider's keys).
         TemporarilyUnavailable = "temporarily_unavailable",
+        /// 401, RFC 9449 §7.1: the DPoP proof is missing, malformed, stale, replayed, or
+        /// not made for this request or this token.
+        InvalidDpopProof = "invalid_dpop_proof",
     }
 }
 
@@ -142,6 +147,15 @@ pub fn bearer_challenge(
         value.push_str(&format!(", scope=\"{}\"", quoted_safe(scope)));
     }
     value
+}
+
+/// The RFC 9449 §7.1 challenge: `DPoP realm="…"`, then `error="…", error_description="…"`
+/// when there is a code, then `algs="…"`, the proof algorithms accepted (every value
+/// [`quoted_safe`]).
+pub fn dpop_challenge(realm: &str, error: Option<(&BearerError, &str)>, algs: &str) -> String {
+    let bearer = bearer_challenge(realm, error, None);
+    let params = bearer.strip_prefix("Bearer ").unwrap_or(&bearer);
+    format!("DPoP {params}, algs=\"{}\"", quoted_safe(algs))
 }
 
 /// The value of `name="…"` in a `WWW-Authenticate` challenge. `error="` also occurs inside
@@ -186,6 +200,27 @@ mod tests {
         );
         assert_eq!(BearerError::InvalidToken.as_str(), "invalid_token");
         assert_eq!(BearerError::InvalidToken.to_string(), "invalid_token");
+    }
+
+    #[test]
+    fn the_dpop_challenge_has_the_bearer_parameters_and_algs() {
+        let c = dpop_challenge(
+            "r",
+            Some((&BearerError::InvalidDpopProof, "replayed \"proof\"")),
+            "ES256 PS256",
+        );
+        assert_eq!(
+            c,
+            "DPoP realm=\"r\", error=\"invalid_dpop_proof\", error_description=\"replayed 'proof'\", algs=\"ES256 PS256\""
+        );
+        assert_eq!(
+            challenge_param(&c, "error").as_deref(),
+            Some("invalid_dpop_proof")
+        );
+        assert_eq!(
+            dpop_challenge("r", None, "ES256"),
+            "DPoP realm=\"r\", algs=\"ES256\""
+        );
     }
 
     #[test]

@@ -38,39 +38,47 @@ pub struct Confirmation {
     /// RFC 8705 §3.1: the thumbprint of the certificate the token is bound to.
     #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
     pub x5t_s256: Option<String>,
-    /// Every other member: `jkt` (RFC 9449 DPoP), `jwk`, `kid`, `jku`, `jwe` (RFC 7800), or
-    /// anything newer. A token bound by a method nobody here verifies must be refused, never
-    /// accepted as a plain bearer token.
+    /// RFC 9449 §6.1: the RFC 7638 thumbprint of the client's DPoP key
+    /// ([`crate::rfc9449`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
+    /// Keycloak's `kc-jkt-type` (`DPoP`) beside `jkt`: what kind of key `jkt` names, not a
+    /// method of its own ([`crate::rfc9449::KC_JKT_TYPE`]).
+    #[serde(
+        rename = "kc-jkt-type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kc_jkt_type: Option<String>,
+    /// Every other member: `jwk`, `kid`, `jku`, `jwe` (RFC 7800), or anything newer. A token
+    /// bound by a method nobody here verifies must be refused, never accepted as a plain
+    /// bearer token.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Confirmation {
-    /// The confirmation methods in this `cnf` other than `x5t#S256`.
+    /// The confirmation methods in this `cnf` other than `x5t#S256` and `jkt`.
     pub fn unverifiable(&self) -> Vec<&str> {
         self.other.keys().map(String::as_str).collect()
     }
 
-    /// Why a resource server that checks only `x5t#S256` must refuse this `cnf`, if it must:
-    /// another method, or none at all.
+    /// Why a resource server that checks `x5t#S256` (RFC 8705) and `jkt` (RFC 9449) must
+    /// refuse this `cnf`, if it must: another method, or none at all.
     pub fn refusal(&self) -> Option<String> {
         let other = self.unverifiable();
         if !other.is_empty() {
-            let dpop = if other.contains(&"jkt") {
-                " (jkt is RFC 9449 DPoP: the token is bound to the client's DPoP key)"
-            } else {
-                ""
-            };
             return Some(format!(
-                "the token is bound by confirmation method {other:?} in its cnf claim{dpop}, \
-                 which this server does not verify; it checks only cnf.x5t#S256 (RFC 8705 \
-                 mutual-TLS binding), and a bound token is never accepted as a plain bearer \
-                 token. Get a token bound to the client certificate instead"
+                "the token is bound by confirmation method {other:?} in its cnf claim, which \
+                 this server does not verify; it checks cnf.x5t#S256 (RFC 8705 mutual-TLS \
+                 binding) and cnf.jkt (RFC 9449 DPoP), and a bound token is never accepted as \
+                 a plain bearer token. Get a token bound to the client certificate or to a \
+                 DPoP key instead"
             ));
         }
-        self.x5t_s256.is_none().then(|| {
+        (self.x5t_s256.is_none() && self.jkt.is_none()).then(|| {
             "the token's cnf claim is empty: it says the token is bound but not to what \
-             (expected cnf.x5t#S256, RFC 8705 §3.1)"
+             (expected cnf.x5t#S256, RFC 8705 §3.1, or cnf.jkt, RFC 9449 §6.1)"
                 .to_owned()
         })
     }
@@ -222,8 +230,15 @@ mod tests {
 
     #[test]
     fn other_confirmation_methods_are_refused_never_ignored() {
-        let cnf: Confirmation = serde_json::from_str(r#"{"jkt":"k"}"#).unwrap();
-        assert!(cnf.refusal().unwrap().contains("RFC 9449 DPoP"));
+        let dpop: Confirmation = serde_json::from_str(r#"{"jkt":"k"}"#).unwrap();
+        assert_eq!(dpop.refusal(), None);
+        // As Keycloak 26.7.5 mints it.
+        let keycloak: Confirmation =
+            serde_json::from_str(r#"{"jkt":"k","kc-jkt-type":"DPoP"}"#).unwrap();
+        assert_eq!(keycloak.refusal(), None);
+        assert_eq!(dpop.jkt.as_deref(), Some("k"));
+        let jwk: Confirmation = serde_json::from_str(r#"{"jwk":{}}"#).unwrap();
+        assert!(jwk.refusal().unwrap().contains("[\"jwk\"]"));
         let both: Confirmation = serde_json::from_str(r#"{"x5t#S256":"t","jwk":{}}"#).unwrap();
         assert_eq!(both.unverifiable(), ["jwk"]);
         assert!(both.refusal().is_some());

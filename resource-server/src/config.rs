@@ -59,9 +59,17 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ClientAuth::Required)]
     pub client_auth: ClientAuth,
 
-    /// Refuse tokens that are not bound to a certificate (no `cnf.x5t#S256`).
+    /// Refuse tokens that are not sender-constrained: bound neither to a certificate
+    /// (`cnf.x5t#S256`, RFC 8705) nor to a DPoP key (`cnf.jkt`, RFC 9449).
     #[arg(long)]
     pub require_binding: bool,
+
+    /// This API's URL as its clients call it (scheme, host, port, and any path prefix a
+    /// proxy adds): what a DPoP proof's `htu` must name (RFC 9449 §4.3). Behind a proxy, set
+    /// it to the proxy's URL: this server would otherwise see only its back-end address.
+    /// Default: `https://localhost:<--port>`.
+    #[arg(long, env = "RESOURCE_SERVER_PUBLIC_URL")]
+    pub public_url: Option<String>,
 
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
     #[arg(long, default_value_t = 30)]
@@ -101,6 +109,10 @@ impl Args {
         let ca = load_ca_certs(&self.ca)?;
         let mut config = Config::new(&self.issuer, ca);
         config.require_binding = self.require_binding;
+        config.public_url = Some(match &self.public_url {
+            Some(url) => check_public_url(url)?,
+            None => format!("https://localhost:{}", self.port),
+        });
         config.leeway = Duration::from_secs(self.leeway);
         config.audience = self.audience.clone();
         config.authorized_party = self.authorized_party.clone();
@@ -139,6 +151,12 @@ pub enum ConfigError {
         example = names::ISSUER
     )]
     Issuer { value: String, reason: String },
+    #[error(
+        "--public-url {value:?}: {reason}; expected this API's https URL as clients call it, \
+         e.g. https://localhost:{port}",
+        port = names::RESOURCE_SERVER_PORT
+    )]
+    PublicUrl { value: String, reason: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error(transparent)]
@@ -161,6 +179,23 @@ pub fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
         return Err(bad("an issuer has no query or fragment"));
     }
     Ok(())
+}
+
+/// The public URL must be an absolute https URL without query or fragment; returned without
+/// a trailing `/`, so that a request's path can follow it.
+pub fn check_public_url(url: &str) -> Result<String, ConfigError> {
+    let bad = |reason: &str| ConfigError::PublicUrl {
+        value: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(&format!("not a URL ({e})")))?;
+    if parsed.scheme() != "https" {
+        return Err(bad("the API is served over https"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("a base URL has no query or fragment"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 /// What the resource server needs to run, independent of files and flags.
@@ -202,6 +237,16 @@ pub struct Config {
     pub forwarded: Option<Arc<ForwardedCerts>>,
     /// Revocation lists checked in the handshake and for forwarded certificates (`--crl`).
     pub crls: Option<Arc<CrlVerifier>>,
+    /// This API's URL as clients call it, without a trailing `/`: a DPoP proof's `htu` must
+    /// be it followed by the request's path. `None`: `https://` and the request's `Host`
+    /// ([`crate::spawn`] and the binary always set it).
+    pub public_url: Option<String>,
+    /// How long a DPoP proof stays acceptable around its `iat` (Keycloak's `DPoPUtil`
+    /// defaults: 10 s lifetime, 15 s clock skew).
+    pub dpop_window: playbook::rfc9449::Window,
+    /// How many DPoP proofs (`jti`, `htu`) to remember against replay, each for the window's
+    /// retention; when full of live ones, new proofs get 503 until some expire.
+    pub dpop_replay_capacity: usize,
 }
 
 impl Config {
@@ -226,6 +271,9 @@ impl Config {
             limits: playbook::server::Limits::default(),
             forwarded: None,
             crls: None,
+            public_url: None,
+            dpop_window: playbook::rfc9449::Window::KEYCLOAK,
+            dpop_replay_capacity: 100_000,
         }
     }
 
@@ -244,6 +292,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_url_must_be_plain_https() {
+        assert_eq!(
+            check_public_url("https://api.example:8443/").unwrap(),
+            "https://api.example:8443"
+        );
+        for bad in ["http://h", "https://h/?a", "h:1"] {
+            let err = check_public_url(bad).unwrap_err().to_string();
+            assert!(err.contains("--public-url"), "{err}");
+        }
+    }
 
     #[test]
     fn issuer_must_be_plain_https() {

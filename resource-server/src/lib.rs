@@ -151,6 +151,11 @@ pub fn spawn(
     config: Config,
 ) -> Result<Running, BackgroundError> {
     let addr = listener.local_addr()?;
+    let mut config = config;
+    // DPoP proofs name the URL the client called: here, the name the dev certificates carry.
+    if config.public_url.is_none() {
+        config.public_url = Some(playbook::server::localhost_url(addr));
+    }
     let state = AppState::new(config)?;
     let serving = state.clone();
     let background = Background::spawn(|stopped| run(listener, tls, serving, stopped));

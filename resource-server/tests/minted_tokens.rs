@@ -571,11 +571,12 @@ async fn require_binding_refuses_unbound_tokens() {
     s.stop().await;
 }
 
-/// A token bound by a confirmation method this server does not check (`jkt`, RFC 9449
-/// DPoP; `jwk`, RFC 7800) is the issuer saying "only with proof of that key": it gets 401
-/// `invalid_token` naming the method, never acceptance as a plain bearer token, and not
-/// even next to a matching `x5t#S256` (half the binding unchecked is no binding). An empty
-/// `cnf` is refused too; a plain `x5t#S256` binding still passes.
+/// A token bound by a confirmation method this server does not check (`jwk`, RFC 7800) is
+/// the issuer saying "only with proof of that key": it gets 401 `invalid_token` naming the
+/// method, never acceptance as a plain bearer token, and not even next to a matching
+/// `x5t#S256` (half the binding unchecked is no binding). An empty `cnf` is refused too; a
+/// plain `x5t#S256` binding still passes. A DPoP-bound token (`jkt`, RFC 9449) sent as a
+/// bearer token is refused with a `DPoP` challenge (tests/dpop.rs has the rest of DPoP).
 #[tokio::test]
 async fn tokens_bound_by_an_unchecked_confirmation_method_are_refused() {
     let s = Setup::start().await;
@@ -586,14 +587,20 @@ async fn tokens_bound_by_an_unchecked_confirmation_method_are_refused() {
     };
     let dpop = bound(json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}));
     let answer = s.get(names::USERS_API_PATH, &dpop).await;
-    assert_invalid_token(&answer, "[\"jkt\"]");
-    assert!(answer.description().contains("DPoP"), "{answer:?}");
-    assert!(answer.description().contains("x5t#S256"), "{answer:?}");
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert_eq!(answer.error(), Some("invalid_token"));
+    assert!(answer.description().contains("DPoP-bound"), "{answer:?}");
+    let challenge = answer.challenge.as_deref().unwrap_or_default();
+    assert!(challenge.starts_with("DPoP realm="), "{challenge}");
 
     let both = bound(json!({"x5t#S256": s.pki.client.x5t_s256(), "jkt": "abc"}));
-    assert_invalid_token(&s.get(names::USERS_API_PATH, &both).await, "jkt");
+    let answer = s.get(names::USERS_API_PATH, &both).await;
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert!(answer.description().contains("jkt"), "{answer:?}");
     let jwk = bound(json!({"jwk": {"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}}));
     assert_invalid_token(&s.get(names::USERS_API_PATH, &jwk).await, "[\"jwk\"]");
+    let half = bound(json!({"x5t#S256": s.pki.client.x5t_s256(), "jwk": {"kty": "EC"}}));
+    assert_invalid_token(&s.get(names::USERS_API_PATH, &half).await, "[\"jwk\"]");
     assert_invalid_token(
         &s.get(names::USERS_API_PATH, &bound(json!({}))).await,
         "empty",

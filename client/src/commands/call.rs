@@ -12,16 +12,18 @@ use crate::output::Output;
 use crate::resource::{self, TokenCache, TokenSource};
 use crate::retry;
 use crate::settings::Settings;
-use crate::token::{self, AuthMethod};
+use crate::token::{self, AuthMethod, Bind};
 
 pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<bool, ClientError> {
     let method = args.auth.method();
+    let bind = args.auth.bind()?;
     if let Some(every) = args.every {
-        if method != AuthMethod::Tls {
+        if method != AuthMethod::Tls || bind != Bind::Mtls {
             return Err(ClientError::Setting {
                 name: "--every",
                 value: every.to_string(),
-                fix: "it follows the certificate files, so it needs --auth tls (the default)"
+                fix: "it follows the certificate files, so it needs --auth tls and --bind mtls \
+                      (the defaults)"
                     .into(),
             });
         }
@@ -43,7 +45,15 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
     // The calls always present the client certificate (the resource server requires one);
     // the token comes from the mTLS client, or with --auth secret from the client-secret one.
     let http = https(s, Some(&id))?;
-    let request = s.token_request(method);
+    let request = s.token_request_bound(method, bind);
+    // RFC 9449: one key for this run; the token request and every call carry its proofs.
+    let dpop = match bind {
+        Bind::Dpop => Some(std::sync::Arc::new(
+            playbook::rfc9449::DpopKey::generate()
+                .map_err(|e| ClientError::Jwt(format!("cannot make a DPoP key: {e}")))?,
+        )),
+        Bind::Mtls | Bind::None => None,
+    };
     let token_http = if method.presents_certificate() {
         http.clone()
     } else {
@@ -51,7 +61,7 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
     };
     let endpoint = token_endpoint(s, &request.auth).await?;
     // One token for every path; behind a lock because each retry attempt below borrows it.
-    let cache = tokio::sync::Mutex::new(TokenCache::default());
+    let cache = tokio::sync::Mutex::new(TokenCache::default().with_dpop(dpop.clone()));
     let mut all_ok = true;
     let mut results = Vec::new();
     for (i, path) in paths.iter().enumerate() {
@@ -59,7 +69,9 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
         out.step(&(i + 1).to_string(), &format!("{} {url}", args.method));
         // The resource server may still be starting: wait for it (connection refused only).
         let (response, source) = retry::until_up("the resource server", &url, s.wait, || async {
-            let fetch = async || token::request_token(&token_http, &endpoint, &request).await;
+            let fetch = async || {
+                token::request_token_with(&token_http, &endpoint, &request, dpop.as_deref()).await
+            };
             let mut cache = cache.lock().await;
             resource::call_cached(
                 &http,
@@ -75,9 +87,10 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
         .await?;
         out.note(match source {
             TokenSource::Cached => "token: reused from the cache",
-            TokenSource::Fetched => match method {
-                AuthMethod::Tls => "token: fetched (tls_client_auth)",
-                AuthMethod::Secret => "token: fetched (client_secret_basic: not bound to the certificate)",
+            TokenSource::Fetched => match (method, bind) {
+                (AuthMethod::Tls, _) => "token: fetched (tls_client_auth)",
+                (AuthMethod::Secret, Bind::Dpop) => "token: fetched (client_secret_basic with a DPoP proof: bound to the DPoP key, each call carries a proof)",
+                (AuthMethod::Secret, _) => "token: fetched (client_secret_basic: not bound to the certificate)",
             },
             TokenSource::Refetched => "token: the server said invalid_token, so a new one was fetched and the call repeated once",
         });

@@ -18,7 +18,17 @@ pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<
     let quiet = Output::quiet();
     let out = if args.raw { &quiet } else { out };
     let method = args.auth.method();
-    let request = s.token_request(method);
+    let bind = args.auth.bind()?;
+    let request = s.token_request_bound(method, bind);
+    // --bind dpop: a key for this run only; the token printed is of use only with it, so
+    // this shows what the provider answers (token_type DPoP, cnf.jkt) more than it serves.
+    let dpop = match bind {
+        token::Bind::Dpop => Some(
+            playbook::rfc9449::DpopKey::generate()
+                .map_err(|e| ClientError::Jwt(format!("cannot make a DPoP key: {e}")))?,
+        ),
+        token::Bind::Mtls | token::Bind::None => None,
+    };
     let id = if method.presents_certificate() {
         Some(identity(s)?)
     } else {
@@ -45,7 +55,14 @@ pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<
         cert: id.as_ref().map(|_| (s.cert.clone(), s.key.clone())),
     };
     out.curl(&request.curl(&endpoint, &curl_tls, out.show_secrets()));
-    let response = match token::request_token(&http, &endpoint, &request).await {
+    if let Some(key) = &dpop {
+        out.note(&format!(
+            "DPoP: a proof signed with a new P-256 key (jkt {}) in the DPoP header (RFC 9449 §4)",
+            key.jkt()
+        ));
+    }
+    let response = match token::request_token_with(&http, &endpoint, &request, dpop.as_ref()).await
+    {
         Ok(r) => r,
         Err(ClientError::OAuth { error, url }) => {
             out.recv(&format!(
@@ -80,8 +97,20 @@ pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<
             .confirmation()
             .filter(|c| !c.unverifiable().is_empty())
             .and_then(|c| c.refusal());
+        let jkt = jwt.confirmation().and_then(|c| c.jkt);
+        if let Some(jkt) = &jkt {
+            match &dpop {
+                Some(key) if key.jkt() == jkt => out.ok(&format!(
+                    "cnf.jkt {jkt} is this run's DPoP key (RFC 9449 DPoP-bound token: only with \
+                     a proof of that key)"
+                )),
+                _ => out.fail(&format!("cnf.jkt {jkt} is not this run's DPoP key")),
+            }
+        }
         if let Some(why) = &other_method {
             out.fail(why);
+        } else if jkt.is_some() && matches!(binding, Some(token::Binding::Unbound) | None) {
+            // DPoP-bound only: said above.
         } else {
             match &binding {
                 Some(token::Binding::Matches { x5t_s256 }) => out.ok(&format!(

@@ -204,6 +204,7 @@ const OPAQUE_KEYS: &[&str] = &[
     "x5c",
     "x5t",
     "x5t#S256",
+    "jkt",
     "certificate",
     "publicKey",
     "at_hash",

@@ -144,6 +144,15 @@ pub async fn client_credentials(
     secret: Option<&str>,
     cert: Option<&Issued>,
 ) -> Answer {
+    let form = client_credentials_form(client_id, secret);
+    post_form(&http(f, cert), &token_url(f), &form).await
+}
+
+/// The form of a `client_credentials` request of `client_id`, with `secret` when given.
+pub fn client_credentials_form<'a>(
+    client_id: &'a str,
+    secret: Option<&'a str>,
+) -> Vec<(&'static str, &'a str)> {
     let mut form = vec![
         ("grant_type", "client_credentials"),
         ("client_id", client_id),
@@ -151,7 +160,7 @@ pub async fn client_credentials(
     if let Some(s) = secret {
         form.push(("client_secret", s));
     }
-    post_form(&http(f, cert), &token_url(f), &form).await
+    form
 }
 
 /// The decoded payload of a JWT (no verification: tests that verify use jsonwebtoken).

@@ -22,7 +22,7 @@
 //! topic: `discovery.rs` (discovery, JWKS, health), `token.rs` (tokens granted),
 //! `token_errors.rs` (the token endpoint's refusals: the error table, `REFUSALS`, and the
 //! refusals that need more than one request), `admin.rs` (the admin API),
-//! `introspection.rs`, `fixture_realms.rs` (the realms of `tests/realm_import.rs`),
+//! `introspection.rs`, `dpop.rs` (DPoP at the token endpoint), `fixture_realms.rs` (the realms of `tests/realm_import.rs`),
 //! `imported_realms.rs` (one corpus realm per class of issue 21). What
 //! they share: `helpers.rs` (HTTPS client, requests, answers, JWT parts), `token_request.rs`
 //! (a token request as data, for the error table), `admin_api.rs`
@@ -35,6 +35,7 @@ pub mod admin;
 pub mod admin_api;
 pub mod conformance;
 pub mod discovery;
+pub mod dpop;
 pub mod fixture_realms;
 pub mod helpers;
 pub mod imported_realms;
@@ -53,6 +54,7 @@ use playbook::pki::DevPki;
 pub use admin::*;
 pub use admin_api::*;
 pub use discovery::*;
+pub use dpop::*;
 pub use fixture_realms::*;
 pub use imported_realms::*;
 pub use introspection::*;
@@ -150,6 +152,9 @@ macro_rules! scenario_names {
             provisioner_bound_token_ignored_by_admin_api,
             provisioner_forbidden_calls,
             provisioner_overreach_keycloak_allows,
+            dpop_token_response,
+            dpop_proof_refusals,
+            dpop_proof_from_other_clients,
         }
     };
 }

@@ -1,15 +1,17 @@
-//! Step 1 of the [pipeline](super): the bearer token of a request, read from the
+//! Step 1 of the [pipeline](super): the access token of a request, read from the
 //! `Authorization` header as [RFC 6750 §2.1] says. Exactly one header, scheme `Bearer`
-//! (case-insensitive, RFC 7235 §2.1), then a `b64token`. A missing token is a bare 401
+//! (case-insensitive, RFC 7235 §2.1) or `DPoP` ([RFC 9449 §7.1], the same `b64token`
+//! syntax), then a `b64token`. A missing token is a bare 401
 //! challenge; a malformed one is 400 `invalid_request`. A token in the URL
 //! (`?access_token=`, [RFC 6750 §2.3]) is refused: URLs end up in logs.
 //!
 //! [RFC 6750 §2.1]: https://www.rfc-editor.org/rfc/rfc6750#section-2.1
 //! [RFC 6750 §2.3]: https://www.rfc-editor.org/rfc/rfc6750#section-2.3
+//! [RFC 9449 §7.1]: https://www.rfc-editor.org/rfc/rfc9449#section-7.1
 
 use axum::http::{HeaderMap, header};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Scheme};
 
 /// A byte RFC 6750 §2.1 allows in a `b64token` before its trailing `=`. Written with `|`,
 /// not `||`, and ranges as wrapping subtractions, so that the check of a whole ~1 KB token
@@ -39,8 +41,23 @@ fn is_b64token(token: &str) -> bool {
             .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & is_b64token_byte(b)))
 }
 
-/// The bearer token of a request, or the refusal for a missing or malformed one.
+/// The bearer token of a request, or the refusal for a missing or malformed one (a `DPoP`
+/// token included: this is the `Bearer` scheme only).
 pub fn bearer_token<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&'a str, ApiError> {
+    match access_token(headers, query)? {
+        (Scheme::Bearer, token) => Ok(token),
+        (Scheme::Dpop, _) => Err(ApiError::NoToken(
+            "this API accepts only Bearer tokens here, not the \"DPoP\" scheme".into(),
+        )),
+    }
+}
+
+/// The access token of a request and its scheme (`Bearer`, or `DPoP`), or the refusal for
+/// a missing or malformed one.
+pub fn access_token<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Result<(Scheme, &'a str), ApiError> {
     let in_query = query.is_some_and(|q| {
         q.split('&')
             .any(|pair| pair.split('=').next() == Some("access_token"))
@@ -77,16 +94,21 @@ pub fn bearer_token<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&
     })?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     // RFC 7235 §2.1: the scheme is case-insensitive.
-    if !scheme.eq_ignore_ascii_case("Bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("Bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case(playbook::rfc9449::SCHEME) {
+        Scheme::Dpop
+    } else {
         return Err(ApiError::NoToken(format!(
-            "this API accepts only Bearer tokens, not the {scheme:?} scheme"
+            "this API accepts only Bearer and DPoP tokens, not the {scheme:?} scheme"
         )));
-    }
+    };
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
-        return Err(ApiError::InvalidRequest(
-            "Authorization: Bearer is followed by no token".into(),
-        ));
+        return Err(ApiError::InvalidRequest(format!(
+            "Authorization: {} is followed by no token",
+            scheme.name()
+        )));
     }
     if !is_b64token(token) {
         return Err(ApiError::InvalidRequest(
@@ -95,7 +117,7 @@ pub fn bearer_token<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&
                 .into(),
         ));
     }
-    Ok(token)
+    Ok((scheme, token))
 }
 
 #[cfg(test)]
@@ -147,6 +169,16 @@ mod tests {
         let code = |v: &[&str], q: Option<&str>| bearer_token(&headers(v), q).unwrap_err().code();
         assert_eq!(code(&[], None), None);
         assert_eq!(code(&["Basic dXNlcjpwYXNz"], None), None);
+        assert_eq!(code(&["DPoP abc"], None), None);
+        let dpop = |v: &str| {
+            access_token(&headers(&[v]), None)
+                .map(|(scheme, token)| (scheme, token.to_owned()))
+                .map_err(|e| e.code())
+        };
+        assert_eq!(dpop("DPoP abc.d"), Ok((Scheme::Dpop, "abc.d".into())));
+        assert_eq!(dpop("dpop abc"), Ok((Scheme::Dpop, "abc".into())));
+        assert_eq!(dpop("Bearer abc"), Ok((Scheme::Bearer, "abc".into())));
+        assert_eq!(dpop("DPoP "), Err(Some(BearerError::InvalidRequest)));
         assert_eq!(code(&["Bearer"], None), Some(BearerError::InvalidRequest));
         assert_eq!(code(&["Bearer "], None), Some(BearerError::InvalidRequest));
         assert_eq!(

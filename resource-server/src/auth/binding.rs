@@ -2,9 +2,11 @@
 //! A token whose `cnf.x5t#S256` is set may only be used on a connection whose client
 //! certificate has that SHA-256 thumbprint; the comparison (constant time) and its outcome
 //! ([`rfc8705::Binding`]) are `playbook::rfc8705`'s, this file turns them into the answer.
-//! It runs on every request, cached token or not. `--require-binding` also refuses unbound
-//! tokens. A `cnf` with any other confirmation method (`jkt` of RFC 9449 DPoP, `jwk`, …) is
-//! refused ([`check_confirmation`]): the issuer wanted a binding this server cannot check.
+//! It runs on every request, cached token or not, after the DPoP proof ([`super::dpop`]):
+//! a token bound both ways (`x5t#S256` and `jkt`) needs both. `--require-binding` also
+//! refuses tokens bound neither way. A `cnf` with any other confirmation method (`jwk`,
+//! `jku`, …) is refused ([`check_confirmation`]): the issuer wanted a binding this server
+//! cannot check.
 //!
 //! [RFC 8705 §3]: https://www.rfc-editor.org/rfc/rfc8705#section-3
 
@@ -17,7 +19,7 @@ use crate::error::ApiError;
 
 /// A `cnf` this server cannot fully verify means the issuer wanted the token bound to
 /// something this server does not check: the token is refused, never downgraded to a
-/// plain bearer token. Only `x5t#S256` (RFC 8705) is understood.
+/// plain bearer token. `x5t#S256` (RFC 8705) and `jkt` (RFC 9449) are understood.
 pub fn check_confirmation(cnf: Option<&Confirmation>) -> Result<(), ApiError> {
     match cnf.and_then(Confirmation::refusal) {
         Some(why) => Err(ApiError::InvalidToken(why)),
@@ -32,8 +34,14 @@ pub struct Binding {
     pub token_x5t_s256: Option<String>,
     /// SHA-256 thumbprint of the client certificate on this connection.
     pub connection_x5t_s256: Option<String>,
-    /// `matches`, or `unbound` (accepted because `--require-binding` is off).
+    /// `matches`, or `unbound` (accepted because `--require-binding` is off, or because the
+    /// token is DPoP-bound instead).
     pub result: &'static str,
+    /// `cnf.jkt` of the token, when it is DPoP-bound and this request's proof was signed
+    /// with that key (RFC 9449).
+    pub dpop_jkt: Option<String>,
+    /// How the token is sender-constrained: `mtls`, `dpop`, `mtls+dpop`, or `none`.
+    pub sender_constraint: &'static str,
     /// Where the client's TLS ended: `this server`, or `proxy <addr>` when a trusted
     /// proxy terminated it and forwarded the certificate (checked the same way).
     pub tls_terminated_at: String,
@@ -45,8 +53,19 @@ pub fn check_binding(
     connection: &Connection,
     require_binding: bool,
 ) -> Result<Binding, ApiError> {
+    check_sender(claims, Some(connection), None, require_binding)
+}
+
+/// [`check_binding`] for a request that may have no client certificate (`connection`
+/// `None`), and whose DPoP proof, if the token is DPoP-bound, was verified for `dpop_jkt`.
+pub fn check_sender(
+    claims: &Claims,
+    connection: Option<&Connection>,
+    dpop_jkt: Option<String>,
+    require_binding: bool,
+) -> Result<Binding, ApiError> {
     // Hashed once per connection, not per request.
-    let presented = connection.client_x5t_s256();
+    let presented = connection.and_then(Connection::client_x5t_s256);
     let binding = rfc8705::compare(claims.bound_thumbprint(), presented);
     match &binding {
         rfc8705::Binding::Matches { .. } => {}
@@ -61,10 +80,11 @@ pub fn check_binding(
                     .into(),
             ));
         }
-        rfc8705::Binding::Unbound if require_binding => {
+        rfc8705::Binding::Unbound if require_binding && dpop_jkt.is_none() => {
             return Err(ApiError::InvalidToken(
-                "the token is not bound to a certificate (no cnf.x5t#S256) and this server \
-                 requires binding (RFC 8705 §3). Get the token with the client certificate \
+                "the token is not bound to a certificate (no cnf.x5t#S256) nor to a DPoP key \
+                 (no cnf.jkt) and this server requires binding (RFC 8705 §3, RFC 9449 §6). \
+                 Get the token with the client certificate \
                  (tls_client_auth) from a client whose tokens are certificate-bound (Keycloak client \
                  attribute tls.client.certificate.bound.access.tokens=true); a token \
                  obtained with a client secret is never bound"
@@ -73,12 +93,20 @@ pub fn check_binding(
         }
         rfc8705::Binding::Unbound => {}
     }
-    let tls_terminated_at = match connection.forwarded_by {
+    let tls_terminated_at = match connection.and_then(|c| c.forwarded_by) {
         Some(proxy) => format!("proxy {proxy}"),
         None => "this server".to_owned(),
     };
+    let sender_constraint = match (&binding, &dpop_jkt) {
+        (rfc8705::Binding::Matches { .. }, Some(_)) => "mtls+dpop",
+        (rfc8705::Binding::Matches { .. }, None) => "mtls",
+        (_, Some(_)) => "dpop",
+        (_, None) => "none",
+    };
     Ok(Binding {
         result: binding.name(),
+        dpop_jkt,
+        sender_constraint,
         token_x5t_s256: binding.into_token(),
         connection_x5t_s256: presented.map(str::to_owned),
         tls_terminated_at,
@@ -123,5 +151,17 @@ mod tests {
             "unbound"
         );
         assert!(check_binding(&unbound, &conn(Some(&pki.client)), true).is_err());
+        // A DPoP-bound token meets --require-binding without a certificate; a token bound
+        // both ways still needs the certificate.
+        let dpop = check_sender(&unbound, None, Some("k".into()), true).unwrap();
+        assert_eq!((dpop.result, dpop.sender_constraint), ("unbound", "dpop"));
+        assert!(check_sender(&bound, None, Some("k".into()), false).is_err());
+        let both = check_sender(
+            &bound,
+            Some(&conn(Some(&pki.client))),
+            Some("k".into()),
+            true,
+        );
+        assert_eq!(both.unwrap().sender_constraint, "mtls+dpop");
     }
 }

@@ -29,7 +29,8 @@ pub struct Claims {
     pub iat: Option<u64>,
     #[serde(default)]
     pub jti: Option<String>,
-    /// Keycloak: `Bearer` for access tokens, `ID` for ID tokens, `Refresh` for refresh tokens.
+    /// Keycloak: `Bearer` for access tokens (`DPoP` for DPoP-bound ones), `ID` for ID tokens,
+    /// `Refresh` for refresh tokens.
     #[serde(default)]
     pub typ: Option<String>,
     /// The client the token was issued to (OIDC; Keycloak sets it).
@@ -45,7 +46,8 @@ pub struct Claims {
     /// RFC 9068 §7.2.1.1 (SCIM-style) roles, for providers that are not Keycloak.
     #[serde(default)]
     pub roles: Option<Vec<String>>,
-    /// RFC 8705 §3.1 confirmation: the certificate the token is bound to.
+    /// The confirmation: the certificate (RFC 8705 §3.1 `x5t#S256`) and/or the DPoP key
+    /// (RFC 9449 §6.1 `jkt`) the token is bound to.
     #[serde(default)]
     pub cnf: Option<Confirmation>,
     #[serde(default)]
@@ -89,6 +91,11 @@ impl Claims {
 
     pub fn bound_thumbprint(&self) -> Option<&str> {
         self.cnf.as_ref().and_then(|c| c.x5t_s256.as_deref())
+    }
+
+    /// `cnf.jkt`: the RFC 7638 thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1).
+    pub fn bound_jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().and_then(|c| c.jkt.as_deref())
     }
 }
 

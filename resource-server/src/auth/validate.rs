@@ -163,6 +163,8 @@ pub struct Validator {
     authorized_party: Option<String>,
     keys: Arc<KeyStore>,
     cache: TokenCache,
+    /// The DPoP proofs already accepted (RFC 9449 §11.1), this instance's only.
+    dpop_replay: playbook::rfc9449::ReplayCache,
 }
 
 impl Validator {
@@ -174,7 +176,16 @@ impl Validator {
             authorized_party: config.authorized_party.clone(),
             keys,
             cache: TokenCache::new(config.token_cache_size),
+            dpop_replay: playbook::rfc9449::ReplayCache::new(
+                config.dpop_replay_capacity,
+                config.dpop_window,
+            ),
         }
+    }
+
+    /// The DPoP proofs this instance has accepted ([`super::dpop`]).
+    pub fn dpop_replay(&self) -> &playbook::rfc9449::ReplayCache {
+        &self.dpop_replay
     }
 
     pub fn keys(&self) -> &Arc<KeyStore> {
@@ -263,11 +274,15 @@ impl Validator {
         // An ID token or a refresh token is signed by the same key and has the same issuer:
         // only its type tells it apart.
         match claims.typ.as_deref() {
-            Some(typ) if typ.eq_ignore_ascii_case("Bearer") => {}
+            // Keycloak writes `DPoP` into a DPoP-bound access token (`DPoPUtil`'s mapper).
+            Some(typ)
+                if typ.eq_ignore_ascii_case("Bearer")
+                    || typ.eq_ignore_ascii_case(playbook::rfc9449::SCHEME) => {}
             Some(typ) => {
                 return Err(ApiError::InvalidToken(format!(
                     "the token's typ claim is {typ:?}: it is not an access token (Keycloak \
-                     access tokens say \"Bearer\"; \"ID\" is an ID token, \"Refresh\" a refresh token)"
+                     access tokens say \"Bearer\", or \"DPoP\" when DPoP-bound; \"ID\" is an \
+                     ID token, \"Refresh\" a refresh token)"
                 )));
             }
             None if is_rfc9068(header.typ.as_deref()) => {}

@@ -18,18 +18,9 @@ use crate::discovery::DiscoveryError;
 
 /// The algorithms a token may be signed with: asymmetric only. `none` and the HMAC family
 /// are absent on purpose (a resource server holds no shared secret, and accepting HS256
-/// "signed" with the public key is the classic key-confusion forgery).
-pub const ALLOWED_ALGORITHMS: &[Algorithm] = &[
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
+/// "signed" with the public key is the classic key-confusion forgery). The same list as
+/// for DPoP proofs (RFC 9449 §4.3 item 5), kept once in `playbook::rfc9449`.
+pub const ALLOWED_ALGORITHMS: &[Algorithm] = &playbook::rfc9449::ALGORITHMS;
 
 /// One verification key from the JWKS.
 #[derive(Debug)]
