@@ -104,7 +104,7 @@ pub async fn call(
 /// [`call`]; with `dpop`, the token goes as `Authorization: DPoP` with a fresh proof of
 /// that key for this request (RFC 9449 §7.1: `htm`, `htu`, `ath`).
 pub async fn call_with(
-    http: &reqwest::Client,
+    http: &crate::http::Http,
     base: &Url,
     method: reqwest::Method,
     path: &str,
