@@ -126,9 +126,35 @@ impl AdminApi {
             ("username", username),
             ("password", password.secret()),
         ];
-        let reply = crate::http::send_json(&http, http.post(url.clone()).form(&form), &url).await?;
-        let status = reply.status;
-        let body = reply.json;
+        Self::session(
+            http,
+            base,
+            realm,
+            AdminAs::Bootstrap,
+            url,
+            &form,
+            sent,
+            &format!("admin user {username:?}: check KC_BOOTSTRAP_ADMIN_USERNAME/_PASSWORD"),
+        )
+        .await
+    }
+
+    /// A session from the token `form` gets at `url` (`sent`: the form as the narration shows
+    /// it; `hint`: added to the server's `error_description` on a refusal). The bootstrap
+    /// admin's login and the provisioner's both end here.
+    #[allow(clippy::too_many_arguments)] // the parts of one session, each named at both calls
+    pub(crate) async fn session(
+        http: crate::http::Http,
+        base: Url,
+        realm: &str,
+        who: AdminAs,
+        url: Url,
+        form: &[(&str, &str)],
+        sent: String,
+        hint: &str,
+    ) -> Result<Self, ClientError> {
+        let reply = crate::http::send_json(&http, http.post(url.clone()).form(form), &url).await?;
+        let (status, body) = (reply.status, reply.json);
         if !status.is_success() {
             return Err(match body.get("error").and_then(Value::as_str) {
                 Some(code) => ClientError::OAuth {
@@ -139,11 +165,14 @@ impl AdminApi {
                         error_description: body
                             .get("error_description")
                             .and_then(Value::as_str)
-                            .map(|d| format!("{d} (admin user {username:?}: check KC_BOOTSTRAP_ADMIN_USERNAME/_PASSWORD)")),
+                            .map(|d| format!("{d} ({hint})")),
                     },
                 },
                 None => ClientError::Unexpected {
-                    what: "admin token",
+                    what: match who {
+                        AdminAs::Bootstrap => "admin token",
+                        AdminAs::Provisioner => "provisioner token",
+                    },
                     method: reqwest::Method::POST,
                     url,
                     status: status.as_u16(),
@@ -171,7 +200,7 @@ impl AdminApi {
             base,
             realm: realm.to_owned(),
             token: AccessToken::new(token),
-            who: AdminAs::Bootstrap,
+            who,
             exchanges: std::sync::Mutex::new(vec![exchange]),
         })
     }

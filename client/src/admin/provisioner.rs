@@ -3,14 +3,11 @@
 //! by username, the role among the ones it may map: `manage-users` reads neither clients nor
 //! roles by name), and the narration's words for who called.
 
-use serde_json::Value;
 use url::Url;
 
 use super::{AdminApi, AdminAs, RoleRepresentation, UserRepresentation, join};
 use crate::error::ClientError;
-use crate::http::Exchange;
 use crate::settings::Settings;
-use crate::token::AccessToken;
 
 /// The same for the provisioner, which may not read clients nor roles by name.
 pub const RESOLVE_NOTE_PROVISIONER: &str = "the service-account user (\"service-account-<clientId>\", the \"user\" client-credentials tokens are issued for), by username, and the realm role's id and name (Keycloak wants both), among the roles the provisioner may map to that user (it may not read clients nor roles by name: no view-clients, no view-realm)";
@@ -95,53 +92,17 @@ impl AdminApi {
         let sent = format!(
             "grant_type=client_credentials&client_id={client_id} (authenticated by provisioner.pem in the TLS handshake; no secret, no password)"
         );
-        let reply = crate::http::send_json(&http, http.post(url.clone()).form(&form), &url).await?;
-        let (status, body) = (reply.status, reply.json);
-        if !status.is_success() {
-            return Err(match body.get("error").and_then(Value::as_str) {
-                Some(code) => ClientError::OAuth {
-                    url,
-                    error: crate::error::OAuthError {
-                        status: status.as_u16(),
-                        error: playbook::oauth::ErrorCode::parse(code),
-                        error_description: body
-                            .get("error_description")
-                            .and_then(Value::as_str)
-                            .map(|d| format!("{d} (the provisioner {client_id:?}: is PROVISIONER_CERT the certificate the realm expects? a realm without a provisioner needs --admin-as bootstrap)")),
-                    },
-                },
-                None => ClientError::Unexpected {
-                    what: "provisioner token",
-                    method: reqwest::Method::POST,
-                    url,
-                    status: status.as_u16(),
-                    body: body.to_string(),
-                },
-            });
-        }
-        let token = body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ClientError::BadJson {
-                url: url.clone(),
-                what: "a token response",
-                detail: "no access_token".into(),
-            })?;
-        let exchange = Exchange {
-            method: reqwest::Method::POST,
-            url: url.clone(),
-            sent: Some(sent),
-            status,
-            answer: body.clone(),
-        };
-        Ok(AdminApi {
+        Self::session(
             http,
             base,
-            realm: realm.to_owned(),
-            token: AccessToken::new(token),
-            who: AdminAs::Provisioner,
-            exchanges: std::sync::Mutex::new(vec![exchange]),
-        })
+            realm,
+            AdminAs::Provisioner,
+            url,
+            &form,
+            sent,
+            &format!("the provisioner {client_id:?}: is PROVISIONER_CERT the certificate the realm expects? a realm without a provisioner needs --admin-as bootstrap"),
+        )
+        .await
     }
 
     /// `GET /users?username=service-account-<clientId>&exact=true` (Keycloak keeps
