@@ -46,6 +46,23 @@ impl Http {
         }
     }
 
+    /// A handle trusting only `roots`, presenting `identity`; instrumented, recording into
+    /// `trace`, when the run is traced.
+    pub fn new(
+        roots: &[rustls_pki_types::CertificateDer<'static>],
+        identity: Option<&playbook::Identity>,
+        trace: Option<&playbook::https::Recorder>,
+    ) -> Result<Self, ClientError> {
+        let client = playbook::https::https_client(roots, identity)?;
+        Ok(match trace {
+            Some(recorder) => Http::instrumented(
+                client,
+                InstrumentedClient::new(roots, identity, recorder.clone())?,
+            ),
+            None => client.into(),
+        })
+    }
+
     /// Whether requests go through an instrumented client.
     pub fn is_instrumented(&self) -> bool {
         self.instrumented.is_some()

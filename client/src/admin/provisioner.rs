@@ -26,8 +26,12 @@ pub fn identity_note(who: AdminAs) -> &'static str {
 
 impl AdminApi {
     /// A session as `s.admin_as`: the provisioner (token over mTLS with its certificate, no
-    /// password) or the bootstrap admin ([`AdminApi::login`]).
-    pub async fn open(s: &Settings) -> Result<Self, ClientError> {
+    /// password) or the bootstrap admin ([`AdminApi::login`]); recorded into `trace` when the
+    /// run is traced.
+    pub async fn open(
+        s: &Settings,
+        trace: Option<&playbook::https::Recorder>,
+    ) -> Result<Self, ClientError> {
         let roots = playbook::pem::load_ca_certs(&s.ca)?;
         let base = s.admin_base()?;
         match s.admin_as {
@@ -49,25 +53,12 @@ impl AdminApi {
                     &s.provisioner_key,
                     Some(playbook::x509::Purpose::Client),
                 )?;
-                let http = playbook::https::https_client(&roots, Some(&id))?;
-                Self::as_provisioner(
-                    http.into(),
-                    base,
-                    &s.realm,
-                    s.provisioner_client_id.as_str(),
-                )
-                .await
+                let http = crate::http::Http::new(&roots, Some(&id), trace)?;
+                Self::as_provisioner(http, base, &s.realm, s.provisioner_client_id.as_str()).await
             }
             AdminAs::Bootstrap => {
-                let http = playbook::https::https_client(&roots, None)?;
-                Self::login(
-                    http.into(),
-                    base,
-                    &s.realm,
-                    &s.admin_username,
-                    &s.admin_password,
-                )
-                .await
+                let http = crate::http::Http::new(&roots, None, trace)?;
+                Self::login(http, base, &s.realm, &s.admin_username, &s.admin_password).await
             }
         }
     }

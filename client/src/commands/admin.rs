@@ -31,7 +31,7 @@ pub(super) async fn run(
         },
     );
     out.note(identity_note(s.admin_as));
-    let api = retry::until_up("the provider", &base, s.wait, || AdminApi::open(s)).await?;
+    let api = retry::until_up("the provider", &base, s.wait, || AdminApi::open(s, None)).await?;
     out.exchanges(&api.take_exchanges());
     out.step("2", "the service-account user, the role");
     out.note(match api.who() {

@@ -164,7 +164,10 @@ pub async fn call(
 /// role mappings.
 pub async fn admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
     let base = ctx.s.admin_base()?;
-    crate::retry::until_up("the provider", &base, ctx.s.wait, || AdminApi::open(ctx.s)).await
+    crate::retry::until_up("the provider", &base, ctx.s.wait, || {
+        AdminApi::open(ctx.s, None)
+    })
+    .await
 }
 
 /// The bootstrap admin's session, quietly: for the labs that read or change a client's
@@ -174,7 +177,7 @@ pub async fn bootstrap_admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
     let mut s = ctx.s.clone();
     s.admin_as = crate::settings::AdminAs::Bootstrap;
     let base = s.admin_base()?;
-    crate::retry::until_up("the provider", &base, s.wait, || AdminApi::open(&s)).await
+    crate::retry::until_up("the provider", &base, s.wait, || AdminApi::open(&s, None)).await
 }
 
 /// The first certificate in a PEM file, parsed.

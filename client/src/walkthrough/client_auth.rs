@@ -74,7 +74,7 @@ pub(super) async fn step_3b(
     let d = steps.begin("3b");
     out.note("Same subject DN as client.pem, but signed by a CA the provider does not trust:\na DN alone proves nothing; the chain to a trusted CA is what makes it a proof.");
     let roots = pem::load_ca_certs(&s.ca)?;
-    let http = super::context::https(&roots, Some(rogue), ctx.trace.as_ref())?;
+    let http = crate::http::Http::new(&roots, Some(rogue), ctx.trace.as_ref())?;
     let r = ctx
         .request_token(
             &http,

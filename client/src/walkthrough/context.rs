@@ -7,9 +7,8 @@
 use std::path::Path;
 
 use playbook::Identity;
-use playbook::https::{InstrumentedClient, Recorder};
+use playbook::https::Recorder;
 use playbook::x509::CertInfo;
-use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 
 use crate::admin::AdminApi;
@@ -44,23 +43,6 @@ pub(super) struct Context<'a> {
     pub(super) rogue: Option<Identity>,
     /// Where a traced run (`--html`) records its connections.
     pub(super) trace: Option<Recorder>,
-}
-
-/// An HTTPS handle trusting only `roots`, presenting `identity`; instrumented, recording
-/// into `trace`, when the run is traced.
-pub(super) fn https(
-    roots: &[CertificateDer<'static>],
-    identity: Option<&Identity>,
-    trace: Option<&Recorder>,
-) -> Result<Http, ClientError> {
-    let client = playbook::https::https_client(roots, identity)?;
-    Ok(match trace {
-        Some(recorder) => Http::instrumented(
-            client,
-            InstrumentedClient::new(roots, identity, recorder.clone())?,
-        ),
-        None => client.into(),
-    })
 }
 
 impl Context<'_> {
@@ -175,7 +157,7 @@ impl Context<'_> {
             "{}:",
             crate::admin::identity_note(self.s.admin_as)
         ));
-        let api = AdminApi::open(self.s).await?;
+        let api = AdminApi::open(self.s, self.trace.as_ref()).await?;
         self.out.exchanges(&api.take_exchanges());
         Ok(api)
     }

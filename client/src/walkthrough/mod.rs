@@ -79,9 +79,9 @@ pub async fn run(
         )?)
     };
     let trace = options.trace.as_ref();
-    let anonymous = context::https(&roots, None, trace)?;
-    let with_client = context::https(&roots, Some(&client), trace)?;
-    let with_other = context::https(&roots, Some(&other), trace)?;
+    let anonymous = crate::http::Http::new(&roots, None, trace)?;
+    let with_client = crate::http::Http::new(&roots, Some(&client), trace)?;
+    let with_other = crate::http::Http::new(&roots, Some(&other), trace)?;
     let started = Instant::now();
 
     out.heading("RFC 8705 mutual-TLS client credentials, step by step");
