@@ -44,13 +44,7 @@ usage() {
 }
 
 apache_bin() {
-  if command -v apache2 >/dev/null 2>&1; then
-    command -v apache2
-  elif [[ -x /usr/sbin/apache2 ]]; then
-    printf '/usr/sbin/apache2'
-  else
-    die "Apache httpd is not installed: apt-get install apache2 (Debian/Ubuntu), then run this again"
-  fi
+  proxy_bin apache2 "Apache httpd" apache2
 }
 
 # Writes APACHE_DIR/httpd.conf from the template and checks it with apache2 -t.

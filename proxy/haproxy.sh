@@ -44,13 +44,7 @@ usage() {
 }
 
 haproxy_bin() {
-  if command -v haproxy >/dev/null 2>&1; then
-    command -v haproxy
-  elif [[ -x /usr/sbin/haproxy ]]; then
-    printf '/usr/sbin/haproxy'
-  else
-    die "HAProxy is not installed: apt-get install haproxy (Debian/Ubuntu), then run this again"
-  fi
+  proxy_bin haproxy "HAProxy" haproxy
 }
 
 # Writes HAPROXY_DIR/haproxy.cfg from the template, the server certificate+key files HAProxy

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What proxy/haproxy.sh and proxy/apache.sh share (sourced after scripts/env.sh and
-# scripts/lib.sh): the settings every proxy takes, a template rendered into the proxy's own
-# directory, the wait until it listens, the stop by pid file, and the access-log table.
+# scripts/lib.sh): the settings every proxy takes, where its binary is, a template rendered
+# into the proxy's own directory, the wait until it listens, the stop by pid file, and the
+# access-log table.
 # shellcheck disable=SC2034  # sourced
 
 PROXY_PROVIDER_PORT="${PROXY_PROVIDER_PORT:-${PROVIDER_PORT}}"
@@ -10,6 +11,19 @@ PROVIDER_BACKEND="${PROVIDER_BACKEND:-127.0.0.1:$((PROXY_PROVIDER_PORT + 1))}"
 API_BACKENDS="${API_BACKENDS:-127.0.0.1:$((PROXY_API_PORT + 1)) 127.0.0.1:$((PROXY_API_PORT + 2))}"
 PROXY_SOURCE="${PROXY_SOURCE:-127.0.0.2}"
 READY_TIMEOUT_SECS="${READY_TIMEOUT_SECS:-10}"
+
+# The proxy's binary (`proxy_bin BINARY WHAT PACKAGE`): on PATH, else Debian's /usr/sbin/BINARY;
+# else dies naming the package to install.
+proxy_bin() {
+  local bin="$1" what="$2" package="$3"
+  if command -v "${bin}" >/dev/null 2>&1; then
+    command -v "${bin}"
+  elif [[ -x "/usr/sbin/${bin}" ]]; then
+    printf '/usr/sbin/%s' "${bin}"
+  else
+    die "${what} is not installed: apt-get install ${package} (Debian/Ubuntu), then run this again"
+  fi
+}
 
 # The dev PKI's directory, absolute, with the files a proxy needs; dies with the fix.
 proxy_certs() {
