@@ -38,6 +38,7 @@ use crate::walkthrough;
 ///   client walkthrough                steps 1-8, narrated; --json for scripts
 ///   client lab list                   the workshop labs (check N, reset N, solve N)
 ///   client bench api --reuse full     load an API route (or `token`): req/s, latency, handshakes
+///   client compare                    mTLS, client secret and DPoP side by side: attacks, cost
 ///
 /// Settings: each option below can also come from the environment variable shown as
 /// [env: …], or from a `.env` file in the current directory (real environment variables
@@ -207,6 +208,24 @@ pub enum Command {
     ///   client bench api --auth secret --json     an unbound token; JSON for scripts
     #[command(verbatim_doc_comment)]
     Bench(BenchArgs),
+    /// mTLS beside its alternatives, live: the same flow with each method (client secret,
+    /// mTLS certificate-bound, DPoP; mTLS + DPoP is shown with why Keycloak gives no such
+    /// token), then the same attacks from another machine (a stolen token, a stolen client
+    /// credential, a replayed DPoP proof), and one markdown table: what the thief gets, what
+    /// each party checked, and the cost measured in this run by the instrumented client
+    /// (token requests/s, API calls/s, TLS handshakes, bytes on the wire). Needs
+    /// client.pem and other-client.pem (the thief's). Exits non-zero if a run fails.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Token requests per method (sequential, connection kept alive): token requests/s.
+    #[arg(long, default_value_t = 50)]
+    pub tokens: u32,
+    /// API calls per method with one token (sequential, kept alive): API calls/s.
+    #[arg(long, default_value_t = 200)]
+    pub calls: u32,
 }
 
 #[derive(Debug, Args)]

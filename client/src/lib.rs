@@ -20,6 +20,8 @@
 //! - [`bench`](mod@bench): `client bench`, a bounded load against the token endpoint or an API route;
 //!   [`load`]: its load generator (HTTP/1.1 over mTLS, an HDR histogram), which the resource
 //!   server's `vs_bare` bench borrows.
+//! - [`compare`]: `client compare`, mTLS beside a client secret and DPoP: the same flow and
+//!   the same attacks, the cost measured by the instrumented client.
 //! - [`output`]: numbered human output, `--json` for scripts, secrets shortened.
 //! - [`rotation`]: a client that follows its certificate files: a new certificate, a new
 //!   token, no failed call (workshop lab 6).
@@ -38,6 +40,7 @@ pub mod bench;
 pub mod certs;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod discovery;
 pub mod doctor;
 pub mod error;

@@ -112,24 +112,40 @@ pub async fn call_with(
     body: Option<&Value>,
     dpop: Option<&playbook::rfc9449::DpopKey>,
 ) -> Result<ApiResponse, ClientError> {
+    let proof = match dpop {
+        None => None,
+        Some(key) => Some(key.proof(
+            method.as_str(),
+            api_url(base, path)?.as_str(),
+            Some(token.secret()),
+            crate::token::unix_now(),
+        )),
+    };
+    call_with_proof(http, base, method, path, token, body, proof.as_deref()).await
+}
+
+/// [`call`] with a DPoP proof made beforehand (`Some`: the token goes as
+/// `Authorization: DPoP`, the proof in the `DPoP` header), exactly as given: `client
+/// compare` sends a captured proof a second time, from another connection.
+pub async fn call_with_proof(
+    http: &crate::http::Http,
+    base: &Url,
+    method: reqwest::Method,
+    path: &str,
+    token: &AccessToken,
+    body: Option<&Value>,
+    proof: Option<&str>,
+) -> Result<ApiResponse, ClientError> {
     let url = api_url(base, path)?;
-    let mut request = http.request(method.clone(), url.clone());
-    request = match dpop {
+    let mut request = http.request(method, url.clone());
+    request = match proof {
         None => request.bearer_auth(token.secret()),
-        Some(key) => {
-            let proof = key.proof(
-                method.as_str(),
-                url.as_str(),
-                Some(token.secret()),
-                crate::token::unix_now(),
-            );
-            request
-                .header(
-                    reqwest::header::AUTHORIZATION,
-                    format!("{} {}", playbook::rfc9449::SCHEME, token.secret()),
-                )
-                .header(playbook::rfc9449::HEADER, proof)
-        }
+        Some(proof) => request
+            .header(
+                reqwest::header::AUTHORIZATION,
+                format!("{} {}", playbook::rfc9449::SCHEME, token.secret()),
+            )
+            .header(playbook::rfc9449::HEADER, proof),
     };
     if let Some(b) = body {
         request = request.json(b);

@@ -11,7 +11,8 @@
 //!
 //! The labs are those of `client::lab::LABS`, each with its test from `common/labs.rs`.
 //! Before the labs, the same Keycloak runs `client walkthrough --html` and the page is
-//! opened in headless Chromium (`common/browser.rs`).
+//! opened in headless Chromium (`common/browser.rs`), then `client compare`, its thief's
+//! outcomes asserted (`common/compare.rs`).
 //!
 //! One Keycloak (instance `labs-tests`, free ports) serves the labs that need no restart (1 to
 //! 6 and 8) in turn; each lab leaves the realm as its reset puts it. Lab 7 runs last:
@@ -93,6 +94,11 @@ async fn every_lab_on_native_keycloak() {
         html.contains("CertificateUnknown"),
         "step 3b's alert from Java's TLS stack"
     );
+
+    // `client compare` on the same Keycloak (issue 26): the thief's outcomes as on the
+    // embedded provider (`common/compare.rs`); a few seconds, no start of its own.
+    let table = common::compare::compare_and_assert(&env.dir, &env.settings).await;
+    println!("client compare on Keycloak:\n{table}");
 
     let on = "native Keycloak";
     let mut results = Results::default();

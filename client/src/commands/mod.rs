@@ -10,6 +10,7 @@
 //! - `admin`: `client admin` (Keycloak's Admin REST API, the realm role).
 //! - `walkthrough`: `client walkthrough`.
 //! - `bench`: `client bench`.
+//! - `compare`: `client compare` (the rows and attacks are in [`crate::compare`]).
 //! - `doctor`: `client doctor` (the checks are in [`crate::doctor`]).
 //!
 //! `client lab` is dispatched to [`crate::lab::command`].
@@ -18,6 +19,7 @@ mod admin;
 mod bench;
 mod call;
 mod certs;
+mod compare;
 mod discover;
 mod doctor;
 mod token;
@@ -67,6 +69,7 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
         Command::Admin(cmd) => admin::run(s, cmd, out).await,
         Command::Lab(args) => crate::lab::command::run(s, args, out).await,
         Command::Bench(args) => bench::run(s, args, out).await,
+        Command::Compare(args) => compare::run(s, args, out).await,
         Command::Walkthrough(args) => walkthrough::run(s, args, out).await,
         Command::Doctor => Ok(doctor::run(s, out)),
     }

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod browser;
+pub mod compare;
 pub mod labs;
 
 use std::path::Path;
