@@ -111,34 +111,15 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
 /// thumbprint) and another presented certificate: read from its `WWW-Authenticate` header
 /// (else its JSON body) with the parsers the client and the resource server share.
 fn replay_check(text: &str, thumbprint: &str) -> Check {
-    let status = text
-        .lines()
-        .find(|l| l.starts_with("HTTP/"))
-        .unwrap_or("(no HTTP status line)")
-        .trim();
-    let challenge = text.lines().find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("www-authenticate")
-            .then(|| value.trim().to_owned())
-    });
-    let body: Option<serde_json::Value> = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .and_then(|l| serde_json::from_str(l).ok());
-    let field = |name: &str| {
-        challenge
-            .as_deref()
-            .and_then(|c| playbook::oauth::challenge_param(c, name))
-            .or_else(|| body.as_ref()?.get(name)?.as_str().map(str::to_owned))
-    };
-    let code = field("error").map(|c| BearerError::parse(&c));
-    let (bound, presented) = field("error_description")
+    let answer = probe::SavedAnswer::parse(text);
+    let status = answer.status_line.as_str();
+    let code = answer.field("error").map(|c| BearerError::parse(&c));
+    let (bound, presented) = answer
+        .field("error_description")
         .as_deref()
         .and_then(playbook::rfc8705::parse_mismatch)
         .unzip();
-    let ok = status.split_whitespace().nth(1) == Some("401")
+    let ok = answer.status() == Some("401")
         && code == Some(BearerError::InvalidToken)
         && bound.as_deref() == Some(thumbprint)
         && presented.as_deref().is_some_and(|p| p != thumbprint);

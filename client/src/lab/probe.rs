@@ -267,3 +267,53 @@ pub fn unreachable_hint(e: &ClientError) -> String {
         None => running.to_owned(),
     }
 }
+
+/// An HTTP answer as `curl -i` saved it (labs 4 and 12 read the attendee's): the status line,
+/// the `WWW-Authenticate` challenge, and the JSON body when there is one.
+#[derive(Debug)]
+pub struct SavedAnswer {
+    /// `HTTP/1.1 401 Unauthorized`, or a placeholder when there is none.
+    pub status_line: String,
+    pub challenge: Option<String>,
+    body: Option<serde_json::Value>,
+}
+
+impl SavedAnswer {
+    pub fn parse(text: &str) -> Self {
+        let status_line = text
+            .lines()
+            .find(|l| l.starts_with("HTTP/"))
+            .unwrap_or("(no HTTP status line)")
+            .trim()
+            .to_owned();
+        let challenge = text.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("www-authenticate")
+                .then(|| value.trim().to_owned())
+        });
+        let body = text
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .and_then(|l| serde_json::from_str(l).ok());
+        SavedAnswer {
+            status_line,
+            challenge,
+            body,
+        }
+    }
+
+    /// The status code, `401`.
+    pub fn status(&self) -> Option<&str> {
+        self.status_line.split_whitespace().nth(1)
+    }
+
+    /// `name="…"` from the challenge (shared parser), else `name` in the JSON body.
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.challenge
+            .as_deref()
+            .and_then(|c| playbook::oauth::challenge_param(c, name))
+            .or_else(|| self.body.as_ref()?.get(name)?.as_str().map(str::to_owned))
+    }
+}

@@ -78,6 +78,7 @@ pub const TESTS: &[(u8, LabTest)] = &[
         LabTest::Restarting(|env, restart| Box::pin(lab7(env, restart))),
     ),
     (8, LabTest::Plain(|env| Box::pin(lab8(env)))),
+    (12, LabTest::Plain(|env| Box::pin(lab12(env)))),
 ];
 
 /// The test of lab `n`; panics, naming this file, for a lab of `LABS` without one.
@@ -248,12 +249,14 @@ pub async fn lab1(env: &LabEnv) {
         listed.lines().next().unwrap().ends_with("passes"),
         "{listed}"
     );
-    let past = (LABS.len() + 1).to_string();
+    let last = LABS.iter().map(|l| l.info.number).max().unwrap();
+    let past = (last + 1).to_string();
     let o = lab(env, &["check", &past]).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let numbers: Vec<String> = LABS.iter().map(|l| l.info.number.to_string()).collect();
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains(&format!("1 to {}", LABS.len())),
-        "{}",
+        String::from_utf8_lossy(&o.stderr).contains(&numbers.join(", ")),
+        "the valid numbers named: {}",
         text(&o)
     );
     // A CSR with the RDNs in the wrong order: the checker names the DN the realm expects
@@ -524,4 +527,24 @@ pub async fn lab8(env: &LabEnv) {
     ] {
         assert!(seen.contains(line), "{line} in {seen}");
     }
+}
+
+/// Lab 12: mTLS and DPoP mixed up on purpose; the checker reads the saved answers and
+/// `why.txt`, and an explanation naming the wrong binding fails, naming the file.
+pub async fn lab12(env: &LabEnv) {
+    reset_fails_solve_passes(env, "12").await;
+    let why = env.dir.join("labs-work/lab12/why.txt");
+    std::fs::write(
+        &why,
+        "bearer.txt: bound to the certificate, x5t#S256\n\
+         wrong-scheme.txt: the token is cnf.jkt-bound\n\
+         no-proof.txt: cnf.jkt, and no proof of its key\n",
+    )
+    .unwrap();
+    let swapped = lab(env, &["check", "12"]).await;
+    assert_failed_with_hints(&swapped, "12");
+    assert_stdout_has(&swapped, "why bearer.txt was refused");
+    assert_stdout_has(&swapped, "why wrong-scheme.txt was refused");
+    let reset = lab(env, &["reset", "12"]).await;
+    assert!(reset.status.success(), "reset 12: {}", text(&reset));
 }
