@@ -141,11 +141,19 @@ impl ResourceServerSpec {
 
     /// `./start.sh`'s resource server: the files in `certs`; behind a `proxy`, the client
     /// certificate comes in its header, and the handshake only requests one (the proxy
-    /// connects without a certificate of its own).
-    pub fn from_dir(certs: &Path, issuer: &str, proxy: &ProxyArgs) -> Result<Self, StartError> {
+    /// connects without a certificate of its own). `public_url` is its URL as clients call
+    /// it (`--public-url`: the proxy's, behind one), which a DPoP proof's `htu` must name:
+    /// behind a proxy the server itself sees only its back-end address.
+    pub fn from_dir(
+        certs: &Path,
+        issuer: &str,
+        public_url: &str,
+        proxy: &ProxyArgs,
+    ) -> Result<Self, StartError> {
         resource_server::config::check_issuer(issuer)?;
         let ca = playbook::pem::load_ca_certs(&certs.join("ca.pem"))?;
         let mut config = resource_server::Config::new(issuer, ca);
+        config.public_url = Some(resource_server::config::check_public_url(public_url)?);
         if let Some(forwarded) = proxy.build(&config.ca)? {
             config.forwarded = Some(Arc::new(forwarded.with_bearer_challenge(&config.realm)));
             config.client_auth = ClientAuth::Request;

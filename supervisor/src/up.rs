@@ -249,9 +249,7 @@ async fn start_servers(args: &Args, started: &mut Vec<Supervised>) -> Result<(),
     }
     let since = Instant::now();
     for &port in &args.resource_server_ports {
-        let mut spec =
-            ResourceServerSpec::from_dir(&args.certs_dir, args.issuer.as_str(), &args.proxy)
-                .map_err(|e| playbook::report::error_chain(&e))?;
+        let mut spec = resource_server_spec(args)?;
         spec.port = port;
         let log = match behind_proxy {
             true => args.log_dir.join(format!("resource-server-{port}.log")),
@@ -278,6 +276,19 @@ async fn start_servers(args: &Args, started: &mut Vec<Supervised>) -> Result<(),
         since.elapsed().as_secs()
     ));
     Ok(())
+}
+
+/// A resource server as `./start.sh` runs it (port still to set): the files in
+/// `--certs-dir`, the proxy's trust, and `--resource-server` (the proxy's URL, behind one)
+/// as its public URL, the URL DPoP proofs name.
+pub fn resource_server_spec(args: &Args) -> Result<ResourceServerSpec, String> {
+    ResourceServerSpec::from_dir(
+        &args.certs_dir,
+        args.issuer.as_str(),
+        args.resource_server.as_str(),
+        &args.proxy,
+    )
+    .map_err(|e| playbook::report::error_chain(&e))
 }
 
 /// Starts one server on its thread and says where it listens and logs.
