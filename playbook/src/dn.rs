@@ -12,7 +12,9 @@
 //! certificate, [`normalize`] for a configured string. It covers the keywords Java knows
 //! (`CN C L ST O OU STREET DC UID`) plus the three Keycloak adds (`SERIALNUMBER`,
 //! `BUSINESSCATEGORY`, `JURISDICTIONCOUNTRYNAME`); other attributes render as
-//! `OID=#hex`, as Java does.
+//! `OID=#hex`, as Java does. A configured `EMAILADDRESS=` is parsed as Java parses it (an
+//! IA5String), so it renders `OID=#hex` too and equals the certificate's (lab 9's `email`
+//! cell, decided by native Keycloak).
 //!
 //! The regex mode (`x509.allow.regex.pattern.comparison=true`) matches Java's legacy
 //! `X500Name#toString` instead: [`java_legacy`] (", "-separated, quoted values,
