@@ -203,8 +203,8 @@ fn key_file(cell: &Cell) -> String {
     format!("{}.key.pem", cell.name)
 }
 
-/// Asks the live provider for a token with each cell's certificate; `None` for a cell
-/// whose files are missing.
+/// Asks the live provider for a token with each cell's certificate (as its client); for a
+/// cell whose files cannot be loaded, what is wrong with them.
 pub async fn observe(
     ctx: &Ctx<'_>,
     dir: &Path,
