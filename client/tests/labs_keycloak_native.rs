@@ -15,10 +15,11 @@
 //! outcomes asserted (`common/compare.rs`).
 //!
 //! One Keycloak (instance `labs-tests`, free ports) serves the labs that need no restart (1 to
-//! 6 and 8) in turn; each lab leaves the realm as its reset puts it. Lab 7 runs last:
-//! trusting a certificate is a Keycloak start option (`--truststore-paths`), so it restarts Keycloak twice, as an
+//! 6 and 8) in turn; each lab leaves the realm as its reset puts it. Labs 7 and 9 run last:
+//! trusting a certificate is a Keycloak start option (`--truststore-paths`), so lab 7 restarts Keycloak twice, as an
 //! attendee restarts `./start.sh --lab 7`: with the lab's realm copy and the certificate
-//! trusted, then without the trust. Three starts in all, about 30-100 s each.
+//! trusted, then without the trust; lab 9 once, as `./start.sh --lab 9` starts it (its realm
+//! copy, its truststore with the same-DN CA). Four starts in all, about 30-100 s each.
 //!
 //! `scripts/test.sh` runs it with the other native Keycloak suites whenever Java is there,
 //! and always under `CI=true`. It is `#[ignore]`d only so that a bare `cargo test` on a
@@ -127,7 +128,7 @@ async fn every_lab_on_native_keycloak() {
     };
     resource_server.stop().await.unwrap();
 
-    // The labs that restart Keycloak (lab 7), last: each restart stops the running Keycloak
+    // The labs that restart Keycloak (labs 7 and 9), last: each restart stops the running Keycloak
     // first (same instance), then starts it on the lab's realm copy (the lab's client is in
     // it: every start imports anew).
     let running = Arc::new(Mutex::new(Some(keycloak)));

@@ -12,7 +12,9 @@
 //! certificate, [`normalize`] for a configured string. It covers the keywords Java knows
 //! (`CN C L ST O OU STREET DC UID`) plus the three Keycloak adds (`SERIALNUMBER`,
 //! `BUSINESSCATEGORY`, `JURISDICTIONCOUNTRYNAME`); other attributes render as
-//! `OID=#hex`, as Java does.
+//! `OID=#hex`, as Java does. A configured `EMAILADDRESS=` is parsed as Java parses it (an
+//! IA5String), so it renders `OID=#hex` too and equals the certificate's (lab 9's `email`
+//! cell, decided by native Keycloak).
 //!
 //! The regex mode (`x509.allow.regex.pattern.comparison=true`) matches Java's legacy
 //! `X500Name#toString` instead: [`java_legacy`] (", "-separated, quoted values,
@@ -242,11 +244,12 @@ fn parse(input: &str) -> Result<Rfc2253Name, DnParseError> {
             keyword_for_oid(key)
                 .map(str::to_owned)
                 .unwrap_or_else(|| key.to_owned())
+        } else if let Some(oid) = oid_for_keyword(key) {
+            keyword_for_oid(oid).unwrap_or(key).to_owned()
+        } else if let Some(oid) = ia5_keyword_oid(key) {
+            oid.to_owned()
         } else {
-            match oid_for_keyword(key) {
-                Some(oid) => keyword_for_oid(oid).unwrap_or(key).to_owned(),
-                None => return Err(err("unknown attribute keyword")),
-            }
+            return Err(err("unknown attribute keyword"));
         };
         // value
         while chars.peek() == Some(&' ') {
@@ -317,6 +320,11 @@ fn parse(input: &str) -> Result<Rfc2253Name, DnParseError> {
             s.truncate(keep);
             Value::Text(s)
         };
+        // Java encodes an emailAddress given as text as an IA5String, and renders it `#hex`.
+        let value = match value {
+            Value::Text(s) if key == EMAIL_OID => Value::Der(ia5_string_der(&s)),
+            other => other,
+        };
         rdn.push(Ava { key, value });
         while chars.peek() == Some(&' ') {
             chars.next();
@@ -332,6 +340,37 @@ fn parse(input: &str) -> Result<Rfc2253Name, DnParseError> {
         }
     }
     Ok(Rfc2253Name(rdns))
+}
+
+/// PKCS #9 emailAddress.
+const EMAIL_OID: &str = "1.2.840.113549.1.9.1";
+
+/// The OID of a keyword Java's `X500Principal(String)` parses although its RFC 2253
+/// rendering has no keyword for it (it renders `OID=#hex`): `EMAILADDRESS`, any case, as
+/// `openssl -nameopt RFC2253` prints it (`emailAddress=…`; native Keycloak 26.7.5 matched
+/// it in lab 9, `client/tests/golden/lab9-keycloak.json`). Java's alias `EMAIL` is left out
+/// until a live Keycloak has been asked about it.
+fn ia5_keyword_oid(key: &str) -> Option<&'static str> {
+    "EMAILADDRESS"
+        .eq_ignore_ascii_case(key)
+        .then_some(EMAIL_OID)
+}
+
+/// The DER of an IA5String holding `s` (Java's `DerValue(tag_IA5String, s)`).
+fn ia5_string_der(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut der = vec![0x16];
+    match u8::try_from(bytes.len()) {
+        Ok(n) if n < 0x80 => der.push(n),
+        Ok(n) => der.extend([0x81, n]),
+        Err(_) => {
+            let n = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+            der.push(0x82);
+            der.extend(n.to_be_bytes());
+        }
+    }
+    der.extend_from_slice(bytes);
+    der
 }
 
 fn is_known_keyword(key: &str) -> bool {
@@ -426,6 +465,18 @@ mod tests {
             normalize("SERIALNUMBER=42,O=Org").unwrap(),
             "SERIALNUMBER=42,O=Org"
         );
+    }
+
+    #[test]
+    fn email_address_parses_as_java_does_and_renders_by_oid() {
+        // `openssl x509 -noout -subject -nameopt RFC2253` prints `emailAddress=`; Java parses
+        // it as an IA5String and its RFC 2253 rendering has no keyword for it.
+        let want = "1.2.840.113549.1.9.1=#16106c616239406578616d706c652e6f7267,CN=c,O=Org";
+        assert_eq!(
+            normalize("emailAddress=lab9@example.org,CN=c,O=Org").unwrap(),
+            want
+        );
+        assert_eq!(normalize(want).unwrap(), want);
     }
 
     #[test]

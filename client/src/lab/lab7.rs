@@ -9,9 +9,6 @@
 //! refused. The checker runs twice: it records the token it saw (`labs/work/lab7/.progress`)
 //! and passes once the refusal follows.
 
-use playbook::names;
-use serde_json::json;
-
 use super::probe::{self, TokenOutcome};
 use super::{Check, Ctx, Lab, LabInfo};
 use crate::error::ClientError;
@@ -144,40 +141,18 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
 /// The lab's client, as the admin API creates it and as the realm copy lists it. Its
 /// `x509.casubjectdn` is blank: there is no CA (Keycloak logs that this is deprecated).
 fn client_rep() -> serde_json::Value {
-    json!({
-        "clientId": CLIENT_ID,
-        "enabled": true,
-        "protocol": "openid-connect",
-        "publicClient": false,
-        "bearerOnly": false,
-        "standardFlowEnabled": false,
-        "directAccessGrantsEnabled": false,
-        "serviceAccountsEnabled": true,
-        "clientAuthenticatorType": "client-x509",
-        "attributes": {
-            "x509.subjectdn": SUBJECT_DN,
-            "x509.allow.regex.pattern.comparison": "false",
-            "tls.client.certificate.bound.access.tokens": "true",
-            "client_credentials.use_refresh_token": "false"
-        }
-    })
+    super::x509_client(
+        CLIENT_ID,
+        &[
+            ("x509.subjectdn", SUBJECT_DN),
+            ("x509.allow.regex.pattern.comparison", "false"),
+        ],
+    )
 }
 
 /// The stock realm plus the lab's client and its service-account user.
 fn write_realm_copy(ctx: &Ctx<'_>) -> Result<(), ClientError> {
-    let mut realm = ctx.stock_realm()?;
-    if let Some(clients) = realm["clients"].as_array_mut() {
-        clients.push(client_rep());
-    }
-    if let Some(users) = realm["users"].as_array_mut() {
-        users.push(json!({
-            "username": format!("service-account-{CLIENT_ID}"),
-            "enabled": true,
-            "serviceAccountClientId": CLIENT_ID,
-            "realmRoles": [format!("default-roles-{}", names::REALM)]
-        }));
-    }
-    ctx.write_realm_copy(7, &realm)
+    ctx.write_realm_copy_with(7, &[client_rep()])
 }
 
 /// Offline, before the servers start: the realm copy, if missing.

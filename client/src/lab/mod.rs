@@ -26,6 +26,7 @@ pub mod lab5;
 pub mod lab6;
 pub mod lab7;
 pub mod lab8;
+pub mod lab9;
 pub mod probe;
 
 use std::future::Future;
@@ -108,6 +109,7 @@ pub const LABS: &[Lab] = &[
     lab6::LAB,
     lab7::LAB,
     lab8::LAB,
+    lab9::LAB,
     lab12::LAB,
 ];
 
@@ -233,6 +235,31 @@ impl Ctx<'_> {
         write_file(&self.dir(n)?.join("realm.json"), text.as_bytes(), false)
     }
 
+    /// Writes the stock realm plus `clients` (each a [`x509_client`]) and each one's
+    /// service-account user, at the end of the lists, as lab `n`'s realm copy.
+    pub fn write_realm_copy_with(
+        &self,
+        n: u8,
+        clients: &[serde_json::Value],
+    ) -> Result<(), ClientError> {
+        let mut realm = self.stock_realm()?;
+        for rep in clients {
+            let id = rep["clientId"].as_str().unwrap_or_default().to_owned();
+            if let Some(list) = realm["clients"].as_array_mut() {
+                list.push(rep.clone());
+            }
+            if let Some(users) = realm["users"].as_array_mut() {
+                users.push(serde_json::json!({
+                    "username": format!("service-account-{id}"),
+                    "enabled": true,
+                    "serviceAccountClientId": id,
+                    "realmRoles": [format!("default-roles-{}", playbook::names::REALM)]
+                }));
+            }
+        }
+        self.write_realm_copy(n, &realm)
+    }
+
     /// Copies the reference files `labs/FOLDER/solution/NAME` into lab `n`'s folder.
     pub fn copy_solution(&self, n: u8, names: &[&str]) -> Result<(), ClientError> {
         let info = info(n)?;
@@ -249,6 +276,31 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// A service-account client authenticating with its certificate (`client-x509`), as a lab
+/// adds it (admin API, realm copy): certificate-bound tokens, no refresh token, and `x509`,
+/// its `x509.*` attributes.
+pub fn x509_client(client_id: &str, x509: &[(&str, &str)]) -> serde_json::Value {
+    let mut attributes = serde_json::json!({
+        "tls.client.certificate.bound.access.tokens": "true",
+        "client_credentials.use_refresh_token": "false"
+    });
+    for (k, v) in x509 {
+        attributes[*k] = (*v).into();
+    }
+    serde_json::json!({
+        "clientId": client_id,
+        "enabled": true,
+        "protocol": "openid-connect",
+        "publicClient": false,
+        "bearerOnly": false,
+        "standardFlowEnabled": false,
+        "directAccessGrantsEnabled": false,
+        "serviceAccountsEnabled": true,
+        "clientAuthenticatorType": "client-x509",
+        "attributes": attributes
+    })
 }
 
 /// One check's outcome. A failed one is printed on one line: what was expected, what was

@@ -78,6 +78,10 @@ pub const TESTS: &[(u8, LabTest)] = &[
         LabTest::Restarting(|env, restart| Box::pin(lab7(env, restart))),
     ),
     (8, LabTest::Plain(|env| Box::pin(lab8(env)))),
+    (
+        9,
+        LabTest::Restarting(|env, restart| Box::pin(lab9(env, restart))),
+    ),
     (12, LabTest::Plain(|env| Box::pin(lab12(env)))),
 ];
 
@@ -527,6 +531,31 @@ pub async fn lab8(env: &LabEnv) {
     ] {
         assert!(seen.contains(line), "{line} in {seen}");
     }
+}
+
+/// Lab 9: `prepare 9` (the matrix, the realm copy, the truststore with the same-DN CA), then
+/// the provider restarted as `./start.sh --lab 9` starts it (that realm copy, that
+/// truststore); after reset every cell lacks a prediction (fail); after solve (native
+/// Keycloak's recorded answers as predictions) every cell of the live matrix agrees.
+pub async fn lab9<F: Future<Output = String>>(
+    env: &LabEnv,
+    mut restart: impl FnMut(Option<PathBuf>) -> F,
+) {
+    let o = lab(env, &["prepare", "9"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let trust = env.dir.join("labs-work/lab9/truststore.pem");
+    assert!(trust.exists(), "prepare 9 writes the lab's truststore");
+    let issuer = restart(Some(trust)).await;
+    let on = [("ISSUER", issuer)];
+    let o = lab_with(env, &on, &["reset", "9"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lab_with(env, &on, &["check", "9"]).await;
+    assert_failed_with_hints(&o, "9");
+    assert_stdout_has(&o, "no prediction");
+    let o = lab_with(env, &on, &["solve", "9"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lab_with(env, &on, &["check", "9"]).await;
+    assert!(o.status.success(), "check 9 after solve: {}", text(&o));
 }
 
 /// Lab 12: mTLS and DPoP mixed up on purpose; the checker reads the saved answers and
