@@ -11,7 +11,7 @@
 #   ./start.sh --keep-running         leave the servers running afterwards (Ctrl-C stops them)
 #   ./start.sh --lab N                workshop lab N (labs/): servers in the lab's state, its
 #                                     first step printed, kept running (no walkthrough)
-#   ./start.sh --proxy nginx          mTLS terminated at a proxy (nginx, haproxy or apache) in front
+#   ./start.sh --proxy nginx          mTLS terminated at a proxy (nginx, haproxy, apache, caddy) in front
 #                                     of the provider and two resource servers (proxy/<proxy>.sh; with
 #                                     --provider keycloak: native Keycloak with that proxy's lookup)
 #
@@ -35,13 +35,12 @@ source "${ROOT}/scripts/env.sh"
 # shellcheck source=scripts/lib.sh
 source "${ROOT}/scripts/lib.sh"
 export PROVIDER_PORT MANAGEMENT_PORT RESOURCE_SERVER_PORT KC_BOOTSTRAP_ADMIN_USERNAME KC_BOOTSTRAP_ADMIN_PASSWORD
-
 # A debug build: on a 2-core first run several minutes faster than --release.
 TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
 BIN_DIR="${TARGET_DIR}/debug" LOG_DIR="${TARGET_DIR}/start-logs"
 PROVIDER_CHOICE="" RUNNER="" REASON="" # --provider; container|native|embedded, and why
 KEEP_RUNNING=0 LAB="" LAB_FRESH=0      # LAB_FRESH=1: labs/work/labN is new, reset it first
-PROXY=""                               # --proxy nginx|haproxy|apache: it on the front ports, ours behind it
+PROXY=""                               # --proxy nginx|haproxy|apache|caddy: it on the front ports, ours behind it
 BACKEND_PROVIDER_PORT="${BACKEND_PROVIDER_PORT:-$((PROVIDER_PORT + 1))}"
 BACKEND_API_PORTS="${BACKEND_API_PORTS:-$((RESOURCE_SERVER_PORT + 1)) $((RESOURCE_SERVER_PORT + 2))}"
 PROXY_SOURCE="${PROXY_SOURCE:-127.0.0.2}" # the proxy's source address: the back ends trust this one
@@ -67,7 +66,7 @@ parse_args() {
   done
   [[ "${PROVIDER_CHOICE}" =~ ^(|keycloak|embedded)$ ]] || die "--provider must be keycloak or embedded, not '${PROVIDER_CHOICE}'"
   [[ "${KEYCLOAK_RUNNER:-}" =~ ^(|container|native)$ ]] || die "--runner must be container or native, not '${KEYCLOAK_RUNNER}'"
-  [[ "${PROXY}" =~ ^(|nginx|haproxy|apache)$ ]] || die "--proxy must be nginx, haproxy or apache, not '${PROXY}'"
+  [[ "${PROXY}" =~ ^(|nginx|haproxy|apache|caddy)$ ]] || die "--proxy must be nginx, haproxy, apache or caddy, not '${PROXY}'"
 }
 # On exit (success, failure, Ctrl-C): the outside programs this run started. On Ctrl-C or
 # TERM first the step running now (Keycloak's start, the supervisor), which stops what it
@@ -137,7 +136,7 @@ proxy_env() {
   local backends="" port dir="${TARGET_DIR}/proxy-${PROXY}"
   for port in ${BACKEND_API_PORTS}; do backends+="127.0.0.1:${port} "; done
   PROVIDER_BACKEND="127.0.0.1:${BACKEND_PROVIDER_PORT}" API_BACKENDS="${backends% }" \
-    PROXY_SOURCE="${PROXY_SOURCE}" NGINX_DIR="${dir}" HAPROXY_DIR="${dir}" APACHE_DIR="${dir}" "$@"
+    PROXY_SOURCE="${PROXY_SOURCE}" NGINX_DIR="${dir}" HAPROXY_DIR="${dir}" APACHE_DIR="${dir}" CADDY_DIR="${dir}" "$@"
 }
 # --proxy, before the servers (it answers 502 until they are up).
 start_proxy() {
@@ -182,6 +181,7 @@ run_supervisor() {
 main() {
   parse_args "$@"
   [[ -z "${PROXY}" ]] || { mapfile -t KC_SHAPE < <("${ROOT}/proxy/${PROXY}.sh" keycloak-env) && mapfile -t OUR_SHAPE < <("${ROOT}/proxy/${PROXY}.sh" server-args); }
+  [[ "${PROXY}" != caddy ]] || PROXY_SOURCE="$("${ROOT}/proxy/caddy.sh" source-address)" # Caddy 2.6 cannot choose it
   command -v cargo >/dev/null 2>&1 || die "cargo is needed to build the playground: install Rust from https://rustup.rs"
   command -v curl >/dev/null 2>&1 || die "curl is needed for the readiness checks: install it (e.g. apt-get install curl)"
   cd "${ROOT}"

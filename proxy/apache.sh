@@ -24,6 +24,10 @@
 #   API_BACKENDS          the resource-server instances, space-separated (127.0.0.1:8444 127.0.0.1:8445)
 #   PROXY_SOURCE          the address httpd connects to the back ends from (127.0.0.2,
 #                         ProxySourceAddress); the back ends trust the headers from it only
+#   PROXY_CRL             a CRL file (PEM, `client certs revoke`/`crl` write certs/CA.crl.pem):
+#                         SSLCARevocationFile, checked for every certificate of the chain whose
+#                         CA it covers; a revoked certificate fails the handshake (alert
+#                         certificate_revoked). Read at start. Unset: none
 # Needs Apache httpd 2.4 with mod_ssl, mod_proxy_http, mod_headers (Debian: apt-get install apache2).
 set -euo pipefail
 
@@ -49,15 +53,22 @@ apache_bin() {
 
 # Writes APACHE_DIR/httpd.conf from the template and checks it with apache2 -t.
 render() {
-  local certs backends="" b
+  local certs backends="" b crl
   certs="$(proxy_certs)"
+  crl="$(proxy_crl)"
+  if [[ -n "${crl}" ]]; then
+    # awk's -v turns the \n into a line break.
+    crl="SSLCARevocationFile ${crl}\\nSSLCARevocationCheck chain no_crl_for_cert_ok"
+  else
+    crl="# no SSLCARevocationFile (PROXY_CRL unset): revoked certificates are not refused here"
+  fi
   mkdir -p "${APACHE_DIR}/logs"
   APACHE_DIR="$(cd "${APACHE_DIR}" && pwd)"
   for b in ${API_BACKENDS}; do
     # Out of rotation for 5 s after a failed connection; httpd tries the next one.
     backends+="        BalancerMember https://${b} retry=5"$'\n'
   done
-  render_template "${TEMPLATE}" "${APACHE_DIR}/httpd.conf" "${APACHE_DIR}" "${certs}" "${backends}"
+  render_template "${TEMPLATE}" "${APACHE_DIR}/httpd.conf" "${APACHE_DIR}" "${certs}" "${backends}" "${crl}"
   local out
   if ! out="$("$(apache_bin)" -t -f "${APACHE_DIR}/httpd.conf" 2>&1)"; then
     die "httpd rejects ${APACHE_DIR}/httpd.conf: ${out}"

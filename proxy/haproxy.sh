@@ -24,6 +24,9 @@
 #   API_BACKENDS          the resource-server instances, space-separated (127.0.0.1:8444 127.0.0.1:8445)
 #   PROXY_SOURCE          the address HAProxy connects to the back ends from (127.0.0.2,
 #                         `source` on each server line); the back ends trust the headers from it only
+#   PROXY_CRL             a CRL file (PEM, `client certs revoke`/`crl` write certs/CA.crl.pem):
+#                         `crl-file` on both binds; a revoked certificate is answered 401 with
+#                         the reason (ssl_c_verify 23). Read at start. Unset: none
 # Needs HAProxy 2.2 or newer (ssl_c_chain_der; Debian: apt-get install haproxy).
 set -euo pipefail
 
@@ -50,8 +53,10 @@ haproxy_bin() {
 # Writes HAPROXY_DIR/haproxy.cfg from the template, the server certificate+key files HAProxy
 # reads (0600: they hold private keys), and checks the config with haproxy -c.
 render() {
-  local certs backends="" b i=0 name
+  local certs backends="" b i=0 name crl
   certs="$(proxy_certs)"
+  crl="$(proxy_crl)"
+  [[ -z "${crl}" ]] || crl=" crl-file ${crl}"
   mkdir -p "${HAPROXY_DIR}/logs"
   HAPROXY_DIR="$(cd "${HAPROXY_DIR}" && pwd)"
   for name in oauth2-provider resource-server; do
@@ -63,7 +68,7 @@ render() {
     # Checked every 2 s; after one failed check out of rotation until it answers again.
     backends+="    server api${i} ${b} ssl verify required ca-file ${certs}/ca.pem sni str(localhost) verifyhost localhost source ${PROXY_SOURCE} check inter 2s fall 1 rise 1"$'\n'
   done
-  render_template "${TEMPLATE}" "${HAPROXY_DIR}/haproxy.cfg" "${HAPROXY_DIR}" "${certs}" "${backends}"
+  render_template "${TEMPLATE}" "${HAPROXY_DIR}/haproxy.cfg" "${HAPROXY_DIR}" "${certs}" "${backends}" "${crl}"
   local out
   if ! out="$("$(haproxy_bin)" -c -q -f "${HAPROXY_DIR}/haproxy.cfg" 2>&1)"; then
     die "HAProxy rejects ${HAPROXY_DIR}/haproxy.cfg: ${out}"

@@ -37,11 +37,19 @@ proxy_certs() {
   printf '%s' "${certs}"
 }
 
-# render_template TEMPLATE OUT DIR CERTS BACKEND_LINES: @NAME@ placeholders filled in, written
-# to a temporary file and renamed (a running proxy never sees half a file).
+# The CRL file PROXY_CRL names, absolute (empty when unset); dies with the fix when it is missing.
+proxy_crl() {
+  [[ -n "${PROXY_CRL:-}" ]] || return 0
+  [[ -r "${PROXY_CRL}" ]] || die "PROXY_CRL=${PROXY_CRL}: no such file; make it with cargo run -p client -- certs crl (or certs revoke NAME)"
+  printf '%s/%s' "$(cd "$(dirname "${PROXY_CRL}")" && pwd)" "$(basename "${PROXY_CRL}")"
+}
+
+# render_template TEMPLATE OUT DIR CERTS BACKEND_LINES [CRL]: @NAME@ placeholders filled in
+# (@CRL@: the proxy's own CRL setting, or nothing), written to a temporary file and renamed (a
+# running proxy never sees half a file).
 render_template() {
-  local template=$1 out=$2 dir=$3 certs=$4 backends=$5
-  awk -v prefix="${dir}" -v certs="${certs}" \
+  local template=$1 out=$2 dir=$3 certs=$4 backends=$5 crl=${6:-}
+  awk -v prefix="${dir}" -v certs="${certs}" -v crl="${crl}" \
     -v provider_port="${PROXY_PROVIDER_PORT}" -v api_port="${PROXY_API_PORT}" \
     -v provider_backend="${PROVIDER_BACKEND}" -v api_backends="${backends%$'\n'}" \
     -v source_addr="${PROXY_SOURCE}" -v realm="${REALM}" '
@@ -49,7 +57,7 @@ render_template() {
       gsub(/@PREFIX@/, prefix); gsub(/@CERTS@/, certs)
       gsub(/@PROVIDER_PORT@/, provider_port); gsub(/@API_PORT@/, api_port)
       gsub(/@PROVIDER_BACKEND@/, provider_backend); gsub(/@PROXY_SOURCE@/, source_addr)
-      gsub(/@REALM@/, realm)
+      gsub(/@REALM@/, realm); gsub(/@CRL@/, crl)
       if ($0 ~ /^@API_BACKENDS@$/) { print api_backends; next }
       print
     }' "${template}" >"${out}.tmp"

@@ -86,6 +86,9 @@ pub enum Proxy {
     /// `proxy/apache.sh`: 401 `invalid_client` from httpd (`SSL_CLIENT_VERIFY`,
     /// `proxy/apache/httpd.conf.in`).
     Apache,
+    /// `proxy/caddy.sh`: Caddy 2.6 refuses a certificate from another CA in the handshake
+    /// (client_auth `verify_if_given`: the alert `bad_certificate`), as the servers do.
+    Caddy,
 }
 
 impl Settings {

@@ -10,6 +10,14 @@
 //! header sent through the proxy by a client (stripped), the header sent straight to a back
 //! end (the resource server 400, the provider ignoring it as Keycloak does).
 //!
+//! Chains and revocation (issue 23, item 3): a client certificate issued by an intermediate
+//! CA under the dev CA, presented with its chain, is forwarded with it (HAProxy
+//! `x-ssl-client-chain`, httpd `ssl-client-cert-chain_0`) and accepted by both back ends; a
+//! revoked certificate is refused by the resource servers' `--crl` behind a proxy that checks
+//! no CRL (401, "revoked"), and by the proxy itself with `PROXY_CRL` (HAProxy's `crl-file`:
+//! 401 with the reason; httpd's `SSLCARevocationFile`: the handshake, alert
+//! `certificate_revoked`).
+//!
 //! Needs haproxy and apache2 (`.ci/run` installs them when missing, as root). Without them
 //! the tests fail and say so: they never skip.
 
@@ -30,11 +38,15 @@ use std::time::Duration;
 
 use playbook::forwarded::{Format, ForwardedCerts};
 use playbook::names;
-use playbook::pki::{DevPki, Issued};
+use playbook::pem::Identity;
+use playbook::pki::{
+    CertificateAuthority, CrlState, DevPki, Issued, PkiFile, Revoked, Validity, write_files,
+};
 use playbook::server::ClientAuth;
-use proxy::{Kind, PROXY_SOURCE, Proxy, free_port};
+use playbook::server::revocation::CrlVerifier;
+use proxy::{Kind, Proxy, free_port};
 use serde_json::Value;
-use support::identity;
+use support::{causes, identity};
 use tokio::net::TcpListener;
 
 /// The shape each proxy writes (as its configuration and Keycloak's lookup name it; the
@@ -55,17 +67,21 @@ fn shape(kind: Kind) -> Shape {
             format: Format::Apache,
             chain_header: "ssl-client-cert-chain_0",
         },
+        Kind::Caddy => Shape {
+            format: Format::Rfc9440,
+            chain_header: "client-cert-chain",
+        },
         Kind::Nginx => unreachable!("behind_nginx.rs"),
     }
 }
 
 impl Shape {
-    fn forwarding(&self, pki: &DevPki) -> ForwardedCerts {
+    fn forwarding(&self, pki: &DevPki, proxy: IpAddr) -> ForwardedCerts {
         let (header, chain) = shapes::setup(self.format);
         ForwardedCerts::new(
             header,
             self.format,
-            vec![IpAddr::from(PROXY_SOURCE)],
+            vec![proxy],
             std::slice::from_ref(&pki.ca.cert.cert_der),
         )
         .expect("forwarding config")
@@ -74,9 +90,18 @@ impl Shape {
 }
 
 struct Setup {
+    kind: Kind,
     pki: DevPki,
+    /// An intermediate CA under the dev CA (as `client certs intermediate` makes it) and the
+    /// realm's client DN issued by it.
+    intermediate: CertificateAuthority,
+    inter_client: Issued,
+    /// The realm's client DN from the dev CA, on the dev CA's CRL.
+    revoked: Issued,
+    /// Both CAs' CRLs in one file (what `PROXY_CRL` names).
+    crl_file: std::path::PathBuf,
     shape: Shape,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     proxy: Proxy,
     provider: oauth2_provider::Running,
     apis: Vec<resource_server::Running>,
@@ -92,8 +117,46 @@ impl Setup {
         let certs = dir.path().join("certs");
         playbook::pki::write_files(&certs, &pki.files().expect("PEM files"), false)
             .expect("writing the PKI");
+        // The intermediate and its client as the provider's chain cases make them.
+        let shapes::Chains {
+            intermediate,
+            client: inter_client,
+            ..
+        } = shapes::Chains::new(&pki);
+        let days = Validity::days_from_now(1);
+        let revoked = pki
+            .ca
+            .issue_client(names::CLIENT_SUBJECT_DN, days)
+            .expect("a client certificate to revoke");
+        // The dev CA's CRL lists `revoked`; the intermediate's lists nothing (rustls and
+        // OpenSSL want a CRL for every CA of the chain).
+        let ca_crl = pki
+            .ca
+            .crl(&CrlState {
+                number: 1,
+                revoked: vec![Revoked::now(&revoked.cert_der).expect("serial")],
+            })
+            .expect("CRL");
+        let inter_crl = intermediate
+            .crl(&CrlState {
+                number: 1,
+                revoked: Vec::new(),
+            })
+            .expect("CRL");
+        write_files(
+            &certs,
+            &[
+                PkiFile::cert("ca.crl.pem".into(), "CRL", ca_crl.clone()),
+                PkiFile::cert("intermediate-ca.crl.pem".into(), "CRL", inter_crl.clone()),
+                PkiFile::cert("all.crl.pem".into(), "CRL", ca_crl + &inter_crl),
+            ],
+            false,
+        )
+        .expect("CRL files");
         let options = oauth2_provider::Options {
-            forwarded: Some(Arc::new(shape.forwarding(&pki).as_keycloak())),
+            forwarded: Some(Arc::new(
+                shape.forwarding(&pki, kind.source()).as_keycloak(),
+            )),
             ..Default::default()
         };
         let provider = oauth2_provider::spawn_dev(&pki, &[oauth2_provider::realm_file()], options)
@@ -126,8 +189,24 @@ impl Setup {
             let mut config =
                 resource_server::Config::new(&issuer, vec![pki.ca.cert.cert_der.clone()]);
             config.client_auth = ClientAuth::Request;
+            // `resource-server --crl certs/ca.crl.pem --crl certs/intermediate-ca.crl.pem`.
+            let crls = Arc::new(
+                CrlVerifier::new(
+                    &config.ca,
+                    config.client_auth,
+                    vec![
+                        certs.join("ca.crl.pem"),
+                        certs.join("intermediate-ca.crl.pem"),
+                    ],
+                )
+                .expect("CRLs"),
+            );
+            config.crls = Some(Arc::clone(&crls));
             config.forwarded = Some(Arc::new(
-                shape.forwarding(&pki).with_bearer_challenge(names::REALM),
+                shape
+                    .forwarding(&pki, kind.source())
+                    .with_bearer_challenge(names::REALM)
+                    .with_verifier(crls),
             ));
             let tls = config
                 .server_tls(&identity(&pki.resource_server))
@@ -139,9 +218,14 @@ impl Setup {
             apis.push(api);
         }
         Setup {
+            kind,
             pki,
+            intermediate,
+            inter_client,
+            revoked,
+            crl_file: certs.join("all.crl.pem"),
             shape,
-            _dir: dir,
+            dir,
             proxy,
             provider,
             apis,
@@ -156,7 +240,8 @@ impl Setup {
         cert: Option<&Issued>,
         forged: &[(String, String)],
     ) -> (u16, Value) {
-        let mut request = support::https_client(&self.pki, cert)
+        let mut request = self
+            .client_for(base, cert)
             .post(format!(
                 "{base}/realms/{}/protocol/openid-connect/token",
                 names::REALM
@@ -178,7 +263,8 @@ impl Setup {
         forged: &[(String, String)],
         token: &str,
     ) -> (u16, Value) {
-        let mut request = support::https_client(&self.pki, cert)
+        let mut request = self
+            .client_for(base, cert)
             .get(format!("{base}/api/whoami"))
             .bearer_auth(token);
         for (name, value) in forged {
@@ -187,10 +273,50 @@ impl Setup {
         read(request).await
     }
 
+    /// Where requests straight to a back end come from: 127.0.0.1, not the proxy's address;
+    /// behind Caddy (whose own is 127.0.0.1) another loopback address, 127.0.0.3.
+    fn untrusted(&self) -> IpAddr {
+        match self.kind {
+            Kind::Caddy => IpAddr::from([127, 0, 0, 3]),
+            _ => IpAddr::from([127, 0, 0, 1]),
+        }
+    }
+
+    /// A client for `base`: from [`Setup::untrusted`] when it is a back end.
+    fn client_for(&self, base: &str, cert: Option<&Issued>) -> reqwest::Client {
+        let direct = base == self.provider.url
+            || self
+                .api_addrs
+                .iter()
+                .any(|a| base.ends_with(&format!(":{}", a.port())));
+        client(&self.pki, cert, direct.then(|| self.untrusted()))
+    }
+
     /// The victim's certificate as a forged header, in this proxy's shape.
     fn forged(&self, cert: &Issued) -> Vec<(String, String)> {
         shapes::proxy_headers(self.shape.format, cert, &[])
     }
+}
+
+/// An HTTPS client presenting `cert` with its chain (the intermediate CA after the leaf),
+/// connecting from `from` when given.
+fn client(pki: &DevPki, cert: Option<&Issued>, from: Option<IpAddr>) -> reqwest::Client {
+    let id = cert.map(|c| {
+        Identity::unchecked(
+            std::path::Path::new("test.pem"),
+            c.cert_chain(),
+            c.key_der(),
+        )
+    });
+    let tls =
+        playbook::https::client_config(std::slice::from_ref(&pki.ca.cert.cert_der), id.as_ref())
+            .expect("TLS");
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .local_address(from)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("https client")
 }
 
 async fn read(request: reqwest::RequestBuilder) -> (u16, Value) {
@@ -244,11 +370,17 @@ async fn terminated_at(kind: Kind) {
         let at = who["binding"]["tls_terminated_at"]
             .as_str()
             .unwrap_or_default();
-        assert!(at.starts_with("proxy 127.0.0.2:"), "{who}");
+        assert!(
+            at.starts_with(&format!("proxy {}:", kind.source())),
+            "{who}"
+        );
     }
-    let log = s.proxy.access_log();
-    for addr in &s.api_addrs {
-        assert!(log.contains(&addr.to_string()), "{addr} never used:\n{log}");
+    // (Caddy's access log does not name the upstream.)
+    if kind != Kind::Caddy {
+        let log = s.proxy.access_log();
+        for addr in &s.api_addrs {
+            assert!(log.contains(&addr.to_string()), "{addr} never used:\n{log}");
+        }
     }
 
     // A client's own chain header through the proxy is stripped too: one the resource
@@ -274,13 +406,27 @@ async fn terminated_at(kind: Kind) {
         "invalid_client",
         "",
     );
-    // Another CA: the proxy refuses it with the OAuth error; the API wants a certificate.
-    refused(
-        &s.token(&front, Some(&pki.rogue_client), &[]).await,
-        401,
-        "invalid_client",
-        "could not verify",
-    );
+    // Another CA: the proxy refuses it with the OAuth error (Caddy: in the handshake); the
+    // API wants a certificate.
+    if kind == Kind::Caddy {
+        let err = client(pki, Some(&pki.rogue_client), None)
+            .get(format!("{front}/realms/{}", names::REALM))
+            .send()
+            .await
+            .expect_err("Caddy refuses another CA's certificate in the handshake");
+        assert!(
+            causes(&err).contains("AlertReceived(BadCertificate)"),
+            "{}",
+            causes(&err)
+        );
+    } else {
+        refused(
+            &s.token(&front, Some(&pki.rogue_client), &[]).await,
+            401,
+            "invalid_client",
+            "could not verify",
+        );
+    }
     refused(
         &s.whoami(&api, None, &[], &token).await,
         401,
@@ -288,8 +434,32 @@ async fn terminated_at(kind: Kind) {
         "",
     );
 
-    // The header straight to a back end, from 127.0.0.1 (not the proxy): the resource server
-    // refuses it (400); the provider ignores it, as Keycloak does (401, anonymous).
+    // The header straight to a back end, from an address that is not the proxy's (127.0.0.1;
+    // behind Caddy 127.0.0.3): the resource server refuses it (400); the provider ignores
+    // it, as Keycloak does (401, anonymous).
+    if kind == Kind::Caddy {
+        // What Caddy 2.6's missing `local_address` costs: from 127.0.0.1, Caddy's own address,
+        // any local program's forged header is believed.
+        let direct = format!("https://localhost:{}", s.api_addrs[0].port());
+        let (status, who) = client(pki, Some(&pki.other_client), None)
+            .get(format!("{direct}/api/whoami"))
+            .bearer_auth(&token)
+            .headers(
+                forged
+                    .iter()
+                    .map(|(n, v)| (n.parse().expect("name"), v.parse().expect("value")))
+                    .collect(),
+            )
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .map(|st| (st, Value::Null))
+            .expect("answered");
+        assert_eq!(
+            status, 200,
+            "{who}: the forged header from 127.0.0.1 is believed"
+        );
+    }
     let direct = format!("https://localhost:{}", s.api_addrs[0].port());
     refused(
         &s.whoami(&direct, Some(&pki.client), &forged, &token).await,
@@ -311,6 +481,8 @@ async fn terminated_at(kind: Kind) {
         "",
     );
 
+    chains_and_revocation(&s, kind).await;
+
     let Setup {
         mut proxy,
         provider,
@@ -324,6 +496,137 @@ async fn terminated_at(kind: Kind) {
     provider.stop().await.expect("provider stops");
 }
 
+/// The intermediate's client through the proxy, then a revoked certificate: refused by the
+/// resource servers' CRLs behind this proxy, and by a second instance of the proxy given the
+/// CRL (`PROXY_CRL`).
+async fn chains_and_revocation(s: &Setup, kind: Kind) {
+    let pki = &s.pki;
+    let front = s.proxy.provider_url();
+    let api = s.proxy.api_url();
+
+    if kind == Kind::Caddy {
+        // Caddy 2.6 verifies the chain but forwards the leaf alone (no placeholder for the
+        // chain): the provider cannot tie it to x509.casubjectdn, the resource server cannot
+        // verify it.
+        refused(
+            &s.token(&front, Some(&s.inter_client), &[]).await,
+            401,
+            "invalid_client",
+            "",
+        );
+        let (_, body) = s.token(&front, Some(&pki.client), &[]).await;
+        let token = body["access_token"].as_str().expect("token").to_owned();
+        refused(
+            &s.whoami(&api, Some(&s.inter_client), &[], &token).await,
+            400,
+            "invalid_request",
+            "does not verify against the CA",
+        );
+    } else {
+        // The chain goes along: the provider (Keycloak's reading: the trust anchor is the
+        // issuer of the last certificate, x509.casubjectdn the dev CA) and the resource server
+        // (verified to the dev CA through the forwarded intermediate) both accept it.
+        let (status, body) = s.token(&front, Some(&s.inter_client), &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["access_token"].as_str().expect("token").to_owned();
+        let claims = token_claims(&token);
+        assert_eq!(
+            claims["cnf"]["x5t#S256"],
+            s.inter_client.x5t_s256(),
+            "{claims}"
+        );
+        let (status, who) = s.whoami(&api, Some(&s.inter_client), &[], &token).await;
+        assert_eq!(status, 200, "{who}");
+        assert_eq!(who["binding"]["result"], "matches", "{who}");
+        // The leaf without its chain at the proxy: it cannot verify.
+        let mut no_chain = s.inter_client.clone();
+        no_chain.chain.clear();
+        refused(
+            &s.token(&front, Some(&no_chain), &[]).await,
+            401,
+            "invalid_client",
+            "could not verify",
+        );
+    }
+    assert!(
+        s.intermediate.signed(&s.inter_client.cert_der),
+        "the intermediate issued it"
+    );
+
+    // Revoked, behind a proxy that checks no CRL: the provider issues a token (as Keycloak
+    // does: it checks no CRL by default), the resource servers' --crl refuse the forwarded
+    // certificate with 401 and the reason.
+    let (status, body) = s.token(&front, Some(&s.revoked), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let revoked_token = body["access_token"].as_str().expect("token").to_owned();
+    refused(
+        &s.whoami(&api, Some(&s.revoked), &[], &revoked_token).await,
+        401,
+        "invalid_request",
+        "revoked",
+    );
+
+    // The same proxy given the CRL refuses it itself (Caddy 2.6's client_auth reads no CRL).
+    if kind == Kind::Caddy {
+        return;
+    }
+    let dir = s.dir.path().join(format!("proxy-crl-{kind:?}"));
+    let mut with_crl = tokio::task::block_in_place(|| {
+        Proxy::start_kind(
+            kind,
+            &s.dir.path().join("certs"),
+            &dir,
+            free_port(),
+            s.provider.addr,
+            &s.api_addrs,
+            &[("PROXY_CRL", s.crl_file.display().to_string())],
+        )
+    });
+    let (front, api) = (with_crl.provider_url(), with_crl.api_url());
+    // A certificate not on the list still passes, with its chain too.
+    let (status, body) = s.token(&front, Some(&pki.client), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s.token(&front, Some(&s.inter_client), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    match kind {
+        // crl-file: the handshake completes (verify optional), ssl_c_verify is 23.
+        Kind::Haproxy => {
+            refused(
+                &s.token(&front, Some(&s.revoked), &[]).await,
+                401,
+                "invalid_client",
+                "revoked",
+            );
+            refused(
+                &s.whoami(&api, Some(&s.revoked), &[], &revoked_token).await,
+                401,
+                "invalid_token",
+                "revoked",
+            );
+        }
+        // SSLCARevocationFile: optional_no_ca does not excuse a revoked certificate; the
+        // handshake fails with the alert certificate_revoked.
+        Kind::Apache => {
+            for url in [&front, &api] {
+                let err = client(pki, Some(&s.revoked), None)
+                    .get(format!("{url}/realms/{}", names::REALM))
+                    .send()
+                    .await
+                    .expect_err("refused in the handshake");
+                let text = causes(&err);
+                assert!(text.contains("CertificateRevoked"), "{text}");
+            }
+        }
+        Kind::Nginx | Kind::Caddy => unreachable!("behind_nginx.rs; Caddy returned above"),
+    }
+    tokio::task::block_in_place(|| with_crl.stop());
+}
+
+fn token_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&support::b64_decode(payload)).expect("claims")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_terminated_at_haproxy() {
     terminated_at(Kind::Haproxy).await;
@@ -332,4 +635,11 @@ async fn mtls_terminated_at_haproxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_terminated_at_apache() {
     terminated_at(Kind::Apache).await;
+}
+
+/// Caddy (RFC 9440 `Client-Cert`): what it cannot do is checked too (no chain forwarded, no
+/// source address of its own, no CRL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_terminated_at_caddy() {
+    terminated_at(Kind::Caddy).await;
 }

@@ -31,17 +31,6 @@ fn publish(pki: &DevPki, dir: &Path, number: u64, revoked: &[&Issued]) {
     write_files(dir, &[PkiFile::cert("ca.crl.pem".into(), "CRL", pem)], true).unwrap();
 }
 
-/// The debug form of an error with all its causes (reqwest hides rustls' alert inside).
-fn causes(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = format!("{err:?}");
-    let mut source = err.source();
-    while let Some(e) = source {
-        text.push_str(&format!(" <- {e:?}"));
-        source = e.source();
-    }
-    text
-}
-
 /// Revoking the client's certificate while the server runs: the next handshake with it
 /// fails with `certificate_revoked`, another certificate of the same CA still passes, and
 /// nothing was restarted.

@@ -15,7 +15,8 @@
 //! (the proxy's back ends then beside them: +1, +2), each bounded in time.
 //!
 //! Also here, the standing rules for the script itself: under 200 lines, and `--help` prints
-//! the header exactly (the same for proxy/nginx.sh, proxy/haproxy.sh, proxy/apache.sh).
+//! the header exactly (the same for proxy/nginx.sh, proxy/haproxy.sh, proxy/apache.sh,
+//! proxy/caddy.sh). The other proxies' rows are in [`other_proxies`].
 
 use std::io::{BufRead as _, BufReader};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -49,7 +50,8 @@ enum Mode {
 #[derive(Debug, Clone, Copy)]
 struct Row {
     provider: Provider,
-    proxy: bool,
+    /// `--proxy <name>`, or none.
+    proxy: Option<&'static str>,
     mode: Mode,
 }
 
@@ -66,12 +68,12 @@ macro_rules! start_sh_rows {
             mod $name {
                 use super::*;
                 start_sh_rows!(@tests $provider, [$(#[$attr])*],
-                    walkthrough: false, Mode::Walkthrough;
-                    keep_running: false, Mode::KeepRunning;
-                    lab: false, Mode::Lab(3);
-                    nginx: true, Mode::Walkthrough;
-                    nginx_keep_running: true, Mode::KeepRunning;
-                    nginx_lab: true, Mode::Lab(3););
+                    walkthrough: None, Mode::Walkthrough;
+                    keep_running: None, Mode::KeepRunning;
+                    lab: None, Mode::Lab(3);
+                    nginx: Some("nginx"), Mode::Walkthrough;
+                    nginx_keep_running: Some("nginx"), Mode::KeepRunning;
+                    nginx_lab: Some("nginx"), Mode::Lab(3););
             }
         )*
     };
@@ -93,6 +95,38 @@ start_sh_rows! {
     keycloak_native: Provider::Keycloak("native");
     #[ignore = "Keycloak in a container: scripts/test-containers.sh"]
     keycloak_container: Provider::Keycloak("container");
+}
+
+/// The other real proxies (issue 23): the walkthrough behind HAProxy, Apache httpd and Caddy,
+/// on the embedded provider and on native Keycloak with the lookup of each proxy's shape
+/// (`proxy/<proxy>.sh keycloak-env`). The walkthrough only: `--keep-running` and `--lab`
+/// behind a proxy are the nginx rows' (the same start.sh code).
+mod other_proxies {
+    use super::*;
+
+    macro_rules! proxy_rows {
+        ($($(#[$attr:meta])* $test:ident: $provider:expr, $proxy:literal;)*) => {
+            $(
+                #[test]
+                $(#[$attr])*
+                fn $test() {
+                    run_row(Row { provider: $provider, proxy: Some($proxy), mode: Mode::Walkthrough });
+                }
+            )*
+        };
+    }
+
+    proxy_rows! {
+        embedded_haproxy: Provider::Embedded, "haproxy";
+        embedded_apache: Provider::Embedded, "apache";
+        embedded_caddy: Provider::Embedded, "caddy";
+        #[ignore = "native Keycloak: scripts/test.sh's native part"]
+        keycloak_native_haproxy: Provider::Keycloak("native"), "haproxy";
+        #[ignore = "native Keycloak: scripts/test.sh's native part"]
+        keycloak_native_apache: Provider::Keycloak("native"), "apache";
+        #[ignore = "native Keycloak: scripts/test.sh's native part"]
+        keycloak_native_caddy: Provider::Keycloak("native"), "caddy";
+    }
 }
 
 fn root() -> PathBuf {
@@ -149,9 +183,9 @@ impl Ports {
     }
 
     /// Every port a server of this run listens on.
-    fn all(&self, proxy: bool) -> Vec<u16> {
+    fn all(&self, proxy: Option<&str>) -> Vec<u16> {
         let mut ports = vec![self.provider, self.management, self.resource_server];
-        if proxy {
+        if proxy.is_some() {
             ports.push(self.backend_provider);
             ports.extend(self.backend_apis);
         }
@@ -174,7 +208,7 @@ impl Run {
     fn start(row: Row, ports: &Ports, work: &Path) -> Run {
         let mut cmd = Command::new(root().join("start.sh"));
         match row.provider {
-            Provider::Embedded if row.proxy => {}
+            Provider::Embedded if row.proxy.is_some() => {}
             Provider::Embedded => {
                 cmd.args(["--provider", "embedded"]);
             }
@@ -182,8 +216,8 @@ impl Run {
                 cmd.args(["--provider", "keycloak", "--runner", runner]);
             }
         }
-        if row.proxy {
-            cmd.args(["--proxy", "nginx"]);
+        if let Some(proxy) = row.proxy {
+            cmd.args(["--proxy", proxy]);
         }
         match row.mode {
             Mode::Walkthrough => {}
@@ -415,6 +449,7 @@ fn help_prints_the_header_exactly() {
         "proxy/nginx.sh",
         "proxy/haproxy.sh",
         "proxy/apache.sh",
+        "proxy/caddy.sh",
     ] {
         let path = root().join(script);
         let out = Command::new(&path).arg("--help").output().unwrap();

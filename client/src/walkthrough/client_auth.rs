@@ -138,7 +138,7 @@ impl UntrustedCaRefusal {
                 is_invalid_client(r).then_some(Self::ByProxy(proxy))
             }
             (
-                Proxy::None,
+                Proxy::None | Proxy::Caddy,
                 Err(ClientError::Transport {
                     kind: TransportKind::Tls,
                     alert: Some(alert),
@@ -148,13 +148,13 @@ impl UntrustedCaRefusal {
                 .contains(alert)
                 .then_some(Self::Alert(*alert)),
             (
-                Proxy::None,
+                Proxy::None | Proxy::Caddy,
                 Err(ClientError::Transport {
                     kind: TransportKind::Reset,
                     ..
                 }),
             ) => Some(Self::Reset),
-            (Proxy::None, _) => None,
+            (Proxy::None | Proxy::Caddy, _) => None,
         }
     }
 
@@ -178,6 +178,7 @@ fn topology(proxy: Proxy) -> &'static str {
         Proxy::Nginx => "TLS ending at nginx (its 401 invalid_client)",
         Proxy::Haproxy => "TLS ending at HAProxy (its 401 invalid_client)",
         Proxy::Apache => "TLS ending at Apache httpd (its 401 invalid_client)",
+        Proxy::Caddy => "TLS ending at Caddy (an alert: it refuses another CA in the handshake)",
     }
 }
 

@@ -38,7 +38,7 @@ pub async fn token_with(
     let id = cert.map(|c| {
         playbook::Identity::unchecked(
             std::path::Path::new("client.pem"),
-            vec![c.cert_der.clone()],
+            c.cert_chain(),
             c.key_der(),
         )
     });

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use playbook::forwarded::shapes::compose;
 use playbook::forwarded::{ChainOptions, Format, nginx_escape};
-use playbook::pki::{DevPki, Issued};
+use playbook::names;
+use playbook::pki::{CertificateAuthority, DevPki, Issued, Validity};
 use serde_json::{Value, json};
 
 /// The address the tests' "proxy" sends from; Keycloak trusts it (`proxy-trusted-addresses`).
@@ -172,8 +173,105 @@ pub fn proxy_headers(format: Format, leaf: &Issued, chain: &[&Issued]) -> Vec<(S
     }
 }
 
+/// The chain cases' certificates (issue 23, item 3): the realm's client DN issued by an
+/// intermediate CA under the dev CA, as `client certs intermediate` and `client certs issue
+/// --signed-by intermediate-ca` make them (`CertificateAuthority::intermediate`, the same
+/// code); the same under another CA; and under another CA whose root and intermediate carry
+/// the dev CA's and the intermediate's names (a forged chain: only a signature tells it apart).
+pub struct Chains {
+    pub intermediate: CertificateAuthority,
+    pub client: Issued,
+    pub rogue_intermediate: CertificateAuthority,
+    pub rogue_client: Issued,
+    pub forged_intermediate: CertificateAuthority,
+    pub forged_client: Issued,
+}
+
+impl Chains {
+    pub fn new(pki: &DevPki) -> Chains {
+        let days = Validity::days_from_now(1);
+        let intermediate = pki
+            .ca
+            .intermediate(names::INTERMEDIATE_CA_SUBJECT_DN, days)
+            .expect("intermediate CA");
+        let client = intermediate
+            .issue_client(names::CLIENT_SUBJECT_DN, days)
+            .expect("intermediate client");
+        let rogue_intermediate = pki
+            .rogue_ca
+            .intermediate("CN=Rogue Intermediate CA,O=Not The Playbook", days)
+            .expect("rogue intermediate");
+        let rogue_client = rogue_intermediate
+            .issue_client(names::CLIENT_SUBJECT_DN, days)
+            .expect("rogue intermediate client");
+        let forged_root =
+            CertificateAuthority::new(names::CA_SUBJECT_DN, days).expect("forged root");
+        let forged_intermediate = forged_root
+            .intermediate(names::INTERMEDIATE_CA_SUBJECT_DN, days)
+            .expect("forged intermediate");
+        let forged_client = forged_intermediate
+            .issue_client(names::CLIENT_SUBJECT_DN, days)
+            .expect("forged client");
+        Chains {
+            intermediate,
+            client,
+            rogue_intermediate,
+            rogue_client,
+            forged_intermediate,
+            forged_client,
+        }
+    }
+}
+
+/// The chain cases, the same for every shape: the intermediate's client with its chain, the
+/// chain dropped, longer than `certificate-chain-length` (1), in the wrong order, from another
+/// CA, and forged with our CAs' names.
+fn chain_cases(format: Format, pki: &DevPki, chains: &Chains) -> Vec<Case> {
+    let via = |name, headers| Case {
+        name,
+        source: PROXY,
+        headers,
+    };
+    let inter = &chains.intermediate.cert;
+    let root = &pki.ca.cert;
+    vec![
+        via(
+            "intermediate_with_chain",
+            proxy_headers(format, &chains.client, &[inter]),
+        ),
+        via(
+            "intermediate_chain_missing",
+            proxy_headers(format, &chains.client, &[]),
+        ),
+        via(
+            "intermediate_chain_too_long",
+            proxy_headers(format, &chains.client, &[inter, root, &pki.other_client]),
+        ),
+        via(
+            "intermediate_chain_wrong_order",
+            proxy_headers(format, &chains.client, &[root, inter]),
+        ),
+        via(
+            "intermediate_from_another_ca",
+            proxy_headers(
+                format,
+                &chains.rogue_client,
+                &[&chains.rogue_intermediate.cert],
+            ),
+        ),
+        via(
+            "intermediate_forged_with_our_names",
+            proxy_headers(
+                format,
+                &chains.forged_client,
+                &[&chains.forged_intermediate.cert],
+            ),
+        ),
+    ]
+}
+
 /// Every case of one shape.
-pub fn cases(format: Format, pki: &DevPki) -> Vec<Case> {
+pub fn cases(format: Format, pki: &DevPki, chains: &Chains) -> Vec<Case> {
     let (header, _) = setup(format);
     let header = header.to_owned();
     let ca = &pki.ca.cert;
@@ -284,12 +382,13 @@ pub fn cases(format: Format, pki: &DevPki) -> Vec<Case> {
             all.push(via("chain_not_a_byte_sequence", bad_chain));
         }
     }
+    all.extend(chain_cases(format, pki, chains));
     all
 }
 
 /// The mTLS client's token request to `base` from the case's source, presenting no
 /// certificate of its own, with the case's headers; normalised.
-pub async fn answer(pki: &DevPki, base: &str, case: &Case) -> Value {
+pub async fn answer(pki: &DevPki, chains: &Chains, base: &str, case: &Case) -> Value {
     let (status, body) =
         super::forwarded::token_with(pki, base, case.source, None, &case.headers).await;
     let cnf = body["access_token"].as_str().map(|_| {
@@ -298,6 +397,9 @@ pub async fn answer(pki: &DevPki, base: &str, case: &Case) -> Value {
             ("client", &pki.client),
             ("other_client", &pki.other_client),
             ("ca", &pki.ca.cert),
+            ("intermediate_client", &chains.client),
+            ("rogue_intermediate_client", &chains.rogue_client),
+            ("forged_client", &chains.forged_client),
         ]
         .into_iter()
         .find(|(_, c)| x5t == c.x5t_s256())
@@ -309,8 +411,12 @@ pub async fn answer(pki: &DevPki, base: &str, case: &Case) -> Value {
 /// Every case's answer, by name.
 pub async fn answers(format: Format, pki: &DevPki, base: &str) -> Value {
     let mut out = serde_json::Map::new();
-    for case in cases(format, pki) {
-        out.insert(case.name.to_owned(), answer(pki, base, &case).await);
+    let chains = Chains::new(pki);
+    for case in cases(format, pki, &chains) {
+        out.insert(
+            case.name.to_owned(),
+            answer(pki, &chains, base, &case).await,
+        );
     }
     Value::Object(out)
 }

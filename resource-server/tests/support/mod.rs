@@ -452,3 +452,14 @@ pub fn assert_invalid_token(answer: &Answer, because: &str) {
         "{challenge}"
     );
 }
+
+/// The debug form of an error with all its causes (reqwest hides rustls' alert inside).
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = format!("{err:?}");
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(&format!(" <- {e:?}"));
+        source = e.source();
+    }
+    text
+}

@@ -1,5 +1,5 @@
 //! A real proxy running the shipped configuration (`proxy/nginx.sh run`, `proxy/haproxy.sh
-//! run`, `proxy/apache.sh run`) as a child process, for the tests (`behind_nginx.rs`,
+//! run`, `proxy/apache.sh run`, `proxy/caddy.sh run`) as a child process, for the tests (`behind_nginx.rs`,
 //! `behind_proxies.rs`) and the benchmark (`benches/behind_nginx.rs`).
 
 #![allow(dead_code)] // each user takes what it needs
@@ -19,6 +19,8 @@ pub enum Kind {
     Nginx,
     Haproxy,
     Apache,
+    /// Caddy 2.6: cannot choose its source address ([`Kind::source`]).
+    Caddy,
 }
 
 impl Kind {
@@ -27,6 +29,16 @@ impl Kind {
             Kind::Nginx => "nginx.sh",
             Kind::Haproxy => "haproxy.sh",
             Kind::Apache => "apache.sh",
+            Kind::Caddy => "caddy.sh",
+        }
+    }
+
+    /// The address the proxy connects to the back ends from: [`PROXY_SOURCE`], but Caddy's
+    /// 127.0.0.1 (its reverse_proxy has no `local_address` in 2.6).
+    pub fn source(self) -> IpAddr {
+        match self {
+            Kind::Caddy => IpAddr::from([127, 0, 0, 1]),
+            _ => IpAddr::from(PROXY_SOURCE),
         }
     }
 
@@ -35,6 +47,7 @@ impl Kind {
             Kind::Nginx => "NGINX_DIR",
             Kind::Haproxy => "HAPROXY_DIR",
             Kind::Apache => "APACHE_DIR",
+            Kind::Caddy => "CADDY_DIR",
         }
     }
 
@@ -43,6 +56,7 @@ impl Kind {
             Kind::Nginx => "nginx",
             Kind::Haproxy => "haproxy",
             Kind::Apache => "apache2",
+            Kind::Caddy => "caddy",
         }
     }
 
@@ -51,6 +65,7 @@ impl Kind {
             Kind::Nginx => "nginx-light",
             Kind::Haproxy => "haproxy",
             Kind::Apache => "apache2",
+            Kind::Caddy => "caddy",
         }
     }
 
@@ -58,6 +73,7 @@ impl Kind {
     fn error_log(self) -> &'static str {
         match self {
             Kind::Haproxy => "logs/access.log",
+            Kind::Caddy => "logs/caddy.out",
             Kind::Nginx | Kind::Apache => "logs/error.log",
         }
     }
