@@ -4,10 +4,12 @@
 //! Who calls ([`AdminAs`]):
 //! - the provisioner (the default): `client_credentials` on the realm's token endpoint over
 //!   mTLS with `provisioner.pem` (client `oauth2-playbook-provisioner`, `client-x509`); its
-//!   service account holds `realm-management`'s `manage-users` only, so it finds the user by
-//!   username and the role among the roles it may map:
-//!   1. `GET /users?username=service-account-<clientId>&exact=true` → the user;
-//!   2. `GET /users/{id}/role-mappings/realm`, else `…/realm/available` → the role's id;
+//!   service account holds `realm-management`'s `view-clients`, and the realm's fine-grained
+//!   admin permissions let it view the mTLS client's service account and map
+//!   `oauth2-playbook-readonly` to it (`PROVISIONER.md`), so it reads the client and its
+//!   service account as the bootstrap admin does (1., 2. below), and the role among the
+//!   roles it may map (it may not read roles by name):
+//!   3. `GET /users/{id}/role-mappings/realm`, else `…/realm/available` → the role's id;
 //! - the bootstrap admin: the password grant on realm `master` with client `admin-cli`
 //!   (`KC_BOOTSTRAP_ADMIN_USERNAME` / `KC_BOOTSTRAP_ADMIN_PASSWORD`), then
 //!   1. `GET /admin/realms/{realm}/clients?clientId=…` (exact match) → the client's UUID;
@@ -94,8 +96,8 @@ pub const RESOLVE_NOTE: &str = "the client's UUID (what the API uses), its servi
 /// The user and role a mapping call is about.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleTarget {
-    /// The client, when the caller may read it (the bootstrap admin; not the provisioner).
-    pub client: Option<ClientRepresentation>,
+    /// The client (the provisioner reads it with `view-clients`).
+    pub client: ClientRepresentation,
     pub user: UserRepresentation,
     pub role: RoleRepresentation,
 }
@@ -420,26 +422,16 @@ impl AdminApi {
     }
 
     /// The client, its service-account user and the role ([`RESOLVE_NOTE`] says so in
-    /// words, for the narration); as the provisioner, the user by username and the role
-    /// among those mapped or mappable ([`RESOLVE_NOTE_PROVISIONER`]).
+    /// words, for the narration); as the provisioner, the role among those mapped or
+    /// mappable ([`RESOLVE_NOTE_PROVISIONER`]: it may not read roles by name).
     pub async fn resolve(&self, client_id: &str, role: &str) -> Result<RoleTarget, ClientError> {
-        if self.who == AdminAs::Provisioner {
-            let user = self.service_account_by_username(client_id).await?;
-            let role = self.mappable_realm_role(&user, role).await?;
-            return Ok(RoleTarget {
-                client: None,
-                user,
-                role,
-            });
-        }
         let client = self.find_client(client_id).await?;
         let user = self.service_account_user(&client).await?;
-        let role = self.realm_role(role).await?;
-        Ok(RoleTarget {
-            client: Some(client),
-            user,
-            role,
-        })
+        let role = match self.who {
+            AdminAs::Provisioner => self.mappable_realm_role(&user, role).await?,
+            AdminAs::Bootstrap => self.realm_role(role).await?,
+        };
+        Ok(RoleTarget { client, user, role })
     }
 
     /// Whether the role is currently mapped to the user.

@@ -99,7 +99,9 @@ pub struct GlobalArgs {
     /// admin's password (realm master, admin-cli), for a realm without a provisioner.
     #[arg(long, env = "ADMIN_AS", value_enum, default_value_t = AdminAs::Provisioner, global = true)]
     pub admin_as: AdminAs,
-    /// The provisioning client (client-x509, realm-management role manage-users).
+    /// The provisioning client (client-x509; realm-management view-clients, and the realm's
+    /// fine-grained admin permissions: map oauth2-playbook-readonly to the mTLS client's
+    /// service account).
     #[arg(long, env = "PROVISIONER_CLIENT_ID", default_value = names::PROVISIONER_CLIENT_ID, global = true)]
     pub provisioner_client_id: String,
     /// The provisioner's certificate. Default: CERTS_DIR/provisioner.pem.

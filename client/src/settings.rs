@@ -60,8 +60,9 @@ pub struct Settings {
 #[serde(rename_all = "snake_case")]
 pub enum AdminAs {
     /// The provisioning client `oauth2-playbook-provisioner`: a token over mTLS with
-    /// `provisioner.pem` (`client_credentials`), its service account's `realm-management`
-    /// role `manage-users`. No password is sent.
+    /// `provisioner.pem` (`client_credentials`): `realm-management`'s `view-clients`, and
+    /// what the realm's fine-grained admin permissions grant it (map
+    /// `oauth2-playbook-readonly` to the mTLS client's service account). No password is sent.
     #[default]
     Provisioner,
     /// Keycloak's bootstrap admin: the `password` grant on realm `master` with `admin-cli`

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::error::AdminError;
 
+pub mod permissions;
+
 /// All realms (`master` first).
 #[derive(Debug)]
 pub struct Store {
@@ -45,6 +47,9 @@ pub struct Realm {
     pub default_optional_scopes: Vec<String>,
     /// `registrationAllowed`: discovery offers `prompt=create`.
     pub registration_allowed: bool,
+    /// Fine-grained admin permissions v2 (`adminPermissionsEnabled`): the `admin-permissions`
+    /// client's policies and permissions; `None` when the realm does not enable them.
+    pub admin_permissions: Option<permissions::AdminPermissions>,
 }
 
 #[derive(Debug, Clone)]

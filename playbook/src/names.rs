@@ -60,14 +60,16 @@ pub fn issuer_for(base_url: &str, realm: &str) -> String {
 // --- provisioner (issue 24): the admin API without a password ---------------------------
 
 /// The provisioning client: authenticates with its own certificate (`client-x509`) and calls
-/// the admin API with its service account's `realm-management` roles (only `manage-users`).
+/// the admin API with its service account's `realm-management` role (`view-clients`) and what
+/// the realm's fine-grained admin permissions grant it (`PROVISIONER.md`).
 pub const PROVISIONER_CLIENT_ID: &str = "oauth2-playbook-provisioner";
 /// Subject DN of the provisioner's certificate, in RFC 2253 order (its `x509.subjectdn`).
 pub const PROVISIONER_SUBJECT_DN: &str = "CN=oauth2-playbook-provisioner,O=OAuth2 Playbook";
 /// The `realm-management` client: its roles are what a realm's own admins may do.
 pub const REALM_MANAGEMENT_CLIENT_ID: &str = "realm-management";
-/// The one `realm-management` role the shipped realm gives the provisioner.
-pub const PROVISIONER_ROLES: &[&str] = &["manage-users"];
+/// The one `realm-management` role the shipped realm gives the provisioner (to read a
+/// client's configuration); what it may do to users comes from admin permissions.
+pub const PROVISIONER_ROLES: &[&str] = &["view-clients"];
 
 // --- identity (issue 22): intermediate CAs, certificate identity labs 9 and 10 ---
 

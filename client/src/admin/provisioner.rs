@@ -1,7 +1,7 @@
 //! The admin API as the provisioning client (issue 24), and choosing who calls: the
-//! provisioner's session (its token over mTLS, no password), its lookups (the service account
-//! by username, the role among the ones it may map: `manage-users` reads neither clients nor
-//! roles by name), and the narration's words for who called.
+//! provisioner's session (its token over mTLS, no password), its lookup of the role (among
+//! the ones it may map: it may not read roles by name), and the narration's words for who
+//! called.
 
 use url::Url;
 
@@ -9,14 +9,14 @@ use super::{AdminApi, AdminAs, RoleRepresentation, UserRepresentation, join};
 use crate::error::ClientError;
 use crate::settings::Settings;
 
-/// The same for the provisioner, which may not read clients nor roles by name.
-pub const RESOLVE_NOTE_PROVISIONER: &str = "the service-account user (\"service-account-<clientId>\", the \"user\" client-credentials tokens are issued for), by username, and the realm role's id and name (Keycloak wants both), among the roles the provisioner may map to that user (it may not read clients nor roles by name: no view-clients, no view-realm)";
+/// The same for the provisioner, which may not read roles by name.
+pub const RESOLVE_NOTE_PROVISIONER: &str = "the client's UUID (what the API uses), its service-account user (the \"user\" client-credentials tokens are issued for) and the realm role's id and name (Keycloak wants both), among the roles the provisioner may map to that user (it may not read roles by name: no view-realm)";
 
 /// In words, who a session is and what it may do, for the narration.
 pub fn identity_note(who: AdminAs) -> &'static str {
     match who {
         AdminAs::Provisioner => {
-            "admin token: the provisioner (client oauth2-playbook-provisioner, authenticated by provisioner.pem over mTLS; no password). Its service account holds realm-management's manage-users only: it may find users and map realm roles to them; it may not read clients or roles by name, create clients or roles, give anyone realm-admin or manage-realm, nor touch another realm. Keycloak lets it map ANY non-admin realm role (oauth2-playbook-write too) to ANY user, and pass on manage-users. Its token is bound to provisioner.pem (cnf.x5t#S256), but Keycloak's admin API does not check that binding: the token would work over any certificate, or none"
+            "admin token: the provisioner (client oauth2-playbook-provisioner, authenticated by provisioner.pem over mTLS; no password). It may read clients (realm-management's view-clients, their secrets included) and, by the realm's fine-grained admin permissions, view ONE user (the mTLS client's service account) and map ONE role to it (oauth2-playbook-readonly), and remove it. Nothing else: not oauth2-playbook-write, not readonly to any other user or to itself, no admin role to anyone (not even the view-clients it holds), no search of users, no role read by name, no client created or changed, no other realm. Its token is bound to provisioner.pem (cnf.x5t#S256), but Keycloak's admin API does not check that binding: the token would work over any certificate, or none"
         }
         AdminAs::Bootstrap => {
             "admin token: the bootstrap admin (realm master, client admin-cli, password grant): it may do everything in every realm"
@@ -94,31 +94,6 @@ impl AdminApi {
             &format!("the provisioner {client_id:?}: is PROVISIONER_CERT the certificate the realm expects? a realm without a provisioner needs --admin-as bootstrap"),
         )
         .await
-    }
-
-    /// `GET /users?username=service-account-<clientId>&exact=true` (Keycloak keeps
-    /// usernames in lower case).
-    pub async fn service_account_by_username(
-        &self,
-        client_id: &str,
-    ) -> Result<UserRepresentation, ClientError> {
-        let username = format!("service-account-{}", client_id.to_lowercase());
-        let mut url = self.url("users")?;
-        url.query_pairs_mut()
-            .append_pair("username", &username)
-            .append_pair("exact", "true");
-        let users: Vec<UserRepresentation> = self.get("find user", url, "a list of users").await?;
-        users
-            .into_iter()
-            .find(|u| u.username == username)
-            .ok_or_else(|| ClientError::Setting {
-                name: "CLIENT_ID",
-                value: client_id.to_owned(),
-                fix: format!(
-                    "realm {:?} has no user {username:?}: does the client exist, with service accounts enabled?",
-                    self.realm
-                ),
-            })
     }
 
     /// The realm role `name`, read from the user's mappings or, when not mapped, from the

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Lab 3, part 2: the same assignment without any password: the provisioning client
-# authenticates with its own certificate (provisioner.pem) and acts with its service
-# account's one realm-management role, manage-users. curl, grep and sed only.
+# authenticates with its own certificate (provisioner.pem) and acts with what the realm
+# gives it: realm-management's view-clients (read clients), and fine-grained admin
+# permissions to view the mTLS client's service account and map oauth2-playbook-readonly to
+# it. curl, grep and sed only.
 set -euo pipefail
 source scripts/env.sh
 ROLE="${ROLE:-oauth2-playbook-readonly}"
@@ -20,9 +22,10 @@ TOKEN="$(curl -sS --fail-with-body --cacert "${CA}" \
 
 api() { curl -sS --fail-with-body --cacert "${CA}" -H "Authorization: Bearer ${TOKEN}" "$@"; }
 
-# P2. The service-account user, by username (manage-users may find users; it may not read
-# clients, so GET /clients?clientId=… would be 403).
-USER_ID="$(api "${ADMIN}/users?username=service-account-${CLIENT_ID}&exact=true" | json_field id)"
+# P2. The client's UUID (view-clients), then its service-account user (the admin
+# permissions let the provisioner view that one user; searching users would be 403).
+CLIENT_UUID="$(api "${ADMIN}/clients?clientId=${CLIENT_ID}" | json_field id)"
+USER_ID="$(api "${ADMIN}/clients/${CLIENT_UUID}/service-account-user" | json_field id)"
 # P3. The role's id, among the realm roles the provisioner may map to that user (it may not
 # read roles by name: GET /roles/… would be 403). Already mapped: then it is in the mappings.
 role_in() { grep -o "{[^{}]*\"name\" *: *\"${ROLE}\"[^{}]*}" | json_field id || true; }

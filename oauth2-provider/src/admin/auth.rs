@@ -1,13 +1,17 @@
 //! Who may call the admin API: `AdminRoot#authenticateRealmAdminRequest` (Keycloak's
 //! `org.keycloak.services.resources.admin.AdminRoot`), as an extractor, and what the caller
-//! may do (`AdminPermissions`, fine-grained permissions off: the `realm-management` roles).
+//! may do (`AdminPermissions`): the `realm-management` roles, and in a realm with
+//! fine-grained admin permissions v2 (`adminPermissionsEnabled`) what its permissions grant
+//! the caller on one user, client or role ([`crate::store::permissions`]).
 //! The bearer token is verified against the realm its issuer names (401 without a valid
 //! token); a certificate-bound token is *not* checked against the connection's certificate,
 //! as Keycloak's `BearerTokenAuthenticator` does not (recorded: `provisioner_*` golden
 //! answers). Then:
 //! - a `master` user with the `admin` role may do everything, in every realm;
 //! - a user of the path's own realm (e.g. a service account) may do what its effective
-//!   `realm-management` roles allow ([`Need`]); a token of another realm is 403.
+//!   `realm-management` roles allow ([`Need`]), and, on one object, what the realm's admin
+//!   permissions grant it (`may_view_user`, `may_map_roles_of`, `may_map`, …); a token of
+//!   another realm is 403.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +22,7 @@ use serde_json::Value;
 
 use crate::Provider;
 use crate::error::AdminError;
+use crate::store::permissions::{ResourceType, Subject};
 use crate::store::{Realm, Role};
 
 /// A verified caller of the admin API (`AdminRoot#authenticateRealmAdminRequest`): who, and
@@ -32,10 +37,13 @@ pub struct AdminAuth {
 enum Caller {
     /// A `master` user with the `admin` role.
     MasterAdmin,
-    /// A user of `realm`, with the names of its effective `realm-management` roles.
+    /// A user of `realm`, with the names of its effective `realm-management` roles, its id
+    /// and the client its token was issued to (`azp`), whom admin permissions' policies name.
     RealmUser {
         realm: String,
         roles: BTreeSet<String>,
+        user_id: String,
+        client_uuid: Option<String>,
     },
 }
 
@@ -82,10 +90,119 @@ impl AdminAuth {
     pub fn allows(&self, realm: &str, need: Need) -> bool {
         match &self.caller {
             Caller::MasterAdmin => true,
-            Caller::RealmUser { realm: own, roles } => {
-                own == realm && need.granted_by().iter().any(|r| roles.contains(*r))
-            }
+            Caller::RealmUser {
+                realm: own, roles, ..
+            } => own == realm && need.granted_by().iter().any(|r| roles.contains(*r)),
         }
+    }
+
+    /// Whether `realm`'s admin permissions (v2) grant one of `scopes` on `object` (an id of
+    /// `kind`) to this caller, a user of that realm.
+    fn permitted(&self, realm: &Realm, kind: ResourceType, object: &str, scopes: &[&str]) -> bool {
+        let Caller::RealmUser {
+            realm: own,
+            user_id,
+            client_uuid,
+            ..
+        } = &self.caller
+        else {
+            return false;
+        };
+        let who = Subject {
+            user_id,
+            client_uuid: client_uuid.as_deref(),
+        };
+        own == &realm.name
+            && realm.admin_permissions.as_ref().is_some_and(|p| {
+                scopes
+                    .iter()
+                    .any(|scope| p.grants(who, kind, object, scope))
+            })
+    }
+
+    /// `UserPermissions#canView(user)`: `view-users`/`manage-users`, or a permission's
+    /// `view` or `manage` on the user.
+    pub fn may_view_user(&self, realm: &Realm, user_id: &str) -> bool {
+        self.allows(&realm.name, Need::ViewUsers)
+            || self.permitted(realm, ResourceType::Users, user_id, &["view", "manage"])
+    }
+
+    /// `UserPermissions#canMapRoles(user)`: `manage-users`, or a permission's `map-roles`
+    /// on the user (recorded: `view` alone does not map, `map-roles` alone does not read).
+    pub fn may_map_roles_of(&self, realm: &Realm, user_id: &str) -> bool {
+        self.allows(&realm.name, Need::ManageUsers)
+            || self.permitted(realm, ResourceType::Users, user_id, &["map-roles"])
+    }
+
+    /// `UserPermissions#canManage(user)`: `manage-users`, or a permission's `manage`.
+    pub fn may_manage_user(&self, realm: &Realm, user_id: &str) -> bool {
+        self.allows(&realm.name, Need::ManageUsers)
+            || self.permitted(realm, ResourceType::Users, user_id, &["manage"])
+    }
+
+    /// `ClientPermissions#canView(client)`: `view-clients`/`manage-clients`, or a
+    /// permission's `view` or `manage` on the client (recorded: `view` on the mTLS client
+    /// reads it and its service-account user; `GET /clients?clientId=` still needs
+    /// `query-clients`).
+    pub fn may_view_client(&self, realm: &Realm, client_uuid: &str) -> bool {
+        self.allows(&realm.name, Need::ViewClients)
+            || self.permitted(
+                realm,
+                ResourceType::Clients,
+                client_uuid,
+                &["view", "manage"],
+            )
+    }
+
+    /// The caller's `access` block on one user (`UserResource#getUser`): what it may do to
+    /// that user. A realm admin may do everything.
+    pub fn user_access(&self, realm: &Realm, user_id: &str) -> Value {
+        let scope = |name: &str| {
+            matches!(self.caller, Caller::MasterAdmin)
+                || self.permitted(realm, ResourceType::Users, user_id, &[name])
+        };
+        let manage = self.may_manage_user(realm, user_id);
+        serde_json::json!({
+            "manageGroupMembership": manage || scope("manage-group-membership"),
+            "resetPassword": manage || scope("reset-password"),
+            "view": self.may_view_user(realm, user_id),
+            "mapRoles": self.may_map_roles_of(realm, user_id),
+            "impersonate": scope("impersonate"),
+            "manage": manage,
+        })
+    }
+
+    /// The caller's `access` block on one client (`ClientResource#getClient`,
+    /// `ClientsResource#getClients`): recorded for the provisioner (`view-clients`): view
+    /// only.
+    pub fn client_access(&self, realm: &Realm, client_uuid: &str) -> Value {
+        let manage = self.allows(&realm.name, Need::ManageClients)
+            || self.permitted(realm, ResourceType::Clients, client_uuid, &["manage"]);
+        serde_json::json!({
+            "view": self.may_view_client(realm, client_uuid),
+            "configure": manage
+                || self.permitted(realm, ResourceType::Clients, client_uuid, &["configure"]),
+            "manage": manage,
+        })
+    }
+
+    /// [`AdminAuth::require`] for one object (a user, a client) by its id: `check` (e.g.
+    /// [`AdminAuth::may_view_user`]), else 403.
+    pub fn require_on(
+        &self,
+        realm: &Realm,
+        id: &str,
+        check: fn(&Self, &Realm, &str) -> bool,
+    ) -> Result<(), AdminError> {
+        if check(self, realm, id) {
+            return Ok(());
+        }
+        tracing::info!(
+            "admin request refused: '{}' may not do this to {id} in realm '{}' (neither its realm-management roles nor the realm's admin permissions allow it)",
+            self.username,
+            realm.name
+        );
+        Err(AdminError::forbidden())
     }
 
     /// [`AdminAuth::allows`], else 403 (logged with the reason).
@@ -97,13 +214,27 @@ impl AdminAuth {
             "admin request refused: '{}' may not {need:?} in realm '{realm}' ({})",
             self.username,
             match &self.caller {
-                Caller::RealmUser { realm: own, roles } if own == realm =>
-                    format!("its realm-management roles: {roles:?}"),
+                Caller::RealmUser {
+                    realm: own, roles, ..
+                } if own == realm => format!("its realm-management roles: {roles:?}"),
                 Caller::RealmUser { realm: own, .. } => format!("a user of realm '{own}'"),
                 Caller::MasterAdmin => String::new(),
             }
         );
         Err(AdminError::forbidden())
+    }
+
+    /// `RolePermissions#canMapRole`. A caller without `manage-users` maps only the roles a
+    /// permission's `map-role` names (recorded: the provisioner maps
+    /// `oauth2-playbook-readonly`, and neither `oauth2-playbook-write` nor an admin role,
+    /// not even the `view-clients` it holds). With `manage-users`, the roles decide, as
+    /// without admin permissions ([`AdminAuth::may_map_by_roles`]; recorded in a realm
+    /// without them).
+    pub fn may_map(&self, realm: &Realm, role: &Role) -> bool {
+        if self.allows(&realm.name, Need::ManageUsers) {
+            return self.may_map_by_roles(realm, role);
+        }
+        self.permitted(realm, ResourceType::Roles, &role.id, &["map-role"])
     }
 
     /// `RolePermissions#canMapRole` with roles only: a caller who may manage users may map
@@ -112,7 +243,7 @@ impl AdminAuth {
     /// `view-users` and `manage-users`, but never `manage-realm` or `realm-admin`). Recorded
     /// from Keycloak for `manage-users` (passed on: 204) and `realm-admin`, `manage-realm`
     /// (403); the other rows follow `checkAdminRoles` as read.
-    pub fn may_map(&self, realm: &Realm, role: &Role) -> bool {
+    fn may_map_by_roles(&self, realm: &Realm, role: &Role) -> bool {
         let is_admin_role = realm
             .clients
             .iter()
@@ -222,6 +353,12 @@ impl FromRequestParts<Provider> for AdminAuth {
             Caller::RealmUser {
                 realm: token_realm.clone(),
                 roles,
+                user_id: user.id.clone(),
+                client_uuid: claims
+                    .get("azp")
+                    .and_then(Value::as_str)
+                    .and_then(|azp| realm.client_by_client_id(azp))
+                    .map(|c| c.id.clone()),
             }
         };
         Ok(AdminAuth {

@@ -113,17 +113,23 @@ pub(super) async fn list_clients(
     with_realm(&p, &realm, |r| {
         auth.require(&realm, Need::ListClients)?;
         // Each client listed is one the caller may view (`query-clients` alone lists none).
-        let mut clients: Vec<&Client> = if auth.allows(&realm, Need::ViewClients) {
-            r.clients.iter().collect()
-        } else {
-            Vec::new()
-        };
+        let mut clients: Vec<&Client> = r
+            .clients
+            .iter()
+            .filter(|c| auth.may_view_client(r, &c.id))
+            .collect();
         clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        // Each with the caller's access to it.
+        let rep = |c: &Client| {
+            let mut rep = client_rep(c);
+            rep["access"] = auth.client_access(r, &c.id);
+            rep
+        };
         let list: Vec<Value> = match (&q.client_id, q.search.unwrap_or(false)) {
             (Some(cid), false) => clients
                 .into_iter()
                 .filter(|c| c.client_id == *cid)
-                .map(client_rep)
+                .map(rep)
                 .collect(),
             (cid, _) => {
                 let needle = cid.as_deref().unwrap_or("").to_lowercase();
@@ -133,7 +139,7 @@ pub(super) async fn list_clients(
                         .filter(|c| c.client_id.to_lowercase().contains(&needle)),
                     usize::MAX,
                 )
-                .map(client_rep)
+                .map(rep)
                 .collect()
             }
         };
@@ -236,8 +242,10 @@ pub(super) async fn get_client(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
-        auth.require(&realm, Need::ViewClients)?;
-        Ok(axum::Json(client_rep(r.client_or_404(&id)?)))
+        auth.require_on(r, &id, AdminAuth::may_view_client)?;
+        let mut rep = client_rep(r.client_or_404(&id)?);
+        rep["access"] = auth.client_access(r, &id);
+        Ok(axum::Json(rep))
     })
 }
 

@@ -25,7 +25,7 @@ pub(super) async fn realm_role_mappings(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
-        auth.require(&realm, Need::ViewUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_view_user)?;
         Ok(Json(Value::Array(realm_roles_of(r, r.user_or_404(&id)?))))
     })
 }
@@ -40,7 +40,7 @@ pub(super) async fn all_role_mappings(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
-        auth.require(&realm, Need::ViewUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_view_user)?;
         let u = r.user_or_404(&id)?;
         let realm_roles = if auth.allows(&realm, Need::ViewRealm) {
             realm_roles_of(r, u)
@@ -122,7 +122,7 @@ pub(super) async fn available_realm_roles(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
-        auth.require(&realm, Need::ViewUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_view_user)?;
         let u = r.user_or_404(&id)?;
         let list = r
             .roles
@@ -142,7 +142,7 @@ pub(super) async fn client_role_mappings(
     Path((realm, id, client)): Path<(String, String, String)>,
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
-        auth.require(&realm, Need::ViewUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_view_user)?;
         let u = r.user_or_404(&id)?;
         let c = r.client_or_404(&client)?;
         let list = c
@@ -168,7 +168,7 @@ pub(super) async fn change_client_role_mappings(
 ) -> Result<Response> {
     let refs = parse_role_refs(&body)?.unwrap_or_default();
     with_realm_mut(&p, &realm, |r| {
-        auth.require(&realm, Need::ManageUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_map_roles_of)?;
         r.user_or_404(&id)?;
         let c = r.client_or_404(&client)?;
         let ids: Vec<String> = refs
@@ -225,7 +225,7 @@ pub(super) async fn add_realm_role_mappings(
 ) -> Result<Response> {
     let refs = parse_role_refs(&body)?.unwrap_or_default();
     with_realm_mut(&p, &realm, |r| {
-        auth.require(&realm, Need::ManageUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_map_roles_of)?;
         r.user_or_404(&id)?;
         let ids = resolve_roles(r, &refs)?;
         require_map(&auth, r, &ids)?;
@@ -251,7 +251,7 @@ pub(super) async fn delete_realm_role_mappings(
 ) -> Result<Response> {
     let refs = parse_role_refs(&body)?;
     with_realm_mut(&p, &realm, |r| {
-        auth.require(&realm, Need::ManageUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_map_roles_of)?;
         r.user_or_404(&id)?;
         let ids: Vec<String> = match &refs {
             Some(refs) => resolve_roles(r, refs)?,

@@ -54,7 +54,7 @@ pub(super) async fn service_account_user(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm_mut(&p, &realm, |r| {
-        auth.require(&realm, Need::ViewClients)?;
+        auth.require_on(r, &id, AdminAuth::may_view_client)?;
         let c = r.client_or_404(&id)?;
         if !c.service_accounts_enabled {
             return Err(AdminError::bad_request(&format!(
@@ -93,10 +93,7 @@ pub(super) async fn list_users(
         auth.require(&realm, Need::QueryUsers)?;
         let brief = q.brief_representation.unwrap_or(false);
         // Each user listed is one the caller may view (`query-users` alone lists none).
-        let (view, manage) = (
-            auth.allows(&realm, Need::ViewUsers),
-            auth.allows(&realm, Need::ManageUsers),
-        );
+        let manage = auth.allows(&realm, Need::ManageUsers);
         let mut users: Vec<&User> = match (&q.username, &q.search) {
             (Some(name), _) => {
                 let name = name.to_lowercase();
@@ -124,9 +121,7 @@ pub(super) async fn list_users(
                 .filter(|u| u.service_account_client.is_none())
                 .collect(),
         };
-        if !view {
-            users.clear();
-        }
+        users.retain(|u| auth.may_view_user(r, &u.id));
         users.sort_by(|a, b| a.username.cmp(&b.username));
         let list: Vec<Value> = page
             .apply(users.into_iter(), 100)
@@ -147,12 +142,11 @@ pub(super) async fn get_user(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm(&p, &realm, |r| {
-        auth.require(&realm, Need::ViewUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_view_user)?;
         let u = r.user_or_404(&id)?;
         // UserResource#getUser adds the caller's access (a realm admin may do everything).
         let mut rep = user_rep(u, false);
-        rep["access"] = json!({"manageGroupMembership": true, "resetPassword": true, "view": true,
-                               "mapRoles": true, "impersonate": true, "manage": true});
+        rep["access"] = auth.user_access(r, &id);
         Ok(axum::Json(rep).into_response())
     })
 }
@@ -210,7 +204,7 @@ pub(super) async fn update_user(
         })?
     };
     with_realm_mut(&p, &realm, |r| {
-        auth.require(&realm, Need::ManageUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_manage_user)?;
         // UsersResource#user runs first: an unknown id is 404 whatever the body.
         let user = r.user_mut_or_404(&id)?;
         let Some(u) = update else {
@@ -266,7 +260,7 @@ pub(super) async fn delete_user(
     Path((realm, id)): Path<(String, String)>,
 ) -> Result<Response> {
     with_realm_mut(&p, &realm, |r| {
-        auth.require(&realm, Need::ManageUsers)?;
+        auth.require_on(r, &id, AdminAuth::may_manage_user)?;
         r.user_or_404(&id)?;
         let pos = r
             .users

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::admin_permissions::{ADMIN_PERMISSIONS_CLIENT_ID, import_admin_permissions};
 use super::builtin_clients::{add_builtin_clients, add_missing_builtin_roles};
 use super::checks::{check_client_profiles, check_unique_ids, warn_unsupported};
 use super::client_scopes::{OFFLINE_ACCESS, file_has_offline_scope, import_client_scopes};
@@ -92,7 +93,12 @@ pub(super) fn import_inner(mut rep: RealmRep) -> Result<(Realm, KeySource), Fiel
     import_client_scopes(&mut realm, &mut rep, has_offline_scope)?;
 
     // 4. The built-in clients the file lacks (RealmManager creates them before the file's).
-    let file_clients = rep.clients.take().unwrap_or_default();
+    let mut file_clients = rep.clients.take().unwrap_or_default();
+    // Fine-grained admin permissions: read after the users (step 9b).
+    let admin_permissions = file_clients
+        .iter_mut()
+        .find(|c| c.client_id.as_deref() == Some(ADMIN_PERMISSIONS_CLIENT_ID))
+        .and_then(|c| c.authorization_settings.take());
     add_builtin_clients(&mut realm, &file_clients, &default_role)?;
 
     // 5. The file's clients, then their roles (roles.client.<clientId>).
@@ -132,6 +138,13 @@ pub(super) fn import_inner(mut rep: RealmRep) -> Result<(Realm, KeySource), Fiel
         import_user(&mut realm, u, &format!("users[{i}]"))?;
     }
 
+    // 9b. Fine-grained admin permissions v2 (the `admin-permissions` client's policies).
+    import_admin_permissions(
+        &mut realm,
+        rep.admin_permissions_enabled == Some(true),
+        admin_permissions,
+    );
+
     // ClientPolicyManager: the realm's client profiles, after everything else.
     check_client_profiles(&rep)?;
 
@@ -164,5 +177,6 @@ fn empty_realm(rep: &RealmRep, name: String) -> Realm {
         default_default_scopes: Vec::new(),
         default_optional_scopes: Vec::new(),
         registration_allowed: rep.registration_allowed.unwrap_or(false),
+        admin_permissions: None,
     }
 }

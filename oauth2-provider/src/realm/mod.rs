@@ -16,13 +16,16 @@
 //!   roles and `offline_access`), `client_scopes` (3.), `builtin_clients` (4. the
 //!   built-in clients the file lacks), `clients` (5. the file's clients and their roles),
 //!   `builtin_clients` (6. `uma_authorization` and the admin roles), `roles` (7.
-//!   composites, 8. the deprecated `defaultRoles`), `users` (9.), `migrate` (10. Keycloak's
-//!   migrators newer than the file's `keycloakVersion`);
+//!   composites, 8. the deprecated `defaultRoles`), `users` (9.), `admin_permissions` (9b.
+//!   fine-grained admin permissions v2: `adminPermissionsEnabled` and the
+//!   `admin-permissions` client's policies), `migrate` (10. Keycloak's migrators newer than
+//!   the file's `keycloakVersion`);
 //! - `convert`: one representation into one model entity, with Keycloak's defaults;
 //! - `key_source`: the realm file's key material taken out for [`crate::keys`];
 //! - `master`: the `master` realm, made rather than imported;
 //! - `error`: what refuses a file, naming the file and the field.
 
+mod admin_permissions;
 mod builtin_clients;
 mod checks;
 mod client_scopes;

@@ -51,6 +51,9 @@ pub struct RealmRep {
     pub client_policies: Option<Value>,
     /// Not supported (warned about when a user is in one).
     pub groups: Option<Vec<Value>>,
+    /// Fine-grained admin permissions v2: the `admin-permissions` client's
+    /// `authorizationSettings` hold them.
+    pub admin_permissions_enabled: Option<bool>,
 }
 
 /// `ComponentExportRepresentation` (a key provider, for instance).
@@ -125,6 +128,30 @@ pub struct ClientRep {
     pub default_roles: Option<Vec<String>>,
     /// Not supported (warned about): Authorization Services (UMA, policies, permissions).
     pub authorization_services_enabled: Option<bool>,
+    /// Read for the client `admin-permissions` only (fine-grained admin permissions v2).
+    pub authorization_settings: Option<AuthorizationSettingsRep>,
+}
+
+/// `ResourceServerRepresentation`, the part fine-grained admin permissions v2 use: the
+/// policies (client and user policies, scope permissions). Its `resources` and `scopes`
+/// are not needed: Keycloak makes them from the permissions on import, as the import reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthorizationSettingsRep {
+    pub policies: Option<Vec<PolicyRep>>,
+}
+
+/// `PolicyRepresentation` as an export writes it: its settings in `config`, each a string
+/// (lists as JSON text, e.g. `"[\"view\",\"map-roles\"]"`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PolicyRep {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub logic: Option<String>,
+    pub decision_strategy: Option<String>,
+    pub config: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

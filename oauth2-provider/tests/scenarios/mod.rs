@@ -151,7 +151,7 @@ macro_rules! scenario_names {
             provisioner_assigns_readonly,
             provisioner_bound_token_ignored_by_admin_api,
             provisioner_forbidden_calls,
-            provisioner_overreach_keycloak_allows,
+            provisioner_overreach_refused,
             dpop_token_response,
             dpop_proof_refusals,
             dpop_proof_from_other_clients,

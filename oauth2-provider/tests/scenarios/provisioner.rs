@@ -1,7 +1,10 @@
 //! The provisioning client (issue 24): `oauth2-playbook-provisioner` authenticates with its
-//! own certificate (`client-x509`) and calls the admin API as its service account, whose only
-//! `realm-management` role is `manage-users`. What it may do, what it may not, and what
-//! Keycloak lets it do although one would hope not (recorded as such: the lab says so).
+//! own certificate (`client-x509`) and calls the admin API as its service account. Its only
+//! `realm-management` role is `view-clients` (to read a client's configuration); what it may
+//! do to users comes from fine-grained admin permissions v2 in the realm file (the
+//! `admin-permissions` client's policies): view the mTLS client's service account and map
+//! roles to it, and map `oauth2-playbook-readonly`, nothing else. What it may do, and what
+//! it may not (what `manage-users` alone allowed, among it).
 
 use playbook::names::{
     MTLS_CLIENT_ID, PROVISIONER_CLIENT_ID, READONLY_ROLE, REALM, REALM_MANAGEMENT_CLIENT_ID,
@@ -57,7 +60,7 @@ impl Provisioner {
 }
 
 /// The ids the scenarios need, read by the bootstrap admin (the provisioner may not read
-/// clients or roles by name).
+/// roles by name).
 struct Ids {
     mtls_sa: String,
     secret_sa: String,
@@ -117,17 +120,20 @@ impl Ids {
 }
 
 /// The provisioner's token: `client_credentials` over mTLS with `provisioner.pem`, bound to
-/// it (`cnf.x5t#S256`), carrying its `realm-management` role; another certificate is 401.
+/// it (`cnf.x5t#S256`), carrying its `realm-management` roles (`view-clients` and the
+/// `query-clients` it contains); another certificate is 401.
 pub async fn provisioner_token_over_mtls(f: &Fixture) {
     let a = client_credentials(f, PROVISIONER_CLIENT_ID, None, Some(&f.pki.provisioner)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let c = claims(a.str("access_token"));
     assert_eq!(c["azp"], PROVISIONER_CLIENT_ID);
     assert_eq!(c["cnf"]["x5t#S256"], f.pki.provisioner.x5t_s256());
-    assert_eq!(
-        c["resource_access"][REALM_MANAGEMENT_CLIENT_ID]["roles"],
-        json!(["manage-users"])
-    );
+    let mut roles: Vec<&str> = c["resource_access"][REALM_MANAGEMENT_CLIENT_ID]["roles"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    roles.sort_unstable();
+    assert_eq!(roles, ["query-clients", "view-clients"], "{c}");
     let a = client_credentials(f, PROVISIONER_CLIENT_ID, None, Some(&f.pki.other_client)).await;
     a.assert_error(
         401,
@@ -142,29 +148,38 @@ pub async fn provisioner_token_over_mtls(f: &Fixture) {
     );
 }
 
-/// What `manage-users` alone is enough for: the mTLS client's service account by username,
-/// the roles it may map to it (`…/available`), the assignment, reading the mappings, the
-/// removal. And what it cannot read: clients (so not a client's configuration: that needs
-/// `view-clients`) and roles by name (`view-realm`).
+/// The provisioner's task: the mTLS client by `clientId` and its configuration
+/// (`view-clients`), its service-account user, the roles it may map to that user (only
+/// `oauth2-playbook-readonly`), the assignment, reading the mappings, the removal. What it
+/// cannot read: users by search (no `query-users`), another user, roles by name
+/// (`view-realm`).
 pub async fn provisioner_assigns_readonly(f: &Fixture) {
     let _lock = shared_service_account().await;
     let admin = Admin::login(f).await;
     let ids = ids(&admin).await;
     let p = Provisioner::login(f).await;
-    let sa_name = format!("service-account-{MTLS_CLIENT_ID}");
     let a = p
-        .get(&format!("/{REALM}/users?username={sa_name}&exact=true"))
+        .get(&format!("/{REALM}/clients?clientId={MTLS_CLIENT_ID}"))
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert_eq!(a.body[0]["id"], json!(ids.mtls_sa));
+    assert_eq!(a.body[0]["id"], json!(ids.mtls_client));
+    let client = format!("/{REALM}/clients/{}", ids.mtls_client);
+    let a = p.get(&client).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["clientAuthenticatorType"], "client-x509");
+    let a = p.get(&format!("{client}/service-account-user")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["id"], json!(ids.mtls_sa));
     let sa = &ids.mtls_sa;
+    let a = p.get(&format!("/{REALM}/users/{sa}")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let a = p
         .get(&format!(
             "/{REALM}/users/{sa}/role-mappings/realm/available"
         ))
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert!(a.names().contains(&READONLY_ROLE), "{}", a.body);
+    assert_eq!(a.names(), vec![READONLY_ROLE], "{}", a.body);
     let mappings = format!("/{REALM}/users/{sa}/role-mappings/realm");
     let body = json!([ids.readonly]);
     let a = p.call(reqwest::Method::POST, &mappings, Some(&body)).await;
@@ -179,11 +194,12 @@ pub async fn provisioner_assigns_readonly(f: &Fixture) {
     assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
     let a = p.get(&mappings).await;
     assert!(!a.names().contains(&READONLY_ROLE), "{}", a.body);
-    // Not readable with manage-users alone.
+    // Not readable.
     let forbidden = [
-        format!("/{REALM}/clients?clientId={MTLS_CLIENT_ID}"),
-        format!("/{REALM}/clients/{}", ids.mtls_client),
-        format!("/{REALM}/clients/{}/service-account-user", ids.mtls_client),
+        format!("/{REALM}/users?username=service-account-{MTLS_CLIENT_ID}&exact=true"),
+        format!("/{REALM}/users"),
+        format!("/{REALM}/users/{}", ids.secret_sa),
+        format!("/{REALM}/users/{}/role-mappings/realm", ids.secret_sa),
         format!("/{REALM}/roles/{READONLY_ROLE}"),
         format!("/{REALM}/roles"),
     ];
@@ -211,9 +227,9 @@ pub async fn provisioner_bound_token_ignored_by_admin_api(f: &Fixture) {
     }
 }
 
-/// What `manage-users` does not allow: an admin role it does not hold (`realm-admin`,
-/// `manage-realm`) to itself or to the mTLS client's service account; a role (composite or
-/// not) of its own making; a client; another realm.
+/// What the provisioner may not do: an admin role (`realm-admin`, `manage-realm`, and the
+/// `view-clients` it holds) to itself or to the mTLS client's service account; a role
+/// (composite or not) of its own making; a client, or a change to one; another realm.
 pub async fn provisioner_forbidden_calls(f: &Fixture) {
     let admin = Admin::login(f).await;
     let ids = ids(&admin).await;
@@ -222,7 +238,7 @@ pub async fn provisioner_forbidden_calls(f: &Fixture) {
     let rm = &ids.realm_management;
     let mut calls: Vec<(reqwest::Method, String, Option<Value>)> = Vec::new();
     for user in [&ids.provisioner_sa, &ids.mtls_sa] {
-        for role in ["realm-admin", "manage-realm"] {
+        for role in ["realm-admin", "manage-realm", "view-clients"] {
             calls.push((
                 post.clone(),
                 format!("/{REALM}/users/{user}/role-mappings/clients/{rm}"),
@@ -248,6 +264,11 @@ pub async fn provisioner_forbidden_calls(f: &Fixture) {
         format!("/{REALM}/clients"),
         Some(json!({"clientId": "scenario-provisioner-client"})),
     ));
+    calls.push((
+        reqwest::Method::PUT,
+        format!("/{REALM}/clients/{}", ids.mtls_client),
+        Some(json!({"clientId": MTLS_CLIENT_ID, "description": "changed by the provisioner"})),
+    ));
     calls.push((reqwest::Method::GET, "/master/users".to_owned(), None));
     calls.push((reqwest::Method::GET, "/master/clients".to_owned(), None));
     for (method, path, body) in calls {
@@ -265,41 +286,49 @@ pub async fn provisioner_forbidden_calls(f: &Fixture) {
             ids.provisioner_sa
         ))
         .await;
-    assert_eq!(a.names(), vec!["manage-users"]);
+    assert_eq!(a.names(), vec!["view-clients"]);
 }
 
-/// What `manage-users` allows although the provisioner's task does not need it (Keycloak
-/// 26.7.5, roles only): another realm role (`oauth2-playbook-write`), the readonly role to
-/// another service account, and its own `manage-users` passed on. Each is taken back.
-pub async fn provisioner_overreach_keycloak_allows(f: &Fixture) {
+/// What `manage-users` alone allowed (the realm before fine-grained permissions) and the
+/// shipped provisioner may not do: another realm role (`oauth2-playbook-write`) to the mTLS
+/// client's service account, the readonly role to another user (the secret client's service
+/// account, or itself), and `manage-users` passed on. Each is 403 and nothing changes.
+pub async fn provisioner_overreach_refused(f: &Fixture) {
     let _lock = shared_service_account().await;
     let admin = Admin::login(f).await;
     let ids = ids(&admin).await;
     let p = Provisioner::login(f).await;
     let rm = &ids.realm_management;
+    let realm_mappings = |user: &str| format!("/{REALM}/users/{user}/role-mappings/realm");
     let cases = [
-        (
-            format!("/{REALM}/users/{}/role-mappings/realm", ids.mtls_sa),
-            json!([ids.write]),
-        ),
-        (
-            format!("/{REALM}/users/{}/role-mappings/realm", ids.secret_sa),
-            json!([ids.readonly]),
-        ),
+        (realm_mappings(&ids.mtls_sa), json!([ids.write])),
+        (realm_mappings(&ids.secret_sa), json!([ids.readonly])),
+        (realm_mappings(&ids.provisioner_sa), json!([ids.readonly])),
         (
             format!("/{REALM}/users/{}/role-mappings/clients/{rm}", ids.mtls_sa),
             ids.rm_role("manage-users"),
         ),
     ];
     for (path, body) in &cases {
-        let a = p.call(reqwest::Method::POST, path, Some(body)).await;
-        let back = p.call(reqwest::Method::DELETE, path, Some(body)).await;
-        assert_eq!(a.status, StatusCode::NO_CONTENT, "POST {path}: {}", a.body);
-        assert_eq!(
-            back.status,
-            StatusCode::NO_CONTENT,
-            "DELETE {path}: {}",
-            back.body
+        for method in [reqwest::Method::POST, reqwest::Method::DELETE] {
+            let a = p.call(method.clone(), path, Some(body)).await;
+            assert_eq!(
+                (a.status.as_u16(), a.body),
+                (403, json!({"error": "HTTP 403 Forbidden"})),
+                "{method} {path}"
+            );
+        }
+    }
+    for user in [&ids.mtls_sa, &ids.secret_sa, &ids.provisioner_sa] {
+        let a = admin
+            .get(&format!("/users/{user}/role-mappings/realm"))
+            .await;
+        let names = a.names();
+        assert!(
+            !names.contains(&WRITE_ROLE)
+                && (user == &ids.mtls_sa || !names.contains(&READONLY_ROLE)),
+            "{user}: {}",
+            a.body
         );
     }
 }
