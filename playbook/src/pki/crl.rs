@@ -138,10 +138,41 @@ impl CertificateAuthority {
         params.serial_number = Some(super::chain::random_serial());
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
+        params.crl_distribution_points = crl_distribution_points(&cert);
         let new = params.signed_by(&key, &self.issuer)?;
         Ok(Issued {
             chain: self.chain_below_root(),
             ..Issued::new(new, &key)
         })
     }
+}
+
+/// The URIs of `cert`'s CRL distribution points, kept by a renewal (a verifier fetching CRLs
+/// refuses a certificate whose list it cannot find).
+fn crl_distribution_points(cert: &X509Certificate<'_>) -> Vec<rcgen::CrlDistributionPoint> {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let points = cert
+        .extensions()
+        .iter()
+        .filter_map(|e| match e.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => Some(points),
+            _ => None,
+        });
+    points
+        .flat_map(|p| p.points.iter())
+        .filter_map(|p| match &p.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(
+                names
+                    .iter()
+                    .filter_map(|n| match n {
+                        GeneralName::URI(uri) => Some((*uri).to_owned()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .filter(|uris| !uris.is_empty())
+        .map(|uris| rcgen::CrlDistributionPoint { uris })
+        .collect()
 }
