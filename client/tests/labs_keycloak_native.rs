@@ -13,8 +13,8 @@
 //! Before the labs, the same Keycloak runs `client walkthrough --html` and the page is
 //! opened in headless Chromium (`common/browser.rs`).
 //!
-//! One Keycloak (instance `labs-tests`, free ports) serves the labs that need no restart (1 to
-//! 6 and 8) in turn; each lab leaves the realm as its reset puts it. Lab 7 runs last:
+//! One Keycloak (instance `labs-tests`, free ports) serves the labs that need no restart (all
+//! but 7) in turn; each lab leaves the realm as its reset puts it. Lab 7 runs last:
 //! trusting a certificate is a Keycloak start option (`--truststore-paths`), so it restarts Keycloak twice, as an
 //! attendee restarts `./start.sh --lab 7`: with the lab's realm copy and the certificate
 //! trusted, then without the trust. Three starts in all, about 30-100 s each.
