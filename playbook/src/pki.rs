@@ -350,12 +350,7 @@ impl CertificateAuthority {
         params.serial_number = Some(random_serial());
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        params.crl_distribution_points = crl_url
-            .map(|url| rcgen::CrlDistributionPoint {
-                uris: vec![url.to_owned()],
-            })
-            .into_iter()
-            .collect();
+        params.crl_distribution_points = crl_url.map(crl::distribution_point).into_iter().collect();
         let key = self.key_type.generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Issued {
@@ -425,19 +420,6 @@ impl CertificateAuthority {
     /// A TLS client certificate (clientAuth) with subject `dn` (RFC 2253 order).
     pub fn issue_client(&self, dn: &str, validity: Validity) -> Result<Issued, PkiError> {
         self.issue(dn, &[], ExtendedKeyUsagePurpose::ClientAuth, validity, None)
-    }
-
-    /// [`Self::issue_client`] naming `crl_url` as the certificate's CRL distribution point
-    /// (RFC 5280 §4.2.1.13): where a verifier that fetches CRLs itself (Java with
-    /// `-Dcom.sun.security.enableCRLDP=true`) finds this CA's list.
-    pub fn issue_client_with_crl_url(
-        &self,
-        dn: &str,
-        validity: Validity,
-        crl_url: &str,
-    ) -> Result<Issued, PkiError> {
-        let eku = ExtendedKeyUsagePurpose::ClientAuth;
-        self.issue(dn, &[], eku, validity, Some(crl_url))
     }
 
     /// The CA of an existing `ca.pem` and `ca.key.pem` (what the workshop labs sign with).

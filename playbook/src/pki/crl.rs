@@ -69,6 +69,19 @@ pub fn read_crl(pem: &str) -> Result<CrlState, PkiError> {
 }
 
 impl CertificateAuthority {
+    /// [`Self::issue_client`] naming `crl_url` as the certificate's CRL distribution point
+    /// (RFC 5280 §4.2.1.13): where a verifier that fetches CRLs itself (Java with
+    /// `-Dcom.sun.security.enableCRLDP=true`) finds this CA's list.
+    pub fn issue_client_with_crl_url(
+        &self,
+        dn: &str,
+        validity: Validity,
+        crl_url: &str,
+    ) -> Result<Issued, PkiError> {
+        let eku = rcgen::ExtendedKeyUsagePurpose::ClientAuth;
+        self.issue(dn, &[], eku, validity, Some(crl_url))
+    }
+
     /// Whether this CA signed `cert`: its issuer is this CA's subject and the signature
     /// verifies with this CA's key (a CA with the same DN but another key did not).
     pub fn signed(&self, cert: &[u8]) -> bool {
@@ -117,7 +130,8 @@ impl CertificateAuthority {
     }
 
     /// `old` issued again by this CA for the same key and subject (and extended key usage),
-    /// valid for `validity`; the new certificate gets a new serial number.
+    /// valid for `validity`; the new certificate gets a new serial number (and the CRL
+    /// distribution points of the old one).
     pub fn reissue(
         &self,
         old: &CertificateDer<'_>,
@@ -144,6 +158,13 @@ impl CertificateAuthority {
             chain: self.chain_below_root(),
             ..Issued::new(new, &key)
         })
+    }
+}
+
+/// A CRL distribution point at `url`.
+pub(super) fn distribution_point(url: &str) -> rcgen::CrlDistributionPoint {
+    rcgen::CrlDistributionPoint {
+        uris: vec![url.to_owned()],
     }
 }
 
