@@ -373,6 +373,11 @@ pub enum CertsCommand {
         /// x509.subjectdn expects.
         #[arg(long, default_value = names::CLIENT_SUBJECT_DN)]
         dn: String,
+        /// A CRL distribution point in the certificate (RFC 5280 §4.2.1.13): the URL where a
+        /// verifier that fetches CRLs itself finds the CA's list (Java with
+        /// -Dcom.sun.security.enableCRLDP=true, lab 10). Kept by `client certs renew`.
+        #[arg(long, value_name = "URL")]
+        crl_url: Option<url::Url>,
         #[command(flatten)]
         signing: crate::certs::issue::Signing,
     },

@@ -294,7 +294,7 @@ pub fn explain_tls(err: &rustls::Error) -> Option<&'static str> {
             "the server requires a client certificate and we presented none (--cert/--key)"
         }
         E::AlertReceived(A::CertificateUnknown) => {
-            "the server refused our client certificate without naming the reason; Java's TLS stack (Keycloak) sends this for one that does not chain to its truststore, where rustls sends UnknownCA"
+            "the server refused our client certificate without naming the reason; Java's TLS stack (Keycloak) sends this for one that does not chain to its truststore, where rustls sends UnknownCA, and, with the JVM's revocation checking on (-Dcom.sun.net.ssl.checkRevocation=true), for one that is revoked or whose CRL it cannot fetch (lab 10)"
         }
         E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
             "the server's certificate was not issued by the CA we trust (--ca, certs/ca.pem); certificates regenerated? restart the servers so they load the new ones"

@@ -647,3 +647,59 @@ fn second_ca_revocation_and_renewal() {
     let bad = certs(&["renew", "short", "--at", "1.5"]);
     assert!(!bad.status.success(), "{}", text(&bad));
 }
+
+/// `client certs issue --crl-url` writes the CRL distribution point (openssl reads it back),
+/// and `renew` keeps it: a verifier that fetches CRLs (Java with enableCRLDP, lab 10) would
+/// otherwise refuse the renewed certificate.
+#[test]
+fn a_crl_distribution_point_is_issued_and_kept_by_renewal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let certs = dev_pki_in(cwd);
+    let url = "http://127.0.0.1:21599/ca.crl.pem";
+    let issued = certs(&["issue", "crldp", "--seconds", "60", "--crl-url", url]);
+    assert!(issued.status.success(), "{}", text(&issued));
+    let points = || {
+        let o = openssl(
+            &[
+                "x509",
+                "-in",
+                "pki/crldp.pem",
+                "-noout",
+                "-ext",
+                "crlDistributionPoints",
+            ],
+            cwd,
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(points().contains(&format!("URI:{url}")), "{}", points());
+    let renewed = certs(&["renew", "crldp"]);
+    assert!(renewed.status.success(), "{}", text(&renewed));
+    assert!(
+        points().contains(&format!("URI:{url}")),
+        "renewed: {}",
+        points()
+    );
+    // Without the option, no extension.
+    let plain = certs(&["issue", "plain"]);
+    assert!(plain.status.success(), "{}", text(&plain));
+    let o = openssl(
+        &[
+            "x509",
+            "-in",
+            "pki/plain.pem",
+            "-noout",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+        cwd,
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("URI:"),
+        "{}",
+        text(&o)
+    );
+    let bad = certs(&["issue", "bad", "--crl-url", "not a url"]);
+    assert!(!bad.status.success(), "{}", text(&bad));
+}

@@ -86,6 +86,12 @@ pub const DPOP_CLIENT_ID: &str = "oauth2-playbook-client-credentials-dpop";
 /// The secret of [`DPOP_CLIENT_ID`]. A development value: it is in the realm file on purpose.
 pub const DPOP_CLIENT_SECRET: &str = "playbook-dev-dpop-secret-change-me";
 
+// --- lab10 branch (issue 22): lab 10, a stolen key ---
+
+/// The port of lab 10's second resource server, the one started with `--crl` (the
+/// playground's own, on [`RESOURCE_SERVER_PORT`], checks no CRL).
+pub const LAB10_CRL_RESOURCE_SERVER_PORT: u16 = 8444;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -339,6 +339,7 @@ impl CertificateAuthority {
         sans: &[&str],
         eku: ExtendedKeyUsagePurpose,
         validity: Validity,
+        crl_url: Option<&str>,
     ) -> Result<Issued, PkiError> {
         let mut params =
             CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
@@ -349,6 +350,7 @@ impl CertificateAuthority {
         params.serial_number = Some(random_serial());
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
+        params.crl_distribution_points = crl_url.map(crl::distribution_point).into_iter().collect();
         let key = self.key_type.generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Issued {
@@ -411,12 +413,13 @@ impl CertificateAuthority {
             sans,
             ExtendedKeyUsagePurpose::ServerAuth,
             validity,
+            None,
         )
     }
 
     /// A TLS client certificate (clientAuth) with subject `dn` (RFC 2253 order).
     pub fn issue_client(&self, dn: &str, validity: Validity) -> Result<Issued, PkiError> {
-        self.issue(dn, &[], ExtendedKeyUsagePurpose::ClientAuth, validity)
+        self.issue(dn, &[], ExtendedKeyUsagePurpose::ClientAuth, validity, None)
     }
 
     /// The CA of an existing `ca.pem` and `ca.key.pem` (what the workshop labs sign with).

@@ -334,7 +334,9 @@ async fn mtls_terminated_at_nginx() {
 
 /// nginx's `ssl_crl` (proxy/nginx.sh `PROXY_CRL`, the dev CA's CRL as `client certs revoke`
 /// writes it): the revoked client certificate is refused by the proxy itself, 401 saying
-/// `certificate revoked`; another certificate of the same CA goes through to the back end.
+/// `certificate revoked`; another certificate of the same CA goes through to the back end;
+/// on the provider's front the revoked certificate's token request gets nginx's own 401
+/// `invalid_client`, so no provider behind it (Keycloak's default issues a token) is asked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_ssl_crl_refuses_a_revoked_certificate() {
     use playbook::pki::{CrlState, PkiFile, Revoked};
@@ -389,6 +391,28 @@ async fn nginx_ssl_crl_refuses_a_revoked_certificate() {
         !reason.contains("the proxy requires"),
         "other-client.pem is not revoked and reaches the back end: {status} {body}"
     );
+
+    // The provider's front (Keycloak behind nginx, lab 10): nginx refuses the revoked
+    // certificate's token request itself, 401 invalid_client naming the reason, before any
+    // back end could answer (none listens here: whatever the provider would say, it is never
+    // asked).
+    let token_url = format!(
+        "{}/realms/{}/protocol/openid-connect/token",
+        nginx.provider_url(),
+        names::REALM
+    );
+    let form = format!(
+        "grant_type=client_credentials&client_id={}",
+        names::MTLS_CLIENT_ID
+    );
+    let (status, body) = read(
+        support::https_client(&pki, Some(&pki.client))
+            .post(&token_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form),
+    )
+    .await;
+    refused(status, &body, 401, "invalid_client", "certificate revoked");
     drop(nginx);
     api.stop().await.expect("stop");
 }

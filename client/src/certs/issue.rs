@@ -204,18 +204,22 @@ pub fn intermediate(
 }
 
 /// `client certs issue NAME`: a client certificate (clientAuth) with subject `dn`, signed by
-/// `--signed-by`; its file holds the intermediates after it.
+/// `--signed-by`, naming `crl_url` as its CRL distribution point if given; its file holds
+/// the intermediates after it.
 pub fn issue(
     dir: &Path,
     name: &str,
     dn: &str,
+    crl_url: Option<&str>,
     signing: &Signing,
     out: &Output,
 ) -> Result<Vec<PathBuf>, ClientError> {
     let ca_name = signing.signed_by.as_str();
-    let issued = signing
-        .ca(dir, name)?
-        .issue_client(dn, signing.validity())?;
+    let ca = signing.ca(dir, name)?;
+    let issued = match crl_url {
+        Some(url) => ca.issue_client_with_crl_url(dn, signing.validity(), url)?,
+        None => ca.issue_client(dn, signing.validity())?,
+    };
     let made = Made {
         dir,
         name,

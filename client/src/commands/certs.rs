@@ -18,8 +18,14 @@ pub(super) fn run(certs_dir: &Path, args: &CertsArgs, out: &Output) -> Result<bo
             certs::issue::intermediate(certs_dir, name, dn, signing, out)?;
             Ok(true)
         }
-        Some(CertsCommand::Issue { name, dn, signing }) => {
-            certs::issue::issue(certs_dir, name, dn, signing, out)?;
+        Some(CertsCommand::Issue {
+            name,
+            dn,
+            crl_url,
+            signing,
+        }) => {
+            let crl_url = crl_url.as_ref().map(url::Url::as_str);
+            certs::issue::issue(certs_dir, name, dn, crl_url, signing, out)?;
             Ok(true)
         }
         Some(CertsCommand::Ca {

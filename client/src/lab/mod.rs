@@ -18,6 +18,7 @@
 
 pub mod command;
 pub mod lab1;
+pub mod lab10;
 pub mod lab12;
 pub mod lab2;
 pub mod lab3;
@@ -110,6 +111,7 @@ pub const LABS: &[Lab] = &[
     lab7::LAB,
     lab8::LAB,
     lab9::LAB,
+    lab10::LAB,
     lab12::LAB,
 ];
 

@@ -47,7 +47,20 @@ pub(super) async fn step_3(ctx: &Context<'_>, steps: &mut Steps<'_>) {
             "Why exactly is not in the answer (on purpose); the provider's log says: {PROVIDER_LOG_HINT}"
         ));
     }
+    out.note(LAB_9_NOTE);
 }
+
+/// Where step 3 points for the certificates that *also* pass as the client.
+const LAB_9_NOTE: &str =
+    "Which other certificates pass as this client (RDNs reordered, a regex, an intermediate CA,
+a second CA with the same DN)? Lab 9, \"who else can be you?\": client lab show 9.";
+
+/// Where step 3b points: a trusted chain proves the issuer, not that the key is still the
+/// client's own.
+const LAB_10_NOTE: &str =
+    "A trusted chain does not say the key is still yours: a stolen key with its valid certificate
+passes this step. Who notices a revoked certificate, and certificates that live minutes
+instead: lab 10, \"a stolen key\": client lab show 10.";
 
 /// Step 3b: right DN, untrusted CA: the provider's truststore does not vouch for it.
 /// Skipped (and said so) without rogue-client.pem; not run at all with `--skip-rogue`.
@@ -97,6 +110,7 @@ pub(super) async fn step_3b(
         ),
     };
     steps.finish(d, actual, seen.is_some());
+    out.note(LAB_10_NOTE);
     Ok(())
 }
 

@@ -82,6 +82,7 @@ pub const TESTS: &[(u8, LabTest)] = &[
         9,
         LabTest::Restarting(|env, restart| Box::pin(lab9(env, restart))),
     ),
+    (10, LabTest::Plain(|env| Box::pin(lab10(env)))),
     (12, LabTest::Plain(|env| Box::pin(lab12(env)))),
 ];
 
@@ -378,13 +379,27 @@ pub async fn lab4(env: &LabEnv) {
     reset_fails_solve_passes(env, "4").await;
 }
 
-/// A resource server with lab 5's reference route merged in (what `solve 5` and a rebuild
-/// give an attendee), on its own loopback port, trusting the issuer of `env`, until it is
-/// stopped.
-async fn resource_server_with_reports(env: &LabEnv) -> (String, playbook::server::Background) {
+/// A resource server on its own loopback port, trusting the issuer of `env`, until it is
+/// stopped: with lab 5's reference route merged in (what `solve 5` and a rebuild give an
+/// attendee) when `reports`, and checking the CRL files `crl` (`resource-server --crl`, lab
+/// 10) when some are given.
+async fn lab_resource_server(
+    env: &LabEnv,
+    reports: bool,
+    crl: &[PathBuf],
+) -> (String, playbook::server::Background) {
     let dir = &env.dir;
     let ca = playbook::pem::load_ca_certs(&dir.join("ca.pem")).unwrap();
-    let config = resource_server::Config::new(env.settings.issuer.as_str(), ca);
+    let mut config = resource_server::Config::new(env.settings.issuer.as_str(), ca);
+    if !crl.is_empty() {
+        let verifier = playbook::server::revocation::CrlVerifier::new(
+            &config.ca,
+            config.client_auth,
+            crl.to_vec(),
+        )
+        .unwrap();
+        config.crls = Some(std::sync::Arc::new(verifier));
+    }
     let identity = playbook::Identity::load(
         &dir.join("resource-server.pem"),
         &dir.join("resource-server.key.pem"),
@@ -393,8 +408,10 @@ async fn resource_server_with_reports(env: &LabEnv) -> (String, playbook::server
     .unwrap();
     let tls = config.server_tls(&identity).unwrap();
     let state = AppState::new(config).unwrap();
-    let app =
-        resource_server::app(state.clone()).merge(reports::router().with_state(state.clone()));
+    let mut app = resource_server::app(state.clone());
+    if reports {
+        app = app.merge(reports::router().with_state(state.clone()));
+    }
     tokio::spawn(state.load_keys());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = playbook::server::localhost_url(listener.local_addr().unwrap());
@@ -444,7 +461,7 @@ pub async fn lab5(env: &LabEnv) {
     );
     assert!(tree.path().join("resource-server/src/reports.rs").exists());
 
-    let (url, reports_server) = resource_server_with_reports(env).await;
+    let (url, reports_server) = lab_resource_server(env, true, &[]).await;
     let mut with_route = vars.to_vec();
     with_route.push(("RESOURCE_SERVER_URL", url));
     let after = lab_with(env, &with_route, &["check", "5"]).await;
@@ -576,4 +593,51 @@ pub async fn lab12(env: &LabEnv) {
     assert_stdout_has(&swapped, "why wrong-scheme.txt was refused");
     let reset = lab(env, &["reset", "12"]).await;
     assert!(reset.status.success(), "reset 12: {}", text(&reset));
+}
+
+/// Lab 10: a resource server with `--crl` started before the revocation and never restarted
+/// (the attendee's second one); reset → check fails, solve → check passes. What the checker
+/// measured live is the lab's answer, asserted here on every provider the suite runs on:
+/// the provider still issues a token to the revoked certificate (Keycloak by default, and
+/// the embedded provider as it does), the resource server without a CRL accepts it, the one
+/// with the CRL refuses it in the handshake (reread without a restart); a bound token
+/// outlives its certificate (no provider caps `exp` at `notAfter`) and is useless after it:
+/// refused in the handshake with its expired certificate, 401 with another. Then calls flow
+/// through the renewals of a 6-second certificate (solve's renewer), and reset stops the
+/// renewer.
+pub async fn lab10(env: &LabEnv) {
+    let crl = client(env, &[], &["certs", "crl"]).await;
+    assert!(crl.status.success(), "{}", text(&crl));
+    let (url, crl_server) = lab_resource_server(env, false, &[env.dir.join("ca.crl.pem")]).await;
+    let vars = [
+        ("LAB10_CRL_RESOURCE_SERVER_URL", url),
+        ("LAB10_CERT_SECONDS", "6".to_owned()),
+        ("LAB10_EXPIRING_SECS", "3".to_owned()),
+        ("LAB10_WINDOW_SECS", "60".to_owned()),
+    ];
+    reset_fails_solve_passes_with(env, &vars, "10").await;
+    let seen = std::fs::read_to_string(env.dir.join("labs-work/lab10/observations.txt")).unwrap();
+    for line in [
+        "revoked.provider: 200",
+        "revoked.resource-server: 200",
+        "revoked.crl-resource-server: tls-refused",
+        "expired.token-outlives-certificate: yes",
+        "expired.with-its-certificate: tls-refused",
+        "expired.with-another-certificate: 401",
+    ] {
+        assert!(seen.contains(line), "{line} in {seen}");
+    }
+    let pid_file = env.dir.join("labs-work/lab10/renewer.pid");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let o = lab_with(env, &vars, &["reset", "10", "--yes"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!pid_file.exists(), "reset removes the renewer's pid file");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        !Path::new(&format!("/proc/{}", pid.trim())).exists()
+            || std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                .is_ok_and(|s| s.contains(") Z ")),
+        "reset stopped the renewer (pid {pid})"
+    );
+    let _ = crl_server.stop().await;
 }

@@ -69,6 +69,19 @@ pub fn read_crl(pem: &str) -> Result<CrlState, PkiError> {
 }
 
 impl CertificateAuthority {
+    /// [`Self::issue_client`] naming `crl_url` as the certificate's CRL distribution point
+    /// (RFC 5280 §4.2.1.13): where a verifier that fetches CRLs itself (Java with
+    /// `-Dcom.sun.security.enableCRLDP=true`) finds this CA's list.
+    pub fn issue_client_with_crl_url(
+        &self,
+        dn: &str,
+        validity: Validity,
+        crl_url: &str,
+    ) -> Result<Issued, PkiError> {
+        let eku = rcgen::ExtendedKeyUsagePurpose::ClientAuth;
+        self.issue(dn, &[], eku, validity, Some(crl_url))
+    }
+
     /// Whether this CA signed `cert`: its issuer is this CA's subject and the signature
     /// verifies with this CA's key (a CA with the same DN but another key did not).
     pub fn signed(&self, cert: &[u8]) -> bool {
@@ -117,7 +130,8 @@ impl CertificateAuthority {
     }
 
     /// `old` issued again by this CA for the same key and subject (and extended key usage),
-    /// valid for `validity`; the new certificate gets a new serial number.
+    /// valid for `validity`; the new certificate gets a new serial number (and the CRL
+    /// distribution points of the old one).
     pub fn reissue(
         &self,
         old: &CertificateDer<'_>,
@@ -138,10 +152,48 @@ impl CertificateAuthority {
         params.serial_number = Some(super::chain::random_serial());
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
+        params.crl_distribution_points = crl_distribution_points(&cert);
         let new = params.signed_by(&key, &self.issuer)?;
         Ok(Issued {
             chain: self.chain_below_root(),
             ..Issued::new(new, &key)
         })
     }
+}
+
+/// A CRL distribution point at `url`.
+pub(super) fn distribution_point(url: &str) -> rcgen::CrlDistributionPoint {
+    rcgen::CrlDistributionPoint {
+        uris: vec![url.to_owned()],
+    }
+}
+
+/// The URIs of `cert`'s CRL distribution points, kept by a renewal (a verifier fetching CRLs
+/// refuses a certificate whose list it cannot find).
+fn crl_distribution_points(cert: &X509Certificate<'_>) -> Vec<rcgen::CrlDistributionPoint> {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let points = cert
+        .extensions()
+        .iter()
+        .filter_map(|e| match e.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => Some(points),
+            _ => None,
+        });
+    points
+        .flat_map(|p| p.points.iter())
+        .filter_map(|p| match &p.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(
+                names
+                    .iter()
+                    .filter_map(|n| match n {
+                        GeneralName::URI(uri) => Some((*uri).to_owned()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .filter(|uris| !uris.is_empty())
+        .map(|uris| rcgen::CrlDistributionPoint { uris })
+        .collect()
 }
