@@ -54,7 +54,7 @@ FRONT_API_URL="https://localhost:${FRONT_API_PORT}"
 FRONT_ISSUER="${FRONT_URL}/realms/${REALM}"
 # Node N: HTTPS BASE+10N+1, management BASE+10N+2, JGroups BASE+100+20(N-1) (JGroups may
 # take up to 10 ports above its own when that one is busy: port_range), its failure
-# detection (FD_SOCK2) that + 50, its transaction status listener (Narayana) BASE+10N+3.
+# detection (FD_SOCK2) that + 50.
 node_port() { printf '%s' $((BASE + 10 * $1 + 1)); }
 node_management_port() { printf '%s' $((BASE + 10 * $1 + 2)); }
 node_jgroups_port() { printf '%s' $((BASE + 100 + 20 * ($1 - 1))); }
@@ -90,8 +90,7 @@ node() {
     KC_PROXY_HEADERS=xforwarded KC_PROXY_TRUSTED_ADDRESSES="${PROXY_SOURCE}"
     # JGroups' failure detection (FD_SOCK2) listens at the node's port + this offset
     # (Infinispan's default 50000 would put it outside the range, on 10564 for 26100).
-    # Narayana's transaction status listener: a port of the node's own, not an ephemeral one.
-    JAVA_OPTS_APPEND="-Djgroups.fd.port-offset=50 -DRecoveryEnvironmentBean.transactionStatusManagerPort=$((BASE + 10 * n + 3))${JAVA_OPTS_APPEND:+ ${JAVA_OPTS_APPEND}}")
+    JAVA_OPTS_APPEND="-Djgroups.fd.port-offset=50${JAVA_OPTS_APPEND:+ ${JAVA_OPTS_APPEND}}")
   mapfile -t -O "${#vars[@]}" vars < <(nginx keycloak-env)
   if [[ "${1:-}" == start ]]; then
     mapfile -t -O "${#vars[@]}" vars < <("${SCRIPT_DIR}/postgres.sh" env)
@@ -129,7 +128,8 @@ wait_cluster() {
 }
 
 # Resource server N (1 or 2) behind nginx: its own port, the front issuer, the certificate
-# forwarded by nginx trusted from nginx's address only.
+# forwarded by nginx trusted from nginx's address only (nginx itself presents none, so the
+# handshake asks for one without requiring it, as the supervisor does behind a proxy).
 start_api() {
   local n=$1 port certs pid
   port="$(printf '%s' "${API_PORTS}" | cut -d' ' -f"${n}")"
@@ -139,7 +139,7 @@ start_api() {
   mapfile -t shape < <(nginx server-args)
   "${TARGET_DIR}/debug/resource-server" --issuer "${FRONT_ISSUER}" --ca "${certs}/ca.pem" \
     --cert "${certs}/resource-server.pem" --key "${certs}/resource-server.key.pem" --port "${port}" \
-    --public-url "${FRONT_API_URL}" --trusted-proxy "${PROXY_SOURCE}" "${shape[@]}" \
+    --public-url "${FRONT_API_URL}" --client-auth request --trusted-proxy "${PROXY_SOURCE}" "${shape[@]}" \
     </dev/null >"${DIR}/resource-server-${n}.log" 2>&1 &
   pid=$!
   printf '%s\n' "${pid}" >"${DIR}/resource-server-${n}.pid"
