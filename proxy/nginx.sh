@@ -20,6 +20,8 @@
 #   PROXY_PROVIDER_PORT   nginx's port for the provider (PROVIDER_PORT, 9443)
 #   PROXY_API_PORT        nginx's port for the API (RESOURCE_SERVER_PORT, 8443)
 #   PROVIDER_BACKEND      the provider behind it (127.0.0.1:9444: the front port + 1)
+#   PROVIDER_BACKENDS     several providers behind it, space-separated, balanced (Keycloak
+#                         nodes: oauth2-provider/production.sh); default PROVIDER_BACKEND
 #   API_BACKENDS          the resource-server instances, space-separated (127.0.0.1:8444 127.0.0.1:8445)
 #   PROXY_SOURCE          the address nginx connects to the back ends from (127.0.0.2); the
 #                         back ends trust ssl-client-cert from this address only
@@ -42,6 +44,7 @@ NGINX_DIR="${NGINX_DIR:-${ROOT}/target/proxy-nginx}"
 PROXY_PROVIDER_PORT="${PROXY_PROVIDER_PORT:-${PROVIDER_PORT}}"
 PROXY_API_PORT="${PROXY_API_PORT:-${RESOURCE_SERVER_PORT}}"
 PROVIDER_BACKEND="${PROVIDER_BACKEND:-127.0.0.1:$((PROXY_PROVIDER_PORT + 1))}"
+PROVIDER_BACKENDS="${PROVIDER_BACKENDS:-${PROVIDER_BACKEND}}"
 API_BACKENDS="${API_BACKENDS:-127.0.0.1:$((PROXY_API_PORT + 1)) 127.0.0.1:$((PROXY_API_PORT + 2))}"
 PROXY_SOURCE="${PROXY_SOURCE:-127.0.0.2}"
 NGINX_WORKERS="${NGINX_WORKERS:-1}"
@@ -74,10 +77,13 @@ render() {
   [[ -n "${API_BACKENDS// /}" ]] || die "API_BACKENDS is empty: name at least one resource server (host:port)"
   mkdir -p "${NGINX_DIR}/logs" "${NGINX_DIR}/tmp"
   NGINX_DIR="$(cd "${NGINX_DIR}" && pwd)"
-  local backends="" b
+  local backends="" providers="" b
   for b in ${API_BACKENDS}; do
     # Taken out of rotation for 5 s after a failed connection; nginx tries the next one.
     backends+="        server ${b} max_fails=1 fail_timeout=5s;"$'\n'
+  done
+  for b in ${PROVIDER_BACKENDS}; do
+    providers+="        server ${b} max_fails=1 fail_timeout=5s;"$'\n'
   done
   local crl_line="    # no ssl_crl (PROXY_CRL unset): revoked certificates are not refused here"
   if [[ -n "${PROXY_CRL:-}" ]]; then
@@ -88,14 +94,15 @@ render() {
   # Render to a temporary file, then rename: a running nginx never sees half a file.
   awk -v prefix="${NGINX_DIR}" -v certs="${certs}" -v workers="${NGINX_WORKERS}" \
     -v provider_port="${PROXY_PROVIDER_PORT}" -v api_port="${PROXY_API_PORT}" \
-    -v provider_backend="${PROVIDER_BACKEND}" -v api_backends="${backends%$'\n'}" \
+    -v providers="${providers%$'\n'}" -v api_backends="${backends%$'\n'}" \
     -v source_addr="${PROXY_SOURCE}" -v realm="${REALM}" -v crl_line="${crl_line}" '
     {
       gsub(/@PREFIX@/, prefix); gsub(/@CERTS@/, certs); gsub(/@WORKERS@/, workers)
       gsub(/@PROVIDER_PORT@/, provider_port); gsub(/@API_PORT@/, api_port)
-      gsub(/@PROVIDER_BACKEND@/, provider_backend); gsub(/@PROXY_SOURCE@/, source_addr)
+      gsub(/@PROXY_SOURCE@/, source_addr)
       gsub(/@REALM@/, realm)
       if ($0 ~ /^@API_BACKENDS@$/) { print api_backends; next }
+      if ($0 ~ /^@PROVIDER_BACKENDS@$/) { print providers; next }
       if ($0 ~ /^@SSL_CRL@$/) { print crl_line; next }
       print
     }' "${TEMPLATE}" >"${tmp}"
@@ -172,7 +179,7 @@ explain() {
     client --mTLS--> nginx https://localhost:${PROXY_PROVIDER_PORT} (provider) | https://localhost:${PROXY_API_PORT} (API)
                      verifies the client certificate against $(basename "${CERTS_DIR}")/ca.pem
                      (optional at the provider, as Keycloak's https-client-auth=request; required at the API)
-    nginx --TLS, from ${PROXY_SOURCE}--> provider ${PROVIDER_BACKEND}, resource servers ${API_BACKENDS}
+    nginx --TLS, from ${PROXY_SOURCE}--> provider ${PROVIDER_BACKENDS}, resource servers ${API_BACKENDS}
                      (their certificates verified against ca.pem; no client certificate of nginx's own)
   what nginx forwards: ssl-client-cert: <the verified certificate, URL-encoded PEM>, e.g. for client.pem
     ${forwarded}

@@ -444,7 +444,10 @@ fn header(script: &Path) -> String {
 
 #[test]
 fn help_prints_the_header_exactly() {
+    // The production shape's drivers (issue 23) first, the proxies' after start.sh.
     for script in [
+        "oauth2-provider/production.sh",
+        "oauth2-provider/postgres.sh",
         "start.sh",
         "proxy/nginx.sh",
         "proxy/haproxy.sh",
