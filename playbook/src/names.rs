@@ -66,8 +66,10 @@ pub const PROVISIONER_CLIENT_ID: &str = "oauth2-playbook-provisioner";
 pub const PROVISIONER_SUBJECT_DN: &str = "CN=oauth2-playbook-provisioner,O=OAuth2 Playbook";
 /// The `realm-management` client: its roles are what a realm's own admins may do.
 pub const REALM_MANAGEMENT_CLIENT_ID: &str = "realm-management";
-/// The one `realm-management` role the shipped realm gives the provisioner.
-pub const PROVISIONER_ROLES: &[&str] = &["manage-users"];
+/// The `realm-management` roles the shipped realm gives the provisioner: `manage-users` (find
+/// the service account, map the role) and `view-clients` (read a client's configuration, for
+/// `client doctor`).
+pub const PROVISIONER_ROLES: &[&str] = &["manage-users", "view-clients"];
 
 // --- identity (issue 22): intermediate CAs, certificate identity labs 9 and 10 ---
 

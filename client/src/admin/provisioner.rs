@@ -9,14 +9,15 @@ use super::{AdminApi, AdminAs, RoleRepresentation, UserRepresentation, join};
 use crate::error::ClientError;
 use crate::settings::Settings;
 
-/// The same for the provisioner, which may not read clients nor roles by name.
-pub const RESOLVE_NOTE_PROVISIONER: &str = "the service-account user (\"service-account-<clientId>\", the \"user\" client-credentials tokens are issued for), by username, and the realm role's id and name (Keycloak wants both), among the roles the provisioner may map to that user (it may not read clients nor roles by name: no view-clients, no view-realm)";
+/// The same for the provisioner, which may not read roles by name (and looks the user up the
+/// same way whether or not it may read clients).
+pub const RESOLVE_NOTE_PROVISIONER: &str = "the service-account user (\"service-account-<clientId>\", the \"user\" client-credentials tokens are issued for), by username, and the realm role's id and name (Keycloak wants both), among the roles the provisioner may map to that user (it may not read roles by name: no view-realm)";
 
 /// In words, who a session is and what it may do, for the narration.
 pub fn identity_note(who: AdminAs) -> &'static str {
     match who {
         AdminAs::Provisioner => {
-            "admin token: the provisioner (client oauth2-playbook-provisioner, authenticated by provisioner.pem over mTLS; no password). Its service account holds realm-management's manage-users only: it may find users and map realm roles to them; it may not read clients or roles by name, create clients or roles, give anyone realm-admin or manage-realm, nor touch another realm. Keycloak lets it map ANY non-admin realm role (oauth2-playbook-write too) to ANY user, and pass on manage-users. Its token is bound to provisioner.pem (cnf.x5t#S256), but Keycloak's admin API does not check that binding: the token would work over any certificate, or none"
+            "admin token: the provisioner (client oauth2-playbook-provisioner, authenticated by provisioner.pem over mTLS; no password). Its service account holds realm-management's manage-users and view-clients: it may find users and map realm roles to them, and read clients' configuration (what client doctor checks); it may not change clients, read roles by name, create clients or roles, give anyone realm-admin or manage-realm, nor touch another realm. Keycloak lets it map ANY non-admin realm role (oauth2-playbook-write too) to ANY user, and pass on manage-users. Its token is bound to provisioner.pem (cnf.x5t#S256), but Keycloak's admin API does not check that binding: the token would work over any certificate, or none"
         }
         AdminAs::Bootstrap => {
             "admin token: the bootstrap admin (realm master, client admin-cli, password grant): it may do everything in every realm"

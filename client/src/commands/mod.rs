@@ -68,7 +68,7 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
         Command::Lab(args) => crate::lab::command::run(s, args, out).await,
         Command::Bench(args) => bench::run(s, args, out).await,
         Command::Walkthrough(args) => walkthrough::run(s, args, out).await,
-        Command::Doctor => Ok(doctor::run(s, out)),
+        Command::Doctor(args) => Ok(doctor::run(s, args, out).await),
     }
 }
 
