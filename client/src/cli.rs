@@ -469,6 +469,11 @@ pub struct TokenArgs {
     /// `ACCESS_TOKEN=$(client token --raw)`).
     #[arg(long)]
     pub raw: bool,
+    /// Also write the request as one self-contained HTML page (the trace page of
+    /// `client walkthrough --html`: the TLS connection, its CertificateRequest, the token
+    /// decoded with its binding), written whether the request succeeds or not.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -498,6 +503,11 @@ pub struct CallArgs {
     /// files: a new --cert/--key pair on disk means a new token (certificate rotation).
     #[arg(long, value_name = "SECS", conflicts_with_all = ["secret", "data"])]
     pub every: Option<f64>,
+    /// Also write the calls as one self-contained HTML page (the trace page of
+    /// `client walkthrough --html`: the token request and each call, their TLS connections,
+    /// the token's binding; behind --proxy the hop to the back end drawn as inferred).
+    #[arg(long, value_name = "FILE", conflicts_with = "every")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
