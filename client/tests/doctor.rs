@@ -330,6 +330,14 @@ const ONLINE_ROWS: &[OnlineRow] = &[
         also: &["token"],
     },
     OnlineRow {
+        name: "a client id the realm does not have",
+        cert: "client",
+        client: RowClient::Named("no-such-client-doctor"),
+        cause: Some("client"),
+        fix_word: "CLIENT_ID",
+        also: &["token"],
+    },
+    OnlineRow {
         name: "the right DN from an untrusted CA",
         cert: "rogue-client",
         client: RowClient::Mtls,

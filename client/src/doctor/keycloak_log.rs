@@ -3,10 +3,11 @@
 //! answers every client-authentication failure with the same `invalid_client`; its log says
 //! which it was, some of it only at DEBUG.
 //!
-//! The format strings are Keycloak's own (`X509ClientAuthenticator`, `ClientCredentialsGrantType`,
-//! the event logger `org.keycloak.events`), read from the 26.7.5 distribution's classes, and
-//! each was seen in the log of a native Keycloak 26.7.5 after provoking its cause
-//! (`client/tests/doctor_keycloak_native.rs`, run with DEBUG on the logger named).
+//! The format strings are Keycloak's own (`X509ClientAuthenticator`, `ClientAuthenticationFlow`,
+//! `ClientCredentialsGrantType`'s event, the event logger `org.keycloak.events`), read from
+//! the 26.7.5 distribution's classes, and each is found in the log of a native Keycloak 26.7.5
+//! after provoking its cause (`doctor_rows_on_native_keycloak` in `client/tests/doctor.rs`,
+//! run with DEBUG on the X.509 authenticator's logger).
 
 /// One line Keycloak logs for a cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -27,13 +28,24 @@ const X509: &str = "org.keycloak.authentication.authenticators.client.X509Client
 /// The event logger (`JBossLoggingEventListenerProvider`): a failed event at WARN.
 const EVENTS: &str = "org.keycloak.events";
 
-/// Every line, by check (a check may have several: the event at WARN, the reason at DEBUG).
+/// The flow that runs the client authenticators (`ClientAuthenticationFlow`).
+const FLOW: &str = "org.keycloak.authentication.ClientAuthenticationFlow";
+
+/// Every line, by check (a check may have several: the event and the flow at WARN, the
+/// reason at DEBUG). A cause Keycloak does not log (the handshake refused by the JVM before
+/// Keycloak's code runs; a token issued without binding or role) has none.
 pub const KEYCLOAK_LOG: &[LogLine] = &[
     LogLine {
         check: "realm-subject-dn",
         level: "DEBUG",
         logger: X509,
         line: "[X509ClientCertificateAuthenticator:authenticate] Couldn't match any certificate for expected Subject DN '%s' with allow regex pattern '%s'.",
+    },
+    LogLine {
+        check: "realm-subject-dn",
+        level: "WARN",
+        logger: FLOW,
+        line: "Client authentication was attempted did not complete for client-x509",
     },
     LogLine {
         check: "realm-subject-dn",
@@ -50,20 +62,26 @@ pub const KEYCLOAK_LOG: &[LogLine] = &[
     LogLine {
         check: "realm-ca-subject-dn",
         level: "WARN",
+        logger: FLOW,
+        line: "Client authentication was attempted did not complete for client-x509",
+    },
+    LogLine {
+        check: "realm-ca-subject-dn",
+        level: "WARN",
         logger: EVENTS,
         line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials""#,
     },
     LogLine {
-        check: "certificate-request",
-        level: "DEBUG",
-        logger: X509,
-        line: "[X509ClientCertificateAuthenticator:authenticate] x509 client certificate is not available for mutual SSL.",
+        check: "authenticator",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials""#,
     },
     LogLine {
         check: "service-account",
         level: "WARN",
         logger: EVENTS,
-        line: r#"type="CLIENT_LOGIN_ERROR", … reason="Client not enabled to retrieve service account", error="invalid_client""#,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client", reason="Client not enabled to retrieve service account""#,
     },
     LogLine {
         check: "client",
@@ -119,7 +137,7 @@ mod tests {
         assert!(!l.found_in(
             "[X509ClientCertificateAuthenticator:authenticate] Matched CN=x certificate."
         ));
-        let event = lines_for("realm-subject-dn")[1];
+        let event = lines_for("realm-subject-dn")[2];
         assert!(event.found_in(r#"WARN [org.keycloak.events] type="CLIENT_LOGIN_ERROR", realmId="r", clientId="c", error="invalid_client_credentials", grant_type="client_credentials""#));
         assert!(!event.found_in(r#"type="CLIENT_LOGIN_ERROR", error="client_not_found""#));
     }
