@@ -95,6 +95,15 @@ pub fn client_rep(c: &Client) -> Value {
     Value::Object(m)
 }
 
+/// `ClientResource#getClient`'s `access`: what the caller may do with the client
+/// (`ClientPermissions#getAccess`, roles only: configure and manage with `manage-clients`;
+/// recorded: `view-clients` alone reads `{"view":true,"configure":false,"manage":false}`).
+fn with_access(mut rep: Value, auth: &AdminAuth, realm: &str) -> Value {
+    let manage = auth.allows(realm, Need::ManageClients);
+    rep["access"] = json!({"view": true, "configure": manage, "manage": manage});
+    rep
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ClientsQuery {
@@ -123,7 +132,7 @@ pub(super) async fn list_clients(
             (Some(cid), false) => clients
                 .into_iter()
                 .filter(|c| c.client_id == *cid)
-                .map(client_rep)
+                .map(|c| with_access(client_rep(c), &auth, &realm))
                 .collect(),
             (cid, _) => {
                 let needle = cid.as_deref().unwrap_or("").to_lowercase();
@@ -133,7 +142,7 @@ pub(super) async fn list_clients(
                         .filter(|c| c.client_id.to_lowercase().contains(&needle)),
                     usize::MAX,
                 )
-                .map(client_rep)
+                .map(|c| with_access(client_rep(c), &auth, &realm))
                 .collect()
             }
         };
@@ -237,7 +246,11 @@ pub(super) async fn get_client(
 ) -> Result<Json<Value>> {
     with_realm(&p, &realm, |r| {
         auth.require(&realm, Need::ViewClients)?;
-        Ok(axum::Json(client_rep(r.client_or_404(&id)?)))
+        Ok(axum::Json(with_access(
+            client_rep(r.client_or_404(&id)?),
+            &auth,
+            &realm,
+        )))
     })
 }
 
