@@ -607,6 +607,18 @@ async fn doctor_rows_on_native_keycloak() {
     .unwrap_or_else(|e| panic!("the native Keycloak did not start: {e}"));
     let s = common::settings_for(dir.path(), &keycloak.base_url, "https://localhost:1");
     let (mut wrong, causes) = run_online_rows(dir.path(), &s).await;
+    // One row as people read it (the README shows it): the DN in the wrong order.
+    let i = ONLINE_ROWS
+        .iter()
+        .position(|r| r.name.starts_with("x509.subjectdn in the wrong order"))
+        .unwrap();
+    let env = [("CLIENT_ID", format!("doctor-row-{i}"))];
+    let out = common::client_in(dir.path(), &s, &env, &["doctor"]).await;
+    let text = common::text(&out);
+    println!("{text}");
+    if !text.contains("Keycloak logs (DEBUG") {
+        wrong.push(format!("the narration names no log line: {text}"));
+    }
     let log = keycloak.log_tail(1_000_000);
     for cause in causes {
         for line in client::doctor::keycloak_log::lines_for(cause) {

@@ -20,8 +20,8 @@ TOKEN="$(curl -sS --fail-with-body --cacert "${CA}" \
 
 api() { curl -sS --fail-with-body --cacert "${CA}" -H "Authorization: Bearer ${TOKEN}" "$@"; }
 
-# P2. The service-account user, by username (manage-users may find users; it may not read
-# clients, so GET /clients?clientId=… would be 403).
+# P2. The service-account user, by username (manage-users may find users; by username, the
+# lookup needs no view-clients, which the shipped provisioner has only for client doctor).
 USER_ID="$(api "${ADMIN}/users?username=service-account-${CLIENT_ID}&exact=true" | json_field id)"
 # P3. The role's id, among the realm roles the provisioner may map to that user (it may not
 # read roles by name: GET /roles/… would be 403). Already mapped: then it is in the mappings.
