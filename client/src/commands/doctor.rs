@@ -35,10 +35,13 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
         Vec::new()
     } else {
         out.heading(&format!(
-            "online: {} (client {}, the realm read as {:?})",
+            "online: {} (client {}, the realm read as {})",
             s.issuer,
             s.client_id.as_str(),
-            s.admin_as
+            match s.admin_as {
+                crate::settings::AdminAs::Provisioner => "provisioner",
+                crate::settings::AdminAs::Bootstrap => "bootstrap",
+            }
         ));
         let recorder = playbook::https::Recorder::new();
         let findings = doctor::online::diagnose(s, &loaded, &recorder).await;
