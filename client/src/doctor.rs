@@ -206,7 +206,7 @@ fn not_loaded() -> Verdict {
 }
 
 fn files(l: &Loaded) -> Verdict {
-    let problems: Vec<&String> = [
+    let mut problems: Vec<&String> = [
         l.chain.as_ref().err(),
         l.key.as_ref().err(),
         l.ca.as_ref().err(),
@@ -214,6 +214,8 @@ fn files(l: &Loaded) -> Verdict {
     .into_iter()
     .flatten()
     .collect();
+    // A PKCS#12 file that does not open fails the certificate and the key alike: once.
+    problems.dedup();
     if problems.is_empty() && l.leaf.is_some() {
         return Ok("all three load".to_owned());
     }
