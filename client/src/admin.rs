@@ -311,7 +311,10 @@ impl AdminApi {
     }
 
     /// The whole ClientRepresentation of `client_id`.
-    async fn client_representation(&self, client_id: &str) -> Result<Value, ClientError> {
+    pub(crate) async fn client_representation(
+        &self,
+        client_id: &str,
+    ) -> Result<Value, ClientError> {
         let mut url = self.url("clients")?;
         url.query_pairs_mut().append_pair("clientId", client_id);
         let list = self

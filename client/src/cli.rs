@@ -184,13 +184,32 @@ pub enum Command {
     Walkthrough(WalkthroughArgs),
     /// The workshop labs in labs/: list, check N, reset N, solve N (see labs/README.md).
     Lab(crate::lab::command::LabArgs),
-    /// Why would the provider refuse this certificate? Checks --cert, --key and --ca
-    /// offline, each finding ✔ or ✘ with the fix: the files load, the key belongs to the
-    /// certificate, it is valid now, its extended key usage allows clientAuth, it chains to
-    /// the CA (verified as the embedded provider's handshake verifies it), and its subject and
-    /// issuer DNs as Keycloak renders them (what x509.subjectdn and x509.casubjectdn must
-    /// equal). --json for scripts. Exits non-zero on any ✘.
-    Doctor,
+    /// Why would the provider refuse this certificate, and what does the realm say? Each
+    /// finding ✔ or ✘ with the fix, and with each ✘ the line Keycloak 26.7.5 logs for that
+    /// cause (Keycloak itself answers every one of them with the same invalid_client).
+    ///
+    /// Offline, on --cert and --key (or --p12) and --ca: the files load, the key belongs to the
+    /// certificate, it is valid now, its extended key usage allows clientAuth, it chains to the
+    /// CA (verified as the embedded provider's handshake verifies it), and its subject and
+    /// issuer DNs as Keycloak renders them.
+    ///
+    /// Online (unless --offline), against --issuer: whether the server asks for a client
+    /// certificate and lists this CA (a Java server may list none), whether the handshake
+    /// accepts it; the client's configuration read through the admin API as --admin-as says
+    /// (the provisioner by default: realm-management's view-clients and manage-users):
+    /// clientAuthenticatorType, x509.subjectdn (exact or regex), x509.casubjectdn, the binding
+    /// attribute, the service account, the role oauth2-playbook-readonly on it, the roles
+    /// scope; then a token request, its cnf.x5t#S256 and its roles.
+    ///
+    /// --json for scripts. Exits non-zero on any ✘.
+    ///
+    /// Examples:
+    ///   client doctor                                   certs/client.pem against the running realm
+    ///   client doctor --cert me.pem --key me.key.pem --ca my-ca.pem --client-id my-client
+    ///   P12_PASSWORD=… client doctor --p12 me.p12      a PKCS#12 file instead of PEM
+    ///   client doctor --offline --json                  the files only, as JSON
+    #[command(verbatim_doc_comment)]
+    Doctor(DoctorArgs),
     /// An experiment: a bounded load against the token endpoint or an API route, printing
     /// requests per second, latency percentiles and handshakes per second.
     ///
@@ -228,6 +247,26 @@ pub struct CompareArgs {
     /// API calls per method with one token (sequential, kept alive): API calls/s.
     #[arg(long, default_value_t = 200)]
     pub calls: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Only the offline checks: no server is asked.
+    #[arg(long)]
+    pub offline: bool,
+    /// Read the certificate, its chain and its key from this PKCS#12 file (.p12, .pfx)
+    /// instead of --cert and --key (`client certs` writes certs/client.p12).
+    #[arg(long, env = "CLIENT_P12")]
+    pub p12: Option<PathBuf>,
+    /// The PKCS#12 file's password (prefer the environment variable: `ps` shows flags).
+    #[arg(
+        long,
+        env = "P12_PASSWORD",
+        default_value = "",
+        hide_default_value = true,
+        hide_env_values = true
+    )]
+    pub p12_password: String,
 }
 
 #[derive(Debug, Args)]
@@ -456,6 +495,11 @@ pub struct TokenArgs {
     /// `ACCESS_TOKEN=$(client token --raw)`).
     #[arg(long)]
     pub raw: bool,
+    /// Also write the request as one self-contained HTML page (the trace page of
+    /// `client walkthrough --html`: the TLS connection, its CertificateRequest, the token
+    /// decoded with its binding), written whether the request succeeds or not.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -485,6 +529,11 @@ pub struct CallArgs {
     /// files: a new --cert/--key pair on disk means a new token (certificate rotation).
     #[arg(long, value_name = "SECS", conflicts_with_all = ["secret", "data"])]
     pub every: Option<f64>,
+    /// Also write the calls as one self-contained HTML page (the trace page of
+    /// `client walkthrough --html`: the token request and each call, their TLS connections,
+    /// the token's binding; behind --proxy the hop to the back end drawn as inferred).
+    #[arg(long, value_name = "FILE", conflicts_with = "every")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,17 +1,19 @@
-//! `client doctor`: why a certificate would be refused, found before asking the server.
-//! Keycloak answers every client-authentication failure with the same
-//! `invalid_client` ("Invalid client or Invalid client credentials"), on purpose; the
-//! playground knows the causes (the walkthrough and the labs provoke them) and checks a
-//! person's own files for them, each finding ✔ or ✘ with the fix.
+//! `client doctor`: why a certificate would be refused, and by what. Keycloak answers every
+//! client-authentication failure with the same `invalid_client` ("Invalid client or Invalid
+//! client credentials"), on purpose; the playground knows the causes (the walkthrough and the
+//! labs provoke them) and checks a person's own files and realm for them, each finding ✔ or
+//! ✘ with the fix, and with each ✘ the line Keycloak 26.7.5 logs for that cause
+//! ([`keycloak_log`]).
 //!
-//! The checks are data ([`CHECKS`], in the order a server meets the problems): the files
-//! load, the key belongs to the certificate, it is valid now, it may be used for client
-//! authentication (EKU), it chains to the CA the provider trusts (rustls' own client
-//! verifier, as the embedded provider's handshake runs it), and the subject and issuer DNs
-//! as Keycloak renders them (RFC 2253), which the realm's `x509.subjectdn` and
-//! `x509.casubjectdn` must equal. These are the offline checks; the online ones (does the
-//! server ask for this CA, a token request, the client's settings read through the admin
-//! API) are not built yet.
+//! The offline checks are data ([`CHECKS`], in the order a server meets the problems): the
+//! files load (PEM, or a PKCS#12 file with its password), the key belongs to the certificate,
+//! it is valid now, it may be used for client authentication (EKU), it chains to the CA the
+//! provider trusts (rustls' own client verifier, as the embedded provider's handshake runs
+//! it), and the subject and issuer DNs as Keycloak renders them (RFC 2253), which the realm's
+//! `x509.subjectdn` and `x509.casubjectdn` must equal. The online ones ([`online`]) ask the
+//! server: does it request a client certificate and list this CA, what the realm says about
+//! the client (read through the admin API as the provisioner, or the bootstrap admin), and a
+//! token request.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +22,11 @@ use playbook::x509::{CertInfo, Purpose};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use serde::Serialize;
 
+pub mod keycloak_log;
+pub mod online;
+
+pub use keycloak_log::{KEYCLOAK_LOG, LogLine};
+
 /// What is checked: the client's certificate (its chain), its key, and the CA the
 /// provider trusts for client certificates.
 #[derive(Debug, Clone)]
@@ -27,17 +34,65 @@ pub struct Inputs {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub ca: PathBuf,
+    /// A PKCS#12 file (`.p12`) holding the certificate, its chain and the key, and its
+    /// password: read instead of `cert` and `key`.
+    pub pkcs12: Option<(PathBuf, String)>,
 }
 
 /// The files, loaded once for every check.
-struct Loaded {
-    chain: Result<Vec<CertificateDer<'static>>, String>,
-    key: Result<PrivateKeyDer<'static>, String>,
-    ca: Result<Vec<CertificateDer<'static>>, String>,
-    leaf: Option<CertInfo>,
+#[derive(Debug)]
+pub struct Loaded {
+    pub chain: Result<Vec<CertificateDer<'static>>, String>,
+    pub key: Result<PrivateKeyDer<'static>, String>,
+    pub ca: Result<Vec<CertificateDer<'static>>, String>,
+    pub leaf: Option<CertInfo>,
+    /// What the certificate was read from, for the identity's label.
+    pub cert_path: PathBuf,
 }
 
-/// One finding: ✔ or ✘, what was found, and for a ✘ the fix.
+impl Loaded {
+    /// Reads `inputs`: PEM files, or the PKCS#12 file.
+    pub fn read(inputs: &Inputs) -> Loaded {
+        let (chain, key, cert_path) = match &inputs.pkcs12 {
+            Some((path, password)) => match playbook::pem::load_pkcs12(path, password) {
+                Ok((chain, key)) => (Ok(chain), Ok(key), path.clone()),
+                Err(e) => (Err(e.to_string()), Err(e.to_string()), path.clone()),
+            },
+            None => (
+                playbook::pem::load_certs(&inputs.cert).map_err(|e| e.to_string()),
+                playbook::pem::load_key(&inputs.key).map_err(|e| e.to_string()),
+                inputs.cert.clone(),
+            ),
+        };
+        let leaf = chain
+            .as_ref()
+            .ok()
+            .and_then(|c| c.first())
+            .and_then(|der| CertInfo::from_der(der).ok());
+        Loaded {
+            chain,
+            key,
+            ca: playbook::pem::load_ca_certs(&inputs.ca).map_err(|e| e.to_string()),
+            leaf,
+            cert_path,
+        }
+    }
+
+    /// The certificate and key as an identity to present, whatever the offline checks said
+    /// (an expired or foreign certificate is presented on purpose, to see the server's answer).
+    pub fn identity(&self) -> Option<playbook::Identity> {
+        let (Ok(chain), Ok(key)) = (&self.chain, &self.key) else {
+            return None;
+        };
+        Some(playbook::Identity::unchecked(
+            &self.cert_path,
+            chain.clone(),
+            key.clone_key(),
+        ))
+    }
+}
+
+/// One finding: ✔ or ✘, what was found, for a ✘ the fix and the lines Keycloak logs for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// The check's id (`key-matches`, `chain`, …): stable, for scripts.
@@ -46,10 +101,35 @@ pub struct Finding {
     pub ok: bool,
     pub detail: String,
     pub fix: Option<String>,
+    /// For a ✘: what Keycloak 26.7.5 logs for this cause ([`KEYCLOAK_LOG`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keycloak_log: Vec<LogLine>,
+}
+
+impl Finding {
+    /// A finding of check `check` from its verdict, with Keycloak's log lines on a ✘.
+    pub fn new(check: &'static str, title: &'static str, verdict: Verdict) -> Finding {
+        let (ok, detail, fix) = match verdict {
+            Ok(detail) => (true, detail, None),
+            Err((detail, fix)) => (false, detail, Some(fix)),
+        };
+        Finding {
+            check,
+            title,
+            ok,
+            detail,
+            fix,
+            keycloak_log: if ok {
+                Vec::new()
+            } else {
+                keycloak_log::lines_for(check)
+            },
+        }
+    }
 }
 
 /// A check's verdict: `Ok(what was found)` or `Err((what was found, the fix))`.
-type Verdict = Result<String, (String, String)>;
+pub type Verdict = Result<String, (String, String)>;
 
 /// One check: an id, a title, and the function deciding it.
 pub struct Check {
@@ -68,7 +148,7 @@ impl std::fmt::Debug for Check {
 pub const CHECKS: &[Check] = &[
     Check {
         id: "files",
-        title: "the certificate, its key and the CA load (PEM)",
+        title: "the certificate, its key and the CA load (PEM, or PKCS#12 with --p12)",
         run: files,
     },
     Check {
@@ -103,35 +183,16 @@ pub const CHECKS: &[Check] = &[
     },
 ];
 
-/// Runs every check on `inputs`.
+/// Runs every offline check on `inputs`.
 pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
-    let chain = playbook::pem::load_certs(&inputs.cert).map_err(|e| e.to_string());
-    let leaf = chain
-        .as_ref()
-        .ok()
-        .and_then(|c| c.first())
-        .and_then(|der| CertInfo::from_der(der).ok());
-    let loaded = Loaded {
-        chain,
-        key: playbook::pem::load_key(&inputs.key).map_err(|e| e.to_string()),
-        ca: playbook::pem::load_ca_certs(&inputs.ca).map_err(|e| e.to_string()),
-        leaf,
-    };
+    offline(&Loaded::read(inputs))
+}
+
+/// Runs every offline check on files already read.
+pub fn offline(loaded: &Loaded) -> Vec<Finding> {
     CHECKS
         .iter()
-        .map(|c| {
-            let (ok, detail, fix) = match (c.run)(&loaded) {
-                Ok(detail) => (true, detail, None),
-                Err((detail, fix)) => (false, detail, Some(fix)),
-            };
-            Finding {
-                check: c.id,
-                title: c.title,
-                ok,
-                detail,
-                fix,
-            }
-        })
+        .map(|c| Finding::new(c.id, c.title, (c.run)(loaded)))
         .collect()
 }
 
@@ -145,7 +206,7 @@ fn not_loaded() -> Verdict {
 }
 
 fn files(l: &Loaded) -> Verdict {
-    let problems: Vec<&String> = [
+    let mut problems: Vec<&String> = [
         l.chain.as_ref().err(),
         l.key.as_ref().err(),
         l.ca.as_ref().err(),
@@ -153,6 +214,8 @@ fn files(l: &Loaded) -> Verdict {
     .into_iter()
     .flatten()
     .collect();
+    // A PKCS#12 file that does not open fails the certificate and the key alike: once.
+    problems.dedup();
     if problems.is_empty() && l.leaf.is_some() {
         return Ok("all three load".to_owned());
     }
@@ -167,7 +230,7 @@ fn files(l: &Loaded) -> Verdict {
     };
     Err((
         detail,
-        "pass PEM files (--cert, --key, --ca; CLIENT_CERT, CLIENT_KEY, CA_CERT): `-----BEGIN CERTIFICATE-----` and a private key; `client certs` writes a working set".to_owned(),
+        "pass PEM files (--cert, --key, --ca; CLIENT_CERT, CLIENT_KEY, CA_CERT): `-----BEGIN CERTIFICATE-----` and a private key, or a PKCS#12 file with --p12 FILE and its password (--p12-password, P12_PASSWORD); `client certs` writes a working set".to_owned(),
     ))
 }
 

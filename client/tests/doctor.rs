@@ -1,6 +1,11 @@
 //! `client doctor`'s offline checks against broken setups, as data: each row builds one
 //! broken certificate/key/CA set and names the check that must be the first ✘ (the cause),
 //! with its fix; the healthy set has none. One row runs through the binary (`--json`).
+//!
+//! Online, the same for broken realms and certificates against a running provider
+//! ([`ONLINE_ROWS`]): the embedded one in `cargo test`, native Keycloak 26.7.5 in
+//! `doctor_rows_on_native_keycloak` (`#[ignore]`d, in scripts/test.sh's native suite), which
+//! also finds, for each row's cause, the line the doctor says Keycloak logs.
 
 mod common;
 
@@ -9,6 +14,7 @@ use std::path::Path;
 use client::doctor::{self, CHECKS, Inputs};
 use playbook::names;
 use playbook::pki::{DevPki, Issued, Validity};
+use serde_json::{Value, json};
 
 /// Which files a row uses, from the dev PKI or made for it.
 struct Setup {
@@ -94,6 +100,7 @@ fn write(dir: &Path, s: &Setup) -> Inputs {
         cert: dir.join("cert.pem"),
         key: dir.join("key.pem"),
         ca: dir.join("ca.pem"),
+        pkcs12: None,
     };
     std::fs::write(&inputs.cert, &s.cert).unwrap();
     std::fs::write(&inputs.key, &s.key).unwrap();
@@ -159,6 +166,7 @@ async fn the_command_exits_non_zero_and_its_json_names_the_cause() {
         inputs.ca.to_str().unwrap(),
         "--json",
         "doctor",
+        "--offline",
     ];
     let out = common::client_in(dir.path(), &s, &[], &args).await;
     assert!(!out.status.success(), "{}", common::text(&out));
@@ -172,4 +180,461 @@ async fn the_command_exits_non_zero_and_its_json_names_the_cause() {
         .find(|f| f["check"] == "chain")
         .unwrap();
     assert_eq!(chain["ok"], false, "{json:#}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Online: broken setups against a running provider (the embedded one here, native Keycloak
+// in `doctor_rows_on_native_keycloak`), each named by its first ✘.
+
+/// The client a row asks about.
+enum RowClient {
+    /// The realm's mTLS client (its service account given the role before the rows run).
+    Mtls,
+    /// Another client of the realm, by clientId.
+    Named(&'static str),
+    /// A client made for the row: the mTLS client's settings, changed by the function; the
+    /// role is mapped to its service account when `role` is true.
+    Made { change: fn(&mut Value), role: bool },
+}
+
+/// One online row: its name, the certificate (a file stem in CERTS_DIR, or `p12:PASSWORD`
+/// for client.p12), the client, the first ✘ (`None`: healthy), a word its fix must contain,
+/// and other checks that must be ✘ too.
+struct OnlineRow {
+    name: &'static str,
+    cert: &'static str,
+    client: RowClient,
+    cause: Option<&'static str>,
+    fix_word: &'static str,
+    also: &'static [&'static str],
+}
+
+fn keep(_: &mut Value) {}
+
+const ONLINE_ROWS: &[OnlineRow] = &[
+    OnlineRow {
+        name: "healthy: client.pem, the mTLS client with its role",
+        cert: "client",
+        client: RowClient::Mtls,
+        cause: None,
+        fix_word: "",
+        also: &[],
+    },
+    OnlineRow {
+        name: "healthy: the same from client.p12 (PKCS#12)",
+        cert: "p12:playbook",
+        client: RowClient::Mtls,
+        cause: None,
+        fix_word: "",
+        also: &[],
+    },
+    OnlineRow {
+        name: "PKCS#12 with the wrong password",
+        cert: "p12:wrong",
+        client: RowClient::Mtls,
+        cause: Some("files"),
+        fix_word: "--p12",
+        also: &[],
+    },
+    OnlineRow {
+        name: "the role not mapped to the service account",
+        cert: "client",
+        client: RowClient::Made {
+            change: keep,
+            role: false,
+        },
+        cause: Some("role"),
+        fix_word: "assign-role",
+        also: &["token-role"],
+    },
+    OnlineRow {
+        name: "a certificate of the same CA with another DN",
+        cert: "other-client",
+        client: RowClient::Mtls,
+        cause: Some("realm-subject-dn"),
+        fix_word: "x509.subjectdn",
+        also: &["token"],
+    },
+    OnlineRow {
+        name: "x509.subjectdn in the wrong order (O first)",
+        cert: "client",
+        client: RowClient::Made {
+            change: |c| c["attributes"]["x509.subjectdn"] = json!(reversed_dn()),
+            role: true,
+        },
+        cause: Some("realm-subject-dn"),
+        fix_word: "RFC 2253 order",
+        also: &["token"],
+    },
+    OnlineRow {
+        name: "x509.casubjectdn names another CA",
+        cert: "client",
+        client: RowClient::Made {
+            change: |c| c["attributes"]["x509.casubjectdn"] = json!("CN=Some Other CA,O=Elsewhere"),
+            role: true,
+        },
+        cause: Some("realm-ca-subject-dn"),
+        fix_word: "x509.casubjectdn",
+        also: &["token"],
+    },
+    OnlineRow {
+        name: "certificate binding off",
+        cert: "client",
+        client: RowClient::Made {
+            change: |c| {
+                c["attributes"]["tls.client.certificate.bound.access.tokens"] = json!("false")
+            },
+            role: true,
+        },
+        cause: Some("binding-attribute"),
+        fix_word: "tls.client.certificate.bound.access.tokens",
+        also: &["token-binding"],
+    },
+    OnlineRow {
+        name: "no service account",
+        cert: "client",
+        client: RowClient::Made {
+            change: |c| c["serviceAccountsEnabled"] = json!(false),
+            role: false,
+        },
+        cause: Some("service-account"),
+        fix_word: "Service accounts",
+        also: &["token"],
+    },
+    OnlineRow {
+        name: "the roles scope is not a default scope",
+        cert: "client",
+        client: RowClient::Made {
+            change: |c| {
+                c["defaultClientScopes"] = json!([
+                    "basic",
+                    "acr",
+                    "profile",
+                    "email",
+                    "web-origins",
+                    "service_account"
+                ])
+            },
+            role: true,
+        },
+        cause: Some("roles-scope"),
+        fix_word: "Default scope",
+        also: &["token-role"],
+    },
+    OnlineRow {
+        name: "the client authenticates with a secret",
+        cert: "client",
+        client: RowClient::Named(names::SECRET_CLIENT_ID),
+        cause: Some("authenticator"),
+        fix_word: "client-x509",
+        also: &["token"],
+    },
+    OnlineRow {
+        name: "a client id the realm does not have",
+        cert: "client",
+        client: RowClient::Named("no-such-client-doctor"),
+        cause: Some("client"),
+        fix_word: "CLIENT_ID",
+        also: &["token"],
+    },
+    OnlineRow {
+        name: "the right DN from an untrusted CA",
+        cert: "rogue-client",
+        client: RowClient::Mtls,
+        cause: Some("chain"),
+        fix_word: "step 3b",
+        also: &["handshake", "token"],
+    },
+    OnlineRow {
+        name: "the right DN from a second CA with the dev CA's DN",
+        cert: "same-dn-leaf",
+        client: RowClient::Mtls,
+        cause: Some("chain"),
+        fix_word: "truststore",
+        also: &["handshake", "token"],
+    },
+    OnlineRow {
+        name: "the right DN under an intermediate CA (chain sent)",
+        cert: "inter-right",
+        client: RowClient::Mtls,
+        cause: None,
+        fix_word: "",
+        also: &[],
+    },
+    OnlineRow {
+        name: "an intermediate CA named like the client, another DN on the leaf",
+        cert: "inter-named-leaf",
+        client: RowClient::Mtls,
+        cause: Some("realm-subject-dn"),
+        fix_word: "x509.subjectdn",
+        also: &["token"],
+    },
+    OnlineRow {
+        name: "a server certificate (serverAuth only)",
+        cert: "resource-server",
+        client: RowClient::Mtls,
+        cause: Some("client-auth-eku"),
+        fix_word: "clientAuth",
+        also: &[],
+    },
+];
+
+/// The realm's client DN with its RDNs the other way round.
+fn reversed_dn() -> String {
+    let mut rdns: Vec<&str> = names::CLIENT_SUBJECT_DN.split(',').collect();
+    rdns.reverse();
+    rdns.join(",")
+}
+
+/// The mTLS client's settings under another clientId (what a made row starts from).
+fn made_client(client_id: &str) -> Value {
+    json!({
+        "clientId": client_id,
+        "enabled": true,
+        "protocol": "openid-connect",
+        "publicClient": false,
+        "bearerOnly": false,
+        "standardFlowEnabled": false,
+        "directAccessGrantsEnabled": false,
+        "serviceAccountsEnabled": true,
+        "clientAuthenticatorType": "client-x509",
+        "attributes": {
+            "x509.subjectdn": names::CLIENT_SUBJECT_DN,
+            "x509.allow.regex.pattern.comparison": "false",
+            "x509.casubjectdn": names::CA_SUBJECT_DN,
+            "tls.client.certificate.bound.access.tokens": "true"
+        },
+        "defaultClientScopes": ["basic", "acr", "roles", "profile", "email", "web-origins", "service_account"]
+    })
+}
+
+/// The rows' extra certificates, each made with `client certs` in CERTS_DIR (the dev PKI is
+/// there): an intermediate CA and the right DN under it, an intermediate named like the
+/// client with another DN under it, a second root with the dev CA's DN and the right DN under it.
+const MAKE_CERTIFICATES: &[&[&str]] = &[
+    &["intermediate"],
+    &["issue", "inter-right", "--signed-by", "intermediate-ca"],
+    &[
+        "intermediate",
+        "inter-named",
+        "--dn",
+        names::CLIENT_SUBJECT_DN,
+    ],
+    &[
+        "issue",
+        "inter-named-leaf",
+        "--signed-by",
+        "inter-named",
+        "--dn",
+        "CN=someone-else,O=OAuth2 Playbook",
+    ],
+    &["ca", "same-dn-ca"],
+    &["issue", "same-dn-leaf", "--signed-by", "same-dn-ca"],
+];
+
+fn make_certificates(dir: &Path) {
+    for args in MAKE_CERTIFICATES {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_client"))
+            .arg("certs")
+            .args(*args)
+            .env("CERTS_DIR", dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "certs {args:?}: {}",
+            common::text(&out)
+        );
+    }
+}
+
+/// The clients the rows need, made as the bootstrap admin, and the role given to the mTLS
+/// client's service account. Returns each row's clientId.
+async fn make_clients(s: &client::Settings) -> Vec<String> {
+    let mut admin = s.clone();
+    admin.admin_as = client::admin::AdminAs::Bootstrap;
+    let api = client::admin::AdminApi::open(&admin, None)
+        .await
+        .expect("the bootstrap admin's session");
+    let target = api
+        .resolve(names::MTLS_CLIENT_ID, names::READONLY_ROLE)
+        .await
+        .unwrap();
+    api.assign(&target).await.unwrap();
+    let mut ids = Vec::new();
+    for (i, row) in ONLINE_ROWS.iter().enumerate() {
+        let id = match &row.client {
+            RowClient::Mtls => names::MTLS_CLIENT_ID.to_owned(),
+            RowClient::Named(id) => (*id).to_owned(),
+            RowClient::Made { change, role } => {
+                let id = format!("doctor-row-{i}");
+                let mut rep = made_client(&id);
+                change(&mut rep);
+                api.ensure_client(&rep).await.unwrap();
+                if *role {
+                    let target = api.resolve(&id, names::READONLY_ROLE).await.unwrap();
+                    api.assign(&target).await.unwrap();
+                }
+                id
+            }
+        };
+        ids.push(id);
+    }
+    ids
+}
+
+/// Runs every online row with `client doctor --json` against `s`; the wrong ones, and the
+/// first ✘ of each row (for the log check).
+async fn run_online_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, Vec<&'static str>) {
+    make_certificates(dir);
+    let ids = make_clients(s).await;
+    let mut wrong = Vec::new();
+    let mut causes = Vec::new();
+    for (row, client_id) in ONLINE_ROWS.iter().zip(&ids) {
+        let mut env = vec![("CLIENT_ID", client_id.clone())];
+        match row.cert.strip_prefix("p12:") {
+            Some(password) => {
+                env.push(("CLIENT_P12", dir.join("client.p12").display().to_string()));
+                env.push(("P12_PASSWORD", password.to_owned()));
+            }
+            None => {
+                env.push((
+                    "CLIENT_CERT",
+                    dir.join(format!("{}.pem", row.cert)).display().to_string(),
+                ));
+                env.push((
+                    "CLIENT_KEY",
+                    dir.join(format!("{}.key.pem", row.cert))
+                        .display()
+                        .to_string(),
+                ));
+            }
+        }
+        let out = common::client_in(dir, s, &env, &["--json", "doctor"]).await;
+        let json: Value = match serde_json::from_slice(&out.stdout) {
+            Ok(j) => j,
+            Err(e) => {
+                wrong.push(format!(
+                    "{}: no JSON ({e}): {}",
+                    row.name,
+                    common::text(&out)
+                ));
+                continue;
+            }
+        };
+        let all: Vec<&Value> = json["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(json["online"].as_array().into_iter().flatten())
+            .collect();
+        let failed = |check: &str| all.iter().any(|f| f["check"] == check && f["ok"] == false);
+        let first = all.iter().find(|f| f["ok"] == false);
+        let got = first.and_then(|f| f["check"].as_str());
+        if got != row.cause {
+            wrong.push(format!(
+                "{}: first ✘ {got:?}, expected {:?}:\n{}",
+                row.name,
+                row.cause,
+                serde_json::to_string_pretty(&all).unwrap()
+            ));
+            continue;
+        }
+        if out.status.success() != row.cause.is_none() {
+            wrong.push(format!("{}: exit status {}", row.name, out.status));
+        }
+        if let Some(f) = first {
+            let fix = f["fix"].as_str().unwrap_or_default();
+            if !fix.contains(row.fix_word) {
+                wrong.push(format!(
+                    "{}: the fix does not say {:?}: {fix}",
+                    row.name, row.fix_word
+                ));
+            }
+        }
+        for check in row.also {
+            if !failed(check) {
+                wrong.push(format!("{}: {check} is not ✘", row.name));
+            }
+        }
+        if let Some(cause) = row.cause {
+            causes.push(cause);
+        }
+    }
+    (wrong, causes)
+}
+
+/// Every online row on the embedded provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_realm_or_certificate_is_named_online_on_the_embedded_provider() {
+    let servers = common::start().await;
+    let (wrong, _) = run_online_rows(servers.dir.path(), &servers.settings).await;
+    servers.stop().await;
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[allow(dead_code)]
+#[path = "../../oauth2-provider/tests/support/native.rs"]
+mod native;
+
+/// Every online row against native Keycloak 26.7.5 (one start), with DEBUG on the X.509
+/// authenticator's logger; then, for each row's cause, the lines the doctor says Keycloak
+/// logs must be in Keycloak's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Java 17+: cargo test -p client --test doctor -- --ignored"]
+async fn doctor_rows_on_native_keycloak() {
+    playbook::install_crypto_provider();
+    let pki = std::sync::Arc::new(DevPki::generate(2, 1).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    playbook::pki::write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
+    let keycloak = tokio::task::spawn_blocking({
+        let pki = std::sync::Arc::clone(&pki);
+        move || {
+            native::NativeKeycloak::start_with(
+                &pki,
+                "doctor-tests",
+                &[(
+                    "KC_LOG_LEVEL",
+                    "INFO,org.keycloak.authentication.authenticators.client.X509ClientAuthenticator:debug"
+                        .to_owned(),
+                )],
+            )
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("the native Keycloak did not start: {e}"));
+    let s = common::settings_for(dir.path(), &keycloak.base_url, "https://localhost:1");
+    let (mut wrong, causes) = run_online_rows(dir.path(), &s).await;
+    // One row as people read it (the README shows it): the DN in the wrong order.
+    let i = ONLINE_ROWS
+        .iter()
+        .position(|r| r.name.starts_with("x509.subjectdn in the wrong order"))
+        .unwrap();
+    let env = [("CLIENT_ID", format!("doctor-row-{i}"))];
+    let out = common::client_in(dir.path(), &s, &env, &["doctor"]).await;
+    let text = common::text(&out);
+    println!("{text}");
+    if !text.contains("Keycloak logs (DEBUG") {
+        wrong.push(format!("the narration names no log line: {text}"));
+    }
+    let log = keycloak.log_tail(1_000_000);
+    for cause in causes {
+        for line in client::doctor::keycloak_log::lines_for(cause) {
+            if !line.found_in(&log) {
+                wrong.push(format!(
+                    "{cause}: Keycloak's log has no line {:?}",
+                    line.line
+                ));
+            }
+        }
+    }
+    let tail = keycloak.log_tail(80);
+    drop(keycloak);
+    assert!(
+        wrong.is_empty(),
+        "{}\n--- Keycloak's log ---\n{tail}",
+        wrong.join("\n")
+    );
 }

@@ -45,3 +45,75 @@ async fn the_walkthrough_page_renders_every_step_with_no_error_and_no_outside_re
         "the CSP refusal logged: {seen:#}"
     );
 }
+
+/// `client token --html` and `client call --html` (one command traced, issue 25): each page
+/// renders its one part with no script error and no outside request, draws the handshake
+/// with its CertificateRequest, and the call's page the token's binding matching; `--proxy
+/// nginx` (the page only: the servers here are not behind one) draws the proxy lane and the
+/// hop to the back end as inferred.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_token_and_call_are_traced_to_a_page() {
+    let servers = start().await;
+    let dir = target_dir();
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        ("token", &[], &["token", "--decode"]),
+        ("call", &[], &["call", "/api/whoami"]),
+        (
+            "call-proxy",
+            &["--proxy", "nginx"],
+            &["call", "/api/whoami"],
+        ),
+    ];
+    let mut pages = Vec::new();
+    for (name, global, args) in cases {
+        let page = dir.join(format!("{name}.html"));
+        let _ = std::fs::remove_file(&page);
+        let mut all: Vec<&str> = global.to_vec();
+        all.extend_from_slice(args);
+        all.extend(["--html", page.to_str().unwrap()]);
+        let out = common::client_in(servers.dir.path(), &servers.settings, &[], &all).await;
+        // Behind --proxy the client expects a proxy's answers; the page is written anyway.
+        if global.is_empty() {
+            assert!(out.status.success(), "{name}: {}", common::text(&out));
+        }
+        let html = std::fs::read_to_string(&page)
+            .unwrap_or_else(|e| panic!("{name}: no page ({e}): {}", common::text(&out)));
+        assert!(html.contains("default-src 'none'"), "{name}: a CSP");
+        assert!(
+            html.contains("CertificateRequest"),
+            "{name}: the handshake shown"
+        );
+        assert!(html.contains("…("), "{name}: the token shortened");
+        pages.push((name, page));
+    }
+    servers.stop().await;
+    for (name, page) in pages {
+        let Some(seen) = browser_check(&page, &dir.join(format!("{name}.png"))) else {
+            return; // no browser here (outside CI): said on stderr
+        };
+        assert_eq!(seen["errors"], serde_json::json!([]), "{name}: {seen:#}");
+        assert_eq!(seen["requests"], serde_json::json!([]), "{name}: {seen:#}");
+        let dom: serde_json::Value =
+            serde_json::from_str(seen["dom"].as_str().expect("the check ran")).unwrap();
+        assert_eq!(dom["parts"], serde_json::json!(["1"]), "{name}: {dom:#}");
+        assert_eq!(dom["ready"], "1", "{name}: the script ran: {dom:#}");
+        assert!(dom["arrows"].as_u64().unwrap() >= 1, "{name}: {dom:#}");
+        assert!(dom["tls"].as_u64().unwrap() >= 1, "{name}: {dom:#}");
+        if name == "call" {
+            assert!(
+                dom["bindings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b == "binding match"),
+                "{name}: the binding drawn: {dom:#}"
+            );
+        }
+        if name == "call-proxy" {
+            assert!(
+                dom["inferred"].as_u64().unwrap() >= 1,
+                "the proxy's hop to the back end, inferred: {dom:#}"
+            );
+        }
+    }
+}

@@ -62,4 +62,7 @@ pub enum TlsError {
     #[cfg(feature = "https")]
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+
+    #[error("{}: not a PKCS#12 file this password opens, or one without a private key and its certificate: {detail}", path.display())]
+    Pkcs12 { path: PathBuf, detail: String },
 }

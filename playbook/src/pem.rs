@@ -86,6 +86,39 @@ pub fn key_from_pem(bytes: &[u8], path: &Path) -> Result<PrivateKeyDer<'static>,
         .map_err(|e| pem_error(path, "private key", "PRIVATE KEY", e))
 }
 
+/// The private key and its certificate chain (leaf first) of a PKCS#12 file (`.p12`, `.pfx`)
+/// opened with `password`: the first key entry with its certificates, as Java's keytool,
+/// openssl and browsers write them (`client certs` writes `client.p12`).
+pub fn load_pkcs12(
+    path: &Path,
+    password: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let bad = |detail: String| TlsError::Pkcs12 {
+        path: path.to_owned(),
+        detail,
+    };
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        &read(path)?,
+        password,
+        p12_keystore::Pkcs12ImportPolicy::Strict,
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    let (_, entry) = store
+        .private_key_chain()
+        .ok_or_else(|| bad("no private key with its certificate in it".to_owned()))?;
+    let chain: Vec<CertificateDer<'static>> = entry
+        .certs()
+        .iter()
+        .map(|c| CertificateDer::from(c.as_der().to_vec()))
+        .collect();
+    if chain.is_empty() {
+        return Err(bad("the key has no certificate".to_owned()));
+    }
+    let key = PrivateKeyDer::try_from(entry.key().as_der().to_vec())
+        .map_err(|e| bad(format!("the private key: {e}")))?;
+    Ok((chain, key))
+}
+
 fn info(path: &Path, der: &CertificateDer<'_>) -> Result<CertInfo, TlsError> {
     CertInfo::from_der(der).map_err(|detail| TlsError::BadCertificate {
         path: path.to_owned(),

@@ -5,7 +5,9 @@
 
 use serde_json::json;
 
-use super::{absolute_path, https, identity, token_endpoint};
+use playbook::https::Recorder;
+
+use super::{absolute_path, identity, token_endpoint, traced_https, write_trace};
 use crate::cli::CallArgs;
 use crate::error::ClientError;
 use crate::output::Output;
@@ -15,6 +17,28 @@ use crate::settings::Settings;
 use crate::token::{self, AuthMethod, Bind};
 
 pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<bool, ClientError> {
+    let Some(path) = &args.html else {
+        return calls(s, args, out, None).await;
+    };
+    let recorder = Recorder::new();
+    let result = calls(s, args, out, Some(&recorder)).await;
+    let what = format!(
+        "{} {} with a token of {}",
+        args.method,
+        args.paths.join(" "),
+        s.token_request(args.auth.method()).auth.method_name()
+    );
+    write_trace(s, out, path, &recorder, "client call", &what, &result)?;
+    result
+}
+
+/// The command; its HTTPS connections recorded into `trace` when given.
+async fn calls(
+    s: &Settings,
+    args: &CallArgs,
+    out: &Output,
+    trace: Option<&Recorder>,
+) -> Result<bool, ClientError> {
     let method = args.auth.method();
     let bind = args.auth.bind()?;
     if let Some(every) = args.every {
@@ -44,7 +68,7 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
     let id = identity(s)?;
     // The calls always present the client certificate (the resource server requires one);
     // the token comes from the mTLS client, or with --auth secret from the client-secret one.
-    let http = https(s, Some(&id))?;
+    let http = traced_https(s, Some(&id), trace)?;
     let request = s.token_request_bound(method, bind);
     // RFC 9449: one key for this run; the token request and every call carry its proofs.
     let dpop = match bind {
@@ -57,7 +81,7 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
     let token_http = if method.presents_certificate() {
         http.clone()
     } else {
-        https(s, None)?
+        traced_https(s, None, trace)?
     };
     let endpoint = token_endpoint(s, &request.auth).await?;
     // One token for every path; behind a lock because each retry attempt below borrows it.

@@ -71,13 +71,55 @@ async fn dispatch(cli: &Cli, s: &Settings, out: &Output) -> Result<bool, ClientE
         Command::Bench(args) => bench::run(s, args, out).await,
         Command::Compare(args) => compare::run(s, args, out).await,
         Command::Walkthrough(args) => walkthrough::run(s, args, out).await,
-        Command::Doctor => Ok(doctor::run(s, out)),
+        Command::Doctor(args) => Ok(doctor::run(s, args, out).await),
     }
 }
 
 fn https(s: &Settings, identity: Option<&Identity>) -> Result<crate::http::Http, ClientError> {
     let roots = pem::load_ca_certs(&s.ca)?;
     Ok(playbook::https::https_client(&roots, identity)?.into())
+}
+
+/// [`https`], recording into `trace` when the command is traced (`--html`).
+fn traced_https(
+    s: &Settings,
+    identity: Option<&Identity>,
+    trace: Option<&playbook::https::Recorder>,
+) -> Result<crate::http::Http, ClientError> {
+    let roots = pem::load_ca_certs(&s.ca)?;
+    crate::http::Http::new(&roots, identity, trace)
+}
+
+/// `--html FILE` of one command: what `recorder` saw, as the trace page, the command as its
+/// one step (`name`, what it is for, and how it ended: `result`).
+fn write_trace(
+    s: &Settings,
+    out: &Output,
+    path: &std::path::Path,
+    recorder: &playbook::https::Recorder,
+    name: &str,
+    expected: &str,
+    result: &Result<bool, ClientError>,
+) -> Result<(), ClientError> {
+    let (actual, passed) = match result {
+        Ok(true) => ("done, as asked".to_owned(), true),
+        Ok(false) => ("done, with a failure (above)".to_owned(), false),
+        Err(e) => (playbook::report::error_chain(e), false),
+    };
+    let step = crate::walkthrough::StepReport {
+        number: "1".into(),
+        name: name.into(),
+        expected: expected.into(),
+        actual,
+        passed,
+    };
+    let trace = crate::trace::of_command(s, step, recorder.connections(), out.show_secrets());
+    crate::trace::write(&trace, path)?;
+    out.note(&format!(
+        "The run as a page: {} (open it in a browser; it loads nothing from anywhere)",
+        path.display()
+    ));
+    Ok(())
 }
 
 fn identity(s: &Settings) -> Result<Identity, ClientError> {

@@ -6,7 +6,9 @@
 
 use serde_json::json;
 
-use super::{https, identity, token_endpoint};
+use playbook::https::Recorder;
+
+use super::{identity, token_endpoint, traced_https, write_trace};
 use crate::cli::TokenArgs;
 use crate::error::ClientError;
 use crate::output::{Output, pretty};
@@ -14,6 +16,26 @@ use crate::settings::Settings;
 use crate::token::{self, ClientAuth, CurlTls, DecodedJwt};
 
 pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<bool, ClientError> {
+    let Some(path) = &args.html else {
+        return request(s, args, out, None).await;
+    };
+    let recorder = Recorder::new();
+    let result = request(s, args, out, Some(&recorder)).await;
+    let what = format!(
+        "a client-credentials token ({})",
+        s.token_request(args.auth.method()).auth.method_name()
+    );
+    write_trace(s, out, path, &recorder, "client token", &what, &result)?;
+    result
+}
+
+/// The command; its HTTPS connections recorded into `trace` when given.
+async fn request(
+    s: &Settings,
+    args: &TokenArgs,
+    out: &Output,
+    trace: Option<&Recorder>,
+) -> Result<bool, ClientError> {
     // --raw: the token alone on stdout, for `ACCESS_TOKEN=$(client token --raw)`.
     let quiet = Output::quiet();
     let out = if args.raw { &quiet } else { out };
@@ -35,7 +57,7 @@ pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<
         None
     };
     let endpoint = token_endpoint(s, &request.auth).await?;
-    let http = https(s, id.as_ref())?;
+    let http = traced_https(s, id.as_ref(), trace)?;
     out.step(
         "1",
         &format!("client credentials ({})", request.auth.method_name()),

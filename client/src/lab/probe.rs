@@ -171,8 +171,8 @@ pub async fn admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
 }
 
 /// The bootstrap admin's session, quietly: for the labs that read or change a client's
-/// configuration (labs 2 and 7), which the provisioner may not (no `view-clients`, no
-/// `manage-clients`).
+/// configuration (labs 2 and 7), which the provisioner may not (it may read a client with
+/// `view-clients`, but not change one: no `manage-clients`).
 pub async fn bootstrap_admin(ctx: &Ctx<'_>) -> Result<AdminApi, ClientError> {
     let mut s = ctx.s.clone();
     s.admin_as = crate::settings::AdminAs::Bootstrap;

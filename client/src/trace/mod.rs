@@ -31,6 +31,29 @@ pub use model::{Exchange, Failed, Lane, Part, Trace};
 
 use crate::error::ClientError;
 
+/// The trace of one command (`client token --html`, `client call --html`): the command as
+/// its one step, every recorded connection in it.
+pub fn of_command(
+    s: &crate::settings::Settings,
+    step: crate::walkthrough::StepReport,
+    connections: Vec<playbook::https::ConnectionRecord>,
+    show_secrets: bool,
+) -> Trace {
+    let report = crate::walkthrough::Report {
+        marks: vec![crate::walkthrough::Mark {
+            part: step.number.clone(),
+            at: std::time::Duration::ZERO,
+        }],
+        steps: vec![step],
+        changes: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut trace = Trace::assemble(s, report, connections, show_secrets);
+    // No "before we start" here: the command is the whole run.
+    trace.parts.retain(|p| p.step.is_some());
+    trace
+}
+
 /// The page, one self-contained HTML document.
 pub fn html(trace: &Trace) -> String {
     page::render(trace)

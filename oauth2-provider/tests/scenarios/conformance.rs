@@ -482,9 +482,17 @@ pub async fn check_against_golden(
     live_dir: &Path,
 ) -> Option<String> {
     let record = std::env::var_os("RECORD_GOLDEN").is_some_and(|v| v == "1");
+    // SCENARIOS=a,b: only these (to record or check a few by hand; CI runs them all).
+    let only: Option<Vec<String>> = std::env::var("SCENARIOS")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.split(',').map(str::to_owned).collect());
     let mut failed = Vec::new();
     let mut drift = Vec::new();
     for &(name, _) in super::ALL {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == name)) {
+            continue;
+        }
         let f = Arc::clone(fixture);
         let (answers, outcome) =
             tokio::spawn(async move { recorded(&f, super::run(name, &f)).await })

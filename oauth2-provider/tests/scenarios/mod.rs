@@ -35,6 +35,7 @@ pub mod admin;
 pub mod admin_api;
 pub mod conformance;
 pub mod discovery;
+pub mod doctor;
 pub mod dpop;
 pub mod fixture_realms;
 pub mod helpers;
@@ -54,6 +55,7 @@ use playbook::pki::DevPki;
 pub use admin::*;
 pub use admin_api::*;
 pub use discovery::*;
+pub use doctor::*;
 pub use dpop::*;
 pub use fixture_realms::*;
 pub use imported_realms::*;
@@ -155,6 +157,7 @@ macro_rules! scenario_names {
             dpop_token_response,
             dpop_proof_refusals,
             dpop_proof_from_other_clients,
+            provisioner_reads_client_configuration,
         }
     };
 }

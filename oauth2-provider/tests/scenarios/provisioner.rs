@@ -7,8 +7,8 @@
 //! it may not (what `manage-users` alone allowed, among it).
 
 use playbook::names::{
-    MTLS_CLIENT_ID, PROVISIONER_CLIENT_ID, READONLY_ROLE, REALM, REALM_MANAGEMENT_CLIENT_ID,
-    SECRET_CLIENT_ID, WRITE_ROLE,
+    MTLS_CLIENT_ID, PROVISIONER_CLIENT_ID, PROVISIONER_ROLES, READONLY_ROLE, REALM,
+    REALM_MANAGEMENT_CLIENT_ID, SECRET_CLIENT_ID, WRITE_ROLE,
 };
 use playbook::pki::Issued;
 use reqwest::StatusCode;

@@ -1,0 +1,160 @@
+//! What Keycloak 26.7.5 writes in its log for each cause `client doctor` names, keyed to the
+//! doctor's check ids: the line a person would otherwise search the server log for. Keycloak
+//! answers every client-authentication failure with the same `invalid_client`; its log says
+//! which it was, some of it only at DEBUG.
+//!
+//! The format strings are Keycloak's own (`X509ClientAuthenticator`, `ClientAuthenticationFlow`,
+//! `ClientCredentialsGrantType`'s event, the event logger `org.keycloak.events`), read from
+//! the 26.7.5 distribution's classes, and each is found in the log of a native Keycloak 26.7.5
+//! after provoking its cause (`doctor_rows_on_native_keycloak` in `client/tests/doctor.rs`,
+//! run with DEBUG on the X.509 authenticator's logger).
+
+/// One line Keycloak logs for a cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    /// The doctor check whose ✘ this line explains.
+    pub check: &'static str,
+    /// `WARN`, `DEBUG`, … (at DEBUG only with `--log-level=INFO,<logger>:debug`).
+    pub level: &'static str,
+    /// The logger (category) that writes it.
+    pub logger: &'static str,
+    /// Keycloak's format string (`%s` / `{0}` where it puts a value), or, for the event
+    /// logger, the part of the event line that names the cause.
+    pub line: &'static str,
+}
+
+/// The authenticator's logger.
+const X509: &str = "org.keycloak.authentication.authenticators.client.X509ClientAuthenticator";
+/// The event logger (`JBossLoggingEventListenerProvider`): a failed event at WARN.
+const EVENTS: &str = "org.keycloak.events";
+
+/// The flow that runs the client authenticators (`ClientAuthenticationFlow`).
+const FLOW: &str = "org.keycloak.authentication.ClientAuthenticationFlow";
+
+/// Every line, by check (a check may have several: the event and the flow at WARN, the
+/// reason at DEBUG). A cause Keycloak does not log (the handshake refused by the JVM before
+/// Keycloak's code runs; a token issued without binding or role) has none.
+pub const KEYCLOAK_LOG: &[LogLine] = &[
+    LogLine {
+        check: "realm-subject-dn",
+        level: "DEBUG",
+        logger: X509,
+        line: "[X509ClientCertificateAuthenticator:authenticate] Couldn't match any certificate for expected Subject DN '%s' with allow regex pattern '%s'.",
+    },
+    LogLine {
+        check: "realm-subject-dn",
+        level: "WARN",
+        logger: FLOW,
+        line: "Client authentication was attempted did not complete for client-x509",
+    },
+    LogLine {
+        check: "realm-subject-dn",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials""#,
+    },
+    LogLine {
+        check: "realm-ca-subject-dn",
+        level: "DEBUG",
+        logger: X509,
+        line: "[X509ClientCertificateAuthenticator:authenticate] Couldn't match CA certificate for expected Subject DNx %s with allow regex pattern '%s'.",
+    },
+    LogLine {
+        check: "realm-ca-subject-dn",
+        level: "WARN",
+        logger: FLOW,
+        line: "Client authentication was attempted did not complete for client-x509",
+    },
+    LogLine {
+        check: "realm-ca-subject-dn",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials""#,
+    },
+    LogLine {
+        check: "authenticator",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials""#,
+    },
+    LogLine {
+        check: "service-account",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client", reason="Client not enabled to retrieve service account""#,
+    },
+    LogLine {
+        check: "client",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="client_not_found""#,
+    },
+];
+
+/// The lines Keycloak logs for `check`'s cause.
+pub fn lines_for(check: &str) -> Vec<LogLine> {
+    KEYCLOAK_LOG
+        .iter()
+        .filter(|l| l.check == check)
+        .copied()
+        .collect()
+}
+
+impl LogLine {
+    /// Whether some line of `log` is this one: its literal parts (between the `%s`, `{0}` and
+    /// `…` placeholders) appear in it in order. Used to check the table against a real log.
+    pub fn found_in(&self, log: &str) -> bool {
+        let parts: Vec<&str> = self
+            .line
+            .split(['…'])
+            .flat_map(|p| p.split("%s"))
+            .flat_map(|p| p.split("{0}"))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        log.lines().any(|line| {
+            let mut rest = line;
+            parts.iter().all(|p| match rest.find(p) {
+                Some(at) => {
+                    rest = &rest[at + p.len()..];
+                    true
+                }
+                None => false,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_found_by_its_literal_parts_in_order() {
+        let l = lines_for("realm-subject-dn")[0];
+        let log = "2026-12-07 DEBUG [org.keycloak...] [X509ClientCertificateAuthenticator:authenticate] Couldn't match any certificate for expected Subject DN 'CN=x' with allow regex pattern 'false'.";
+        assert!(l.found_in(log));
+        assert!(!l.found_in(
+            "[X509ClientCertificateAuthenticator:authenticate] Matched CN=x certificate."
+        ));
+        let event = lines_for("realm-subject-dn")[2];
+        assert!(event.found_in(r#"WARN [org.keycloak.events] type="CLIENT_LOGIN_ERROR", realmId="r", clientId="c", error="invalid_client_credentials", grant_type="client_credentials""#));
+        assert!(!event.found_in(r#"type="CLIENT_LOGIN_ERROR", error="client_not_found""#));
+    }
+
+    #[test]
+    fn every_line_names_a_doctor_check() {
+        let ids: Vec<&str> = crate::doctor::CHECKS
+            .iter()
+            .map(|c| c.id)
+            .chain(
+                crate::doctor::online::ONLINE_CHECKS
+                    .iter()
+                    .map(|(id, _)| *id),
+            )
+            .collect();
+        for l in KEYCLOAK_LOG {
+            assert!(ids.contains(&l.check), "{l:?}");
+        }
+    }
+}
