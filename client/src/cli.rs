@@ -124,6 +124,13 @@ pub struct GlobalArgs {
     /// environment variable: `ps` shows flags).
     #[arg(long, env = "CLIENT_SECRET", default_value = names::SECRET_CLIENT_SECRET, hide_default_value = true, hide_env_values = true, global = true)]
     pub client_secret: ClientSecret,
+    /// The private_key_jwt client, used by `--auth private-key-jwt`.
+    #[arg(long, env = "JWT_CLIENT_ID", default_value = names::JWT_CLIENT_ID, global = true)]
+    pub jwt_client_id: String,
+    /// Its private key, which signs its assertions (PKCS#8 PEM). Default:
+    /// CERTS_DIR/client-jwt.key.pem, written by `client certs`.
+    #[arg(long, env = "JWT_KEY", global = true)]
+    pub jwt_key: Option<PathBuf>,
     /// Seconds to wait for a server that is still starting (connection refused) before
     /// giving up. ./start.sh passes a longer wait.
     #[arg(long, env = "WAIT_SECS", default_value_t = 30, global = true)]
@@ -227,6 +234,10 @@ pub enum Command {
     ///   client bench api --reuse full -c 4        a full mTLS handshake per request
     ///   client bench token --reuse resume -n 500  token requests, resumed sessions
     ///   client bench api --auth secret --json     an unbound token; JSON for scripts
+    ///   client bench api --auth private-key-jwt   a token got with a signed JWT
+    ///
+    /// Not with --bind dpop, nor `token --auth private-key-jwt`: a DPoP proof and a client
+    /// assertion are each good once, and the load generator repeats one request.
     #[command(verbatim_doc_comment)]
     Bench(BenchArgs),
     /// mTLS beside its alternatives, live: the same flow with each method (client secret,
@@ -309,9 +320,10 @@ pub struct BenchArgs {
 #[derive(Debug, Args)]
 pub struct AuthArgs {
     /// How the client authenticates at the token endpoint: `tls` (tls_client_auth, the
-    /// mTLS client's certificate; the token is bound to it) or `secret`
+    /// mTLS client's certificate; the token is bound to it), `secret`
     /// (client_secret_basic, the client-secret client, no certificate; the token is
-    /// unbound, for contrast).
+    /// unbound, for contrast) or `private-key-jwt` (RFC 7523, the private_key_jwt client: a
+    /// JWT signed with --jwt-key for each request, no certificate, no secret sent).
     #[arg(long, value_enum, default_value_t)]
     auth: AuthMethod,
     /// The same as --auth secret (the older spelling, kept as an alias).
@@ -320,9 +332,10 @@ pub struct AuthArgs {
     /// How the token is sender-constrained: `mtls` (RFC 8705, to the client certificate;
     /// the default with --auth tls), `dpop` (RFC 9449, to a DPoP key made for this run,
     /// every request carrying a proof; with --auth secret, the realm's DPoP client) or
-    /// `none` (a plain bearer token; the default with --auth secret). The realm's clients
-    /// cannot give `--auth tls --bind none`, `--auth tls --bind dpop` (Keycloak then binds
-    /// to the certificate only) or `--auth secret --bind mtls`: the client says why.
+    /// `none` (a plain bearer token; the default with --auth secret and private-key-jwt).
+    /// The realm's clients cannot give `--auth tls --bind none`, `--auth tls --bind dpop`
+    /// (Keycloak then binds to the certificate only), `--auth secret --bind mtls` or
+    /// `--auth private-key-jwt --bind mtls`: the client says why.
     #[arg(long, value_enum)]
     bind: Option<Bind>,
 }
@@ -604,6 +617,10 @@ impl GlobalArgs {
         s.admin_password = self.admin_password.clone();
         s.secret_client_id = ClientId::new(&self.secret_client_id);
         s.client_secret = self.client_secret.clone();
+        s.jwt_client_id = ClientId::new(&self.jwt_client_id);
+        if let Some(key) = &self.jwt_key {
+            s.jwt_key = key.clone();
+        }
         s.wait = Duration::from_secs(self.wait);
         s.proxy = self.proxy;
         s

@@ -48,6 +48,9 @@ pub struct Settings {
     /// The `client-secret` client, for contrast.
     pub secret_client_id: ClientId,
     pub client_secret: ClientSecret,
+    /// The private_key_jwt client (`--auth private-key-jwt`) and its private key.
+    pub jwt_client_id: ClientId,
+    pub jwt_key: PathBuf,
     /// How long to wait for a server that is still starting.
     pub wait: Duration,
     /// Where the client's TLS ends: at the servers themselves, or at a proxy in front of
@@ -102,6 +105,13 @@ impl Settings {
                 &self.secret_client_id,
                 ClientAuth::SecretBasic(self.client_secret.clone()),
             ),
+            AuthMethod::PrivateKeyJwt => (
+                &self.jwt_client_id,
+                ClientAuth::PrivateKeyJwt(crate::token::JwtCredential {
+                    key_file: self.jwt_key.clone(),
+                    audience: self.issuer.as_str().trim_end_matches('/').to_owned(),
+                }),
+            ),
         };
         TokenRequest {
             client_id: client_id.clone(),
@@ -149,6 +159,8 @@ impl Settings {
             admin_password: ClientSecret::new(names::DEFAULT_ADMIN_PASSWORD),
             secret_client_id: ClientId::new(names::SECRET_CLIENT_ID),
             client_secret: ClientSecret::new(names::SECRET_CLIENT_SECRET),
+            jwt_client_id: ClientId::new(names::JWT_CLIENT_ID),
+            jwt_key: file(names::JWT_KEY_FILE),
             wait: Duration::from_secs(120),
             proxy: Proxy::None,
         }

@@ -6,6 +6,8 @@
 //!   matches against the client's registered subject DN (Keycloak: `x509.subjectdn`).
 //!   The token it issues is bound to that certificate: `cnf.x5t#S256` (RFC 8705 §3.1).
 //! - **`client_secret_basic`** (RFC 6749 §2.3.1), for contrast: id and secret in HTTP Basic.
+//! - **`private_key_jwt`** (RFC 7523 §2.2, OIDC Core §9): a JWT signed with the client's
+//!   private key, made for each request ([`playbook::rfc7523`]); nothing secret travels.
 //!
 //! The response is kept exactly as the server sent it (field order included), and an error
 //! keeps the server's RFC 6749 §5.2 code verbatim.
@@ -113,6 +115,10 @@ pub enum AuthMethod {
     /// `client_secret_basic` (RFC 6749 §2.3.1): the client-secret client, its secret in HTTP
     /// Basic, no certificate; the token is not bound.
     Secret,
+    /// `private_key_jwt` (RFC 7523 §2.2): the private_key_jwt client, a JWT signed with its
+    /// key (`certs/client-jwt.key.pem`) for each request, no certificate; the token is not
+    /// bound unless `--bind dpop`.
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -120,7 +126,16 @@ impl AuthMethod {
     pub fn presents_certificate(self) -> bool {
         match self {
             AuthMethod::Tls => true,
-            AuthMethod::Secret => false,
+            AuthMethod::Secret | AuthMethod::PrivateKeyJwt => false,
+        }
+    }
+
+    /// The `--auth` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Tls => "tls",
+            AuthMethod::Secret => "secret",
+            AuthMethod::PrivateKeyJwt => "private-key-jwt",
         }
     }
 }
@@ -135,10 +150,12 @@ pub enum Bind {
     /// (the realm's mTLS client has `tls.client.certificate.bound.access.tokens` on).
     Mtls,
     /// RFC 9449: bound to a DPoP key the client makes for this run (`cnf.jkt`); every request
-    /// carries a proof signed with it. With `--auth secret` only (the realm's DPoP client,
-    /// `dpop.bound.access.tokens`).
+    /// carries a proof signed with it. With `--auth secret` (the realm's DPoP client,
+    /// `dpop.bound.access.tokens`) or `--auth private-key-jwt` (Keycloak binds a token to
+    /// the proof's key for any client that sends one).
     Dpop,
-    /// Not bound: a bearer token anyone holding it can use; only with `--auth secret`.
+    /// Not bound: a bearer token anyone holding it can use; with `--auth secret` or
+    /// `--auth private-key-jwt`.
     None,
 }
 
@@ -148,7 +165,7 @@ impl Bind {
     pub fn default_for(auth: AuthMethod) -> Bind {
         match auth {
             AuthMethod::Tls => Bind::Mtls,
-            AuthMethod::Secret => Bind::None,
+            AuthMethod::Secret | AuthMethod::PrivateKeyJwt => Bind::None,
         }
     }
 
@@ -173,6 +190,12 @@ impl Bind {
                  --auth tls, or --bind dpop"
                     .into(),
             ),
+            (AuthMethod::PrivateKeyJwt, Bind::Mtls) => Err(
+                "the private_key_jwt client's tokens are not bound to a certificate (it does not \
+                 have tls.client.certificate.bound.access.tokens, and its token request presents \
+                 no certificate): use --auth tls, or --bind dpop"
+                    .into(),
+            ),
             _ => Ok(()),
         }
     }
@@ -185,6 +208,44 @@ pub enum ClientAuth {
     TlsClientAuth,
     /// RFC 6749 §2.3.1 HTTP Basic with a client secret.
     SecretBasic(ClientSecret),
+    /// RFC 7523 §2.2 `private_key_jwt`: an assertion signed with the key in this file, for
+    /// this audience, made anew for each request.
+    PrivateKeyJwt(JwtCredential),
+}
+
+/// Where a `private_key_jwt` client's assertions come from: its private key (PKCS#8 PEM, as
+/// `client certs` writes it) and the audience (the issuer).
+#[derive(Debug, Clone)]
+pub struct JwtCredential {
+    pub key_file: std::path::PathBuf,
+    pub audience: String,
+}
+
+impl JwtCredential {
+    /// Reads the key; a missing or unusable file names the fix.
+    pub fn load(&self) -> Result<playbook::rfc7523::AssertionKey, ClientError> {
+        let bad = |fix: String| ClientError::Setting {
+            name: "JWT_KEY",
+            value: self.key_file.display().to_string(),
+            fix,
+        };
+        let key = playbook::pem::load_key(&self.key_file).map_err(|e| {
+            bad(format!(
+                "{e}; `client certs` writes the private_key_jwt client's key pair ({})",
+                playbook::names::JWT_KEY_FILE
+            ))
+        })?;
+        playbook::rfc7523::AssertionKey::from_pkcs8_der(key.secret_der())
+            .map_err(|e| bad(e.to_string()))
+    }
+
+    /// A fresh assertion for `client_id` (RFC 7523 §3: `iss` = `sub` = the client, `aud` the
+    /// issuer, a minute's lifetime, a new `jti`).
+    pub fn assertion(&self, client_id: &ClientId) -> Result<String, ClientError> {
+        Ok(self
+            .load()?
+            .assertion(client_id.as_str(), &self.audience, unix_now()))
+    }
 }
 
 impl ClientAuth {
@@ -193,6 +254,7 @@ impl ClientAuth {
         match self {
             ClientAuth::TlsClientAuth => "tls_client_auth",
             ClientAuth::SecretBasic(_) => "client_secret_basic",
+            ClientAuth::PrivateKeyJwt(_) => playbook::rfc7523::METHOD,
         }
     }
 }
@@ -213,8 +275,12 @@ impl TokenRequest {
     /// REQUIRED"); with HTTP Basic it travels in the header instead.
     pub fn form_fields(&self) -> Vec<(&'static str, &str)> {
         let mut fields = vec![("grant_type", "client_credentials")];
-        if let ClientAuth::TlsClientAuth = self.auth {
-            fields.push(("client_id", self.client_id.as_str()));
+        match self.auth {
+            ClientAuth::TlsClientAuth => fields.push(("client_id", self.client_id.as_str())),
+            ClientAuth::PrivateKeyJwt(_) => {
+                fields.push(("client_assertion_type", playbook::rfc7523::ASSERTION_TYPE))
+            }
+            ClientAuth::SecretBasic(_) => {}
         }
         if let Some(scope) = &self.scope {
             fields.push(("scope", scope.as_str()));
@@ -222,20 +288,39 @@ impl TokenRequest {
         fields
     }
 
-    /// The exact `application/x-www-form-urlencoded` body.
+    /// The exact `application/x-www-form-urlencoded` body (for `private_key_jwt`, without
+    /// its assertion: see [`TokenRequest::form_body_with`]).
     pub fn form_body(&self) -> String {
+        self.form_body_with(None)
+    }
+
+    /// The body with `client_assertion` last, when given.
+    pub fn form_body_with(&self, assertion: Option<&str>) -> String {
         let mut body = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in self.form_fields() {
             body.append_pair(k, v);
         }
+        if let Some(a) = assertion {
+            body.append_pair("client_assertion", a);
+        }
         body.finish()
+    }
+
+    /// The body as sent: for `private_key_jwt` with a fresh assertion.
+    pub fn body_to_send(&self) -> Result<String, ClientError> {
+        match &self.auth {
+            ClientAuth::PrivateKeyJwt(c) => {
+                Ok(self.form_body_with(Some(&c.assertion(&self.client_id)?)))
+            }
+            _ => Ok(self.form_body()),
+        }
     }
 
     /// The `Authorization` header value, if the method uses one. RFC 6749 §2.3.1: id and
     /// secret are form-urlencoded *before* being joined and base64-encoded.
     pub fn authorization(&self) -> Option<String> {
         match &self.auth {
-            ClientAuth::TlsClientAuth => None,
+            ClientAuth::TlsClientAuth | ClientAuth::PrivateKeyJwt(_) => None,
             ClientAuth::SecretBasic(secret) => {
                 let enc = |s: &str| {
                     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
@@ -272,6 +357,10 @@ impl TokenRequest {
             } else {
                 cmd.push_str(&format!(" -d {}", q(&format!("{k}={v}"))));
             }
+        }
+        if let ClientAuth::PrivateKeyJwt(_) = self.auth {
+            // Single use: a printed one would be refused as a replay.
+            cmd.push_str(" --data-urlencode \"client_assertion=$CLIENT_ASSERTION\"");
         }
         cmd.push(' ');
         cmd.push_str(&q(token_endpoint.as_str()));
@@ -377,7 +466,7 @@ pub async fn request_token_with(
             "application/x-www-form-urlencoded",
         )
         .header(reqwest::header::ACCEPT, "application/json")
-        .body(request.form_body());
+        .body(request.body_to_send()?);
     if let Some(auth) = request.authorization() {
         builder = builder.header(reqwest::header::AUTHORIZATION, auth);
     }

@@ -419,3 +419,195 @@ async fn bind_dpop_gets_and_uses_a_dpop_bound_token() {
     }
     servers.stop().await;
 }
+
+/// `--auth private-key-jwt` end to end against the embedded provider: a `client-jwt` client
+/// registered through the admin API with a certificate, whose key the client signs its
+/// assertions with. `client token` gets an unbound token (or, with `--bind dpop`, one bound
+/// to the run's DPoP key); `client call` uses it; each request makes a new assertion (two
+/// calls, two token requests, no "Token reuse detected"). Refused with the reason:
+/// `--bind mtls`, `bench --endpoint token`, a missing key file; a key the provider does not
+/// hold gets the provider's refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_private_key_jwt_gets_and_uses_a_token() {
+    use base64::Engine as _;
+    use playbook::pki::{CertificateAuthority, Validity};
+    let servers = start().await;
+    let ca = CertificateAuthority::new("CN=jwt test", Validity::days_from_now(1)).unwrap();
+    let pair = ca
+        .issue_client("CN=jwt-client", Validity::days_from_now(1))
+        .unwrap();
+    let key_file = servers.dir.path().join("test-jwt.key.pem");
+    std::fs::write(&key_file, &pair.key_pem).unwrap();
+    let client_id = "test-private-key-jwt";
+    register_jwt_client(
+        &servers,
+        client_id,
+        &base64::engine::general_purpose::STANDARD.encode(&pair.cert_der),
+    )
+    .await;
+    let env = [
+        ("JWT_CLIENT_ID", client_id.to_owned()),
+        ("JWT_KEY", key_file.display().to_string()),
+    ];
+
+    let o = client(
+        &servers,
+        &env,
+        &["token", "--auth", "private-key-jwt", "--decode", "--json"],
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["token_type"], "Bearer", "{doc:#}");
+    assert_eq!(doc["decoded"]["claims"]["azp"], client_id, "{doc:#}");
+    assert!(doc["decoded"]["claims"].get("cnf").is_none(), "{doc:#}");
+
+    let o = client(
+        &servers,
+        &env,
+        &[
+            "token",
+            "--auth",
+            "private-key-jwt",
+            "--bind",
+            "dpop",
+            "--decode",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["token_type"], "DPoP", "{doc:#}");
+    assert!(
+        doc["decoded"]["claims"]["cnf"]["jkt"].is_string(),
+        "{doc:#}"
+    );
+
+    for bind in ["none", "dpop"] {
+        let call = client(
+            &servers,
+            &env,
+            &[
+                "call",
+                "--auth",
+                "private-key-jwt",
+                "--bind",
+                bind,
+                "/api/whoami",
+            ],
+        )
+        .await;
+        assert!(call.status.success(), "--bind {bind}: {}", text(&call));
+        assert!(
+            String::from_utf8_lossy(&call.stdout).contains("private_key_jwt"),
+            "{}",
+            text(&call)
+        );
+    }
+
+    for (args, says) in [
+        (
+            &["token", "--auth", "private-key-jwt", "--bind", "mtls"][..],
+            "--bind",
+        ),
+        (
+            &[
+                "bench",
+                "token",
+                "--auth",
+                "private-key-jwt",
+                "--count",
+                "1",
+            ][..],
+            "Token reuse detected",
+        ),
+        (&["bench", "--bind", "dpop", "--count", "1"][..], "--bind"),
+    ] {
+        let o = client(&servers, &env, args).await;
+        assert!(!o.status.success(), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
+    }
+    let o = client(
+        &servers,
+        &[
+            ("JWT_CLIENT_ID", client_id.to_owned()),
+            ("JWT_KEY", "/nonexistent/key.pem".into()),
+        ],
+        &["token", "--auth", "private-key-jwt"],
+    )
+    .await;
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("client certs"), "{}", text(&o));
+    // Another key than the registered certificate's: the provider's refusal, verbatim.
+    let other = ca
+        .issue_client("CN=other", Validity::days_from_now(1))
+        .unwrap();
+    let other_file = servers.dir.path().join("other-jwt.key.pem");
+    std::fs::write(&other_file, &other.key_pem).unwrap();
+    let o = client(
+        &servers,
+        &[
+            ("JWT_CLIENT_ID", client_id.to_owned()),
+            ("JWT_KEY", other_file.display().to_string()),
+        ],
+        &["token", "--auth", "private-key-jwt"],
+    )
+    .await;
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Signature on JWT token failed validation"),
+        "{}",
+        text(&o)
+    );
+    servers.stop().await;
+}
+
+/// Registers a `client-jwt` client with `certificate` (base64 DER) through the admin API, as
+/// the bootstrap admin.
+async fn register_jwt_client(servers: &common::Servers, client_id: &str, certificate: &str) {
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(servers.dir.path().join("ca.pem")).unwrap())
+            .unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let token: serde_json::Value = http
+        .post(format!(
+            "{}/realms/master/protocol/openid-connect/token",
+            servers.provider.url
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", names::DEFAULT_ADMIN_USERNAME),
+            ("password", names::DEFAULT_ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = http
+        .post(format!(
+            "{}/admin/realms/{}/clients",
+            servers.provider.url,
+            names::REALM
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({
+            "clientId": client_id,
+            "enabled": true,
+            "publicClient": false,
+            "serviceAccountsEnabled": true,
+            "standardFlowEnabled": false,
+            "clientAuthenticatorType": "client-jwt",
+            "attributes": {"jwt.credential.certificate": certificate, "use.jwks.url": "false"},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+}

@@ -57,7 +57,9 @@ fn answer(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result<
     // AuthorizeClientUtil.authorizeClient: the authenticator's own refusal (Keycloak 26.7.5,
     // observed: the mTLS client without a certificate gets 401 invalid_client "Invalid client
     // or Invalid client credentials", as at the token endpoint).
-    let auth = client_auth::authenticate("introspect", realm, req).map_err(|r| r.error)?;
+    let auth =
+        client_auth::authenticate("introspect", realm, req, &provider.inner.assertion_replay)
+            .map_err(|r| r.error)?;
     let caller = realm
         .client_by_id(&auth.client_uuid)
         .expect("authenticated");

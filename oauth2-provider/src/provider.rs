@@ -61,6 +61,9 @@ pub(crate) struct Inner {
     pub(crate) sessions: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
     /// The DPoP proofs the token endpoint has accepted (Keycloak's single-use store).
     pub(crate) dpop_replay: playbook::rfc9449::ReplayCache,
+    /// The `jti`s of the client assertions accepted (`private_key_jwt`; Keycloak's
+    /// single-use store), each until its `exp`.
+    pub(crate) assertion_replay: playbook::rfc7523::JtiCache,
 }
 
 impl Inner {
@@ -191,6 +194,7 @@ impl Provider {
                 forwarded: options.forwarded,
                 sessions: Default::default(),
                 dpop_replay: playbook::rfc9449::ReplayCache::new(100_000, crate::dpop::WINDOW),
+                assertion_replay: playbook::rfc7523::JtiCache::new(100_000),
             }),
         })
     }

@@ -184,8 +184,42 @@ pub enum Authenticator {
     Secret,
     /// `client-x509`.
     X509(X509Config),
-    /// Any other type (Keycloak's `client-jwt`, `client-secret-jwt`, or a typo): refused.
+    /// `client-jwt` (RFC 7523 `private_key_jwt`).
+    Jwt(JwtConfig),
+    /// Any other type (Keycloak's `client-secret-jwt`, or a typo): refused.
     Unsupported(String),
+}
+
+/// What `JWTClientAuthenticator` verifies an assertion with, read once from the client's
+/// `jwt.credential.certificate` or `jwks.string`.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// The registered public keys (none: every assertion is refused).
+    pub keys: Vec<JwtKey>,
+    /// `token.endpoint.auth.signing.alg`: the only `alg` accepted, when set.
+    pub signing_alg: Option<String>,
+}
+
+/// One registered public key: its `kid` (a certificate's is the SHA-256 of its
+/// SubjectPublicKeyInfo, as Keycloak computes it) and the algorithm it verifies with.
+#[derive(Debug, Clone)]
+pub struct JwtKey {
+    pub kid: Option<String>,
+    pub alg: String,
+    pub key: JwtPublicKey,
+}
+
+#[derive(Debug, Clone)]
+pub enum JwtPublicKey {
+    /// Modulus and exponent, big-endian, no leading zeros.
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// Uncompressed points.
+    P256(Vec<u8>),
+    P384(Vec<u8>),
+    Ed25519(Vec<u8>),
 }
 
 /// What `X509ClientAuthenticator` compares, prepared once.
@@ -233,19 +267,9 @@ pub fn new_id() -> String {
 }
 
 /// `SecretGenerator#generateSecureID`: a UUID-formatted string of 128 random bits (token
-/// ids, generated client secrets).
+/// ids, generated client secrets); the same as an assertion's `jti`.
 pub fn secure_id() -> String {
-    let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b).expect("system randomness");
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    playbook::rfc7523::random_id()
 }
 
 impl Realm {

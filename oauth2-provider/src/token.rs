@@ -110,7 +110,8 @@ fn process(provider: &Provider, realm_name: &str, req: &ClientRequest) -> Result
         ));
     }
     // checkClient: client authentication, then bearer-only.
-    let auth = crate::client_auth::authenticate("token", realm, req)?;
+    let auth =
+        crate::client_auth::authenticate("token", realm, req, &provider.inner.assertion_replay)?;
     let client = realm
         .client_by_id(&auth.client_uuid)
         .expect("authenticated client exists");

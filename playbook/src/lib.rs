@@ -38,6 +38,7 @@ pub mod names;
 pub mod oauth;
 pub mod pem;
 pub mod pki;
+pub mod rfc7523;
 pub mod rfc8705;
 pub mod rfc9449;
 pub mod x509;

@@ -91,6 +91,17 @@ pub const DPOP_CLIENT_SECRET: &str = "playbook-dev-dpop-secret-change-me";
 /// The port of lab 10's second resource server, the one started with `--crl` (the
 /// playground's own, on [`RESOURCE_SERVER_PORT`], checks no CRL).
 pub const LAB10_CRL_RESOURCE_SERVER_PORT: u16 = 8444;
+// --- jwt branch (issue 26): private_key_jwt ---
+
+/// A client authenticated by RFC 7523 `private_key_jwt` (Keycloak `client-jwt`): a JWT
+/// signed with its private key; the provider holds its certificate. (Not yet in the realm
+/// file: `client --jwt-client-id` names a client registered by hand.)
+pub const JWT_CLIENT_ID: &str = "oauth2-playbook-client-credentials-jwt";
+/// Its certificate (in `certs/`, once `client certs` makes it), registered at the provider as
+/// `jwt.credential.certificate`.
+pub const JWT_CERT_FILE: &str = "client-jwt.pem";
+/// Its private key (in `certs/`), which signs the assertions.
+pub const JWT_KEY_FILE: &str = "client-jwt.key.pem";
 
 #[cfg(test)]
 mod tests {

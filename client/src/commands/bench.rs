@@ -44,7 +44,25 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
     let roots = pem::load_ca_certs(&s.ca)?;
     let id = identity(s)?;
     let method = args.auth.method();
-    let token_request = s.token_request(method);
+    let bind = args.auth.bind()?;
+    // The load generator repeats one request: single-use credentials cannot be repeated.
+    if bind == token::Bind::Dpop {
+        return Err(setting(
+            "--bind",
+            "dpop".into(),
+            "a DPoP proof is good once (its jti), and the load generator repeats one request; bench the \
+             token endpoint or the API with --bind mtls or none",
+        ));
+    }
+    if method == token::AuthMethod::PrivateKeyJwt && args.endpoint == bench::Endpoint::Token {
+        return Err(setting(
+            "--auth",
+            "private-key-jwt".into(),
+            "a client assertion is good once (Keycloak refuses its jti again: \"Token reuse \
+             detected\"), and the load generator repeats one request; bench --endpoint api with it",
+        ));
+    }
+    let token_request = s.token_request_bound(method, bind);
     let token_id = method.presents_certificate().then_some(&id);
     let mut headers = reqwest::header::HeaderMap::new();
     let header = |v: &str| {

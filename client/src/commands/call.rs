@@ -115,6 +115,8 @@ async fn calls(
                 (AuthMethod::Tls, _) => "token: fetched (tls_client_auth)",
                 (AuthMethod::Secret, Bind::Dpop) => "token: fetched (client_secret_basic with a DPoP proof: bound to the DPoP key, each call carries a proof)",
                 (AuthMethod::Secret, _) => "token: fetched (client_secret_basic: not bound to the certificate)",
+                (AuthMethod::PrivateKeyJwt, Bind::Dpop) => "token: fetched (private_key_jwt with a DPoP proof: bound to the DPoP key, each call carries a proof)",
+                (AuthMethod::PrivateKeyJwt, _) => "token: fetched (private_key_jwt: not bound to the certificate)",
             },
             TokenSource::Refetched => "token: the server said invalid_token, so a new one was fetched and the call repeated once",
         });

@@ -151,6 +151,6 @@ async fn token_endpoint(s: &Settings, auth: &ClientAuth) -> Result<Url, ClientEr
     }
     Ok(match auth {
         ClientAuth::TlsClientAuth => m.token_endpoint_for_mtls().clone(),
-        ClientAuth::SecretBasic(_) => m.token_endpoint.clone(),
+        ClientAuth::SecretBasic(_) | ClientAuth::PrivateKeyJwt(_) => m.token_endpoint.clone(),
     })
 }

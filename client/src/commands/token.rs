@@ -68,6 +68,12 @@ async fn request(
         match (&request.auth, &id) {
             (ClientAuth::SecretBasic(_), _) =>
                 "\nAuthorization: Basic [client_id:client_secret, redacted]".to_owned(),
+            (ClientAuth::PrivateKeyJwt(c), _) => format!(
+                "&client_assertion=[a JWT signed with {}, made for this request: iss = sub = {}, aud = {}, a minute's lifetime, a new jti]",
+                c.key_file.display(),
+                request.client_id,
+                c.audience
+            ),
             (_, Some(i)) => format!("\n(TLS client certificate: {})", i.cert_path.display()),
             _ => String::new(),
         }

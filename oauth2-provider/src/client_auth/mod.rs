@@ -5,7 +5,9 @@
 //! - `x509.rs`: `client-x509` = RFC 8705 §2.1 `tls_client_auth`, the TLS client certificate's
 //!   subject DN against the client's `x509.subjectdn` (`X509ClientAuthenticator`);
 //! - `secret.rs`: `client-secret` = RFC 6749 §2.3.1 `client_secret_basic` /
-//!   `client_secret_post` (`ClientIdAndSecretAuthenticator`).
+//!   `client_secret_post` (`ClientIdAndSecretAuthenticator`);
+//! - `jwt.rs`: `client-jwt` = RFC 7523 §2.2 `private_key_jwt`, a signed assertion checked
+//!   with the client's registered key (`JWTClientAuthenticator`).
 //!
 //! Each client's authenticator is configured at import, and again when the admin API changes
 //! its attributes ([`configure`]); the store keeps the result
@@ -13,6 +15,7 @@
 //!
 //! Refusals are logged with their reason; the wire answer stays Keycloak's terse one.
 
+mod jwt;
 mod secret;
 mod x509;
 
@@ -28,6 +31,7 @@ pub enum Method {
     TlsClientAuth,
     ClientSecretBasic,
     ClientSecretPost,
+    PrivateKeyJwt,
     /// A public client: `client_id` only.
     None,
 }
@@ -38,6 +42,7 @@ impl Method {
             Method::TlsClientAuth => "tls_client_auth",
             Method::ClientSecretBasic => "client_secret_basic",
             Method::ClientSecretPost => "client_secret_post",
+            Method::PrivateKeyJwt => playbook::rfc7523::METHOD,
             Method::None => "none (public client)",
         }
     }
@@ -63,9 +68,10 @@ pub fn configure<'a>(
     let auth = match authenticator_type {
         "client-secret" => Authenticator::Secret,
         "client-x509" => Authenticator::X509(x509::configure(client_id, attribute, &mut warnings)),
+        "client-jwt" => Authenticator::Jwt(jwt::configure(client_id, attribute, &mut warnings)),
         other => {
             warnings.push(format!(
-                "client '{client_id}': clientAuthenticatorType '{other}' is not one this provider implements (client-secret, client-x509); its token requests will be refused"
+                "client '{client_id}': clientAuthenticatorType '{other}' is not one this provider implements (client-secret, client-x509, client-jwt); its token requests will be refused"
             ));
             Authenticator::Unsupported(other.to_owned())
         }
@@ -75,19 +81,22 @@ pub fn configure<'a>(
 
 /// Authenticates the client of a token or introspection request and logs the outcome.
 ///
-/// Mirrors `ClientAuthenticationFlow` running its two authenticators in order; only the
+/// Mirrors `ClientAuthenticationFlow` running its authenticators in order; only the
 /// one named by the client's `clientAuthenticatorType` decides:
 /// 1. `ClientIdAndSecretAuthenticator` names the client by the form `client_id`, else the
 ///    HTTP Basic user name (never the query);
-/// 2. `X509ClientAuthenticator` names it by the form `client_id`, else `?client_id=`
-///    (never Basic). When Basic named a `client-x509` client and nothing else did, its
-///    400 "Missing client_id parameter" challenge is the answer.
+/// 2. `JWTClientAuthenticator` by the assertion's `sub` (`jwt.rs`; `jti`s remembered in
+///    `seen`);
+/// 3. `X509ClientAuthenticator` names it by the form `client_id`, else `?client_id=`
+///    (never Basic). When Basic or an assertion named a `client-x509` client and nothing
+///    else did, its 400 "Missing client_id parameter" challenge is the answer.
 pub fn authenticate(
     endpoint: &str,
     realm: &Realm,
     req: &ClientRequest,
+    seen: &playbook::rfc7523::JtiCache,
 ) -> Result<Authenticated, Refusal> {
-    let result = resolve_and_verify(realm, req);
+    let result = resolve_and_verify(realm, req, seen);
     match &result {
         Ok(a) => tracing::info!(
             realm = %realm.name,
@@ -108,7 +117,11 @@ pub fn authenticate(
     result
 }
 
-fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticated, Refusal> {
+fn resolve_and_verify(
+    realm: &Realm,
+    req: &ClientRequest,
+    seen: &playbook::rfc7523::JtiCache,
+) -> Result<Authenticated, Refusal> {
     let form_id = req.auth_form.first("client_id");
     let basic_user = req.basic.as_ref().map(|(u, _)| u.as_str());
     let by_secret_authenticator = form_id
@@ -120,10 +133,13 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
             return secret::authenticate(client, req);
         }
     }
+    let named = match jwt::attempt(realm, req, by_secret_authenticator, seen) {
+        jwt::Outcome::Decided(result) => return result,
+        jwt::Outcome::Named(client) => Some(client),
+        jwt::Outcome::Pass => by_secret_authenticator,
+    };
     let Some(name) = form_id.or(req.query_client_id.as_deref()) else {
-        if let Some(client) =
-            by_secret_authenticator.filter(|c| matches!(c.authenticator, Authenticator::X509(_)))
-        {
+        if let Some(client) = named.filter(|c| matches!(c.authenticator, Authenticator::X509(_))) {
             return Err(Refusal::new(
                 OAuthError::new(
                     axum::http::StatusCode::BAD_REQUEST,
@@ -131,7 +147,7 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
                     "Missing client_id parameter",
                 ),
                 format!(
-                    "client '{}' (tls_client_auth) was named only by the HTTP Basic user name; send client_id in the form",
+                    "client '{}' (tls_client_auth) was named only by the HTTP Basic user name or a client assertion; send client_id in the form",
                     client.client_id
                 ),
             ));
@@ -167,6 +183,12 @@ fn resolve_and_verify(realm: &Realm, req: &ClientRequest) -> Result<Authenticate
             OAuthError::invalid_client(),
             format!(
                 "client '{name}' uses clientAuthenticatorType '{t}', which this provider does not implement"
+            ),
+        )),
+        Authenticator::Jwt(_) if !client.public_client => Err(Refusal::new(
+            OAuthError::invalid_client(),
+            format!(
+                "client '{name}' (private_key_jwt) was named only by ?client_id=; send client_assertion_type and client_assertion"
             ),
         )),
         // A client-secret (or public) client named only by ?client_id=: the secret

@@ -22,7 +22,7 @@
 //! topic: `discovery.rs` (discovery, JWKS, health), `token.rs` (tokens granted),
 //! `token_errors.rs` (the token endpoint's refusals: the error table, `REFUSALS`, and the
 //! refusals that need more than one request), `admin.rs` (the admin API),
-//! `introspection.rs`, `dpop.rs` (DPoP at the token endpoint), `fixture_realms.rs` (the realms of `tests/realm_import.rs`),
+//! `introspection.rs`, `dpop.rs` (DPoP at the token endpoint), `client_jwt.rs` (`private_key_jwt`), `fixture_realms.rs` (the realms of `tests/realm_import.rs`),
 //! `imported_realms.rs` (one corpus realm per class of issue 21). What
 //! they share: `helpers.rs` (HTTPS client, requests, answers, JWT parts), `token_request.rs`
 //! (a token request as data, for the error table), `admin_api.rs`
@@ -33,6 +33,7 @@
 
 pub mod admin;
 pub mod admin_api;
+pub mod client_jwt;
 pub mod conformance;
 pub mod discovery;
 pub mod doctor;
@@ -54,6 +55,7 @@ use playbook::pki::DevPki;
 
 pub use admin::*;
 pub use admin_api::*;
+pub use client_jwt::*;
 pub use discovery::*;
 pub use doctor::*;
 pub use dpop::*;
@@ -158,6 +160,11 @@ macro_rules! scenario_names {
             dpop_proof_refusals,
             dpop_proof_from_other_clients,
             provisioner_reads_client_configuration,
+            client_jwt_token_response,
+            client_jwt_assertion_refusals,
+            client_jwt_replay,
+            client_jwt_who_answers,
+            client_jwt_keys,
         }
     };
 }
