@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::{PATH, Row, Run};
 use crate::error::ClientError;
 use crate::resource::{self, ApiResponse};
-use crate::token::{AccessToken, AuthMethod, Bind};
+use crate::token::{self, AccessToken, AuthMethod, Bind, ClientAuth};
 
 /// Who refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -158,6 +158,22 @@ pub async fn stolen_credential(run: &Run<'_>, row: &Row) -> Result<Outcome, Clie
         // The private key never leaves the client; the thief has its own certificate of
         // the same CA and asks in the client's name.
         AuthMethod::Tls => (run.http(Some(&run.thief), None)?, None),
+        // The private key never leaves the client either, and each assertion is good once
+        // (`jti`); the thief signs an assertion of its own, with its own key, in the client's
+        // name.
+        AuthMethod::PrivateKeyJwt => {
+            let http = run.http(None, None)?;
+            let key = thief_key_for(row)?;
+            let mut request = run.s.token_request_bound(row.auth, row.bind);
+            if let ClientAuth::PrivateKeyJwt(credential) = &mut request.auth {
+                credential.key_file = run.s.other_key.clone();
+            }
+            let endpoint = run.endpoint(row.auth);
+            return match token::request_token_with(&http, endpoint, &request, key.as_ref()).await {
+                Ok(token) => thief_call(run, &token.access_token, key.as_ref()).await,
+                Err(e) => Outcome::refused_token(e),
+            };
+        }
     };
     match run.token(row, &http, key.as_ref()).await {
         Ok(token) => thief_call(run, &token.access_token, key.as_ref()).await,
