@@ -421,8 +421,11 @@ pub enum CertsCommand {
     Issue {
         /// The file name in CERTS_DIR, without .pem.
         name: String,
-        /// The subject DN, RFC 2253 order (most specific first); default: the DN the realm's
-        /// x509.subjectdn expects.
+        /// The subject DN, RFC 2253 order (most specific first), in any order of RDNs you want
+        /// (`O=…,CN=…` is another DN to Keycloak); keywords CN, O, OU, C, ST, L, DC, UID,
+        /// SERIALNUMBER, EMAILADDRESS (written as an IA5String; Keycloak renders it
+        /// `1.2.840.113549.1.9.1=#16…`, lab 9), …. Multi-valued RDNs (`CN=a+UID=b`) need openssl
+        /// (lab 9 shows how). Default: the DN the realm's x509.subjectdn expects.
         #[arg(long, default_value = names::CLIENT_SUBJECT_DN)]
         dn: String,
         /// A CRL distribution point in the certificate (RFC 5280 §4.2.1.13): the URL where a

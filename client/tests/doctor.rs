@@ -493,6 +493,11 @@ async fn run_online_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, Vec<
     let mut causes = Vec::new();
     for (row, client_id) in ONLINE_ROWS.iter().zip(&ids) {
         let mut env = vec![("CLIENT_ID", client_id.clone())];
+        // The shipped provisioner may view only the mTLS client's service account (its admin
+        // permissions): the made clients' users are read as the bootstrap admin.
+        if matches!(row.client, RowClient::Made { .. }) {
+            env.push(("ADMIN_AS", "bootstrap".to_owned()));
+        }
         match row.cert.strip_prefix("p12:") {
             Some(password) => {
                 env.push(("CLIENT_P12", dir.join("client.p12").display().to_string()));

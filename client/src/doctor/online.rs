@@ -417,7 +417,7 @@ async fn service_account_and_role(api: &AdminApi, rep: &Value, client_id: &str) 
         )),
         Err(e) => Err((
             playbook::report::error_chain(&e),
-            "the admin identity needs to view that user (view-users or manage-users, or, as the shipped provisioner has it, an admin permission on that user) to read its role mappings".into(),
+            "the admin identity must be allowed to view that user to read its role mappings (view-users or manage-users); the shipped provisioner may view only the mTLS client's service account (its fine-grained admin permissions, PROVISIONER.md): for another client, run doctor with --admin-as bootstrap (or an admin identity of yours)".into(),
         )),
     };
     vec![sa, finding("role", role)]
