@@ -15,11 +15,14 @@
 //! outcomes asserted (`common/compare.rs`).
 //!
 //! One Keycloak (instance `labs-tests`, free ports) serves the labs that need no restart (1 to
-//! 6 and 8) in turn; each lab leaves the realm as its reset puts it. Labs 7 and 9 run last:
-//! trusting a certificate is a Keycloak start option (`--truststore-paths`), so lab 7 restarts Keycloak twice, as an
+//! 6, 8 and 12) in turn; each lab leaves the realm as its reset puts it. Labs 7, 9 and 11 run
+//! last: trusting a certificate is a Keycloak start option (`--truststore-paths`), so lab 7 restarts Keycloak twice, as an
 //! attendee restarts `./start.sh --lab 7`: with the lab's realm copy and the certificate
 //! trusted, then without the trust; lab 9 once, as `./start.sh --lab 9` starts it (its realm
-//! copy, its truststore with the same-DN CA). Four starts in all, about 30-100 s each.
+//! copy, its truststore with the same-DN CA); lab 11 once, built with the `haproxy` x509
+//! lookup as `./start.sh --lab 11 --proxy haproxy` starts it (the build
+//! `keycloak_native_shapes.rs` caches for that shape, so no build step of its own there).
+//! Five starts in all, about 30-100 s each.
 //!
 //! `scripts/test.sh` runs it with the other native Keycloak suites whenever Java is there,
 //! and always under `CI=true`. It is `#[ignore]`d only so that a bare `cargo test` on a
