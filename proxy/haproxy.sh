@@ -17,6 +17,7 @@
 #
 # Settings from the environment (defaults: scripts/env.sh's front ports):
 #   HAPROXY_DIR           where the rendered config, pid, logs go (target/proxy-haproxy)
+#   HAPROXY_TEMPLATE      the configuration template (proxy/haproxy/haproxy.cfg.in; lab 11: the attendee's copy)
 #   CERTS_DIR             the dev PKI (certs/)
 #   PROXY_PROVIDER_PORT   HAProxy's port for the provider (PROVIDER_PORT, 9443)
 #   PROXY_API_PORT        HAProxy's port for the API (RESOURCE_SERVER_PORT, 8443)
@@ -39,7 +40,7 @@ source "${ROOT}/scripts/lib.sh"
 # shellcheck source=proxy/lib.sh
 source "${SCRIPT_DIR}/lib.sh"
 
-TEMPLATE="${SCRIPT_DIR}/haproxy/haproxy.cfg.in"
+TEMPLATE="${HAPROXY_TEMPLATE:-${SCRIPT_DIR}/haproxy/haproxy.cfg.in}"
 HAPROXY_DIR="${HAPROXY_DIR:-${ROOT}/target/proxy-haproxy}"
 
 usage() {

@@ -44,16 +44,41 @@ async fn every_lab_on_the_embedded_provider() {
 /// The embedded provider started as `./start.sh --lab N` starts it: the lab's realm copy,
 /// and the extra trust (`--truststore-paths`) when given. Returns it and its issuer.
 async fn lab_provider(n: u8, dir: &Path, trust: &[PathBuf]) -> (oauth2_provider::Running, String) {
-    let realm = dir.join(format!("labs-work/lab{n}/realm.json"));
-    let provider =
-        oauth2_provider::Provider::from_realm_file(&realm, oauth2_provider::Options::default())
-            .unwrap();
+    // A lab without a realm copy (lab 11) gets the stock realm.
+    let copy = dir.join(format!("labs-work/lab{n}/realm.json"));
+    let realm = if copy.exists() {
+        copy
+    } else {
+        labs::root().join("oauth2-provider/import/oauth2-playbook-realm.json")
+    };
+    let options = oauth2_provider::Options {
+        forwarded: (n == 11).then(|| std::sync::Arc::new(behind_haproxy(dir))),
+        ..Default::default()
+    };
+    let provider = oauth2_provider::Provider::from_realm_file(&realm, options).unwrap();
     let tls = oauth2_provider::tls_config_from_dir(dir, trust).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let management = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let running = oauth2_provider::spawn(listener, Some(management), tls, provider).unwrap();
     let issuer = playbook::names::issuer_for(&running.url, playbook::names::REALM);
     (running, issuer)
+}
+
+/// Lab 11's provider reads the certificate as `./start.sh --lab 11 --proxy haproxy` has it:
+/// the flags `proxy/haproxy.sh server-args` names, trusted from HAProxy's source address.
+fn behind_haproxy(dir: &Path) -> playbook::forwarded::ForwardedCerts {
+    let args = playbook::forwarded::ProxyArgs {
+        trusted_proxies: vec![std::net::IpAddr::from([127, 0, 0, 2])],
+        client_cert_header: Some("x-ssl-client-cert".into()),
+        client_cert_format: playbook::forwarded::Format::Haproxy,
+        client_cert_chain_header: Some("x-ssl-client-chain".into()),
+        ..Default::default()
+    };
+    let roots = playbook::pem::load_ca_certs(&dir.join("ca.pem")).unwrap();
+    args.build(&roots)
+        .unwrap()
+        .expect("a proxy configured")
+        .as_keycloak()
 }
 
 /// A lab that restarts the provider (lab 7, a self-signed client certificate): each

@@ -15,11 +15,14 @@
 //! outcomes asserted (`common/compare.rs`).
 //!
 //! One Keycloak (instance `labs-tests`, free ports) serves the labs that need no restart (1 to
-//! 6 and 8) in turn; each lab leaves the realm as its reset puts it. Labs 7 and 9 run last:
-//! trusting a certificate is a Keycloak start option (`--truststore-paths`), so lab 7 restarts Keycloak twice, as an
+//! 6, 8 and 12) in turn; each lab leaves the realm as its reset puts it. Labs 7, 9 and 11 run
+//! last: trusting a certificate is a Keycloak start option (`--truststore-paths`), so lab 7 restarts Keycloak twice, as an
 //! attendee restarts `./start.sh --lab 7`: with the lab's realm copy and the certificate
 //! trusted, then without the trust; lab 9 once, as `./start.sh --lab 9` starts it (its realm
-//! copy, its truststore with the same-DN CA). Four starts in all, about 30-100 s each.
+//! copy, its truststore with the same-DN CA); lab 11 once, built with the `haproxy` x509
+//! lookup as `./start.sh --lab 11 --proxy haproxy` starts it (the build
+//! `keycloak_native_shapes.rs` caches for that shape, so no build step of its own there).
+//! Five starts in all, about 30-100 s each.
 //!
 //! `scripts/test.sh` runs it with the other native Keycloak suites whenever Java is there,
 //! and always under `CI=true`. It is `#[ignore]`d only so that a bare `cargo test` on a
@@ -43,11 +46,13 @@ use playbook::pki::DevPki;
 const INSTANCE: &str = "labs-tests";
 
 /// Starts Keycloak with `pki`, importing `realm` (the stock realm when `None`) and trusting
-/// `trust` beside the dev CA; panics with the script's reason when it cannot.
+/// `trust` beside the dev CA, with `more` settings; panics with the script's reason when it
+/// cannot.
 async fn start_keycloak(
     pki: Arc<DevPki>,
     realm: Option<PathBuf>,
     trust: Option<PathBuf>,
+    more: Vec<(String, String)>,
 ) -> NativeKeycloak {
     tokio::task::spawn_blocking(move || {
         let mut extra = vec![(
@@ -57,11 +62,41 @@ async fn start_keycloak(
         if let Some(realm) = realm {
             extra.push(("REALM_FILE", realm.display().to_string()));
         }
+        extra.extend(more.iter().map(|(k, v)| (k.as_str(), v.clone())));
         NativeKeycloak::start_with(&pki, INSTANCE, &extra)
     })
     .await
     .expect("start task")
     .unwrap_or_else(|e| panic!("the native Keycloak did not start: {e}"))
+}
+
+/// The x509 lookup a restarting lab's Keycloak is built with: lab 11's is HAProxy's, as
+/// `./start.sh --lab 11 --proxy haproxy` starts it (`proxy/haproxy.sh keycloak-env`, the
+/// build `keycloak_native_shapes.rs` caches for the haproxy shape), the headers trusted from
+/// HAProxy's source address only; the others keep the default.
+fn lookup_of(n: u8) -> Vec<(String, String)> {
+    if n != 11 {
+        return Vec::new();
+    }
+    let driver = labs::root().join("proxy/haproxy.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&driver)
+        .arg("keycloak-env")
+        .output()
+        .expect("proxy/haproxy.sh keycloak-env");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut env: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    env.push(("KC_PROXY_HEADERS".into(), "xforwarded".into()));
+    env.push(("KC_PROXY_TRUSTED_ADDRESSES".into(), "127.0.0.2".into()));
+    env
 }
 
 /// Every lab against native Keycloak; fails naming each lab that did not pass, with its
@@ -74,7 +109,7 @@ async fn every_lab_on_native_keycloak() {
     let dir = tempfile::tempdir().unwrap();
     playbook::pki::write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
 
-    let keycloak = start_keycloak(Arc::clone(&pki), None, None).await;
+    let keycloak = start_keycloak(Arc::clone(&pki), None, None, Vec::new()).await;
     println!(
         "Keycloak {} (native) answers at {}",
         oauth2_provider::KEYCLOAK_VERSION,
@@ -128,7 +163,7 @@ async fn every_lab_on_native_keycloak() {
     };
     resource_server.stop().await.unwrap();
 
-    // The labs that restart Keycloak (labs 7 and 9), last: each restart stops the running Keycloak
+    // The labs that restart Keycloak (labs 7, 9 and 11), last: each restart stops the running Keycloak
     // first (same instance), then starts it on the lab's realm copy (the lab's client is in
     // it: every start imports anew).
     let running = Arc::new(Mutex::new(Some(keycloak)));
@@ -141,7 +176,9 @@ async fn every_lab_on_native_keycloak() {
                 let (running, pki, realm) = (Arc::clone(&running), Arc::clone(&pki), realm.clone());
                 Box::pin(async move {
                     drop(running.lock().unwrap().take());
-                    let k = start_keycloak(pki, Some(realm), trust).await;
+                    // A lab without a realm copy (lab 11) gets the stock realm.
+                    let realm = realm.exists().then_some(realm);
+                    let k = start_keycloak(pki, realm, trust, lookup_of(n)).await;
                     let issuer = k.issuer();
                     *running.lock().unwrap() = Some(k);
                     issuer

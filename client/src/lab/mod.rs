@@ -19,6 +19,7 @@
 pub mod command;
 pub mod lab1;
 pub mod lab10;
+pub mod lab11;
 pub mod lab12;
 pub mod lab2;
 pub mod lab3;
@@ -112,6 +113,7 @@ pub const LABS: &[Lab] = &[
     lab8::LAB,
     lab9::LAB,
     lab10::LAB,
+    lab11::LAB,
     lab12::LAB,
 ];
 
@@ -469,11 +471,22 @@ pub fn run_bash(
     script: &Path,
     extra: &[(&str, &str)],
 ) -> Result<std::process::Output, ClientError> {
+    run_bash_args(ctx, script, &[], extra)
+}
+
+/// [`run_bash`] with arguments for the script (`proxy/haproxy.sh start`).
+pub fn run_bash_args(
+    ctx: &Ctx<'_>,
+    script: &Path,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> Result<std::process::Output, ClientError> {
     let abs = |p: &Path| std::path::absolute(p).map_err(|e| io_error(p, e));
     let certs = abs(ctx.s.ca.parent().unwrap_or(Path::new(".")))?;
     let base = ctx.s.admin_base()?;
     let mut cmd = std::process::Command::new("bash");
     cmd.arg(abs(script)?)
+        .args(args)
         .current_dir(&ctx.root)
         .env("PROVIDER_URL", base.as_str().trim_end_matches('/'))
         .env("ISSUER", ctx.s.issuer.as_str())

@@ -83,6 +83,10 @@ pub const TESTS: &[(u8, LabTest)] = &[
         LabTest::Restarting(|env, restart| Box::pin(lab9(env, restart))),
     ),
     (10, LabTest::Plain(|env| Box::pin(lab10(env)))),
+    (
+        11,
+        LabTest::Restarting(|env, restart| Box::pin(lab11(env, restart))),
+    ),
     (12, LabTest::Plain(|env| Box::pin(lab12(env)))),
 ];
 
@@ -573,6 +577,76 @@ pub async fn lab9<F: Future<Output = String>>(
     assert!(o.status.success(), "{}", text(&o));
     let o = lab_with(env, &on, &["check", "9"]).await;
     assert!(o.status.success(), "check 9 after solve: {}", text(&o));
+}
+
+/// Lab 11: HAProxy, run by the checker with the attendee's copy of its template, in front
+/// of a provider restarted to read the haproxy shape from 127.0.0.2. Reset: nothing is
+/// forwarded and a client's own header reaches the provider; solved: every check passes;
+/// then each break the README asks for fails the check that names it.
+pub async fn lab11<F: Future<Output = String>>(
+    env: &LabEnv,
+    mut restart: impl FnMut(Option<PathBuf>) -> F,
+) {
+    let issuer = restart(None).await;
+    let url = url::Url::parse(&issuer).unwrap();
+    let backend = format!("127.0.0.1:{}", url.port().unwrap());
+    let on = [("ISSUER", issuer), ("PROVIDER_BACKEND", backend)];
+    let o = lab_with(env, &on, &["reset", "11"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lab_with(env, &on, &["check", "11"]).await;
+    assert_failed_with_hints(&o, "11");
+    assert_stdout_has(&o, "HAProxy runs your configuration");
+    let o = lab_with(env, &on, &["solve", "11"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lab_with(env, &on, &["check", "11"]).await;
+    assert!(o.status.success(), "check 11 after solve: {}", text(&o));
+    let config = env.dir.join("labs-work/lab11/haproxy.cfg.in");
+    let solved = std::fs::read_to_string(&config).unwrap();
+    // Each break on purpose (in the provider's front end, the first occurrence), and the
+    // checks it must fail: the encoding breaks both certificates, the others one each.
+    let breaks = [
+        (
+            "set-header x-ssl-client-cert %[ssl_c_der,base64] if",
+            "set-header x-ssl-client-cert %[ssl_c_der,hex] if",
+            &[
+                "the dev CA's client certificate",
+                "a certificate from the intermediate CA",
+            ][..],
+        ),
+        (
+            "    http-request set-header x-ssl-client-chain %[ssl_c_chain_der,base64] if { ssl_c_used } { ssl_c_chain_der -m found }\n",
+            "",
+            &["a certificate from the intermediate CA"][..],
+        ),
+        (
+            "    http-request del-header x-ssl-client-cert\n",
+            "",
+            &["a client's own x-ssl-client-cert"][..],
+        ),
+    ];
+    for (from, to, failing) in breaks {
+        assert!(solved.contains(from), "{from:?} in the template");
+        std::fs::write(&config, solved.replacen(from, to, 1)).unwrap();
+        let o = lab_with(env, &on, &["check", "11"]).await;
+        assert_failed_with_hints(&o, "11");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let failed: Vec<&str> = stdout.lines().filter(|l| l.contains('✘')).collect();
+        assert_eq!(
+            failed.len(),
+            failing.len(),
+            "breaking {from:?}: {}",
+            text(&o)
+        );
+        for (line, what) in failed.iter().zip(failing) {
+            assert!(
+                line.contains(what),
+                "breaking {from:?} fails {what:?}: {}",
+                text(&o)
+            );
+        }
+    }
+    let o = lab_with(env, &on, &["reset", "11"]).await;
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 /// Lab 12: mTLS and DPoP mixed up on purpose; the checker reads the saved answers and
