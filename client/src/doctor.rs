@@ -9,7 +9,8 @@
 //! files load (PEM, or a PKCS#12 file with its password), the key belongs to the certificate,
 //! it is valid now, it may be used for client authentication (EKU), it chains to the CA the
 //! provider trusts (rustls' own client verifier, as the embedded provider's handshake runs
-//! it), and the subject and issuer DNs as Keycloak renders them (RFC 2253), which the realm's
+//! it), with `--crl` that it is not revoked (`doctor/revocation.rs`, as `resource-server --crl`
+//! checks it), and the subject and issuer DNs as Keycloak renders them (RFC 2253), which the realm's
 //! `x509.subjectdn` and `x509.casubjectdn` must equal. The online ones ([`online`]) ask the
 //! server: does it request a client certificate and list this CA, what the realm says about
 //! the client (read through the admin API as the provisioner, or the bootstrap admin), and a

@@ -67,6 +67,10 @@ const REVOCATION_DETAIL: &[(&str, &str)] = &[
         "cannot be verified",
     ),
     (
+        "a stale CRL of the dev CA (past its nextUpdate)",
+        "past its nextUpdate",
+    ),
+    (
         "healthy: a CRL of the dev CA that lists another certificate",
         "not on the CRL",
     ),
@@ -148,6 +152,18 @@ const ROWS: &[Row] = &[
         },
         Some("revocation"),
         "--signed-by CA",
+    ),
+    (
+        "a stale CRL of the dev CA (past its nextUpdate)",
+        |p, _, _| {
+            let past = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+            Setup {
+                crl: Some(p.ca.crl_until(&CrlState::default(), past).unwrap()),
+                ..set(&p.client, &p.client, &p.ca.cert)
+            }
+        },
+        Some("revocation"),
+        "keep it current",
     ),
     (
         "healthy: a CRL of the dev CA that lists another certificate",
