@@ -197,8 +197,9 @@ pub enum Command {
     ///
     /// Offline, on --cert and --key (or --p12) and --ca: the files load, the key belongs to the
     /// certificate, it is valid now, its extended key usage allows clientAuth, it chains to the
-    /// CA (verified as the embedded provider's handshake verifies it), and its subject and
-    /// issuer DNs as Keycloak renders them.
+    /// CA (verified as the embedded provider's handshake verifies it), with --crl that it is
+    /// not revoked (checked as resource-server --crl checks it), and its subject and issuer
+    /// DNs as Keycloak renders them.
     ///
     /// Online (unless --offline), against --issuer: whether the server asks for a client
     /// certificate and lists this CA (a Java server may list none), whether the handshake
@@ -215,6 +216,7 @@ pub enum Command {
     ///   client doctor --cert me.pem --key me.key.pem --ca my-ca.pem --client-id my-client
     ///   P12_PASSWORD=… client doctor --p12 me.p12      a PKCS#12 file instead of PEM
     ///   client doctor --offline --json                  the files only, as JSON
+    ///   client doctor --offline --crl certs/ca.crl.pem  is it revoked (as resource-server --crl sees it)?
     #[command(verbatim_doc_comment)]
     Doctor(DoctorArgs),
     /// An experiment: a bounded load against the token endpoint or an API route, printing
@@ -278,6 +280,12 @@ pub struct DoctorArgs {
         hide_env_values = true
     )]
     pub p12_password: String,
+    /// Certificate revocation lists (PEM), one per issuing CA, as `resource-server --crl`
+    /// reads them (`client certs revoke NAME`, `client certs crl --signed-by CA` write
+    /// CA.crl.pem): ✘ if the certificate (or a CA of its chain) is on one, if no list
+    /// applies to its issuer, if a list is not signed by that issuer or past its nextUpdate.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

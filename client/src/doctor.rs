@@ -9,7 +9,8 @@
 //! files load (PEM, or a PKCS#12 file with its password), the key belongs to the certificate,
 //! it is valid now, it may be used for client authentication (EKU), it chains to the CA the
 //! provider trusts (rustls' own client verifier, as the embedded provider's handshake runs
-//! it), and the subject and issuer DNs as Keycloak renders them (RFC 2253), which the realm's
+//! it), with `--crl` that it is not revoked (`doctor/revocation.rs`, as `resource-server --crl`
+//! checks it), and the subject and issuer DNs as Keycloak renders them (RFC 2253), which the realm's
 //! `x509.subjectdn` and `x509.casubjectdn` must equal. The online ones ([`online`]) ask the
 //! server: does it request a client certificate and list this CA, what the realm says about
 //! the client (read through the admin API as the provisioner, or the bootstrap admin), and a
@@ -19,11 +20,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use playbook::x509::{CertInfo, Purpose};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
 use serde::Serialize;
 
 pub mod keycloak_log;
 pub mod online;
+mod revocation;
 
 pub use keycloak_log::{KEYCLOAK_LOG, LogLine};
 
@@ -37,6 +39,8 @@ pub struct Inputs {
     /// A PKCS#12 file (`.p12`) holding the certificate, its chain and the key, and its
     /// password: read instead of `cert` and `key`.
     pub pkcs12: Option<(PathBuf, String)>,
+    /// Certificate revocation lists (PEM), as `resource-server --crl` reads them.
+    pub crls: Vec<PathBuf>,
 }
 
 /// The files, loaded once for every check.
@@ -48,6 +52,8 @@ pub struct Loaded {
     pub leaf: Option<CertInfo>,
     /// What the certificate was read from, for the identity's label.
     pub cert_path: PathBuf,
+    /// The CRLs of `--crl`, each with its file.
+    pub crls: Result<Vec<(PathBuf, CertificateRevocationListDer<'static>)>, String>,
 }
 
 impl Loaded {
@@ -75,6 +81,7 @@ impl Loaded {
             ca: playbook::pem::load_ca_certs(&inputs.ca).map_err(|e| e.to_string()),
             leaf,
             cert_path,
+            crls: read_crls(&inputs.crls),
         }
     }
 
@@ -172,6 +179,11 @@ pub const CHECKS: &[Check] = &[
         run: chain,
     },
     Check {
+        id: "revocation",
+        title: "the certificate is not on a revocation list (--crl, as resource-server --crl checks it)",
+        run: revocation::revocation,
+    },
+    Check {
         id: "subject-dn",
         title: "the subject DN as Keycloak renders it (x509.subjectdn must equal it)",
         run: subject_dn,
@@ -182,6 +194,23 @@ pub const CHECKS: &[Check] = &[
         run: issuer_dn,
     },
 ];
+
+/// The CRLs in `paths`, read as the resource server reads them.
+fn read_crls(
+    paths: &[PathBuf],
+) -> Result<Vec<(PathBuf, CertificateRevocationListDer<'static>)>, String> {
+    let mut crls = Vec::new();
+    for path in paths {
+        let list = playbook::pem::load_crls(path).map_err(|detail| {
+            format!(
+                "--crl {}: {detail}: make it with `client certs crl` (or `client certs revoke NAME`)",
+                path.display()
+            )
+        })?;
+        crls.extend(list.into_iter().map(|crl| (path.clone(), crl)));
+    }
+    Ok(crls)
+}
 
 /// Runs every offline check on `inputs`.
 pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
@@ -198,7 +227,7 @@ pub fn offline(loaded: &Loaded) -> Vec<Finding> {
 
 const NOT_CHECKED: &str = "not checked: the files do not load";
 
-fn not_loaded() -> Verdict {
+pub(crate) fn not_loaded() -> Verdict {
     Err((
         NOT_CHECKED.to_owned(),
         "fix the files first (above)".to_owned(),

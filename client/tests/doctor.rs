@@ -13,7 +13,7 @@ use std::path::Path;
 
 use client::doctor::{self, CHECKS, Inputs};
 use playbook::names;
-use playbook::pki::{DevPki, Issued, Validity};
+use playbook::pki::{CertificateAuthority, CrlState, DevPki, Issued, Revoked, Validity};
 use serde_json::{Value, json};
 
 /// Which files a row uses, from the dev PKI or made for it.
@@ -21,6 +21,8 @@ struct Setup {
     cert: String,
     key: String,
     ca: String,
+    /// A CRL passed with --crl.
+    crl: Option<String>,
 }
 
 /// A broken setup: its name, how to build it, the check that must be its first ✘ (`None`:
@@ -37,8 +39,42 @@ fn set(cert: &Issued, key: &Issued, ca: &Issued) -> Setup {
         cert: cert.cert_pem.clone(),
         key: key.key_pem.clone(),
         ca: ca.cert_pem.clone(),
+        crl: None,
     }
 }
+
+/// `client.pem` with the dev CA and a CRL of `ca` listing `revoked`.
+fn with_crl(p: &DevPki, ca: &playbook::pki::CertificateAuthority, revoked: &[&Issued]) -> Setup {
+    let state = CrlState {
+        number: 1,
+        revoked: revoked
+            .iter()
+            .map(|i| Revoked::now(&i.cert_der).unwrap())
+            .collect(),
+    };
+    Setup {
+        crl: Some(ca.crl(&state).unwrap()),
+        ..set(&p.client, &p.client, &p.ca.cert)
+    }
+}
+
+/// What the `revocation` finding's detail must say for the rows with a CRL, by row name.
+const REVOCATION_DETAIL: &[(&str, &str)] = &[
+    ("a revoked client certificate", "serial "),
+    ("a CRL from another CA", "does not apply"),
+    (
+        "a CRL signed by a second CA with the dev CA's DN",
+        "cannot be verified",
+    ),
+    (
+        "a stale CRL of the dev CA (past its nextUpdate)",
+        "past its nextUpdate",
+    ),
+    (
+        "healthy: a CRL of the dev CA that lists another certificate",
+        "not on the CRL",
+    ),
+];
 
 const ROWS: &[Row] = &[
     (
@@ -89,9 +125,51 @@ const ROWS: &[Row] = &[
             cert: "hello".into(),
             key: p.client.key_pem.clone(),
             ca: p.ca.cert.cert_pem.clone(),
+            crl: None,
         },
         Some("files"),
         "PEM",
+    ),
+    (
+        "a revoked client certificate",
+        |p, _, _| with_crl(p, &p.ca, &[&p.client]),
+        Some("revocation"),
+        "--new-key",
+    ),
+    (
+        "a CRL from another CA",
+        |p, _, _| with_crl(p, &p.rogue_ca, &[&p.client]),
+        Some("revocation"),
+        "--signed-by CA",
+    ),
+    (
+        "a CRL signed by a second CA with the dev CA's DN",
+        |p, _, _| {
+            let same_dn =
+                CertificateAuthority::new(names::CA_SUBJECT_DN, Validity::days_from_now(1))
+                    .unwrap();
+            with_crl(p, &same_dn, &[&p.client])
+        },
+        Some("revocation"),
+        "--signed-by CA",
+    ),
+    (
+        "a stale CRL of the dev CA (past its nextUpdate)",
+        |p, _, _| {
+            let past = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+            Setup {
+                crl: Some(p.ca.crl_until(&CrlState::default(), past).unwrap()),
+                ..set(&p.client, &p.client, &p.ca.cert)
+            }
+        },
+        Some("revocation"),
+        "keep it current",
+    ),
+    (
+        "healthy: a CRL of the dev CA that lists another certificate",
+        |p, _, _| with_crl(p, &p.ca, &[&p.other_client]),
+        None,
+        "",
     ),
 ];
 
@@ -101,7 +179,11 @@ fn write(dir: &Path, s: &Setup) -> Inputs {
         key: dir.join("key.pem"),
         ca: dir.join("ca.pem"),
         pkcs12: None,
+        crls: s.crl.iter().map(|_| dir.join("ca.crl.pem")).collect(),
     };
+    if let Some(crl) = &s.crl {
+        std::fs::write(dir.join("ca.crl.pem"), crl).unwrap();
+    }
     std::fs::write(&inputs.cert, &s.cert).unwrap();
     std::fs::write(&inputs.key, &s.key).unwrap();
     std::fs::write(&inputs.ca, &s.ca).unwrap();
@@ -135,6 +217,15 @@ fn each_broken_setup_is_named_by_its_first_failing_check_with_the_fix() {
             let fix = f.fix.as_deref().unwrap_or_default();
             if !fix.contains(fix_word) {
                 wrong.push(format!("{name}: the fix does not say {fix_word:?}: {fix}"));
+            }
+        }
+        if let Some((_, word)) = REVOCATION_DETAIL.iter().find(|(n, _)| n == name) {
+            let revocation = findings.iter().find(|f| f.check == "revocation").unwrap();
+            if !revocation.detail.contains(word) {
+                wrong.push(format!(
+                    "{name}: the revocation finding does not say {word:?}: {}",
+                    revocation.detail
+                ));
             }
         }
         if cause.is_none() {
@@ -180,6 +271,51 @@ async fn the_command_exits_non_zero_and_its_json_names_the_cause() {
         .find(|f| f["check"] == "chain")
         .unwrap();
     assert_eq!(chain["ok"], false, "{json:#}");
+}
+
+/// Through the binary: `--crl` with a CRL listing the certificate exits non-zero, and
+/// `--json` carries the revocation (its serial and the fix).
+#[tokio::test]
+async fn the_command_names_a_revoked_certificate_from_crl_in_its_json() {
+    let pki = DevPki::generate(2, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = write(dir.path(), &with_crl(&pki, &pki.ca, &[&pki.client]));
+    let s = common::settings_for(dir.path(), "https://localhost:1", "https://localhost:2");
+    let args = [
+        "--cert",
+        inputs.cert.to_str().unwrap(),
+        "--key",
+        inputs.key.to_str().unwrap(),
+        "--ca",
+        inputs.ca.to_str().unwrap(),
+        "--json",
+        "doctor",
+        "--offline",
+        "--crl",
+        inputs.crls[0].to_str().unwrap(),
+    ];
+    let out = common::client_in(dir.path(), &s, &[], &args).await;
+    assert!(!out.status.success(), "{}", common::text(&out));
+    let json: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", common::text(&out)));
+    let revocation = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "revocation")
+        .unwrap();
+    assert_eq!(revocation["ok"], false, "{json:#}");
+    let serial = x509_parser::parse_x509_certificate(&pki.client.cert_der)
+        .unwrap()
+        .1
+        .raw_serial_as_string();
+    let detail = revocation["detail"].as_str().unwrap();
+    assert!(detail.contains(&serial), "{detail}");
+    let fix = revocation["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("new key") && fix.contains("certificate_revoked"),
+        "{fix}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

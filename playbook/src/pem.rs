@@ -76,6 +76,21 @@ pub fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsErr
 }
 
 /// The first private key in a PEM file (PKCS#8, PKCS#1 or SEC1).
+/// The CRLs (PEM `X509 CRL`) in one file, as `resource-server --crl` and `client doctor --crl`
+/// read them; `Err` says what is wrong with the file.
+pub fn load_crls(
+    path: &Path,
+) -> Result<Vec<rustls_pki_types::CertificateRevocationListDer<'static>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let crls = rustls_pki_types::CertificateRevocationListDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a PEM CRL ({e})"))?;
+    if crls.is_empty() {
+        return Err("no X509 CRL in it".into());
+    }
+    Ok(crls)
+}
+
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     key_from_pem(&read(path)?, path)
 }

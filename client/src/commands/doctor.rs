@@ -19,6 +19,7 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
             .p12
             .as_ref()
             .map(|p| (p.clone(), args.p12_password.clone())),
+        crls: args.crl.clone(),
     };
     let what = match &inputs.pkcs12 {
         Some((p12, _)) => format!("{} (PKCS#12)", p12.display()),
@@ -57,7 +58,7 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
         });
     }
     out.json(&json!({
-        "cert": inputs.cert, "key": inputs.key, "ca": inputs.ca,
+        "cert": inputs.cert, "key": inputs.key, "ca": inputs.ca, "crl": inputs.crls,
         "p12": inputs.pkcs12.as_ref().map(|(p, _)| p),
         "issuer": (!args.offline).then(|| s.issuer.as_str()),
         "healthy": healthy, "findings": offline, "online": online,

@@ -33,7 +33,8 @@ const FLOW: &str = "org.keycloak.authentication.ClientAuthenticationFlow";
 
 /// Every line, by check (a check may have several: the event and the flow at WARN, the
 /// reason at DEBUG). A cause Keycloak does not log (the handshake refused by the JVM before
-/// Keycloak's code runs; a token issued without binding or role) has none.
+/// Keycloak's code runs; a token issued without binding or role; a revoked certificate, which
+/// Keycloak by default does not check) has none.
 pub const KEYCLOAK_LOG: &[LogLine] = &[
     LogLine {
         check: "realm-subject-dn",

@@ -109,9 +109,20 @@ impl CertificateAuthority {
     /// now for [`CRL_VALID_DAYS`].
     pub fn crl(&self, state: &CrlState) -> Result<String, PkiError> {
         let now = OffsetDateTime::now_utc();
+        self.crl_until(state, now + Duration::days(CRL_VALID_DAYS))
+    }
+
+    /// [`Self::crl`] with its `nextUpdate` at `next_update` (in the past: a stale list, as a
+    /// verifier meets one nobody refreshed).
+    pub fn crl_until(
+        &self,
+        state: &CrlState,
+        next_update: OffsetDateTime,
+    ) -> Result<String, PkiError> {
+        let now = OffsetDateTime::now_utc();
         let params = CertificateRevocationListParams {
-            this_update: now - Duration::minutes(1),
-            next_update: now + Duration::days(CRL_VALID_DAYS),
+            this_update: (now - Duration::minutes(1)).min(next_update - Duration::days(1)),
+            next_update,
             crl_number: SerialNumber::from(state.number),
             issuing_distribution_point: None,
             revoked_certs: state

@@ -17,7 +17,6 @@ use rustls::client::danger::HandshakeSignatureValid;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 
 use super::ClientAuth;
@@ -60,18 +59,10 @@ fn stamps(paths: &[PathBuf]) -> Stamps {
 }
 
 fn load(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, CrlError> {
-    let file = |detail: String| CrlError::File {
+    crate::pem::load_crls(path).map_err(|detail| CrlError::File {
         path: path.to_owned(),
         detail,
-    };
-    let bytes = std::fs::read(path).map_err(|e| file(e.to_string()))?;
-    let crls = CertificateRevocationListDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file(format!("not a PEM CRL ({e})")))?;
-    if crls.is_empty() {
-        return Err(file("no X509 CRL in it".into()));
-    }
-    Ok(crls)
+    })
 }
 
 impl CrlVerifier {
