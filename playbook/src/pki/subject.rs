@@ -108,7 +108,9 @@ mod tests {
     #[test]
     fn rdn_order_is_kept_and_multi_valued_rdns_name_the_fix() {
         assert_eq!(rendered("O=Org,CN=c"), "O=Org,CN=c");
-        let e = distinguished_name("CN=a+UID=b,O=Org").unwrap_err().to_string();
+        let e = distinguished_name("CN=a+UID=b,O=Org")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("-multivalue-rdn"), "{e}");
     }
 }
