@@ -42,40 +42,6 @@ const GOLDEN: &str = "tests/golden/identity-keycloak.json";
 const LAB9_GOLDEN: &str = "tests/golden/lab9-keycloak.json";
 const LAB9_LOG: &str = "tests/golden/lab9-keycloak.log";
 
-/// `client token` with `cert` against `issuer`: `200`, or the status and error code.
-async fn token(dir: &Path, issuer: &str, cert: &str) -> String {
-    let s = common::settings_for(
-        dir,
-        issuer.trim_end_matches(&format!("/realms/{}", names::REALM)),
-        "https://localhost:1",
-    );
-    let env = [
-        (
-            "CLIENT_CERT",
-            dir.join(format!("{cert}.pem")).display().to_string(),
-        ),
-        (
-            "CLIENT_KEY",
-            dir.join(format!("{cert}.key.pem")).display().to_string(),
-        ),
-    ];
-    let out = common::client_in(dir, &s, &env, &["token", "--json"]).await;
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    if out.status.success() && doc["access_token"].is_string() {
-        return "200 token".to_owned();
-    }
-    let all = text(&out);
-    for code in ["invalid_client", "unauthorized_client", "invalid_request"] {
-        if all.contains(code) {
-            return format!("401 {code}");
-        }
-    }
-    if all.contains("TLS") || all.contains("handshake") || all.contains("alert") {
-        return "refused in the handshake".to_owned();
-    }
-    format!("unexpected: {all}")
-}
-
 /// The cases: (name, certificate file in CERTS_DIR).
 const CASES: [(&str, &str); 3] = [
     ("revoked", "client"),
@@ -154,7 +120,7 @@ async fn the_embedded_provider_answers_as_keycloak_did() {
     for (case, cert) in CASES {
         answers.insert(
             case,
-            token(servers.dir.path(), servers.settings.issuer.as_ref(), cert).await,
+            common::token_answer(servers.dir.path(), servers.settings.issuer.as_ref(), cert).await,
         );
     }
     servers.stop().await;
@@ -192,7 +158,7 @@ async fn identity_cases_on_native_keycloak() {
     let issuer = keycloak.issuer();
     let mut answers = BTreeMap::new();
     for (case, cert) in CASES {
-        answers.insert(case, token(dir.path(), &issuer, cert).await);
+        answers.insert(case, common::token_answer(dir.path(), &issuer, cert).await);
     }
     let lab9 = lab9_answers(dir.path(), &issuer).await;
     let log = keycloak.log_tail(400);

@@ -39,7 +39,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::text;
-use playbook::names;
 use playbook::pki::DevPki;
 
 const INSTANCE: &str = "revocation-tests";
@@ -57,41 +56,6 @@ fn client(dir: &Path, args: &[&str]) {
         .output()
         .unwrap();
     assert!(out.status.success(), "client {args:?}: {}", text(&out));
-}
-
-/// `client token` with `NAME.pem` against `issuer`: `200 token`, the error code, or
-/// `refused in the handshake`.
-async fn token(dir: &Path, issuer: &str, cert: &str) -> String {
-    let s = common::settings_for(
-        dir,
-        issuer.trim_end_matches(&format!("/realms/{}", names::REALM)),
-        "https://localhost:1",
-    );
-    let env = [
-        (
-            "CLIENT_CERT",
-            dir.join(format!("{cert}.pem")).display().to_string(),
-        ),
-        (
-            "CLIENT_KEY",
-            dir.join(format!("{cert}.key.pem")).display().to_string(),
-        ),
-    ];
-    let out = common::client_in(dir, &s, &env, &["token", "--json"]).await;
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    if out.status.success() && doc["access_token"].is_string() {
-        return "200 token".to_owned();
-    }
-    let all = text(&out);
-    for code in ["invalid_client", "unauthorized_client", "invalid_request"] {
-        if all.contains(code) {
-            return format!("401 {code}");
-        }
-    }
-    if all.contains("TLS") || all.contains("handshake") || all.contains("alert") {
-        return "refused in the handshake".to_owned();
-    }
-    format!("unexpected: {all}")
 }
 
 /// Serves `dir/ca.crl.pem` at `/ca.crl.pem` on a free loopback port, read anew for every
@@ -155,7 +119,7 @@ async fn keycloak_with_the_jvm_revocation_flags() {
     .unwrap_or_else(|e| panic!("the native Keycloak did not start: {e}"));
     let issuer = keycloak.issuer();
     let mut answers = BTreeMap::new();
-    let ask = async |cert: &str| token(certs, &issuer, cert).await;
+    let ask = async |cert: &str| common::token_answer(certs, &issuer, cert).await;
     answers.insert("no_distribution_point", ask("client").await);
     answers.insert("unreachable_distribution_point", ask("dead").await);
     answers.insert("not_revoked", ask("good").await);

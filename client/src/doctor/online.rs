@@ -378,8 +378,7 @@ async fn service_account_and_role(api: &AdminApi, rep: &Value, client_id: &str) 
             )),
         )];
     }
-    // The client, then its service-account user: what the shipped provisioner may read
-    // (view-clients, and its admin permission to view that one user; searching users is 403).
+    // Through the client: the shipped provisioner may not search users (403).
     let user = match async {
         api.service_account_user(&api.find_client(client_id).await?)
             .await

@@ -128,3 +128,38 @@ pub async fn client_in(
         .await
         .unwrap()
 }
+
+/// `client token --json` with `CERTS_DIR/NAME.pem` against `issuer` (a realm URL): `200 token`,
+/// `401 <error code>`, or `refused in the handshake` (the native identity and revocation tests).
+pub async fn token_answer(dir: &Path, issuer: &str, cert: &str) -> String {
+    let s = settings_for(
+        dir,
+        issuer.trim_end_matches(&format!("/realms/{}", names::REALM)),
+        "https://localhost:1",
+    );
+    let env = [
+        (
+            "CLIENT_CERT",
+            dir.join(format!("{cert}.pem")).display().to_string(),
+        ),
+        (
+            "CLIENT_KEY",
+            dir.join(format!("{cert}.key.pem")).display().to_string(),
+        ),
+    ];
+    let out = client_in(dir, &s, &env, &["token", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    if out.status.success() && doc["access_token"].is_string() {
+        return "200 token".to_owned();
+    }
+    let all = text(&out);
+    for code in ["invalid_client", "unauthorized_client", "invalid_request"] {
+        if all.contains(code) {
+            return format!("401 {code}");
+        }
+    }
+    if all.contains("TLS") || all.contains("handshake") || all.contains("alert") {
+        return "refused in the handshake".to_owned();
+    }
+    format!("unexpected: {all}")
+}
