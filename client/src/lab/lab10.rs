@@ -24,9 +24,8 @@ use super::lab8::{parse, word_for_call, word_for_token};
 use super::probe::{self, CallOutcome};
 use super::{Check, Ctx, Lab, LabInfo};
 use crate::error::ClientError;
-use crate::rotation::RotatingClient;
 use crate::settings::Settings;
-use crate::token::{ClientAuth, ClientId, DecodedJwt, TokenRequest};
+use crate::token::DecodedJwt;
 
 pub const INFO: LabInfo = LabInfo {
     number: 10,
@@ -348,20 +347,13 @@ async fn stream(ctx: &Ctx<'_>, certs: &Path) -> Result<Vec<Check>, ClientError> 
     if life > SHORT_MAX_SECS {
         return Ok(checks);
     }
-    let endpoint = match probe::token_endpoint(ctx).await {
-        Ok(e) => e,
-        Err(e) => {
-            checks.push(probe::unreachable("the token endpoint", &e));
+    let mut client = match probe::rotating_mtls_client(ctx, cert.clone(), key).await? {
+        Ok(client) => client,
+        Err(check) => {
+            checks.push(check);
             return Ok(checks);
         }
     };
-    let request = TokenRequest {
-        client_id: ClientId::new(ctx.s.client_id.as_str()),
-        scope: None,
-        auth: ClientAuth::TlsClientAuth,
-    };
-    let roots = playbook::pem::load_ca_certs(&ctx.s.ca)?;
-    let mut client = RotatingClient::new(cert.clone(), key, roots, endpoint, request)?;
     let until = first.not_after + time::Duration::seconds(2);
     ctx.out.note(&format!(
         "calling {PATH} every {}ms with {} until the certificate it holds now has expired ({}), renewed or not",

@@ -13,8 +13,6 @@ use playbook::names;
 
 use super::{Check, Ctx, Lab, LabInfo, probe};
 use crate::error::ClientError;
-use crate::rotation::RotatingClient;
-use crate::token::{ClientAuth, ClientId, TokenRequest};
 
 pub const INFO: LabInfo = LabInfo {
     number: 6,
@@ -75,20 +73,13 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
             return Ok(checks);
         }
     };
-    let endpoint = match probe::token_endpoint(ctx).await {
-        Ok(e) => e,
-        Err(e) => {
-            checks.push(probe::unreachable("the token endpoint", &e));
+    let mut client = match probe::rotating_mtls_client(ctx, cert.clone(), key.clone()).await? {
+        Ok(client) => client,
+        Err(check) => {
+            checks.push(check);
             return Ok(checks);
         }
     };
-    let request = TokenRequest {
-        client_id: ClientId::new(ctx.s.client_id.as_str()),
-        scope: None,
-        auth: ClientAuth::TlsClientAuth,
-    };
-    let roots = playbook::pem::load_ca_certs(&ctx.s.ca)?;
-    let mut client = RotatingClient::new(cert.clone(), key.clone(), roots, endpoint, request)?;
     ctx.out.note(&format!(
         "calling {PATH} every {}ms with {} (x5t#S256 {}); switch it to a new certificate now (waiting up to {}s)",
         INTERVAL.as_millis(),

@@ -317,3 +317,24 @@ impl SavedAnswer {
             .or_else(|| self.body.as_ref()?.get(name)?.as_str().map(str::to_owned))
     }
 }
+
+/// The mTLS client's [`RotatingClient`](crate::rotation::RotatingClient) reading `cert` and
+/// `key` (rereading them when they change) against the provider's token endpoint (labs 6 and
+/// 10); `Err(check)` names an unreachable provider.
+pub async fn rotating_mtls_client(
+    ctx: &Ctx<'_>,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+) -> Result<Result<crate::rotation::RotatingClient, super::Check>, ClientError> {
+    let endpoint = match token_endpoint(ctx).await {
+        Ok(e) => e,
+        Err(e) => return Ok(Err(unreachable("the token endpoint", &e))),
+    };
+    let request = crate::token::TokenRequest {
+        client_id: crate::token::ClientId::new(ctx.s.client_id.as_str()),
+        scope: None,
+        auth: crate::token::ClientAuth::TlsClientAuth,
+    };
+    let roots = playbook::pem::load_ca_certs(&ctx.s.ca)?;
+    crate::rotation::RotatingClient::new(cert, key, roots, endpoint, request).map(Ok)
+}
