@@ -20,7 +20,7 @@ use playbook::names;
 use playbook::pki::{Validity, read_crl};
 use playbook::x509::CertInfo;
 
-use super::lab8::{parse, word_for_call, word_for_token};
+use super::lab8::{OBSERVATIONS, observations, word_for_call, word_for_token};
 use super::probe::{self, CallOutcome};
 use super::{Check, Ctx, Lab, LabInfo};
 use crate::error::ClientError;
@@ -45,7 +45,6 @@ pub const LAB: Lab = Lab {
 const STOLEN: &str = "lab10-stolen";
 /// The short-lived certificate the renewer keeps fresh, in CERTS_DIR.
 const SHORT: &str = "lab10-short";
-const OBSERVATIONS: &str = "observations.txt";
 /// The checker's own certificate that expires within seconds, in `labs/work/lab10`.
 const EXPIRING: &str = "expiring";
 /// The renewer `solve 10` leaves running (its pid, its output).
@@ -150,17 +149,9 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
     };
     checks.push(revoked_check(&certs, &info));
     let dir = ctx.dir(10)?;
-    let text = super::read_optional(&dir.join(OBSERVATIONS))?.unwrap_or_default();
-    let seen = parse(&text);
-    if seen.is_empty() {
-        checks.push(Check::fail(
-            "observations",
-            format!("key: value lines in {}", dir.join(OBSERVATIONS).display()),
-            "no such file, or no lines",
-            "the README lists the keys and the words to use",
-        ));
-    } else {
-        match measure(ctx).await {
+    match observations(&dir)? {
+        Err(missing) => checks.push(missing),
+        Ok(seen) => match measure(ctx).await {
             Ok(measured) => {
                 for ((key, hint), (_, value)) in KEYS.iter().zip(measured) {
                     let found = seen
@@ -171,7 +162,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
                 }
             }
             Err(e) => checks.push(probe::unreachable("the observations", &e)),
-        }
+        },
     }
     checks.extend(stream(ctx, &certs).await?);
     Ok(checks)

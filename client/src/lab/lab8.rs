@@ -31,7 +31,7 @@ pub const LAB: Lab = super::lab!();
 
 const CERT: &str = "short.pem";
 const KEY: &str = "short.key.pem";
-const OBSERVATIONS: &str = "observations.txt";
+pub(super) const OBSERVATIONS: &str = "observations.txt";
 /// The observations and what may be written for each (first = the embedded provider's).
 const BEFORE: [(&str, &str); 2] = [
     ("before.provider", "200"),
@@ -74,17 +74,13 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
         },
         "do the 'before' observations now, then wait for the 'after' ones",
     ));
-    let text = super::read_optional(&dir.join(OBSERVATIONS))?.unwrap_or_default();
-    let seen = parse(&text);
-    if seen.is_empty() {
-        checks.push(Check::fail(
-            "observations",
-            format!("key: value lines in {}", dir.join(OBSERVATIONS).display()),
-            "no such file, or no lines",
-            "the README lists the keys and the words to use",
-        ));
-        return Ok(checks);
-    }
+    let seen = match observations(&dir)? {
+        Ok(seen) => seen,
+        Err(missing) => {
+            checks.push(missing);
+            return Ok(checks);
+        }
+    };
     let field = |k: &str| seen.get(k).cloned().unwrap_or_else(|| "(missing)".into());
     for (key, want) in BEFORE {
         checks.push(Check::expect(
@@ -122,6 +118,24 @@ pub async fn check(ctx: &Ctx<'_>) -> Result<Vec<Check>, ClientError> {
         ));
     }
     Ok(checks)
+}
+
+/// The attendee's `observations.txt` in `dir`, [`parse`]d; `Err` is the failed check saying it
+/// is missing or empty (labs 8 and 10).
+pub(super) fn observations(
+    dir: &Path,
+) -> Result<Result<BTreeMap<String, String>, Check>, ClientError> {
+    let path = dir.join(OBSERVATIONS);
+    let seen = parse(&super::read_optional(&path)?.unwrap_or_default());
+    if seen.is_empty() {
+        return Ok(Err(Check::fail(
+            "observations",
+            format!("key: value lines in {}", path.display()),
+            "no such file, or no lines",
+            "the README lists the keys and the words to use",
+        )));
+    }
+    Ok(Ok(seen))
 }
 
 /// `key: value` lines; `#` starts a comment; keys and values lower-cased (lab 10 reads its
