@@ -82,6 +82,11 @@ pub struct Trace {
     /// When the run ended, RFC 3339.
     pub generated: String,
     pub lanes: Vec<Lane>,
+    /// The command line of a single-command page (`client call /api/whoami --auth …`);
+    /// `None` for the walkthrough.
+    pub command: Option<String>,
+    /// How its client authenticated and how its token is bound, in a sentence.
+    pub methods: Option<String>,
 }
 
 impl Trace {
@@ -181,6 +186,8 @@ impl Trace {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             lanes,
+            command: None,
+            methods: None,
         }
     }
 }

@@ -163,3 +163,67 @@ pub async fn token_answer(dir: &Path, issuer: &str, cert: &str) -> String {
     }
     format!("unexpected: {all}")
 }
+
+/// A `client-jwt` (`private_key_jwt`) client of its own, registered through the admin API
+/// as the bootstrap admin with a certificate of a throw-away CA, its key written beside the
+/// servers' certificates: the environment that makes `--auth private-key-jwt` use it
+/// (`JWT_CLIENT_ID`, `JWT_KEY`). Whether the realm ships such a client or not.
+pub async fn jwt_client(servers: &Servers, client_id: &str) -> [(&'static str, String); 2] {
+    use base64::Engine as _;
+    use playbook::pki::{CertificateAuthority, Validity};
+    let ca = CertificateAuthority::new("CN=jwt test", Validity::days_from_now(1)).unwrap();
+    let pair = ca
+        .issue_client(&format!("CN={client_id}"), Validity::days_from_now(1))
+        .unwrap();
+    let key_file = servers.dir.path().join(format!("{client_id}.key.pem"));
+    std::fs::write(&key_file, &pair.key_pem).unwrap();
+    let certificate = base64::engine::general_purpose::STANDARD.encode(&pair.cert_der);
+    let roots =
+        reqwest::Certificate::from_pem(&std::fs::read(servers.dir.path().join("ca.pem")).unwrap())
+            .unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(roots)
+        .build()
+        .unwrap();
+    let token: serde_json::Value = http
+        .post(format!(
+            "{}/realms/master/protocol/openid-connect/token",
+            servers.provider.url
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", names::DEFAULT_ADMIN_USERNAME),
+            ("password", names::DEFAULT_ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = http
+        .post(format!(
+            "{}/admin/realms/{}/clients",
+            servers.provider.url,
+            names::REALM
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({
+            "clientId": client_id,
+            "enabled": true,
+            "publicClient": false,
+            "serviceAccountsEnabled": true,
+            "standardFlowEnabled": false,
+            "clientAuthenticatorType": "client-jwt",
+            "attributes": {"jwt.credential.certificate": certificate, "use.jwks.url": "false"},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    [
+        ("JWT_CLIENT_ID", client_id.to_owned()),
+        ("JWT_KEY", key_file.display().to_string()),
+    ]
+}
