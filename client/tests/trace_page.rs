@@ -5,6 +5,8 @@
 //! same check: the check can fail.
 
 mod common;
+#[path = "../../resource-server/tests/support/nginx.rs"]
+mod nginx;
 
 use common::browser::{browser_check, target_dir, walkthrough_page};
 use common::start;
@@ -260,6 +262,127 @@ async fn a_single_token_and_call_are_traced_to_a_page_per_method() {
             html.contains("<h1>client ") && html.contains(" --auth "),
             "{name}: the command line heads the page"
         );
+    }
+}
+
+/// `client call --html` through a real nginx (the shipped configuration, `proxy/nginx.sh
+/// run`), in front of the provider and the resource server set up as `./start.sh --proxy
+/// nginx` sets them up (`supervisor::up`'s arguments: the proxy trusted for the certificate
+/// it forwards, the proxy's URL as the resource server's public URL): each page draws the
+/// proxy's lane, every hop to a back end as inferred, and the binding the back end accepted;
+/// with mTLS, and with DPoP (whose `htu` names the proxy's URL). Needs nginx
+/// (`apt-get install nginx-light`): without it the test fails and says so, as
+/// `step_3b.rs`'s does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_through_nginx_is_traced_with_the_proxy_drawn() {
+    use clap::Parser as _;
+    use std::net::SocketAddr;
+    playbook::install_crypto_provider();
+    let pki = playbook::pki::DevPki::generate(2, 1).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path();
+    playbook::pki::write_files(certs, &pki.files().unwrap(), false).unwrap();
+    let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    let (provider_port, backend_port) = (nginx::free_port(), nginx::free_port());
+    let mut proxy = tokio::task::block_in_place(|| {
+        nginx::Nginx::start(
+            certs,
+            &certs.join("nginx"),
+            loopback(provider_port),
+            &[loopback(backend_port)],
+            1,
+        )
+    });
+    let issuer = playbook::names::issuer_for(&proxy.provider_url(), playbook::names::REALM);
+    let api = proxy.api_url();
+    let args = supervisor::up::Args::parse_from([
+        "supervisor",
+        "--issuer",
+        &issuer,
+        "--resource-server",
+        &api,
+        "--certs-dir",
+        certs.to_str().unwrap(),
+        "--trusted-proxy",
+        &std::net::IpAddr::from(nginx::PROXY_SOURCE).to_string(),
+        "--client-cert-header",
+        "ssl-client-cert",
+        "--proxy",
+        "nginx",
+    ]);
+    let mut spec = supervisor::servers::ProviderSpec::from_dir(
+        certs,
+        &[],
+        vec![oauth2_provider::realm_file()],
+        &args.proxy,
+    )
+    .unwrap();
+    spec.port = provider_port;
+    let provider = supervisor::servers::start_provider(spec).await.unwrap();
+    let mut spec = supervisor::up::resource_server_spec(&args).unwrap();
+    spec.port = backend_port;
+    let resource_server =
+        supervisor::servers::start_resource_server(spec, std::time::Duration::from_secs(20))
+            .await
+            .expect("the resource server, its keys fetched through nginx");
+    let settings = common::settings_for(certs, &proxy.provider_url(), &api);
+
+    let dir = target_dir();
+    let cases: [(&str, &[&str], [&str; 2]); 2] = [
+        (
+            "call-nginx",
+            &["call", "/api/whoami"],
+            ["x5t#S256 match", "x5t#S256 match"],
+        ),
+        (
+            "call-nginx-dpop",
+            &["call", "/api/whoami", "--auth", "secret", "--bind", "dpop"],
+            ["jkt match", "jkt match"],
+        ),
+    ];
+    let mut pages = Vec::new();
+    for (name, args, bound) in cases {
+        let page = dir.join(format!("{name}.html"));
+        let _ = std::fs::remove_file(&page);
+        let mut all = vec!["--proxy", "nginx"];
+        all.extend_from_slice(args);
+        all.extend(["--html", page.to_str().unwrap()]);
+        let out = common::client_in(certs, &settings, &[], &all).await;
+        assert!(out.status.success(), "{name}: {}", common::text(&out));
+        let html = std::fs::read_to_string(&page).unwrap();
+        check_html(name, &html);
+        assert!(
+            html.contains("behind the proxy (nginx)")
+                && html.contains("forwards this to the resource server (inferred"),
+            "{name}: the proxy named, the hop inferred"
+        );
+        pages.push((name, page, bound));
+    }
+    resource_server.stop().await.unwrap();
+    tokio::task::block_in_place(|| proxy.stop());
+    provider.stop().await.unwrap();
+
+    for (name, page, bound) in pages {
+        let Some(dom) = rendered(&page, name) else {
+            return; // no browser here (outside CI): said on stderr
+        };
+        assert_eq!(
+            dom["lanes"],
+            serde_json::json!(["client", "proxy (nginx)", "provider", "resource server"]),
+            "{name}: {dom:#}"
+        );
+        // The token request's and the call's hops there and back, and the resource
+        // server's discovery and JWKS fetch.
+        assert!(dom["inferred"].as_u64().unwrap() >= 6, "{name}: {dom:#}");
+        assert_eq!(dom["bound"], serde_json::json!(bound), "{name}: {dom:#}");
+        if name.ends_with("dpop") {
+            let decoded = dom["decoded"].to_string();
+            assert!(
+                decoded.contains(&format!("{api}/api/whoami"))
+                    && decoded.contains("✔ the URL the client called"),
+                "{name}: the proof's htu is the proxy's URL: {decoded}"
+            );
+        }
     }
 }
 

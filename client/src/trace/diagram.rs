@@ -104,6 +104,8 @@ fn short_path(url: &str, room: usize) -> String {
             .into_iter()
             .rev()
             .collect();
+        // From a segment's start: `…/openid-connect/token`, not `…l/openid-connect/token`.
+        let tail = tail.find('/').map_or(tail.as_str(), |i| &tail[i..]);
         format!("…{tail}")
     }
 }
