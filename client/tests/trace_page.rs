@@ -66,6 +66,32 @@ async fn a_single_token_and_call_are_traced_to_a_page_per_method() {
         "",
     )
     .await;
+    // A pair the realm's clients cannot give: no request, the page says why under the pair
+    // asked for.
+    let page = target_dir().join("token-tls-dpop.html");
+    let out = common::client_in(
+        servers.dir.path(),
+        &servers.settings,
+        &[],
+        &[
+            "token",
+            "--auth",
+            "tls",
+            "--bind",
+            "dpop",
+            "--html",
+            page.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(!out.status.success(), "{}", common::text(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<h1>client token --auth tls --bind dpop, traced</h1>")
+            && html.contains("NOT as expected: bad setting --bind")
+            && !html.contains("details class=\"exchange\""),
+        "{html}"
+    );
     servers.stop().await;
 }
 

@@ -117,9 +117,7 @@ fn write_trace(
         passed,
     };
     let method = auth.method();
-    let bind = auth
-        .bind()
-        .unwrap_or(crate::token::Bind::default_for(method));
+    let bind = auth.asked_bind();
     let command = format!("{name} --auth {} --bind {}", method.as_str(), bind.as_str());
     let methods = format!(
         "client authentication: {} · token bound by: {}",
