@@ -123,23 +123,8 @@ async fn a_call_through_nginx_is_traced_with_the_proxy_drawn() {
             1,
         )
     });
-    let issuer = playbook::names::issuer_for(&proxy.provider_url(), playbook::names::REALM);
     let api = proxy.api_url();
-    let args = supervisor::up::Args::parse_from([
-        "supervisor",
-        "--issuer",
-        &issuer,
-        "--resource-server",
-        &api,
-        "--certs-dir",
-        certs.to_str().unwrap(),
-        "--trusted-proxy",
-        &std::net::IpAddr::from(nginx::PROXY_SOURCE).to_string(),
-        "--client-cert-header",
-        "ssl-client-cert",
-        "--proxy",
-        "nginx",
-    ]);
+    let args = supervisor::up::Args::parse_from(proxy.supervisor_args(certs));
     let mut spec = supervisor::servers::ProviderSpec::from_dir(
         certs,
         &[],

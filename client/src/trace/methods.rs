@@ -292,92 +292,85 @@ pub(super) fn binding_html(
         return;
     }
     if let Some(x5t) = x5t {
-        let cert = c.sent_certificate.as_ref().map(|s| s.x5t_s256.as_str());
-        let (matched, says) = match cert {
-            Some(cert) if cert == x5t => (
-                true,
-                if role == "issued" {
-                    "equal: the provider bound the token to the certificate of this connection"
-                } else {
-                    "equal: the resource server accepts the binding (RFC 8705 §3)"
-                },
-            ),
-            Some(_) => (
-                false,
-                "different: the token is bound to another certificate; the resource server answers 401 invalid_token",
-            ),
-            None => (false, "no certificate on this connection to compare with"),
+        let pair = Pair {
+            member: "x5t#S256",
+            left: format!("certificate on TLS #{}", c.id),
+            left_what: "x5t#S256 (SHA-256 of its DER)",
+            proved: c.sent_certificate.as_ref().map(|s| s.x5t_s256.as_str()),
+            not_proved: "— none sent",
+            named: x5t,
+            issued: "equal: the provider bound the token to the certificate of this connection",
+            presented: "equal: the resource server accepts the binding (RFC 8705 §3)",
+            differs: "different: the token is bound to another certificate; the resource server answers 401 invalid_token",
+            absent: "no certificate on this connection to compare with",
         };
-        pair_html(
-            h,
-            "x5t#S256",
-            matched,
-            &format!("certificate on TLS #{}", c.id),
-            "x5t#S256 (SHA-256 of its DER)",
-            cert.unwrap_or("— none sent"),
-            x5t,
-            says,
-        );
+        pair.html(h, role);
     }
     if let Some(jkt) = jkt {
-        let (matched, says) = match proof_jkt {
-            Some(p) if p == jkt => (
-                true,
-                if role == "issued" {
-                    "equal: the provider bound the token to the key of this request's DPoP proof (token_type DPoP)"
-                } else {
-                    "equal: the resource server accepts the binding, with a valid proof (RFC 9449 §7: htm, htu, iat, ath, jti)"
-                },
-            ),
-            Some(_) => (
-                false,
-                "different: the proof is signed by another key; the resource server answers 401 invalid_dpop_proof",
-            ),
-            None => (
-                false,
-                "no DPoP proof on this request: a DPoP-bound token is refused without a proof of its key",
-            ),
+        let pair = Pair {
+            member: "jkt",
+            left: "DPoP proof's key".into(),
+            left_what: "RFC 7638 thumbprint of its jwk",
+            proved: proof_jkt,
+            not_proved: "— no proof sent",
+            named: jkt,
+            issued: "equal: the provider bound the token to the key of this request's DPoP proof (token_type DPoP)",
+            presented: "equal: the resource server accepts the binding, with a valid proof (RFC 9449 §7: htm, htu, iat, ath, jti)",
+            differs: "different: the proof is signed by another key; the resource server answers 401 invalid_dpop_proof",
+            absent: "no DPoP proof on this request: a DPoP-bound token is refused without a proof of its key",
         };
-        pair_html(
-            h,
-            "jkt",
-            matched,
-            "DPoP proof's key",
-            "RFC 7638 thumbprint of its jwk",
-            proof_jkt.unwrap_or("— no proof sent"),
-            jkt,
-            says,
-        );
+        pair.html(h, role);
     }
 }
 
-/// One binding: what the request proved beside what the token names.
-#[allow(clippy::too_many_arguments)]
-fn pair_html(
-    h: &mut String,
-    member: &str,
-    matched: bool,
-    left: &str,
-    left_what: &str,
-    proved: &str,
-    named: &str,
-    says: &str,
-) {
-    let (class, link, pass) = if matched {
-        ("match", "⟷ ✔", "pass")
-    } else {
-        ("mismatch", "≠ ✘", "fail")
-    };
-    let _ = write!(
-        h,
-        r#"<div class="binding {class}" data-binding="{member}"><div><b>{left}</b><br>{left_what}<br><span class="thumb">{proved}</span></div><div class="link">{link}</div><div><b>token cnf.{member}</b><br><span class="thumb">{named}</span></div></div><p class="verdict {pass}">{says}</p>"#,
-        member = esc(member),
-        left = esc(left),
-        left_what = esc(left_what),
-        proved = esc(proved),
-        named = esc(named),
-        says = esc(says),
-    );
+/// One binding drawn: what the request proved (`left`: a thumbprint) beside what the token
+/// names (`cnf.<member>`), and the words for each outcome.
+struct Pair<'a> {
+    member: &'static str,
+    left: String,
+    left_what: &'static str,
+    proved: Option<&'a str>,
+    not_proved: &'static str,
+    named: &'a str,
+    /// Equal, in the answer that issued the token.
+    issued: &'static str,
+    /// Equal, on a request presenting it.
+    presented: &'static str,
+    differs: &'static str,
+    /// Nothing proved on this request.
+    absent: &'static str,
+}
+
+impl Pair<'_> {
+    fn html(&self, h: &mut String, role: &str) {
+        let (matched, says) = match self.proved {
+            Some(p) if p == self.named => (
+                true,
+                if role == "issued" {
+                    self.issued
+                } else {
+                    self.presented
+                },
+            ),
+            Some(_) => (false, self.differs),
+            None => (false, self.absent),
+        };
+        let (class, link, pass) = if matched {
+            ("match", "⟷ ✔", "pass")
+        } else {
+            ("mismatch", "≠ ✘", "fail")
+        };
+        let _ = write!(
+            h,
+            r#"<div class="binding {class}" data-binding="{member}"><div><b>{left}</b><br>{left_what}<br><span class="thumb">{proved}</span></div><div class="link">{link}</div><div><b>token cnf.{member}</b><br><span class="thumb">{named}</span></div></div><p class="verdict {pass}">{says}</p>"#,
+            member = esc(self.member),
+            left = esc(&self.left),
+            left_what = esc(self.left_what),
+            proved = esc(self.proved.unwrap_or(self.not_proved)),
+            named = esc(self.named),
+            says = esc(says),
+        );
+    }
 }
 
 #[cfg(test)]
