@@ -299,7 +299,10 @@ pub(super) fn render(trace: &Trace) -> String {
             svg,
             r#"<line class="lifeline" x1="{x}" y1="40" x2="{x}" y2="{height}"/><rect class="lane" x="{}" y="8" width="180" height="32" rx="6"/><text class="lane-text" x="{x}" y="29" text-anchor="middle">{}</text>"#,
             x - 90,
-            esc(lane.label())
+            esc(&match lane {
+                Lane::Proxy => format!("proxy ({})", super::model::proxy_name(trace.proxy)),
+                other => other.label().to_owned(),
+            })
         );
     }
     // The bands span the final width, known only now (a wide note may have widened it).

@@ -25,11 +25,22 @@ impl Lane {
     pub fn label(self) -> &'static str {
         match self {
             Lane::Client => "client",
-            Lane::Proxy => "proxy (nginx)",
+            Lane::Proxy => "proxy",
             Lane::Provider => "provider",
             Lane::ResourceServer => "resource server",
             Lane::Other => "other server",
         }
+    }
+}
+
+/// The proxy's name, as the page says it (`--proxy`).
+pub fn proxy_name(proxy: Proxy) -> &'static str {
+    match proxy {
+        Proxy::None => "none",
+        Proxy::Nginx => "nginx",
+        Proxy::Haproxy => "HAProxy",
+        Proxy::Apache => "Apache httpd",
+        Proxy::Caddy => "Caddy",
     }
 }
 

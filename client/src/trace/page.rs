@@ -74,7 +74,10 @@ pub(super) fn render(t: &Trace) -> String {
         proxy = if t.proxy == crate::settings::Proxy::None {
             String::new()
         } else {
-            " · behind the proxy (nginx)".to_owned()
+            format!(
+                " · behind the proxy ({})",
+                super::model::proxy_name(t.proxy)
+            )
         },
         generated = esc(&t.generated),
         secrets = if t.show_secrets {
