@@ -160,15 +160,6 @@ pub enum Bind {
 }
 
 impl Bind {
-    /// The `--bind` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Bind::Mtls => "mtls",
-            Bind::Dpop => "dpop",
-            Bind::None => "none",
-        }
-    }
-
     /// The binding `auth` gets when `--bind` is not given: what the realm's client for it
     /// does (the mTLS client's tokens are always certificate-bound, the secret client's never).
     pub fn default_for(auth: AuthMethod) -> Bind {

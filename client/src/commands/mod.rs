@@ -118,7 +118,11 @@ fn write_trace(
     };
     let method = auth.method();
     let bind = auth.asked_bind();
-    let command = format!("{name} --auth {} --bind {}", method.as_str(), bind.as_str());
+    // The --bind value as clap spells it.
+    let bind_value = clap::ValueEnum::to_possible_value(&bind)
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default();
+    let command = format!("{name} --auth {} --bind {bind_value}", method.as_str());
     let methods = format!(
         "client authentication: {} · token bound by: {}",
         s.token_request(method).auth.method_name(),
