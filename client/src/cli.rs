@@ -361,6 +361,12 @@ impl AuthArgs {
         }
     }
 
+    /// The binding asked for (or the method's own), whether the realm's clients can give it
+    /// or not (the trace page's head names what was asked).
+    pub fn asked_bind(&self) -> Bind {
+        self.bind.unwrap_or(Bind::default_for(self.method()))
+    }
+
     /// The binding asked for (or the method's own), refused with the reason when the
     /// realm's clients cannot give it with this method.
     pub fn bind(&self) -> Result<Bind, crate::error::ClientError> {
@@ -388,8 +394,9 @@ pub struct TokenArgs {
     #[arg(long)]
     pub raw: bool,
     /// Also write the request as one self-contained HTML page (the trace page of
-    /// `client walkthrough --html`: the TLS connection, its CertificateRequest, the token
-    /// decoded with its binding), written whether the request succeeds or not.
+    /// `client walkthrough --html`: the TLS connection, its CertificateRequest, what --auth
+    /// and --bind carried decoded (the client assertion, the DPoP proof), the token decoded
+    /// with its binding), written whether the request succeeds or not.
     #[arg(long, value_name = "FILE")]
     pub html: Option<std::path::PathBuf>,
 }
@@ -423,7 +430,8 @@ pub struct CallArgs {
     pub every: Option<f64>,
     /// Also write the calls as one self-contained HTML page (the trace page of
     /// `client walkthrough --html`: the token request and each call, their TLS connections,
-    /// the token's binding; behind --proxy the hop to the back end drawn as inferred).
+    /// what --auth and --bind carried decoded, the token's binding; behind --proxy the hop
+    /// to the back end drawn as inferred).
     #[arg(long, value_name = "FILE", conflicts_with = "every")]
     pub html: Option<std::path::PathBuf>,
 }

@@ -429,26 +429,10 @@ async fn bind_dpop_gets_and_uses_a_dpop_bound_token() {
 /// hold gets the provider's refusal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_private_key_jwt_gets_and_uses_a_token() {
-    use base64::Engine as _;
     use playbook::pki::{CertificateAuthority, Validity};
     let servers = start().await;
-    let ca = CertificateAuthority::new("CN=jwt test", Validity::days_from_now(1)).unwrap();
-    let pair = ca
-        .issue_client("CN=jwt-client", Validity::days_from_now(1))
-        .unwrap();
-    let key_file = servers.dir.path().join("test-jwt.key.pem");
-    std::fs::write(&key_file, &pair.key_pem).unwrap();
     let client_id = "test-private-key-jwt";
-    register_jwt_client(
-        &servers,
-        client_id,
-        &base64::engine::general_purpose::STANDARD.encode(&pair.cert_der),
-    )
-    .await;
-    let env = [
-        ("JWT_CLIENT_ID", client_id.to_owned()),
-        ("JWT_KEY", key_file.display().to_string()),
-    ];
+    let env = common::jwt_client(&servers, client_id).await;
 
     let o = client(
         &servers,
@@ -540,6 +524,7 @@ async fn auth_private_key_jwt_gets_and_uses_a_token() {
     assert!(!o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("client certs"), "{}", text(&o));
     // Another key than the registered certificate's: the provider's refusal, verbatim.
+    let ca = CertificateAuthority::new("CN=jwt test", Validity::days_from_now(1)).unwrap();
     let other = ca
         .issue_client("CN=other", Validity::days_from_now(1))
         .unwrap();
@@ -561,53 +546,4 @@ async fn auth_private_key_jwt_gets_and_uses_a_token() {
         text(&o)
     );
     servers.stop().await;
-}
-
-/// Registers a `client-jwt` client with `certificate` (base64 DER) through the admin API, as
-/// the bootstrap admin.
-async fn register_jwt_client(servers: &common::Servers, client_id: &str, certificate: &str) {
-    let ca =
-        reqwest::Certificate::from_pem(&std::fs::read(servers.dir.path().join("ca.pem")).unwrap())
-            .unwrap();
-    let http = reqwest::Client::builder()
-        .add_root_certificate(ca)
-        .build()
-        .unwrap();
-    let token: serde_json::Value = http
-        .post(format!(
-            "{}/realms/master/protocol/openid-connect/token",
-            servers.provider.url
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", names::DEFAULT_ADMIN_USERNAME),
-            ("password", names::DEFAULT_ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let created = http
-        .post(format!(
-            "{}/admin/realms/{}/clients",
-            servers.provider.url,
-            names::REALM
-        ))
-        .bearer_auth(token["access_token"].as_str().unwrap())
-        .json(&serde_json::json!({
-            "clientId": client_id,
-            "enabled": true,
-            "publicClient": false,
-            "serviceAccountsEnabled": true,
-            "standardFlowEnabled": false,
-            "clientAuthenticatorType": "client-jwt",
-            "attributes": {"jwt.credential.certificate": certificate, "use.jwks.url": "false"},
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
 }

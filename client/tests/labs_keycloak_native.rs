@@ -11,8 +11,9 @@
 //!
 //! The labs are those of `client::lab::LABS`, each with its test from `common/labs.rs`.
 //! Before the labs, the same Keycloak runs `client walkthrough --html` and the page is
-//! opened in headless Chromium (`common/browser.rs`), then `client compare`, its thief's
-//! outcomes asserted (`common/compare.rs`).
+//! opened in headless Chromium (`common/browser.rs`), then `client token|call --html` with
+//! each `--auth`/`--bind` (`common/pages.rs`), then `client compare`, its thief's outcomes
+//! asserted (`common/compare.rs`).
 //!
 //! One Keycloak (instance `labs-tests`, free ports) serves the labs that need no restart (1 to
 //! 6, 8 and 12) in turn; each lab leaves the realm as its reset puts it. Labs 7, 9 and 11 run
@@ -130,6 +131,12 @@ async fn every_lab_on_native_keycloak() {
         html.contains("CertificateUnknown"),
         "step 3b's alert from Java's TLS stack"
     );
+
+    // `client token|call --html` on this Keycloak, one page per --auth/--bind (issues 25
+    // and 26), each opened in Chromium (`common/pages.rs`; a private_key_jwt client
+    // registered through the admin API first): about 20 s, no start of its own.
+    common::pages::method_pages(&env.dir, &env.settings, &keycloak.base_url, "-keycloak").await;
+    println!("single-command trace pages on Keycloak: target/trace/*-keycloak.html");
 
     // `client compare` on the same Keycloak (issue 26): the thief's outcomes as on the
     // embedded provider (`common/compare.rs`); a few seconds, no start of its own.

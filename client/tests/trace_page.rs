@@ -5,8 +5,11 @@
 //! same check: the check can fail.
 
 mod common;
+#[path = "../../resource-server/tests/support/nginx.rs"]
+mod nginx;
 
 use common::browser::{browser_check, target_dir, walkthrough_page};
+use common::pages::{check_html, method_pages, rendered};
 use common::start;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,73 +49,153 @@ async fn the_walkthrough_page_renders_every_step_with_no_error_and_no_outside_re
     );
 }
 
-/// `client token --html` and `client call --html` (one command traced, issue 25): each page
-/// renders its one part with no script error and no outside request, draws the handshake
-/// with its CertificateRequest, and the call's page the token's binding matching; `--proxy
-/// nginx` (the page only: the servers here are not behind one) draws the proxy lane and the
-/// hop to the back end as inferred.
+/// `client token --html` and `client call --html` (one command traced, issues 25 and 26),
+/// one page per `--auth`/`--bind` on the embedded provider, with a private_key_jwt client
+/// of the test's own: each page renders its one part with no script error and no outside
+/// request, draws the handshake, and shows what its method carried, decoded: the client
+/// assertion (its signature shortened, whole with `--show-secrets`), the client secret
+/// shortened, each DPoP proof with its key's thumbprint beside `cnf.jkt`, the certificate's
+/// beside `cnf.x5t#S256`, and an unbound token said to be one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_single_token_and_call_are_traced_to_a_page() {
+async fn a_single_token_and_call_are_traced_to_a_page_per_method() {
     let servers = start().await;
+    method_pages(
+        servers.dir.path(),
+        &servers.settings,
+        &servers.provider.url,
+        "",
+    )
+    .await;
+    // A pair the realm's clients cannot give: no request, the page says why under the pair
+    // asked for.
+    let page = target_dir().join("token-tls-dpop.html");
+    let out = common::client_in(
+        servers.dir.path(),
+        &servers.settings,
+        &[],
+        &[
+            "token",
+            "--auth",
+            "tls",
+            "--bind",
+            "dpop",
+            "--html",
+            page.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(!out.status.success(), "{}", common::text(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<h1>client token --auth tls --bind dpop, traced</h1>")
+            && html.contains("NOT as expected: bad setting --bind")
+            && !html.contains("details class=\"exchange\""),
+        "{html}"
+    );
+    servers.stop().await;
+}
+
+/// `client call --html` through a real nginx (the shipped configuration, `proxy/nginx.sh
+/// run`), in front of the provider and the resource server set up as `./start.sh --proxy
+/// nginx` sets them up (`supervisor::up`'s arguments: the proxy trusted for the certificate
+/// it forwards, the proxy's URL as the resource server's public URL): each page draws the
+/// proxy's lane, every hop to a back end as inferred, and the binding the back end accepted;
+/// with mTLS, and with DPoP (whose `htu` names the proxy's URL). Needs nginx
+/// (`apt-get install nginx-light`): without it the test fails and says so, as
+/// `step_3b.rs`'s does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_through_nginx_is_traced_with_the_proxy_drawn() {
+    use clap::Parser as _;
+    use std::net::SocketAddr;
+    playbook::install_crypto_provider();
+    let pki = playbook::pki::DevPki::generate(2, 1).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path();
+    playbook::pki::write_files(certs, &pki.files().unwrap(), false).unwrap();
+    let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    let (provider_port, backend_port) = (nginx::free_port(), nginx::free_port());
+    let mut proxy = tokio::task::block_in_place(|| {
+        nginx::Nginx::start(
+            certs,
+            &certs.join("nginx"),
+            loopback(provider_port),
+            &[loopback(backend_port)],
+            1,
+        )
+    });
+    let api = proxy.api_url();
+    let args = supervisor::up::Args::parse_from(proxy.supervisor_args(certs));
+    let mut spec = supervisor::servers::ProviderSpec::from_dir(
+        certs,
+        &[],
+        vec![oauth2_provider::realm_file()],
+        &args.proxy,
+    )
+    .unwrap();
+    spec.port = provider_port;
+    let provider = supervisor::servers::start_provider(spec).await.unwrap();
+    let mut spec = supervisor::up::resource_server_spec(&args).unwrap();
+    spec.port = backend_port;
+    let resource_server =
+        supervisor::servers::start_resource_server(spec, std::time::Duration::from_secs(20))
+            .await
+            .expect("the resource server, its keys fetched through nginx");
+    let settings = common::settings_for(certs, &proxy.provider_url(), &api);
+
     let dir = target_dir();
-    let cases: [(&str, &[&str], &[&str]); 3] = [
-        ("token", &[], &["token", "--decode"]),
-        ("call", &[], &["call", "/api/whoami"]),
+    let cases: [(&str, &[&str], [&str; 2]); 2] = [
         (
-            "call-proxy",
-            &["--proxy", "nginx"],
+            "call-nginx",
             &["call", "/api/whoami"],
+            ["x5t#S256 match", "x5t#S256 match"],
+        ),
+        (
+            "call-nginx-dpop",
+            &["call", "/api/whoami", "--auth", "secret", "--bind", "dpop"],
+            ["jkt match", "jkt match"],
         ),
     ];
     let mut pages = Vec::new();
-    for (name, global, args) in cases {
+    for (name, args, bound) in cases {
         let page = dir.join(format!("{name}.html"));
         let _ = std::fs::remove_file(&page);
-        let mut all: Vec<&str> = global.to_vec();
+        let mut all = vec!["--proxy", "nginx"];
         all.extend_from_slice(args);
         all.extend(["--html", page.to_str().unwrap()]);
-        let out = common::client_in(servers.dir.path(), &servers.settings, &[], &all).await;
-        // Behind --proxy the client expects a proxy's answers; the page is written anyway.
-        if global.is_empty() {
-            assert!(out.status.success(), "{name}: {}", common::text(&out));
-        }
-        let html = std::fs::read_to_string(&page)
-            .unwrap_or_else(|e| panic!("{name}: no page ({e}): {}", common::text(&out)));
-        assert!(html.contains("default-src 'none'"), "{name}: a CSP");
+        let out = common::client_in(certs, &settings, &[], &all).await;
+        assert!(out.status.success(), "{name}: {}", common::text(&out));
+        let html = std::fs::read_to_string(&page).unwrap();
+        check_html(name, &html);
         assert!(
-            html.contains("CertificateRequest"),
-            "{name}: the handshake shown"
+            html.contains("behind the proxy (nginx)")
+                && html.contains("forwards this to the resource server (inferred"),
+            "{name}: the proxy named, the hop inferred"
         );
-        assert!(html.contains("…("), "{name}: the token shortened");
-        pages.push((name, page));
+        pages.push((name, page, bound));
     }
-    servers.stop().await;
-    for (name, page) in pages {
-        let Some(seen) = browser_check(&page, &dir.join(format!("{name}.png"))) else {
+    resource_server.stop().await.unwrap();
+    tokio::task::block_in_place(|| proxy.stop());
+    provider.stop().await.unwrap();
+
+    for (name, page, bound) in pages {
+        let Some(dom) = rendered(&page, name) else {
             return; // no browser here (outside CI): said on stderr
         };
-        assert_eq!(seen["errors"], serde_json::json!([]), "{name}: {seen:#}");
-        assert_eq!(seen["requests"], serde_json::json!([]), "{name}: {seen:#}");
-        let dom: serde_json::Value =
-            serde_json::from_str(seen["dom"].as_str().expect("the check ran")).unwrap();
-        assert_eq!(dom["parts"], serde_json::json!(["1"]), "{name}: {dom:#}");
-        assert_eq!(dom["ready"], "1", "{name}: the script ran: {dom:#}");
-        assert!(dom["arrows"].as_u64().unwrap() >= 1, "{name}: {dom:#}");
-        assert!(dom["tls"].as_u64().unwrap() >= 1, "{name}: {dom:#}");
-        if name == "call" {
+        assert_eq!(
+            dom["lanes"],
+            serde_json::json!(["client", "proxy (nginx)", "provider", "resource server"]),
+            "{name}: {dom:#}"
+        );
+        // The token request's and the call's hops there and back, and the resource
+        // server's discovery and JWKS fetch.
+        assert!(dom["inferred"].as_u64().unwrap() >= 6, "{name}: {dom:#}");
+        assert_eq!(dom["bound"], serde_json::json!(bound), "{name}: {dom:#}");
+        if name.ends_with("dpop") {
+            let decoded = dom["decoded"].to_string();
             assert!(
-                dom["bindings"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|b| b == "binding match"),
-                "{name}: the binding drawn: {dom:#}"
-            );
-        }
-        if name == "call-proxy" {
-            assert!(
-                dom["inferred"].as_u64().unwrap() >= 1,
-                "the proxy's hop to the back end, inferred: {dom:#}"
+                decoded.contains(&format!("{api}/api/whoami"))
+                    && decoded.contains("✔ the URL the client called"),
+                "{name}: the proof's htu is the proxy's URL: {decoded}"
             );
         }
     }

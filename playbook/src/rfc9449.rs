@@ -186,6 +186,14 @@ pub fn thumbprint(jwk: &Jwk) -> Result<String, ProofError> {
         .map_err(|e| ProofError::BadKey(e.to_string()))
 }
 
+/// [`thumbprint`] of a JWK read as JSON (a proof's `jwk` header member, as the trace page
+/// decodes it).
+pub fn thumbprint_of_json(jwk: &serde_json::Value) -> Result<String, ProofError> {
+    let jwk: Jwk =
+        serde_json::from_value(jwk.clone()).map_err(|e| ProofError::BadKey(e.to_string()))?;
+    thumbprint(&jwk)
+}
+
 /// RFC 9449 §4.2 `ath`: base64url SHA-256 of the access token's ASCII.
 pub fn ath(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, access_token.as_bytes()))

@@ -64,19 +64,7 @@ async fn dpop_through_nginx_names_the_proxy_url() {
     let api = nginx.api_url();
 
     // The resource server as the supervisor makes it from start.sh's arguments.
-    let args = supervisor::up::Args::parse_from([
-        "supervisor",
-        "--issuer",
-        &issuer,
-        "--resource-server",
-        &api,
-        "--certs-dir",
-        &certs.display().to_string(),
-        "--trusted-proxy",
-        &IpAddr::from(PROXY_SOURCE).to_string(),
-        "--client-cert-header",
-        "ssl-client-cert",
-    ]);
+    let args = supervisor::up::Args::parse_from(nginx.supervisor_args(&certs));
     let mut spec = supervisor::up::resource_server_spec(&args).expect("the spec");
     spec.port = backend_port;
     let server = supervisor::servers::start_resource_server(spec, Duration::from_secs(20))

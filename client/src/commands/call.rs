@@ -28,7 +28,8 @@ pub(super) async fn run(s: &Settings, args: &CallArgs, out: &Output) -> Result<b
         args.paths.join(" "),
         s.token_request(args.auth.method()).auth.method_name()
     );
-    write_trace(s, out, path, &recorder, "client call", &what, &result)?;
+    let name = format!("client call -X {} {}", args.method, args.paths.join(" "));
+    write_trace(s, out, path, &recorder, &name, &args.auth, &what, &result)?;
     result
 }
 

@@ -91,13 +91,16 @@ fn traced_https(
 }
 
 /// `--html FILE` of one command: what `recorder` saw, as the trace page, the command as its
-/// one step (`name`, what it is for, and how it ended: `result`).
+/// one step (`name`, e.g. `client call /api/whoami`; what it is for, and how it ended:
+/// `result`), headed by its `--auth` and `--bind`.
+#[allow(clippy::too_many_arguments)]
 fn write_trace(
     s: &Settings,
     out: &Output,
     path: &std::path::Path,
     recorder: &playbook::https::Recorder,
     name: &str,
+    auth: &crate::cli::AuthArgs,
     expected: &str,
     result: &Result<bool, ClientError>,
 ) -> Result<(), ClientError> {
@@ -113,7 +116,30 @@ fn write_trace(
         actual,
         passed,
     };
-    let trace = crate::trace::of_command(s, step, recorder.connections(), out.show_secrets());
+    let method = auth.method();
+    let bind = auth.asked_bind();
+    // The --bind value as clap spells it.
+    let bind_value = clap::ValueEnum::to_possible_value(&bind)
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default();
+    let command = format!("{name} --auth {} --bind {bind_value}", method.as_str());
+    let methods = format!(
+        "client authentication: {} · token bound by: {}",
+        s.token_request(method).auth.method_name(),
+        match bind {
+            crate::token::Bind::Mtls => "the client certificate (RFC 8705, cnf.x5t#S256)",
+            crate::token::Bind::Dpop => "a DPoP key made for this run (RFC 9449, cnf.jkt)",
+            crate::token::Bind::None => "nothing (a bearer token, no cnf)",
+        }
+    );
+    let trace = crate::trace::of_command(
+        s,
+        step,
+        recorder.connections(),
+        out.show_secrets(),
+        command,
+        methods,
+    );
     crate::trace::write(&trace, path)?;
     out.note(&format!(
         "The run as a page: {} (open it in a browser; it loads nothing from anywhere)",

@@ -25,7 +25,16 @@ pub(super) async fn run(s: &Settings, args: &TokenArgs, out: &Output) -> Result<
         "a client-credentials token ({})",
         s.token_request(args.auth.method()).auth.method_name()
     );
-    write_trace(s, out, path, &recorder, "client token", &what, &result)?;
+    write_trace(
+        s,
+        out,
+        path,
+        &recorder,
+        "client token",
+        &args.auth,
+        &what,
+        &result,
+    )?;
     result
 }
 

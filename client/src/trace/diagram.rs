@@ -88,22 +88,24 @@ pub(super) fn failure(c: &playbook::https::ConnectionRecord) -> String {
     }
 }
 
-/// The path of a URL, shortened for an arrow's label.
-fn short_path(url: &str) -> String {
+/// The path of a URL, shortened to `room` characters for an arrow's label.
+fn short_path(url: &str, room: usize) -> String {
     let path = url::Url::parse(url)
         .map(|u| u.path().to_owned())
         .unwrap_or_else(|_| url.to_owned());
-    if path.chars().count() <= 46 {
+    if path.chars().count() <= room {
         path
     } else {
         let tail: String = path
             .chars()
             .rev()
-            .take(44)
+            .take(room - 2)
             .collect::<Vec<_>>()
             .into_iter()
             .rev()
             .collect();
+        // From a segment's start: `…/openid-connect/token`, not `…l/openid-connect/token`.
+        let tail = tail.find('/').map_or(tail.as_str(), |i| &tail[i..]);
         format!("…{tail}")
     }
 }
@@ -130,7 +132,10 @@ impl Canvas<'_> {
     fn arrow(&mut self, from: Lane, to: Lane, class: &str, label: &str) {
         let (x1, x2) = (self.x(from), self.x(to));
         let y = self.y + ROW - 8;
-        let (tx, anchor) = ((x1 + x2) / 2, "middle");
+        // About 6.4 px per character at 12 px: a long label is moved right rather than cut
+        // off at the diagram's left edge.
+        let half = (label.chars().count() as f64 * 3.2) as usize + 4;
+        let (tx, anchor) = (((x1 + x2) / 2).max(half), "middle");
         let _ = write!(
             self.svg,
             r#"<line class="arrow {class}" x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" marker-end="url(#head-{class})"/><text class="label {class}" x="{tx}" y="{}" text-anchor="{anchor}">{}</text>"#,
@@ -234,7 +239,13 @@ pub(super) fn render(trace: &Trace) -> String {
                     if e.new_connection {
                         c.note(Lane::Client, e.tls_peer, &tls_note(&e.connection));
                     }
-                    let label = format!("{} {}", e.request.method, short_path(&e.request.url));
+                    let note = super::methods::arrow_note(&e.request);
+                    let room = 46usize.saturating_sub(note.chars().count()).max(24);
+                    let label = format!(
+                        "{} {}{note}",
+                        e.request.method,
+                        short_path(&e.request.url, room),
+                    );
                     c.arrow(Lane::Client, e.tls_peer, "request", &label);
                     let answered = e.request.status.is_some();
                     if answered && e.tls_peer != e.target {
@@ -245,7 +256,8 @@ pub(super) fn render(trace: &Trace) -> String {
                         && e.target == Lane::ResourceServer
                         && e.request.status != Some(400)
                         && e.request.request_headers.iter().any(|(k, v)| {
-                            k.eq_ignore_ascii_case("authorization") && v.starts_with("Bearer ")
+                            k.eq_ignore_ascii_case("authorization")
+                                && (v.starts_with("Bearer ") || v.starts_with("DPoP "))
                         })
                     {
                         jwks_drawn = true;
@@ -287,7 +299,10 @@ pub(super) fn render(trace: &Trace) -> String {
             svg,
             r#"<line class="lifeline" x1="{x}" y1="40" x2="{x}" y2="{height}"/><rect class="lane" x="{}" y="8" width="180" height="32" rx="6"/><text class="lane-text" x="{x}" y="29" text-anchor="middle">{}</text>"#,
             x - 90,
-            esc(lane.label())
+            esc(&match lane {
+                Lane::Proxy => format!("proxy ({})", super::model::proxy_name(trace.proxy)),
+                other => other.label().to_owned(),
+            })
         );
     }
     // The bands span the final width, known only now (a wide note may have widened it).

@@ -19,8 +19,12 @@
 //! - this file: writing the page.
 //! - `diagram`: the sequence diagram (SVG).
 //! - `page`: the HTML around it (steps, exchanges, handshakes, certificates, tokens).
+//! - `methods`: what each method carried (`--auth`, `--bind`), decoded: the certificate,
+//!   the client secret, the `private_key_jwt` assertion, each DPoP proof; the token's
+//!   binding (`cnf.x5t#S256`, `cnf.jkt`, or none).
 
 mod diagram;
+mod methods;
 mod model;
 mod page;
 mod text;
@@ -32,12 +36,15 @@ pub use model::{Exchange, Failed, Lane, Part, Trace};
 use crate::error::ClientError;
 
 /// The trace of one command (`client token --html`, `client call --html`): the command as
-/// its one step, every recorded connection in it.
+/// its one step, every recorded connection in it; `command` its command line and `methods`
+/// how it authenticated and bound its token (`--auth`, `--bind`), for the page's head.
 pub fn of_command(
     s: &crate::settings::Settings,
     step: crate::walkthrough::StepReport,
     connections: Vec<playbook::https::ConnectionRecord>,
     show_secrets: bool,
+    command: String,
+    methods: String,
 ) -> Trace {
     let report = crate::walkthrough::Report {
         marks: vec![crate::walkthrough::Mark {
@@ -51,6 +58,8 @@ pub fn of_command(
     let mut trace = Trace::assemble(s, report, connections, show_secrets);
     // No "before we start" here: the command is the whole run.
     trace.parts.retain(|p| p.step.is_some());
+    trace.command = Some(command);
+    trace.methods = Some(methods);
     trace
 }
 

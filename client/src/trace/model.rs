@@ -25,11 +25,22 @@ impl Lane {
     pub fn label(self) -> &'static str {
         match self {
             Lane::Client => "client",
-            Lane::Proxy => "proxy (nginx)",
+            Lane::Proxy => "proxy",
             Lane::Provider => "provider",
             Lane::ResourceServer => "resource server",
             Lane::Other => "other server",
         }
+    }
+}
+
+/// The proxy's name, as the page says it (`--proxy`).
+pub fn proxy_name(proxy: Proxy) -> &'static str {
+    match proxy {
+        Proxy::None => "none",
+        Proxy::Nginx => "nginx",
+        Proxy::Haproxy => "HAProxy",
+        Proxy::Apache => "Apache httpd",
+        Proxy::Caddy => "Caddy",
     }
 }
 
@@ -82,6 +93,11 @@ pub struct Trace {
     /// When the run ended, RFC 3339.
     pub generated: String,
     pub lanes: Vec<Lane>,
+    /// The command line of a single-command page (`client call /api/whoami --auth …`);
+    /// `None` for the walkthrough.
+    pub command: Option<String>,
+    /// How its client authenticated and how its token is bound, in a sentence.
+    pub methods: Option<String>,
 }
 
 impl Trace {
@@ -181,6 +197,8 @@ impl Trace {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             lanes,
+            command: None,
+            methods: None,
         }
     }
 }

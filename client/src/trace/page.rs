@@ -11,9 +11,9 @@ use playbook::https::ConnectionRecord;
 use playbook::x509::CertInfo;
 use serde_json::Value;
 
-use super::diagram;
 use super::model::{Exchange, Failed, Part, Trace};
 use super::text::{body, esc, header_value, ms};
+use super::{diagram, methods};
 use crate::output::pretty;
 use crate::token::{AccessToken, DecodedJwt};
 
@@ -48,24 +48,36 @@ pub(super) fn render(t: &Trace) -> String {
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>RFC 8705 walkthrough, traced</title>
+<title>{title}</title>
 <style>{STYLE}</style></head>
 <body data-ready="0"><header>
-<h1>RFC 8705 mutual-TLS client credentials, traced</h1>
-<p class="summary" id="summary">{passed} of {total} steps behaved as expected.</p>
+<h1>{title}</h1>
+<p class="summary" id="summary">{passed} of {total} steps behaved as expected.</p>{methods}
 <p class="meta">provider (issuer) <code>{issuer}</code> · resource server <code>{rs}</code>{proxy} · recorded {generated}</p>
 <p class="meta">Every arrow is a request the client sent, with its real status and time; dashed arrows are <span class="inferred-note">inferred</span> (what the client cannot see). {secrets} <button id="expand-all" type="button">Open every exchange</button></p>
 </header><main>
 <div class="figure">{diagram}</div>
 "#,
         csp = content_security_policy(), // ours: no quote or markup to escape
+        title = esc(&match &t.command {
+            Some(line) => format!("{line}, traced"),
+            None => "RFC 8705 mutual-TLS client credentials, traced".to_owned(),
+        }),
+        methods = t
+            .methods
+            .as_ref()
+            .map(|m| format!(r#"<p class="meta" id="methods">{}</p>"#, esc(m)))
+            .unwrap_or_default(),
         total = t.report.steps.len(),
         issuer = esc(t.issuer.as_str()),
         rs = esc(t.resource_server.as_str()),
         proxy = if t.proxy == crate::settings::Proxy::None {
             String::new()
         } else {
-            " · behind the proxy (nginx)".to_owned()
+            format!(
+                " · behind the proxy ({})",
+                super::model::proxy_name(t.proxy)
+            )
         },
         generated = esc(&t.generated),
         secrets = if t.show_secrets {
@@ -81,9 +93,10 @@ pub(super) fn render(t: &Trace) -> String {
     certificates_html(&mut h, &t.certificates);
     let _ = write!(
         h,
-        r#"</main><footer><p class="meta">Written by <code>client walkthrough --html</code>. The page loads nothing: its style and script are inline, and its Content-Security-Policy forbids every other load.</p></footer>
+        r#"</main><footer><p class="meta">Written by <code>{by} --html</code>. The page loads nothing: its style and script are inline, and its Content-Security-Policy forbids every other load.</p></footer>
 <script>{SCRIPT}</script></body></html>
-"#
+"#,
+        by = esc(t.command.as_deref().unwrap_or("client walkthrough")),
     );
     h
 }
@@ -191,7 +204,11 @@ fn exchange_html(h: &mut String, e: &Exchange, open: bool, show_secrets: bool) {
     }
     h.push_str(&esc(&answer));
     h.push_str("</pre></div></div>");
-    tokens_html(h, e);
+    // The admin API's own credentials and tokens: not the lesson.
+    if !is_admin(&r.url) {
+        methods::carried_html(h, r, &e.connection, show_secrets);
+        tokens_html(h, e);
+    }
     h.push_str("</details>\n");
 }
 
@@ -294,87 +311,54 @@ fn connection_html(h: &mut String, c: &ConnectionRecord) {
     );
 }
 
-/// A token the answer carries, or the bearer token the request sent: decoded, with the
-/// connection's certificate beside its `cnf.x5t#S256`.
+/// A request of the admin API (or the master realm's login for it).
+fn is_admin(url: &str) -> bool {
+    url.contains("/admin/") || url.contains("/realms/master/")
+}
+
+/// A token the answer carries, or the token the request sent (`Authorization: Bearer` or
+/// `DPoP`): decoded, with its binding drawn (`methods::binding_html`).
 fn tokens_html(h: &mut String, e: &Exchange) {
     let r = &e.request;
-    let issued = r
+    let answer = r
         .response_body
         .as_deref()
-        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|b| serde_json::from_str::<Value>(b).ok());
+    let issued = answer
+        .as_ref()
         .and_then(|j| j.get("access_token")?.as_str().map(str::to_owned));
-    let presented = r.request_headers.iter().find_map(|(k, v)| {
-        k.eq_ignore_ascii_case("authorization")
-            .then(|| v.strip_prefix("Bearer ").map(str::to_owned))
-            .flatten()
-    });
-    let admin = r.url.contains("/admin/") || r.url.contains("/realms/master/");
-    if admin {
-        return; // the admin API's own tokens: not the lesson
-    }
-    for (token, role) in [(issued, "issued"), (presented, "presented")] {
-        let Some(token) = token else { continue };
+    let token_type = answer
+        .as_ref()
+        .and_then(|j| j.get("token_type")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "—".into());
+    let presented = methods::authorization(r)
+        .filter(|(scheme, _)| matches!(*scheme, "Bearer" | "DPoP"))
+        .map(|(scheme, t)| (scheme.to_owned(), t.to_owned()));
+    let proof_jkt = methods::proof_jkt(r);
+    let tokens = [
+        issued.map(|t| (t, "issued", format!("issued (token_type: {token_type})"))),
+        presented.map(|(scheme, t)| {
+            (
+                t,
+                "presented",
+                format!("presented (Authorization: {scheme})"),
+            )
+        }),
+    ];
+    for (token, role, what) in tokens.into_iter().flatten() {
         let Ok(jwt) = DecodedJwt::decode(&AccessToken::new(token)) else {
             continue;
         };
         let _ = write!(
             h,
             r#"<div class="card token" data-token="{role}"><h4>the access token {what}, decoded (header and claims; the signature is not shown)</h4><div class="grid"><pre>{header}</pre><pre>{claims}</pre></div>"#,
-            what = if role == "issued" {
-                "issued"
-            } else {
-                "presented (Authorization: Bearer)"
-            },
+            what = esc(&what),
             header = esc(&pretty(&jwt.header)),
             claims = esc(&pretty(&jwt.claims)),
         );
-        binding_html(h, &jwt, &e.connection, role);
+        methods::binding_html(h, &jwt, &e.connection, proof_jkt.as_deref(), role);
         h.push_str("</div>");
     }
-}
-
-/// RFC 8705 §3.1: the certificate's thumbprint beside the token's `cnf.x5t#S256`.
-fn binding_html(h: &mut String, jwt: &DecodedJwt, c: &ConnectionRecord, role: &str) {
-    let cnf = jwt
-        .claims
-        .pointer("/cnf/x5t#S256")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let cert = c.sent_certificate.as_ref().map(|s| s.x5t_s256.clone());
-    let (class, link, says) = match (&cnf, &cert) {
-        (Some(a), Some(b)) if a == b => (
-            "match",
-            "⟷ ✔",
-            if role == "issued" {
-                "equal: the provider bound the token to the certificate of this connection"
-            } else {
-                "equal: the resource server accepts the binding (RFC 8705 §3)"
-            },
-        ),
-        (Some(_), Some(_)) => (
-            "mismatch",
-            "≠ ✘",
-            "different: the token is bound to another certificate; the resource server answers 401 invalid_token",
-        ),
-        (None, _) => (
-            "mismatch",
-            "?",
-            "the token has no cnf.x5t#S256: it is not bound",
-        ),
-        (Some(_), None) => (
-            "mismatch",
-            "≠ ✘",
-            "no certificate on this connection to compare with",
-        ),
-    };
-    let _ = write!(
-        h,
-        r#"<div class="binding {class}"><div><b>certificate on TLS #{id}</b><br>x5t#S256 (SHA-256 of its DER)<br><span class="thumb">{cert}</span></div><div class="link">{link}</div><div><b>token cnf.x5t#S256</b><br><span class="thumb">{cnf}</span></div></div><p class="verdict {pass}">{says}</p>"#,
-        id = c.id,
-        cert = esc(cert.as_deref().unwrap_or("— none sent")),
-        cnf = esc(cnf.as_deref().unwrap_or("— none")),
-        pass = if class == "match" { "pass" } else { "fail" },
-    );
 }
 
 fn certificates_html(h: &mut String, certs: &[(String, String, CertInfo)]) {

@@ -25,9 +25,16 @@ pub(super) fn esc(text: &str) -> String {
 /// The form fields that carry credentials (the admin login's password, a client secret).
 const SECRET_FORM_FIELDS: &[&str] = &["password", "client_secret", "client_assertion"];
 
-/// A header's value as it may be shown: `Authorization` shortened after its scheme.
+/// A header's value as it may be shown: `Authorization` shortened after its scheme, a DPoP
+/// proof (`DPoP`, a JWT) shortened as a token is.
 pub(super) fn header_value(name: &str, value: &str, show_secrets: bool) -> String {
-    if show_secrets || !name.eq_ignore_ascii_case("authorization") {
+    if show_secrets {
+        return value.to_owned();
+    }
+    if name.eq_ignore_ascii_case(playbook::rfc9449::HEADER) {
+        return shorten(value);
+    }
+    if !name.eq_ignore_ascii_case("authorization") {
         return value.to_owned();
     }
     match value.split_once(' ') {

@@ -31,6 +31,13 @@ const CHECK: &str = r##"JSON.stringify({
   inferred: document.querySelectorAll("#diagram line.arrow.inferred").length,
   tls: document.querySelectorAll(".tls-card").length,
   bindings: Array.from(document.querySelectorAll(".binding")).map(b => b.className),
+  bound: Array.from(document.querySelectorAll(".binding")).map(b => b.dataset.binding + " " + b.className.replace("binding ", "")),
+  carried: Array.from(document.querySelectorAll(".carried")).map(c => c.dataset.carried),
+  decoded: Array.from(document.querySelectorAll(".carried")).map(c => c.innerText),
+  jkts: Array.from(document.querySelectorAll("[data-jkt]")).map(e => e.dataset.jkt),
+  tokens: Array.from(document.querySelectorAll(".card.token h4")).map(h => h.textContent),
+  lanes: Array.from(document.querySelectorAll("#diagram .lane-text")).map(t => t.textContent),
+  sent: Array.from(document.querySelectorAll("details.exchange pre")).map(p => p.textContent).join("\n"),
   summary: document.getElementById("summary").textContent,
   visible: document.getElementById("diagram").getBoundingClientRect().height > 100
 })"##;

@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod compare;
 pub mod labs;
+pub mod pages;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -162,4 +163,75 @@ pub async fn token_answer(dir: &Path, issuer: &str, cert: &str) -> String {
         return "refused in the handshake".to_owned();
     }
     format!("unexpected: {all}")
+}
+
+/// A `client-jwt` (`private_key_jwt`) client of its own, registered through the admin API
+/// as the bootstrap admin with a certificate of a throw-away CA, its key written beside the
+/// servers' certificates: the environment that makes `--auth private-key-jwt` use it
+/// (`JWT_CLIENT_ID`, `JWT_KEY`). Whether the realm ships such a client or not.
+pub async fn jwt_client(servers: &Servers, client_id: &str) -> [(&'static str, String); 2] {
+    jwt_client_at(servers.dir.path(), &servers.provider.url, client_id).await
+}
+
+/// [`jwt_client`] at the provider at `provider_url` (the embedded one or Keycloak), the key
+/// written into `dir` (the certificates' directory, whose `ca.pem` the provider's serves).
+pub async fn jwt_client_at(
+    dir: &Path,
+    provider_url: &str,
+    client_id: &str,
+) -> [(&'static str, String); 2] {
+    use base64::Engine as _;
+    use playbook::pki::{CertificateAuthority, Validity};
+    let ca = CertificateAuthority::new("CN=jwt test", Validity::days_from_now(1)).unwrap();
+    let pair = ca
+        .issue_client(&format!("CN={client_id}"), Validity::days_from_now(1))
+        .unwrap();
+    let key_file = dir.join(format!("{client_id}.key.pem"));
+    std::fs::write(&key_file, &pair.key_pem).unwrap();
+    let certificate = base64::engine::general_purpose::STANDARD.encode(&pair.cert_der);
+    let roots =
+        reqwest::Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(roots)
+        .build()
+        .unwrap();
+    let token: serde_json::Value = http
+        .post(format!(
+            "{provider_url}/realms/master/protocol/openid-connect/token"
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", names::DEFAULT_ADMIN_USERNAME),
+            ("password", names::DEFAULT_ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = http
+        .post(format!(
+            "{provider_url}/admin/realms/{}/clients",
+            names::REALM
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({
+            "clientId": client_id,
+            "enabled": true,
+            "publicClient": false,
+            "serviceAccountsEnabled": true,
+            "standardFlowEnabled": false,
+            "clientAuthenticatorType": "client-jwt",
+            "attributes": {"jwt.credential.certificate": certificate, "use.jwks.url": "false"},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    [
+        ("JWT_CLIENT_ID", client_id.to_owned()),
+        ("JWT_KEY", key_file.display().to_string()),
+    ]
 }

@@ -242,6 +242,31 @@ impl Proxy {
         format!("https://localhost:{}", self.api_port)
     }
 
+    /// The supervisor's arguments for our servers behind this nginx, as `./start.sh --proxy
+    /// nginx` passes them: the realm's issuer and the resource server's URL at the proxy,
+    /// the certificates in `certs`, the proxy trusted for the certificate it forwards.
+    pub fn supervisor_args(&self, certs: &Path) -> Vec<String> {
+        assert_eq!(self.kind, Kind::Nginx, "ssl-client-cert is nginx's header");
+        let issuer = format!("{}/realms/{}", self.provider_url(), playbook::names::REALM);
+        [
+            "supervisor",
+            "--issuer",
+            &issuer,
+            "--resource-server",
+            &self.api_url(),
+            "--certs-dir",
+            &certs.display().to_string(),
+            "--trusted-proxy",
+            &IpAddr::from(PROXY_SOURCE).to_string(),
+            "--client-cert-header",
+            "ssl-client-cert",
+            "--proxy",
+            "nginx",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("logs/access.log")).unwrap_or_default()
     }
