@@ -289,6 +289,9 @@ pub struct DoctorArgs {
     /// applies to its issuer, if a list is not signed by that issuer or past its nextUpdate.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub crl: Vec<PathBuf>,
+    /// Behind --proxy KIND: the proxy's configuration and the provider's lookup.
+    #[command(flatten)]
+    pub behind: crate::doctor::proxy::ProxyDoctorArgs,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ use serde::Serialize;
 
 pub mod keycloak_log;
 pub mod online;
+pub mod proxy;
 mod revocation;
 
 pub use keycloak_log::{KEYCLOAK_LOG, LogLine};

@@ -32,12 +32,17 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
     let loaded = Loaded::read(&inputs);
     let offline = doctor::offline(&loaded);
     print(out, &offline);
+    let mut proxy = serde_json::Value::Null;
     let online = if args.offline {
         Vec::new()
     } else {
         out.heading(&format!(
-            "online: {} (client {}, the realm read as {})",
+            "online: {}{} (client {}, the realm read as {})",
             s.issuer,
+            match s.proxy {
+                crate::settings::Proxy::None => String::new(),
+                kind => format!(", through the proxy ({kind:?})"),
+            },
             s.client_id.as_str(),
             match s.admin_as {
                 crate::settings::AdminAs::Provisioner => "provisioner",
@@ -46,6 +51,8 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
         ));
         let recorder = playbook::https::Recorder::new();
         let findings = doctor::online::diagnose(s, &loaded, &recorder).await;
+        let (findings, summary) = doctor::proxy::diagnose(s, &args.behind, &loaded, findings).await;
+        proxy = summary;
         print(out, &findings);
         findings
     };
@@ -62,6 +69,7 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
         "p12": inputs.pkcs12.as_ref().map(|(p, _)| p),
         "issuer": (!args.offline).then(|| s.issuer.as_str()),
         "healthy": healthy, "findings": offline, "online": online,
+        "proxy": proxy,
     }));
     healthy
 }
