@@ -407,8 +407,15 @@ async fn give_role(dir: &Path, base: &str) {
 }
 
 /// Runs `row`'s broken proxy on `front` in front of `backend`, then `client doctor --json`
-/// through it; the row's problems (empty when right) and doctor's JSON.
-async fn run_row(row: &Row, dir: &Path, front: u16, backend: SocketAddr) -> (Vec<String>, Value) {
+/// through it (`text`: the narration instead, returned as a JSON string); the row's problems
+/// (empty when right) and doctor's JSON.
+async fn run_row(
+    row: &Row,
+    dir: &Path,
+    front: u16,
+    backend: SocketAddr,
+    text: bool,
+) -> (Vec<String>, Value) {
     let (template, var, rendered) = files(row.kind);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proxy");
     let stock = std::fs::read_to_string(root.join(template)).unwrap();
@@ -424,7 +431,7 @@ async fn run_row(row: &Row, dir: &Path, front: u16, backend: SocketAddr) -> (Vec
     let s = common::settings_for(dir, &proxy.provider_url(), "https://localhost:1");
     let config: PathBuf = proxy_dir.join(rendered);
     let mut args: Vec<String> = vec![
-        "--json".into(),
+        if text { "--wait=10" } else { "--json" }.into(),
         "--proxy".into(),
         kind_name(row.kind).into(),
         "doctor".into(),
@@ -448,6 +455,9 @@ async fn run_row(row: &Row, dir: &Path, front: u16, backend: SocketAddr) -> (Vec
     ];
     let out = common::client_in(dir, &s, &client_env, &args).await;
     drop(proxy);
+    if text {
+        return (Vec::new(), Value::String(common::text(&out)));
+    }
     let json: Value = match serde_json::from_slice(&out.stdout) {
         Ok(j) => j,
         Err(e) => {
@@ -536,7 +546,7 @@ async fn each_proxy_breakage_is_named_on_the_embedded_provider() {
         let provider = start_provider(spec).await.unwrap();
         give_role(dir.path(), &provider.url).await;
         let backend = proxy::loopback_addr(&provider.url);
-        let (problems, _) = run_row(row, dir.path(), free_port(), backend).await;
+        let (problems, _) = run_row(row, dir.path(), free_port(), backend, false).await;
         wrong.extend(problems);
         provider.stop().await.unwrap();
     }
@@ -585,13 +595,17 @@ async fn doctor_proxy_rows_on_native_keycloak() {
     let mut wrong = Vec::new();
     let mut causes = Vec::new();
     for row in ROWS.iter().filter(|r| r.native) {
-        let (problems, _) = run_row(row, dir.path(), front, backend).await;
+        let (problems, _) = run_row(row, dir.path(), front, backend, false).await;
         if problems.is_empty() {
             causes.extend(row.cause);
             causes.extend(row.also.iter().filter(|c| **c == "proxy-spoof"));
         }
         wrong.extend(problems);
     }
+    // One row as people read it (the README shows it): lab 11's hex encoding.
+    let hex = ROWS.iter().find(|r| r.name.contains("hex")).unwrap();
+    let (_, text) = run_row(hex, dir.path(), front, backend, true).await;
+    println!("{}", text.as_str().unwrap_or_default());
     let log = keycloak.log_tail(1_000_000);
     for cause in causes {
         for line in client::doctor::keycloak_log::lines_for(cause) {

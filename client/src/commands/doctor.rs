@@ -41,7 +41,7 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
             s.issuer,
             match s.proxy {
                 crate::settings::Proxy::None => String::new(),
-                kind => format!(", through the proxy ({kind:?})"),
+                kind => format!(", through {}", doctor::proxy::proxy_name(kind)),
             },
             s.client_id.as_str(),
             match s.admin_as {

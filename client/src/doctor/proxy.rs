@@ -301,7 +301,15 @@ pub async fn diagnose(
     }
     let at = after_handshake(&online);
     online.splice(at..at, ours);
-    let inferred = finding("proxy-forwarding", forwarding(&online, loaded));
+    let mut inferred = finding("proxy-forwarding", forwarding(&online, loaded));
+    if inferred
+        .fix
+        .as_deref()
+        .is_some_and(|f| f.starts_with(EXPLAINED))
+    {
+        // Keycloak's line is the one printed with that ✘.
+        inferred.keycloak_log.clear();
+    }
     let at = online
         .iter()
         .position(|f| f.check == "token")
@@ -345,7 +353,7 @@ fn refine_certificate_request(online: &mut [Finding], kind: Proxy, o: Option<&Ob
     let Some(f) = online.iter_mut().find(|f| f.check == "certificate-request") else {
         return;
     };
-    f.detail = format!("from the proxy ({kind:?}): {}", f.detail);
+    f.detail = format!("from the proxy ({}): {}", proxy_name(kind), f.detail);
     if f.ok {
         return;
     }
@@ -442,7 +450,8 @@ fn encoding(kind: Proxy, r: &Reads, o: &Observed) -> Verdict {
             set_fix(kind, &leaf.header, v)
         ),
         None => format!(
-            "{kind:?} cannot write {}: give the provider the lookup of the proxy's shape (--spi-x509cert-lookup--provider={})",
+            "{} cannot write {}: give the provider the lookup of the proxy's shape (--spi-x509cert-lookup--provider={})",
+            proxy_name(kind),
             r.lookup.reads_what(),
             match kind {
                 Proxy::Nginx => "nginx",
@@ -749,6 +758,26 @@ async fn spoof(
     }))
 }
 
+/// The proxy's findings that make the provider refuse (a forged header passing does not).
+const CAUSES: &[&str] = &[
+    "proxy-header",
+    "proxy-encoding",
+    "proxy-chain",
+    "proxy-source",
+];
+const EXPLAINED: &str = "the proxy's ✘ above says where";
+
+/// How the proxy is called in the narration.
+pub fn proxy_name(kind: Proxy) -> &'static str {
+    match kind {
+        Proxy::Nginx => "nginx",
+        Proxy::Haproxy => "HAProxy",
+        Proxy::Apache => "Apache httpd",
+        Proxy::Caddy => "Caddy",
+        Proxy::None => "no proxy",
+    }
+}
+
 /// The inference: the token refused while nothing before it explains why.
 fn forwarding(online: &[Finding], loaded: &Loaded) -> Verdict {
     let token = online.iter().find(|f| f.check == "token");
@@ -767,6 +796,17 @@ fn forwarding(online: &[Finding], loaded: &Loaded) -> Verdict {
         .filter(|c| *c != "admin")
         .collect::<Vec<_>>();
     let realm_read = online.iter().any(|f| f.check == "admin" && f.ok);
+    let ours: Vec<&str> = online
+        .iter()
+        .filter(|f| !f.ok && CAUSES.contains(&f.check))
+        .map(|f| f.check)
+        .collect();
+    if !ours.is_empty() {
+        return Err((
+            "the provider refused the token request: the certificate did not reach its lookup as the lookup reads it".into(),
+            format!("{EXPLAINED} ({}): fix it and ask again", ours.join(", ")),
+        ));
+    }
     if !earlier.is_empty() {
         return Ok(format!(
             "not the cause: {} explain the refusal",
