@@ -30,7 +30,8 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
         inputs.ca.display()
     ));
     let loaded = Loaded::read(&inputs);
-    let offline = doctor::offline(&loaded);
+    let mut offline = doctor::offline(&loaded);
+    doctor::proxy::refine_refusals(s.proxy, &mut offline);
     print(out, &offline);
     let mut proxy = serde_json::Value::Null;
     let online = if args.offline {

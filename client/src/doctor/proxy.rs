@@ -284,6 +284,7 @@ pub async fn diagnose(
         },
     };
     refine_certificate_request(&mut online, kind, observed.as_ref());
+    refine_refusals(kind, &mut online);
     let chain_len = loaded.chain.as_ref().map_or(0, Vec::len);
     if let Some(o) = &observed {
         ours.push(finding("proxy-header", header(kind, &reads, o)));
@@ -329,6 +330,36 @@ fn after_handshake(online: &[Finding]) -> usize {
         .iter()
         .position(|f| f.check == "handshake")
         .map_or(online.len(), |i| i + 1)
+}
+
+/// Behind KIND, a certificate that does not chain to the CA is refused by the proxy, not
+/// the provider (walkthrough step 3b behind a proxy): the offline `chain` finding's fix, and
+/// the online `handshake` finding's when Caddy ends the handshake, say so in KIND's words.
+pub fn refine_refusals(kind: Proxy, findings: &mut [Finding]) {
+    let ca = match kind {
+        Proxy::None => return,
+        Proxy::Nginx => "ssl_client_certificate",
+        Proxy::Haproxy => "the bind line's ca-file",
+        Proxy::Apache => "SSLCACertificateFile",
+        Proxy::Caddy => "client_auth's trusted_ca_cert_file",
+    };
+    let how = match kind {
+        Proxy::Caddy => {
+            "Caddy refuses it in the TLS handshake (client_auth verify_if_given: the alert bad_certificate)"
+        }
+        _ => {
+            "the proxy verifies it and answers 401 invalid_client itself (\"the proxy could not verify the client certificate against the CA\"): the provider never sees the request"
+        }
+    };
+    for f in findings.iter_mut().filter(|f| !f.ok) {
+        let alert_from_server = f.check == "handshake" && f.detail.contains("server ended it");
+        if f.check == "chain" || alert_from_server {
+            f.fix = Some(format!(
+                "behind {}, {how} (walkthrough step 3b behind a proxy): use a certificate issued by the CA in {ca}, or add this CA there (and to the provider's truststore, which verifies the forwarded certificate again)",
+                proxy_name(kind)
+            ));
+        }
+    }
 }
 
 /// How KIND asks for a client certificate.
