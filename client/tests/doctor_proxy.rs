@@ -543,7 +543,7 @@ fn check(row: &Row, json: &Value, success: bool) -> Vec<String> {
     }
     if json["proxy"]["observed"]["section"]
         .as_str()
-        .is_none_or(|s| s.contains("whole file"))
+        .is_none_or(|s| s.contains("serves port"))
     {
         wrong.push(format!(
             "{}: the proxy's part was not found: {}",
@@ -648,4 +648,42 @@ async fn doctor_proxy_rows_on_native_keycloak() {
         "{}\n--- Keycloak's log ---\n{tail}",
         wrong.join("\n")
     );
+}
+
+/// `--offline`: the configuration alone is read (lab 11's hint), no server asked: the hex
+/// break is named, and nothing else of the proxy's is ✘.
+#[tokio::test]
+async fn offline_the_configuration_alone_names_the_break() {
+    let pki = DevPki::generate(1, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    playbook::pki::write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
+    let stock = include_str!("../../proxy/haproxy/haproxy.cfg.in");
+    let config = dir.path().join("haproxy.cfg");
+    std::fs::write(
+        &config,
+        stock.replace("%[ssl_c_der,base64]", "%[ssl_c_der,hex]"),
+    )
+    .unwrap();
+    let s = common::settings_for(dir.path(), "https://localhost:1", "https://localhost:2");
+    let args = [
+        "--json",
+        "--proxy",
+        "haproxy",
+        "doctor",
+        "--offline",
+        "--proxy-config",
+        config.to_str().unwrap(),
+    ];
+    let out = common::client_in(dir.path(), &s, &[], &args).await;
+    assert!(!out.status.success(), "{}", common::text(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed: Vec<&str> = json["online"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["ok"] == false)
+        .filter_map(|f| f["check"].as_str())
+        .collect();
+    assert_eq!(failed, ["proxy-encoding"], "{json:#}");
+    assert_eq!(json["proxy"]["kind"], "HAProxy");
 }

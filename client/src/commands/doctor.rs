@@ -33,9 +33,18 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
     let mut offline = doctor::offline(&loaded);
     doctor::proxy::refine_refusals(s.proxy, &mut offline);
     print(out, &offline);
-    let mut proxy = serde_json::Value::Null;
+    let proxy;
     let online = if args.offline {
-        Vec::new()
+        let (findings, summary) = doctor::proxy::offline(s, &args.behind, &loaded);
+        if !findings.is_empty() {
+            out.heading(&format!(
+                "the proxy's configuration ({})",
+                doctor::proxy::proxy_name(s.proxy)
+            ));
+            print(out, &findings);
+        }
+        proxy = summary;
+        findings
     } else {
         out.heading(&format!(
             "online: {}{} (client {}, the realm read as {})",

@@ -364,46 +364,64 @@ fn caddy(text: &str) -> Vec<Line> {
 }
 
 /// The blocks read: the one serving `port` (with the top level, which every block inherits),
-/// or, when none names it, all of them.
+/// or, when none names it, the first that serves any (the shipped configurations put the
+/// provider's first), or, when none is found, all of them.
 fn scope(kind: Proxy, lines: &[Line], port: u16) -> (String, Vec<usize>) {
     let suffix = format!(":{port}");
-    let listens = |l: &Line| -> bool {
+    let listens = |l: &Line, any: bool| -> bool {
         let w = &l.words;
-        let names_port = |x: &String| x.ends_with(&suffix) || *x == port.to_string();
+        let names_port = |x: &String| any || x.ends_with(&suffix) || *x == port.to_string();
         match kind {
             Proxy::Nginx => w[0] == "listen" && w.get(1).is_some_and(names_port),
-            Proxy::Haproxy => w[0] == "bind" && w.get(1).is_some_and(names_port),
-            Proxy::Apache => l.opener.split_whitespace().any(|x| x.ends_with(&suffix)),
-            Proxy::Caddy => l.opener.split([' ', ',']).any(|x| x.ends_with(&suffix)),
+            Proxy::Haproxy => {
+                w[0] == "bind"
+                    && !l.opener.starts_with("backend")
+                    && w.get(1).is_some_and(names_port)
+            }
+            Proxy::Apache => l
+                .opener
+                .split_whitespace()
+                .skip(1)
+                .any(|x| any || x.ends_with(&suffix)),
+            Proxy::Caddy => {
+                !l.opener.is_empty()
+                    && l.opener
+                        .split([' ', ','])
+                        .any(|x| any || x.ends_with(&suffix))
+            }
             Proxy::None => false,
         }
     };
-    match lines.iter().find(|l| l.block != 0 && listens(l)) {
-        Some(l) => {
-            let mut blocks = vec![0, l.block];
-            if kind == Proxy::Haproxy {
-                // `defaults` and the back ends apply to the front end's requests too.
-                blocks.extend(
-                    lines
-                        .iter()
-                        .filter(|x| {
-                            x.opener.starts_with("defaults") || x.opener.starts_with("backend")
-                        })
-                        .map(|x| x.block),
-                );
-            }
-            let what = match kind {
-                Proxy::Nginx => format!("the server listening on {}", l.words[1]),
-                Proxy::Haproxy => format!("{} (bind {})", l.opener, l.words[1]),
-                _ => l.opener.clone(),
-            };
-            (what, blocks)
-        }
-        None => (
-            format!("the whole file (no part names port {port})"),
+    let exact = lines.iter().find(|l| l.block != 0 && listens(l, false));
+    let first = lines.iter().find(|l| l.block != 0 && listens(l, true));
+    let Some(l) = exact.or(first) else {
+        return (
+            format!("the whole file (no part serves port {port})"),
             lines.iter().map(|l| l.block).collect(),
-        ),
+        );
+    };
+    let mut blocks = vec![0, l.block];
+    if kind == Proxy::Haproxy {
+        // `defaults` and the back ends apply to the front end's requests too.
+        blocks.extend(
+            lines
+                .iter()
+                .filter(|x| x.opener.starts_with("defaults") || x.opener.starts_with("backend"))
+                .map(|x| x.block),
+        );
     }
+    let what = match kind {
+        Proxy::Nginx => format!("the server listening on {}", l.words[1]),
+        Proxy::Haproxy => format!("{} (bind {})", l.opener, l.words[1]),
+        _ => l.opener.clone(),
+    };
+    if exact.is_none() {
+        return (
+            format!("no part serves port {port}, so the first: {what}"),
+            blocks,
+        );
+    }
+    (what, blocks)
 }
 
 fn lower(s: &str) -> String {
@@ -649,6 +667,16 @@ mod tests {
         let h = read(Proxy::Haproxy, &rendered(HAPROXY), 8443);
         assert!(h.section.contains("frontend api"), "{h:?}");
         assert!(!h.leaf().unwrap().conditional);
+    }
+
+    #[test]
+    fn without_the_issuers_port_the_first_front_end_is_read() {
+        let h = read(Proxy::Haproxy, &rendered(HAPROXY), 1);
+        assert!(
+            h.section.contains("so the first: frontend provider"),
+            "{h:?}"
+        );
+        assert!(h.leaf().unwrap().conditional);
     }
 
     #[test]
