@@ -761,16 +761,7 @@ async fn doctor_rows_on_native_keycloak() {
         wrong.push(format!("the narration names no log line: {text}"));
     }
     let log = keycloak.log_tail(1_000_000);
-    for cause in causes {
-        for line in client::doctor::keycloak_log::lines_for(cause) {
-            if !line.found_in(&log) {
-                wrong.push(format!(
-                    "{cause}: Keycloak's log has no line {:?}",
-                    line.line
-                ));
-            }
-        }
-    }
+    wrong.extend(client::doctor::keycloak_log::missing_in(&log, causes));
     let tail = keycloak.log_tail(80);
     drop(keycloak);
     assert!(

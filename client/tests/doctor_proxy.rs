@@ -631,16 +631,7 @@ async fn doctor_proxy_rows_on_native_keycloak() {
     let (_, text) = run_row(hex, dir.path(), front, backend, true).await;
     println!("{}", text.as_str().unwrap_or_default());
     let log = keycloak.log_tail(1_000_000);
-    for cause in causes {
-        for line in client::doctor::keycloak_log::lines_for(cause) {
-            if !line.found_in(&log) {
-                wrong.push(format!(
-                    "{cause}: Keycloak's log has no line {:?}",
-                    line.line
-                ));
-            }
-        }
-    }
+    wrong.extend(client::doctor::keycloak_log::missing_in(&log, causes));
     let tail = keycloak.log_tail(60);
     drop(keycloak);
     assert!(

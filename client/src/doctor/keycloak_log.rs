@@ -156,6 +156,17 @@ pub fn lines_for(check: &str) -> Vec<LogLine> {
         .collect()
 }
 
+/// For each of `checks`, the lines Keycloak logs for it that `log` does not hold, named (the
+/// native tests' check of this table against a real log).
+pub fn missing_in<'a>(log: &str, checks: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    checks
+        .into_iter()
+        .flat_map(lines_for)
+        .filter(|line| !line.found_in(log))
+        .map(|line| format!("{}: Keycloak's log has no line {:?}", line.check, line.line))
+        .collect()
+}
+
 impl LogLine {
     /// Whether some line of `log` is this one: its literal parts (between the `%s`, `{0}` and
     /// `…` placeholders) appear in it in order. Used to check the table against a real log.

@@ -228,12 +228,7 @@ impl Reads {
 }
 
 fn finding(check: &'static str, verdict: Verdict) -> Finding {
-    let title = PROXY_CHECKS
-        .iter()
-        .find(|(id, _)| *id == check)
-        .map(|(_, t)| *t)
-        .unwrap_or(check);
-    Finding::new(check, title, verdict)
+    super::titled(PROXY_CHECKS, check, verdict)
 }
 
 /// The proxy's findings around the online ones: the certificate-request finding told that
