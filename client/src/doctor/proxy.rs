@@ -241,14 +241,7 @@ pub async fn diagnose(
     mut online: Vec<Finding>,
 ) -> (Vec<Finding>, Value) {
     if s.proxy == Proxy::None {
-        if let Some(path) = &args.proxy_config {
-            let f = finding(
-                "proxy-config",
-                Err((
-                    format!("{} given without --proxy", path.display()),
-                    "name the proxy: --proxy nginx|haproxy|apache|caddy".into(),
-                )),
-            );
+        if let Some(f) = without_kind(args) {
             online.insert(after_handshake(&online), f);
         }
         return (online, Value::Null);
@@ -288,6 +281,18 @@ pub async fn diagnose(
         "observed": observed,
     });
     (online, summary)
+}
+
+/// `--proxy-config` without `--proxy`: a ✘ naming the flag.
+fn without_kind(args: &ProxyDoctorArgs) -> Option<Finding> {
+    let path = args.proxy_config.as_ref()?;
+    Some(finding(
+        "proxy-config",
+        Err((
+            format!("{} given without --proxy", path.display()),
+            "name the proxy: --proxy nginx|haproxy|apache|caddy".into(),
+        )),
+    ))
 }
 
 /// The configuration's findings (`--proxy-config`), and what was read.
@@ -333,7 +338,8 @@ fn read_config(
 /// `--offline` behind a proxy: the configuration's findings only (no probe).
 pub fn offline(s: &Settings, args: &ProxyDoctorArgs, loaded: &Loaded) -> (Vec<Finding>, Value) {
     if s.proxy == Proxy::None {
-        return (Vec::new(), Value::Null);
+        let findings = without_kind(args).into_iter().collect();
+        return (findings, Value::Null);
     }
     let (found, observed) = read_config(s, args, loaded);
     let summary = json!({
