@@ -137,6 +137,24 @@ const ROWS: &[Row] = &[
         native: false,
     },
     Row {
+        name: "nginx: the location sets its own proxy_set_header (the certificate's not inherited)",
+        kind: Kind::Nginx,
+        brk: |t| {
+            t.replacen(
+                "proxy_pass https://provider;",
+                "proxy_pass https://provider;\n            proxy_set_header Host $http_host;",
+                1,
+            )
+        },
+        cert: "client",
+        lookup: NGINX,
+        env: &[],
+        cause: Some("proxy-header"),
+        fix_word: "proxy_set_header ssl-client-cert $ssl_client_escaped_cert;",
+        also: &["proxy-strips", "proxy-spoof", "proxy-forwarding", "token"],
+        native: false,
+    },
+    Row {
         name: "nginx and the right DN from an untrusted CA (walkthrough step 3b)",
         kind: Kind::Nginx,
         brk: shipped,

@@ -41,8 +41,9 @@ pub(super) fn header(kind: Proxy, r: &Reads, o: &Observed) -> Verdict {
         let value = value_for(kind, r.lookup).unwrap_or("the certificate");
         return Err((
             format!(
-                "{}: no header is set from the client's certificate",
-                o.section
+                "{}: no header is set from the client's certificate{}",
+                o.section,
+                o.notes.iter().map(|n| format!("; {n}")).collect::<String>()
             ),
             format!(
                 "forward it: {} (labs/11-proxies, step 2)",

@@ -9,6 +9,8 @@
 
 use crate::settings::Proxy;
 
+mod nginx;
+
 /// How a forwarded certificate is written into its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -72,6 +74,8 @@ pub struct Observed {
     /// The address the proxy connects to the back end from (`proxy_bind`, `source`,
     /// `ProxySourceAddress`), if set.
     pub source: Option<String>,
+    /// What the reader noticed on the way (nginx's `proxy_set_header` inheritance).
+    pub notes: Vec<String>,
 }
 
 impl Observed {
@@ -97,7 +101,11 @@ pub fn read(kind: Proxy, text: &str, port: u16) -> Observed {
         section,
         ..Observed::default()
     };
-    for l in lines.iter().filter(|l| scope.contains(&l.block)) {
+    let mut read: Vec<&Line> = lines.iter().filter(|l| scope.contains(&l.block)).collect();
+    if kind == Proxy::Nginx {
+        read = nginx::effective(read, &mut o.notes);
+    }
+    for l in read {
         directive(kind, l, &mut o);
     }
     // The source address may sit in a back-end section the port's part points to.
