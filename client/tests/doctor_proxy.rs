@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use playbook::forwarded::{Format, ProxyArgs};
-use playbook::names;
 use playbook::pki::DevPki;
 use proxy::{Kind, Proxy, free_port};
 use serde_json::Value;
@@ -415,37 +414,19 @@ fn files(kind: Kind) -> (&'static str, &'static str, &'static str) {
 
 /// The intermediate CA and the realm's DN under it, made with `client certs` in `dir`.
 fn make_certificates(dir: &Path) {
-    for args in [
-        &["intermediate"][..],
-        &["issue", "inter-right", "--signed-by", "intermediate-ca"],
-    ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_client"))
-            .arg("certs")
-            .args(args)
-            .env("CERTS_DIR", dir)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "certs {args:?}: {}",
-            common::text(&out)
-        );
-    }
+    common::doctor::certs(
+        dir,
+        &[
+            &["intermediate"],
+            &["issue", "inter-right", "--signed-by", "intermediate-ca"],
+        ],
+    );
 }
 
 /// The role given to the mTLS client's service account, as the bootstrap admin, at `base`.
 async fn give_role(dir: &Path, base: &str) {
-    let mut s = common::settings_for(dir, base, "https://localhost:1");
-    s.admin_as = client::admin::AdminAs::Bootstrap;
-    let api = client::admin::AdminApi::open(&s, None)
-        .await
-        .expect("the bootstrap admin's session");
-    let target = api
-        .resolve(names::MTLS_CLIENT_ID, names::READONLY_ROLE)
-        .await
-        .unwrap();
-    api.assign(&target).await.unwrap();
+    let s = common::settings_for(dir, base, "https://localhost:1");
+    common::doctor::admin_with_role(&s).await;
 }
 
 /// Runs `row`'s broken proxy on `front` in front of `backend`, then `client doctor --json`
@@ -518,41 +499,17 @@ async fn run_row(
 
 /// The row's expectations against doctor's JSON.
 fn check(row: &Row, json: &Value, success: bool) -> Vec<String> {
-    let all: Vec<&Value> = json["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(json["online"].as_array().into_iter().flatten())
-        .collect();
-    let dump = || serde_json::to_string_pretty(&all).unwrap();
-    let mut wrong = Vec::new();
-    let first = all.iter().find(|f| f["ok"] == false);
-    let got = first.and_then(|f| f["check"].as_str());
-    if got != row.cause {
-        return vec![format!(
-            "{}: first ✘ {got:?}, expected {:?}:\n{}",
-            row.name,
-            row.cause,
-            dump()
-        )];
+    let e = common::doctor::Expect {
+        name: row.name,
+        cause: row.cause,
+        fix_word: row.fix_word,
+        also: row.also,
+    };
+    let mut wrong = common::doctor::check(&e, json, success);
+    if !wrong.is_empty() {
+        return wrong;
     }
-    if success != row.cause.is_none() {
-        wrong.push(format!("{}: exit status success={success}", row.name));
-    }
-    if let Some(f) = first {
-        let fix = f["fix"].as_str().unwrap_or_default();
-        if !fix.contains(row.fix_word) {
-            wrong.push(format!(
-                "{}: the fix does not say {:?}: {fix}",
-                row.name, row.fix_word
-            ));
-        }
-    }
-    for c in row.also {
-        if !all.iter().any(|f| f["check"] == *c && f["ok"] == false) {
-            wrong.push(format!("{}: {c} is not ✘:\n{}", row.name, dump()));
-        }
-    }
+    let all = common::doctor::findings(json);
     // Every row behind a proxy reads its configuration and probes a forged header.
     for c in ["proxy-config", "proxy-spoof", "proxy-forwarding"] {
         if !all.iter().any(|f| f["check"] == c) {
