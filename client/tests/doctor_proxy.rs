@@ -248,6 +248,30 @@ const ROWS: &[Row] = &[
         native: true,
     },
     Row {
+        name: "HAProxy forwards certificates it did not verify (no ssl_c_verify check)",
+        kind: Kind::Haproxy,
+        brk: |t| without(&t, "ssl_c_verify"),
+        cert: "client",
+        lookup: HAPROXY,
+        env: &[],
+        cause: Some("proxy-verifies"),
+        fix_word: "!{ ssl_c_verify 0 }",
+        also: &[],
+        native: true,
+    },
+    Row {
+        name: "HAProxy forwards an untrusted CA's certificate it did not verify",
+        kind: Kind::Haproxy,
+        brk: |t| without(&t, "ssl_c_verify"),
+        cert: "rogue-client",
+        lookup: HAPROXY,
+        env: &[],
+        cause: Some("chain"),
+        fix_word: "",
+        also: &["proxy-verifies", "token"],
+        native: true,
+    },
+    Row {
         name: "HAProxy connects from 127.0.0.3, the provider trusts 127.0.0.2",
         kind: Kind::Haproxy,
         brk: shipped,
@@ -597,7 +621,12 @@ async fn doctor_proxy_rows_on_native_keycloak() {
         let (problems, _) = run_row(row, dir.path(), front, backend, false).await;
         if problems.is_empty() {
             causes.extend(row.cause);
-            causes.extend(row.also.iter().filter(|c| **c == "proxy-spoof"));
+            // The proxy's findings that are not the cause but leave a line in the log.
+            causes.extend(
+                row.also
+                    .iter()
+                    .filter(|c| ["proxy-spoof", "proxy-verifies"].contains(*c)),
+            );
         }
         wrong.extend(problems);
     }

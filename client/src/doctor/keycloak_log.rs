@@ -125,6 +125,18 @@ pub const KEYCLOAK_LOG: &[LogLine] = &[
         line: "[X509ClientCertificateAuthenticator:authenticate] Cert '%s' is not trusted by keycloak.",
     },
     LogLine {
+        check: "proxy-verifies",
+        level: "WARN",
+        logger: X509,
+        line: "Invalid certificate %s",
+    },
+    LogLine {
+        check: "proxy-verifies",
+        level: "DEBUG",
+        logger: X509,
+        line: "[X509ClientCertificateAuthenticator:authenticate] Cert '%s' is not trusted by keycloak.",
+    },
+    LogLine {
         check: "proxy-source",
         level: "WARN",
         logger: LOOKUP,

@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 
 use super::{Finding, Loaded, Verdict};
 use crate::settings::{Proxy, Settings};
-use checks::{chain, encoding, header, source, strips};
+use checks::{chain, encoding, header, source, strips, verifies};
 use config::{Encoding, Observed};
 pub use probe::forged_headers;
 use probe::spoof;
@@ -41,6 +41,10 @@ pub const PROXY_CHECKS: &[(&str, &str)] = &[
     (
         "proxy-config",
         "the proxy's configuration is read (--proxy-config)",
+    ),
+    (
+        "proxy-verifies",
+        "the proxy verifies the certificate before it forwards it",
     ),
     (
         "proxy-header",
@@ -326,6 +330,7 @@ fn read_config(
             "proxy-config",
             Ok(format!("{}: {}", path.display(), o.section)),
         ),
+        finding("proxy-verifies", verifies(kind, &o)),
         finding("proxy-header", header(kind, &reads, &o)),
         finding("proxy-encoding", encoding(kind, &reads, &o)),
         finding("proxy-chain", chain(kind, &reads, &o, chain_len)),

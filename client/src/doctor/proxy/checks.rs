@@ -250,6 +250,38 @@ pub(super) fn strips(kind: Proxy, r: &Reads, o: &Observed) -> Verdict {
     ))
 }
 
+/// Whether the proxy verifies what it forwards.
+pub(super) fn verifies(kind: Proxy, o: &Observed) -> Verdict {
+    let Some(why) = &o.unverified else {
+        return Ok(match &o.asks {
+            Some(asks) => {
+                format!("{asks}, and a certificate that does not verify is not forwarded")
+            }
+            None => "not checked: the proxy asks for no certificate".into(),
+        });
+    };
+    let fix = match kind {
+        Proxy::Nginx => {
+            "`ssl_verify_client optional;` (it verifies against ssl_client_certificate), or answer 401 when $ssl_client_verify is not SUCCESS"
+        }
+        Proxy::Haproxy => {
+            "answer 401 when the verification failed: `http-request return status 401 … if { ssl_c_used } !{ ssl_c_verify 0 }` (proxy/haproxy/haproxy.cfg.in)"
+        }
+        Proxy::Apache => {
+            "`RewriteCond %{SSL:SSL_CLIENT_VERIFY} !^(SUCCESS|NONE)$` then `RewriteRule ^ - [R=401,L]`, and set the header only with `expr=%{SSL:SSL_CLIENT_VERIFY} == 'SUCCESS'` (proxy/apache/httpd.conf.in)"
+        }
+        Proxy::Caddy | Proxy::None => {
+            "client_auth `mode verify_if_given` with `trusted_ca_cert_file` (proxy/caddy/Caddyfile.in)"
+        }
+    };
+    Err((
+        format!(
+            "{why}; the provider verifies it again (Keycloak: \"Cert … is not trusted by keycloak\"), but a back end that trusts the header alone takes any certificate"
+        ),
+        format!("verify at the proxy: {fix}"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

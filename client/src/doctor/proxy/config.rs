@@ -10,6 +10,7 @@
 use crate::settings::Proxy;
 
 mod nginx;
+mod verify;
 
 /// How a forwarded certificate is written into its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -76,6 +77,8 @@ pub struct Observed {
     pub source: Option<String>,
     /// What the reader noticed on the way (nginx's `proxy_set_header` inheritance).
     pub notes: Vec<String>,
+    /// Why the proxy forwards a certificate it did not verify, if it does.
+    pub unverified: Option<String>,
 }
 
 impl Observed {
@@ -105,9 +108,10 @@ pub fn read(kind: Proxy, text: &str, port: u16) -> Observed {
     if kind == Proxy::Nginx {
         read = nginx::effective(read, &mut o.notes);
     }
-    for l in read {
+    for l in &read {
         directive(kind, l, &mut o);
     }
+    o.unverified = verify::unverified(kind, &read, o.asks.as_deref());
     // The source address may sit in a back-end section the port's part points to.
     if o.source.is_none() {
         o.source = lines.iter().find_map(|l| source(kind, &l.words));
