@@ -217,9 +217,10 @@ pub enum Command {
     /// FILE the proxy's configuration is read for the part serving the issuer's port and
     /// compared with the provider's lookup (Keycloak's spi-x509cert-lookup--provider and its
     /// options: --x509-lookup, --ssl-client-cert, --ssl-cert-chain, --ssl-cert-chain-prefix,
-    /// --proxy-trusted-addresses; by default the pairing of KIND's driver): the header's name,
-    /// its encoding, the chain, the address the proxy connects from, and whether a client's
-    /// own header is removed; a probe sends the token request without a certificate but with
+    /// --proxy-trusted-addresses; by default the pairing of KIND's driver): whether it
+    /// verifies what it forwards, the header's name, its encoding, the chain, the address the
+    /// proxy connects from, and whether a client's own header is removed (--offline: only
+    /// this reading); a probe sends the token request without a certificate but with
     /// the header forged from this certificate (a token: ✘ spoofable); and a refusal the
     /// realm does not explain is put on the forwarding.
     ///

@@ -10,6 +10,7 @@
 use crate::settings::Proxy;
 
 mod nginx;
+mod values;
 mod verify;
 
 /// How a forwarded certificate is written into its header.
@@ -440,53 +441,6 @@ fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
-/// What a value forwards: its encoding and whether it is (part of) the chain.
-fn certificate_value(value: &str) -> Option<(Encoding, Option<usize>)> {
-    let v = value.trim();
-    if v.contains("ssl_c_der") || v.contains("ssl_c_chain_der") {
-        let chain = v.contains("ssl_c_chain_der").then_some(0);
-        let encoding = if v.contains(",base64") {
-            Encoding::Base64Der
-        } else if v.contains(",hex") {
-            Encoding::Hex
-        } else {
-            Encoding::RawDer
-        };
-        return Some((encoding, chain));
-    }
-    if v.contains("$ssl_client_escaped_cert") {
-        return Some((Encoding::UrlEncodedPem, None));
-    }
-    if v.contains("$ssl_client_cert") || v.contains("$ssl_client_raw_cert") {
-        return Some((Encoding::Pem, None));
-    }
-    if let Some(at) = v.find("SSL_CLIENT_CERT_CHAIN_") {
-        let digits: String = v[at + "SSL_CLIENT_CERT_CHAIN_".len()..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        return Some((Encoding::Pem, Some(digits.parse().unwrap_or(0))));
-    }
-    if v.contains("SSL_CLIENT_CERT") {
-        return Some((Encoding::Pem, None));
-    }
-    if v.contains("certificate_der_base64") {
-        let rfc = v.starts_with(':') && v.ends_with(':');
-        return Some((
-            if rfc {
-                Encoding::Rfc9440
-            } else {
-                Encoding::Base64Der
-            },
-            None,
-        ));
-    }
-    if v.contains("certificate_pem") {
-        return Some((Encoding::Pem, None));
-    }
-    None
-}
-
 fn source(kind: Proxy, w: &[String]) -> Option<String> {
     match kind {
         Proxy::Nginx => (w[0] == "proxy_bind").then(|| w.get(1).cloned()).flatten(),
@@ -506,7 +460,7 @@ fn directive(kind: Proxy, l: &Line, o: &mut Observed) {
     let w = &l.words;
     let mut set = |header: &str, value: &str, conditional: bool| {
         let header = lower(header);
-        match certificate_value(value) {
+        match values::certificate_value(value) {
             Some((encoding, chain)) => o.forwards.push(Forward {
                 header,
                 value: value.to_owned(),
