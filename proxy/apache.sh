@@ -17,6 +17,7 @@
 #
 # Settings from the environment (defaults: scripts/env.sh's front ports):
 #   APACHE_DIR            where the rendered config, pid, logs go (target/proxy-apache)
+#   APACHE_TEMPLATE       the configuration template (proxy/apache/httpd.conf.in; client/tests/doctor_proxy.rs: a broken copy)
 #   CERTS_DIR             the dev PKI (certs/)
 #   PROXY_PROVIDER_PORT   httpd's port for the provider (PROVIDER_PORT, 9443)
 #   PROXY_API_PORT        httpd's port for the API (RESOURCE_SERVER_PORT, 8443)
@@ -40,7 +41,7 @@ source "${ROOT}/scripts/lib.sh"
 # shellcheck source=proxy/lib.sh
 source "${SCRIPT_DIR}/lib.sh"
 
-TEMPLATE="${SCRIPT_DIR}/apache/httpd.conf.in"
+TEMPLATE="${APACHE_TEMPLATE:-${SCRIPT_DIR}/apache/httpd.conf.in}"
 APACHE_DIR="${APACHE_DIR:-${ROOT}/target/proxy-apache}"
 
 usage() {

@@ -18,6 +18,7 @@
 #
 # Settings from the environment (defaults: scripts/env.sh's front ports):
 #   CADDY_DIR             where the rendered config, pid, logs go (target/proxy-caddy)
+#   CADDY_TEMPLATE        the configuration template (proxy/caddy/Caddyfile.in; client/tests/doctor_proxy.rs: a broken copy)
 #   CERTS_DIR             the dev PKI (certs/)
 #   PROXY_PROVIDER_PORT   Caddy's port for the provider (PROVIDER_PORT, 9443)
 #   PROXY_API_PORT        Caddy's port for the API (RESOURCE_SERVER_PORT, 8443)
@@ -41,7 +42,7 @@ source "${ROOT}/scripts/lib.sh"
 # shellcheck source=proxy/lib.sh
 source "${SCRIPT_DIR}/lib.sh"
 
-TEMPLATE="${SCRIPT_DIR}/caddy/Caddyfile.in"
+TEMPLATE="${CADDY_TEMPLATE:-${SCRIPT_DIR}/caddy/Caddyfile.in}"
 CADDY_DIR="${CADDY_DIR:-${ROOT}/target/proxy-caddy}"
 # The address Caddy's back-end connections come from (it cannot choose one).
 PROXY_SOURCE=127.0.0.1

@@ -16,6 +16,7 @@
 #
 # Settings from the environment (defaults: scripts/env.sh's front ports):
 #   NGINX_DIR             where the rendered config, pid, logs go (target/proxy-nginx)
+#   NGINX_TEMPLATE        the configuration template (proxy/nginx/nginx.conf.in; client/tests/doctor_proxy.rs: a broken copy)
 #   CERTS_DIR             the dev PKI (certs/)
 #   PROXY_PROVIDER_PORT   nginx's port for the provider (PROVIDER_PORT, 9443)
 #   PROXY_API_PORT        nginx's port for the API (RESOURCE_SERVER_PORT, 8443)
@@ -39,7 +40,7 @@ source "${ROOT}/scripts/env.sh"
 # shellcheck source=scripts/lib.sh
 source "${ROOT}/scripts/lib.sh"
 
-TEMPLATE="${SCRIPT_DIR}/nginx/nginx.conf.in"
+TEMPLATE="${NGINX_TEMPLATE:-${SCRIPT_DIR}/nginx/nginx.conf.in}"
 NGINX_DIR="${NGINX_DIR:-${ROOT}/target/proxy-nginx}"
 PROXY_PROVIDER_PORT="${PROXY_PROVIDER_PORT:-${PROVIDER_PORT}}"
 PROXY_API_PORT="${PROXY_API_PORT:-${RESOURCE_SERVER_PORT}}"

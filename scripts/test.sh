@@ -27,7 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # realm_corpus: the realm corpus imported by native Keycloak, re-recorded and compared with
 # its golden answers (drift fails).
 # production (oauth2-provider): two Keycloak nodes on PostgreSQL behind nginx (production.sh).
-NATIVE_SUITE=(cargo test --workspace --test keycloak_native --test keycloak_native_proxy --test keycloak_native_shapes --test labs_keycloak_native --test identity_keycloak_native --test revocation_keycloak_native --test start_sh --test realm_corpus --test doctor --test production --locked -- --ignored --skip keycloak_container)
+NATIVE_SUITE=(cargo test --workspace --test keycloak_native --test keycloak_native_proxy --test keycloak_native_shapes --test labs_keycloak_native --test identity_keycloak_native --test revocation_keycloak_native --test start_sh --test realm_corpus --test doctor --test doctor_proxy --test production --locked -- --ignored --skip keycloak_container)
 
 scripts=(start.sh scripts/*.sh scripts/*.env oauth2-provider/*.sh proxy/*.sh .ci/run labs/*/solution/*.sh)
 if command -v shellcheck >/dev/null 2>&1; then

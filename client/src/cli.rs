@@ -212,6 +212,18 @@ pub enum Command {
     /// attribute, the service account, the role oauth2-playbook-readonly on it, the roles
     /// scope; then a token request, its cnf.x5t#S256 and its roles.
     ///
+    /// Behind a proxy (--proxy nginx|haproxy|apache|caddy, --issuer the proxy's URL): the
+    /// CertificateRequest is the proxy's (the fix names its directive); with --proxy-config
+    /// FILE the proxy's configuration is read for the part serving the issuer's port and
+    /// compared with the provider's lookup (Keycloak's spi-x509cert-lookup--provider and its
+    /// options: --x509-lookup, --ssl-client-cert, --ssl-cert-chain, --ssl-cert-chain-prefix,
+    /// --proxy-trusted-addresses; by default the pairing of KIND's driver): whether it
+    /// verifies what it forwards, the header's name, its encoding, the chain, the address the
+    /// proxy connects from, and whether a client's own header is removed (--offline: only
+    /// this reading); a probe sends the token request without a certificate but with
+    /// the header forged from this certificate (a token: ✘ spoofable); and a refusal the
+    /// realm does not explain is put on the forwarding.
+    ///
     /// --json for scripts. Exits non-zero on any ✘.
     ///
     /// Examples:
@@ -220,6 +232,8 @@ pub enum Command {
     ///   P12_PASSWORD=… client doctor --p12 me.p12      a PKCS#12 file instead of PEM
     ///   client doctor --offline --json                  the files only, as JSON
     ///   client doctor --offline --crl certs/ca.crl.pem  is it revoked (as resource-server --crl sees it)?
+    ///   client --proxy haproxy doctor --proxy-config target/proxy-haproxy/haproxy.cfg
+    ///                                                   behind ./start.sh --proxy haproxy
     #[command(verbatim_doc_comment)]
     Doctor(DoctorArgs),
     /// An experiment: a bounded load against the token endpoint or an API route, printing
@@ -289,6 +303,9 @@ pub struct DoctorArgs {
     /// applies to its issuer, if a list is not signed by that issuer or past its nextUpdate.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub crl: Vec<PathBuf>,
+    /// Behind --proxy KIND: the proxy's configuration and the provider's lookup.
+    #[command(flatten)]
+    pub behind: crate::doctor::proxy::ProxyDoctorArgs,
 }
 
 #[derive(Debug, Args)]

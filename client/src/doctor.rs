@@ -25,6 +25,7 @@ use serde::Serialize;
 
 pub mod keycloak_log;
 pub mod online;
+pub mod proxy;
 mod revocation;
 
 pub use keycloak_log::{KEYCLOAK_LOG, LogLine};
@@ -133,6 +134,20 @@ impl Finding {
             },
         }
     }
+}
+
+/// A finding of `check`, titled from `table` (`(id, title)` rows: the online and the proxy's
+/// checks).
+pub(crate) fn titled(
+    table: &[(&'static str, &'static str)],
+    check: &'static str,
+    verdict: Verdict,
+) -> Finding {
+    let title = table
+        .iter()
+        .find(|(id, _)| *id == check)
+        .map_or(check, |(_, t)| *t);
+    Finding::new(check, title, verdict)
 }
 
 /// A check's verdict: `Ok(what was found)` or `Err((what was found, the fix))`.

@@ -569,35 +569,13 @@ const MAKE_CERTIFICATES: &[&[&str]] = &[
 ];
 
 fn make_certificates(dir: &Path) {
-    for args in MAKE_CERTIFICATES {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_client"))
-            .arg("certs")
-            .args(*args)
-            .env("CERTS_DIR", dir)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "certs {args:?}: {}",
-            common::text(&out)
-        );
-    }
+    common::doctor::certs(dir, MAKE_CERTIFICATES);
 }
 
 /// The clients the rows need, made as the bootstrap admin, and the role given to the mTLS
 /// client's service account. Returns each row's clientId.
 async fn make_clients(s: &client::Settings) -> Vec<String> {
-    let mut admin = s.clone();
-    admin.admin_as = client::admin::AdminAs::Bootstrap;
-    let api = client::admin::AdminApi::open(&admin, None)
-        .await
-        .expect("the bootstrap admin's session");
-    let target = api
-        .resolve(names::MTLS_CLIENT_ID, names::READONLY_ROLE)
-        .await
-        .unwrap();
-    api.assign(&target).await.unwrap();
+    let api = common::doctor::admin_with_role(s).await;
     let mut ids = Vec::new();
     for (i, row) in ONLINE_ROWS.iter().enumerate() {
         let id = match &row.client {
@@ -664,44 +642,17 @@ async fn run_online_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, Vec<
                 continue;
             }
         };
-        let all: Vec<&Value> = json["findings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(json["online"].as_array().into_iter().flatten())
-            .collect();
-        let failed = |check: &str| all.iter().any(|f| f["check"] == check && f["ok"] == false);
-        let first = all.iter().find(|f| f["ok"] == false);
-        let got = first.and_then(|f| f["check"].as_str());
-        if got != row.cause {
-            wrong.push(format!(
-                "{}: first ✘ {got:?}, expected {:?}:\n{}",
-                row.name,
-                row.cause,
-                serde_json::to_string_pretty(&all).unwrap()
-            ));
-            continue;
+        let e = common::doctor::Expect {
+            name: row.name,
+            cause: row.cause,
+            fix_word: row.fix_word,
+            also: row.also,
+        };
+        let problems = common::doctor::check(&e, &json, out.status.success());
+        if problems.is_empty() {
+            causes.extend(row.cause);
         }
-        if out.status.success() != row.cause.is_none() {
-            wrong.push(format!("{}: exit status {}", row.name, out.status));
-        }
-        if let Some(f) = first {
-            let fix = f["fix"].as_str().unwrap_or_default();
-            if !fix.contains(row.fix_word) {
-                wrong.push(format!(
-                    "{}: the fix does not say {:?}: {fix}",
-                    row.name, row.fix_word
-                ));
-            }
-        }
-        for check in row.also {
-            if !failed(check) {
-                wrong.push(format!("{}: {check} is not ✘", row.name));
-            }
-        }
-        if let Some(cause) = row.cause {
-            causes.push(cause);
-        }
+        wrong.extend(problems);
     }
     (wrong, causes)
 }
@@ -761,16 +712,7 @@ async fn doctor_rows_on_native_keycloak() {
         wrong.push(format!("the narration names no log line: {text}"));
     }
     let log = keycloak.log_tail(1_000_000);
-    for cause in causes {
-        for line in client::doctor::keycloak_log::lines_for(cause) {
-            if !line.found_in(&log) {
-                wrong.push(format!(
-                    "{cause}: Keycloak's log has no line {:?}",
-                    line.line
-                ));
-            }
-        }
-    }
+    wrong.extend(client::doctor::keycloak_log::missing_in(&log, causes));
     let tail = keycloak.log_tail(80);
     drop(keycloak);
     assert!(

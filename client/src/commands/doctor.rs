@@ -30,14 +30,29 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
         inputs.ca.display()
     ));
     let loaded = Loaded::read(&inputs);
-    let offline = doctor::offline(&loaded);
+    let mut offline = doctor::offline(&loaded);
+    doctor::proxy::refine_refusals(s.proxy, &mut offline);
     print(out, &offline);
+    let proxy;
     let online = if args.offline {
-        Vec::new()
+        let (findings, summary) = doctor::proxy::offline(s, &args.behind, &loaded);
+        if !findings.is_empty() {
+            out.heading(&format!(
+                "the proxy's configuration ({})",
+                doctor::proxy::proxy_name(s.proxy)
+            ));
+            print(out, &findings);
+        }
+        proxy = summary;
+        findings
     } else {
         out.heading(&format!(
-            "online: {} (client {}, the realm read as {})",
+            "online: {}{} (client {}, the realm read as {})",
             s.issuer,
+            match s.proxy {
+                crate::settings::Proxy::None => String::new(),
+                kind => format!(", through {}", doctor::proxy::proxy_name(kind)),
+            },
             s.client_id.as_str(),
             match s.admin_as {
                 crate::settings::AdminAs::Provisioner => "provisioner",
@@ -46,6 +61,8 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
         ));
         let recorder = playbook::https::Recorder::new();
         let findings = doctor::online::diagnose(s, &loaded, &recorder).await;
+        let (findings, summary) = doctor::proxy::diagnose(s, &args.behind, &loaded, findings).await;
+        proxy = summary;
         print(out, &findings);
         findings
     };
@@ -62,6 +79,7 @@ pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
         "p12": inputs.pkcs12.as_ref().map(|(p, _)| p),
         "issuer": (!args.offline).then(|| s.issuer.as_str()),
         "healthy": healthy, "findings": offline, "online": online,
+        "proxy": proxy,
     }));
     healthy
 }

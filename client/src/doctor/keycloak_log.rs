@@ -90,7 +90,74 @@ pub const KEYCLOAK_LOG: &[LogLine] = &[
         logger: EVENTS,
         line: r#"type="CLIENT_LOGIN_ERROR", … error="client_not_found""#,
     },
+    // doctorproxy: behind a proxy, what the x509 lookup (here `haproxy`; the header
+    // lookups share `AbstractClientCertificateFromHttpHeadersLookup`'s logger) and the
+    // authenticator log; found in a native Keycloak's log by
+    // `doctor_proxy_rows_on_native_keycloak` (`client/tests/doctor_proxy.rs`).
+    LogLine {
+        check: "proxy-header",
+        level: "WARN",
+        logger: LOOKUP,
+        line: r#"HTTP header "%s" is empty"#,
+    },
+    LogLine {
+        check: "proxy-header",
+        level: "DEBUG",
+        logger: X509,
+        line: "[X509ClientCertificateAuthenticator:authenticate] x509 client certificate is not available for mutual SSL.",
+    },
+    LogLine {
+        check: "proxy-encoding",
+        level: "ERROR",
+        logger: X509,
+        line: "[X509ClientCertificateAuthenticator:authenticate] Exception: %s",
+    },
+    LogLine {
+        check: "proxy-chain",
+        level: "WARN",
+        logger: X509,
+        line: "Invalid certificate %s",
+    },
+    LogLine {
+        check: "proxy-chain",
+        level: "DEBUG",
+        logger: X509,
+        line: "[X509ClientCertificateAuthenticator:authenticate] Cert '%s' is not trusted by keycloak.",
+    },
+    LogLine {
+        check: "proxy-verifies",
+        level: "WARN",
+        logger: X509,
+        line: "Invalid certificate %s",
+    },
+    LogLine {
+        check: "proxy-verifies",
+        level: "DEBUG",
+        logger: X509,
+        line: "[X509ClientCertificateAuthenticator:authenticate] Cert '%s' is not trusted by keycloak.",
+    },
+    LogLine {
+        check: "proxy-source",
+        level: "WARN",
+        logger: LOOKUP,
+        line: r#"HTTP header "%s" is not trusted"#,
+    },
+    LogLine {
+        check: "proxy-spoof",
+        level: "DEBUG",
+        logger: LOOKUP,
+        line: r#"Found a valid x.509 certificate in "%s" HTTP header"#,
+    },
+    LogLine {
+        check: "proxy-forwarding",
+        level: "DEBUG",
+        logger: X509,
+        line: "[X509ClientCertificateAuthenticator:authenticate] x509 client certificate is not available for mutual SSL.",
+    },
 ];
+
+/// The header lookups' logger (doctorproxy).
+const LOOKUP: &str = "org.keycloak.services.x509.AbstractClientCertificateFromHttpHeadersLookup";
 
 /// The lines Keycloak logs for `check`'s cause.
 pub fn lines_for(check: &str) -> Vec<LogLine> {
@@ -98,6 +165,17 @@ pub fn lines_for(check: &str) -> Vec<LogLine> {
         .iter()
         .filter(|l| l.check == check)
         .copied()
+        .collect()
+}
+
+/// For each of `checks`, the lines Keycloak logs for it that `log` does not hold, named (the
+/// native tests' check of this table against a real log).
+pub fn missing_in<'a>(log: &str, checks: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    checks
+        .into_iter()
+        .flat_map(lines_for)
+        .filter(|line| !line.found_in(log))
+        .map(|line| format!("{}: Keycloak's log has no line {:?}", line.check, line.line))
         .collect()
 }
 
@@ -153,6 +231,7 @@ mod tests {
                     .iter()
                     .map(|(id, _)| *id),
             )
+            .chain(crate::doctor::proxy::PROXY_CHECKS.iter().map(|(id, _)| *id))
             .collect();
         for l in KEYCLOAK_LOG {
             assert!(ids.contains(&l.check), "{l:?}");

@@ -83,12 +83,7 @@ pub const ONLINE_CHECKS: &[(&str, &str)] = &[
 ];
 
 fn finding(check: &'static str, verdict: Verdict) -> Finding {
-    let title = ONLINE_CHECKS
-        .iter()
-        .find(|(id, _)| *id == check)
-        .map(|(_, t)| *t)
-        .unwrap_or(check);
-    Finding::new(check, title, verdict)
+    super::titled(ONLINE_CHECKS, check, verdict)
 }
 
 /// Runs the online checks against `s.issuer` with the certificate in `loaded`; the TLS

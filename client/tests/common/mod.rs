@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod compare;
+pub mod doctor;
 pub mod labs;
 pub mod pages;
 
