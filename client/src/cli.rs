@@ -212,6 +212,16 @@ pub enum Command {
     /// attribute, the service account, the role oauth2-playbook-readonly on it, the roles
     /// scope; then a token request, its cnf.x5t#S256 and its roles.
     ///
+    /// Another method (--auth secret|private-key-jwt, --bind dpop|none) is diagnosed on its
+    /// own failure modes: the pair (Keycloak cannot give --auth tls --bind dpop: the doctor
+    /// measures what it gives instead), for private_key_jwt the key (--jwt-key) and its
+    /// certificate (--jwt-cert), your own assertion (--assertion), clientAuthenticatorType
+    /// client-jwt, the registered key and token.endpoint.auth.signing.alg; for DPoP the
+    /// client's dpop.bound.access.tokens; then the token request (Keycloak's refusal named:
+    /// audience, lifetime, replayed jti, algorithm, key), the token's binding (cnf.jkt equal to
+    /// the proof key's thumbprint; an unbound token is named with what a thief gets) and a
+    /// call to the API (/api/whoami) with a fresh proof.
+    ///
     /// --json for scripts. Exits non-zero on any ✘.
     ///
     /// Examples:
@@ -220,6 +230,9 @@ pub enum Command {
     ///   P12_PASSWORD=… client doctor --p12 me.p12      a PKCS#12 file instead of PEM
     ///   client doctor --offline --json                  the files only, as JSON
     ///   client doctor --offline --crl certs/ca.crl.pem  is it revoked (as resource-server --crl sees it)?
+    ///   client doctor --auth private-key-jwt            the private_key_jwt client, its key and realm
+    ///   client doctor --auth private-key-jwt --assertion my.jwt   your own assertion
+    ///   client doctor --auth secret --bind dpop         the DPoP client: binding, cnf.jkt, a call
     #[command(verbatim_doc_comment)]
     Doctor(DoctorArgs),
     /// An experiment: a bounded load against the token endpoint or an API route, printing
@@ -289,6 +302,18 @@ pub struct DoctorArgs {
     /// applies to its issuer, if a list is not signed by that issuer or past its nextUpdate.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub crl: Vec<PathBuf>,
+    // The method to diagnose: `--auth tls --bind mtls` (the default) is the certificate
+    // above; any other pair is diagnosed by `doctor::methods`.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// With --auth private-key-jwt: the certificate of --jwt-key, the one the realm registers
+    /// as jwt.credential.certificate. Default: CERTS_DIR/client-jwt.pem.
+    #[arg(long, env = "JWT_CERT", value_name = "FILE")]
+    pub jwt_cert: Option<PathBuf>,
+    /// With --auth private-key-jwt: an assertion your own code made (a file, or `-` for
+    /// stdin), checked offline and sent instead of one the doctor makes (it is then used up).
+    #[arg(long, value_name = "FILE")]
+    pub assertion: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +384,12 @@ impl AuthArgs {
         } else {
             self.auth
         }
+    }
+
+    /// The pair asked for, unchecked (`client doctor` diagnoses a pair Keycloak cannot give).
+    pub fn requested(&self) -> (AuthMethod, Bind) {
+        let method = self.method();
+        (method, self.bind.unwrap_or(Bind::default_for(method)))
     }
 
     /// The binding asked for (or the method's own), refused with the reason when the

@@ -8,6 +8,8 @@
 //! also finds, for each row's cause, the line the doctor says Keycloak logs.
 
 mod common;
+#[path = "doctor/methods.rs"]
+mod methods;
 
 use std::path::Path;
 
@@ -760,8 +762,14 @@ async fn doctor_rows_on_native_keycloak() {
     if !text.contains("Keycloak logs (DEBUG") {
         wrong.push(format!("the narration names no log line: {text}"));
     }
+    // The methods' rows (doctor/methods.rs) on the same Keycloak, with a resource server.
+    let resource_server = common::spawn_resource_server(&pki, &keycloak.issuer()).await;
+    let s = common::settings_for(dir.path(), &keycloak.base_url, &resource_server.url);
+    let (method_wrong, method_causes) = methods::run_method_rows(dir.path(), &s).await;
+    resource_server.stop().await.unwrap();
+    wrong.extend(method_wrong);
     let log = keycloak.log_tail(1_000_000);
-    for cause in causes {
+    for cause in causes.into_iter().chain(method_causes) {
         for line in client::doctor::keycloak_log::lines_for(cause) {
             if !line.found_in(&log) {
                 wrong.push(format!(

@@ -151,6 +151,7 @@ mod tests {
             .chain(
                 crate::doctor::online::ONLINE_CHECKS
                     .iter()
+                    .chain(crate::doctor::methods::METHOD_CHECKS)
                     .map(|(id, _)| *id),
             )
             .collect();

@@ -1,0 +1,465 @@
+//! `client doctor --auth … --bind …` against broken setups of the other methods, as data
+//! ([`METHOD_ROWS`]): each row makes its client through the admin API (as the bootstrap
+//! admin), runs `client doctor --json` with its flags, and names the check that must be its
+//! first ✘ (`None`: healthy) with a word of its fix, the check Keycloak's refusal of the token
+//! request must be named as, and the findings that must say a word (a warning, a measure).
+//! Run on the embedded provider here and on native Keycloak 26.7.5 in
+//! `doctor_rows_on_native_keycloak` (one Keycloak start for both tables).
+
+use std::path::Path;
+
+use base64::Engine as _;
+use playbook::names;
+use playbook::rfc7523::AssertionKey;
+use serde_json::{Value, json};
+
+use super::common;
+
+/// The client a row asks about, made for it (`role`: the realm role mapped to its service
+/// account).
+enum Made {
+    /// A `client-jwt` client registering the certificate `CERTS_DIR/<cert>.pem`.
+    Jwt {
+        cert: &'static str,
+        change: fn(&mut Value),
+        role: bool,
+    },
+    /// A `client-secret` client with the secret [`SECRET`].
+    Secret { change: fn(&mut Value), role: bool },
+    /// The shipped mTLS client (no client made).
+    Mtls,
+}
+
+/// An assertion made by "the person's own code": (client id, issuer, key, now) → JWS.
+type MakeAssertion = fn(&str, &str, &AssertionKey, u64) -> String;
+
+pub struct MethodRow {
+    name: &'static str,
+    args: &'static [&'static str],
+    client: Made,
+    /// The private_key_jwt key and certificate (file stems in CERTS_DIR); "" for none.
+    key: &'static str,
+    cert: &'static str,
+    assertion: Option<MakeAssertion>,
+    /// Run the doctor once before with the same assertion (it is then used up).
+    replayed: bool,
+    cause: Option<&'static str>,
+    fix_word: &'static str,
+    /// The check the token request's refusal must be named as (an online ✘).
+    refused: Option<&'static str>,
+    /// (check, word): that finding's detail or warning says the word.
+    says: &'static [(&'static str, &'static str)],
+}
+
+const SECRET: &str = "doctor-row-secret-change-me";
+
+fn keep(_: &mut Value) {}
+fn dpop_on(c: &mut Value) {
+    c["attributes"]["dpop.bound.access.tokens"] = json!("true");
+}
+
+fn claims(client: &str, aud: &str, exp: u64, iat: Option<u64>) -> Value {
+    let mut c = json!({"iss": client, "sub": client, "aud": aud, "exp": exp,
+        "jti": playbook::rfc7523::random_id()});
+    if let Some(iat) = iat {
+        c["iat"] = json!(iat);
+    }
+    c
+}
+
+fn signed(key: &AssertionKey, claims: &Value) -> String {
+    key.sign(&json!({"alg": key.alg(), "typ": "JWT"}), claims)
+}
+
+const JWT: &[&str] = &["--auth", "private-key-jwt"];
+const JWT_DPOP: &[&str] = &["--auth", "private-key-jwt", "--bind", "dpop"];
+
+/// A healthy private_key_jwt row's fields, changed per row.
+const fn jwt_row(name: &'static str, client: Made) -> MethodRow {
+    MethodRow {
+        name,
+        args: JWT,
+        client,
+        key: "jwt-a",
+        cert: "jwt-a",
+        assertion: None,
+        replayed: false,
+        cause: None,
+        fix_word: "",
+        refused: None,
+        says: &[],
+    }
+}
+
+const fn jwt_client(change: fn(&mut Value)) -> Made {
+    Made::Jwt {
+        cert: "jwt-a",
+        change,
+        role: true,
+    }
+}
+
+pub const METHOD_ROWS: &[MethodRow] = &[
+    MethodRow {
+        says: &[("bearer-token", "gets in"), ("jwt-replay-refused", "reuse")],
+        ..jwt_row("healthy: private_key_jwt, a bearer token", jwt_client(keep))
+    },
+    MethodRow {
+        args: JWT_DPOP,
+        says: &[("dpop-token", "thumbprint"), ("api-call", "200")],
+        ..jwt_row(
+            "healthy: private_key_jwt + DPoP, required",
+            jwt_client(dpop_on),
+        )
+    },
+    MethodRow {
+        args: JWT_DPOP,
+        says: &[("dpop-token", "measured: without a proof")],
+        ..jwt_row(
+            "private_key_jwt + DPoP, the client not requiring it",
+            jwt_client(keep),
+        )
+    },
+    MethodRow {
+        cause: Some("jwt-registered-key"),
+        fix_word: "jwt.credential.certificate",
+        refused: Some("jwt-signature"),
+        ..jwt_row(
+            "the realm registers another key",
+            Made::Jwt {
+                cert: "jwt-b",
+                change: keep,
+                role: true,
+            },
+        )
+    },
+    MethodRow {
+        cause: Some("jwt-signing-alg"),
+        fix_word: "token.endpoint.auth.signing.alg",
+        refused: Some("jwt-alg"),
+        ..jwt_row(
+            "the client allows only ES256, the key is RSA",
+            jwt_client(|c| c["attributes"]["token.endpoint.auth.signing.alg"] = json!("ES256")),
+        )
+    },
+    MethodRow {
+        cause: Some("jwt-authenticator"),
+        fix_word: "client-jwt",
+        refused: Some("token"),
+        ..jwt_row(
+            "the client authenticates with a secret",
+            Made::Secret {
+                change: keep,
+                role: true,
+            },
+        )
+    },
+    MethodRow {
+        key: "jwt-a-cert-as-key",
+        cause: Some("jwt-key"),
+        fix_word: "PKCS#8",
+        ..jwt_row("--jwt-key is not a private key", jwt_client(keep))
+    },
+    MethodRow {
+        cert: "jwt-b",
+        cause: Some("jwt-key-matches"),
+        fix_word: "certificate made with this key",
+        ..jwt_row("--jwt-cert holds another key", jwt_client(keep))
+    },
+    MethodRow {
+        assertion: Some(|c, _, k, now| {
+            signed(
+                k,
+                &claims(c, "https://elsewhere.example/", now + 30, Some(now)),
+            )
+        }),
+        cause: Some("jwt-audience"),
+        fix_word: "set aud to the issuer",
+        refused: Some("jwt-audience"),
+        ..jwt_row("an assertion for another audience", jwt_client(keep))
+    },
+    MethodRow {
+        assertion: Some(|c, iss, k, now| signed(k, &claims(c, iss, now - 30, Some(now - 90)))),
+        cause: Some("jwt-lifetime"),
+        fix_word: "new assertion for each token request",
+        refused: Some("jwt-lifetime"),
+        ..jwt_row("an expired assertion", jwt_client(keep))
+    },
+    MethodRow {
+        assertion: Some(|c, iss, k, now| signed(k, &claims(c, iss, now + 300, None))),
+        cause: Some("jwt-lifetime"),
+        fix_word: "iat",
+        refused: Some("jwt-lifetime"),
+        ..jwt_row("no iat, exp five minutes ahead", jwt_client(keep))
+    },
+    MethodRow {
+        assertion: Some(|c, iss, k, now| signed(k, &claims(c, iss, now + 50, Some(now)))),
+        replayed: true,
+        cause: Some("jwt-replay"),
+        fix_word: "new jti",
+        refused: Some("jwt-replay"),
+        ..jwt_row(
+            "an assertion used before (its jti replayed)",
+            jwt_client(keep),
+        )
+    },
+    MethodRow {
+        name: "a client requiring DPoP, asked without a proof",
+        args: &["--auth", "secret"],
+        client: Made::Secret {
+            change: dpop_on,
+            role: true,
+        },
+        cause: Some("dpop-required"),
+        fix_word: "--bind dpop",
+        refused: Some("dpop-required"),
+        ..jwt_row("", Made::Mtls)
+    },
+    MethodRow {
+        name: "healthy: client secret, a bearer token",
+        args: &["--auth", "secret"],
+        client: Made::Secret {
+            change: keep,
+            role: true,
+        },
+        says: &[("bearer-token", "thief")],
+        ..jwt_row("", Made::Mtls)
+    },
+    MethodRow {
+        name: "healthy: client secret + DPoP, required",
+        args: &["--auth", "secret", "--bind", "dpop"],
+        client: Made::Secret {
+            change: dpop_on,
+            role: true,
+        },
+        says: &[("dpop-token", "cnf.jkt"), ("api-call", "200")],
+        ..jwt_row("", Made::Mtls)
+    },
+    MethodRow {
+        name: "--auth tls --bind dpop: Keycloak binds to the certificate only (measured)",
+        args: &["--auth", "tls", "--bind", "dpop"],
+        client: Made::Mtls,
+        cause: Some("method-pair"),
+        fix_word: "--auth secret --bind dpop",
+        says: &[("dpop-token", "x5t#S256")],
+        ..jwt_row("", Made::Mtls)
+    },
+    MethodRow {
+        name: "--auth private-key-jwt --bind mtls",
+        args: &["--auth", "private-key-jwt", "--bind", "mtls"],
+        cause: Some("method-pair"),
+        fix_word: "--bind dpop",
+        ..jwt_row("", jwt_client(keep))
+    },
+];
+
+/// The rows' key pairs, made with `client certs` in CERTS_DIR, and a certificate passed as
+/// a key.
+fn make_keys(dir: &Path) {
+    for name in ["jwt-a", "jwt-b"] {
+        if dir.join(format!("{name}.pem")).exists() {
+            continue;
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_client"))
+            .args(["certs", "issue", name])
+            .env("CERTS_DIR", dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "certs issue {name}: {}",
+            common::text(&out)
+        );
+    }
+    std::fs::copy(dir.join("jwt-a.pem"), dir.join("jwt-a-cert-as-key.key.pem")).unwrap();
+}
+
+fn certificate_b64(dir: &Path, stem: &str) -> String {
+    let der = playbook::pem::load_certs(&dir.join(format!("{stem}.pem"))).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(&der[0])
+}
+
+/// Each row's client, made as the bootstrap admin; the clientIds.
+async fn make_clients(dir: &Path, s: &client::Settings) -> Vec<String> {
+    let mut admin = s.clone();
+    admin.admin_as = client::admin::AdminAs::Bootstrap;
+    let api = client::admin::AdminApi::open(&admin, None)
+        .await
+        .expect("the bootstrap admin's session");
+    let mut ids = Vec::new();
+    for (i, row) in METHOD_ROWS.iter().enumerate() {
+        let id = format!("doctor-method-{i}");
+        let base = json!({
+            "clientId": id, "enabled": true, "protocol": "openid-connect", "publicClient": false,
+            "standardFlowEnabled": false, "directAccessGrantsEnabled": false,
+            "serviceAccountsEnabled": true,
+            "defaultClientScopes": ["basic", "acr", "roles", "profile", "email", "web-origins", "service_account"]
+        });
+        let (mut rep, change, role) = match &row.client {
+            Made::Mtls => {
+                let target = api
+                    .resolve(names::MTLS_CLIENT_ID, names::READONLY_ROLE)
+                    .await
+                    .unwrap();
+                api.assign(&target).await.unwrap();
+                ids.push(names::MTLS_CLIENT_ID.to_owned());
+                continue;
+            }
+            Made::Jwt { cert, change, role } => {
+                let mut rep = base;
+                rep["clientAuthenticatorType"] = json!("client-jwt");
+                rep["attributes"] = json!({"jwt.credential.certificate": certificate_b64(dir, cert), "use.jwks.url": "false"});
+                (rep, change, role)
+            }
+            Made::Secret { change, role } => {
+                let mut rep = base;
+                rep["clientAuthenticatorType"] = json!("client-secret");
+                rep["secret"] = json!(SECRET);
+                rep["attributes"] = json!({});
+                (rep, change, role)
+            }
+        };
+        change(&mut rep);
+        api.ensure_client(&rep).await.unwrap();
+        if *role {
+            let target = api.resolve(&id, names::READONLY_ROLE).await.unwrap();
+            api.assign(&target).await.unwrap();
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+/// Runs every method row with `client doctor --json` against `s`; the wrong ones, and each
+/// row's causes (its first ✘ and its refusal, for the log check).
+pub async fn run_method_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, Vec<&'static str>) {
+    make_keys(dir);
+    let ids = make_clients(dir, s).await;
+    let mut wrong = Vec::new();
+    let mut causes = Vec::new();
+    for (row, client_id) in METHOD_ROWS.iter().zip(&ids) {
+        let mut env = vec![
+            ("ADMIN_AS", "bootstrap".to_owned()),
+            ("JWT_CLIENT_ID", client_id.clone()),
+            ("SECRET_CLIENT_ID", client_id.clone()),
+            ("CLIENT_SECRET", SECRET.to_owned()),
+        ];
+        if !row.key.is_empty() {
+            env.push((
+                "JWT_KEY",
+                dir.join(format!("{}.key.pem", row.key))
+                    .display()
+                    .to_string(),
+            ));
+            env.push((
+                "JWT_CERT",
+                dir.join(format!("{}.pem", row.cert)).display().to_string(),
+            ));
+        }
+        let mut args: Vec<String> = ["--json", "doctor"]
+            .iter()
+            .chain(row.args)
+            .map(|a| a.to_string())
+            .collect();
+        if let Some(make) = row.assertion {
+            let der = playbook::pem::load_key(&dir.join(format!("{}.key.pem", row.key))).unwrap();
+            let key = AssertionKey::from_pkcs8_der(der.secret_der()).unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let issuer = s.issuer.as_str().trim_end_matches('/');
+            let file = dir.join(format!("{client_id}.jwt"));
+            std::fs::write(&file, make(client_id, issuer, &key, now)).unwrap();
+            args.extend(["--assertion".to_owned(), file.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if row.replayed {
+            common::client_in(dir, s, &env, &args).await;
+        }
+        let out = common::client_in(dir, s, &env, &args).await;
+        let json: Value = match serde_json::from_slice(&out.stdout) {
+            Ok(j) => j,
+            Err(e) => {
+                wrong.push(format!(
+                    "{}: no JSON ({e}): {}",
+                    row.name,
+                    common::text(&out)
+                ));
+                continue;
+            }
+        };
+        let online: Vec<&Value> = json["online"].as_array().into_iter().flatten().collect();
+        let all: Vec<&Value> = json["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(online.iter().copied())
+            .collect();
+        let dump = || serde_json::to_string_pretty(&all).unwrap();
+        let first = all.iter().find(|f| f["ok"] == false);
+        let got = first.and_then(|f| f["check"].as_str());
+        if got != row.cause {
+            wrong.push(format!(
+                "{}: first ✘ {got:?}, expected {:?}:\n{}",
+                row.name,
+                row.cause,
+                dump()
+            ));
+            continue;
+        }
+        if out.status.success() != row.cause.is_none() {
+            wrong.push(format!("{}: exit status {}", row.name, out.status));
+        }
+        if let Some(f) = first {
+            let fix = f["fix"].as_str().unwrap_or_default();
+            if !fix.contains(row.fix_word) {
+                wrong.push(format!(
+                    "{}: the fix does not say {:?}: {fix}",
+                    row.name, row.fix_word
+                ));
+            }
+        }
+        if let Some(refused) = row.refused {
+            // The token request's refusal: the last online ✘, after the realm's findings.
+            let named = online
+                .iter()
+                .rev()
+                .find(|f| f["ok"] == false)
+                .and_then(|f| f["check"].as_str());
+            if named != Some(refused) {
+                wrong.push(format!(
+                    "{}: the refusal is named {named:?}, expected {refused:?}:\n{}",
+                    row.name,
+                    dump()
+                ));
+            }
+            causes.push(refused);
+        }
+        for (check, word) in row.says {
+            let said = all
+                .iter()
+                .rev()
+                .find(|f| f["check"] == *check)
+                .map(|f| format!("{} {}", f["detail"], f["warning"]));
+            if !said.as_deref().is_some_and(|t| t.contains(word)) {
+                wrong.push(format!(
+                    "{}: {check} does not say {word:?}: {said:?}",
+                    row.name
+                ));
+            }
+        }
+        causes.extend(row.cause);
+    }
+    (wrong, causes)
+}
+
+/// Every method row on the embedded provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_method_is_named_on_the_embedded_provider() {
+    let servers = common::start().await;
+    let (wrong, _) = run_method_rows(servers.dir.path(), &servers.settings).await;
+    servers.stop().await;
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
