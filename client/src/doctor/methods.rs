@@ -267,7 +267,10 @@ async fn realm(
     let rep = match api.client_representation(client.as_str()).await {
         Ok(rep) => rep,
         Err(ClientError::Setting { .. }) => {
-            out.push(finding("admin", Ok("read".into())));
+            out.push(finding(
+                "admin",
+                Ok(format!("read as {:?}", api.who()).to_lowercase()),
+            ));
             out.push(finding("client", Err((
                 format!("realm {:?} has no client {client:?}", s.realm),
                 "name the client: JWT_CLIENT_ID for --auth private-key-jwt, SECRET_CLIENT_ID (and CLIENT_SECRET) for --auth secret".into(),
@@ -285,7 +288,10 @@ async fn realm(
             return None;
         }
     };
-    out.push(finding("admin", Ok("read".into())));
+    out.push(finding(
+        "admin",
+        Ok(format!("read as {:?}", api.who()).to_lowercase()),
+    ));
     out.push(finding(
         "client",
         if rep["enabled"] == Value::Bool(false) {

@@ -53,6 +53,9 @@ pub struct MethodRow {
 
 const SECRET: &str = "doctor-row-secret-change-me";
 
+/// The row printed as people read it.
+const PRINTED: &str = "the realm registers another key";
+
 fn keep(_: &mut Value) {}
 fn dpop_on(c: &mut Value) {
     c["attributes"]["dpop.bound.access.tokens"] = json!("true");
@@ -332,8 +335,11 @@ async fn make_clients(dir: &Path, s: &client::Settings) -> Vec<String> {
 }
 
 /// Runs every method row with `client doctor --json` against `s`; the wrong ones, and each
-/// row's causes (its first ✘ and its refusal, for the log check).
-pub async fn run_method_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, Vec<&'static str>) {
+/// row's causes (its first ✘ and its refusal) with its client, for [`check_log`].
+pub async fn run_method_rows(
+    dir: &Path,
+    s: &client::Settings,
+) -> (Vec<String>, Vec<(&'static str, String)>) {
     make_keys(dir);
     let ids = make_clients(dir, s).await;
     let mut wrong = Vec::new();
@@ -379,6 +385,11 @@ pub async fn run_method_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, 
             common::client_in(dir, s, &env, &args).await;
         }
         let out = common::client_in(dir, s, &env, &args).await;
+        if row.name == PRINTED {
+            // As people read it (the README shows it from native Keycloak).
+            let text = common::client_in(dir, s, &env, &args[1..]).await;
+            println!("{}", String::from_utf8_lossy(&text.stdout));
+        }
         let json: Value = match serde_json::from_slice(&out.stdout) {
             Ok(j) => j,
             Err(e) => {
@@ -398,27 +409,17 @@ pub async fn run_method_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, 
             .chain(online.iter().copied())
             .collect();
         let dump = || serde_json::to_string_pretty(&all).unwrap();
-        let first = all.iter().find(|f| f["ok"] == false);
-        let got = first.and_then(|f| f["check"].as_str());
-        if got != row.cause {
-            wrong.push(format!(
-                "{}: first ✘ {got:?}, expected {:?}:\n{}",
-                row.name,
-                row.cause,
-                dump()
-            ));
-            continue;
-        }
-        if out.status.success() != row.cause.is_none() {
-            wrong.push(format!("{}: exit status {}", row.name, out.status));
-        }
-        if let Some(f) = first {
-            let fix = f["fix"].as_str().unwrap_or_default();
-            if !fix.contains(row.fix_word) {
-                wrong.push(format!(
-                    "{}: the fix does not say {:?}: {fix}",
-                    row.name, row.fix_word
-                ));
+        match first_failure(
+            row.name,
+            &all,
+            out.status.success(),
+            row.cause,
+            row.fix_word,
+        ) {
+            Ok(w) => wrong.extend(w),
+            Err(e) => {
+                wrong.push(e);
+                continue;
             }
         }
         if let Some(refused) = row.refused {
@@ -435,7 +436,7 @@ pub async fn run_method_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, 
                     dump()
                 ));
             }
-            causes.push(refused);
+            causes.push((refused, client_id.clone()));
         }
         for (check, word) in row.says {
             let said = all
@@ -450,9 +451,63 @@ pub async fn run_method_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, 
                 ));
             }
         }
-        causes.extend(row.cause);
+        causes.extend(row.cause.map(|c| (c, client_id.clone())));
     }
     (wrong, causes)
+}
+
+/// Each cause's lines (`keycloak_log.rs`) in Keycloak's `log`, on its row's client: among the
+/// lines naming that client (`clientId="…"`) or naming none (the loggers' own lines).
+pub fn check_log(log: &str, causes: &[(&'static str, String)]) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (cause, client) in causes {
+        let named = format!("clientId=\"{client}\"");
+        let lines: String = log
+            .lines()
+            .filter(|l| l.contains(&named) || !l.contains("clientId="))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        for line in client::doctor::keycloak_log::lines_for(cause) {
+            if !line.found_in(&lines) {
+                wrong.push(format!(
+                    "{cause} ({client}): Keycloak's log has no line {:?}",
+                    line.line
+                ));
+            }
+        }
+    }
+    wrong
+}
+
+/// A row's findings judged: `Err` when its first ✘ is not `cause` (`None`: no ✘), the row
+/// judged no further; else what is wrong besides (the exit status, a fix without `fix_word`).
+pub fn first_failure(
+    name: &str,
+    all: &[&Value],
+    success: bool,
+    cause: Option<&str>,
+    fix_word: &str,
+) -> Result<Vec<String>, String> {
+    let first = all.iter().find(|f| f["ok"] == false);
+    let got = first.and_then(|f| f["check"].as_str());
+    if got != cause {
+        let dump = serde_json::to_string_pretty(all).unwrap();
+        return Err(format!(
+            "{name}: first ✘ {got:?}, expected {cause:?}:\n{dump}"
+        ));
+    }
+    let mut wrong = Vec::new();
+    if success != cause.is_none() {
+        wrong.push(format!(
+            "{name}: exit status {}",
+            if success { 0 } else { 1 }
+        ));
+    }
+    let fix = first.and_then(|f| f["fix"].as_str()).unwrap_or_default();
+    if first.is_some() && !fix.contains(fix_word) {
+        wrong.push(format!("{name}: the fix does not say {fix_word:?}: {fix}"));
+    }
+    Ok(wrong)
 }
 
 /// Every method row on the embedded provider.

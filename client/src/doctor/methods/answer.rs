@@ -19,9 +19,16 @@ pub(super) fn refusal(s: &Settings, e: &ClientError) -> Finding {
         _ => String::new(),
     };
     match REFUSALS.iter().find(|(words, _, _)| description.contains(words)) {
+        // Keycloak said why: its answer alone, not the client's note that it would not.
         Some((_, check, fix)) => finding(
             check,
-            Err((detail, fix.replace("{issuer}", s.issuer.as_str().trim_end_matches('/')))),
+            Err((
+                match e {
+                    ClientError::OAuth { error, .. } => error.to_string(),
+                    _ => detail,
+                },
+                fix.replace("{issuer}", s.issuer.as_str().trim_end_matches('/')),
+            )),
         ),
         None => finding(
             "token",

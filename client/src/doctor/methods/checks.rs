@@ -4,7 +4,9 @@
 
 use crate::doctor::{Finding, Verdict};
 
-/// Every check of the methods (id, title), in the order they are reported.
+/// The methods' own checks (id, title), in the order they are reported; those they share
+/// with mTLS (discovery, the client, its service account, role and scope) are
+/// [`ONLINE_CHECKS`](crate::doctor::online::ONLINE_CHECKS).
 pub const METHOD_CHECKS: &[(&str, &str)] = &[
     (
         "method-pair",
@@ -43,12 +45,6 @@ pub const METHOD_CHECKS: &[(&str, &str)] = &[
         "each assertion is new (a jti Keycloak has not seen)",
     ),
     (
-        "discovery",
-        "the issuer's discovery document names the token endpoint",
-    ),
-    ("admin", "the realm's client can be read (admin API)"),
-    ("client", "the client exists and is enabled"),
-    (
         "jwt-authenticator",
         "the client authenticates by a signed JWT (clientAuthenticatorType client-jwt)",
     ),
@@ -68,18 +64,6 @@ pub const METHOD_CHECKS: &[(&str, &str)] = &[
         "dpop-required",
         "DPoP as the client requires it (dpop.bound.access.tokens)",
     ),
-    (
-        "service-account",
-        "the client has a service account (the \"user\" of its client-credentials tokens)",
-    ),
-    (
-        "role",
-        "the service account has the realm role oauth2-playbook-readonly",
-    ),
-    (
-        "roles-scope",
-        "the scope that puts realm roles in the token (roles) is a default scope",
-    ),
     ("token", "a token request with this method"),
     (
         "jwt-signature",
@@ -95,7 +79,6 @@ pub const METHOD_CHECKS: &[(&str, &str)] = &[
         "dpop-token",
         "the token is bound to the proof's key (token_type DPoP, cnf.jkt)",
     ),
-    ("token-role", "the token carries the realm role"),
     (
         "api-call",
         "the resource server accepts the token (GET /api/whoami)",
@@ -191,6 +174,7 @@ pub const REFUSALS: &[(&str, &str, &str)] = &[
 pub(super) fn finding(check: &'static str, verdict: Verdict) -> Finding {
     let title = METHOD_CHECKS
         .iter()
+        .chain(crate::doctor::online::ONLINE_CHECKS)
         .find(|(id, _)| *id == check)
         .map(|(_, t)| *t)
         .unwrap_or(check);
