@@ -609,11 +609,7 @@ async fn make_clients(s: &client::Settings) -> Vec<String> {
                 let id = format!("doctor-row-{i}");
                 let mut rep = made_client(&id);
                 change(&mut rep);
-                api.ensure_client(&rep).await.unwrap();
-                if *role {
-                    let target = api.resolve(&id, names::READONLY_ROLE).await.unwrap();
-                    api.assign(&target).await.unwrap();
-                }
+                methods::make_client(&api, &rep, *role).await;
                 id
             }
         };
@@ -655,14 +651,10 @@ async fn run_online_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, Vec<
             }
         }
         let out = common::client_in(dir, s, &env, &["--json", "doctor"]).await;
-        let json: Value = match serde_json::from_slice(&out.stdout) {
+        let json = match methods::json_of(row.name, &out) {
             Ok(j) => j,
             Err(e) => {
-                wrong.push(format!(
-                    "{}: no JSON ({e}): {}",
-                    row.name,
-                    common::text(&out)
-                ));
+                wrong.push(e);
                 continue;
             }
         };

@@ -283,6 +283,17 @@ fn certificate_b64(dir: &Path, stem: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(&der[0])
 }
 
+/// Makes the client `rep` (unless it exists), and maps the realm role to its service account
+/// when `role`.
+pub async fn make_client(api: &client::admin::AdminApi, rep: &Value, role: bool) {
+    api.ensure_client(rep).await.unwrap();
+    if role {
+        let id = rep["clientId"].as_str().unwrap();
+        let target = api.resolve(id, names::READONLY_ROLE).await.unwrap();
+        api.assign(&target).await.unwrap();
+    }
+}
+
 /// Each row's client, made as the bootstrap admin; the clientIds.
 async fn make_clients(dir: &Path, s: &client::Settings) -> Vec<String> {
     let mut admin = s.clone();
@@ -324,11 +335,7 @@ async fn make_clients(dir: &Path, s: &client::Settings) -> Vec<String> {
             }
         };
         change(&mut rep);
-        api.ensure_client(&rep).await.unwrap();
-        if *role {
-            let target = api.resolve(&id, names::READONLY_ROLE).await.unwrap();
-            api.assign(&target).await.unwrap();
-        }
+        make_client(&api, &rep, *role).await;
         ids.push(id);
     }
     ids
@@ -390,14 +397,10 @@ pub async fn run_method_rows(
             let text = common::client_in(dir, s, &env, &args[1..]).await;
             println!("{}", String::from_utf8_lossy(&text.stdout));
         }
-        let json: Value = match serde_json::from_slice(&out.stdout) {
+        let json = match json_of(row.name, &out) {
             Ok(j) => j,
             Err(e) => {
-                wrong.push(format!(
-                    "{}: no JSON ({e}): {}",
-                    row.name,
-                    common::text(&out)
-                ));
+                wrong.push(e);
                 continue;
             }
         };
@@ -477,6 +480,12 @@ pub fn check_log(log: &str, causes: &[(&'static str, String)]) -> Vec<String> {
         }
     }
     wrong
+}
+
+/// The `--json` document a run printed, or what is wrong.
+pub fn json_of(name: &str, out: &std::process::Output) -> Result<Value, String> {
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{name}: no JSON ({e}): {}", common::text(out)))
 }
 
 /// A row's findings judged: `Err` when its first ✘ is not `cause` (`None`: no ✘), the row
