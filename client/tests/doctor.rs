@@ -747,7 +747,9 @@ async fn doctor_rows_on_native_keycloak() {
     // The methods' rows (doctor/methods.rs) on the same Keycloak, with a resource server.
     let resource_server = common::spawn_resource_server(&pki, &keycloak.issuer()).await;
     let s = common::settings_for(dir.path(), &keycloak.base_url, &resource_server.url);
+    let started = std::time::Instant::now();
     let (method_wrong, method_causes) = methods::run_method_rows(dir.path(), &s).await;
+    println!("the method rows took {:.0?}", started.elapsed());
     resource_server.stop().await.unwrap();
     wrong.extend(method_wrong);
     let log = keycloak.log_tail(1_000_000);
