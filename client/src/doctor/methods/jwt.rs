@@ -300,3 +300,132 @@ pub fn signing_alg(attributes: &Value, key_alg: &str) -> Verdict {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "https://localhost:9443/realms/oauth2-playbook";
+    const NOW: i64 = 1_800_000_000;
+
+    /// An unsigned JWS of `claims` with `alg` (the doctor reads, the server verifies).
+    fn jws(alg: &str, claims: Value) -> String {
+        let b = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.c2ln",
+            b(json!({"alg": alg, "typ": "JWT"})),
+            b(claims)
+        )
+    }
+
+    fn good() -> Value {
+        json!({"iss": "c", "sub": "c", "aud": ISSUER, "exp": NOW + 50, "iat": NOW, "jti": "j1"})
+    }
+
+    /// The checks each problem fails, for `claims` changed by `change`.
+    fn problems(alg: &str, change: impl FnOnce(&mut Value)) -> Vec<&'static str> {
+        let mut c = good();
+        change(&mut c);
+        match assertion(&jws(alg, c), "c", ISSUER, Some("RS256"), NOW) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.into_iter().map(|(id, _)| id).collect(),
+        }
+    }
+
+    #[test]
+    fn each_rule_keycloak_applies_to_an_assertion_names_its_check() {
+        assert_eq!(problems("RS256", |_| {}), Vec::<&str>::new());
+        assert_eq!(problems("HS256", |_| {}), ["jwt-alg"]);
+        assert_eq!(
+            problems("ES256", |_| {}),
+            ["jwt-alg"],
+            "not the key's algorithm"
+        );
+        assert_eq!(
+            problems("RS256", |c| c["sub"] = json!("other")),
+            ["jwt-claims"]
+        );
+        assert_eq!(
+            problems("RS256", |c| c["aud"] = json!([ISSUER, "x"])),
+            ["jwt-audience"]
+        );
+        assert_eq!(
+            problems("RS256", |c| c["aud"] =
+                json!(format!("{ISSUER}/protocol/openid-connect/token"))),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            problems("RS256", |c| c["aud"] =
+                json!(format!("{ISSUER}/protocol/openid-connect/userinfo"))),
+            ["jwt-audience"]
+        );
+        assert_eq!(
+            problems("RS256", |c| c["exp"] = json!(NOW - 1)),
+            ["jwt-lifetime"]
+        );
+        assert_eq!(
+            problems("RS256", |c| c["iat"] = json!(NOW + 16)),
+            ["jwt-lifetime"]
+        );
+        assert_eq!(
+            problems("RS256", |c| c["iat"] = json!(NOW + 14)),
+            Vec::<&str>::new(),
+            "15 s of skew"
+        );
+        assert_eq!(
+            problems("RS256", |c| c["iat"] = json!(NOW - 61)),
+            ["jwt-lifetime"]
+        );
+        let no_iat = |far: i64| {
+            move |c: &mut Value| {
+                c.as_object_mut().unwrap().remove("iat");
+                c["exp"] = json!(NOW + far);
+            }
+        };
+        assert_eq!(problems("RS256", no_iat(300)), ["jwt-lifetime"]);
+        assert_eq!(problems("RS256", no_iat(50)), Vec::<&str>::new());
+        assert_eq!(
+            problems("RS256", |c| {
+                c.as_object_mut().unwrap().remove("jti");
+            }),
+            ["jwt-replay"]
+        );
+        assert!(assertion("not a jwt", "c", ISSUER, None, NOW).is_err());
+    }
+
+    #[test]
+    fn the_registered_key_is_read_from_the_certificate_or_the_jwks_signing_keys() {
+        let pki = playbook::pki::DevPki::generate(2, 1).unwrap();
+        let cert = STANDARD.encode(&pki.client.cert_der);
+        let from_cert = registered_keys(&json!({"jwt.credential.certificate": cert})).unwrap();
+        assert_eq!(
+            from_cert,
+            vec![certificate_jwk(&pki.client.cert_der).unwrap()]
+        );
+        assert!(!same_key(
+            &from_cert[0],
+            &certificate_jwk(&pki.other_client.cert_der).unwrap()
+        ));
+        let mut sig = from_cert[0].clone();
+        sig["use"] = json!("sig");
+        sig["kid"] = json!("k");
+        let jwks = json!({"keys": [sig]}).to_string();
+        let keys =
+            registered_keys(&json!({"use.jwks.string": "true", "jwks.string": jwks})).unwrap();
+        assert!(same_key(&keys[0], &from_cert[0]), "kid and use aside");
+        let unused = json!({"keys": [from_cert[0]]}).to_string();
+        assert!(
+            registered_keys(&json!({"use.jwks.string": "true", "jwks.string": unused})).is_err(),
+            "no use: sig"
+        );
+        assert!(registered_keys(&json!({})).is_err());
+        assert!(
+            signing_alg(
+                &json!({"token.endpoint.auth.signing.alg": "ES256"}),
+                "RS256"
+            )
+            .is_err()
+        );
+        assert!(signing_alg(&json!({}), "RS256").is_ok());
+    }
+}
