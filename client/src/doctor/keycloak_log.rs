@@ -109,6 +109,12 @@ pub const KEYCLOAK_LOG: &[LogLine] = &[
         line: r#"type="CLIENT_LOGIN_ERROR", … error="client_not_found", client_assertion_issuer="%s""#,
     },
     LogLine {
+        check: "jwt-no-key",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="client_credentials_setup_required", client_assertion_issuer="%s""#,
+    },
+    LogLine {
         check: "jwt-registered-key",
         level: "ERROR",
         logger: SERVICES,

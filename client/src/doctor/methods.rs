@@ -326,19 +326,21 @@ async fn realm(
     let attributes = &rep["attributes"];
     if let (AuthMethod::PrivateKeyJwt, Ok(key)) = (i.method, jwt::key(&s.jwt_key)) {
         let ours = key.public_jwk();
-        out.push(finding(
+        out.push(match jwt::registered_keys(attributes) {
+            Err(none) => finding("jwt-no-key", Err(none)),
+            Ok(keys) if keys.is_empty() => finding("jwt-registered-key", Ok(format!(
+                "use.jwks.url: Keycloak fetches {:?} (not compared here: it must serve this key with \"use\": \"sig\")",
+                attributes["jwks.url"].as_str().unwrap_or("")
+            ))),
+            Ok(keys) if keys.iter().any(|k| jwt::same_key(k, &ours)) => finding(
                 "jwt-registered-key",
-                jwt::registered_keys(attributes).and_then(|keys| {
-                    if keys.iter().any(|k| jwt::same_key(k, &ours)) {
-                        Ok(format!("the realm registers this key ({} key(s) registered)", keys.len()))
-                    } else {
-                        Err((
-                            "the realm registers another key: Keycloak verifies the assertion with it and refuses (\"Signature on JWT token failed validation\" or \"Unable to load public key\")".into(),
-                            "register the certificate of --jwt-key (jwt.credential.certificate: Credentials → Keys → Import certificate), or sign with the key the realm has".into(),
-                        ))
-                    }
-                }),
-            ));
+                Ok(format!("the realm registers this key ({} key(s) registered)", keys.len())),
+            ),
+            Ok(_) => finding("jwt-registered-key", Err((
+                "the realm registers another key: Keycloak verifies the assertion with it and refuses (\"Signature on JWT token failed validation\")".into(),
+                "register the certificate of --jwt-key (jwt.credential.certificate: Credentials → Keys → Import certificate), or sign with the key the realm has".into(),
+            ))),
+        });
         out.push(finding(
             "jwt-signing-alg",
             jwt::signing_alg(attributes, key.alg()),

@@ -61,6 +61,25 @@ fn dpop_on(c: &mut Value) {
     c["attributes"]["dpop.bound.access.tokens"] = json!("true");
 }
 
+/// The client's registered certificate turned into `jwks.string` (its key with `"use":
+/// "sig"`, or without `use`), the certificate removed.
+fn as_jwks(c: &mut Value, sig: bool) {
+    let attributes = c["attributes"].as_object_mut().unwrap();
+    let cert = attributes.remove("jwt.credential.certificate").unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(cert.as_str().unwrap())
+        .unwrap();
+    let mut jwk = client::doctor::methods::jwt::certificate_jwk(&der).unwrap();
+    if sig {
+        jwk["use"] = json!("sig");
+    }
+    attributes.insert("use.jwks.string".into(), json!("true"));
+    attributes.insert(
+        "jwks.string".into(),
+        json!(json!({"keys": [jwk]}).to_string()),
+    );
+}
+
 fn claims(client: &str, aud: &str, exp: u64, iat: Option<u64>) -> Value {
     let mut c = json!({"iss": client, "sub": client, "aud": aud, "exp": exp,
         "jti": playbook::rfc7523::random_id()});
@@ -204,6 +223,22 @@ pub const METHOD_ROWS: &[MethodRow] = &[
         ..jwt_row(
             "an assertion used before (its jti replayed)",
             jwt_client(keep),
+        )
+    },
+    MethodRow {
+        says: &[("jwt-registered-key", "registers this key")],
+        ..jwt_row(
+            "healthy: the key registered as a JWKS (jwks.string)",
+            jwt_client(|c| as_jwks(c, true)),
+        )
+    },
+    MethodRow {
+        cause: Some("jwt-no-key"),
+        fix_word: "\"use\": \"sig\"",
+        refused: Some("jwt-no-key"),
+        ..jwt_row(
+            "the JWKS has the key without \"use\": \"sig\"",
+            jwt_client(|c| as_jwks(c, false)),
         )
     },
     MethodRow {

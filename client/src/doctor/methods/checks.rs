@@ -53,6 +53,10 @@ pub const METHOD_CHECKS: &[(&str, &str)] = &[
         "the client authenticates by its secret (clientAuthenticatorType client-secret)",
     ),
     (
+        "jwt-no-key",
+        "the realm holds a key Keycloak can use for the client (a certificate, or a JWKS signing key)",
+    ),
+    (
         "jwt-registered-key",
         "the key the realm registers for the client is this key",
     ),
@@ -91,7 +95,7 @@ pub const METHOD_CHECKS: &[(&str, &str)] = &[
 pub const REFUSALS: &[(&str, &str, &str)] = &[
     (
         "Unable to load public key",
-        "jwt-registered-key",
+        "jwt-no-key",
         "register this key for the client: jwt.credential.certificate = the certificate of --jwt-key (base64 DER), or a JWKS with \"use\": \"sig\"; a kid in the header must name a registered key",
     ),
     (

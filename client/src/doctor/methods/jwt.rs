@@ -228,16 +228,15 @@ pub fn assertion(
 }
 
 /// The keys the realm registers for the client, as JWKs: from `jwks.string` (signing keys
-/// only) when `use.jwks.string` is on, else from `jwt.credential.certificate`.
+/// only) when `use.jwks.string` is on, else from `jwt.credential.certificate`; none with
+/// `use.jwks.url` (Keycloak fetches them). `Err`: none Keycloak can use.
 pub fn registered_keys(attributes: &Value) -> Result<Vec<Value>, (String, String)> {
     let attr = |k: &str| attributes[k].as_str().map(str::trim).unwrap_or("");
     let on = |k: &str| attr(k).eq_ignore_ascii_case("true");
     let fix = "register the client's certificate (Credentials → Signed JWT → Keys: jwt.credential.certificate, the base64 DER of --jwt-cert), or its JWKS with \"use\": \"sig\"";
     if on("use.jwks.url") {
-        return Err((
-            format!("use.jwks.url: Keycloak fetches {:?}; the doctor does not compare a fetched key set", attr("jwks.url")),
-            "check that URL serves this key with \"use\": \"sig\", or register the certificate instead".into(),
-        ));
+        // Fetched by Keycloak: nothing here to compare.
+        return Ok(Vec::new());
     }
     if on("use.jwks.string") {
         let jwks: Value = serde_json::from_str(attr("jwks.string")).unwrap_or_default();
