@@ -562,3 +562,70 @@ async fn each_broken_method_is_named_on_the_embedded_provider() {
     servers.stop().await;
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Offline, through the binary: a person's expired assertion, no server asked; `--json` names
+/// the cause (`jwt-lifetime`) with Keycloak's line, and the pair and the key are ✔.
+#[tokio::test]
+async fn offline_an_expired_assertion_is_named_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = playbook::pki::DevPki::generate(2, 1).unwrap();
+    playbook::pki::write_files(dir.path(), &pki.files().unwrap(), false).unwrap();
+    make_keys(dir.path());
+    let der = playbook::pem::load_key(&dir.path().join("jwt-a.key.pem")).unwrap();
+    let key = AssertionKey::from_pkcs8_der(der.secret_der()).unwrap();
+    let s = common::settings_for(dir.path(), "https://localhost:1", "https://localhost:2");
+    let issuer = s.issuer.as_str().trim_end_matches('/');
+    let now = client::token::unix_now();
+    let file = dir.path().join("expired.jwt");
+    std::fs::write(
+        &file,
+        signed(
+            &key,
+            &claims(names::JWT_CLIENT_ID, issuer, now - 30, Some(now - 90)),
+        ),
+    )
+    .unwrap();
+    let env = [
+        (
+            "JWT_KEY",
+            dir.path().join("jwt-a.key.pem").display().to_string(),
+        ),
+        (
+            "JWT_CERT",
+            dir.path().join("jwt-a.pem").display().to_string(),
+        ),
+    ];
+    let args = [
+        "--json",
+        "doctor",
+        "--auth",
+        "private-key-jwt",
+        "--offline",
+        "--assertion",
+        file.to_str().unwrap(),
+    ];
+    let out = common::client_in(dir.path(), &s, &env, &args).await;
+    assert!(!out.status.success(), "{}", common::text(&out));
+    let json = json_of("offline", &out).unwrap();
+    assert_eq!(json["online"], json!([]), "{json:#}");
+    let findings = json["findings"].as_array().unwrap();
+    let verdict = |id: &str| {
+        findings
+            .iter()
+            .find(|f| f["check"] == id)
+            .map(|f| f["ok"].clone())
+    };
+    assert_eq!(verdict("method-pair"), Some(json!(true)), "{json:#}");
+    assert_eq!(verdict("jwt-key-matches"), Some(json!(true)), "{json:#}");
+    assert_eq!(verdict("jwt-lifetime"), Some(json!(false)), "{json:#}");
+    let lifetime = findings
+        .iter()
+        .find(|f| f["check"] == "jwt-lifetime")
+        .unwrap();
+    assert!(
+        lifetime["keycloak_log"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty()),
+        "{json:#}"
+    );
+}
