@@ -629,3 +629,72 @@ async fn offline_an_expired_assertion_is_named_without_a_server() {
         "{json:#}"
     );
 }
+
+/// A resource server that believes it is at another public URL (behind a proxy, without
+/// `--public-url` set to the proxy's): the DPoP call is refused on `htu`, and the doctor names
+/// the API call with the fix (the token itself is fine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpop_call_to_an_api_at_another_public_url_is_named() {
+    let servers = common::start().await;
+    let (dir, s) = (servers.dir.path(), &servers.settings);
+    let file = |name: &str| dir.join(name);
+    let mut config = resource_server::Config::new(
+        s.issuer.as_str(),
+        playbook::pem::load_ca_certs(&file("ca.pem")).unwrap(),
+    );
+    config.public_url = Some("https://api.elsewhere.example/".into());
+    let (cert, key) = (file("resource-server.pem"), file("resource-server.key.pem"));
+    let identity = playbook::Identity::from_parts(
+        &cert,
+        &key,
+        playbook::pem::load_certs(&cert).unwrap(),
+        playbook::pem::load_key(&key).unwrap(),
+        None,
+    )
+    .unwrap();
+    let spec = supervisor::servers::ResourceServerSpec {
+        config,
+        identity,
+        port: 0,
+    };
+    let elsewhere =
+        supervisor::servers::start_resource_server(spec, std::time::Duration::from_secs(20))
+            .await
+            .unwrap();
+    let mut admin = s.clone();
+    admin.admin_as = client::admin::AdminAs::Bootstrap;
+    let api = client::admin::AdminApi::open(&admin, None).await.unwrap();
+    let rep = json!({"clientId": "doctor-method-htu", "enabled": true, "publicClient": false,
+        "serviceAccountsEnabled": true, "clientAuthenticatorType": "client-secret", "secret": SECRET,
+        "attributes": {"dpop.bound.access.tokens": "true"},
+        "defaultClientScopes": ["basic", "roles", "profile", "email", "service_account"]});
+    make_client(&api, &rep, true).await;
+    let env = [
+        ("ADMIN_AS", "bootstrap".to_owned()),
+        ("SECRET_CLIENT_ID", "doctor-method-htu".to_owned()),
+        ("CLIENT_SECRET", SECRET.to_owned()),
+        ("RESOURCE_SERVER_URL", elsewhere.url.clone()),
+    ];
+    let args = ["--json", "doctor", "--auth", "secret", "--bind", "dpop"];
+    let out = common::client_in(dir, s, &env, &args).await;
+    elsewhere.stop().await.unwrap();
+    servers.stop().await;
+    let json = json_of("htu", &out).unwrap();
+    let all: Vec<&Value> = json["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(json["online"].as_array().into_iter().flatten())
+        .collect();
+    let wrong = first_failure(
+        "htu",
+        &all,
+        out.status.success(),
+        Some("api-call"),
+        "public URL",
+    )
+    .unwrap();
+    assert!(wrong.is_empty(), "{wrong:?}");
+    let call = all.iter().find(|f| f["check"] == "api-call").unwrap();
+    assert!(call["detail"].as_str().unwrap().contains("401"), "{call:#}");
+}
