@@ -76,7 +76,7 @@ fn print(out: &Output, findings: &[Finding]) {
         if f.ok {
             out.ok(&format!("{}: {}", f.title, f.detail));
             if let Some(warning) = &f.warning {
-                out.warn(&format!("  {warning}"));
+                out.warn(warning);
             }
             continue;
         }
@@ -147,7 +147,11 @@ async fn methods(
     };
     let healthy = offline.iter().chain(&online).all(|f| f.ok);
     if healthy && !args.offline {
-        out.plain("\nNothing found: the provider gives this client its token, bound as asked, and the API accepts it.");
+        out.plain(if online.iter().any(|f| f.warning.is_some()) {
+            "\nNothing fails: the provider gives this client its token and the API accepts it; the ! above are the risks left."
+        } else {
+            "\nNothing found: the provider gives this client its token, bound as asked, and the API accepts it."
+        });
     }
     out.json(&json!({
         "auth": method, "bind": bind, "jwt_key": (method == AuthMethod::PrivateKeyJwt).then_some(&s.jwt_key),

@@ -324,7 +324,9 @@ async fn realm(
         },
     ));
     let attributes = &rep["attributes"];
-    if let (AuthMethod::PrivateKeyJwt, Ok(key)) = (i.method, jwt::key(&s.jwt_key)) {
+    // The keys only matter to client-jwt (another authenticator's ✘ above is the cause).
+    let jwt_key = (kind == "client-jwt").then(|| jwt::key(&s.jwt_key));
+    if let (AuthMethod::PrivateKeyJwt, Some(Ok(key))) = (i.method, jwt_key) {
         let ours = key.public_jwk();
         out.push(match jwt::registered_keys(attributes) {
             Err(none) => finding("jwt-no-key", Err(none)),

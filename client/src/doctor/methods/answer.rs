@@ -34,7 +34,7 @@ pub(super) fn refusal(s: &Settings, e: &ClientError) -> Finding {
             "token",
             Err((
                 detail,
-                "Keycloak does not say why (\"Invalid client or Invalid client credentials\"), on purpose: the first ✘ above is the cause (a wrong CLIENT_SECRET when nothing above is)".into(),
+                "Keycloak does not say why (\"Invalid client or Invalid client credentials\"), on purpose: the first ✘ above is the cause (with --auth secret and nothing above: a wrong CLIENT_SECRET)".into(),
             )),
         ),
     }
@@ -182,7 +182,7 @@ pub(super) async fn call(
     finding(
         "api-call",
         match answer {
-            Ok(r) if r.status == 200 => Ok(format!("200 from {}{path}", s.resource_server)),
+            Ok(r) if r.status == 200 => Ok(format!("200 from {}{path}", s.resource_server.as_str().trim_end_matches('/'))),
             Ok(r) => Err((
                 r.summary().lines().take(2).collect::<Vec<_>>().join("; "),
                 match key {

@@ -294,7 +294,7 @@ pub fn signing_alg(attributes: &Value, key_alg: &str) -> Verdict {
                 "the client takes only {a}; this key signs {key_alg}: Keycloak answers \"Invalid signature algorithm\""
             ),
             format!(
-                "set token.endpoint.auth.signing.alg to {key_alg} or leave it empty (Credentials → Signature algorithm), or use a {a} key"
+                "set token.endpoint.auth.signing.alg to {key_alg} or leave it empty (Credentials → Signature algorithm), or sign with a key of {a}"
             ),
         )),
     }
