@@ -43,6 +43,8 @@ pub struct MethodRow {
     assertion: Option<MakeAssertion>,
     /// Run the doctor once before with the same assertion (it is then used up).
     replayed: bool,
+    /// The secret the client sends with --auth secret (the made clients have [`SECRET`]).
+    secret: &'static str,
     cause: Option<&'static str>,
     fix_word: &'static str,
     /// The check the token request's refusal must be named as (an online ✘).
@@ -106,6 +108,7 @@ const fn jwt_row(name: &'static str, client: Made) -> MethodRow {
         cert: "jwt-a",
         assertion: None,
         replayed: false,
+        secret: SECRET,
         cause: None,
         fix_word: "",
         refused: None,
@@ -254,6 +257,19 @@ pub const METHOD_ROWS: &[MethodRow] = &[
         ..jwt_row("", Made::Mtls)
     },
     MethodRow {
+        name: "a wrong client secret",
+        args: &["--auth", "secret"],
+        client: Made::Secret {
+            change: keep,
+            role: true,
+        },
+        secret: "not-the-secret",
+        cause: Some("token"),
+        fix_word: "CLIENT_SECRET",
+        refused: Some("token"),
+        ..jwt_row("", Made::Mtls)
+    },
+    MethodRow {
         name: "healthy: client secret, a bearer token",
         args: &["--auth", "secret"],
         client: Made::Secret {
@@ -391,7 +407,7 @@ pub async fn run_method_rows(
             ("ADMIN_AS", "bootstrap".to_owned()),
             ("JWT_CLIENT_ID", client_id.clone()),
             ("SECRET_CLIENT_ID", client_id.clone()),
-            ("CLIENT_SECRET", SECRET.to_owned()),
+            ("CLIENT_SECRET", row.secret.to_owned()),
         ];
         if !row.key.is_empty() {
             env.push((
