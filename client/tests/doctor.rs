@@ -572,18 +572,7 @@ const MAKE_CERTIFICATES: &[&[&str]] = &[
 
 fn make_certificates(dir: &Path) {
     for args in MAKE_CERTIFICATES {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_client"))
-            .arg("certs")
-            .args(*args)
-            .env("CERTS_DIR", dir)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "certs {args:?}: {}",
-            common::text(&out)
-        );
+        methods::certs(dir, args);
     }
 }
 
