@@ -386,10 +386,10 @@ impl AuthArgs {
         }
     }
 
-    /// The pair asked for, unchecked (`client doctor` diagnoses a pair Keycloak cannot give).
-    pub fn requested(&self) -> (AuthMethod, Bind) {
-        let method = self.method();
-        (method, self.bind.unwrap_or(Bind::default_for(method)))
+    /// The binding asked for (or the method's own), whether the realm's clients can give it
+    /// or not (the trace page's head names what was asked).
+    pub fn asked_bind(&self) -> Bind {
+        self.bind.unwrap_or(Bind::default_for(self.method()))
     }
 
     /// The binding asked for (or the method's own), refused with the reason when the

@@ -12,7 +12,7 @@ use crate::settings::Settings;
 use crate::token::{AuthMethod, Bind};
 
 pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
-    let (method, bind) = args.auth.requested();
+    let (method, bind) = (args.auth.method(), args.auth.asked_bind());
     if (method, bind) != (AuthMethod::Tls, Bind::Mtls) {
         return methods(s, args, out, method, bind).await;
     }
