@@ -572,7 +572,18 @@ const MAKE_CERTIFICATES: &[&[&str]] = &[
 
 fn make_certificates(dir: &Path) {
     for args in MAKE_CERTIFICATES {
-        methods::certs(dir, args);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_client"))
+            .arg("certs")
+            .args(*args)
+            .env("CERTS_DIR", dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "certs {args:?}: {}",
+            common::text(&out)
+        );
     }
 }
 
@@ -598,7 +609,11 @@ async fn make_clients(s: &client::Settings) -> Vec<String> {
                 let id = format!("doctor-row-{i}");
                 let mut rep = made_client(&id);
                 change(&mut rep);
-                methods::make_client(&api, &rep, *role).await;
+                api.ensure_client(&rep).await.unwrap();
+                if *role {
+                    let target = api.resolve(&id, names::READONLY_ROLE).await.unwrap();
+                    api.assign(&target).await.unwrap();
+                }
                 id
             }
         };
@@ -640,10 +655,14 @@ async fn run_online_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, Vec<
             }
         }
         let out = common::client_in(dir, s, &env, &["--json", "doctor"]).await;
-        let json = match methods::json_of(row.name, &out) {
+        let json: Value = match serde_json::from_slice(&out.stdout) {
             Ok(j) => j,
             Err(e) => {
-                wrong.push(e);
+                wrong.push(format!(
+                    "{}: no JSON ({e}): {}",
+                    row.name,
+                    common::text(&out)
+                ));
                 continue;
             }
         };
@@ -654,17 +673,27 @@ async fn run_online_rows(dir: &Path, s: &client::Settings) -> (Vec<String>, Vec<
             .chain(json["online"].as_array().into_iter().flatten())
             .collect();
         let failed = |check: &str| all.iter().any(|f| f["check"] == check && f["ok"] == false);
-        match methods::first_failure(
-            row.name,
-            &all,
-            out.status.success(),
-            row.cause,
-            row.fix_word,
-        ) {
-            Ok(w) => wrong.extend(w),
-            Err(e) => {
-                wrong.push(e);
-                continue;
+        let first = all.iter().find(|f| f["ok"] == false);
+        let got = first.and_then(|f| f["check"].as_str());
+        if got != row.cause {
+            wrong.push(format!(
+                "{}: first ✘ {got:?}, expected {:?}:\n{}",
+                row.name,
+                row.cause,
+                serde_json::to_string_pretty(&all).unwrap()
+            ));
+            continue;
+        }
+        if out.status.success() != row.cause.is_none() {
+            wrong.push(format!("{}: exit status {}", row.name, out.status));
+        }
+        if let Some(f) = first {
+            let fix = f["fix"].as_str().unwrap_or_default();
+            if !fix.contains(row.fix_word) {
+                wrong.push(format!(
+                    "{}: the fix does not say {:?}: {fix}",
+                    row.name, row.fix_word
+                ));
             }
         }
         for check in row.also {
