@@ -223,6 +223,15 @@ pub enum Command {
     /// this reading); a probe sends the token request without a certificate but with
     /// the header forged from this certificate (a token: ✘ spoofable); and a refusal the
     /// realm does not explain is put on the forwarding.
+    /// Another method (--auth secret|private-key-jwt, --bind dpop|none) is diagnosed on its
+    /// own failure modes: the pair (Keycloak cannot give --auth tls --bind dpop: the doctor
+    /// measures what it gives instead), for private_key_jwt the key (--jwt-key) and its
+    /// certificate (--jwt-cert), your own assertion (--assertion), clientAuthenticatorType
+    /// client-jwt, the registered key and token.endpoint.auth.signing.alg; for DPoP the
+    /// client's dpop.bound.access.tokens; then the token request (Keycloak's refusal named:
+    /// audience, lifetime, replayed jti, algorithm, key), the token's binding (cnf.jkt equal to
+    /// the proof key's thumbprint; an unbound token is named with what a thief gets) and a
+    /// call to the API (/api/whoami) with a fresh proof.
     ///
     /// --json for scripts. Exits non-zero on any ✘.
     ///
@@ -234,6 +243,9 @@ pub enum Command {
     ///   client doctor --offline --crl certs/ca.crl.pem  is it revoked (as resource-server --crl sees it)?
     ///   client --proxy haproxy doctor --proxy-config target/proxy-haproxy/haproxy.cfg
     ///                                                   behind ./start.sh --proxy haproxy
+    ///   client doctor --auth private-key-jwt            the private_key_jwt client, its key and realm
+    ///   client doctor --auth private-key-jwt --assertion my.jwt   your own assertion
+    ///   client doctor --auth secret --bind dpop         the DPoP client: binding, cnf.jkt, a call
     #[command(verbatim_doc_comment)]
     Doctor(DoctorArgs),
     /// An experiment: a bounded load against the token endpoint or an API route, printing
@@ -306,6 +318,18 @@ pub struct DoctorArgs {
     /// Behind --proxy KIND: the proxy's configuration and the provider's lookup.
     #[command(flatten)]
     pub behind: crate::doctor::proxy::ProxyDoctorArgs,
+    // The method to diagnose: `--auth tls --bind mtls` (the default) is the certificate
+    // above; any other pair is diagnosed by `doctor::methods`.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// With --auth private-key-jwt: the certificate of --jwt-key, the one the realm registers
+    /// as jwt.credential.certificate. Default: CERTS_DIR/client-jwt.pem.
+    #[arg(long, env = "JWT_CERT", value_name = "FILE")]
+    pub jwt_cert: Option<PathBuf>,
+    /// With --auth private-key-jwt: an assertion your own code made (a file, or `-` for
+    /// stdin), checked offline and sent instead of one the doctor makes (it is then used up).
+    #[arg(long, value_name = "FILE")]
+    pub assertion: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -84,6 +84,16 @@ fn client_error(url: &Url, e: DiscoveryError) -> ClientError {
     }
 }
 
+/// [`discover`], waiting up to `wait` for a provider that is still starting.
+pub async fn discover_waiting(
+    http: &crate::http::Http,
+    issuer: &Url,
+    wait: std::time::Duration,
+) -> Result<ProviderMetadata, ClientError> {
+    let url = discovery_url(issuer)?;
+    crate::retry::until_up("the provider", &url, wait, || discover(http, issuer)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

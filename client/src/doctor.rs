@@ -24,6 +24,7 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyD
 use serde::Serialize;
 
 pub mod keycloak_log;
+pub mod methods;
 pub mod online;
 pub mod proxy;
 mod revocation;
@@ -112,6 +113,9 @@ pub struct Finding {
     /// For a ✘: what Keycloak 26.7.5 logs for this cause ([`KEYCLOAK_LOG`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keycloak_log: Vec<LogLine>,
+    /// A ✔ that still leaves a risk (an unbound token, DPoP not required): what it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl Finding {
@@ -132,6 +136,7 @@ impl Finding {
             } else {
                 keycloak_log::lines_for(check)
             },
+            warning: None,
         }
     }
 }

@@ -110,6 +110,7 @@ impl Settings {
                 ClientAuth::PrivateKeyJwt(crate::token::JwtCredential {
                     key_file: self.jwt_key.clone(),
                     audience: self.issuer.as_str().trim_end_matches('/').to_owned(),
+                    made: None,
                 }),
             ),
         };

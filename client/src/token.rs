@@ -21,6 +21,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::{ClientError, OAuthError};
+pub use playbook::rfc8705::Binding;
 
 /// RFC 6749 `client_id`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -213,12 +214,13 @@ pub enum ClientAuth {
     PrivateKeyJwt(JwtCredential),
 }
 
-/// Where a `private_key_jwt` client's assertions come from: its private key (PKCS#8 PEM, as
-/// `client certs` writes it) and the audience (the issuer).
+/// Where a `private_key_jwt` client's assertions come from: its private key (PKCS#8 PEM), the
+/// audience (the issuer); or `made` beforehand, sent as it is (`client doctor`: a person's own).
 #[derive(Debug, Clone)]
 pub struct JwtCredential {
     pub key_file: std::path::PathBuf,
     pub audience: String,
+    pub made: Option<String>,
 }
 
 impl JwtCredential {
@@ -239,12 +241,14 @@ impl JwtCredential {
             .map_err(|e| bad(e.to_string()))
     }
 
-    /// A fresh assertion for `client_id` (RFC 7523 §3: `iss` = `sub` = the client, `aud` the
-    /// issuer, a minute's lifetime, a new `jti`).
+    /// `made`, or a fresh assertion for `client_id` (RFC 7523 §3: `iss` = `sub`, a new `jti`).
     pub fn assertion(&self, client_id: &ClientId) -> Result<String, ClientError> {
-        Ok(self
-            .load()?
-            .assertion(client_id.as_str(), &self.audience, unix_now()))
+        match &self.made {
+            Some(made) => Ok(made.clone()),
+            None => Ok(self
+                .load()?
+                .assertion(client_id.as_str(), &self.audience, unix_now())),
+        }
     }
 }
 
@@ -587,11 +591,7 @@ impl DecodedJwt {
     pub fn has_realm_role(&self, role: &str) -> bool {
         self.realm_roles().iter().any(|r| r == role)
     }
-}
 
-pub use playbook::rfc8705::Binding;
-
-impl DecodedJwt {
     /// The token's binding compared with our certificate's thumbprint (RFC 8705 §3).
     pub fn binding(&self, our_x5t_s256: &str) -> Binding {
         playbook::rfc8705::compare(self.cnf_x5t_s256(), Some(our_x5t_s256))

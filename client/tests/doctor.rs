@@ -8,6 +8,8 @@
 //! also finds, for each row's cause, the line the doctor says Keycloak logs.
 
 mod common;
+#[path = "doctor/methods.rs"]
+mod methods;
 
 use std::path::Path;
 
@@ -711,7 +713,22 @@ async fn doctor_rows_on_native_keycloak() {
     if !text.contains("Keycloak logs (DEBUG") {
         wrong.push(format!("the narration names no log line: {text}"));
     }
+    // The methods' rows (doctor/methods.rs) on the same Keycloak, with a resource server.
+    let resource_server = common::spawn_resource_server(&pki, &keycloak.issuer()).await;
+    let s = common::settings_for(dir.path(), &keycloak.base_url, &resource_server.url);
+    let started = std::time::Instant::now();
+    let (method_wrong, method_causes) = methods::run_method_rows(dir.path(), &s).await;
+    println!("the method rows took {:.0?}", started.elapsed());
+    resource_server.stop().await.unwrap();
+    wrong.extend(method_wrong);
     let log = keycloak.log_tail(1_000_000);
+    // Kept for reading: the line each cause logs, in Keycloak's own log.
+    let kept = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/doctor-keycloak-native.log"
+    );
+    let _ = std::fs::write(kept, &log);
+    wrong.extend(methods::check_log(&log, &method_causes));
     wrong.extend(client::doctor::keycloak_log::missing_in(&log, causes));
     let tail = keycloak.log_tail(80);
     drop(keycloak);

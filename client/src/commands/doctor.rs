@@ -6,11 +6,16 @@
 use serde_json::json;
 
 use crate::cli::DoctorArgs;
-use crate::doctor::{self, Finding, Inputs, Loaded};
+use crate::doctor::{self, Finding, Inputs, Loaded, methods};
 use crate::output::Output;
 use crate::settings::Settings;
+use crate::token::{AuthMethod, Bind};
 
 pub(super) async fn run(s: &Settings, args: &DoctorArgs, out: &Output) -> bool {
+    let (method, bind) = (args.auth.method(), args.auth.asked_bind());
+    if (method, bind) != (AuthMethod::Tls, Bind::Mtls) {
+        return methods(s, args, out, method, bind).await;
+    }
     let inputs = Inputs {
         cert: s.cert.clone(),
         key: s.key.clone(),
@@ -88,6 +93,9 @@ fn print(out: &Output, findings: &[Finding]) {
     for f in findings {
         if f.ok {
             out.ok(&format!("{}: {}", f.title, f.detail));
+            if let Some(warning) = &f.warning {
+                out.warn(warning);
+            }
             continue;
         }
         out.fail(&format!("{}: {}", f.title, f.detail));
@@ -101,4 +109,72 @@ fn print(out: &Output, findings: &[Finding]) {
             ));
         }
     }
+}
+
+/// Another method than mTLS (`--auth`, `--bind`): its own checks ([`doctor::methods`]), the
+/// certificate's only as far as the API call presents it.
+async fn methods(
+    s: &Settings,
+    args: &DoctorArgs,
+    out: &Output,
+    method: AuthMethod,
+    bind: Bind,
+) -> bool {
+    let assertion = match args
+        .assertion
+        .as_deref()
+        .map(methods::Inputs::read_assertion)
+    {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            out.fail(&e.to_string());
+            return false;
+        }
+    };
+    let inputs = methods::Inputs {
+        method,
+        bind,
+        jwt_cert: args
+            .jwt_cert
+            .clone()
+            .unwrap_or_else(|| s.jwt_key.with_file_name(playbook::names::JWT_CERT_FILE)),
+        assertion,
+    };
+    out.heading(&format!(
+        "client doctor --auth {} --bind {}",
+        method.as_str(),
+        format!("{bind:?}").to_lowercase()
+    ));
+    let offline = methods::offline(s, &inputs);
+    print(out, &offline);
+    let online = if args.offline {
+        Vec::new()
+    } else {
+        out.heading(&format!("online: {}", s.issuer));
+        let loaded = Loaded::read(&Inputs {
+            cert: s.cert.clone(),
+            key: s.key.clone(),
+            ca: s.ca.clone(),
+            pkcs12: None,
+            crls: Vec::new(),
+        });
+        let findings = methods::online(s, &loaded, &inputs).await;
+        print(out, &findings);
+        findings
+    };
+    let healthy = offline.iter().chain(&online).all(|f| f.ok);
+    if healthy && !args.offline {
+        out.plain(if online.iter().any(|f| f.warning.is_some()) {
+            "\nNothing fails: the provider gives this client its token and the API accepts it; the ! above are the risks left."
+        } else {
+            "\nNothing found: the provider gives this client its token, bound as asked, and the API accepts it."
+        });
+    }
+    out.json(&json!({
+        "auth": method, "bind": bind, "jwt_key": (method == AuthMethod::PrivateKeyJwt).then_some(&s.jwt_key),
+        "issuer": (!args.offline).then(|| s.issuer.as_str()),
+        "healthy": healthy, "findings": offline, "online": online,
+    }));
+    healthy
 }

@@ -28,6 +28,13 @@ const X509: &str = "org.keycloak.authentication.authenticators.client.X509Client
 /// The event logger (`JBossLoggingEventListenerProvider`): a failed event at WARN.
 const EVENTS: &str = "org.keycloak.events";
 
+/// The `client-jwt` assertion's claim checks (`AbstractBaseJWTValidator`).
+const JWT_VALIDATOR: &str =
+    "org.keycloak.authentication.authenticators.client.AbstractBaseJWTValidator";
+
+/// `ServicesLogger` (`KC-SERVICES…` messages).
+const SERVICES: &str = "org.keycloak.services";
+
 /// The flow that runs the client authenticators (`ClientAuthenticationFlow`).
 const FLOW: &str = "org.keycloak.authentication.ClientAuthenticationFlow";
 
@@ -154,6 +161,89 @@ pub const KEYCLOAK_LOG: &[LogLine] = &[
         logger: X509,
         line: "[X509ClientCertificateAuthenticator:authenticate] x509 client certificate is not available for mutual SSL.",
     },
+    // --- doctormethods (issue 26): the methods beside mTLS, each found on its row's client in
+    // a native Keycloak's log. A refused assertion is the event's invalid_client_credentials
+    // (JWTClientValidator's failure; a wrong key also ServicesLogger's ERROR), a replayed jti
+    // also AbstractBaseJWTValidator's WARN; an assertion to a client of another authenticator
+    // is client_not_found (though the client exists); a DPoP refusal is DPoPUtil's event.
+    LogLine {
+        check: "jwt-authenticator",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="client_not_found", client_assertion_issuer="%s""#,
+    },
+    LogLine {
+        check: "jwt-no-key",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="client_credentials_setup_required", client_assertion_issuer="%s""#,
+    },
+    LogLine {
+        check: "jwt-registered-key",
+        level: "ERROR",
+        logger: SERVICES,
+        line: "KC-SERVICES0025: Error when validating client assertion: %s",
+    },
+    LogLine {
+        check: "jwt-signature",
+        level: "ERROR",
+        logger: SERVICES,
+        line: "KC-SERVICES0025: Error when validating client assertion: %s",
+    },
+    LogLine {
+        check: "jwt-registered-key",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+    },
+    LogLine {
+        check: "jwt-signing-alg",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+    },
+    LogLine {
+        check: "jwt-signature",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+    },
+    LogLine {
+        check: "jwt-alg",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+    },
+    LogLine {
+        check: "jwt-audience",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+    },
+    LogLine {
+        check: "jwt-lifetime",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+    },
+    LogLine {
+        check: "jwt-replay",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+    },
+    LogLine {
+        check: "jwt-replay",
+        level: "WARN",
+        logger: JWT_VALIDATOR,
+        line: "Token '%s' already used when for issuedFor '%s'.",
+    },
+    LogLine {
+        check: "dpop-required",
+        level: "WARN",
+        logger: EVENTS,
+        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_dpop_proof", reason="DPoP proof is missing""#,
+    },
 ];
 
 /// The header lookups' logger (doctorproxy).
@@ -229,6 +319,7 @@ mod tests {
             .chain(
                 crate::doctor::online::ONLINE_CHECKS
                     .iter()
+                    .chain(crate::doctor::methods::METHOD_CHECKS)
                     .map(|(id, _)| *id),
             )
             .chain(crate::doctor::proxy::PROXY_CHECKS.iter().map(|(id, _)| *id))

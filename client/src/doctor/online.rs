@@ -363,7 +363,11 @@ async fn realm(s: &Settings, loaded: &Loaded) -> Vec<Finding> {
     out
 }
 
-async fn service_account_and_role(api: &AdminApi, rep: &Value, client_id: &str) -> Vec<Finding> {
+pub(super) async fn service_account_and_role(
+    api: &AdminApi,
+    rep: &Value,
+    id: &str,
+) -> Vec<Finding> {
     if rep["serviceAccountsEnabled"] != Value::Bool(true) {
         return vec![finding(
             "service-account",
@@ -374,12 +378,7 @@ async fn service_account_and_role(api: &AdminApi, rep: &Value, client_id: &str) 
         )];
     }
     // Through the client: the shipped provisioner may not search users (403).
-    let user = match async {
-        api.service_account_user(&api.find_client(client_id).await?)
-            .await
-    }
-    .await
-    {
+    let user = match async { api.service_account_user(&api.find_client(id).await?).await }.await {
         Ok(user) => user,
         Err(e) => {
             return vec![finding(
@@ -423,7 +422,7 @@ fn names(v: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-fn roles_scope(rep: &Value) -> Verdict {
+pub(super) fn roles_scope(rep: &Value) -> Verdict {
     if names(&rep["defaultClientScopes"]).contains(&"roles") {
         return Ok("roles is a default client scope".into());
     }
