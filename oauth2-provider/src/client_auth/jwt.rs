@@ -74,6 +74,8 @@ pub(super) fn configure<'a>(
             None => Err(format!("no {CERTIFICATE}")),
         }
     };
+    // Observed on Keycloak 26.7.5 for `${UNSET}` and `none` (tests/golden/corpus/placeholders.json).
+    let unreadable = matches!(&keys, Err(why) if why.starts_with(NOT_BASE64)).then_some(UNREADABLE);
     let keys = keys.unwrap_or_else(|why| {
         warnings.push(format!(
             "client '{client_id}' (client-jwt): {why}; its assertions will be refused (\"Unable to load public key\")"
@@ -85,8 +87,14 @@ pub(super) fn configure<'a>(
         signing_alg: attribute(SIGNING_ALG)
             .filter(|a| !a.is_empty())
             .map(str::to_owned),
+        unreadable,
     }
 }
+
+/// How [`certificate_key`] says its text is not base64.
+const NOT_BASE64: &str = "jwt.credential.certificate is not base64";
+/// Keycloak 26.7.5's answer to an assertion for a client whose certificate is not base64.
+const UNREADABLE: &str = "Client authentication with signed JWT failed: Error when loading public keys: java.lang.RuntimeException: org.keycloak.common.util.PemException: org.bouncycastle.jcajce.provider.asymmetric.x509.CertificateFactory$ExCertificateException: parsing issue: malformed PEM data: no header found";
 
 /// The key of a certificate (base64 DER, as Keycloak stores it, or PEM): its `kid` is
 /// Keycloak's `KeyUtils#createKeyId`, the SHA-256 of the SubjectPublicKeyInfo, and its
@@ -100,7 +108,7 @@ fn certificate_key(text: &str) -> Result<JwtKey, String> {
         .collect();
     let der = STANDARD
         .decode(body)
-        .map_err(|e| format!("{CERTIFICATE} is not base64: {e}"))?;
+        .map_err(|e| format!("{NOT_BASE64}: {e}"))?;
     let (_, cert) = X509Certificate::from_der(&der)
         .map_err(|e| format!("{CERTIFICATE} is not an X.509 certificate: {e}"))?;
     let spki = cert.public_key();
@@ -363,6 +371,12 @@ fn verify(
         None => config.keys.first(),
     };
     let Some(key) = key else {
+        if let Some(words) = config.unreadable {
+            return Err(bad(
+                words,
+                format!("client '{id}': its {CERTIFICATE} is not base64 (a placeholder kept?)"),
+            ));
+        }
         return Err(bad(
             "Unable to load public key",
             format!("client '{id}': no registered key for kid {kid:?}"),
