@@ -493,12 +493,8 @@ async fn jwt_token(
     }
 }
 
-/// What the placeholder probe became at `base` (read back through the admin API: the `forms`
-/// client's description and its `pNN` and `p-…` attributes, each `client-jwt` client's certificate and its
-/// token answer), and the shipped realm's `private_key_jwt` client with the run's certificate.
-async fn observe_placeholders(base: &str, pki: &DevPki) -> Value {
-    let ca = std::slice::from_ref(&pki.ca.cert.cert_der);
-    let http = playbook::https::https_client(ca, None).expect("https client");
+/// The bootstrap admin's access token at `base` (`master`, `admin-cli`, the password grant).
+async fn admin_bearer(http: &reqwest::Client, base: &str) -> String {
     let token: Value = http
         .post(format!(
             "{base}/realms/master/protocol/openid-connect/token"
@@ -515,7 +511,21 @@ async fn observe_placeholders(base: &str, pki: &DevPki) -> Value {
         .json()
         .await
         .expect("JSON");
-    let bearer = token["access_token"].as_str().expect("an admin token");
+    token["access_token"]
+        .as_str()
+        .expect("an admin token")
+        .to_owned()
+}
+
+/// What the placeholder probe became at `base` (read back through the admin API: the `forms`
+/// client's description and its `pNN` and `p-…` attributes, each `client-jwt` client's
+/// certificate and its token answer), and the shipped realm's `private_key_jwt` client with
+/// the run's certificate.
+async fn observe_placeholders(base: &str, pki: &DevPki) -> Value {
+    let ca = std::slice::from_ref(&pki.ca.cert.cert_der);
+    let http = playbook::https::https_client(ca, None).expect("https client");
+    let bearer = admin_bearer(&http, base).await;
+    let bearer = bearer.as_str();
     let clients: Value = http
         .get(format!("{base}/admin/realms/placeholders/clients"))
         .bearer_auth(bearer)
@@ -621,23 +631,8 @@ async fn refusals_of(keycloak: &NativeKeycloak, pki: &DevPki) -> Value {
     let base = keycloak.base_url.as_str();
     let ca = std::slice::from_ref(&pki.ca.cert.cert_der);
     let http = playbook::https::https_client(ca, None).expect("https client");
-    let token: Value = http
-        .post(format!(
-            "{base}/realms/master/protocol/openid-connect/token"
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", playbook::names::DEFAULT_ADMIN_USERNAME),
-            ("password", playbook::names::DEFAULT_ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("admin token")
-        .json()
-        .await
-        .expect("JSON");
-    let bearer = token["access_token"].as_str().expect("an admin token");
+    let bearer = admin_bearer(&http, base).await;
+    let bearer = bearer.as_str();
     let mut out = Map::new();
     for name in REFUSED {
         let body = std::fs::read_to_string(refused_file(name)).expect("a refused fixture");
