@@ -117,8 +117,8 @@ ensure_certs() {
   if [[ ! -e "${CERTS_DIR}/ca.pem" && ! -e "${CERTS_DIR}/client.pem" ]]; then
     SETUP 2 "certificates: none in ${dir}/ yet, generating the dev PKI" && client certs
   else
-    SETUP 2 "certificates: checking the existing ones in ${dir}/ (a PKI older than the provisioner gets its pair)"
-    { [[ -e "${CERTS_DIR}/provisioner.pem" || -e "${CERTS_DIR}/provisioner.key.pem" ]] || client certs; client certs check; } || die "the certificates in ${dir}/ cannot be used as they are (see above)"
+    SETUP 2 "certificates: checking the existing ones in ${dir}/ (an older PKI gets the provisioner's and the private_key_jwt client's pairs)"
+    { { [[ -e "${CERTS_DIR}/provisioner.pem" || -e "${CERTS_DIR}/provisioner.key.pem" ]] && [[ -e "${CERTS_DIR}/${JWT_CERT_FILE}" || -e "${CERTS_DIR}/client-jwt.key.pem" ]]; } || client certs; client certs check; } || die "the certificates in ${dir}/ cannot be used as they are (see above)"
   fi
 }
 # --lab N, before any provider starts: the lab's files (progress kept), its realm and trust.

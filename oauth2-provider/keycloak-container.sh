@@ -145,6 +145,9 @@ create_container() {
   # Values travel through the environment (-e NAME), never on the command line (the password).
   export KC_BOOTSTRAP_ADMIN_USERNAME KC_BOOTSTRAP_ADMIN_PASSWORD JAVA_OPTS_KC_HEAP
   env+=(--env KC_BOOTSTRAP_ADMIN_USERNAME --env KC_BOOTSTRAP_ADMIN_PASSWORD --env JAVA_OPTS_KC_HEAP)
+  # The realm file's ${PLAYBOOK_JWT_CLIENT_CERT:}: the private_key_jwt client's certificate.
+  export "${JWT_CLIENT_CERT_ENV}=$(jwt_client_cert)"
+  env+=(--env "${JWT_CLIENT_CERT_ENV}")
   # The caller's Keycloak options: the build-time ones (the image was built for them) and the
   # SPI and proxy options (e.g. the nginx lookup's header name, the trusted proxy address).
   local name

@@ -389,7 +389,8 @@ absolute() {
 # take precedence over the file. The listeners and the cluster transport stay on loopback, as
 # the container's 127.0.0.1 port mappings do. A KC_TRUSTSTORE_PATHS from the caller (absolute
 # paths; lab 7: certificates trusted one by one) is trusted in addition to the dev CA, as the
-# embedded provider's --truststore-paths is.
+# embedded provider's --truststore-paths is. The realm file's ${PLAYBOOK_JWT_CLIENT_CERT:}
+# (the private_key_jwt client's certificate) comes from certs/ (scripts/lib.sh jwt_client_cert).
 kc_env() {
   local -a env=(
     "KC_CONFIG_FILE=${KEYCLOAK_CONF}"
@@ -402,6 +403,7 @@ kc_env() {
     "KC_CACHE_EMBEDDED_NETWORK_BIND_ADDRESS=127.0.0.1"
     "KC_BOOTSTRAP_ADMIN_USERNAME=${KC_BOOTSTRAP_ADMIN_USERNAME}"
     "KC_BOOTSTRAP_ADMIN_PASSWORD=${KC_BOOTSTRAP_ADMIN_PASSWORD}"
+    "${JWT_CLIENT_CERT_ENV}=$(jwt_client_cert)"
     "JAVA=$(java_binary)"
     "JAVA_OPTS_APPEND=$(java_opts_append)"
   )

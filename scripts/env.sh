@@ -26,3 +26,8 @@ REALM_FILE="${REALM_FILE:-${PLAYBOOK_ROOT}/oauth2-provider/import/oauth2-playboo
 
 # --- provisioner (issue 24): the provisioning client, authenticated by its own certificate
 PROVISIONER_CLIENT_ID="${PROVISIONER_CLIENT_ID:-oauth2-playbook-provisioner}"
+
+# --- jwtrealm branch (issue 26): the private_key_jwt client's certificate, read by the realm
+# file's ${PLAYBOOK_JWT_CLIENT_CERT:} placeholder at import (scripts/lib.sh export_jwt_client_cert)
+JWT_CLIENT_CERT_ENV="${JWT_CLIENT_CERT_ENV:-PLAYBOOK_JWT_CLIENT_CERT}"
+JWT_CERT_FILE="${JWT_CERT_FILE:-client-jwt.pem}"

@@ -159,3 +159,18 @@ wait_ready_with_log() {
     sleep 1
   done
 }
+
+# --- jwtrealm branch (issue 26) ---------------------------------------------------------
+# The private_key_jwt client's certificate as the shipped realm file's
+# ${PLAYBOOK_JWT_CLIENT_CERT:} placeholder takes it at import: base64 DER (the body of the
+# first certificate in CERTS_DIR/JWT_CERT_FILE), or the caller's own PLAYBOOK_JWT_CLIENT_CERT
+# when set. Empty when neither: Keycloak then imports the client without a certificate, and
+# its token requests get 400 invalid_client "Unable to load public key" (measured on 26.7.5).
+jwt_client_cert() {
+  local preset="${!JWT_CLIENT_CERT_ENV:-}" file="${CERTS_DIR}/${JWT_CERT_FILE}"
+  if [[ -n "${preset}" ]]; then
+    printf '%s' "${preset}"
+  elif [[ -r "${file}" ]]; then
+    awk '/-----BEGIN CERTIFICATE-----/ { on = 1; next } /-----END CERTIFICATE-----/ { exit } on' "${file}" | tr -d '\r\n'
+  fi
+}

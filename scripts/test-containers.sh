@@ -133,7 +133,9 @@ compose_token() {
     [[ -f "${file}" ]] || die "compose needs ${file} (a file): cargo run -p client -- certs"
   done
   COMPOSE_UP=1
-  KEYCLOAK_IMAGE="${image}" PLAYBOOK_UID="$(id -u)" docker-compose -f "${COMPOSE_FILE}" up -d
+  # The realm file's ${PLAYBOOK_JWT_CLIENT_CERT:} from certs/ (scripts/lib.sh), as start.sh does.
+  KEYCLOAK_IMAGE="${image}" PLAYBOOK_UID="$(id -u)" PLAYBOOK_JWT_CLIENT_CERT="$(jwt_client_cert)" \
+    docker-compose -f "${COMPOSE_FILE}" up -d
   wait_ready_with_log "${MANAGEMENT_PORT}" certs/ca.pem "${KEYCLOAK_START_TIMEOUT}" \
     compose_running compose_log || {
     error "compose: Keycloak not healthy (exited, or still starting)"

@@ -40,8 +40,9 @@ pub fn generate(
     let written = match write_files(dir, &files, force) {
         Ok(w) => w,
         Err(PkiError::WouldOverwrite(existing)) => {
-            // A PKI made before the provisioner existed: add its pair from the same CA.
-            if let Some(written) = add_provisioner(dir, days, out)? {
+            // A PKI made before the provisioner or the private_key_jwt client existed: add
+            // the missing pairs from the same CA.
+            if let Some(written) = add_missing_pairs(dir, days, out)? {
                 return Ok(written);
             }
             return Err(ClientError::Pki(PkiError::WouldOverwrite(existing)));
@@ -79,18 +80,51 @@ pub fn generate(
     Ok(written)
 }
 
-/// The provisioner's pair, issued by the existing CA of `dir` (`ca.pem`, `ca.key.pem`) when
-/// the directory has that CA but no `provisioner.pem` nor `provisioner.key.pem` (a PKI
-/// written before the provisioner existed). `None` when that is not the case: nothing
-/// existing is ever overwritten.
-fn add_provisioner(
+/// A pair a PKI written by an older `client certs` may lack.
+struct AddedLater {
+    what: &'static str,
+    dn: &'static str,
+    /// Its two files (certificate, key).
+    names: [&'static str; 2],
+    files: fn(&playbook::pki::Issued) -> Vec<playbook::pki::PkiFile>,
+}
+
+const ADDED_LATER: &[AddedLater] = &[
+    AddedLater {
+        what: "the provisioner's certificate",
+        dn: playbook::names::PROVISIONER_SUBJECT_DN,
+        names: ["provisioner.pem", "provisioner.key.pem"],
+        files: DevPki::provisioner_files,
+    },
+    AddedLater {
+        what: "the private_key_jwt client's key pair and certificate",
+        dn: playbook::names::JWT_CLIENT_SUBJECT_DN,
+        names: [
+            playbook::names::JWT_CERT_FILE,
+            playbook::names::JWT_KEY_FILE,
+        ],
+        files: DevPki::jwt_client_files,
+    },
+];
+
+/// Each pair of [`ADDED_LATER`] whose two files are both missing, issued by the existing CA
+/// of `dir` (`ca.pem`, `ca.key.pem`): a PKI written before the provisioner or the
+/// `private_key_jwt` client existed. `None` when nothing is to add: nothing existing is ever
+/// overwritten (a pair with one file of two is left for the person to sort out).
+fn add_missing_pairs(
     dir: &Path,
     days: i64,
     out: &Output,
 ) -> Result<Option<Vec<PathBuf>>, ClientError> {
     let (ca_cert, ca_key) = (dir.join("ca.pem"), dir.join("ca.key.pem"));
-    let mine = [dir.join("provisioner.pem"), dir.join("provisioner.key.pem")];
-    if !ca_cert.exists() || !ca_key.exists() || mine.iter().any(|p| p.exists()) {
+    if !ca_cert.exists() || !ca_key.exists() {
+        return Ok(None);
+    }
+    let missing: Vec<_> = ADDED_LATER
+        .iter()
+        .filter(|pair| pair.names.iter().all(|n| !dir.join(n).exists()))
+        .collect();
+    if missing.is_empty() {
         return Ok(None);
     }
     let read = |p: &Path| {
@@ -100,21 +134,23 @@ fn add_provisioner(
         })
     };
     let ca = playbook::pki::CertificateAuthority::from_pem(&read(&ca_cert)?, &read(&ca_key)?)?;
-    let issued = ca.issue_client(
-        playbook::names::PROVISIONER_SUBJECT_DN,
-        playbook::pki::Validity::days_from_now(days),
-    )?;
-    let files = DevPki::provisioner_files(&issued);
-    let written = write_files(dir, &files, false)?;
-    out.heading(&format!(
-        "Added the provisioner's certificate to the existing PKI in {} (issued by its ca.pem)",
-        dir.display()
-    ));
-    for (file, path) in files.iter().zip(&written) {
-        out.plain(&format!("  {:<40} {}", path.display(), file.what));
+    let mut all = Vec::new();
+    for pair in missing {
+        let issued = ca.issue_client(pair.dn, playbook::pki::Validity::days_from_now(days))?;
+        let files = (pair.files)(&issued);
+        let written = write_files(dir, &files, false)?;
+        out.heading(&format!(
+            "Added {} to the existing PKI in {} (issued by its ca.pem)",
+            pair.what,
+            dir.display()
+        ));
+        for (file, path) in files.iter().zip(&written) {
+            out.plain(&format!("  {:<40} {}", path.display(), file.what));
+        }
+        all.extend(written);
     }
-    out.json(&json!({"dir": dir, "added": written}));
-    Ok(Some(written))
+    out.json(&json!({"dir": dir, "added": all}));
+    Ok(Some(all))
 }
 
 /// What one file turned out to be.
@@ -250,16 +286,24 @@ fn looks_like_pkcs12(path: &Path) -> bool {
     by_content && (by_name || path.extension().is_none())
 }
 
-/// The certificates `./start.sh` and the walkthrough read, each with its key, and whether
-/// the flow needs it (`rogue-client` only feeds step 3b, which is skipped without it).
-pub const NEEDED: &[(&str, bool)] = &[
-    ("ca", true),
-    ("oauth2-provider", true),
-    ("resource-server", true),
-    ("client", true),
-    ("other-client", true),
-    ("provisioner", true),
-    ("rogue-client", false),
+/// The certificates `./start.sh` and the walkthrough read, each with its key, and, for one
+/// the flow can do without, what needs it (`rogue-client` only feeds step 3b, which is
+/// skipped without it; `client-jwt` only `--auth private-key-jwt`).
+pub const NEEDED: &[(&str, Option<&str>)] = &[
+    ("ca", None),
+    ("oauth2-provider", None),
+    ("resource-server", None),
+    ("client", None),
+    ("other-client", None),
+    ("provisioner", None),
+    (
+        "rogue-client",
+        Some("only step 3b needs it; it is skipped without"),
+    ),
+    (
+        "client-jwt",
+        Some("only --auth private-key-jwt needs it; `client certs` adds it"),
+    ),
 ];
 
 /// `client certs check`: every certificate the flow needs is there, readable, not expired,
@@ -267,7 +311,7 @@ pub const NEEDED: &[(&str, bool)] = &[
 pub fn check(dir: &Path, out: &Output) -> bool {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    for (name, required) in NEEDED {
+    for (name, optional) in NEEDED {
         let mut trouble = Vec::new();
         let cert = dir.join(format!("{name}.pem"));
         let key = dir.join(format!("{name}.key.pem"));
@@ -295,17 +339,15 @@ pub fn check(dir: &Path, out: &Output) -> bool {
         }
         if trouble.is_empty() {
             out.ok(&format!("{name}.pem and {name}.key.pem"));
-        } else if *required {
+        } else if let Some(why) = optional {
+            for t in &trouble {
+                out.warn(&format!("{t} ({why})"));
+            }
+        } else {
             for t in &trouble {
                 out.fail(t);
             }
             problems.extend(trouble);
-        } else {
-            for t in &trouble {
-                out.warn(&format!(
-                    "{t} (only step 3b needs it; it is skipped without)"
-                ));
-            }
         }
     }
     for n in &notes {

@@ -127,7 +127,8 @@ pub struct GlobalArgs {
     /// environment variable: `ps` shows flags).
     #[arg(long, env = "CLIENT_SECRET", default_value = names::SECRET_CLIENT_SECRET, hide_default_value = true, hide_env_values = true, global = true)]
     pub client_secret: ClientSecret,
-    /// The private_key_jwt client, used by `--auth private-key-jwt`.
+    /// The private_key_jwt client, used by `--auth private-key-jwt` (the shipped realm's,
+    /// whose certificate the provider reads from CERTS_DIR/client-jwt.pem at start).
     #[arg(long, env = "JWT_CLIENT_ID", default_value = names::JWT_CLIENT_ID, global = true)]
     pub jwt_client_id: String,
     /// Its private key, which signs its assertions (PKCS#8 PEM). Default:
@@ -160,8 +161,11 @@ pub enum Command {
     /// Files: ca.pem (the trust anchor), oauth2-provider.pem and resource-server.pem (serverAuth;
     /// SANs localhost, 127.0.0.1, ::1, keycloak), client.pem (clientAuth; the subject DN the
     /// realm's x509.subjectdn expects), other-client.pem (same CA, another DN),
-    /// rogue-client.pem (right DN, untrusted CA), each with a .key.pem (mode 0600), and
-    /// client.p12 (password `playbook`). Existing files are never overwritten without --force.
+    /// rogue-client.pem (right DN, untrusted CA), provisioner.pem (the admin API's caller),
+    /// client-jwt.pem (the private_key_jwt client's; every provider start hands it to the
+    /// realm as PLAYBOOK_JWT_CLIENT_CERT), each with a .key.pem (mode 0600), and client.p12
+    /// (password `playbook`). Existing files are never overwritten without --force; a
+    /// directory made by an older version gets the provisioner's and client-jwt's pairs added.
     /// More on demand: `client certs intermediate` (an intermediate CA under the dev CA) and
     /// `client certs issue NAME --signed-by CA` (a client certificate from any CA with its key).
     Certs(CertsArgs),

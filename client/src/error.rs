@@ -37,6 +37,19 @@ pub const PROVIDER_LOG_HINT: &str = "target/start-logs/oauth2-provider.log (embe
 impl OAuthError {
     /// What the person reading the error should know that the server does not say.
     pub fn hint(&self) -> Option<String> {
+        // Keycloak's answer for a client-jwt client without a certificate: the shipped
+        // realm's, imported while PLAYBOOK_JWT_CLIENT_CERT was unset.
+        if self.error == ErrorCode::InvalidClient
+            && self.error_description.as_deref() == Some("Unable to load public key")
+        {
+            return Some(format!(
+                "The provider holds no key for this client, or none with the assertion's kid. For the shipped realm's {}: run `client certs` (it makes {} and {}), then restart the provider, whose start hands the certificate to the realm file as {} (./start.sh and oauth2-provider/keycloak.sh do; with compose, export it)",
+                playbook::names::JWT_CLIENT_ID,
+                playbook::names::JWT_CERT_FILE,
+                playbook::names::JWT_KEY_FILE,
+                playbook::names::JWT_CLIENT_CERT_ENV
+            ));
+        }
         (self.error == ErrorCode::InvalidClient).then(|| {
             format!(
                 "The provider does not tell the client why (on purpose: RFC 6749 §5.2 gives one code for every authentication failure, so an attacker learns nothing). The reason is in its log: {PROVIDER_LOG_HINT}"
@@ -367,6 +380,21 @@ mod tests {
                 && text.contains("Java")
                 && text.contains("UnknownCA"),
             "{text}"
+        );
+    }
+
+    /// Keycloak's answer for a `client-jwt` client without a certificate names the fix.
+    #[test]
+    fn unable_to_load_public_key_names_client_certs_and_the_variable() {
+        let e = OAuthError {
+            status: 400,
+            error: ErrorCode::InvalidClient,
+            error_description: Some("Unable to load public key".into()),
+        };
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("client certs") && hint.contains("PLAYBOOK_JWT_CLIENT_CERT"),
+            "{hint}"
         );
     }
 

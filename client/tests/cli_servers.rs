@@ -547,3 +547,48 @@ async fn auth_private_key_jwt_gets_and_uses_a_token() {
     );
     servers.stop().await;
 }
+
+/// `--auth private-key-jwt` out of the box: the shipped realm's `client-jwt` client with the
+/// certificate of `client certs` (`client-jwt.pem`, set at import as the drivers set
+/// `PLAYBOOK_JWT_CLIENT_CERT`), the key `client-jwt.key.pem` by default: no flag, no
+/// registration. Its service account has `oauth2-playbook-readonly`, so `client call` reads
+/// `/api/users`. A `certs/` without that pair (written before it existed) gets it from
+/// `client certs`, nothing else touched; the key is 0600.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_private_key_jwt_works_with_the_shipped_realm() {
+    let servers = start().await;
+    common::compare::private_key_jwt_out_of_the_box(servers.dir.path(), &servers.settings).await;
+
+    // An older certs/: the pair removed, `client certs` adds it back from the same CA.
+    let dir = servers.dir.path();
+    let ca_before = std::fs::read(dir.join("ca.pem")).unwrap();
+    for name in [names::JWT_CERT_FILE, names::JWT_KEY_FILE] {
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    let o = client(&servers, &[], &["certs"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("private_key_jwt client's key pair"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(dir.join("ca.pem")).unwrap(), ca_before);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.join(names::JWT_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Nothing more to add: refused, nothing overwritten.
+    let key_before = std::fs::read(dir.join(names::JWT_KEY_FILE)).unwrap();
+    let o = client(&servers, &[], &["certs"]).await;
+    assert!(!o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read(dir.join(names::JWT_KEY_FILE)).unwrap(),
+        key_before
+    );
+    servers.stop().await;
+}

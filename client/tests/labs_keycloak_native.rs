@@ -142,6 +142,9 @@ async fn every_lab_on_native_keycloak() {
     // embedded provider (`common/compare.rs`); a few seconds, no start of its own.
     let table = common::compare::compare_and_assert(&env.dir, &env.settings).await;
     println!("client compare on Keycloak:\n{table}");
+    // `--auth private-key-jwt` with the defaults: the shipped realm's client-jwt client got
+    // this run's certs/client-jwt.pem from keycloak-native.sh (PLAYBOOK_JWT_CLIENT_CERT).
+    common::compare::private_key_jwt_out_of_the_box(&env.dir, &env.settings).await;
 
     let on = "native Keycloak";
     let mut results = Results::default();

@@ -87,6 +87,45 @@ pub fn realm_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("import/oauth2-playbook-realm.json")
 }
 
+/// The shipped realm's `private_key_jwt` client takes its certificate from
+/// `${PLAYBOOK_JWT_CLIENT_CERT:}` at import: as every driver does for Keycloak, sets that
+/// variable to the base64 DER of `certs/client-jwt.pem` for the realm files, unless the
+/// environment already has it. Without the file the client is imported without a
+/// certificate (its token requests get 400 `invalid_client` "Unable to load public key"),
+/// and the log says how to fix it.
+pub fn jwt_client_cert_from_dir(env: &mut realm::Environment, certs: &Path) {
+    let name = playbook::names::JWT_CLIENT_CERT_ENV;
+    if env.get(name).is_some() {
+        return;
+    }
+    let path = certs.join(playbook::names::JWT_CERT_FILE);
+    match playbook::pem::load_certs(&path) {
+        Ok(certs) if !certs.is_empty() => {
+            use base64::Engine as _;
+            env.set(
+                name,
+                base64::engine::general_purpose::STANDARD.encode(&certs[0]),
+            );
+        }
+        Ok(_) | Err(_) => tracing::debug!(
+            "{} cannot be read and {name} is not set: the realm's private_key_jwt client {} \
+             has no certificate (its token requests get 400 invalid_client \"Unable to load \
+             public key\"); run `client certs` to make it, then restart the provider",
+            path.display(),
+            playbook::names::JWT_CLIENT_ID
+        ),
+    }
+}
+
+/// The same from an in-memory dev PKI (the tests): its `private_key_jwt` certificate, set
+/// whatever the process environment says.
+pub fn jwt_client_cert_from_pki(env: &mut realm::Environment, pki: &playbook::pki::DevPki) {
+    env.set(
+        playbook::names::JWT_CLIENT_CERT_ENV,
+        playbook::pki::DevPki::realm_certificate(&pki.jwt_client),
+    );
+}
+
 /// The main router (Keycloak's port 8443, ours 9443). Paths as Keycloak's.
 pub fn app(provider: Provider) -> Router {
     let forwarded = provider.inner.forwarded.clone();
@@ -286,8 +325,9 @@ pub enum DevStartError {
 pub async fn spawn_dev(
     pki: &playbook::pki::DevPki,
     realms: &[PathBuf],
-    options: Options,
+    mut options: Options,
 ) -> Result<Running, DevStartError> {
+    jwt_client_cert_from_pki(&mut options.environment, pki);
     let provider = Provider::from_realm_paths(realms, options)?;
     let started = async {
         let tls = tls_config_from_pki(pki)?;

@@ -30,7 +30,9 @@ struct Args {
     /// `kc.sh export --file` writes several), or a directory read as Keycloak's
     /// `--import-realm` reads `data/import` (`kc.sh export --dir` output: `<realm>-realm.json`
     /// with its `<realm>-users-N.json`). Give it several times for several; every imported
-    /// realm is served, and `master` always.
+    /// realm is served, and `master` always. `${NAME}` and `${NAME:default}` placeholders are
+    /// replaced from environment variables first, as Keycloak's --import-realm does (an unset
+    /// variable without a default is kept as `${NAME}`).
     #[arg(
         long,
         value_name = "FILE|DIR",
@@ -40,7 +42,9 @@ struct Args {
     /// Directory with oauth2-provider.pem, oauth2-provider.key.pem and ca.pem
     /// (`client certs` writes them). Client certificates are requested, not required,
     /// and verified against ca.pem (Keycloak's https-client-auth=request). Read once at
-    /// start: to serve replaced files, restart the provider.
+    /// start: to serve replaced files, restart the provider. Its client-jwt.pem becomes the
+    /// realm file's PLAYBOOK_JWT_CLIENT_CERT (the private_key_jwt client's certificate)
+    /// unless that variable is set.
     #[arg(long, value_name = "DIR", default_value = "certs")]
     certs: PathBuf,
     /// More PEM files whose certificates are trusted for client certificates, besides
@@ -136,16 +140,17 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     } else {
         None
     };
-    let provider = Provider::from_realm_paths(
-        &args.realm,
-        Options {
-            hostname: args.hostname,
-            admin_username: args.admin_username,
-            admin_password: args.admin_password,
-            limits: args.limits,
-            forwarded,
-        },
-    )?;
+    let mut options = Options {
+        hostname: args.hostname,
+        admin_username: args.admin_username,
+        admin_password: args.admin_password,
+        limits: args.limits,
+        forwarded,
+        environment: oauth2_provider::realm::Environment::default(),
+    };
+    // The realm file's ${PLAYBOOK_JWT_CLIENT_CERT:} from certs/, as the Keycloak drivers set it.
+    oauth2_provider::jwt_client_cert_from_dir(&mut options.environment, &args.certs);
+    let provider = Provider::from_realm_paths(&args.realm, options)?;
     let tls = oauth2_provider::tls_config_from_dir(&args.certs, &args.truststore_paths)
         .with_context(|| {
             format!(

@@ -28,6 +28,9 @@ pub struct Options {
     /// Client certificates forwarded by a TLS-terminating proxy (Keycloak's
     /// `spi-x509cert-lookup--provider=nginx`); `None`: only from the handshake.
     pub forwarded: Option<Arc<playbook::forwarded::ForwardedCerts>>,
+    /// Where the realm files' `${NAME}` placeholders take their values: the process
+    /// environment (as Keycloak's `--import-realm`), plus what the starter sets.
+    pub environment: realm::Environment,
 }
 
 impl Default for Options {
@@ -38,6 +41,7 @@ impl Default for Options {
             admin_password: playbook::names::DEFAULT_ADMIN_PASSWORD.to_owned(),
             limits: playbook::server::Limits::default(),
             forwarded: None,
+            environment: realm::Environment::default(),
         }
     }
 }
@@ -99,7 +103,7 @@ impl Provider {
     ) -> Result<Provider, RealmFileError> {
         let mut inputs = Vec::new();
         for path in paths {
-            inputs.extend(realm::read_path(path)?);
+            inputs.extend(realm::read_path(path, &options.environment)?);
         }
         Self::from_inputs(inputs, options)
     }

@@ -198,6 +198,10 @@ pub struct JwtConfig {
     pub keys: Vec<JwtKey>,
     /// `token.endpoint.auth.signing.alg`: the only `alg` accepted, when set.
     pub signing_alg: Option<String>,
+    /// A `jwt.credential.certificate` that is not even base64 (a realm file's placeholder
+    /// kept because its variable was unset, `${NAME}`): Keycloak's words for it at the token
+    /// request (its PEM parser's exception), instead of "Unable to load public key".
+    pub unreadable: Option<&'static str>,
 }
 
 /// One registered public key: its `kid` (a certificate's is the SHA-256 of its

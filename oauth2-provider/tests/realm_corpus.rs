@@ -334,18 +334,24 @@ async fn native_keycloak_serves_the_corpus_as_recorded() {
     let started = Instant::now();
     let start_pki = std::sync::Arc::clone(&pki);
     let keycloak = tokio::task::spawn_blocking(move || {
-        NativeKeycloak::start_with(
-            &start_pki,
-            "corpus",
-            &[
-                ("KEYCLOAK_EXTRA_REALMS", corpus_dir().display().to_string()),
-                // Keycloak imports a realm file in 5 to 15 s on 2 cores: the corpus takes minutes.
-                (
-                    "KEYCLOAK_START_TIMEOUT",
-                    std::env::var("KEYCLOAK_START_TIMEOUT").unwrap_or_else(|_| "1200".to_owned()),
+        // The corpus and the placeholder probe, with the probe's variables.
+        let mut env = vec![
+            (
+                "KEYCLOAK_EXTRA_REALMS",
+                format!(
+                    "{}:{}",
+                    corpus_dir().display(),
+                    placeholders_dir().display()
                 ),
-            ],
-        )
+            ),
+            // Keycloak imports a realm file in 5 to 15 s on 2 cores: the corpus takes minutes.
+            (
+                "KEYCLOAK_START_TIMEOUT",
+                std::env::var("KEYCLOAK_START_TIMEOUT").unwrap_or_else(|_| "1200".to_owned()),
+            ),
+        ];
+        env.extend(probe_env(&start_pki));
+        NativeKeycloak::start_with(&start_pki, "corpus", &env)
     })
     .await
     .expect("start task")
@@ -363,6 +369,21 @@ async fn native_keycloak_serves_the_corpus_as_recorded() {
                 None => drift.push(format!("{}: not recorded", golden_path(file).display())),
             }
         }
+    }
+    let placeholders = observe_placeholders(&keycloak.base_url, &pki).await;
+    let placeholders_golden = golden_dir().join("placeholders.json");
+    if record {
+        let text = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&placeholders).expect("JSON")
+        );
+        conformance::write_atomically(&placeholders_golden, &text);
+    } else {
+        drift.extend(conformance::compare(
+            "corpus/placeholders",
+            &[read_json(&placeholders_golden)],
+            &[placeholders],
+        ));
     }
     let refusals = refusals_of(&keycloak, &pki).await;
     let refused_golden = golden_dir().join("refused.json");
@@ -399,6 +420,198 @@ async fn native_keycloak_serves_the_corpus_as_recorded() {
     );
 }
 
+/// The placeholder probe: a realm file with each form of `${…}` Keycloak's import replaces
+/// (or keeps), and `client-jwt` clients whose certificate is a placeholder.
+fn placeholders_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/placeholders")
+}
+
+/// The variables the probe is imported with (both providers; the shipped realm's
+/// `PLAYBOOK_JWT_CLIENT_CERT` comes from the run's `certs/`, set by the driver).
+fn probe_env(pki: &DevPki) -> Vec<(&'static str, String)> {
+    vec![
+        ("PLAYBOOK_PROBE_SET", "value-set".to_owned()),
+        ("PLAYBOOK_PROBE_EMPTY", String::new()),
+        ("PLAYBOOK_PROBE_NESTED", "${PLAYBOOK_PROBE_SET}".to_owned()),
+        (
+            "PLAYBOOK_PROBE_CERT",
+            DevPki::realm_certificate(&pki.other_client),
+        ),
+    ]
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A `client_credentials` request authenticated by a signed JWT made with `key`: the status,
+/// and the token's shape or the refusal.
+async fn jwt_token(
+    http: &reqwest::Client,
+    issuer: &str,
+    client_id: &str,
+    key: &playbook::pki::Issued,
+) -> Value {
+    let signer = playbook::rfc7523::AssertionKey::from_pkcs8_der(key.key_der().secret_der())
+        .expect("a signing key");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let r = http
+        .post(format!("{issuer}/protocol/openid-connect/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", playbook::rfc7523::ASSERTION_TYPE),
+            (
+                "client_assertion",
+                &signer.assertion(client_id, issuer, now),
+            ),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    match body["access_token"].as_str() {
+        Some(t) => {
+            let claims = jwt_claims(t);
+            let roles = &claims["realm_access"]["roles"];
+            json!({
+                "status": status,
+                "token_type": body["token_type"],
+                "azp": claims["azp"],
+                "readonly": roles.as_array().is_some_and(|r| r.iter().any(|r| r == playbook::names::READONLY_ROLE)),
+            })
+        }
+        None => {
+            json!({"status": status, "error": body["error"], "error_description": body["error_description"]})
+        }
+    }
+}
+
+/// The bootstrap admin's access token at `base` (`master`, `admin-cli`, the password grant).
+async fn admin_bearer(http: &reqwest::Client, base: &str) -> String {
+    let token: Value = http
+        .post(format!(
+            "{base}/realms/master/protocol/openid-connect/token"
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", playbook::names::DEFAULT_ADMIN_USERNAME),
+            ("password", playbook::names::DEFAULT_ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("admin token")
+        .json()
+        .await
+        .expect("JSON");
+    token["access_token"]
+        .as_str()
+        .expect("an admin token")
+        .to_owned()
+}
+
+/// What the placeholder probe became at `base` (read back through the admin API: the `forms`
+/// client's description and its `pNN` and `p-…` attributes, each `client-jwt` client's
+/// certificate and its token answer), and the shipped realm's `private_key_jwt` client with
+/// the run's certificate.
+async fn observe_placeholders(base: &str, pki: &DevPki) -> Value {
+    let ca = std::slice::from_ref(&pki.ca.cert.cert_der);
+    let http = playbook::https::https_client(ca, None).expect("https client");
+    let bearer = admin_bearer(&http, base).await;
+    let bearer = bearer.as_str();
+    let clients: Value = http
+        .get(format!("{base}/admin/realms/placeholders/clients"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .expect("GET clients")
+        .json()
+        .await
+        .expect("JSON");
+    let probe_cert = DevPki::realm_certificate(&pki.other_client);
+    let issuer = format!("{base}/realms/placeholders");
+    let mut out = Map::new();
+    for c in clients.as_array().expect("an array of clients") {
+        let id = c["clientId"].as_str().unwrap_or_default();
+        let attributes = c["attributes"].as_object().cloned().unwrap_or_default();
+        if id == "forms" {
+            let forms: Map<String, Value> = attributes
+                .into_iter()
+                .filter(|(k, _)| {
+                    k.starts_with("p-")
+                        || k.len() == 3
+                            && k.starts_with('p')
+                            && k[1..].bytes().all(|b| b.is_ascii_digit())
+                })
+                .collect();
+            out.insert(
+                id.to_owned(),
+                json!({"description": c["description"], "attributes": forms}),
+            );
+        } else if id.starts_with("jwt-") {
+            let certificate = match attributes.get("jwt.credential.certificate") {
+                None => json!("(no attribute)"),
+                Some(v) if *v == probe_cert => json!("(the variable's value)"),
+                Some(v) => v.clone(),
+            };
+            let answer = jwt_token(&http, &issuer, id, &pki.other_client).await;
+            out.insert(
+                id.to_owned(),
+                json!({"certificate": certificate, "token": answer}),
+            );
+        }
+    }
+    let shipped = playbook::names::issuer_for(base, playbook::names::REALM);
+    out.insert(
+        "shipped realm: oauth2-playbook-client-credentials-jwt".to_owned(),
+        jwt_token(
+            &http,
+            &shipped,
+            playbook::names::JWT_CLIENT_ID,
+            &pki.jwt_client,
+        )
+        .await,
+    );
+    Value::Object(out)
+}
+
+/// The placeholder probe on the embedded provider, held to what Keycloak made of it
+/// (`tests/golden/corpus/placeholders.json`): the same replacement, the same clients, the
+/// same token answers; and the shipped realm's `private_key_jwt` client usable with the run's
+/// certificate (set from the PKI, as the drivers set it from `certs/`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_provider_replaces_placeholders_as_keycloak_did() {
+    playbook::install_crypto_provider();
+    let pki = DevPki::generate(2, 1).expect("dev PKI");
+    let options = oauth2_provider::Options {
+        environment: oauth2_provider::realm::Environment::only(probe_env(&pki)),
+        ..Default::default()
+    };
+    let running = oauth2_provider::spawn_dev(
+        &pki,
+        &[oauth2_provider::realm_file(), placeholders_dir()],
+        options,
+    )
+    .await
+    .expect("the probe imports");
+    let actual = observe_placeholders(&running.url, &pki).await;
+    let golden = read_json(&golden_dir().join("placeholders.json"));
+    let found = conformance::compare("corpus/placeholders", &[golden], &[actual]);
+    assert!(
+        found.is_empty(),
+        "{} differences from Keycloak's placeholders:\n  {}",
+        found.len(),
+        found.join("\n  ")
+    );
+}
+
 /// The realm files Keycloak refuses (issue 21, class 6), in `tests/fixtures/corpus-refused/`.
 const REFUSED: &[&str] = &[
     "global-profile-name-realm.json",
@@ -418,23 +631,8 @@ async fn refusals_of(keycloak: &NativeKeycloak, pki: &DevPki) -> Value {
     let base = keycloak.base_url.as_str();
     let ca = std::slice::from_ref(&pki.ca.cert.cert_der);
     let http = playbook::https::https_client(ca, None).expect("https client");
-    let token: Value = http
-        .post(format!(
-            "{base}/realms/master/protocol/openid-connect/token"
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", playbook::names::DEFAULT_ADMIN_USERNAME),
-            ("password", playbook::names::DEFAULT_ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("admin token")
-        .json()
-        .await
-        .expect("JSON");
-    let bearer = token["access_token"].as_str().expect("an admin token");
+    let bearer = admin_bearer(&http, base).await;
+    let bearer = bearer.as_str();
     let mut out = Map::new();
     for name in REFUSED {
         let body = std::fs::read_to_string(refused_file(name)).expect("a refused fixture");

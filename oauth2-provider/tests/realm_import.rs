@@ -26,7 +26,8 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The one realm a fixture file holds, imported into the model.
 fn import(name: &str) -> Realm {
-    let mut inputs = realm::read_path(&fixture(name)).expect("fixture reads");
+    let mut inputs =
+        realm::read_path(&fixture(name), &realm::Environment::default()).expect("fixture reads");
     assert_eq!(inputs.len(), 1, "{name} holds one realm");
     realm::import_realm(inputs.remove(0))
         .expect("fixture imports")

@@ -94,14 +94,29 @@ pub const LAB10_CRL_RESOURCE_SERVER_PORT: u16 = 8444;
 // --- jwt branch (issue 26): private_key_jwt ---
 
 /// A client authenticated by RFC 7523 `private_key_jwt` (Keycloak `client-jwt`): a JWT
-/// signed with its private key; the provider holds its certificate. (Not yet in the realm
-/// file: `client --jwt-client-id` names a client registered by hand.)
+/// signed with its private key; the provider holds its certificate. In the shipped realm,
+/// its certificate read from [`JWT_CLIENT_CERT_ENV`] at import.
 pub const JWT_CLIENT_ID: &str = "oauth2-playbook-client-credentials-jwt";
-/// Its certificate (in `certs/`, once `client certs` makes it), registered at the provider as
-/// `jwt.credential.certificate`.
+/// Its certificate (in `certs/`; `client certs` makes it), registered at the provider as
+/// `jwt.credential.certificate` (through [`JWT_CLIENT_CERT_ENV`]).
 pub const JWT_CERT_FILE: &str = "client-jwt.pem";
 /// Its private key (in `certs/`), which signs the assertions.
 pub const JWT_KEY_FILE: &str = "client-jwt.key.pem";
+
+// --- jwtrealm branch (issue 26): the private_key_jwt client in the shipped realm ---
+
+/// The environment variable the shipped realm file reads the `private_key_jwt` client's
+/// certificate from: its `jwt.credential.certificate` is `${PLAYBOOK_JWT_CLIENT_CERT:}`, a
+/// Keycloak import placeholder (base64 DER of [`JWT_CERT_FILE`]). Every driver that starts a
+/// provider sets it from `certs/`; unset, the client is imported without a certificate and
+/// Keycloak answers its token requests 400 `invalid_client` "Unable to load public key".
+pub const JWT_CLIENT_CERT_ENV: &str = "PLAYBOOK_JWT_CLIENT_CERT";
+/// The placeholder as the realm file holds it (empty default: see [`JWT_CLIENT_CERT_ENV`]).
+pub const JWT_CLIENT_CERT_PLACEHOLDER: &str = "${PLAYBOOK_JWT_CLIENT_CERT:}";
+/// Subject DN of [`JWT_CERT_FILE`] (`client certs` issues it from the dev CA; the provider
+/// reads only its public key).
+pub const JWT_CLIENT_SUBJECT_DN: &str =
+    "CN=oauth2-playbook-client-credentials-jwt,O=OAuth2 Playbook";
 
 #[cfg(test)]
 mod tests {

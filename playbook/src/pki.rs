@@ -488,6 +488,10 @@ pub struct DevPki {
     pub other_client: Issued,
     /// The provisioning client (`oauth2-playbook-provisioner`): the admin API, no password.
     pub provisioner: Issued,
+    /// The `private_key_jwt` client's certificate (`client-jwt.pem`): only its public key
+    /// matters, registered at the provider (`jwt.credential.certificate`); its key signs
+    /// the client's assertions.
+    pub jwt_client: Issued,
     /// An untrusted CA, issuing a certificate with the right DN: refused during the handshake.
     pub rogue_ca: CertificateAuthority,
     pub rogue_client: Issued,
@@ -530,69 +534,11 @@ impl DevPki {
             client: ca.issue_client(names::CLIENT_SUBJECT_DN, leaf)?,
             other_client: ca.issue_client(names::OTHER_CLIENT_SUBJECT_DN, leaf)?,
             provisioner: ca.issue_client(names::PROVISIONER_SUBJECT_DN, leaf)?,
+            jwt_client: ca.issue_client(names::JWT_CLIENT_SUBJECT_DN, leaf)?,
             rogue_client: rogue_ca.issue_client(names::CLIENT_SUBJECT_DN, leaf)?,
             ca,
             rogue_ca,
         })
-    }
-
-    /// The files `client certs` writes, in order.
-    pub fn files(&self) -> Result<Vec<PkiFile>, PkiError> {
-        let mut files = Vec::new();
-        let mut pair = |name: &str, what: &'static str, issued: &Issued| {
-            files.push(PkiFile::cert(
-                format!("{name}.pem"),
-                what,
-                issued.chain_pem(),
-            ));
-            files.push(PkiFile::key(
-                format!("{name}.key.pem"),
-                issued.key_pem.clone(),
-            ));
-        };
-        pair(
-            "ca",
-            "dev CA: the trust anchor of every server and client",
-            &self.ca.cert,
-        );
-        pair(
-            "oauth2-provider",
-            "server certificate of the authorization server",
-            &self.provider,
-        );
-        pair(
-            "resource-server",
-            "server certificate of the resource server",
-            &self.resource_server,
-        );
-        pair(
-            "client",
-            "client certificate the realm expects (x509.subjectdn)",
-            &self.client,
-        );
-        pair(
-            "other-client",
-            "client certificate from the dev CA with another DN",
-            &self.other_client,
-        );
-        pair(
-            "rogue-client",
-            "client certificate with the right DN from an untrusted CA",
-            &self.rogue_client,
-        );
-        files.extend(Self::provisioner_files(&self.provisioner));
-        files.push(PkiFile::cert(
-            "rogue-ca.pem".into(),
-            "the untrusted CA (nobody trusts it; its key is not kept)",
-            self.rogue_ca.cert.cert_pem.clone(),
-        ));
-        files.push(PkiFile {
-            name: "client.p12".into(),
-            what: "client.pem + client.key.pem + ca.pem as PKCS#12 (password 'playbook')",
-            contents: self.client.pkcs12(&[&self.ca.cert], P12_PASSWORD)?,
-            private: true,
-        });
-        Ok(files)
     }
 }
 

@@ -37,4 +37,6 @@ fn env_sh_defaults_match_the_rust_names() {
     expect("KC_BOOTSTRAP_ADMIN_USERNAME", names::DEFAULT_ADMIN_USERNAME);
     expect("KC_BOOTSTRAP_ADMIN_PASSWORD", names::DEFAULT_ADMIN_PASSWORD);
     expect("PROVISIONER_CLIENT_ID", names::PROVISIONER_CLIENT_ID);
+    expect("JWT_CLIENT_CERT_ENV", names::JWT_CLIENT_CERT_ENV);
+    expect("JWT_CERT_FILE", names::JWT_CERT_FILE);
 }

@@ -57,10 +57,12 @@ pub struct ProviderSpec {
 impl ProviderSpec {
     /// The tests' provider: `pki`'s certificate, the playground's realm, free ports.
     pub fn dev(pki: &DevPki) -> Result<Self, StartError> {
+        let mut options = oauth2_provider::Options::default();
+        oauth2_provider::jwt_client_cert_from_pki(&mut options.environment, pki);
         Ok(ProviderSpec {
             tls: oauth2_provider::tls_config_from_pki(pki)?,
             realms: vec![oauth2_provider::realm_file()],
-            options: oauth2_provider::Options::default(),
+            options,
             port: 0,
             management_port: 0,
         })
@@ -76,6 +78,8 @@ impl ProviderSpec {
         proxy: &ProxyArgs,
     ) -> Result<Self, StartError> {
         let mut options = oauth2_provider::Options::default();
+        // The realm file's ${PLAYBOOK_JWT_CLIENT_CERT:} from certs/, as for Keycloak.
+        oauth2_provider::jwt_client_cert_from_dir(&mut options.environment, certs);
         if proxy.is_set() {
             let roots = playbook::pem::load_ca_certs(&certs.join("ca.pem"))?;
             options.forwarded = proxy.build(&roots)?.map(|f| Arc::new(f.as_keycloak()));

@@ -60,9 +60,9 @@ pub struct Row {
 
 /// The methods compared, in the table's order. A new method is one row here (and, if its
 /// token request is a new kind, its arm in [`Run::endpoint`] and in
-/// [`attacks::stolen_credential`]). `private_key_jwt` has its arms but no row yet: the shipped
-/// realm has no `client-jwt` client (its certificate is made per install; see the README's
-/// `private_key_jwt` section), so the row could not run against it.
+/// [`attacks::stolen_credential`]). The `private_key_jwt` row uses the shipped realm's
+/// `client-jwt` client, whose certificate the provider takes from `certs/client-jwt.pem` at
+/// import (`PLAYBOOK_JWT_CLIENT_CERT`).
 pub const ROWS: &[Row] = &[
     Row {
         name: "client secret, bearer token",
@@ -84,6 +84,13 @@ pub const ROWS: &[Row] = &[
         bind: Bind::Dpop,
         provider_checks: "the client secret; the DPoP proof (signature, htm, htu, iat) → cnf.jkt",
         api_checks: "a DPoP proof per request: signed by cnf.jkt's key, htm, htu, ath, iat, jti never seen (RFC 9449 §7.1)",
+    },
+    Row {
+        name: "private_key_jwt (RFC 7523), bearer token",
+        auth: AuthMethod::PrivateKeyJwt,
+        bind: Bind::None,
+        provider_checks: "a JWT signed with the client's key: the signature with its registered certificate, aud, exp/iat, a jti never seen",
+        api_checks: "nothing more: whoever holds the token is served",
     },
     Row {
         name: "mTLS + DPoP",

@@ -156,7 +156,10 @@ mod tests {
             }),
         };
         let not_run = RowResult {
-            row: ROWS[3],
+            row: *ROWS
+                .iter()
+                .find(|r| r.name == "mTLS + DPoP")
+                .expect("the mTLS + DPoP row"),
             not_possible: Some("Keycloak binds it to the certificate only".into()),
             token: None,
             cost: None,

@@ -44,6 +44,15 @@ const EXPECTED: &[(&str, &str, [Expected; 3])] = &[
             ("refused", "resource_server", "invalid_dpop_proof"),
         ],
     ),
+    (
+        "private-key-jwt",
+        "none",
+        [
+            ("gets", "", ""),
+            ("refused", "provider", "invalid_client"),
+            ("not_applicable", "", ""),
+        ],
+    ),
 ];
 
 /// Runs `client compare --json` (few requests) against the servers of `s` and asserts every
@@ -120,4 +129,39 @@ pub async fn compare_and_assert(dir: &Path, s: &Settings) -> String {
         "{table}"
     );
     table
+}
+
+/// `client token --auth private-key-jwt` and `client call --auth private-key-jwt /api/users`
+/// with nothing but the defaults (issue 26): the shipped realm's `client-jwt` client, its
+/// certificate handed to the realm at the provider's start, the key `client-jwt.key.pem` of
+/// `dir`. The token is a bearer token of that client with `oauth2-playbook-readonly`.
+pub async fn private_key_jwt_out_of_the_box(dir: &Path, s: &Settings) {
+    use playbook::names;
+    let o = client_in(
+        dir,
+        s,
+        &[],
+        &["token", "--auth", "private-key-jwt", "--decode", "--json"],
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let claims = &doc["decoded"]["claims"];
+    assert_eq!(doc["token_type"], "Bearer", "{doc:#}");
+    assert_eq!(claims["azp"], names::JWT_CLIENT_ID, "{doc:#}");
+    assert!(claims.get("cnf").is_none(), "{doc:#}");
+    assert!(
+        claims["realm_access"]["roles"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r == names::READONLY_ROLE)),
+        "{doc:#}"
+    );
+    let call = client_in(
+        dir,
+        s,
+        &[],
+        &["call", "--auth", "private-key-jwt", names::USERS_API_PATH],
+    )
+    .await;
+    assert!(call.status.success(), "{}", text(&call));
 }

@@ -74,6 +74,11 @@ pub(super) fn configure<'a>(
             None => Err(format!("no {CERTIFICATE}")),
         }
     };
+    // Observed on Keycloak 26.7.5 for `${UNSET}` and `none` (tests/golden/corpus/placeholders.json):
+    // text that is no certificate at all gets its PEM parser's exception.
+    let unreadable =
+        matches!(&keys, Err(why) if why.starts_with(NOT_BASE64) || why.starts_with(NOT_X509))
+            .then_some(UNREADABLE);
     let keys = keys.unwrap_or_else(|why| {
         warnings.push(format!(
             "client '{client_id}' (client-jwt): {why}; its assertions will be refused (\"Unable to load public key\")"
@@ -85,8 +90,15 @@ pub(super) fn configure<'a>(
         signing_alg: attribute(SIGNING_ALG)
             .filter(|a| !a.is_empty())
             .map(str::to_owned),
+        unreadable,
     }
 }
+
+/// How [`certificate_key`] says its text is not base64, or not a certificate.
+const NOT_BASE64: &str = "jwt.credential.certificate is not base64";
+const NOT_X509: &str = "jwt.credential.certificate is not an X.509 certificate";
+/// Keycloak 26.7.5's answer to an assertion for a client whose certificate is not base64.
+const UNREADABLE: &str = "Client authentication with signed JWT failed: Error when loading public keys: java.lang.RuntimeException: org.keycloak.common.util.PemException: org.bouncycastle.jcajce.provider.asymmetric.x509.CertificateFactory$ExCertificateException: parsing issue: malformed PEM data: no header found";
 
 /// The key of a certificate (base64 DER, as Keycloak stores it, or PEM): its `kid` is
 /// Keycloak's `KeyUtils#createKeyId`, the SHA-256 of the SubjectPublicKeyInfo, and its
@@ -100,9 +112,8 @@ fn certificate_key(text: &str) -> Result<JwtKey, String> {
         .collect();
     let der = STANDARD
         .decode(body)
-        .map_err(|e| format!("{CERTIFICATE} is not base64: {e}"))?;
-    let (_, cert) = X509Certificate::from_der(&der)
-        .map_err(|e| format!("{CERTIFICATE} is not an X.509 certificate: {e}"))?;
+        .map_err(|e| format!("{NOT_BASE64}: {e}"))?;
+    let (_, cert) = X509Certificate::from_der(&der).map_err(|e| format!("{NOT_X509}: {e}"))?;
     let spki = cert.public_key();
     let kid = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, spki.raw));
     let (alg, key) = match spki.parsed() {
@@ -363,6 +374,12 @@ fn verify(
         None => config.keys.first(),
     };
     let Some(key) = key else {
+        if let Some(words) = config.unreadable {
+            return Err(bad(
+                words,
+                format!("client '{id}': its {CERTIFICATE} is no certificate (a placeholder kept?)"),
+            ));
+        }
         return Err(bad(
             "Unable to load public key",
             format!("client '{id}': no registered key for kid {kid:?}"),

@@ -56,7 +56,13 @@ pub(crate) fn client_from_rep(c: ClientRep, field: &str) -> Result<Client, Field
         .client_id
         .filter(|s| !s.is_empty())
         .ok_or_else(|| missing(field, "clientId"))?;
-    let attributes = string_map(c.attributes, &format!("{field}.attributes"))?;
+    // An attribute with an empty value is no attribute: Keycloak 26.7.5 imports none for it
+    // (observed with `${UNSET:}`, `tests/golden/corpus/placeholders.json`).
+    let attributes: Vec<(String, String)> =
+        string_map(c.attributes, &format!("{field}.attributes"))?
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
     let mut mappers = Vec::new();
     for (i, m) in c
         .protocol_mappers

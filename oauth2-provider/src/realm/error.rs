@@ -19,6 +19,12 @@ pub enum RealmFileError {
     },
     #[error("realm file {}: field `{}`: {}", path.display(), error.field, error.problem)]
     Invalid { path: PathBuf, error: FieldError },
+    /// Its `${NAME}` placeholders could not be replaced (Keycloak's import fails too).
+    #[error("realm file {}: {cause}", path.display())]
+    Placeholder {
+        path: PathBuf,
+        cause: super::placeholders::PlaceholderError,
+    },
     /// The key material the file carries (its `KeyProvider` components or legacy keys).
     #[error("realm file {}: field `(realm keys)`: {cause}", path.display())]
     Keys { path: PathBuf, cause: KeyError },

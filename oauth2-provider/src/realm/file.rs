@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{FieldError, Problem, RealmFileError};
+use super::placeholders::{self, Environment};
 use super::rep::{RealmRep, UserRep};
 
 /// The JSON path of a `serde_path_to_error` error, and serde's message.
@@ -75,7 +76,6 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 /// Parses realm JSON; a type error names the JSON path of the offending field.
-/// Parses realm JSON; a type error names the JSON path of the offending field.
 pub fn parse(json: &str, source: &Path) -> Result<RealmRep, RealmFileError> {
     let de = &mut serde_json::Deserializer::from_str(json);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -105,8 +105,14 @@ struct UsersFileRep {
     federated_users: Option<Vec<Value>>,
 }
 
-fn read_text(path: &Path) -> Result<String, RealmFileError> {
-    std::fs::read_to_string(path).map_err(|cause| RealmFileError::Read {
+/// A file's text with its `${NAME}` placeholders replaced from `env`, as Keycloak's import
+/// reads every realm and users file ([`super::placeholders`]).
+fn read_text(path: &Path, env: &Environment) -> Result<String, RealmFileError> {
+    let text = std::fs::read_to_string(path).map_err(|cause| RealmFileError::Read {
+        path: path.to_owned(),
+        cause,
+    })?;
+    placeholders::replace(&text, env).map_err(|cause| RealmFileError::Placeholder {
         path: path.to_owned(),
         cause,
     })
@@ -131,9 +137,10 @@ fn users_file_name(name: &str) -> Option<(&str, u64, bool)> {
 /// file directly in it (subdirectories are not read), where `<realm>-realm.json` comes with
 /// its `<realm>-users-N.json` files (`DirImportProvider`), and any other file is a realm
 /// file (`SingleFileImportProvider`).
-pub fn read_path(path: &Path) -> Result<Vec<RealmInput>, RealmFileError> {
+/// `${NAME}` placeholders are replaced from `env` first, as Keycloak does.
+pub fn read_path(path: &Path, env: &Environment) -> Result<Vec<RealmInput>, RealmFileError> {
     if !path.is_dir() {
-        let text = read_text(path)?;
+        let text = read_text(path, env)?;
         return Ok(parse_realms(&text, path)?
             .into_iter()
             .map(|rep| RealmInput {
@@ -179,7 +186,7 @@ pub fn read_path(path: &Path) -> Result<Vec<RealmInput>, RealmFileError> {
             }
             continue;
         }
-        let text = read_text(file)?;
+        let text = read_text(file, env)?;
         let reps = parse_realms(&text, file)?;
         if let Some(expected) = name.strip_suffix("-realm.json") {
             // DirImportProvider#importRealm.
@@ -207,7 +214,7 @@ pub fn read_path(path: &Path) -> Result<Vec<RealmInput>, RealmFileError> {
     }
     users.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     for (realm, _, file) in users {
-        let text = read_text(&file)?;
+        let text = read_text(&file, env)?;
         let de = &mut serde_json::Deserializer::from_str(&text);
         let rep: UsersFileRep = serde_path_to_error::deserialize(de)
             .map_err(|e| RealmFileError::invalid(&file, type_error(e)))?;

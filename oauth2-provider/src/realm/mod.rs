@@ -10,7 +10,8 @@
 //! # Layout
 //!
 //! - `rep`: the representation classes as the file holds them;
-//! - `file`: reading files and directories into representations;
+//! - `file`: reading files and directories into representations (`placeholders`: their
+//!   `${NAME}` placeholders replaced from the environment first, as Keycloak does);
 //! - `import`: the import of one realm, step by step, calling in this order:
 //!   `checks` (refused ids, unsupported fields), `roles` (1. the default role, 2. realm
 //!   roles and `offline_access`), `client_scopes` (3.), `builtin_clients` (4. the
@@ -37,6 +38,7 @@ mod import;
 mod key_source;
 mod master;
 mod migrate;
+mod placeholders;
 mod rep;
 mod roles;
 #[cfg(test)]
@@ -49,6 +51,7 @@ pub use error::{FieldError, Problem, RealmFileError};
 pub use file::{RealmInput, parse, parse_realms, read_path};
 pub use import::{import, import_realm, import_with_keys};
 pub use master::master_realm;
+pub use placeholders::{Environment, PlaceholderError, replace as replace_placeholders};
 pub use rep::{
     ClientRep, ClientScopeRep, ComponentRep, CompositesRep, MapperRep, RealmRep, RoleRep, RolesRep,
     UserRep,

@@ -177,6 +177,11 @@ impl Keycloak {
                 "KC_BOOTSTRAP_ADMIN_PASSWORD",
                 playbook::names::DEFAULT_ADMIN_PASSWORD,
             )
+            // The realm file's ${PLAYBOOK_JWT_CLIENT_CERT:}, as the drivers set it from certs/.
+            .with_env_var(
+                playbook::names::JWT_CLIENT_CERT_ENV,
+                DevPki::realm_certificate(&pki.jwt_client),
+            )
             // Bytes, not host files: tar entries with mode 0644, readable by uid 1000.
             .with_copy_to(CONF_PATH, conf.clone().into_bytes())
             .with_copy_to(

@@ -115,6 +115,8 @@ impl NativeKeycloak {
             "ISSUER",
             "REALM_FILE",
             "KC_BOOTSTRAP_ADMIN_PASSWORD",
+            // The driver sets it from the run's certs/ (the PKI's client-jwt.pem).
+            playbook::names::JWT_CLIENT_CERT_ENV,
         ] {
             cmd.env_remove(name);
         }

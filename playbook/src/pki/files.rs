@@ -4,7 +4,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{DevPki, Issued, PkiError};
+use super::{DevPki, Issued, P12_PASSWORD, PkiError};
+use crate::names;
 
 /// One generated file.
 #[derive(Debug, Clone)]
@@ -93,6 +94,66 @@ fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
 }
 
 impl DevPki {
+    /// The files `client certs` writes, in order.
+    pub fn files(&self) -> Result<Vec<PkiFile>, PkiError> {
+        let mut files = Vec::new();
+        let mut pair = |name: &str, what: &'static str, issued: &Issued| {
+            files.push(PkiFile::cert(
+                format!("{name}.pem"),
+                what,
+                issued.chain_pem(),
+            ));
+            files.push(PkiFile::key(
+                format!("{name}.key.pem"),
+                issued.key_pem.clone(),
+            ));
+        };
+        pair(
+            "ca",
+            "dev CA: the trust anchor of every server and client",
+            &self.ca.cert,
+        );
+        pair(
+            "oauth2-provider",
+            "server certificate of the authorization server",
+            &self.provider,
+        );
+        pair(
+            "resource-server",
+            "server certificate of the resource server",
+            &self.resource_server,
+        );
+        pair(
+            "client",
+            "client certificate the realm expects (x509.subjectdn)",
+            &self.client,
+        );
+        pair(
+            "other-client",
+            "client certificate from the dev CA with another DN",
+            &self.other_client,
+        );
+        pair(
+            "rogue-client",
+            "client certificate with the right DN from an untrusted CA",
+            &self.rogue_client,
+        );
+        files.extend(Self::provisioner_files(&self.provisioner));
+        files.extend(Self::jwt_client_files(&self.jwt_client));
+        files.push(PkiFile::cert(
+            "rogue-ca.pem".into(),
+            "the untrusted CA (nobody trusts it; its key is not kept)",
+            self.rogue_ca.cert.cert_pem.clone(),
+        ));
+        files.push(PkiFile {
+            name: "client.p12".into(),
+            what: "client.pem + client.key.pem + ca.pem as PKCS#12 (password 'playbook')",
+            contents: self.client.pkcs12(&[&self.ca.cert], P12_PASSWORD)?,
+            private: true,
+        });
+        Ok(files)
+    }
+
     /// The provisioner's pair (`provisioner.pem`, `provisioner.key.pem`), also what `client
     /// certs` adds to a PKI written before the provisioner existed.
     pub fn provisioner_files(provisioner: &Issued) -> Vec<PkiFile> {
@@ -104,5 +165,26 @@ impl DevPki {
             ),
             PkiFile::key("provisioner.key.pem".into(), provisioner.key_pem.clone()),
         ]
+    }
+
+    /// The `private_key_jwt` client's pair ([`names::JWT_CERT_FILE`],
+    /// [`names::JWT_KEY_FILE`]), also what `client certs` adds to a PKI written before the
+    /// shipped realm had that client.
+    pub fn jwt_client_files(jwt_client: &Issued) -> Vec<PkiFile> {
+        vec![
+            PkiFile::cert(
+                names::JWT_CERT_FILE.into(),
+                "certificate of the private_key_jwt client (the provider reads its public key from PLAYBOOK_JWT_CLIENT_CERT)",
+                jwt_client.cert_pem.clone(),
+            ),
+            PkiFile::key(names::JWT_KEY_FILE.into(), jwt_client.key_pem.clone()),
+        ]
+    }
+
+    /// The base64 DER of a certificate, as Keycloak's `jwt.credential.certificate` holds it
+    /// (the value of [`names::JWT_CLIENT_CERT_ENV`]).
+    pub fn realm_certificate(cert: &Issued) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&cert.cert_der)
     }
 }
