@@ -139,6 +139,12 @@ impl Finding {
             warning: None,
         }
     }
+
+    /// This ✔ with a risk (or a limit of what could be read) said beside it.
+    pub(crate) fn warn(mut self, warning: Option<String>) -> Finding {
+        self.warning = warning;
+        self
+    }
 }
 
 /// A finding of `check`, titled from `table` (`(id, title)` rows: the online and the proxy's

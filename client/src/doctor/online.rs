@@ -408,9 +408,13 @@ pub(super) async fn service_account_and_role(
             ),
             "give it the role: `client admin assign-role` (walkthrough step 6); without it the API answers 403 insufficient_scope".into(),
         )),
+        Err(ClientError::Unexpected { status: 403, .. }) => {
+            let read = format!("not read: the admin identity may not view {} (HTTP 403); the token's realm_access.roles is checked below", user.username);
+            return vec![sa, finding("role", Ok(read)).warn(Some("the shipped provisioner may view only the mTLS client's service account (its fine-grained admin permissions, PROVISIONER.md): to read this mapping, run doctor with --admin-as bootstrap (or an admin identity of yours)".into()))];
+        }
         Err(e) => Err((
             playbook::report::error_chain(&e),
-            "the admin identity must be allowed to view that user to read its role mappings (view-users or manage-users); the shipped provisioner may view only the mTLS client's service account (its fine-grained admin permissions, PROVISIONER.md): for another client, run doctor with --admin-as bootstrap (or an admin identity of yours)".into(),
+            "the admin identity must be allowed to view that user to read its role mappings (view-users or manage-users): run doctor with --admin-as bootstrap (or an admin identity of yours)".into(),
         )),
     };
     vec![sa, finding("role", role)]

@@ -184,11 +184,3 @@ pub(super) fn finding(check: &'static str, verdict: Verdict) -> Finding {
         .unwrap_or(check);
     Finding::new(check, title, verdict)
 }
-
-impl Finding {
-    /// This ✔ with a risk said beside it.
-    pub(super) fn warn(mut self, warning: Option<String>) -> Finding {
-        self.warning = warning;
-        self
-    }
-}
