@@ -307,22 +307,6 @@ pub const METHOD_ROWS: &[MethodRow] = &[
     },
 ];
 
-/// `client certs ARGS…` in CERTS_DIR `dir`, which must succeed.
-pub fn certs(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_client"))
-        .arg("certs")
-        .args(args)
-        .env("CERTS_DIR", dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "certs {args:?}: {}",
-        common::text(&out)
-    );
-}
-
 /// The rows' key pairs, made with `client certs` in CERTS_DIR, and a certificate passed as
 /// a key.
 fn make_keys(dir: &Path) {
@@ -330,7 +314,7 @@ fn make_keys(dir: &Path) {
         if dir.join(format!("{name}.pem")).exists() {
             continue;
         }
-        certs(dir, &["issue", name]);
+        common::doctor::certs(dir, &[&["issue", name]]);
     }
     std::fs::copy(dir.join("jwt-a.pem"), dir.join("jwt-a-cert-as-key.key.pem")).unwrap();
 }
