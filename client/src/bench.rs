@@ -9,7 +9,11 @@
 //! client bench api --reuse full            # a full mTLS handshake per request
 //! client bench token --reuse resume -n 500 # token requests, TLS resumption, 500 at most
 //! client bench api --auth secret --json    # an unbound token; JSON for scripts
+//! client bench api --auth secret --bind dpop  # a DPoP-bound token, a new proof per call
 //! ```
+//!
+//! What is good only once (a DPoP proof, a `private_key_jwt` assertion) is made anew for each
+//! request ([`crate::load::Fresh`]), its signature inside the measured latency.
 //!
 //! The load itself is [`crate::load`]: `--connections` workers, each sending one request
 //! after another until `--duration` is over or `--count` requests are done, whichever

@@ -270,9 +270,11 @@ pub enum Command {
     ///   client bench token --reuse resume -n 500  token requests, resumed sessions
     ///   client bench api --auth secret --json     an unbound token; JSON for scripts
     ///   client bench api --auth private-key-jwt   a token got with a signed JWT
+    ///   client bench token --auth private-key-jwt a new signed assertion per request
+    ///   client bench api --auth secret --bind dpop  a DPoP-bound token, a new proof per call
     ///
-    /// Not with --bind dpop, nor `token --auth private-key-jwt`: a DPoP proof and a client
-    /// assertion are each good once, and the load generator repeats one request.
+    /// What is good only once (a client assertion's jti, a DPoP proof) is made anew for
+    /// every request; signing it is part of each request's latency.
     #[command(verbatim_doc_comment)]
     Bench(BenchArgs),
     /// mTLS beside its alternatives, live: the same flow with each method (client secret,

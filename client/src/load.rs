@@ -67,13 +67,37 @@ pub struct Target {
 }
 
 /// The request every worker sends, again and again.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Request {
     pub method: Method,
     /// Origin form: `/api/users`, `/realms/x/protocol/openid-connect/token?…`.
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// What is good only once, made anew for every request (a DPoP proof, RFC 9449 §11.1; a
+    /// client assertion, RFC 7523 §3): its cost is part of each request's latency.
+    pub fresh: Option<Fresh>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("fresh", &self.fresh.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes a request's single-use parts: headers added (or replacing), and the body when the
+/// body itself holds one (a client assertion in the form).
+pub type Fresh = Arc<dyn Fn() -> Result<FreshParts, String> + Send + Sync>;
+
+/// One request's single-use parts ([`Fresh`]).
+#[derive(Debug, Default)]
+pub struct FreshParts {
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
 }
 
 /// How much load, and how it is shaped.
@@ -323,10 +347,15 @@ async fn one_request(
         .ready()
         .await
         .map_err(|e| format!("connection: {e}"))?;
+    let fresh = match &shared.request.fresh {
+        Some(make) => make()?,
+        None => FreshParts::default(),
+    };
+    let body = fresh.body.unwrap_or_else(|| shared.request.body.clone());
     let mut req = HttpRequest::builder()
         .method(shared.request.method.clone())
         .uri(shared.request.path.as_str())
-        .body(Full::new(shared.request.body.clone()))
+        .body(Full::new(body))
         .map_err(|e| format!("request: {e}"))?;
     let headers = req.headers_mut();
     headers.insert(HOST, shared.host.clone());
@@ -337,6 +366,7 @@ async fn one_request(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone())),
     );
+    headers.extend(fresh.headers);
     if shared.reuse != Reuse::KeepAlive {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }

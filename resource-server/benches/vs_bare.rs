@@ -243,6 +243,7 @@ fn main() {
             path: playbook::names::USERS_API_PATH.to_owned(),
             headers,
             body: Bytes::new(),
+            fresh: None,
         };
         let plan = |reuse| Plan {
             connections,

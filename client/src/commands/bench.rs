@@ -45,23 +45,12 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
     let id = identity(s)?;
     let method = args.auth.method();
     let bind = args.auth.bind()?;
-    // The load generator repeats one request: single-use credentials cannot be repeated.
-    if bind == token::Bind::Dpop {
-        return Err(setting(
-            "--bind",
-            "dpop".into(),
-            "a DPoP proof is good once (its jti), and the load generator repeats one request; bench the \
-             token endpoint or the API with --bind mtls or none",
-        ));
-    }
-    if method == token::AuthMethod::PrivateKeyJwt && args.endpoint == bench::Endpoint::Token {
-        return Err(setting(
-            "--auth",
-            "private-key-jwt".into(),
-            "a client assertion is good once (Keycloak refuses its jti again: \"Token reuse \
-             detected\"), and the load generator repeats one request; bench --endpoint api with it",
-        ));
-    }
+    // Single-use parts (a DPoP proof, a client assertion) are made anew for every request.
+    let dpop = (bind == token::Bind::Dpop)
+        .then(playbook::rfc9449::DpopKey::generate)
+        .transpose()
+        .map_err(|e| setting("--bind", "dpop".into(), &format!("no DPoP key: {e}")))?
+        .map(std::sync::Arc::new);
     let token_request = s.token_request_bound(method, bind);
     let token_id = method.presents_certificate().then_some(&id);
     let mut headers = reqwest::header::HeaderMap::new();
@@ -70,6 +59,7 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
             .map_err(|_| setting("header", v.into(), "not a valid header value"))
     };
     headers.insert(reqwest::header::ACCEPT, header("application/json")?);
+    let mut fresh: Option<crate::load::Fresh> = None;
     let (url, method, body, presented, token_kind) = match args.endpoint {
         bench::Endpoint::Token => {
             let url = match &args.url {
@@ -84,6 +74,7 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
                 headers.insert(reqwest::header::AUTHORIZATION, header(&auth)?);
             }
             let body = token_request.form_body();
+            fresh = fresh_token_parts(&token_request, dpop.clone(), &url);
             (url, reqwest::Method::POST, body, token_id, None)
         }
         bench::Endpoint::Api => {
@@ -93,8 +84,13 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
                 None => resource::api_url(&s.resource_server, &path)?,
             };
             let endpoint = token_endpoint(s, &token_request.auth).await?;
-            let token =
-                token::request_token(&https(s, token_id)?, &endpoint, &token_request).await?;
+            let token = token::request_token_with(
+                &https(s, token_id)?,
+                &endpoint,
+                &token_request,
+                dpop.as_deref(),
+            )
+            .await?;
             if let Some(expires) = token.expires_in
                 && (expires as f64) < args.duration
             {
@@ -106,14 +102,25 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
                 .ok()
                 .and_then(|jwt| jwt.cnf_x5t_s256().map(str::to_owned))
                 .is_some();
+            let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
             headers.insert(
                 reqwest::header::AUTHORIZATION,
-                header(&format!("Bearer {}", token.access_token.secret()))?,
+                header(&format!("{scheme} {}", token.access_token.secret()))?,
             );
-            let kind = if bound {
-                "certificate-bound"
-            } else {
-                "unbound"
+            let kind = match (&dpop, bound) {
+                (Some(key), _) => {
+                    let (key, url, token) = (
+                        key.clone(),
+                        url.to_string(),
+                        token.access_token.secret().to_owned(),
+                    );
+                    fresh = Some(std::sync::Arc::new(move || {
+                        proof_header(&key.proof("GET", &url, Some(&token), token::unix_now()))
+                    }));
+                    "DPoP-bound (a new proof per request)"
+                }
+                (None, true) => "certificate-bound",
+                (None, false) => "unbound",
             };
             (
                 url,
@@ -165,9 +172,43 @@ pub(super) async fn run(s: &Settings, args: &BenchArgs, out: &Output) -> Result<
         path: bench::path_and_query(&url),
         headers,
         body: body.into(),
+        fresh,
     };
     let report = bench::run(target, request, &plan, out).await;
     bench::print(&report, out);
     out.json(&bench::to_json(&report, what));
     Ok(bench::all_succeeded(&report))
+}
+
+/// The token endpoint's single-use parts: a new client assertion in the body
+/// (`private_key_jwt`: Keycloak refuses a `jti` twice, "Token reuse detected") and a new
+/// DPoP proof (`--bind dpop`); none for the other methods.
+fn fresh_token_parts(
+    request: &token::TokenRequest,
+    dpop: Option<std::sync::Arc<playbook::rfc9449::DpopKey>>,
+    url: &url::Url,
+) -> Option<crate::load::Fresh> {
+    let assertion = matches!(request.auth, token::ClientAuth::PrivateKeyJwt(_));
+    if !assertion && dpop.is_none() {
+        return None;
+    }
+    let (request, url) = (request.clone(), url.to_string());
+    Some(std::sync::Arc::new(move || {
+        let mut parts = match &dpop {
+            Some(key) => proof_header(&key.proof("POST", &url, None, token::unix_now()))?,
+            None => crate::load::FreshParts::default(),
+        };
+        if assertion {
+            parts.body = Some(request.body_to_send().map_err(|e| e.to_string())?.into());
+        }
+        Ok(parts)
+    }))
+}
+
+/// A `DPoP` header holding `proof`.
+fn proof_header(proof: &str) -> Result<crate::load::FreshParts, String> {
+    let mut parts = crate::load::FreshParts::default();
+    let value = reqwest::header::HeaderValue::from_str(proof).map_err(|e| e.to_string())?;
+    parts.headers.insert(playbook::rfc9449::HEADER, value);
+    Ok(parts)
 }
