@@ -29,7 +29,7 @@ use serde_json::Value;
 use supervisor::servers::{ProviderSpec, start_provider};
 
 /// What the provider's lookup reads (both the provider's options and doctor's flags).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 struct Lookup {
     format: Format,
     header: &'static str,
@@ -106,7 +106,7 @@ const ROWS: &[Row] = &[
         cause: None,
         fix_word: "",
         also: &[],
-        native: false,
+        native: true,
     },
     Row {
         name: "nginx does not ask for a client certificate",
@@ -118,7 +118,7 @@ const ROWS: &[Row] = &[
         cause: Some("certificate-request"),
         fix_word: "ssl_verify_client optional",
         also: &["token"],
-        native: false,
+        native: true,
     },
     Row {
         name: "nginx sets ssl-client-cert, the lookup reads x-ssl-client-cert",
@@ -151,7 +151,7 @@ const ROWS: &[Row] = &[
         cause: Some("proxy-header"),
         fix_word: "proxy_set_header ssl-client-cert $ssl_client_escaped_cert;",
         also: &["proxy-strips", "proxy-spoof", "proxy-forwarding", "token"],
-        native: false,
+        native: true,
     },
     Row {
         name: "nginx and the right DN from an untrusted CA (walkthrough step 3b)",
@@ -163,7 +163,7 @@ const ROWS: &[Row] = &[
         cause: Some("chain"),
         fix_word: "answers 401 invalid_client itself",
         also: &["token"],
-        native: false,
+        native: true,
     },
     Row {
         name: "HAProxy as shipped",
@@ -293,7 +293,7 @@ const ROWS: &[Row] = &[
         cause: None,
         fix_word: "",
         also: &[],
-        native: false,
+        native: true,
     },
     Row {
         name: "Apache httpd: a client's own header not removed",
@@ -305,7 +305,7 @@ const ROWS: &[Row] = &[
         cause: Some("proxy-strips"),
         fix_word: "RequestHeader unset ssl-client-cert early",
         also: &["proxy-spoof"],
-        native: false,
+        native: true,
     },
     Row {
         name: "Apache httpd forwards the PEM, the provider's lookup is haproxy's",
@@ -334,7 +334,7 @@ const ROWS: &[Row] = &[
         cause: None,
         fix_word: "",
         also: &[],
-        native: false,
+        native: true,
     },
     Row {
         name: "Caddy and a client of an intermediate CA (Caddy 2.6 forwards no chain)",
@@ -346,7 +346,7 @@ const ROWS: &[Row] = &[
         cause: Some("proxy-chain"),
         fix_word: "Caddy 2.6",
         also: &["token"],
-        native: false,
+        native: true,
     },
     Row {
         name: "Caddy and the right DN from an untrusted CA (walkthrough step 3b)",
@@ -358,7 +358,7 @@ const ROWS: &[Row] = &[
         cause: Some("chain"),
         fix_word: "trusted_ca_cert_file",
         also: &["handshake", "token"],
-        native: false,
+        native: true,
     },
     Row {
         name: "Caddy: a client's own Client-Cert not removed",
@@ -376,7 +376,7 @@ const ROWS: &[Row] = &[
         cause: Some("proxy-strips"),
         fix_word: "request_header -client-cert",
         also: &["proxy-spoof"],
-        native: false,
+        native: true,
     },
 ];
 
@@ -580,12 +580,35 @@ async fn each_proxy_breakage_is_named_on_the_embedded_provider() {
 #[path = "../../oauth2-provider/tests/support/native.rs"]
 mod native;
 
-/// The HAProxy rows in front of native Keycloak 26.7.5 with the `haproxy` lookup (one
-/// start, DEBUG on the lookups' and the X.509 authenticator's loggers); then, for each
-/// row's cause (and a forged header that passed), the lines doctor says Keycloak logs must
-/// be in its log.
+/// Keycloak's options for `lookup` (`--spi-x509cert-lookup--provider` and its own options, as
+/// `proxy/<proxy>.sh env` prints them; rfc9440 reads its default headers).
+fn keycloak_env(lookup: Lookup) -> Vec<(String, String)> {
+    let id = lookup.id();
+    let option = |name: &str| format!("KC_SPI_X509CERT_LOOKUP__{}__{name}", id.to_uppercase());
+    let mut env = vec![("KC_SPI_X509CERT_LOOKUP__PROVIDER".to_owned(), id.to_owned())];
+    if lookup.format != playbook::forwarded::Format::Rfc9440 {
+        env.push((option("SSL_CLIENT_CERT"), lookup.header.to_owned()));
+    }
+    if let Some(chain) = lookup
+        .chain
+        .filter(|_| lookup.format != playbook::forwarded::Format::Rfc9440)
+    {
+        env.push((option("SSL_CERT_CHAIN"), chain.to_owned()));
+    }
+    if let Some(prefix) = lookup.prefix {
+        env.push((option("SSL_CERT_CHAIN_PREFIX"), prefix.to_owned()));
+    }
+    env
+}
+
+/// The rows in front of native Keycloak 26.7.5, one start per shipped lookup (nginx,
+/// haproxy, apache, rfc9440: each proxy's driver pairing; DEBUG on the lookups' and the X.509
+/// authenticator's loggers); then, for each row's cause (and a forged header that passed),
+/// the lines doctor says Keycloak logs must be in that start's log. The rows whose provider
+/// reads another header or format than the proxy's driver pairs (a mismatch made on purpose)
+/// run on the embedded provider only; the HAProxy "another name" row stands for them here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Java 17+ and haproxy: cargo test -p client --test doctor_proxy -- --ignored"]
+#[ignore = "needs Java 17+, nginx, haproxy, apache2 and caddy: cargo test -p client --test doctor_proxy -- --ignored"]
 async fn doctor_proxy_rows_on_native_keycloak() {
     playbook::install_crypto_provider();
     let pki = Arc::new(DevPki::generate(2, 1).unwrap());
@@ -594,55 +617,73 @@ async fn doctor_proxy_rows_on_native_keycloak() {
     make_certificates(dir.path());
     // One front port for every row: Keycloak's hostname names it.
     let front = free_port();
-    let mut env = vec![
-        ("KC_SPI_X509CERT_LOOKUP__PROVIDER", "haproxy".to_owned()),
-        ("KC_SPI_X509CERT_LOOKUP__HAPROXY__SSL_CLIENT_CERT", HAPROXY.header.to_owned()),
-        ("KC_SPI_X509CERT_LOOKUP__HAPROXY__SSL_CERT_CHAIN", HAPROXY.chain.unwrap().to_owned()),
-        ("KC_PROXY_HEADERS", "xforwarded".to_owned()),
-        ("KC_PROXY_TRUSTED_ADDRESSES", IpAddr::from(HAPROXY.trusted).to_string()),
-        (
-            "KC_LOG_LEVEL",
-            "INFO,org.keycloak.services.x509:debug,org.keycloak.authentication.authenticators.client.X509ClientAuthenticator:debug".to_owned(),
-        ),
-    ];
-    env.push(("PROVIDER_URL", format!("https://localhost:{front}")));
-    let keycloak = tokio::task::spawn_blocking({
-        let pki = Arc::clone(&pki);
-        move || native::NativeKeycloak::start_with(&pki, "doctor-proxy-tests", &env)
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("the native Keycloak did not start: {e}"));
-    give_role(dir.path(), &keycloak.base_url).await;
-    let backend = proxy::loopback_addr(&keycloak.base_url);
     let mut wrong = Vec::new();
-    let mut causes = Vec::new();
-    for row in ROWS.iter().filter(|r| r.native) {
-        let (problems, _) = run_row(row, dir.path(), front, backend, false).await;
-        if problems.is_empty() {
-            causes.extend(row.cause);
-            // The proxy's findings that are not the cause but leave a line in the log.
-            causes.extend(
-                row.also
-                    .iter()
-                    .filter(|c| ["proxy-spoof", "proxy-verifies"].contains(*c)),
-            );
+    for lookup in [HAPROXY, NGINX, APACHE, CADDY] {
+        let started = std::time::Instant::now();
+        let mut env = keycloak_env(lookup);
+        env.extend([
+            ("KC_PROXY_HEADERS".to_owned(), "xforwarded".to_owned()),
+            (
+                "KC_PROXY_TRUSTED_ADDRESSES".to_owned(),
+                IpAddr::from(lookup.trusted).to_string(),
+            ),
+            (
+                "KC_LOG_LEVEL".to_owned(),
+                "INFO,org.keycloak.services.x509:debug,org.keycloak.authentication.authenticators.client.X509ClientAuthenticator:debug".to_owned(),
+            ),
+            ("PROVIDER_URL".to_owned(), format!("https://localhost:{front}")),
+        ]);
+        let keycloak = tokio::task::spawn_blocking({
+            let pki = Arc::clone(&pki);
+            move || {
+                let env: Vec<(&str, String)> =
+                    env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+                native::NativeKeycloak::start_with(&pki, "doctor-proxy-tests", &env)
+            }
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the native Keycloak ({}) did not start: {e}", lookup.id()));
+        give_role(dir.path(), &keycloak.base_url).await;
+        let backend = proxy::loopback_addr(&keycloak.base_url);
+        let mut causes = Vec::new();
+        for row in ROWS.iter().filter(|r| r.native && r.lookup == lookup) {
+            let (problems, _) = run_row(row, dir.path(), front, backend, false).await;
+            if problems.is_empty() {
+                causes.extend(row.cause);
+                // The proxy's findings that are not the cause but leave a line in the log.
+                causes.extend(
+                    row.also
+                        .iter()
+                        .filter(|c| ["proxy-spoof", "proxy-verifies"].contains(*c)),
+                );
+            }
+            wrong.extend(problems);
         }
-        wrong.extend(problems);
+        if lookup == HAPROXY {
+            // One row as people read it (the README shows it): lab 11's hex encoding.
+            let hex = ROWS.iter().find(|r| r.name.contains("hex")).unwrap();
+            let (_, text) = run_row(hex, dir.path(), front, backend, true).await;
+            println!("{}", text.as_str().unwrap_or_default());
+        }
+        let log = keycloak.log_tail(1_000_000);
+        let missing = client::doctor::keycloak_log::missing_in_lookup(&log, causes, lookup.id());
+        if !missing.is_empty() {
+            wrong.extend(missing);
+            wrong.push(format!(
+                "--- Keycloak's log ({}) ---\n{}",
+                lookup.id(),
+                keycloak.log_tail(60)
+            ));
+        }
+        drop(keycloak);
+        println!(
+            "the {} lookup's rows took {:.0?}",
+            lookup.id(),
+            started.elapsed()
+        );
     }
-    // One row as people read it (the README shows it): lab 11's hex encoding.
-    let hex = ROWS.iter().find(|r| r.name.contains("hex")).unwrap();
-    let (_, text) = run_row(hex, dir.path(), front, backend, true).await;
-    println!("{}", text.as_str().unwrap_or_default());
-    let log = keycloak.log_tail(1_000_000);
-    wrong.extend(client::doctor::keycloak_log::missing_in(&log, causes));
-    let tail = keycloak.log_tail(60);
-    drop(keycloak);
-    assert!(
-        wrong.is_empty(),
-        "{}\n--- Keycloak's log ---\n{tail}",
-        wrong.join("\n")
-    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 /// `--offline`: the configuration alone is read (lab 11's hint), no server asked: the hex

@@ -156,6 +156,12 @@ pub const KEYCLOAK_LOG: &[LogLine] = &[
         line: r#"Found a valid x.509 certificate in "%s" HTTP header"#,
     },
     LogLine {
+        check: "proxy-spoof",
+        level: "DEBUG",
+        logger: RFC9440,
+        line: "Parsed certificate : Subject DN=[%s]  SerialNumber=[%s]",
+    },
+    LogLine {
         check: "proxy-forwarding",
         level: "DEBUG",
         logger: X509,
@@ -248,22 +254,46 @@ pub const KEYCLOAK_LOG: &[LogLine] = &[
 
 /// The header lookups' logger (doctorproxy).
 const LOOKUP: &str = "org.keycloak.services.x509.AbstractClientCertificateFromHttpHeadersLookup";
+/// The rfc9440 lookup's own logger (it does not extend the header lookups' class).
+const RFC9440: &str = "org.keycloak.services.x509.Rfc9440ClientCertificateLookup";
 
-/// The lines Keycloak logs for `check`'s cause.
-pub fn lines_for(check: &str) -> Vec<LogLine> {
+/// The lines `check`'s cause leaves with Keycloak's lookup `lookup` (its
+/// spi-x509cert-lookup--provider id): the header lookups' logger, or rfc9440's own.
+pub fn lines_for_lookup(check: &str, lookup: &str) -> Vec<LogLine> {
+    let rfc9440 = lookup == "rfc9440";
     KEYCLOAK_LOG
         .iter()
         .filter(|l| l.check == check)
+        .filter(|l| match l.logger {
+            LOOKUP => !rfc9440,
+            RFC9440 => rfc9440,
+            _ => true,
+        })
         .copied()
         .collect()
+}
+
+/// The lines Keycloak logs for `check`'s cause (behind a proxy: with the header lookups;
+/// [`lines_for_lookup`] for another).
+pub fn lines_for(check: &str) -> Vec<LogLine> {
+    lines_for_lookup(check, "")
 }
 
 /// For each of `checks`, the lines Keycloak logs for it that `log` does not hold, named (the
 /// native tests' check of this table against a real log).
 pub fn missing_in<'a>(log: &str, checks: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    missing_in_lookup(log, checks, "")
+}
+
+/// [`missing_in`] for a Keycloak started with the lookup `lookup`.
+pub fn missing_in_lookup<'a>(
+    log: &str,
+    checks: impl IntoIterator<Item = &'a str>,
+    lookup: &str,
+) -> Vec<String> {
     checks
         .into_iter()
-        .flat_map(lines_for)
+        .flat_map(|check| lines_for_lookup(check, lookup))
         .filter(|line| !line.found_in(log))
         .map(|line| format!("{}: Keycloak's log has no line {:?}", line.check, line.line))
         .collect()

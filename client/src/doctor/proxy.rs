@@ -278,6 +278,7 @@ pub async fn diagnose(
         .position(|f| f.check == "token")
         .unwrap_or(online.len());
     online.insert(at, inferred);
+    lookup_lines(&mut online, reads.lookup);
     let summary = json!({
         "kind": proxy_name(kind),
         "config": args.proxy_config,
@@ -346,14 +347,23 @@ pub fn offline(s: &Settings, args: &ProxyDoctorArgs, loaded: &Loaded) -> (Vec<Fi
         let findings = without_kind(args).into_iter().collect();
         return (findings, Value::Null);
     }
-    let (found, observed) = read_config(s, args, loaded);
+    let (mut found, observed) = read_config(s, args, loaded);
+    let reads = Reads::resolve(s.proxy, args);
+    lookup_lines(&mut found, reads.lookup);
     let summary = json!({
         "kind": proxy_name(s.proxy),
         "config": args.proxy_config,
-        "reads": Reads::resolve(s.proxy, args),
+        "reads": reads,
         "observed": observed,
     });
     (found, summary)
+}
+
+/// Each ✘'s Keycloak lines as `lookup` writes them (rfc9440 logs under its own class).
+fn lookup_lines(findings: &mut [Finding], lookup: Lookup) {
+    for f in findings.iter_mut().filter(|f| !f.keycloak_log.is_empty()) {
+        f.keycloak_log = super::keycloak_log::lines_for_lookup(f.check, lookup.id());
+    }
 }
 
 fn after_handshake(online: &[Finding]) -> usize {
