@@ -58,6 +58,23 @@ wait_for() {
   done
 }
 
+# Podman gives root's containers high nofile and nproc limits, which runc sets with setrlimit.
+# A process without CAP_SYS_RESOURCE (some sandboxes drop it) cannot raise a hard limit, and
+# every container then fails ("error setting rlimit type 7: operation not permitted"). There,
+# the API service reads a containers.conf whose default ulimits stay within this shell's hard
+# limits (nproc at most 32768, what Podman's service keeps for itself). Prints its path.
+podman_limits_conf() {
+  local cap nofile nproc
+  cap="$(awk '/^CapEff/ {print $2}' /proc/self/status)"
+  (((16#${cap} >> 24) & 1)) && return 0
+  nofile="$(ulimit -Hn)" nproc="$(ulimit -Hu)"
+  [[ "${nofile}" == unlimited ]] && nofile=1048576
+  [[ "${nproc}" == unlimited || "${nproc}" -gt 32768 ]] && nproc=32768
+  printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n' \
+    "${nofile}" "${nofile}" "${nproc}" "${nproc}" >"${ENGINES_DIR}/containers.conf"
+  echo "${ENGINES_DIR}/containers.conf"
+}
+
 cmd_start() {
   mkdir -p "${ENGINES_DIR}"
   if with_timeout 10 docker info >/dev/null 2>&1; then
@@ -76,6 +93,12 @@ cmd_start() {
   else
     command -v podman >/dev/null 2>&1 || die "podman is not installed (apt-get install podman, or: $0 install)"
     rm -f -- "${PODMAN_SOCKET}"
+    local conf
+    conf="$(podman_limits_conf)"
+    if [[ -n "${conf}" ]]; then
+      info "no CAP_SYS_RESOURCE here: Podman's containers get this shell's limits (${conf})"
+      export CONTAINERS_CONF="${conf}"
+    fi
     setsid podman system service --time=0 "unix://${PODMAN_SOCKET}" >"${ENGINES_DIR}/podman.log" 2>&1 </dev/null &
     echo "$!" >"${ENGINES_DIR}/podman.pid"
     echo "${PLAYBOOK_RUN_ID:-manual}" >"${ENGINES_DIR}/podman.ours"
