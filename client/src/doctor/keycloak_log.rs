@@ -200,43 +200,43 @@ pub const KEYCLOAK_LOG: &[LogLine] = &[
         check: "jwt-registered-key",
         level: "WARN",
         logger: EVENTS,
-        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+        line: REFUSED_ASSERTION,
     },
     LogLine {
         check: "jwt-signing-alg",
         level: "WARN",
         logger: EVENTS,
-        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+        line: REFUSED_ASSERTION,
     },
     LogLine {
         check: "jwt-signature",
         level: "WARN",
         logger: EVENTS,
-        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+        line: REFUSED_ASSERTION,
     },
     LogLine {
         check: "jwt-alg",
         level: "WARN",
         logger: EVENTS,
-        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+        line: REFUSED_ASSERTION,
     },
     LogLine {
         check: "jwt-audience",
         level: "WARN",
         logger: EVENTS,
-        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+        line: REFUSED_ASSERTION,
     },
     LogLine {
         check: "jwt-lifetime",
         level: "WARN",
         logger: EVENTS,
-        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+        line: REFUSED_ASSERTION,
     },
     LogLine {
         check: "jwt-replay",
         level: "WARN",
         logger: EVENTS,
-        line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#,
+        line: REFUSED_ASSERTION,
     },
     LogLine {
         check: "jwt-replay",
@@ -251,6 +251,10 @@ pub const KEYCLOAK_LOG: &[LogLine] = &[
         line: r#"type="CLIENT_LOGIN_ERROR", … error="invalid_dpop_proof", reason="DPoP proof is missing""#,
     },
 ];
+
+/// The event of an assertion Keycloak refused (JWTClientValidator's failure): one line for
+/// every cause of a refused `private_key_jwt` assertion.
+const REFUSED_ASSERTION: &str = r#"type="CLIENT_LOGIN_ERROR", … error="invalid_client_credentials", client_assertion_issuer="%s""#;
 
 /// The header lookups' logger (doctorproxy).
 const LOOKUP: &str = "org.keycloak.services.x509.AbstractClientCertificateFromHttpHeadersLookup";

@@ -33,7 +33,6 @@ use std::path::PathBuf;
 
 use playbook::names;
 use playbook::rfc9449::DpopKey;
-use serde_json::Value;
 
 use super::{Finding, Loaded};
 use crate::admin::AdminApi;
@@ -294,14 +293,7 @@ async fn realm(
     ));
     out.push(finding(
         "client",
-        if rep["enabled"] == Value::Bool(false) {
-            Err((
-                format!("{client} is disabled"),
-                "enable it (Clients → the client → Enabled)".into(),
-            ))
-        } else {
-            Ok(format!("{client}, enabled"))
-        },
+        super::online::enabled(&rep, client.as_str()),
     ));
     let kind = rep["clientAuthenticatorType"].as_str().unwrap_or("");
     let (id, want, label) = match i.method {

@@ -312,17 +312,7 @@ async fn realm(s: &Settings, loaded: &Loaded) -> Vec<Finding> {
     };
     let mut out = vec![finding("admin", Ok(format!("read by {who}")))];
     let attr = |k: &str| rep["attributes"][k].as_str().map(str::trim);
-    out.push(finding(
-        "client",
-        if rep["enabled"] == Value::Bool(false) {
-            Err((
-                format!("{client_id} is disabled"),
-                "enable it (admin console: Clients → the client → Enabled)".into(),
-            ))
-        } else {
-            Ok(format!("{client_id}, enabled"))
-        },
-    ));
+    out.push(finding("client", enabled(&rep, client_id)));
     let kind = rep["clientAuthenticatorType"].as_str().unwrap_or("");
     out.push(finding(
         "authenticator",
@@ -418,6 +408,17 @@ pub(super) async fn service_account_and_role(
         )),
     };
     vec![sa, finding("role", role)]
+}
+
+/// The client's `enabled` (the methods' checks read it too).
+pub(super) fn enabled(rep: &Value, client_id: &str) -> Verdict {
+    if rep["enabled"] == Value::Bool(false) {
+        return Err((
+            format!("{client_id} is disabled"),
+            "enable it (admin console: Clients → the client → Enabled)".into(),
+        ));
+    }
+    Ok(format!("{client_id}, enabled"))
 }
 
 fn names(v: &Value) -> Vec<&str> {
